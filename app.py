@@ -1,0 +1,93 @@
+"""GenLab: an interactive studio of image-generation methods.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto] [--no-train]
+
+Importing this module loads no model; each tab loads its checkpoint on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+
+import gradio as gr
+
+from core.engine import resolve_device
+from demos import TABS
+from demos.common import AppContext
+
+HEADER = """
+# GenLab · image generation, hands on
+See, train and compare the classic generative models: each tab runs a real PyTorch model
+(bundled checkpoints trained by GenLab's own commands on built-in procedural worlds) and can
+train its own from the **Train your own** panel. Offline and CPU-first; a GPU just makes it faster.
+"""
+
+ABOUT_INTRO = """
+## About GenLab
+GenLab is a teaching studio: every method is implemented in `core/<method>` with the paper's
+notation, trained by `python -m core.train <method>` and shown in its own tab. The worlds
+(`digits`, `faces`, `shapes`) are generated on the fly, so everything works offline.
+"""
+
+CSS = """
+.gradio-container {max-width: 1280px !important}
+footer {display: none !important}
+"""
+
+
+def tab_modules():
+    """The demos/<name>.py modules in tab order."""
+    return [importlib.import_module(f"demos.{name}") for name in TABS]
+
+
+def build_demo(device: str = "auto", allow_train: bool = True) -> gr.Blocks:
+    """The whole app as one ``gr.Blocks`` (queue configured; not launched)."""
+    ctx = AppContext(device=resolve_device(device), allow_train=allow_train)
+    modules = tab_modules()
+    with gr.Blocks(title="GenLab") as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            for name, module in zip(TABS, modules):
+                with gr.Tab(module.TITLE, id=name):
+                    module.build(ctx)
+            with gr.Tab("About", id="about"):
+                gr.Markdown(ABOUT_INTRO + "\n\n".join(f"### {m.TITLE}\n{m.ABOUT.strip()}" for m in modules))
+    # Thirty students on one link: requests wait in line (max_size) instead of failing,
+    # two run at a time per endpoint by default; training is limited to one in its panel.
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.genlab_context = ctx  # for tests and scripts: the shared model cache lives here
+    return demo
+
+
+def theme() -> gr.themes.Base:
+    """The app theme, with system fonts only (nothing fetched from the internet)."""
+    return gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def launch(demo: gr.Blocks, **kwargs):
+    """Launch with GenLab's theme and CSS (``launch()`` takes them in Gradio 6)."""
+    return demo.launch(theme=theme(), css=CSS, show_error=True, **kwargs)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    on_space = os.environ.get("SYSTEM") == "spaces"
+    parser = argparse.ArgumentParser(description="GenLab: an interactive studio of image-generation methods")
+    parser.add_argument("--host", default="0.0.0.0" if on_space else "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--no-train", action="store_true", help="refuse training runs (for a shared server)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    demo = build_demo(device=args.device, allow_train=not args.no_train)
+    launch(demo, server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Small helpers for benchmark scripts: medians of repeated timings, printed as a table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def median_ms(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def print_table(rows: list[tuple[str, float, float | None]], unit: str = "ms") -> None:
+    """Print ``(what, measured, budget)`` rows as a markdown table with a pass/fail column."""
+    print(f"| measurement | median ({unit}) | budget ({unit}) | within budget |")
+    print("|---|---:|---:|:---:|")
+    for what, value, budget in rows:
+        ok = "" if budget is None else ("yes" if value <= budget else "**no**")
+        print(f"| {what} | {value:.1f} | {'' if budget is None else f'{budget:g}'} | {ok} |")

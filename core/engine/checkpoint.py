@@ -1,0 +1,155 @@
+"""Checkpoint folders: where they live, how they are written and how they are read safely.
+
+Layout (DESIGN.md §3)::
+
+    checkpoints/<method>/<name>/
+        config.json          model config: ``Model.from_pretrained(folder)`` rebuilds the model
+        *.safetensors        inference weights (EMA when trained with EMA)
+        train_config.json    the full training config (``python -m core.train <method> --config``)
+        README.md            model card, samples.png
+        resume/              optimizer, step, RNG, raw weights (not bundled)
+
+Writes are atomic: a folder is written under a temporary name and renamed into place, so
+a run killed mid-write leaves the previous checkpoint intact. Reads never unpickle code:
+weights come from safetensors, other tensors from ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint name, path or file that cannot be used; the message says which and why."""
+
+
+def checkpoint_root() -> Path:
+    """The ``checkpoints/`` folder (``GENLAB_CHECKPOINTS`` overrides it, e.g. in tests)."""
+    env = os.environ.get("GENLAB_CHECKPOINTS")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+    return root.resolve()
+
+
+def check_name(name: str, what: str = "checkpoint name") -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or ".." in name:
+        raise CheckpointError(
+            f"{what} {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-' "
+            "(no slashes, no '..')"
+        )
+    return name
+
+
+def resolve_checkpoint(method: str, name: str, must_exist: bool = True) -> Path:
+    """``checkpoints/<method>/<name>`` for a plain name; never a path outside ``checkpoints/``."""
+    root = checkpoint_root()
+    path = (root / check_name(method, "method") / check_name(name)).resolve()
+    if root not in path.parents:
+        raise CheckpointError(f"checkpoint {name!r} resolves outside {root}")
+    if must_exist and not (path / "config.json").is_file():
+        available = ", ".join(list_checkpoints(method)) or "none"
+        raise CheckpointError(f"unknown {method} checkpoint {name!r}; available: {available}")
+    return path
+
+
+def list_checkpoints(method: str) -> list[str]:
+    """Names of the ``checkpoints/<method>/*`` folders that hold a ``config.json``, sorted."""
+    folder = checkpoint_root() / check_name(method, "method")
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file() and NAME_PATTERN.match(p.name))
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path):
+    """Yield a temporary folder next to ``path``; on success it replaces ``path`` by rename.
+
+    An exception (or a kill) before the end leaves ``path`` as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_folder(path: str | Path) -> None:
+    """Finish an :func:`atomic_folder` swap that was killed between its two renames."""
+    path = Path(path)
+    if path.exists() or not path.parent.is_dir():
+        return
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        os.replace(olds[-1], path)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a tensor dict from ``.safetensors`` or a ``.pt``/``.pth``/``.ckpt`` file without pickled code.
+
+    Raises :class:`CheckpointError` naming the file when it is missing, corrupt or unsafe.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, truncated file, or a pickle with code in it
+        raise CheckpointError(f"cannot load {path}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+
+
+def load_pretrained(model_class, path: str | Path, **kwargs):
+    """``model_class.from_pretrained(path)`` with errors turned into a :class:`CheckpointError`."""
+    path = Path(path)
+    try:
+        return model_class.from_pretrained(str(path), **kwargs)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        files = ", ".join(sorted(p.name for p in path.glob("*"))) if path.is_dir() else "missing folder"
+        raise CheckpointError(
+            f"cannot load {model_class.__name__} from {path} ({files}): {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc

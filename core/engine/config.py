@@ -1,0 +1,144 @@
+"""Training configuration shared by every method, saved beside the weights.
+
+A method extends :class:`TrainConfig` with its own fields (a flat dataclass), so the
+CLI (``python -m core.train <method> --field value``), the training tab and the saved
+``train_config.json`` all speak the same config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def choice(default, options, help: str = ""):
+    """A dataclass field restricted to ``options`` (used by the CLI and the training tab)."""
+    return field(default=default, metadata={"choices": tuple(options), "help": help})
+
+
+def number(default, low=None, high=None, help: str = ""):
+    """A numeric dataclass field with an allowed range [low, high]."""
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Engine settings; every method's config inherits them.
+
+    Args:
+        dataset: a name from ``core.data.DATASETS`` ("digits", "faces", "shapes", "folder", ...).
+        data_root: image folder (dataset "folder") or cache folder of a standard dataset.
+        download: allow downloading a standard dataset (online only).
+        resolution: image side in pixels; 0 means the dataset's native size.
+        steps: optimizer steps to train for (total, counting resumed ones).
+        batch_size: images per step per process.
+        lr: learning rate.
+        grad_accum: micro-batches accumulated per optimizer step.
+        mixed_precision: "no", "fp16" or "bf16" (GPU only; ignored on CPU).
+        ema_decay: decay of the exponential moving average of the weights; 0 disables EMA.
+        sample_every / checkpoint_every / log_every: periods in steps (0 disables).
+        num_samples: images in each sample grid.
+        seed: seeds weights, batches and noise; the same seed gives the same run.
+        device: "auto" (cuda > mps > cpu), "cpu", "cuda" or "mps".
+    """
+
+    dataset: str = choice("digits", ("digits", "faces", "shapes", "folder", "mnist", "fashion_mnist", "cifar10"))
+    data_root: str = ""
+    download: bool = False
+    resolution: int = number(0, 0, 1024)
+    steps: int = number(2000, 1, 10_000_000)
+    batch_size: int = number(64, 1, 4096)
+    lr: float = number(2e-4, 0.0, 1.0)
+    grad_accum: int = number(1, 1, 1024)
+    grad_clip: float = number(1.0, 0.0, 1e6, help="max gradient norm; 0 disables")
+    mixed_precision: str = choice("no", ("no", "fp16", "bf16"))
+    ema_decay: float = number(0.999, 0.0, 1.0)
+    sample_every: int = number(200, 0, 10_000_000)
+    checkpoint_every: int = number(500, 0, 10_000_000)
+    log_every: int = number(10, 1, 10_000_000)
+    num_samples: int = number(16, 1, 256)
+    seed: int = number(0, 0, 2**32 - 1)
+    device: str = choice("auto", ("auto", "cpu", "cuda", "mps"))
+
+    # ---- validation and (de)serialisation ---------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Raise ``ValueError`` naming the field when a value is outside its choices or range."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise ValueError(f"{f.name}={value!r} is not one of {list(f.metadata['choices'])}")
+            if "range" in f.metadata:
+                low, high = f.metadata["range"]
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise ValueError(f"{f.name}={value!r} is outside [{low}, {high}]")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Build from a dict, ignoring unknown keys (older or newer configs still load)."""
+        names = {f.name: f for f in fields(cls)}
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for key, value in data.items():
+            if key in names:
+                kwargs[key] = _coerce(value, hints[key])
+        return cls(**kwargs).validate()
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes).validate()
+
+    # ---- command line -------------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one ``--field`` flag per config field (defaults come from ``--config`` or the class)."""
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            flag = "--" + f.name.replace("_", "-")
+            kind = hints[f.name]
+            kwargs = {"dest": f.name, "default": None, "help": f.metadata.get("help", "")}
+            if kind is bool:
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+                continue
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+            parser.add_argument(flag, type=_parser_type(kind), **kwargs)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, base: "TrainConfig | None" = None) -> "TrainConfig":
+        data = (base or cls()).to_dict()
+        for f in fields(cls):
+            value = getattr(args, f.name, None)
+            if value is not None:
+                data[f.name] = value
+        return cls.from_dict(data)
+
+
+def _parser_type(kind):
+    if kind in (int, float, str):
+        return kind
+    if typing.get_origin(kind) in (tuple, list):
+        inner = typing.get_args(kind)[0]
+        return lambda text: tuple(inner(x) for x in text.split(","))
+    return str
+
+
+def _coerce(value, kind):
+    if kind is float and isinstance(value, int):
+        return float(value)
+    if typing.get_origin(kind) is tuple and isinstance(value, list):
+        return tuple(value)
+    return value

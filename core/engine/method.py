@@ -1,0 +1,101 @@
+"""What a method gives the engine: its model, data, step function and sampler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+@dataclass
+class StepContext:
+    """Handed to :meth:`Method.training_step`.
+
+    Args:
+        step: optimizer steps done before this one.
+        accelerator: the ``accelerate.Accelerator`` running the loop.
+        optimizers: the prepared optimizers by name, from :meth:`Method.configure_optimizers`.
+        micro_step: index of the micro-batch within gradient accumulation.
+    """
+
+    step: int
+    accelerator: object
+    optimizers: dict
+    micro_step: int = 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backpropagate (mixed precision and DDP aware); for manual optimization."""
+        self.accelerator.backward(loss)
+
+
+class Method:
+    """Base class of a trainable method (VAE, diffusion, StyleGAN...).
+
+    The engine calls, in order: :meth:`build_model`, :meth:`configure_optimizers`,
+    :meth:`build_dataset`; then per step :meth:`training_step`; periodically :meth:`sample`
+    and :meth:`save_inference`; at the end :meth:`evaluate`.
+
+    With ``manual_optimization = False`` (default) ``training_step`` returns a dict whose
+    ``"loss"`` the engine backpropagates and steps with the single optimizer. With ``True``
+    the step zeroes, backpropagates (``ctx.backward``) and steps its optimizers itself (GANs).
+
+    Under ``torchrun`` the model is wrapped in DistributedDataParallel: call ``model(...)``
+    for anything that needs gradients so DDP averages them across processes.
+    """
+
+    name = "base"
+    config_class = TrainConfig
+    manual_optimization = False
+    find_unused_parameters = False
+
+    def __init__(self, config: TrainConfig):
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config.validate()
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def build_dataset(self, split: str = "train"):
+        """The dataset named by the config (``core.data.get_dataset``)."""
+        from core.data import get_dataset
+
+        c = self.config
+        return get_dataset(
+            c.dataset, split=split, resolution=c.resolution or None, root=c.data_root or None, download=c.download
+        )
+
+    def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
+        return {"main": torch.optim.AdamW(model.parameters(), lr=self.config.lr)}
+
+    def training_step(self, model: nn.Module, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def ema_module(self, model: nn.Module) -> nn.Module:
+        """The (unwrapped) sub-module whose weights are averaged and exported, e.g. the generator."""
+        return model
+
+    @torch.no_grad()
+    def sample(self, module: nn.Module, num: int, generator: torch.Generator) -> torch.Tensor:
+        """``num`` images (N, C, H, W) in [0, 1] from the exported module."""
+        raise NotImplementedError
+
+    def save_inference(self, module: nn.Module, folder) -> None:
+        """Write config.json + safetensors weights that rebuild ``module`` alone."""
+        module.save_pretrained(folder)
+
+    @torch.no_grad()
+    def evaluate(self, module: nn.Module) -> dict[str, float]:
+        """Metrics measured at the end of training for the model card."""
+        return {}
+
+    def model_card_notes(self) -> str:
+        """Method-specific markdown added to the model card (what the model is, how to use it)."""
+        return ""

@@ -1,0 +1,71 @@
+"""Model cards: how a checkpoint was trained (command, data, steps, time, hardware, metrics)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {sec:02d} s" if hours else f"{minutes} min {sec:02d} s"
+
+
+def write_model_card(path, method, state: dict, metrics: dict, hardware: str) -> None:
+    """Write ``README.md`` for a checkpoint folder from the trainer state and the method."""
+    c = method.config
+    name = Path(path).parent.name
+    done = state["step"] >= c.steps
+    command = state.get("command") or f"python -m core.train {method.name} --config train_config.json"
+    rows = [
+        ("method", method.name),
+        ("data", f"`{c.dataset}`" + (f" ({c.data_root})" if c.data_root else "") + ", train split"),
+        ("resolution", str(c.resolution or "native")),
+        ("steps", f"{state['step']} of {c.steps}" + ("" if done else " (training in progress / stopped early)")),
+        ("batch size", f"{c.batch_size} x {state.get('num_processes', 1)} process(es) x {c.grad_accum} accumulation"),
+        ("learning rate", f"{c.lr:g}"),
+        ("EMA decay", f"{c.ema_decay:g}"),
+        ("wall time", _duration(state.get("wall_time", 0.0))),
+        ("hardware", hardware),
+        ("seed", str(c.seed)),
+    ]
+    lines = [
+        "---",
+        "library_name: pytorch",
+        "tags: [genlab, " + method.name + "]",
+        "---",
+        f"# GenLab {method.name} checkpoint `{name}`",
+        "",
+        method.model_card_notes().strip(),
+        "",
+        "## Training",
+        "",
+        "Trained by GenLab's own training command:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        "Reproduce it from the saved config: "
+        f"`python -m core.train {method.name} --config checkpoints/{method.name}/{name}/train_config.json "
+        f"--out checkpoints/{method.name}/{name}`.",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in rows],
+        "",
+        "## Metrics",
+        "",
+    ]
+    if metrics:
+        lines += ["| metric | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]]
+    else:
+        lines.append("Measured when training reaches its last step; this checkpoint has none yet.")
+    lines += ["", "## Samples", "", "![samples](samples.png)", "", "## Full config", "", "```json",
+              json.dumps(c.to_dict(), indent=2), "```", ""]
+    Path(path).write_text("\n".join(lines))
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

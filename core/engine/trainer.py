@@ -1,0 +1,248 @@
+"""The one training loop every method shares, on ``accelerate.Accelerator``.
+
+It does device placement, mixed precision (GPU), gradient accumulation, EMA, periodic
+samples, atomic checkpoints, resume after a kill and cancellation, and yields
+:class:`TrainEvent` s that the CLI (tqdm) and the tabs (live plot) render.
+Multi-process training is ``torchrun``/``accelerate launch`` of the same CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from .checkpoint import atomic_folder, atomic_write_text, load_tensors, read_json, recover_folder
+from .device import resolve_device
+from .events import TrainEvent
+from .method import Method, StepContext
+from .model_card import write_model_card
+from .seed import make_generator
+
+
+class Trainer:
+    """Train ``method`` into ``out_dir`` (``checkpoints/<method>/<name>``).
+
+    Args:
+        method: the method instance (its config says steps, batch, lr...).
+        out_dir: checkpoint folder; inference files on top, resume state in ``resume/``.
+        cancel: set this event to stop after the current step (a checkpoint is written).
+        resume: continue from ``out_dir/resume`` when it exists (else start fresh).
+        command: the command line recorded in the model card.
+    """
+
+    def __init__(self, method: Method, out_dir, cancel: threading.Event | None = None,
+                 resume: bool = True, command: str | None = None):
+        self.method = method
+        self.config = method.config
+        self.out_dir = Path(out_dir)
+        self.cancel = cancel or threading.Event()
+        self.resume = resume
+        self.command = command
+        self.last_samples: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def _accelerator(self):
+        from accelerate import Accelerator
+        from accelerate.state import AcceleratorState
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        device = resolve_device(self.config.device)
+        mixed = self.config.mixed_precision if device.type == "cuda" else "no"
+        if not torch.distributed.is_initialized():
+            AcceleratorState._reset_state()  # several runs in one process (tests, the app)
+        return Accelerator(
+            cpu=device.type == "cpu",
+            mixed_precision=mixed,
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=self.method.find_unused_parameters)],
+        )
+
+    def _batch(self, dataset, step: int, micro: int, rank: int, world: int, device) -> dict:
+        """Batch for (step, micro, rank): drawn from a generator seeded by them, so resume is exact."""
+        c = self.config
+        g = torch.Generator().manual_seed(((c.seed * 1_000_003 + step) * 1009 + micro) * 64 + rank)
+        indices = torch.randint(len(dataset), (c.batch_size,), generator=g).tolist()
+        batch = dataset.get_batch(indices)
+        return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Iterator[TrainEvent]:
+        c, method = self.config, self.method
+        acc = self._accelerator()
+        torch.manual_seed(c.seed + acc.process_index)
+        model = method.build_model()
+        optimizers = method.configure_optimizers(model)
+        dataset = method.build_dataset("train")
+
+        names = list(optimizers)
+        prepared = acc.prepare(model, *optimizers.values())
+        model, optimizers = prepared[0], dict(zip(names, prepared[1:]))
+        raw = acc.unwrap_model(model)
+        ema = None
+        if c.ema_decay > 0:
+            ema = AveragedModel(method.ema_module(raw), multi_avg_fn=get_ema_multi_avg_fn(c.ema_decay), use_buffers=True)
+
+        state = {"step": 0, "wall_time": 0.0}
+        if self.resume:
+            state = self._load_resume(raw, ema, optimizers, state)
+        total = c.steps
+        start_step, t0 = state["step"], time.time()
+        yield TrainEvent("start", start_step, total, message=self._start_message(acc, start_step))
+
+        sums: dict[str, float] = {}
+        count, step = 0, start_step
+        try:
+            while step < total and not self.cancel.is_set():
+                model.train()
+                for micro in range(c.grad_accum):
+                    batch = self._batch(dataset, step, micro, acc.process_index, acc.num_processes, acc.device)
+                    ctx = StepContext(step, acc, optimizers, micro)
+                    with acc.autocast():
+                        losses = method.training_step(model, batch, ctx)
+                    if not method.manual_optimization:
+                        acc.backward(losses["loss"] / c.grad_accum)
+                    for k, v in losses.items():
+                        sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) / c.grad_accum
+                if not method.manual_optimization:
+                    opt = optimizers["main"]
+                    if c.grad_clip > 0:
+                        acc.clip_grad_norm_(model.parameters(), c.grad_clip)
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                if ema is not None:
+                    ema.update_parameters(method.ema_module(raw))
+                step += 1
+                count += 1
+                elapsed = time.time() - t0
+                eta = elapsed / (step - start_step) * (total - step)
+                if step % c.log_every == 0 or step == total:
+                    yield TrainEvent("step", step, total, {k: v / count for k, v in sums.items()},
+                                     elapsed=elapsed, eta=eta)
+                    sums, count = {}, 0
+                if c.sample_every and step % c.sample_every == 0 and step < total:
+                    yield self._samples_event(raw, ema, step, total, elapsed, eta, acc)
+                if c.checkpoint_every and step % c.checkpoint_every == 0 and step < total:
+                    path = self._save(acc, raw, ema, optimizers, step, state["wall_time"] + elapsed)
+                    yield TrainEvent("checkpoint", step, total, path=path, elapsed=elapsed, eta=eta,
+                                     message=f"saved step {step}")
+        except GeneratorExit:  # the consumer went away (a closed tab): keep what was trained
+            self._save(acc, raw, ema, optimizers, step, state["wall_time"] + time.time() - t0)
+            raise
+        elapsed = time.time() - t0
+        wall = state["wall_time"] + elapsed
+        if step > start_step or not (self.out_dir / "config.json").exists():
+            yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)
+        metrics = {}
+        if step >= total and acc.is_main_process:
+            with torch.no_grad():
+                metrics = method.evaluate(self._export_module(raw, ema).eval())
+        path = self._save(acc, raw, ema, optimizers, step, wall, metrics=metrics)
+        kind = "cancelled" if step < total else "done"
+        yield TrainEvent(kind, step, total, path=path, elapsed=elapsed,
+                         message=f"{kind} at step {step}/{total}; saved to {path}",
+                         losses={f"metric/{k}": v for k, v in metrics.items()})
+
+    # ------------------------------------------------------------------ pieces
+    def _start_message(self, acc, start_step: int) -> str:
+        how = f"resuming at step {start_step}" if start_step else "starting"
+        return (f"{how}: {self.method.name} on {self.config.dataset}, device {acc.device}, "
+                f"{acc.num_processes} process(es)")
+
+    def _export_module(self, raw, ema):
+        return ema.module if ema is not None else self.method.ema_module(raw)
+
+    def _samples_event(self, raw, ema, step, total, elapsed, eta, acc) -> TrainEvent:
+        module = self._export_module(raw, ema)
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            images = self.method.sample(module, self.config.num_samples, make_generator(self.config.seed, acc.device))
+        module.train(was_training)
+        self.last_samples = images.detach().float().clamp(0, 1).cpu()
+        return TrainEvent("samples", step, total, images=self.last_samples, elapsed=elapsed, eta=eta)
+
+    def _save(self, acc, raw, ema, optimizers, step: int, wall_time: float, metrics=None) -> str:
+        """Write resume state (temp folder + rename) and the inference files (temp + rename each)."""
+        from safetensors.torch import save_model
+
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            out = self.out_dir
+            out.mkdir(parents=True, exist_ok=True)
+            state = {"method": self.method.name, "step": step, "wall_time": wall_time,
+                     "num_processes": acc.num_processes, "command": self.command,
+                     "config": self.config.to_dict()}
+            with atomic_folder(out / "resume") as tmp:
+                save_model(raw, str(tmp / "model.safetensors"))
+                if ema is not None:
+                    save_model(ema.module, str(tmp / "ema.safetensors"))
+                    torch.save({"n_averaged": ema.n_averaged}, tmp / "ema_state.pt")
+                torch.save({k: o.state_dict() for k, o in optimizers.items()}, tmp / "optimizers.pt")
+                torch.save({"cpu": torch.get_rng_state(),
+                            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                           tmp / "rng.pt")
+                (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+            with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
+                tmp = Path(tmp)
+                self.method.save_inference(self._export_module(raw, ema), tmp)
+                self.config.save(tmp / "train_config.json")
+                if self.last_samples is not None:
+                    from core.data import make_grid, to_pil
+
+                    to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
+                write_model_card(tmp / "README.md", self.method, state, metrics or {}, hardware(acc))
+                if metrics:
+                    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+                else:  # metrics of an earlier finished run no longer describe these weights
+                    (out / "metrics.json").unlink(missing_ok=True)
+                for f in sorted(tmp.iterdir(), key=lambda p: p.suffix == ".json"):  # weights first
+                    target = out / f.name
+                    if f.is_dir():
+                        with atomic_folder(target) as t:
+                            os.rmdir(t)
+                            os.replace(f, t)
+                    else:
+                        os.replace(f, target)
+        acc.wait_for_everyone()
+        return str(self.out_dir)
+
+    def _load_resume(self, raw, ema, optimizers, state) -> dict:
+        from safetensors.torch import load_model
+
+        folder = self.out_dir / "resume"
+        recover_folder(folder)
+        if not (folder / "trainer_state.json").is_file():
+            return state
+        saved = read_json(folder / "trainer_state.json")
+        if saved.get("method") != self.method.name:
+            raise ValueError(f"{folder} holds a {saved.get('method')!r} run, not {self.method.name!r}; "
+                             "choose another output name or start fresh")
+        load_model(raw, str(folder / "model.safetensors"))
+        if ema is not None and (folder / "ema.safetensors").is_file():
+            load_model(ema.module, str(folder / "ema.safetensors"))
+            ema.n_averaged.copy_(load_tensors(folder / "ema_state.pt")["n_averaged"])
+        opt_states = load_tensors(folder / "optimizers.pt")
+        for name, opt in optimizers.items():
+            opt.load_state_dict(opt_states[name])
+        rng = load_tensors(folder / "rng.pt")
+        torch.set_rng_state(rng["cpu"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0))}
+
+
+def hardware(acc) -> str:
+    """One line naming where a run ran, for model cards."""
+    if acc.device.type == "cuda":
+        name = torch.cuda.get_device_name(acc.device)
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    return f"{acc.num_processes} x {name} (torch {torch.__version__})"

@@ -1,0 +1,88 @@
+"""Train any GenLab method from the command line with the same config as its tab.
+
+    python -m core.train vae --dataset digits --latent-dim 2 --steps 2000 --out checkpoints/vae/my-vae
+    python -m core.train vae --config checkpoints/vae/my-vae/train_config.json --out checkpoints/vae/my-vae
+    torchrun --standalone --nproc_per_node 2 -m core.train vae ...      # 2 processes (gloo on CPU)
+    accelerate launch -m core.train diffusion ...                      # many GPUs
+
+A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over); Ctrl-C saves
+a checkpoint before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import threading
+
+from core.methods import METHODS, get_method_class
+
+
+def build_parser(method: str) -> argparse.ArgumentParser:
+    cls = get_method_class(method)
+    parser = argparse.ArgumentParser(prog=f"python -m core.train {method}", description=cls.__doc__)
+    parser.add_argument("--config", help="a train_config.json to start from (flags override it)")
+    parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>)")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
+    cls.config_class.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in METHODS and ":" not in argv[0]):
+        print(f"usage: python -m core.train {{{','.join(METHODS)}}} [--help] [options]", file=sys.stderr)
+        return 2
+    name, rest = argv[0], argv[1:]
+    cls = get_method_class(name)
+    args = build_parser(name).parse_args(rest)
+    base = cls.config_class.load(args.config) if args.config else None
+    config = cls.config_class.from_args(args, base)
+    out = args.out or os.path.join("checkpoints", cls.name, f"{cls.name}-{config.dataset}")
+    command = "python -m core.train " + " ".join(shlex.quote(a) for a in argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        command = f"torchrun --nproc_per_node {os.environ['WORLD_SIZE']} -m core.train " + " ".join(
+            shlex.quote(a) for a in argv)
+
+    from tqdm.auto import tqdm
+
+    from core.engine import Trainer
+
+    cancel = threading.Event()
+    trainer = Trainer(cls(config), out, cancel=cancel, resume=not args.fresh, command=command)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    bar = None
+    events = trainer.run()
+    try:
+        for event in events:
+            if not main_process:
+                continue
+            if event.kind == "start":
+                print(event.message, flush=True)
+                bar = tqdm(total=event.total, initial=event.step, unit="step", dynamic_ncols=True)
+            elif event.kind == "step":
+                bar.update(event.step - bar.n)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()})
+            elif event.kind in ("checkpoint", "done", "cancelled"):
+                bar.write(event.message or f"{event.kind}: {event.path}")
+                for k, v in event.losses.items():
+                    bar.write(f"  {k} = {v:.4g}")
+    except KeyboardInterrupt:
+        cancel.set()
+        events.close()  # the trainer saves a checkpoint on close
+        print(f"\ninterrupted; checkpoint saved in {out}; run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""UI pieces every tab shares: app context, seed and checkpoint pickers, errors, training panel."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields
+from typing import Callable
+
+import gradio as gr
+import torch
+
+from core.engine import MAX_SEED, CheckpointError, list_checkpoints
+
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
+
+
+class ModelCache:
+    """A small thread-safe LRU of loaded models, keyed by e.g. (method, checkpoint name)."""
+
+    def __init__(self, max_items: int = 8):
+        self.max_items = max_items
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict = {}
+
+    def get(self, key: tuple, loader: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:  # one load per key even when 30 students click at once
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = loader()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+                self._loading.pop(key, None)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass
+class AppContext:
+    """What every tab's ``build`` receives."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    allow_train: bool = True
+    cache: ModelCache = field(default_factory=ModelCache)
+
+
+def ui_errors(fn):
+    """Turn user errors (bad value, unknown checkpoint, unreadable image) into ``gr.Error``.
+
+    Works for plain functions and generators; the app keeps serving either way.
+    """
+
+    def convert(exc):
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return gr.Error(str(message))
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except USER_ERRORS as exc:
+                raise convert(exc) from exc
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except USER_ERRORS as exc:
+            raise convert(exc) from exc
+
+    return wrapper
+
+
+def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
+    """A seed box (0 .. 2**32-1) with a dice button that draws a random seed."""
+    with gr.Row(equal_height=True):
+        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED,
+                         elem_id=elem_id, scale=4)
+        dice = gr.Button("🎲", scale=1, min_width=48, elem_id=f"{elem_id}-dice" if elem_id else None)
+    dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
+    return seed
+
+
+def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None = None,
+                      elem_id: str | None = None, **kwargs) -> gr.Dropdown:
+    """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus."""
+    names = list_checkpoints(method)
+    picker = gr.Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
+                         label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
+    picker.focus(lambda: gr.update(choices=list_checkpoints(method)), outputs=picker, api_visibility="private",
+                 queue=False)
+    return picker
+
+
+def refresh_pickers(method: str, count: int):
+    """An event function that refreshes ``count`` checkpoint pickers of ``method``."""
+
+    def refresh():
+        update = gr.update(choices=list_checkpoints(method))
+        return update if count == 1 else [update] * count
+
+    return refresh
+
+
+def config_widget(config_cls, name: str, value):
+    """A widget for one config field: dropdown for choices, checkbox for bools, number otherwise."""
+    f = {f.name: f for f in fields(config_cls)}[name]
+    label = name.replace("_", " ")
+    info = f.metadata.get("help") or None
+    if "choices" in f.metadata:
+        return gr.Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
+    if isinstance(value, bool):
+        return gr.Checkbox(value=value, label=label, info=info)
+    low, high = f.metadata.get("range", (None, None))
+    if isinstance(value, (int, float)):
+        return gr.Number(value=value, label=label, info=info, minimum=low, maximum=high,
+                         precision=0 if isinstance(value, int) else None)
+    return gr.Textbox(value=str(value), label=label, info=info)
+
+
+def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
+    """Launch one tab on its own (``python -m demos.<method>``)."""
+    with gr.Blocks(title=f"GenLab - {title}") as demo:
+        with gr.Tab(title):
+            build(AppContext())
+    demo.queue(default_concurrency_limit=2).launch()
+
+
+from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
+
+__all__ = ["AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "config_widget", "run_standalone", "training_panel"]

@@ -1,0 +1,113 @@
+"""The Train accordion every tab shares: config widgets, live loss plot, sample grids, cancel.
+
+It renders the engine's :class:`core.engine.TrainEvent` stream; the same run can be started
+from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import gradio as gr
+import pandas as pd
+
+from core.engine import Trainer, resolve_checkpoint
+from core.methods import get_method_class
+
+# One cancel flag per browser session and method; the Cancel button sets it.
+_CANCELS: dict[tuple[str, str], threading.Event] = {}
+_LOCK = threading.Lock()
+
+
+def _cancel_flag(session: str, method: str) -> threading.Event:
+    with _LOCK:
+        return _CANCELS.setdefault((session, method), threading.Event())
+
+
+def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event):
+    """Yield (status markdown, loss rows, sample grids) while training ``method`` into ``name``.
+
+    Refuses to overwrite a finished checkpoint (a folder with weights but no resume state,
+    e.g. a bundled one); an unfinished run of the same name resumes.
+    """
+    from core.data import make_grid, to_pil
+
+    if not ctx.allow_train:
+        raise ValueError("training is switched off on this server (--no-train)")
+    cls = get_method_class(method)
+    config = cls.config_class.from_dict({**settings, "device": ctx.device.type})
+    out = resolve_checkpoint(cls.name, name, must_exist=False)
+    if (out / "config.json").exists() and not (out / "resume").exists():
+        raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")
+    rows: list[dict] = []
+    grids: list[tuple] = []
+    status = ""
+    last_yield = 0.0
+    trainer = Trainer(cls(config), out, cancel=cancel, command=None)
+    for event in trainer.run():
+        if event.kind == "step":
+            rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()]
+            status = (f"step **{event.step} / {event.total}** · "
+                      + " · ".join(f"{k} {v:.4g}" for k, v in event.losses.items())
+                      + f" · {event.elapsed:.0f} s elapsed, about {event.eta:.0f} s left")
+        elif event.kind == "samples":
+            nrow = max(1, round(len(event.images) ** 0.5))
+            grid = to_pil(make_grid(event.images, nrow=nrow))
+            scale = max(1, 256 // max(grid.size))
+            grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
+        elif event.kind in ("start", "checkpoint", "done", "cancelled"):
+            status = event.message
+            if event.kind in ("done", "cancelled"):
+                status += f" · checkpoint **{name}** is now in the picker"
+        now = time.time()
+        if event.kind != "step" or now - last_yield > 0.5:
+            last_yield = now
+            yield status, pd.DataFrame(rows, columns=["step", "value", "loss"]), grids[:12]
+
+
+def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=()) -> None:
+    """Build the Train accordion for ``method`` with widgets for the named config ``fields``."""
+    from demos.common import config_widget, ui_errors
+
+    cls = get_method_class(method)
+    base = cls.config_class().to_dict() | (defaults or {})
+    with gr.Accordion("Train your own", open=False):
+        if not ctx.allow_train:
+            gr.Markdown("Training is switched off on this server (`--no-train`).")
+        gr.Markdown(f"Same config as the CLI: `python -m core.train {method} --help`. "
+                    "Training runs one at a time on this server; a run with the same name resumes.")
+        with gr.Row():
+            widgets = [config_widget(cls.config_class, f, base[f]) for f in fields]
+        with gr.Row():
+            run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
+            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
+            stop = gr.Button("Cancel", variant="stop", scale=1)
+        status = gr.Markdown()
+        with gr.Row():
+            plot = gr.LinePlot(x="step", y="value", color="loss", label="losses", height=260)
+            gallery = gr.Gallery(label="samples (newest first)", columns=3, height=260, format="png")
+
+    @ui_errors
+    def train(name, *values, request: gr.Request = None):
+        session = request.session_hash if request is not None else "api"
+        cancel = _cancel_flag(session, method)
+        cancel.clear()
+        settings = base | dict(zip(fields, values))
+        yield from start_training(ctx, method, name, settings, cancel)
+
+    def cancel_run(request: gr.Request = None):
+        _cancel_flag(request.session_hash if request is not None else "api", method).set()
+        return "cancelling after the current step, then saving…"
+
+    event = start.click(train, inputs=[run_name, *widgets], outputs=[status, plot, gallery],
+                        api_name=f"train_{cls.name}", concurrency_limit=1, concurrency_id="train")
+    if pickers:
+        from demos.common import refresh_pickers
+
+        event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
+    stop.click(cancel_run, outputs=status, api_name=f"cancel_{cls.name}", api_visibility="undocumented",
+               queue=False)
+
+
+__all__ = ["training_panel", "start_training"]

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real app booted once per test session, and a gradio_client on it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: needs GENLAB_SLOW=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("GENLAB_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow check; set GENLAB_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The full GenLab app (``app.build_demo()``) served on 127.0.0.1 with the real checkpoints/."""
+    from app import build_demo, launch
+
+    demo = build_demo(device="cpu")
+    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_client(app_url):
+    """A ``gradio_client.Client`` connected to :func:`app_url`."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -1,0 +1,40 @@
+"""The app shell: lists its tabs, loads nothing at import or build time, queue configured."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_building_the_app_loads_no_model_and_no_heavy_library():
+    code = (
+        "import sys, json, app\n"
+        "demo = app.build_demo(device='cpu')\n"
+        "print(json.dumps({'cached': len(demo.genlab_context.cache._items),"
+        " 'heavy': [m for m in ('diffusers', 'transformers', 'peft') if m in sys.modules]}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"cached": 0, "heavy": []}
+
+
+def test_app_lists_one_tab_per_method_and_about(app_client, app_url):
+    import urllib.request
+
+    config = json.loads(urllib.request.urlopen(app_url.rstrip("/") + "/config").read())
+    labels = [c["props"].get("label") for c in config["components"] if c.get("type") == "tabitem"]
+    from app import tab_modules
+
+    assert labels == [m.TITLE for m in tab_modules()] + ["About"]
+
+
+def test_cli_help_lists_methods():
+    done = subprocess.run([sys.executable, "-m", "core.train"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "vae" in done.stderr and "diffusion" in done.stderr
+    done = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--no-train" in done.stdout and "--device" in done.stdout

@@ -1,0 +1,49 @@
+"""The real app in headless Chromium: every tab renders, with no console errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("GENLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def page(app_url, tmp_path_factory):
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is needed for the browser test: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(app_url)
+        page.get_by_text("GenLab · image generation, hands on").wait_for(timeout=30_000)
+        yield page
+        browser.close()
+
+
+def test_every_tab_renders_without_console_errors(page):
+    from app import tab_modules
+
+    shots = Path(os.environ.get("GENLAB_SCREENSHOTS", "")) if os.environ.get("GENLAB_SCREENSHOTS") else None
+    titles = [m.TITLE for m in tab_modules()] + ["About"]
+    for title in titles:
+        page.get_by_role("tab", name=title).click()
+        page.wait_for_timeout(800)
+        panel = page.locator("[role=tabpanel]:visible")
+        assert panel.count() >= 1, title
+        assert panel.first.inner_text().strip(), f"tab {title!r} is empty"
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"{title.split()[0].lower()}.png"), full_page=True)
+    assert page.errors == []
+    assert "About GenLab" in page.locator("[role=tabpanel]:visible").first.inner_text()

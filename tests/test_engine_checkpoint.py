@@ -1,0 +1,96 @@
+"""Checkpoint names stay inside checkpoints/, files load without unpickling code, errors name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from core.engine import CheckpointError, TrainConfig, list_checkpoints, load_pretrained, load_tensors, resolve_checkpoint
+from core.engine.checkpoint import atomic_folder
+from tests.toy_method import TinyAE
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    model = TinyAE(hidden=4)
+    model.save_pretrained(tmp_path / "checkpoints" / "toy" / "good")
+    return tmp_path / "checkpoints"
+
+
+def test_round_trip_save_and_from_pretrained(root):
+    path = resolve_checkpoint("toy", "good")
+    loaded = load_pretrained(TinyAE, path)
+    original = TinyAE(hidden=4)
+    original.load_state_dict(loaded.state_dict())
+    x = torch.rand(2, 1, 8, 8)
+    assert torch.equal(loaded(x), original(x))
+    assert list_checkpoints("toy") == ["good"]
+
+
+@pytest.mark.parametrize("name", ["../good", "..", "/etc/passwd", "a/b", "good/../../x", "", ".hidden", "x" * 65, None])
+def test_names_outside_or_invalid_are_refused(root, name):
+    with pytest.raises(CheckpointError):
+        resolve_checkpoint("toy", name)
+
+
+def test_unknown_name_lists_the_available_ones(root):
+    with pytest.raises(CheckpointError, match="unknown toy checkpoint 'nope'; available: good"):
+        resolve_checkpoint("toy", "nope")
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-pickle",))
+
+
+def test_pickle_with_code_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "weights.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"w": Evil()}, f)
+    with pytest.raises(CheckpointError, match="weights.pt"):
+        load_tensors(path)
+    assert not (tmp_path / "pwned-by-pickle").exists()
+
+
+def test_corrupt_safetensors_names_the_file(tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_file({"w": torch.ones(3)}, path)
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_tensors(path)
+
+
+def test_mismatched_weights_give_a_clear_error(root):
+    path = root / "toy" / "good"
+    (path / "config.json").write_text(json.dumps({"size": 8, "hidden": 32}))  # weights are for hidden=4
+    with pytest.raises(CheckpointError, match=r"cannot load TinyAE from .*good"):
+        load_pretrained(TinyAE, path)
+
+
+def test_atomic_folder_keeps_old_content_on_failure(tmp_path):
+    target = tmp_path / "state"
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as tmp:
+            (tmp / "a.txt").write_text("two")
+            raise RuntimeError("killed")
+    assert (target / "a.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["state"]
+
+
+def test_config_validation_and_json_round_trip(tmp_path):
+    cfg = TrainConfig(steps=5, lr=1e-3)
+    cfg.save(tmp_path / "c.json")
+    assert TrainConfig.load(tmp_path / "c.json") == cfg
+    with pytest.raises(ValueError, match="dataset='nope' is not one of"):
+        TrainConfig(dataset="nope").validate()
+    with pytest.raises(ValueError, match=r"steps=0 is outside \[1"):
+        TrainConfig(steps=0).validate()

@@ -1,0 +1,55 @@
+"""The shared Train panel driven through a running Gradio app: live events, a checkpoint, cancel."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import pytest
+
+from demos.common import AppContext, training_panel
+
+METHOD = "tests.toy_method:ToyMethod"
+FIELDS = ["steps", "batch_size", "lr", "log_every", "sample_every", "checkpoint_every"]
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    from gradio_client import Client
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), METHOD, FIELDS)
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield Client(demo.local_url, verbose=False)
+    demo.close()
+
+
+def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_path):
+    job = client.submit("run1", 60, 16, 0.01, 5, 30, 0, api_name="/train_toy")
+    outputs = list(job)
+    status, plot, gallery = job.result()
+    assert len(outputs) >= 3  # streamed, not one final answer
+    assert "done at step 60/60" in status
+    assert (tmp_path / "toy" / "run1" / "model.safetensors").is_file()
+    assert len(gallery) == 2  # sample grids at steps 30 and 60
+    losses = [row["value"] for row in plot["value"]["data"]] if isinstance(plot, dict) else []
+    assert losses and losses[-1] < losses[0]
+
+
+def test_cancel_from_the_ui_stops_and_keeps_a_resumable_checkpoint(client, tmp_path):
+    job = client.submit("run2", 1_000_000, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)
+    client.predict(api_name="/cancel_toy")
+    status = job.result(timeout=60)[0]
+    assert "cancelled at step" in status
+    assert (tmp_path / "toy" / "run2" / "resume" / "trainer_state.json").is_file()
+
+
+def test_bad_settings_and_names_give_clear_errors(client):
+    with pytest.raises(Exception, match="is not allowed"):
+        client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+    with pytest.raises(Exception, match=r"steps=0 is outside"):
+        client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
