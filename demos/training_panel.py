@@ -88,13 +88,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses", height=260)
             gallery = gr.Gallery(label="samples (newest first)", columns=3, height=260, format="png")
 
-    @ui_errors
-    def train(name, *values, request: gr.Request = None):
+    def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
         session = request.session_hash if request is not None else "api"
         cancel = _cancel_flag(session, method)
         cancel.clear()
         settings = base | dict(zip(fields, values))
-        yield from start_training(ctx, method, name, settings, cancel)
+        yield from ui_errors(start_training)(ctx, method, name, settings, cancel)
 
     def cancel_run(request: gr.Request = None):
         _cancel_flag(request.session_hash if request is not None else "api", method).set()
