@@ -42,6 +42,7 @@ def test_loss_goes_down_and_checkpoint_rebuilds_model(tmp_path):
     assert ToyConfig.load(out / "train_config.json") == config()
     card = (out / "README.md").read_text()
     assert "40 of 40" in card and "wall time" in card and "| mse |" in card
+    assert "checkpoint `run`" in card and "--out checkpoints/toy/run" in card
 
 
 def test_resume_after_interruption_is_exact(tmp_path):

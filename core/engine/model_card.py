@@ -12,10 +12,9 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min {sec:02d} s" if hours else f"{minutes} min {sec:02d} s"
 
 
-def write_model_card(path, method, state: dict, metrics: dict, hardware: str) -> None:
-    """Write ``README.md`` for a checkpoint folder from the trainer state and the method."""
+def write_model_card(path, name: str, method, state: dict, metrics: dict, hardware: str) -> None:
+    """Write the model card ``path`` of checkpoint ``name`` from the trainer state and the method."""
     c = method.config
-    name = Path(path).parent.name
     done = state["step"] >= c.steps
     command = state.get("command") or f"python -m core.train {method.name} --config train_config.json"
     rows = [

@@ -198,7 +198,7 @@ class Trainer:
                     from core.data import make_grid, to_pil
 
                     to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
-                write_model_card(tmp / "README.md", self.method, state, metrics or {}, hardware(acc))
+                write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware(acc))
                 if metrics:
                     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
                 else:  # metrics of an earlier finished run no longer describe these weights
@@ -210,6 +210,7 @@ class Trainer:
                             os.rmdir(t)
                             os.replace(f, t)
                     else:
+                        os.chmod(f, 0o644)  # temporary files are created private
                         os.replace(f, target)
         acc.wait_for_everyone()
         return str(self.out_dir)

@@ -1,0 +1,237 @@
+"""Training GenLab's classifiers with the shared engine (``python -m core.train classifier``).
+
+The classifiers are evaluation tools for the generative methods: ``core.metrics`` uses their
+penultimate features for FID/KID inside GenLab's worlds and their predictions for the class
+accuracy of conditional samples.
+
+    python -m core.train classifier --dataset digits --steps 1500 --out checkpoints/classifier/digits
+    python -m core.train classifier --dataset faces  --out checkpoints/classifier/faces   # one head per attribute
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from core.engine import Method, TrainConfig, choice, number
+
+from .annotate import annotate, captions_fit
+from .evaluate import held_out_accuracy
+from .model import NORMS, POOLS, ConvClassifier
+
+TARGETS = ("auto", "label", "attributes", "contents")
+
+
+@dataclass
+class ClassifierConfig(TrainConfig):
+    """Classifier settings on top of the engine's.
+
+    Args:
+        target: what to predict: "label" (one head over ``ds.class_names``), "attributes" (one head
+            per face attribute, the "attributes" key), "contents" (shapes: which shapes and colours
+            are present and how many objects, from the "objects" key) or "auto" (attributes for
+            faces, contents for shapes, else label).
+        channels: widths of the stem and the stride-2 stages (comma separated on the CLI).
+        num_features: width of the penultimate layer (the FID feature dimension).
+        norm: "group" or "batch" normalisation in the conv blocks (see ``model.conv_block``).
+        pool: "mean" (global average) or "grid" (4x4 grid of means: keeps where things are).
+        augment: random small affine jitter (rotation, scale, shift) of the training images.
+        label_smoothing: cross-entropy label smoothing.
+        eval_images: held-out test images measured by ``evaluate`` at the end of training.
+    """
+
+    target: str = choice("auto", TARGETS, help="label, attributes (faces), contents (shapes) or auto")
+    channels: tuple[int, ...] = (32, 64, 128)
+    num_features: int = number(128, 8, 2048, help="penultimate (FID feature) width")
+    norm: str = choice("group", NORMS, help="GroupNorm or BatchNorm (keeps absolute colour)")
+    pool: str = choice("mean", POOLS, help="global mean or a 4x4 grid of means (keeps the layout)")
+    augment: bool = True
+    label_smoothing: float = number(0.0, 0.0, 0.5)
+    eval_images: int = number(2000, 10, 100_000, help="held-out images measured at the end")
+    # engine defaults suited to a small classifier
+    steps: int = number(1500, 1, 10_000_000)
+    lr: float = number(2e-3, 0.0, 1.0)
+    ema_decay: float = number(0.99, 0.0, 1.0)
+    sample_every: int = number(500, 0, 10_000_000)
+    num_samples: int = number(36, 1, 256)
+
+    def validate(self) -> "ClassifierConfig":
+        super().validate()
+        if len(self.channels) < 2 or any(int(c) < 1 or int(c) > 1024 for c in self.channels):
+            raise ValueError(f"channels={self.channels!r} needs 2+ widths, each in [1, 1024]")
+        return self
+
+
+def resolve_target(dataset: str, target: str) -> str:
+    """What to predict: under "auto", "attributes" for faces, "contents" for shapes, else "label".
+
+    (A shapes scene's "label" is the shape of the object its caption names first; in the 73 % of
+    scenes with 2-3 objects nothing in the pixels says which one that is, so "contents" is the
+    target an image classifier can learn there.)
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r} is not one of {list(TARGETS)}")
+    if target == "auto":
+        return {"faces": "attributes", "shapes": "contents"}.get(dataset, "label")
+    return target
+
+
+def targets_of(batch: dict, key: str, num_shapes: int = 0, num_colours: int = 0) -> torch.Tensor:
+    """The classes to predict for a batch: (B, n_heads) long.
+
+    "contents" (shapes world, "objects" rows = (shape, colour, size, present)): a yes/no head per
+    shape, a yes/no head per colour, and the object count minus one.
+    """
+    if key != "contents":
+        y = batch[key].long()
+        return y.view(len(y), -1)
+    objects = batch["objects"].long()  # (B, max_objects, 4)
+    present = objects[..., 3] == 1  # (B, max_objects)
+    has_shape = (present[..., None] & (objects[..., 0:1] == torch.arange(num_shapes, device=objects.device))).any(1)
+    has_colour = (present[..., None] & (objects[..., 1:2] == torch.arange(num_colours, device=objects.device))).any(1)
+    count = (present.sum(1, keepdim=True) - 1).clamp(min=0)  # (B, 1)
+    return torch.cat([has_shape.long(), has_colour.long(), count], 1)  # (B, num_shapes + num_colours + 1)
+
+
+def head_spec(ds, key: str) -> dict:
+    """``ConvClassifier`` head arguments for predicting ``key`` of dataset ``ds``."""
+    if key == "contents":
+        if not hasattr(ds, "colour_names"):
+            raise ValueError(f"target 'contents' needs the shapes world, not {type(ds).__name__}")
+        names = [f"has_{n}" for n in ds.class_names] + [f"has_{c}" for c in ds.colour_names] + ["count"]
+        counts = tuple(str(k + 1) for k in range(batch_max_objects(ds)))
+        return {"head_sizes": (2,) * (len(names) - 1) + (len(counts),), "head_names": tuple(names),
+                "class_names": (("no", "yes"),) * (len(names) - 1) + (counts,)}
+    if key == "label":
+        names = [str(n) for n in ds.class_names]
+        return {"head_sizes": (len(names),), "head_names": ("label",), "class_names": (tuple(names),)}
+    if not hasattr(ds, "attribute_names"):
+        raise ValueError(f"dataset {type(ds).__name__} has no attributes; use target 'label'")
+    values = ds.attribute_values
+    if isinstance(values, dict):
+        values = [values[a] for a in ds.attribute_names]
+    values = [tuple(str(v) for v in vals) for vals in values]
+    return {"head_sizes": tuple(len(v) for v in values), "head_names": tuple(ds.attribute_names),
+            "class_names": tuple(values)}
+
+
+def batch_max_objects(ds) -> int:
+    return int(ds.get_batch([0])["objects"].shape[1])
+
+
+def random_affine(x: torch.Tensor, degrees: float = 8.0, scale: float = 0.08, shift: float = 0.08) -> torch.Tensor:
+    """Jitter a batch (B, C, H, W) by a random rotation, scale and shift (global torch RNG).
+
+    ``shift`` is a fraction of the half-width (affine_grid's [-1, 1] coordinates); borders repeat.
+    """
+    b = len(x)
+    ang = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(degrees)
+    s = 1 + (torch.rand(b, device=x.device) * 2 - 1) * scale
+    t = (torch.rand(b, 2, device=x.device) * 2 - 1) * shift
+    cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
+    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class ClassifierMethod(Method):
+    """Supervised CNN classifier (digits label, faces attributes, shapes contents) for GenLab's metrics."""
+
+    name = "classifier"
+    config_class = ClassifierConfig
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__(config)
+        self.key = resolve_target(config.dataset, config.target)
+        self._test = None
+
+    # ------------------------------------------------------------------ engine hooks
+    def build_model(self) -> ConvClassifier:
+        ds = self.test_dataset()
+        return ConvClassifier(in_channels=ds.channels, image_size=ds.resolution,
+                              channels=tuple(int(c) for c in self.config.channels),
+                              num_features=self.config.num_features, norm=self.config.norm,
+                              pool=self.config.pool, **head_spec(ds, self.key))
+
+    def test_dataset(self):
+        if self._test is None:
+            self._test = self.build_dataset("test")
+        return self._test
+
+    def targets(self, batch: dict) -> torch.Tensor:
+        """(B, n_heads) class indices of a batch for this method's target."""
+        ds = self.test_dataset()
+        return targets_of(batch, self.key, len(ds.class_names), len(getattr(ds, "colour_names", ())))
+
+    def training_step(self, model, batch, ctx) -> dict:
+        x, y = batch["image"], self.targets(batch)  # (B, C, H, W), (B, n_heads)
+        if self.config.augment:
+            x = random_affine(x)
+        logits = model(x)  # (B, sum(head_sizes))
+        raw = ctx.accelerator.unwrap_model(model)
+        loss = raw.loss(logits, y, self.config.label_smoothing)
+        with torch.no_grad():
+            pred = torch.stack([z.argmax(1) for z in raw.split_logits(logits)], 1)
+            acc = (pred == y).float().mean()
+        return {"loss": loss, "train_accuracy": acc}
+
+    @torch.no_grad()
+    def sample(self, module: ConvClassifier, num: int, generator: torch.Generator) -> torch.Tensor:
+        """Random held-out test images, framed green where every head is right and red otherwise.
+
+        Below each image: the predicted class (one head, when the names fit), or how many heads are
+        right, e.g. "10/11" (several heads).
+        """
+        ds = self.test_dataset()
+        idx = torch.randint(len(ds), (num,), generator=generator, device=generator.device).tolist()
+        batch = ds.get_batch(idx)
+        x = batch["image"]
+        y = self.targets(batch).cpu()
+        pred = module.predict(module.prepare(x)).cpu()  # (N, n_heads)
+        correct = (pred == y).all(1)
+        captions = None
+        heads = len(module.head_sizes)
+        if heads == 1 and captions_fit(module.class_names[0], x.shape[-1], x.shape[-2]):
+            captions = [module.class_names[0][int(p)] for p in pred[:, 0]]  # the predicted class
+        elif heads > 1:
+            captions = [f"{int(k)}/{heads}" for k in (pred == y).sum(1)]  # heads right
+        return annotate(x, correct, captions)
+
+    @torch.no_grad()
+    def evaluate(self, module: ConvClassifier) -> dict[str, float]:
+        return held_out_accuracy(module, self.test_dataset(), self.targets, self.config.eval_images)
+
+    def model_card_notes(self) -> str:
+        head = {"attributes": "one softmax head per face attribute (`attributes` key)",
+                "contents": "yes/no heads for each shape and each colour being present plus an object-count "
+                            "head (from the `objects` key)",
+                }.get(self.key, "one softmax head over the class label (`label` key)")
+        norm = "GroupNorm" if self.config.norm == "group" else "BatchNorm"
+        pool = "global average pooling" if self.config.pool == "mean" else "4x4-grid average pooling"
+        return f"""A small CNN classifier (`core.classifier.model.ConvClassifier`: conv3x3 + {norm} + SiLU
+stages, widths {tuple(self.config.channels)}, {pool}, a {self.config.num_features}-d penultimate layer,
+{head}),
+trained with cross-entropy on the `{self.config.dataset}` world's train split.
+
+It is an **evaluation tool**: `core.metrics` uses its {self.config.num_features}-d penultimate features
+for FID/KID *in {self.config.dataset}-classifier features (not Inception), comparable only within
+GenLab*, and its predictions for the class accuracy of generated images.
+
+```python
+from core.engine import load_pretrained
+from core.classifier.model import ConvClassifier
+net = load_pretrained(ConvClassifier, "checkpoints/classifier/<name>").eval()
+pred = net.predict(net.prepare(images))   # images (N, C, H, W) uint8 or float in [0, 1] -> (N, n_heads)
+```
+
+Metrics: accuracy on the first `eval_images` held-out **test-split** images of the world:
+`accuracy/<name>` per class (one head) or per head (several heads; `accuracy` is then their mean and
+`exact_match` the fraction of images with every head right).
+
+`samples.png`: random test-split images, each framed **green** when the classifier is right
+(every head) and **red** when it is wrong{", with the predicted class written below" if self.key == "label" else
+", with the number of heads (attributes) it gets right written below"}."""
+

@@ -1,0 +1,17 @@
+"""Evaluation metrics inside GenLab's worlds, measured with the bundled classifiers.
+
+- :func:`load_feature_extractor` (features.py): penultimate features of ``checkpoints/classifier/<world>``.
+- :func:`frechet_distance`, :func:`kernel_inception_distance` (fid.py): FID / KID **in <world>-classifier
+  features (not Inception), comparable only within GenLab**.
+- :func:`class_accuracy` (accuracy.py): how often the bundled classifier agrees with the class a
+  conditional generator was asked for.
+
+Nothing is loaded at import time.
+"""
+
+from .accuracy import class_accuracy, predict
+from .features import ClassifierFeatures, load_classifier, load_feature_extractor
+from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
+
+__all__ = ["class_accuracy", "predict", "ClassifierFeatures", "load_classifier", "load_feature_extractor",
+           "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]

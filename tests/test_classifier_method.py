@@ -1,0 +1,94 @@
+"""ClassifierMethod through the engine: a tiny run learns, writes a loadable checkpoint and a card."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from core.classifier.method import ClassifierConfig, ClassifierMethod, random_affine, resolve_target, targets_of
+from core.classifier.model import ConvClassifier
+from core.engine import Trainer, load_pretrained
+
+pytest.importorskip("core.data", reason="core.data (the procedural worlds) is not available")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+TINY = dict(channels=(8, 16, 32), num_features=16, batch_size=32, lr=1e-2, augment=False, ema_decay=0.0, sample_every=0,
+            checkpoint_every=0, num_samples=4, eval_images=100, seed=0, device="cpu")
+
+
+def run(tmp_path, **kw):
+    method = ClassifierMethod(ClassifierConfig(**{**TINY, **kw}))
+    events = list(Trainer(method, tmp_path / "run").run())
+    return method, events
+
+
+def test_tiny_digits_run_lowers_loss_and_writes_checkpoint(tmp_path):
+    method, events = run(tmp_path, dataset="digits", steps=60, log_every=10)
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]  # means over 10 steps each
+    assert len(losses) == 6
+    assert losses[-1] < 0.8 * losses[0]
+    out = tmp_path / "run"
+    net = load_pretrained(ConvClassifier, out)
+    assert net.head_sizes == (10,) and net.class_names[0][3] == "3"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_images"] == 100 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["accuracy"] > 0.25  # 60 tiny steps already beat chance (0.1)
+    assert {f"accuracy/{d}" for d in range(10)} <= set(metrics)
+    card = (out / "README.md").read_text()
+    assert "framed **green**" in card and "accuracy/0" in card
+    samples = [e for e in events if e.kind == "samples"][-1].images
+    assert samples.shape[:2] == (4, 3) and samples.shape[-1] == 56 + 4  # RGB, enlarged 2x, 2-px frame
+    assert samples.shape[-2] > 56 + 4  # plus the caption strip with the predicted digit
+
+
+def test_faces_gets_one_head_per_attribute():
+    from core.data import get_dataset
+
+    ds = get_dataset("faces", split="test")
+    assert resolve_target("faces", "auto") == "attributes"
+    method = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "faces", "channels": (4, 8)}))
+    torch.manual_seed(0)
+    net = method.build_model()
+    assert net.head_names == tuple(ds.attribute_names) and len(net.head_sizes) == len(ds.attribute_names) > 1
+    assert net.head_sizes == tuple(len(ds.attribute_values[a]) for a in ds.attribute_names)
+    batch = ds.get_batch(list(range(8)))
+    ctx = SimpleNamespace(unwrap_model=lambda m: m)
+    losses = method.training_step(net, batch, SimpleNamespace(accelerator=ctx))
+    assert torch.isfinite(losses["loss"]) and losses["loss"].requires_grad
+    metrics = method.evaluate(net.eval())
+    assert {f"accuracy/{a}" for a in ds.attribute_names} <= set(metrics) and "exact_match" in metrics
+    samples = method.sample(net, 3, torch.Generator().manual_seed(0))
+    assert samples.shape[:2] == (3, 3) and samples.shape[-1] == 68 and samples.shape[-2] > 68  # "k/11" strip
+
+
+def test_config_validation_and_augmentation():
+    with pytest.raises(ValueError, match="channels"):
+        ClassifierConfig(channels=(8,)).validate()
+    with pytest.raises(ValueError, match="target"):
+        ClassifierConfig(target="colour").validate()
+    assert resolve_target("digits", "auto") == "label"
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 28, 28)
+    y = random_affine(x)
+    assert y.shape == x.shape and not torch.equal(x, y)
+    assert torch.allclose(random_affine(x, degrees=0, scale=0, shift=0), x, atol=1e-5)  # identity jitter
+
+
+def test_shapes_contents_targets():
+    # rows (shape, colour, size, present): a red circle + a blue star; a lone green circle
+    objects = torch.tensor([[[0, 0, 1, 1], [3, 2, 0, 1], [0, 0, 0, 0]],
+                            [[0, 1, 2, 1], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    y = targets_of({"objects": objects}, "contents", num_shapes=4, num_colours=3)
+    assert y.tolist() == [[1, 0, 0, 1, 1, 0, 1, 1],   # has circle, star; has colour 0 and 2; 2 objects
+                          [1, 0, 0, 0, 0, 1, 0, 0]]   # has circle; colour 1; 1 object
+    assert resolve_target("shapes", "auto") == "contents"
+    assert resolve_target("shapes", "label") == "label"
