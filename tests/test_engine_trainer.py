@@ -124,3 +124,15 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     after = load_file(out / "resume" / "model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not list(out.glob(".resume.tmp-*"))
+
+
+def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
+    run(config(steps=10), tmp_path / "lr")
+    trainer = Trainer(ToyMethod(config(steps=20, lr=1e-4)), tmp_path / "lr")
+    events = trainer.run()
+    next(events)  # start: state loaded
+    state = load_tensors(tmp_path / "lr" / "resume" / "optimizers.pt")["main"]
+    assert state["param_groups"][0]["lr"] == 1e-2  # what was saved
+    list(events)
+    state = load_tensors(tmp_path / "lr" / "resume" / "optimizers.pt")["main"]
+    assert state["param_groups"][0]["lr"] == 1e-4  # what the resumed run used

@@ -232,7 +232,10 @@ class Trainer:
             ema.n_averaged.copy_(load_tensors(folder / "ema_state.pt")["n_averaged"])
         opt_states = load_tensors(folder / "optimizers.pt")
         for name, opt in optimizers.items():
+            lrs = [group["lr"] for group in opt.param_groups]  # the current config's, e.g. a new --lr
             opt.load_state_dict(opt_states[name])
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr
         rng = load_tensors(folder / "rng.pt")
         torch.set_rng_state(rng["cpu"])
         if rng["cuda"] and torch.cuda.is_available():

@@ -1,0 +1,261 @@
+"""StyleGAN2 as a GenLab method: config, the G/D pair and the alternating training step for the engine.
+
+    python -m core.train stylegan --dataset faces --steps 3000 --out checkpoints/stylegan/my-faces
+
+Per step (StyleGAN2, Karras et al. 2020, appendix B): one D step with the logistic loss, every
+``r1_every`` steps a lazy R1 step, then one G step with the non-saturating loss and style mixing.
+The engine keeps an EMA of the generator (G_ema), which is what is exported and sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from core.engine import Method, StepContext, TrainConfig, choice, number
+
+from .augment import diff_augment
+from .discriminator import Discriminator
+from .generator import Generator, default_channels
+from .losses import d_logistic_loss, g_nonsaturating_loss, lazy_r1_loss, mix_ws, mixing_cutoff, r1_penalty
+
+DATASETS = ("digits", "faces", "shapes", "folder", "mnist", "fashion_mnist", "cifar10")
+AUGMENT_POLICIES = ("", "translation", "color,translation", "color,translation,cutout")
+
+
+@dataclass
+class StyleGANConfig(TrainConfig):
+    """StyleGAN2 settings (defaults: the bundled 64x64 faces model, small enough for a CPU).
+
+    Args:
+        z_dim, w_dim: latent sizes. mapping_layers / mapping_lr_mul: the mapping MLP.
+        channel_base, channel_max: feature maps at resolution r are ``min(channel_base // r, channel_max)``.
+        r1_gamma, r1_every: R1 weight gamma and the lazy-regularisation interval.
+        mixing_prob: probability of style-mixing regularisation per generated sample.
+        diffaug: DiffAugment policy applied to real and fake images before D ("" = none).
+        eval_samples: generated / real images used for the FID in the model card.
+    """
+
+    dataset: str = choice("faces", DATASETS)
+    steps: int = number(3000, 1, 10_000_000)
+    batch_size: int = number(16, 2, 4096, help="at least 2 (minibatch standard deviation)")
+    lr: float = number(0.002, 0.0, 1.0)
+    ema_decay: float = number(0.995, 0.0, 1.0)
+    sample_every: int = number(250, 0, 10_000_000)
+    checkpoint_every: int = number(250, 0, 10_000_000)
+    z_dim: int = number(128, 4, 1024)
+    w_dim: int = number(128, 4, 1024)
+    mapping_layers: int = number(4, 1, 8)
+    mapping_lr_mul: float = number(0.01, 1e-4, 1.0)
+    channel_base: int = number(1024, 16, 1 << 20)
+    channel_max: int = number(128, 4, 1024)
+    r1_gamma: float = number(0.5, 0.0, 1000.0, help="R1 weight; 0 disables")
+    r1_every: int = number(16, 1, 1000)
+    mixing_prob: float = number(0.9, 0.0, 1.0)
+    diffaug: str = choice("translation", AUGMENT_POLICIES, help="DiffAugment policy for small data sets")
+    eval_samples: int = number(2000, 0, 100_000)
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class StyleGANPair(nn.Module):
+    """G and D in one module whose ``forward(mode=...)`` computes one loss, so that under DDP every backward
+    follows exactly one forward of the wrapped model (gradients are synchronised).
+
+    Modes: ``"d"`` -> (logistic D loss, D(real) mean, D(fake) mean); ``"r1"`` -> R1 penalty;
+    ``"g"`` -> non-saturating G loss with style mixing.
+    """
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, mixing_prob: float = 0.9,
+                 diffaug: str = ""):
+        super().__init__()
+        self.G, self.D = generator, discriminator
+        self.mixing_prob, self.diffaug = mixing_prob, diffaug
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(diff_augment(x, self.diffaug))
+
+    def generate(self, batch: int, update_w_avg: bool = False) -> torch.Tensor:
+        """Fake images with style-mixing regularisation: two z's, crossover at a random layer."""
+        G, device = self.G, self.G.const.device
+        z1, z2 = torch.randn(2, batch, G.z_dim, device=device)
+        ws = G.mapping_ws(z1, update_w_avg=update_w_avg)
+        if self.mixing_prob > 0:
+            cut = mixing_cutoff(G.num_ws, batch, self.mixing_prob, device=device)
+            ws = mix_ws(ws, G.mapping_ws(z2), cut)
+        return G.synthesis(ws, noise_mode="random")
+
+    def forward(self, mode: str, real: torch.Tensor | None = None, batch: int = 0):
+        if mode == "d":
+            with torch.no_grad():
+                fake = self.generate(real.shape[0])
+            real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
+            return d_logistic_loss(real_logits, fake_logits), real_logits.detach().mean(), fake_logits.detach().mean()
+        if mode == "r1":
+            return r1_penalty(self.discriminate, real)
+        if mode == "g":
+            return g_nonsaturating_loss(self.discriminate(self.generate(batch, update_w_avg=True)))
+        raise ValueError(f"unknown mode {mode!r}")
+
+
+class StyleGANMethod(Method):
+    """StyleGAN2 (mapping network, modulated convolutions, style mixing, lazy R1, G EMA, DiffAugment)."""
+
+    name = "stylegan"
+    config_class = StyleGANConfig
+    manual_optimization = True
+    find_unused_parameters = True  # the D step runs G under no_grad
+
+    def __init__(self, config: StyleGANConfig):
+        super().__init__(config)
+        if self.config.grad_accum != 1:
+            raise ValueError("stylegan trains with grad_accum=1 (each step is a D step and a G step)")
+        self._data_shape = None
+        self._last_r1 = 0.0
+
+    # ------------------------------------------------------------------ model
+    def data_shape(self) -> tuple[int, int]:
+        """(channels, resolution) of the training images (the config's resolution, else the dataset's)."""
+        if self._data_shape is None:
+            ds = self.build_dataset("train")
+            res = self.config.resolution or ds.resolution
+            self._data_shape = (ds.channels, res)
+        return self._data_shape
+
+    def build_generator(self) -> Generator:
+        c = self.config
+        channels, res = self.data_shape()
+        return Generator(resolution=res, z_dim=c.z_dim, w_dim=c.w_dim, mapping_layers=c.mapping_layers,
+                         mapping_lr_mul=c.mapping_lr_mul, channels=default_channels(res, c.channel_base, c.channel_max),
+                         image_channels=channels)
+
+    def build_model(self) -> StyleGANPair:
+        c = self.config
+        G = self.build_generator()
+        D = Discriminator(G.resolution, G.channels, G.image_channels)
+        return StyleGANPair(G, D, c.mixing_prob, c.diffaug)
+
+    def configure_optimizers(self, model: StyleGANPair) -> dict[str, torch.optim.Optimizer]:
+        """Adam(beta1=0, beta2=0.99); D's lr and betas corrected for lazy R1 (StyleGAN2 appendix B)."""
+        c = self.config
+        ratio = c.r1_every / (c.r1_every + 1) if c.r1_gamma > 0 else 1.0
+        return {
+            "g": torch.optim.Adam(model.G.parameters(), lr=c.lr, betas=(0.0, 0.99), eps=1e-8),
+            "d": torch.optim.Adam(model.D.parameters(), lr=c.lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8),
+        }
+
+    def _apply_learning_rates(self, opt_g, opt_d) -> None:
+        c = self.config
+        ratio = c.r1_every / (c.r1_every + 1) if c.r1_gamma > 0 else 1.0
+        for group in opt_g.param_groups:
+            group["lr"], group["betas"] = c.lr, (0.0, 0.99)
+        for group in opt_d.param_groups:
+            group["lr"], group["betas"] = c.lr * ratio, (0.0, 0.99**ratio)
+
+    def ema_module(self, model: StyleGANPair) -> Generator:
+        return model.G
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, model, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
+        c = self.config
+        raw = model.module if hasattr(model, "module") else model
+        distributed = raw is not model
+        opt_g, opt_d = ctx.optimizers["g"], ctx.optimizers["d"]
+        self._apply_learning_rates(opt_g, opt_d)  # the config's lr, also after a resume that changed it
+        real = batch["image"] * 2 - 1  # (B, C, H, W) in [-1, 1]
+        if real.shape[-1] != raw.G.resolution:
+            real = nn.functional.interpolate(real, size=(raw.G.resolution,) * 2, mode="bilinear", antialias=True)
+
+        # D step: logistic loss on real vs generated
+        if not distributed:
+            set_requires_grad(raw.G, False)
+            set_requires_grad(raw.D, True)
+        loss_d, d_real, d_fake = model(mode="d", real=real)
+        opt_d.zero_grad(set_to_none=True)
+        ctx.backward(loss_d)
+        opt_d.step()
+
+        # lazy R1 on real images
+        if c.r1_gamma > 0 and ctx.step % c.r1_every == 0:
+            penalty = model(mode="r1", real=real)
+            opt_d.zero_grad(set_to_none=True)
+            ctx.backward(lazy_r1_loss(penalty, c.r1_gamma, c.r1_every))
+            opt_d.step()
+            self._last_r1 = float(penalty.detach())
+
+        # G step: non-saturating loss with style mixing; updates w_avg
+        if not distributed:
+            set_requires_grad(raw.G, True)
+            set_requires_grad(raw.D, False)
+        loss_g = model(mode="g", batch=real.shape[0])
+        opt_g.zero_grad(set_to_none=True)
+        ctx.backward(loss_g)
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)
+        if not distributed:
+            set_requires_grad(raw.D, True)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "d_real": d_real, "d_fake": d_fake,
+                "r1": torch.tensor(self._last_r1)}
+
+    def save_inference(self, module: Generator, folder) -> None:
+        """config.json + model.safetensors, plus the figures the model card shows (style mixing, truncation)."""
+        from .explore import mixing_grid, truncation_strip, upscale
+
+        module.save_pretrained(folder)
+        groups = module.style_groups()
+        with torch.no_grad():
+            for name in ("coarse", "fine"):
+                grid = mixing_grid(module, [1, 2, 3, 4], [5, 6, 7, 8], groups[name], psi=1.0)
+                upscale(grid, 2 * grid.width).save(f"{folder}/style_mixing_{name}.png")
+            strip = truncation_strip(module, [1, 2, 3], [-1.0, -0.5, 0.0, 0.5, 0.7, 1.0, 1.5])
+            upscale(strip, 2 * strip.width).save(f"{folder}/truncation.png")
+
+    # ------------------------------------------------------------------ sampling, metrics
+    @torch.no_grad()
+    def sample(self, module: Generator, num: int, generator: torch.Generator) -> torch.Tensor:
+        z = torch.randn(num, module.z_dim, generator=generator, device=generator.device)
+        return ((module(z.to(module.const.device), psi=1.0, noise_mode="const") + 1) / 2).clamp(0, 1)
+
+    @torch.no_grad()
+    def evaluate(self, module: Generator) -> dict[str, float]:
+        from .evaluate import evaluate_generator
+
+        c = self.config
+        if c.eval_samples <= 0:
+            return {}
+        return evaluate_generator(module, self.build_dataset("test"), c.dataset, c.eval_samples)
+
+    def model_card_notes(self) -> str:
+        c = self.config
+        channels, res = self._data_shape or (None, c.resolution)
+        return f"""A StyleGAN2 generator (Karras et al. 2020, [arXiv:1912.04958](https://arxiv.org/abs/1912.04958))
+trained from scratch with GenLab's own implementation (`core/stylegan`): an {c.mapping_layers}-layer mapping
+network (lr multiplier {c.mapping_lr_mul:g}, z_dim {c.z_dim}, w_dim {c.w_dim}), a learned 4x4 constant,
+modulated/demodulated 3x3 convolutions with per-layer noise, toRGB skips, equalized learning rate; a residual
+discriminator with minibatch std; non-saturating logistic loss, lazy R1 (gamma {c.r1_gamma:g} every
+{c.r1_every} steps), style-mixing regularisation (p = {c.mixing_prob:g}), DiffAugment policy
+`{c.diffaug or 'none'}`. The weights are the generator EMA (decay {c.ema_decay:g}); `w_avg` (the truncation
+centre) is stored as a buffer of the mapping network.
+
+Load it with `core.stylegan.generator.Generator.from_pretrained(folder)`; `G(z, psi=0.7)` gives images in
+[-1, 1]. The samples below use psi = 1 (no truncation) and constant noise.
+
+### Style mixing (StyleGAN figure 3)
+
+Top row: seeds B = 5..8; left column: seeds A = 1..4; each cell is A with B's w on the named layers (psi 1).
+
+Coarse layers (4-8 px) from B: ![coarse](style_mixing_coarse.png)
+
+Fine layers (64 px) from B: ![fine](style_mixing_fine.png)
+
+### Truncation
+
+Rows: seeds 1, 2, 3; columns: psi = -1, -0.5, 0, 0.5, 0.7, 1, 1.5 (psi 0 is the mean face, the same for every seed).
+
+![truncation](truncation.png)
+"""

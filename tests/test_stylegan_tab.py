@@ -1,0 +1,76 @@
+"""The StyleGAN tab's plain functions (no server): projection of uploads of any size and mode, mixing the
+projection, presets and layer layouts, with a tiny checkpoint in a temporary checkpoints/ folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from demos.common import AppContext
+
+
+@pytest.fixture()
+def ctx(tmp_path, monkeypatch):
+    from core.stylegan.generator import Generator
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    torch.manual_seed(0)
+    Generator(resolution=16, z_dim=8, w_dim=8, mapping_layers=2, channels=[16, 8, 8]).save_pretrained(
+        tmp_path / "stylegan" / "tiny")
+    return AppContext()
+
+
+@pytest.mark.parametrize("image", [
+    Image.new("RGBA", (300, 7), (255, 0, 0, 128)),
+    Image.new("L", (5, 5), 128),
+    Image.new("P", (64, 64)),
+    Image.new("I;16", (33, 20)),
+    np.zeros((40, 30), dtype=np.uint8),
+])
+def test_projection_accepts_any_size_and_mode(ctx, image):
+    from demos.stylegan import mix_projection, project_stream
+
+    reports = list(project_stream(ctx, "tiny", image, "w+", 20))
+    view, target, status, ws = reports[-1]
+    assert "done" in status and ws.shape == (1, 6, 8)
+    assert target.size == view.size
+    mixed = mix_projection(ctx, "tiny", ws, 3, [0, 1], 1.0, "const", 0)
+    assert isinstance(mixed, Image.Image)
+
+
+def test_projection_errors(ctx):
+    from demos.stylegan import mix_projection, project_stream
+
+    with pytest.raises(ValueError, match="upload an image"):
+        next(project_stream(ctx, "tiny", None, "w", 20))
+    with pytest.raises(ValueError, match="projection space"):
+        next(project_stream(ctx, "tiny", Image.new("RGB", (8, 8)), "z", 20))
+    with pytest.raises(ValueError, match="project an image first"):
+        mix_projection(ctx, "tiny", None, 3, [0], 1.0, "const", 0)
+    with pytest.raises(ValueError, match="not a readable image|cannot identify|image"):
+        next(project_stream(ctx, "tiny", b"not an image", "w", 20))
+
+
+def test_layer_layout_and_presets(ctx):
+    from demos.stylegan import layer_layout, preset_layers
+
+    choices, groups, num_ws = layer_layout("tiny")
+    assert num_ws == 6 and [v for _, v in choices] == list(range(6))
+    assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": []}
+    assert preset_layers("tiny", "none") == []
+    with pytest.raises(ValueError, match="preset"):
+        preset_layers("tiny", "everything")
+
+
+def test_grid_and_gif(ctx):
+    from demos.stylegan import grid_image, interpolation_gif
+
+    grid, note = grid_image(ctx, "tiny", "1, 2, 3", "4,5", [0, 1], 0.7, 0, "random", 3)
+    assert grid.width >= 3 * 18 and "Rows: seeds A" in note
+    path = interpolation_gif(ctx, "tiny", 1, 2, "z", "slerp", 6, 1.0, "none", 0)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 10  # 6 frames forth, 4 back
+    with pytest.raises(ValueError, match="unknown stylegan checkpoint"):
+        grid_image(ctx, "missing", "1", "2", [], 1.0, 0, "const", 0)
