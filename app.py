@@ -80,11 +80,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--no-train", action="store_true", help="refuse training runs (for a shared server)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads per process; 0 = 1 on machines with <= 4 cores, where two "
+                             "requests run at once and more threads only fight (measured), else torch's default")
     return parser.parse_args(argv)
+
+
+def set_cpu_threads(threads: int) -> None:
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    elif (os.cpu_count() or 1) <= 4:
+        torch.set_num_threads(1)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    set_cpu_threads(args.threads)
     demo = build_demo(device=args.device, allow_train=not args.no_train)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)
 
