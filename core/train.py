@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import threading
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.engine import Trainer
 
     cancel = threading.Event()
+    # kill (SIGTERM) stops after the current step and saves, like Ctrl-C; background jobs ignore SIGINT
+    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     trainer = Trainer(cls(config), out, cancel=cancel, resume=not args.fresh, command=command)
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = None

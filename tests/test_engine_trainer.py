@@ -136,3 +136,20 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
     list(events)
     state = load_tensors(tmp_path / "lr" / "resume" / "optimizers.pt")["main"]
     assert state["param_groups"][0]["lr"] == 1e-4  # what the resumed run used
+
+
+def test_cli_run_stopped_with_sigterm_saves_and_exits_cleanly(tmp_path):
+    out = tmp_path / "term"
+    cmd = [sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--steps", "1000000", "--batch-size", "16",
+           "--checkpoint-every", "0", "--sample-every", "0", "--log-every", "5", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | {"OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:  # wait until it trains
+        if "starting" in line:
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, output[-2000:]
+    assert "cancelled at step" in output
+    assert (out / "resume" / "trainer_state.json").is_file() and (out / "model.safetensors").is_file()

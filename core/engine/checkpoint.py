@@ -55,7 +55,7 @@ def resolve_checkpoint(method: str, name: str, must_exist: bool = True) -> Path:
     path = (root / check_name(method, "method") / check_name(name)).resolve()
     if root not in path.parents:
         raise CheckpointError(f"checkpoint {name!r} resolves outside {root}")
-    if must_exist and not (path / "config.json").is_file():
+    if must_exist and not _is_checkpoint(path):
         available = ", ".join(list_checkpoints(method)) or "none"
         raise CheckpointError(f"unknown {method} checkpoint {name!r}; available: {available}")
     return path
@@ -66,7 +66,12 @@ def list_checkpoints(method: str) -> list[str]:
     folder = checkpoint_root() / check_name(method, "method")
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file() and NAME_PATTERN.match(p.name))
+    return sorted(p.name for p in folder.iterdir() if _is_checkpoint(p) and NAME_PATTERN.match(p.name))
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A model folder (``config.json``) or a diffusers pipeline folder (``model_index.json``)."""
+    return (path / "config.json").is_file() or (path / "model_index.json").is_file()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,148 @@
+"""Plain functions behind the DDPM / DDIM tab and its endpoints (no gradio here; the tab is a view).
+
+Every argument that can come from the API is validated with a clear ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from core.engine import check_seed, resolve_checkpoint
+
+from .config import SCHEDULES
+from .forward import q_sample
+from .schedules import alphas_cumprod, betas, check_schedule, snr
+
+T_FORWARD = 1000
+TRAINED = "trained"                  # "use the checkpoint's own schedule"
+CURVES = ("alpha_bar", "beta", "log10_snr")
+FILMSTRIP_FRAMES = 8
+
+
+def _check_int(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or not float(value).is_integer():
+        raise ValueError(f"{name} {value!r} is not an integer in {low}..{high}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} {int(value)} is outside {low}..{high}")
+    return int(value)
+
+
+def _check_float(value, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
+        raise ValueError(f"{name} {value!r} is not a number in {low:g}..{high:g}")
+    if not low <= float(value) <= high:
+        raise ValueError(f"{name} {value!r} is outside {low:g}..{high:g}")
+    return float(value)
+
+
+# ---------------------------------------------------------------- forward process
+def forward_noise(image: torch.Tensor, t, schedule: str, seed=0, num_train_timesteps: int = T_FORWARD):
+    """x_t of a clean image under ``schedule`` (Ho et al. 2020 eq. 4), with a fixed eps per seed.
+
+    Paper indexing: t = 0 is the clean image x_0, t = 1..T use alpha-bar_t (diffusers index t - 1).
+
+    Args:
+        image: (C, H, W) in [0, 1].
+    Returns:
+        (x_t (C, H, W) in [0, 1] (clipped for display), alpha-bar_t).
+    """
+    t = _check_int(t, "t", 0, num_train_timesteps)
+    check_schedule(schedule)
+    seed = check_seed(seed)
+    x0 = image.float() * 2 - 1                                          # (C, H, W) in [-1, 1]
+    if t == 0:
+        return image.float().clamp(0, 1), 1.0
+    ab = alphas_cumprod(schedule, num_train_timesteps)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    x_t = q_sample(x0[None], t - 1, ab, noise[None])[0]
+    return ((x_t + 1) / 2).clamp(0, 1), float(ab[t - 1])
+
+
+def schedule_rows(curve: str = "alpha_bar", t: int | None = None, num_train_timesteps: int = T_FORWARD,
+                  every: int = 5) -> list[dict]:
+    """Rows {t, value, schedule} of one curve for all schedules, plus a marker line at ``t``.
+
+    curve: "alpha_bar" (alpha-bar_t), "beta" (beta_t) or "log10_snr" (log10 SNR(t)).
+    """
+    if curve not in CURVES:
+        raise ValueError(f"unknown curve {curve!r}; valid: {', '.join(CURVES)}")
+    rows = []
+    lo, hi = math.inf, -math.inf
+    for name in SCHEDULES:
+        values = {"alpha_bar": alphas_cumprod, "beta": betas, "log10_snr": snr}[curve](name, num_train_timesteps)
+        if curve == "log10_snr":
+            values = values.clamp_min(1e-12).log10()
+        idx = list(range(0, num_train_timesteps, every)) + [num_train_timesteps - 1]
+        for i in idx:
+            v = float(values[i])
+            rows.append({"t": i + 1, "value": v, "schedule": name})
+            lo, hi = min(lo, v), max(hi, v)
+    if t is not None:
+        rows += [{"t": int(t), "value": lo, "schedule": f"t = {int(t)}"}, {"t": int(t), "value": hi, "schedule": f"t = {int(t)}"}]
+    return rows
+
+
+def describe_t(t: int, schedule: str, num_train_timesteps: int = T_FORWARD) -> str:
+    """One markdown line with alpha-bar_t, the signal/noise coefficients and SNR at ``t``."""
+    if t == 0:
+        return "t = 0: the clean image x_0."
+    ab = float(alphas_cumprod(schedule, num_train_timesteps)[t - 1])
+    return (f"t = {t} ({schedule}): alpha-bar_t = {ab:.4f}, x_t = **{math.sqrt(ab):.3f}** x_0 + "
+            f"**{math.sqrt(1 - ab):.3f}** eps, SNR = {ab / (1 - ab):.3g}")
+
+
+# ---------------------------------------------------------------- reverse process
+def load_checkpoint(name: str, device="cpu"):
+    """The :class:`DiffusionBundle` of ``checkpoints/diffusion/<name>`` (names are checked)."""
+    from .pipeline import load_bundle
+
+    return load_bundle(resolve_checkpoint("diffusion", name), device)
+
+
+def check_sample_request(bundle, sampler, steps, eta, seed, class_label, guidance, schedule, guidance_type):
+    """Validate everything an API call can send; returns (steps, eta, seed, class index, guidance, schedule)."""
+    from .sampling import MAX_GUIDANCE, check_sampling_args
+
+    steps = _check_int(steps, "steps", 1, bundle.num_train_timesteps)
+    eta = _check_float(eta, "eta", 0.0, 1.0)
+    guidance = _check_float(guidance, "guidance", 0.0, MAX_GUIDANCE)
+    seed = check_seed(seed)
+    if schedule in (None, "", TRAINED):
+        schedule = None
+    elif schedule not in SCHEDULES:
+        raise ValueError(f"unknown noise schedule {schedule!r}; valid schedules: {TRAINED}, {', '.join(SCHEDULES)}")
+    label = bundle.class_index(class_label)
+    check_sampling_args(bundle, sampler, steps, eta, guidance, guidance_type, schedule)
+    return steps, eta, seed, label, guidance, schedule
+
+
+def filmstrip_indices(num_steps: int, frames: int = FILMSTRIP_FRAMES) -> list[int]:
+    """Step indices (0-based) shown in the filmstrip: evenly spaced, always the first and the last."""
+    return sorted({int(round(i)) for i in np.linspace(0, num_steps - 1, min(frames, num_steps))})
+
+
+def sample_stream(bundle, sampler: str = "ddim", steps=50, eta=0.0, seed=0, class_label=None, guidance=1.0,
+                  schedule=None, guidance_type: str = "classifier-free") -> Iterator[dict]:
+    """Yield per step {index, num_steps, t, x_t, x0_hat (C, H, W) in [0, 1], elapsed}; the last also has "image".
+
+    The generator lives on the CPU so the same seed gives the same image on any device.
+    """
+    from .sampling import reverse_steps
+
+    steps, eta, seed, label, guidance, schedule = check_sample_request(
+        bundle, sampler, steps, eta, seed, class_label, guidance, schedule, guidance_type)
+    generator = torch.Generator().manual_seed(seed)
+    if bundle.device.type != "cpu":
+        generator = torch.Generator(bundle.device).manual_seed(seed)
+    to01 = lambda x: ((x[0].float() + 1) / 2).clamp(0, 1).cpu()
+    for step in reverse_steps(bundle, 1, sampler=sampler, steps=steps, eta=eta, generator=generator,
+                              class_labels=label, guidance=guidance, guidance_type=guidance_type, schedule=schedule):
+        frame = {"index": step.index, "num_steps": step.num_steps, "t": step.t, "x_t": to01(step.x_t),
+                 "x0_hat": to01(step.x0_hat), "elapsed": step.elapsed}
+        if step.index == step.num_steps - 1:
+            frame["image"] = to01(step.prev)
+        yield frame

@@ -1,0 +1,271 @@
+"""DDPM / DDIM step viewer: the forward process, the reverse process step by step, quality vs speed.
+
+A view over ``core.diffusion.service`` and ``core.diffusion.compare``; it loads no model until used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import gradio as gr
+
+from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
+
+TITLE = "DDPM / DDIM"
+ABOUT = """**DDPM / DDIM step viewer.** A denoising diffusion model learns to undo a fixed forward process that
+mixes an image with Gaussian noise over T = 1000 steps ([Ho et al. 2020, DDPM](https://arxiv.org/abs/2006.11239));
+sampling runs the learnt reverse process from pure noise. [DDIM (Song et al. 2021)](https://arxiv.org/abs/2010.02502)
+takes the same network through far fewer, deterministic steps (eta = 0), and
+[DPM-Solver++ (Lu et al. 2022)](https://arxiv.org/abs/2211.01095) is a higher-order ODE solver for it.
+Guidance: [classifier-free (Ho & Salimans 2022)](https://arxiv.org/abs/2207.12598) and
+[classifier guidance (Dhariwal & Nichol 2021)](https://arxiv.org/abs/2105.05233); schedules:
+[cosine (Nichol & Dhariwal 2021)](https://arxiv.org/abs/2102.09672)."""
+
+METHOD = "diffusion"
+DEFAULT_CHECKPOINT = "ddpm-digits"
+VIEW_SIZE = 224          # streamed frames are enlarged (nearest neighbour) so pixels stay visible
+WORLDS = ("digits", "faces", "shapes")
+FORWARD_MAX_SIDE = 64
+EVERY_STEP_UP_TO = 100   # stream every step of runs up to this many steps ...
+MAX_FPS = 30             # ... and at most this many frames per second of longer ones
+
+
+# ---------------------------------------------------------------- helpers (plain functions)
+def _pil(tensor):
+    from core.data import to_pil
+
+    return to_pil(tensor)
+
+
+def _enlarge(image, size: int = VIEW_SIZE):
+    from PIL import Image
+
+    scale = max(1, size // max(image.size))
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def _bundle(ctx: AppContext, name: str):
+    from core.diffusion.service import load_checkpoint
+
+    if not name:
+        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    return ctx.cache.get((METHOD, name), lambda: load_checkpoint(name, ctx.device))
+
+
+def dataset_image(world: str, index):
+    """A held-out image of a GenLab world as the forward process's x_0."""
+    from core.data import get_dataset
+
+    if world not in WORLDS:
+        raise ValueError(f"unknown dataset {world!r}; valid: {', '.join(WORLDS)}")
+    ds = get_dataset(world, split="test")
+    if index is None or float(index) != int(index) or not 0 <= int(index) < len(ds):
+        raise ValueError(f"image index {index!r} is outside 0..{len(ds) - 1}")
+    return _pil(ds[int(index)]["image"])
+
+
+def forward_image(image, t, schedule, seed=0):
+    """x_t of the image (Ho et al. 2020 eq. 4) at the image's size (at most 64 px), as a PIL image."""
+    from core.data import load_user_image
+    from core.diffusion.service import forward_noise
+
+    if image is None:
+        raise ValueError("give an image: upload one or pick a dataset image")
+    channels = 1 if getattr(image, "mode", "RGB") in ("L", "1", "I;16", "I") else 3
+    side = max(getattr(image, "size", (FORWARD_MAX_SIDE,)))
+    x0 = load_user_image(image, channels=channels, size=min(side, FORWARD_MAX_SIDE))
+    x_t, _ = forward_noise(x0, t, schedule, seed)
+    return _pil(x_t)
+
+
+def schedule_plot(t, schedule, curve):
+    import pandas as pd
+
+    from core.diffusion.service import describe_t, schedule_rows
+
+    from core.diffusion.schedules import check_schedule
+
+    check_schedule(schedule)
+    t = int(t or 0)
+    return pd.DataFrame(schedule_rows(curve, t)), describe_t(t, schedule)
+
+
+def class_choices(name: str):
+    """The class dropdown for a checkpoint, read from its small metadata file (no model load)."""
+    from core.diffusion.pipeline import META_FILE
+    from core.engine import resolve_checkpoint
+
+    try:
+        meta = json.loads((resolve_checkpoint(METHOD, name) / META_FILE).read_text())
+        names = list(meta.get("class_names", []))
+    except Exception:
+        names = []
+    return gr.update(choices=names + ["none"], value=names[0] if names else "none")
+
+
+def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_label, guidance,
+                  schedule="trained", guidance_type="classifier-free"):
+    """Stream (x_t, predicted x0, final image, filmstrip, status) at every reverse step.
+
+    Up to EVERY_STEP_UP_TO steps every step is sent; longer runs (DDPM's 1000) send at most MAX_FPS frames
+    per second (every step is still computed; the status names the step shown).
+    """
+    from core.diffusion.service import filmstrip_indices, sample_stream
+
+    bundle = _bundle(ctx, checkpoint)
+    stream = sample_stream(bundle, sampler, steps, eta, seed, class_label, guidance, schedule, guidance_type)
+    first = next(stream)  # validates every argument before anything is shown
+    keep = set(filmstrip_indices(first["num_steps"]))
+    strip = []
+    last_sent = 0.0
+    for frame in itertools.chain([first], stream):
+        status = (f"step {frame['index'] + 1} / {frame['num_steps']} · t = {frame['t']} · "
+                  f"{frame['elapsed']:.2f} s")
+        if frame["index"] in keep:
+            strip.append((_enlarge(_pil(frame["x_t"])), f"step {frame['index'] + 1}: t = {frame['t']}"))
+        if "image" in frame:
+            final = _pil(frame["image"])
+            strip.append((_enlarge(final), "x_0 (final)"))
+            yield _enlarge(_pil(frame["x_t"])), _enlarge(_pil(frame["x0_hat"])), final, strip, status + " · done"
+            return
+        now = time.perf_counter()
+        if frame["num_steps"] <= EVERY_STEP_UP_TO or now - last_sent >= 1 / MAX_FPS:
+            last_sent = now
+            yield _enlarge(_pil(frame["x_t"])), _enlarge(_pil(frame["x0_hat"])), gr.skip(), gr.skip(), status
+
+
+def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
+    """Stream the quality-vs-speed table and the same-seed images, one setting at a time."""
+    import pandas as pd
+
+    from core.diffusion.compare import run_comparison
+
+    bundle = _bundle(ctx, checkpoint)
+    rows, gallery = [], []
+    for row in run_comparison(bundle, seed, int(num), guidance):
+        rows.append({
+            "setting": row["setting"],
+            "s / image (batch 1)": None if row["seconds_per_image"] is None else round(row["seconds_per_image"], 3),
+            "class accuracy": None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
+            "FID (classifier features)": None if row["fid"] is None else round(row["fid"], 2),
+        })
+        if row["image"] is not None:
+            gallery.append((_enlarge(_pil(row["image"]), 112), row["setting"]))
+        yield pd.DataFrame(rows), gallery
+
+
+def bundled_comparison(checkpoint) -> str:
+    """The comparison measured with more samples by ``python -m core.diffusion.compare`` (if present)."""
+    from core.engine import resolve_checkpoint
+
+    try:
+        text = (resolve_checkpoint(METHOD, checkpoint) / "compare.md").read_text()
+        return "**Measured offline with more samples:** " + text.split("![")[0]
+    except Exception:
+        return "No offline comparison stored for this checkpoint (`python -m core.diffusion.compare`)."
+
+
+# ---------------------------------------------------------------- the tab
+def build(ctx: AppContext) -> None:
+    from core.diffusion.config import SCHEDULES
+    from core.diffusion.compare import NUM_CHOICES
+    from core.diffusion.sampling import GUIDANCE_TYPES, MAX_GUIDANCE
+    from core.diffusion.schedules import SAMPLERS
+    from core.diffusion.service import CURVES, T_FORWARD, TRAINED
+
+    gr.Markdown("Watch an image dissolve into noise (forward), then a trained model turn noise into an image "
+                "(reverse), step by step. DDIM with eta = 0 is deterministic: the same seed gives the same image.")
+
+    with gr.Tab("Forward process"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                x0_in = gr.Image(type="pil", format="png", label="x_0 (upload, or pick a dataset image)",
+                                 image_mode=None, height=224, elem_id="diffusion-x0")
+                with gr.Row():
+                    world = gr.Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
+                    index = gr.Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
+                    pick = gr.Button("Use it", scale=1)
+                schedule_f = gr.Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
+                                         elem_id="diffusion-forward-schedule")
+                t = gr.Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
+                              elem_id="diffusion-t")
+                noise_seed = seed_control("noise seed (eps)", elem_id="diffusion-noise-seed")
+            with gr.Column(scale=1):
+                x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
+                                   elem_id="diffusion-xt")
+                t_info = gr.Markdown()
+            with gr.Column(scale=2):
+                curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; line at t)")
+                plot = gr.LinePlot(x="t", y="value", color="schedule", height=300, label="noise schedules")
+
+        forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out)
+        plot_args = dict(fn=ui_errors(schedule_plot), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
+                         api_visibility="private", queue=False)
+        t.change(**forward_args, api_name="diffusion_forward", trigger_mode="always_last", queue=False)
+        t.change(**plot_args, trigger_mode="always_last")
+        for widget in (schedule_f, noise_seed, x0_in):
+            widget.change(**forward_args, api_visibility="private", queue=False)
+        for widget in (schedule_f, curve):
+            widget.change(**plot_args)
+        pick.click(ui_errors(dataset_image), [world, index], x0_in, api_visibility="private", queue=False)
+
+    with gr.Tab("Reverse process"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
+                sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler")
+                steps = gr.Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
+                eta = gr.Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
+                schedule_r = gr.Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
+                                         label="noise schedule (trained = the checkpoint's own)")
+                seed = seed_control("seed", elem_id="diffusion-seed")
+                label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
+                                    allow_custom_value=True)
+                guidance = gr.Slider(0, MAX_GUIDANCE, value=2.0, step=0.25,
+                                     label="guidance scale (0 unconditional, 1 conditional, >1 guided)")
+                guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
+                go = gr.Button("Sample", variant="primary")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, elem_id="diffusion-live-xt")
+                    x0_view = gr.Image(type="pil", format="png", label="predicted x_0", height=VIEW_SIZE,
+                                       elem_id="diffusion-live-x0")
+                    final = gr.Image(type="pil", format="png", label="sample (native size, exact)", height=VIEW_SIZE,
+                                     elem_id="diffusion-final")
+                status = gr.Markdown()
+                strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=9, height=160, format="png")
+        ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
+        go.click(ui_errors(lambda *a: (yield from sample_frames(ctx, *a))),
+                 [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
+                 [xt_view, x0_view, final, strip, status], api_name="diffusion_sample",
+                 concurrency_limit=2, concurrency_id="diffusion_sample")
+
+    with gr.Tab("Compare samplers"):
+        gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): wall time "
+                    "per image on this machine, and quality on N class-balanced samples: the bundled digit classifier's "
+                    "accuracy on the class asked for and FID against N held-out images **in the penultimate features "
+                    "of the bundled world classifier (not Inception)**. FID is biased upwards for small N: the first "
+                    "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.")
+        with gr.Row():
+            ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
+            seed_c = gr.Number(0, label="seed", precision=0, minimum=0)
+            num = gr.Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
+            guidance_c = gr.Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
+            run_c = gr.Button("Run comparison", variant="primary")
+        table = gr.Dataframe(label="quality vs speed", interactive=False)
+        same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
+        offline = gr.Markdown()
+        run_c.click(ui_errors(lambda *a: (yield from compare_rows(ctx, *a))), [ckpt_c, seed_c, num, guidance_c],
+                    [table, same_seed], api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare")
+        ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
+
+    training_panel(ctx, METHOD, ["dataset", "resolution", "steps", "batch_size", "lr", "schedule", "prediction_type",
+                                 "channels", "label_dropout", "noisy_classifier"],
+                   defaults={"steps": 300, "sample_every": 100, "num_samples": 20, "eval_samples": 100,
+                             "eval_steps": 20, "sample_steps": 20}, pickers=(ckpt, ckpt_c))
+
+
+if __name__ == "__main__":
+    run_standalone(build, TITLE)
