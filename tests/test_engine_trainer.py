@@ -153,3 +153,12 @@ def test_cli_run_stopped_with_sigterm_saves_and_exits_cleanly(tmp_path):
     assert proc.returncode == 0, output[-2000:]
     assert "cancelled at step" in output
     assert (out / "resume" / "trainer_state.json").is_file() and (out / "model.safetensors").is_file()
+
+
+def test_gradient_accumulation_averages_micro_batches(tmp_path):
+    """grad_accum=2 with batch 8 takes the same number of optimizer steps and still learns."""
+    events = run(config(steps=20, batch_size=8, grad_accum=2, checkpoint_every=0), tmp_path / "acc")
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]
+    assert events[-1].step == 20 and losses[-1] < losses[0]
+    state = load_tensors(tmp_path / "acc" / "resume" / "optimizers.pt")["main"]["state"][0]
+    assert state["step"].item() == 20  # one Adam step per 2 micro-batches
