@@ -12,6 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: needs GENLAB_SLOW=1")
+    import torch
+
+    torch.set_num_threads(1)  # tiny tensors: as `python app.py` on a 2-core box (app.set_cpu_threads)
 
 
 def pytest_collection_modifyitems(config, items):

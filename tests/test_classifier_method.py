@@ -10,16 +10,6 @@ from core.classifier.method import ClassifierConfig, ClassifierMethod, random_af
 from core.classifier.model import ConvClassifier
 from core.engine import Trainer, load_pretrained
 
-pytest.importorskip("core.data", reason="core.data (the procedural worlds) is not available")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 TINY = dict(channels=(8, 16, 32), num_features=16, batch_size=32, lr=1e-2, augment=False, ema_decay=0.0, sample_every=0,
             checkpoint_every=0, num_samples=4, eval_images=100, seed=0, device="cpu")

@@ -7,15 +7,6 @@ from core.classifier.model import ConvClassifier
 from core.engine import load_pretrained
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**kw):
     args = dict(in_channels=1, image_size=16, channels=(4, 8), num_features=8, head_sizes=(3,), head_names=("label",))
     args.update(kw)

@@ -8,18 +8,8 @@ from core.engine import list_checkpoints
 from core.metrics import class_accuracy, predict
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def held_out():
-    pytest.importorskip("core.data", reason="core.data (the digits world) is not available")
     from core.data import get_dataset
 
     batch = get_dataset("digits", split="test").get_batch(list(range(500)))

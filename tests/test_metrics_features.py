@@ -8,15 +8,6 @@ from core.engine import CheckpointError
 from core.metrics import load_feature_extractor
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def fake_checkpoints(tmp_path, monkeypatch):
     """A checkpoints/ folder holding an untrained 'digits' classifier (the loader is what is tested)."""

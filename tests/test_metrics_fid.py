@@ -7,17 +7,6 @@ from core.classifier.model import ConvClassifier
 from core.engine import CheckpointError
 from core.metrics import ClassifierFeatures, frechet_distance, kernel_inception_distance, load_feature_extractor, to_uint8
 
-pytest.importorskip("core.data", reason="core.data (the digits world) is not available")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def extractor():
