@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from core.engine import CheckpointError, load_pretrained
+from core.engine.checkpoint import read_json
 
 from .model import DiffusionModel, NoisyClassifier
 
@@ -109,18 +110,18 @@ def load_bundle(path, device="cpu") -> DiffusionBundle:
 
     path = Path(path)
     if (path / "model_index.json").is_file():
-        index = _read_json(path / "model_index.json")
+        index = read_json(path / "model_index.json")
         kind = index.get("_class_name")
         if kind not in PIPELINE_CLASSES:
             raise CheckpointError(f"{path} holds a {kind!r}; only {', '.join(PIPELINE_CLASSES)} folders load here")
         unet = load_pretrained(UNet2DModel, path, subfolder="unet", use_safetensors=True)
-        sched = _read_json(path / "scheduler" / "scheduler_config.json")
+        sched = read_json(path / "scheduler" / "scheduler_config.json")
         bundle = DiffusionBundle(unet, sched, schedule=_schedule_name(sched),
                                  source=f"{kind} folder {path.name}", path=str(path))
     else:
         unet = load_pretrained(UNet2DModel, path, use_safetensors=True)
-        sched = _read_json(path / "scheduler_config.json")
-        meta = _read_json(path / META_FILE) if (path / META_FILE).is_file() else {}
+        sched = read_json(path / "scheduler_config.json")
+        meta = read_json(path / META_FILE) if (path / META_FILE).is_file() else {}
         classifier = None
         if (path / "noisy_classifier" / "config.json").is_file():
             classifier = load_pretrained(NoisyClassifier, path / "noisy_classifier")
@@ -143,10 +144,3 @@ def _schedule_name(scheduler_config: dict) -> str:
     return names.get(scheduler_config.get("beta_schedule", "linear"), "custom")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
