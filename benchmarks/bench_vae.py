@@ -12,7 +12,6 @@ work a slider event does: parse, decode, PNG encode, HTTP round trip).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,16 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-
-def median_ms(fn, repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+from benchmarks.common import median_ms, print_table  # noqa: E402
 
 
 def in_process(rows: list) -> None:
@@ -114,11 +104,7 @@ def main(argv=None) -> int:
     if not args.no_app:
         through_app(rows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| what | median ms | budget ms | ok |")
-    print("|---|---|---|---|")
-    for what, ms, budget in rows:
-        ok = "" if budget is None else ("yes" if ms <= budget else "NO")
-        print(f"| {what} | {ms:.1f} | {budget or '-'} | {ok} |")
+    print_table(rows)
     return 0
 
 
