@@ -15,7 +15,7 @@ import gradio as gr
 
 from core.engine import resolve_device
 from demos import TABS
-from demos.common import AppContext
+from demos.common import CSS, AppContext
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -30,12 +30,6 @@ GenLab is a teaching studio: every method is implemented in `core/<method>` with
 notation, trained by `python -m core.train <method>` and shown in its own tab. The worlds
 (`digits`, `faces`, `shapes`) are generated on the fly, so everything works offline.
 """
-
-CSS = """
-.gradio-container {max-width: 1280px !important}
-footer {display: none !important}
-"""
-
 
 def tab_modules():
     """The demos/<name>.py modules in tab order."""

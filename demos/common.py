@@ -141,15 +141,26 @@ def config_widget(config_cls, name: str, value):
     return gr.Textbox(value=str(value), label=label, info=info)
 
 
+# The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
+# return the exact native-size PNG.
+PIXELS = "genlab-pixels"
+CSS = f"""
+.gradio-container {{max-width: 1280px !important}}
+footer {{display: none !important}}
+.{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
+               image-rendering: pixelated;}}
+"""
+
+
 def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     """Launch one tab on its own (``python -m demos.<method>``)."""
     with gr.Blocks(title=f"GenLab - {title}") as demo:
         with gr.Tab(title):
             build(AppContext())
-    demo.queue(default_concurrency_limit=2).launch()
+    demo.queue(default_concurrency_limit=2).launch(css=CSS)
 
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
-           "config_widget", "run_standalone", "training_panel"]
+__all__ = ["CSS", "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker",
+           "refresh_pickers", "config_widget", "run_standalone", "training_panel"]

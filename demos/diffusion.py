@@ -11,7 +11,8 @@ import time
 
 import gradio as gr
 
-from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
+from demos.common import (PIXELS, AppContext, checkpoint_picker, run_standalone, seed_control, training_panel,
+                          ui_errors)
 
 TITLE = "DDPM / DDIM"
 ABOUT = """**DDPM / DDIM step viewer.** A denoising diffusion model learns to undo a fixed forward process that
@@ -80,16 +81,15 @@ def forward_image(image, t, schedule, seed=0):
     return _pil(x_t)
 
 
-def schedule_plot(t, schedule, curve):
-    import pandas as pd
+def schedule_view(t, schedule, curve):
+    """The schedules chart with the marker at t, and one line of alpha-bar_t / SNR numbers at t."""
+    from core.diffusion.schedule_chart import draw_schedule_chart
+    from core.diffusion.service import T_FORWARD, describe_t
 
-    from core.diffusion.service import describe_t, schedule_rows
-
-    from core.diffusion.schedules import check_schedule
-
-    check_schedule(schedule)
     t = int(t or 0)
-    return pd.DataFrame(schedule_rows(curve, t)), describe_t(t, schedule)
+    if not 0 <= t <= T_FORWARD:
+        raise ValueError(f"t {t} is outside 0..{T_FORWARD}")
+    return draw_schedule_chart(curve, t, schedule, T_FORWARD), describe_t(t, schedule)
 
 
 def class_choices(name: str):
@@ -173,7 +173,8 @@ def build(ctx: AppContext) -> None:
     from core.diffusion.compare import NUM_CHOICES
     from core.diffusion.sampling import GUIDANCE_TYPES, MAX_GUIDANCE
     from core.diffusion.schedules import SAMPLERS
-    from core.diffusion.service import CURVES, T_FORWARD, TRAINED
+    from core.diffusion.schedule_chart import CURVES
+    from core.diffusion.service import T_FORWARD, TRAINED
 
     gr.Markdown("Watch an image dissolve into noise (forward), then a trained model turn noise into an image "
                 "(reverse), step by step. DDIM with eta = 0 is deterministic: the same seed gives the same image.")
@@ -182,7 +183,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 x0_in = gr.Image(type="pil", format="png", label="x_0 (upload, or pick a dataset image)",
-                                 image_mode=None, height=224, elem_id="diffusion-x0")
+                                 image_mode=None, height=224, elem_id="diffusion-x0", elem_classes=PIXELS)
                 with gr.Row():
                     world = gr.Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
                     index = gr.Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
@@ -194,22 +195,27 @@ def build(ctx: AppContext) -> None:
                 noise_seed = seed_control("noise seed (eps)", elem_id="diffusion-noise-seed")
             with gr.Column(scale=1):
                 x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
-                                   elem_id="diffusion-xt")
+                                   elem_id="diffusion-xt", elem_classes=PIXELS, interactive=False)
                 t_info = gr.Markdown()
             with gr.Column(scale=2):
-                curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; line at t)")
-                plot = gr.LinePlot(x="t", y="value", color="schedule", height=300, label="noise schedules")
+                curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")
+                plot = gr.Image(type="pil", format="png", label="noise schedules, marker at t", interactive=False,
+                                show_label=False, buttons=[], elem_id="diffusion-schedule-chart")
 
         forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out)
-        plot_args = dict(fn=ui_errors(schedule_plot), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
-                         api_visibility="private", queue=False)
+        plot_args = dict(fn=ui_errors(schedule_view), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
+                         api_visibility="private", queue=False, trigger_mode="always_last")
         t.change(**forward_args, api_name="diffusion_forward", trigger_mode="always_last", queue=False)
-        t.change(**plot_args, trigger_mode="always_last")
         for widget in (schedule_f, noise_seed, x0_in):
             widget.change(**forward_args, api_visibility="private", queue=False)
-        for widget in (schedule_f, curve):
-            widget.change(**plot_args)
-        pick.click(ui_errors(dataset_image), [world, index], x0_in, api_visibility="private", queue=False)
+        # a picture drawn on the server: it follows a dragged slider at no browser-side cost (a Vega line plot
+        # re-rendered per step doubled the slider latency; benchmarks/bench_browser.py)
+        from gradio.context import Context
+
+        on_open = [Context.root_block.load] if Context.root_block is not None else []
+        gr.on([t.change, schedule_f.change, curve.change, *on_open], **plot_args)
+        gr.on([pick.click, *on_open], ui_errors(dataset_image), [world, index], x0_in, api_visibility="private",
+              queue=False)  # on page open: held-out digit 0, so x_t is there before anything is touched
 
     with gr.Tab("Reverse process"):
         with gr.Row():
@@ -232,8 +238,8 @@ def build(ctx: AppContext) -> None:
                     xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, elem_id="diffusion-live-xt")
                     x0_view = gr.Image(type="pil", format="png", label="predicted x_0", height=VIEW_SIZE,
                                        elem_id="diffusion-live-x0")
-                    final = gr.Image(type="pil", format="png", label="sample (native size, exact)", height=VIEW_SIZE,
-                                     elem_id="diffusion-final")
+                    final = gr.Image(type="pil", format="png", label="sample (exact PNG, shown enlarged)",
+                                     height=VIEW_SIZE, elem_id="diffusion-final", elem_classes=PIXELS)
                 status = gr.Markdown()
                 strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=9, height=160, format="png")
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)

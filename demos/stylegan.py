@@ -13,7 +13,8 @@ import time
 
 import gradio as gr
 
-from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
+from demos.common import (PIXELS, AppContext, checkpoint_picker, run_standalone, seed_control, training_panel,
+                          ui_errors)
 
 TITLE = "StyleGAN"
 ABOUT = """**StyleGAN: style mixing and truncation.** A mapping network turns a random z into an intermediate latent
@@ -32,9 +33,6 @@ DEFAULT_CHECKPOINT = "stylegan-faces64"
 PRESETS = ("coarse", "middle", "fine", "none")
 GRID_VIEW = 512
 PROJECTION_VIEW = 192
-# 64 px images shown large with visible pixels (the endpoints return the exact native-size PNG)
-PIXELATED_CSS = ("<style>.stylegan-pixels img {width: 100% !important; height: 224px !important; "
-                 "object-fit: contain !important; image-rendering: pixelated;}</style>")
 
 PSI_INFO = ("w' = w_avg + psi (w - w_avg). psi 1 = no truncation; psi 0 gives the mean face (w_avg) for "
             "every seed; psi < 0 gives the 'anti-face' on the other side of the mean.")
@@ -80,13 +78,27 @@ def generate_image(ctx, checkpoint, seed, psi, cutoff=0, noise_mode="const", noi
     return generate(_generator(ctx, checkpoint), seed, psi, cutoff, noise_mode, noise_seed)
 
 
+def _layer_list(layers_from_b):
+    """Layer indices from the API: a list, or a string such as "0, 1"."""
+    if isinstance(layers_from_b, str):
+        return [p for p in layers_from_b.replace(",", " ").split() if p]
+    return layers_from_b
+
+
 def mix_image(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noise_mode="const", noise_seed=0):
     """/stylegan_mix: seed A with B's w on the listed layers."""
     from core.stylegan.explore import mix
 
-    if isinstance(layers_from_b, str):
-        layers_from_b = [p for p in layers_from_b.replace(",", " ").split() if p]
-    return mix(_generator(ctx, checkpoint), seed_a, seed_b, layers_from_b, psi, cutoff, noise_mode, noise_seed)
+    return mix(_generator(ctx, checkpoint), seed_a, seed_b, _layer_list(layers_from_b), psi, cutoff, noise_mode,
+               noise_seed)
+
+
+def all_views(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noise_mode="const", noise_seed=0):
+    """(A, B, mix) in one batch, for the controls that redraw all three."""
+    from core.stylegan.explore import mix_views
+
+    return mix_views(_generator(ctx, checkpoint), seed_a, seed_b, _layer_list(layers_from_b), psi, cutoff,
+                     noise_mode, noise_seed)
 
 
 def grid_image(ctx, checkpoint, row_seeds, col_seeds, layers_from_b, psi, cutoff, noise_mode, noise_seed):
@@ -145,7 +157,6 @@ def mix_projection(ctx, checkpoint, ws, seed_b, layers_from_b, psi, noise_mode, 
 
 # ---------------------------------------------------------------- the tab
 def build(ctx: AppContext) -> None:
-    gr.HTML("", head=PIXELATED_CSS, padding=False, container=False)
     gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
                 "take B's w. Coarse layers carry pose and head shape, fine layers the colours.")
     gr.Markdown("**About the bundled `stylegan-faces64`:** 4,500 steps on one CPU thread (77 min) were not "
@@ -161,15 +172,15 @@ def build(ctx: AppContext) -> None:
         with gr.Column():
             seed_a = seed_control("Seed A", value=1, elem_id="stylegan-seed-a")
             img_a = gr.Image(label="A", format="png", type="pil", height=256, elem_id="stylegan-image-a",
-                             elem_classes="stylegan-pixels", interactive=False)
+                             elem_classes=PIXELS, interactive=False)
         with gr.Column():
             seed_b = seed_control("Seed B", value=2, elem_id="stylegan-seed-b")
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
-                             elem_classes="stylegan-pixels", interactive=False)
+                             elem_classes=PIXELS, interactive=False)
         with gr.Column():
             preset = gr.Radio(list(PRESETS), value="coarse", label="take from B", elem_id="stylegan-preset")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
-                               elem_id="stylegan-image-mix", elem_classes="stylegan-pixels", interactive=False)
+                               elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
     layers = gr.CheckboxGroup(choices=choices, value=groups["coarse"], label="layers that take B's w",
                               info="index: the resolution the layer acts on", elem_id="stylegan-layers")
     layers_api = gr.JSON(value=groups["coarse"], visible=False)  # what the endpoint reads (any checkpoint)
@@ -183,26 +194,22 @@ def build(ctx: AppContext) -> None:
         noise_seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="noise seed")
 
     common = [psi, cutoff, noise_mode, noise_seed]
-    view_triggers = [picker.change, psi.release, cutoff.release, noise_mode.change, noise_seed.submit]
-    gr.on([seed_a.change, *view_triggers], ui_errors(functools.partial(generate_image, ctx)),
-          inputs=[picker, seed_a, *common], outputs=img_a, api_name="stylegan_generate",
-          trigger_mode="always_last", show_progress="hidden")
-    gr.on([seed_b.change, *view_triggers], ui_errors(functools.partial(generate_image, ctx)),
-          inputs=[picker, seed_b, *common], outputs=img_b, api_visibility="private",
-          trigger_mode="always_last", show_progress="hidden")
-    gr.on([seed_a.change, seed_b.change, layers_api.change, *view_triggers],
-          ui_errors(functools.partial(mix_image, ctx)),
+    gr.on([seed_a.change], ui_errors(functools.partial(generate_image, ctx)), inputs=[picker, seed_a, *common],
+          outputs=img_a, api_name="stylegan_generate", trigger_mode="always_last", show_progress="hidden")
+    gr.on([seed_b.change], ui_errors(functools.partial(generate_image, ctx)), inputs=[picker, seed_b, *common],
+          outputs=img_b, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    gr.on([seed_a.change, seed_b.change, layers_api.change], ui_errors(functools.partial(mix_image, ctx)),
           inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=img_mix, api_name="stylegan_mix",
           trigger_mode="always_last", show_progress="hidden")
-    def all_three(name, a, b, layers_from_b, *rest):
-        return generate_image(ctx, name, a, *rest), generate_image(ctx, name, b, *rest), \
-            mix_image(ctx, name, a, b, layers_from_b, *rest)
-
+    # controls that change all three views: one request, one batched forward pass
     from gradio.context import Context
 
+    view_triggers = [picker.change, psi.release, cutoff.release, noise_mode.change, noise_seed.submit]
     if Context.root_block is not None:  # first view when the page opens (the model loads then, not at build)
-        Context.root_block.load(ui_errors(all_three), inputs=[picker, seed_a, seed_b, layers_api, *common],
-                                outputs=[img_a, img_b, img_mix], api_visibility="private", show_progress="hidden")
+        view_triggers.append(Context.root_block.load)
+    gr.on(view_triggers, ui_errors(functools.partial(all_views, ctx)),
+          inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=[img_a, img_b, img_mix],
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     layers.change(lambda v: v, inputs=layers, outputs=layers_api, api_visibility="private", queue=False)
     preset.input(ui_errors(preset_layers), inputs=[picker, preset], outputs=layers, api_visibility="private",
                  queue=False)

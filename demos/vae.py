@@ -650,7 +650,7 @@ def build(ctx: AppContext) -> None:
                 rows.append(m.reconstruct(x))
                 samples.append(prior_samples(m, n, seed))
         scale = max(1, 80 // models[0][1].image_size)
-        note = "Rows: " + ", ".join([f"held-out"] + [f"**{name}** ({m.model_type})" for name, m in models])
+        note = "Rows: " + ", ".join(["held-out"] + [f"**{name}** ({m.model_type})" for name, m in models])
         return note, grid_image(torch.cat(rows), nrow=n, scale=scale), grid_image(torch.cat(samples), nrow=n, scale=scale)
 
     cmp_btn.click(on_compare, inputs=[*cmp_pickers, cmp_n, cmp_seed], outputs=[cmp_note, cmp_rec, cmp_samples],

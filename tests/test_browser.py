@@ -38,7 +38,7 @@ def test_every_tab_renders_without_console_errors(page):
     titles = [m.TITLE for m in tab_modules()] + ["About"]
     for title in titles:
         page.get_by_role("tab", name=title).click()
-        page.wait_for_timeout(800)
+        page.wait_for_timeout(3000 if shots else 800)  # screenshots: let the first views arrive
         panel = page.locator("[role=tabpanel]:visible")
         assert panel.count() >= 1, title
         assert panel.first.inner_text().strip(), f"tab {title!r} is empty"

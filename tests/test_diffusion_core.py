@@ -209,3 +209,54 @@ def test_class_names_and_indices_are_checked():
         bundle.class_index("cat")
     with pytest.raises(ValueError, match="outside 0..2"):
         bundle.class_index(7)
+
+
+def test_diffusers_classes_resolve_from_many_threads_at_once():
+    """Regression: app threads resolving diffusers' lazy names together raised "cannot import name" errors.
+
+    Runs in a fresh interpreter, where diffusers is not imported yet (the race is on the first lookup).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import threading
+from core.diffusion.lib import diffusers_class
+errors = []
+def look_up(name):
+    try:
+        diffusers_class(name)
+    except Exception as e:
+        errors.append(repr(e))
+names = ["DDPMScheduler", "DDIMScheduler", "DPMSolverMultistepScheduler", "UNet2DModel"] * 3
+threads = [threading.Thread(target=look_up, args=(n,)) for n in names]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(errors), errors[:1])
+"""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("0 "), out.stdout
+
+
+def test_schedule_chart_draws_the_marker_at_t_and_refuses_unknown_names():
+    import numpy as np
+
+    from core.diffusion.schedule_chart import SIZE, curve_values, draw_schedule_chart
+
+    for curve in ("alpha_bar", "beta", "log10_snr"):
+        assert curve_values(curve, "cosine").shape == (1000,)
+    assert np.all(np.diff(curve_values("log10_snr", "linear")) < 0)  # SNR falls with t
+    plain = np.asarray(draw_schedule_chart("alpha_bar", 0, "cosine"))
+    at_300 = np.asarray(draw_schedule_chart("alpha_bar", 300, "cosine"))
+    at_700 = np.asarray(draw_schedule_chart("alpha_bar", 700, "cosine"))
+    assert plain.shape == (SIZE[1], SIZE[0], 3)
+    changed = lambda a, b: np.nonzero((a != b).any(axis=(0, 2)))[0]  # columns that differ
+    cols_300, cols_700 = changed(plain, at_300), changed(plain, at_700)
+    assert cols_300.size and cols_700.size and cols_300.mean() < cols_700.mean()  # the marker moves right with t
+    with pytest.raises(ValueError, match="valid: alpha_bar, beta, log10_snr"):
+        draw_schedule_chart("gamma", 10, "cosine")
+    with pytest.raises(ValueError, match="valid schedules"):
+        draw_schedule_chart("beta", 10, "quadratic")

@@ -74,3 +74,16 @@ def test_grid_and_gif(ctx):
         assert gif.n_frames == 10  # 6 frames forth, 4 back
     with pytest.raises(ValueError, match="unknown stylegan checkpoint"):
         grid_image(ctx, "missing", "1", "2", [], 1.0, 0, "const", 0)
+
+
+@pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
+def test_all_views_in_one_batch_equal_the_single_endpoints(ctx, noise_mode):
+    """The psi / cutoff / noise controls redraw A, B and the mix in one batch; it must match the endpoints."""
+    from demos.stylegan import all_views, generate_image, mix_image
+
+    args = (0.7, 2, noise_mode, 5)
+    a, b, m = all_views(ctx, "tiny", 3, 4, "0, 1", *args)
+    assert np.array_equal(np.asarray(a), np.asarray(generate_image(ctx, "tiny", 3, *args)))
+    assert np.array_equal(np.asarray(b), np.asarray(generate_image(ctx, "tiny", 4, *args)))
+    assert np.array_equal(np.asarray(m), np.asarray(mix_image(ctx, "tiny", 3, 4, [0, 1], *args)))
+    assert not np.array_equal(np.asarray(a), np.asarray(m))

@@ -145,7 +145,7 @@ def test_center_like_mnist_scales_and_centres_the_ink():
     x[:, 5:105, 60:70] = 1.0  # a tall bar near the right edge, filling the canvas
     out = explore.center_like_mnist(x, 28)
     ink = out[0] > 0.3
-    rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
+    rows = ink.any(1).nonzero().flatten()
     assert 18 <= int(rows[-1] - rows[0]) + 1 <= 21  # the long side fits the 20-px box
     mass = out[0].sum()
     cy = (out[0].sum(1) * torch.arange(28)).sum() / mass

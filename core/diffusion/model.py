@@ -30,7 +30,9 @@ def build_unet(resolution: int, channels: int, block_out_channels=(32, 64, 64), 
         block_out_channels: width of each level.
         num_classes: 0 for an unconditional model; else K classes + 1 null class embeddings.
     """
-    from diffusers import UNet2DModel
+    from .lib import diffusers_class
+
+    UNet2DModel = diffusers_class("UNet2DModel")
 
     levels = len(block_out_channels)
     if resolution % (2 ** (levels - 1)):

@@ -20,6 +20,7 @@ import torch
 from core.engine import CheckpointError, load_pretrained
 from core.engine.checkpoint import read_json
 
+from .lib import diffusers_class
 from .model import DiffusionModel, NoisyClassifier
 
 META_FILE = "genlab_diffusion.json"
@@ -40,9 +41,7 @@ class DiffusionBundle:
     path: str = ""          # the folder it was loaded from
 
     def __post_init__(self):
-        from diffusers import DDPMScheduler
-
-        ddpm = DDPMScheduler.from_config(self.scheduler_config)
+        ddpm = diffusers_class("DDPMScheduler").from_config(self.scheduler_config)
         self.alphas_cumprod = ddpm.alphas_cumprod.clone()  # (T,) of the training schedule
         self.prediction_type = ddpm.config.prediction_type
         self.num_train_timesteps = int(ddpm.config.num_train_timesteps)
@@ -106,8 +105,7 @@ def save_bundle(model: DiffusionModel, folder, scheduler, class_names, schedule:
 
 def load_bundle(path, device="cpu") -> DiffusionBundle:
     """Load a GenLab diffusion checkpoint or a diffusers DDPM/DDIM pipeline folder (safetensors only)."""
-    from diffusers import UNet2DModel
-
+    UNet2DModel = diffusers_class("UNet2DModel")
     path = Path(path)
     if (path / "model_index.json").is_file():
         index = read_json(path / "model_index.json")

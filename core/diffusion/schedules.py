@@ -15,6 +15,7 @@ from functools import lru_cache
 import torch
 
 from .config import SCHEDULES
+from .lib import diffusers_class
 
 # user-facing name -> diffusers ``beta_schedule``
 DIFFUSERS_BETA_SCHEDULE = {
@@ -23,7 +24,8 @@ DIFFUSERS_BETA_SCHEDULE = {
     "sigmoid": "sigmoid",               # GeoDiff (Xu et al. 2022): sigmoid(linspace(-6, 6)) scaled to [1e-4, 0.02]
     "scaled_linear": "scaled_linear",   # latent diffusion: linspace of sqrt(beta), squared
 }
-SAMPLERS = ("ddpm", "ddim", "dpm++")
+SCHEDULER_CLASSES = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpm++": "DPMSolverMultistepScheduler"}
+SAMPLERS = tuple(SCHEDULER_CLASSES)
 
 
 def check_schedule(name: str) -> str:
@@ -41,10 +43,8 @@ def check_sampler(name: str) -> str:
 
 @lru_cache(maxsize=32)
 def _betas(name: str, num_train_timesteps: int) -> torch.Tensor:
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler(num_train_timesteps=num_train_timesteps,
-                         beta_schedule=DIFFUSERS_BETA_SCHEDULE[check_schedule(name)]).betas.clone()
+    return diffusers_class("DDPMScheduler")(num_train_timesteps=num_train_timesteps,
+                                             beta_schedule=DIFFUSERS_BETA_SCHEDULE[check_schedule(name)]).betas.clone()
 
 
 def betas(name: str, num_train_timesteps: int = 1000) -> torch.Tensor:
@@ -76,9 +76,7 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
     DDPM: ancestral sampling, Ho et al. 2020 Algorithm 2. DDIM: Song et al. 2021 eq. 12 (eta blends
     deterministic DDIM, eta = 0, with DDPM-like noise, eta = 1). DPM-Solver++(2M): Lu et al. 2022.
     """
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-
-    check_sampler(sampler)
+    cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
     common = dict(num_train_timesteps=num_train_timesteps, trained_betas=betas(schedule, num_train_timesteps).tolist(),
                   prediction_type=prediction_type)
     # No clipping of x0-hat to [-1, 1]: at high noise x0-hat = (x_t - sqrt(1 - ab) eps) / sqrt(ab) amplifies
@@ -86,15 +84,13 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
     # guided samples of the bundled digits model (class accuracy 53 % at w = 2, 0 % at w = 3 with clipping;
     # 100 % / 100 % without, 30 samples each, DDIM 20 steps).
     if sampler == "ddpm":
-        return DDPMScheduler(**common, clip_sample=False, variance_type="fixed_small")
+        return cls(**common, clip_sample=False, variance_type="fixed_small")
     if sampler == "ddim":
-        return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=True)
-    return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+        return cls(**common, clip_sample=False, set_alpha_to_one=True)
+    return cls(**common, algorithm_type="dpmsolver++", solver_order=2)
 
 
 def scheduler_from_config(sampler: str, config: dict):
     """A scheduler for ``sampler`` from a saved scheduler config (e.g. a diffusers pipeline folder's)."""
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-
-    cls = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm++": DPMSolverMultistepScheduler}[check_sampler(sampler)]
+    cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
     return cls.from_config(config)

@@ -15,11 +15,10 @@ from core.engine import check_seed, resolve_checkpoint
 
 from .config import SCHEDULES
 from .forward import q_sample
-from .schedules import alphas_cumprod, betas, check_schedule, snr
+from .schedules import alphas_cumprod, check_schedule
 
 T_FORWARD = 1000
 TRAINED = "trained"                  # "use the checkpoint's own schedule"
-CURVES = ("alpha_bar", "beta", "log10_snr")
 FILMSTRIP_FRAMES = 8
 
 
@@ -60,30 +59,6 @@ def forward_noise(image: torch.Tensor, t, schedule: str, seed=0, num_train_times
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     x_t = q_sample(x0[None], t - 1, ab, noise[None])[0]
     return ((x_t + 1) / 2).clamp(0, 1), float(ab[t - 1])
-
-
-def schedule_rows(curve: str = "alpha_bar", t: int | None = None, num_train_timesteps: int = T_FORWARD,
-                  every: int = 5) -> list[dict]:
-    """Rows {t, value, schedule} of one curve for all schedules, plus a marker line at ``t``.
-
-    curve: "alpha_bar" (alpha-bar_t), "beta" (beta_t) or "log10_snr" (log10 SNR(t)).
-    """
-    if curve not in CURVES:
-        raise ValueError(f"unknown curve {curve!r}; valid: {', '.join(CURVES)}")
-    rows = []
-    lo, hi = math.inf, -math.inf
-    for name in SCHEDULES:
-        values = {"alpha_bar": alphas_cumprod, "beta": betas, "log10_snr": snr}[curve](name, num_train_timesteps)
-        if curve == "log10_snr":
-            values = values.clamp_min(1e-12).log10()
-        idx = list(range(0, num_train_timesteps, every)) + [num_train_timesteps - 1]
-        for i in idx:
-            v = float(values[i])
-            rows.append({"t": i + 1, "value": v, "schedule": name})
-            lo, hi = min(lo, v), max(hi, v)
-    if t is not None:
-        rows += [{"t": int(t), "value": lo, "schedule": f"t = {int(t)}"}, {"t": int(t), "value": hi, "schedule": f"t = {int(t)}"}]
-    return rows
 
 
 def describe_t(t: int, schedule: str, num_train_timesteps: int = T_FORWARD) -> str:

@@ -20,7 +20,7 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import atomic_folder, atomic_write_text, load_tensors, read_json, recover_folder
+from .checkpoint import atomic_folder, load_tensors, read_json, recover_folder
 from .device import resolve_device
 from .events import TrainEvent
 from .method import Method, StepContext

@@ -155,6 +155,15 @@ def mix(G: Generator, seed_a, seed_b, layers_from_b, psi=1.0, cutoff=None, noise
     return to_pil(render(G, mix_styles(ws[:1], ws[1:], layers), noise_mode, noise_seed)[0])
 
 
+def mix_views(G: Generator, seed_a, seed_b, layers_from_b, psi=1.0, cutoff=None, noise_mode: str = "const",
+              noise_seed=0) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """(A, B, A with B's styles on ``layers_from_b``) rendered in one batch: what one slider move redraws."""
+    layers = check_layers(G, layers_from_b)
+    ws = ws_from_seeds(G, [seed_a, seed_b], psi, check_cutoff(G, cutoff))
+    images = render(G, torch.cat([ws, mix_styles(ws[:1], ws[1:], layers)]), noise_mode, noise_seed)
+    return tuple(to_pil(img) for img in images)
+
+
 def mixing_grid(G: Generator, row_seeds, col_seeds, layers_from_b, psi=1.0, cutoff=None,
                 noise_mode: str = "const", noise_seed=0, padding: int = 2) -> Image.Image:
     """The paper's figure 3: the top row shows the B seeds (columns), the left column the A seeds (rows);

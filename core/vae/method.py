@@ -178,7 +178,7 @@ class VAEMethod(Method):
             "ae": "a deterministic **autoencoder** (no prior: its prior samples decode z ~ N(0, I) that its codes never "
                   "filled, which is the point of the comparison)",
             "dae": f"a **denoising autoencoder** (inputs corrupted with Gaussian noise of std {c.noise_std:g})",
-            "vae": (f"a **VAE** (Kingma & Welling 2014)" if c.beta == 1 else f"a **beta-VAE** (Higgins et al. 2017, "
+            "vae": ("a **VAE** (Kingma & Welling 2014)" if c.beta == 1 else f"a **beta-VAE** (Higgins et al. 2017, "
                     f"beta = {c.beta:g})") + " with a diagonal Gaussian posterior and prior N(0, I)",
             "vqvae": f"a **VQ-VAE** (van den Oord et al. 2017) with {c.num_codes} codes of size {c.code_dim}, "
                      f"{'EMA' if c.vq_ema else 'loss-trained'} codebook, commitment {c.commitment:g} (raw weights "
