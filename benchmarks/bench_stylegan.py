@@ -1,6 +1,6 @@
 """StyleGAN tab speed: medians over repeated runs, printed as a markdown table.
 
-    python -m benchmarks.bench_stylegan [--checkpoint stylegan-faces64] [--repeats 20] [--no-app]
+    python benchmarks/bench_stylegan.py [--checkpoint stylegan-faces64] [--repeats 20] [--no-app]
 
 Budgets (issue 5, CPU, 2 cores): one 64x64 image <= 40 ms in-process; a 4x4 mixing grid <= 600 ms;
 slider -> image through the running app <= 250 ms (a gradio_client call of /stylegan_generate with a new psi).
@@ -9,10 +9,14 @@ slider -> image through the running app <= 250 ms (a gradio_client call of /styl
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
-from benchmarks.common import median_ms, print_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import median_ms, print_table  # noqa: E402
 
 
 def boot_app():
