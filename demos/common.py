@@ -95,11 +95,12 @@ def ui_errors(fn):
 
 
 def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
-    """A seed box (0 .. 2**32-1) with a dice button that draws a random seed."""
+    """A seed box (0 .. 2**32-1) with a button that draws a random seed (a word, not the dice emoji, which
+    machines without an emoji font, headless Chromium among them, draw as an empty box)."""
     with gr.Row(equal_height=True):
         seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED,
                          elem_id=elem_id, scale=4)
-        dice = gr.Button("🎲", scale=1, min_width=48, elem_id=f"{elem_id}-dice" if elem_id else None)
+        dice = gr.Button("Random", scale=1, min_width=72, elem_id=f"{elem_id}-dice" if elem_id else None)
     dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
     return seed
 

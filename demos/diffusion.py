@@ -250,9 +250,10 @@ def build(ctx: AppContext) -> None:
 
     with gr.Tab("Compare samplers"):
         gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): wall time "
-                    "per image on this machine, and quality on N class-balanced samples: the bundled digit classifier's "
-                    "accuracy on the class asked for and FID against N held-out images **in the penultimate features "
-                    "of the bundled world classifier (not Inception)**. FID is biased upwards for small N: the first "
+                    "per image on this machine, and quality on N class-balanced samples: the accuracy of the bundled "
+                    "classifier of the checkpoint's world (digits: the digit; faces: the hair style) on the class asked "
+                    "for, and FID against N held-out images **in the penultimate features of that classifier (not "
+                    "Inception)**. FID is biased upwards for small N: the first "
                     "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.")
         with gr.Row():
             ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
