@@ -336,3 +336,16 @@ def test_save_inference_writes_weights_and_figures(tmp_path):
     for name in ("config.json", "model.safetensors", "style_mixing_coarse.png", "style_mixing_fine.png",
                  "truncation.png"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_mixing_transfer_is_0_with_no_layers_and_1_with_all_layers_from_b():
+    """A mix with no layers from B is A (nothing taken from B); with every layer it is B (everything taken)."""
+    from core.stylegan.evaluate import mixing_table, mixing_transfer
+
+    torch.manual_seed(0)
+    G = Generator(resolution=64, z_dim=16, w_dim=16, mapping_layers=2, channels=[16, 16, 8, 8, 4]).eval()
+    out = mixing_transfer(G, {"none": [], "all": list(range(G.num_ws))}, num_pairs=40, batch=20)
+    measured = [v for v in out["none"].values() if v == v]
+    assert measured and all(v == 0.0 for v in measured)
+    assert all(v == 1.0 for v in out["all"].values() if v == v)
+    assert "| hair style |" in mixing_table(out)

@@ -72,3 +72,83 @@ def evaluate_generator(G: Generator, test_dataset, world: str, num: int) -> dict
         "fid_real_train_vs_test": frechet_distance(real, train_real, world=world, extractor=extractor),
         "eval_images": num,
     }
+
+
+SHAPE_ATTRIBUTES = ("head_shape", "pose", "hair_style", "glasses", "expression")
+COLOUR_ATTRIBUTES = ("background", "hair_colour", "skin_tone", "shirt_colour", "eye_colour")
+
+
+@torch.no_grad()
+def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: int = 500, world: str = "faces",
+                    seed: int = 2024, batch: int = 100) -> dict[str, dict[str, float]]:
+    """What style mixing takes from B, measured by the world's attribute classifier.
+
+    For ``num_pairs`` seed pairs (A, B) and each named layer set, the mix is A with B's w on those layers
+    (psi 1, constant noise). Per attribute head: among the pairs whose A and B the classifier reads
+    differently, the fraction of mixes it reads as B's value. 0 = always A's, 1 = always B's.
+
+    Returns:
+        {layer set name: {attribute: fraction}} (NaN where no pair differs).
+    """
+    from core.metrics import predict
+    from core.metrics.features import load_classifier
+
+    from .explore import mix_styles
+
+    net = load_classifier(world)
+    g = torch.Generator().manual_seed(seed)
+    preds = {"A": [], "B": [], **{name: [] for name in layer_sets}}
+    for start in range(0, num_pairs, batch):
+        n = min(batch, num_pairs - start)
+        z = torch.randn(2 * n, G.z_dim, generator=g).to(G.const.device)
+        ws = G.mapping_ws(z)
+        ws_a, ws_b = ws[:n], ws[n:]
+        views = {"A": ws_a, "B": ws_b, **{name: mix_styles(ws_a, ws_b, layers) for name, layers in layer_sets.items()}}
+        for name, w in views.items():
+            images = ((G.synthesis(w, noise_mode="const") + 1) / 2).clamp(0, 1)
+            preds[name].append(predict(images.cpu(), classifier=net))
+    preds = {k: torch.cat(v) for k, v in preds.items()}  # (N, heads)
+    differ = preds["A"] != preds["B"]
+    out = {}
+    for name in layer_sets:
+        took_b = (preds[name] == preds["B"]) & differ
+        out[name] = {head: (float(took_b[:, h].sum() / differ[:, h].sum()) if differ[:, h].any() else float("nan"))
+                     for h, head in enumerate(net.head_names)}
+    return out
+
+
+def mixing_table(transfer: dict[str, dict[str, float]]) -> str:
+    """Markdown: rows = attributes (shape-like first, then colours), columns = layer sets, cells = % from B."""
+    names = list(transfer)
+    heads = list(next(iter(transfer.values())))
+    order = [h for h in SHAPE_ATTRIBUTES if h in heads] + [h for h in COLOUR_ATTRIBUTES if h in heads]
+    order += [h for h in heads if h not in order]
+    lines = ["| attribute | " + " | ".join(f"{n} layers from B" for n in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for h in order:
+        cells = [("-" if v != v else f"{100 * v:.0f} %") for v in (transfer[n][h] for n in names)]
+        lines.append(f"| {h.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m core.stylegan.evaluate --checkpoint stylegan-faces64``: the style-mixing transfer table."""
+    import argparse
+
+    from .explore import load_generator
+
+    p = argparse.ArgumentParser(description=mixing_transfer.__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", default="stylegan-faces64")
+    p.add_argument("--pairs", type=int, default=500)
+    p.add_argument("--world", default="faces")
+    args = p.parse_args(argv)
+    G = load_generator(args.checkpoint)
+    groups = G.style_groups()
+    sets = {"coarse": groups["coarse"], "middle": groups["middle"], "fine": groups["fine"],
+            "middle + fine": groups["middle"] + groups["fine"]}
+    print(mixing_table(mixing_transfer(G, sets, args.pairs, args.world)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
