@@ -76,6 +76,10 @@ def run_comparison(bundle, seed: int = 0, num: int = 50, guidance: float = 2.0, 
             row["fid"] = frechet_distance(real, fakes, extractor=extractor)
             if K and world == "digits":
                 row["class_accuracy"] = class_accuracy(fakes, labels, world=world)["accuracy"]
+            elif K and world == "faces":
+                from .method import head_accuracy
+
+                row["class_accuracy"] = head_accuracy(fakes, labels, world, "hair_style", [])["class_accuracy"]
         yield row
 
 
