@@ -94,7 +94,7 @@ def through_app(rows, name: str, repeats: int) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default="ddpm-digits")
-    p.add_argument("--rgb", default="ddpm-shapes32", help="a 32 px RGB checkpoint for the 32 px budget ('' skips)")
+    p.add_argument("--rgb", default="ddpm-faces32", help="a 32 px RGB checkpoint for the 32 px budget ('' skips)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--no-app", action="store_true")
     args = p.parse_args()
