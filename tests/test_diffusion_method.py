@@ -76,17 +76,16 @@ def test_config_validates_channels():
         DiffusionConfig(channels=(3, 8)).validate()
 
 
-def test_head_accuracy_reads_the_hair_style_of_real_faces():
+def test_label_accuracy_reads_the_hair_style_of_real_faces():
     """The faces-model metric: the attribute classifier's hair-style head on real 32 px faces is near perfect,
     and shuffled labels score near chance."""
     from core.data import get_dataset
-    from core.diffusion.method import head_accuracy
+    from core.metrics import label_accuracy
 
     ds = get_dataset("faces", split="test", resolution=32)
     batch = ds.get_batch(list(range(120)))
-    right = head_accuracy(batch["image"], batch["label"], "faces", "hair_style", ds.class_names)
+    right = label_accuracy(batch["image"], batch["label"], "faces", ds.class_names)
     assert right["class_accuracy"] > 0.9
     assert set(right) >= {"class_accuracy", "class_accuracy/short"}
-    wrong = head_accuracy(batch["image"], (batch["label"] + 1) % len(ds.class_names), "faces", "hair_style",
-                          ds.class_names)
+    wrong = label_accuracy(batch["image"], (batch["label"] + 1) % len(ds.class_names), "faces", ds.class_names)
     assert wrong["class_accuracy"] < 0.2

@@ -67,19 +67,15 @@ def run_comparison(bundle, seed: int = 0, num: int = 50, guidance: float = 2.0, 
         row = {"setting": f"{sampler.upper()} {steps} steps", "sampler": sampler, "steps": steps,
                "seconds_per_image": seconds, "class_accuracy": None, "fid": None, "image": one[0]}
         if metrics_ok:
-            from core.metrics import class_accuracy, frechet_distance
+            from core.metrics import LABEL_HEADS, frechet_distance, label_accuracy
 
             labels = torch.arange(num) % K if K else None
             g = torch.Generator().manual_seed(seed + 1)
             fakes = torch.cat([sample_images(bundle, len(lab), generator=g, class_labels=lab, **cfg)
                                for lab in (labels.split(batch_size) if K else [None] * ((num + batch_size - 1) // batch_size))])[:num]
             row["fid"] = frechet_distance(real, fakes, extractor=extractor)
-            if K and world == "digits":
-                row["class_accuracy"] = class_accuracy(fakes, labels, world=world)["accuracy"]
-            elif K and world == "faces":
-                from .method import head_accuracy
-
-                row["class_accuracy"] = head_accuracy(fakes, labels, world, "hair_style", [])["class_accuracy"]
+            if K and world in LABEL_HEADS:
+                row["class_accuracy"] = label_accuracy(fakes, labels, world)["class_accuracy"]
         yield row
 
 

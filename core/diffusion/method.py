@@ -24,22 +24,6 @@ CLASSIFIER_LOSS_WEIGHT = 0.1
 WORLDS_WITH_CLASSIFIER = ("digits", "faces", "shapes")
 
 
-def head_accuracy(images: torch.Tensor, labels: torch.Tensor, world: str, head: str, names) -> dict[str, float]:
-    """``class_accuracy`` and ``class_accuracy/<name>``: how often one head of the world's attribute classifier
-    reads the class that was asked for (faces: the hair style)."""
-    from core.metrics import predict
-    from core.metrics.features import load_classifier
-
-    net = load_classifier(world)
-    pred = predict(images.cpu(), classifier=net)[:, list(net.head_names).index(head)]
-    hit = (pred == labels.cpu()).float()
-    out = {"class_accuracy": float(hit.mean())}
-    for k, name in enumerate(names):
-        if (labels == k).any():
-            out[f"class_accuracy/{name}"] = float(hit[labels.cpu() == k].mean())
-    return out
-
-
 class DiffusionMethod(Method):
     """DDPM / DDIM: a class-conditional UNet2DModel trained to denoise (Ho et al. 2020)."""
 
@@ -165,17 +149,14 @@ class DiffusionMethod(Method):
         if not num_classes or world not in WORLDS_WITH_CLASSIFIER or world not in list_checkpoints("classifier"):
             print(f"no bundled {world} classifier (checkpoints/classifier/{world}): sample metrics skipped", flush=True)
             return metrics
-        from core.metrics import class_accuracy, frechet_distance, reference_images
+        from core.metrics import LABEL_HEADS, frechet_distance, label_accuracy, reference_images
 
         labels = torch.arange(c.eval_samples) % num_classes
         images = self.generate(module, labels.to(device), make_generator(c.seed + 1, device), c.eval_steps,
                                c.sample_guidance)
         try:
-            if world == "digits":
-                acc = class_accuracy(images, labels, world=world)
-                metrics.update({f"class_{k}": v for k, v in acc.items() if k.startswith("accuracy")})
-            elif world == "faces":  # the label is the hair style, one head of the faces attribute classifier
-                metrics.update(head_accuracy(images, labels, world, "hair_style", names))
+            if world in LABEL_HEADS:  # digits: the digit; faces: the hair style (one attribute head)
+                metrics.update(label_accuracy(images, labels, world, names))
             real = reference_images(world, len(images), resolution=c.resolution or None)
             metrics[f"fid_{world}_classifier_features"] = frechet_distance(real, images, world=world)
         except Exception as exc:  # a missing bundled classifier must not lose a finished training

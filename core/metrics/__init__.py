@@ -4,14 +4,15 @@
 - :func:`frechet_distance`, :func:`kernel_inception_distance` (fid.py): FID / KID **in <world>-classifier
   features (not Inception), comparable only within GenLab**.
 - :func:`class_accuracy` (accuracy.py): how often the bundled classifier agrees with the class a
-  conditional generator was asked for.
+  conditional generator was asked for; :func:`label_accuracy` the same for the one head that reads a
+  world's class label (digits: the digit; faces: the hair style).
 
 Nothing is loaded at import time.
 """
 
-from .accuracy import class_accuracy, predict
+from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, predict
 from .features import ClassifierFeatures, load_classifier, load_feature_extractor
 from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
 
-__all__ = ["class_accuracy", "predict", "ClassifierFeatures", "load_classifier", "load_feature_extractor",
+__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "ClassifierFeatures", "load_classifier", "load_feature_extractor",
            "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]

@@ -60,3 +60,25 @@ def class_accuracy(images: torch.Tensor, labels, world: str = "digits", checkpoi
     metrics = accuracy_metrics(predict(images, classifier=net, batch_size=batch_size), labels, net)
     metrics["images"] = len(images)
     return metrics
+
+
+LABEL_HEADS = {"digits": "label", "faces": "hair_style"}  # the classifier head that reads a world's class label
+
+
+def label_accuracy(images: torch.Tensor, labels, world: str, names=()) -> dict[str, float]:
+    """How often the head of the ``world`` classifier that reads its class label (digits: the digit; faces: the
+    hair style, one of the attribute heads) agrees with the ``labels`` a conditional generator was given.
+
+    Returns ``class_accuracy`` and, per label ``k`` present, ``class_accuracy/<names[k]>``.
+    """
+    if world not in LABEL_HEADS:
+        raise ValueError(f"no label head for world {world!r}; known: {', '.join(LABEL_HEADS)}")
+    net = load_classifier(world)
+    labels = torch.as_tensor(labels).long().cpu()
+    pred = predict(images.cpu(), classifier=net)[:, list(net.head_names).index(LABEL_HEADS[world])]
+    hit = (pred == labels).float()
+    out = {"class_accuracy": float(hit.mean())}
+    for k, name in enumerate(names):
+        if (labels == k).any():
+            out[f"class_accuracy/{name}"] = float(hit[labels == k].mean())
+    return out

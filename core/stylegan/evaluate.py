@@ -93,7 +93,7 @@ def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: i
     from core.metrics import predict
     from core.metrics.features import load_classifier
 
-    from .explore import mix_styles
+    from .explore import mix_styles, render
 
     net = load_classifier(world)
     g = torch.Generator().manual_seed(seed)
@@ -105,8 +105,7 @@ def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: i
         ws_a, ws_b = ws[:n], ws[n:]
         views = {"A": ws_a, "B": ws_b, **{name: mix_styles(ws_a, ws_b, layers) for name, layers in layer_sets.items()}}
         for name, w in views.items():
-            images = ((G.synthesis(w, noise_mode="const") + 1) / 2).clamp(0, 1)
-            preds[name].append(predict(images.cpu(), classifier=net))
+            preds[name].append(predict(render(G, w, "const").cpu(), classifier=net))
     preds = {k: torch.cat(v) for k, v in preds.items()}  # (N, heads)
     differ = preds["A"] != preds["B"]
     out = {}
