@@ -14,5 +14,5 @@ from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, predict
 from .features import ClassifierFeatures, load_classifier, load_feature_extractor
 from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
 
-__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "ClassifierFeatures", "load_classifier", "load_feature_extractor",
-           "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]
+__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "ClassifierFeatures", "load_classifier",
+           "load_feature_extractor", "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]
