@@ -64,6 +64,38 @@ def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int
     return [(label, i) for i, label in enumerate(labels)], Generator.style_groups(shell), shell.num_ws
 
 
+def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], from_b: bool = True) -> str:
+    values = transfer.get(layer_set, {})
+    cells = [f"{a.replace('_', ' ')} {100 * (values[a] if from_b else 1 - values[a]):.0f} %"
+             for a in attributes if values.get(a) == values.get(a) and a in values]  # skip NaN
+    return ", ".join(cells)
+
+
+def checkpoint_note(name) -> str:
+    """What the checkpoint's training measured (its metrics.json), in two sentences; "" if unknown."""
+    from core.engine import resolve_checkpoint
+
+    try:
+        folder = resolve_checkpoint(METHOD, name)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        steps = json.loads((folder / "train_config.json").read_text())["steps"]
+    except Exception:
+        return ""
+    text = f"**`{name}`**: {steps:,} training steps"
+    if "fid" in metrics:
+        text += (f", FID {metrics['fid']:.0f} in GenLab's classifier features (real vs real gives "
+                 f"{metrics.get('fid_real_train_vs_test', float('nan')):.0f}; lower is better)")
+    text += ". Its model card says how it was trained."
+    transfer = metrics.get("mixing_transfer")
+    if transfer:
+        text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs, the mix takes from B's "
+                 f"**coarse** layers B's {_percent(transfer, 'coarse', ('head_shape', 'hair_style', 'background'))}"
+                 f"; with B's **middle + fine** layers it keeps A's "
+                 f"{_percent(transfer, 'middle + fine', ('head_shape', 'hair_style'), from_b=False)} and takes B's "
+                 f"{_percent(transfer, 'middle + fine', ('background', 'hair_colour', 'shirt_colour'))}.")
+    return text
+
+
 def preset_layers(name, preset):
     """The layer indices of a preset ("coarse", "middle", "fine", "none") for a checkpoint."""
     if preset not in PRESETS:
@@ -159,13 +191,8 @@ def mix_projection(ctx, checkpoint, ws, seed_b, layers_from_b, psi, noise_mode, 
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
                 "take B's w. Coarse layers carry pose and head shape, fine layers the colours.")
-    gr.Markdown("**About the bundled `stylegan-faces64`:** 11,000 steps (176 k images) on a CPU: varied "
-                "cartoon faces, but blurry (FID 1006 in faces-classifier features; real vs real gives 23). Measured "
-                "over 500 pairs, B's coarse layers bring B's head shape and hair style far more often than B's "
-                "colours, and B's middle + fine layers bring B's colours in 36-56 % of pairs (its model card has "
-                "the table). Train longer below, or with the CLI on a GPU, for sharp faces.",
-                elem_id="stylegan-checkpoint-note")
     picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
+    note = gr.Markdown(checkpoint_note(picker.value), elem_id="stylegan-checkpoint-note")
     choices, groups, num_ws = layer_layout(picker.value)
 
     with gr.Row():
@@ -220,6 +247,7 @@ def build(ctx: AppContext) -> None:
                 gr.update(maximum=n, value=0, info=f"truncate only layers < cutoff (0 = all {n} layers)"))
 
     picker.change(relayout, inputs=picker, outputs=[layers, preset, cutoff], api_visibility="private", queue=False)
+    picker.change(checkpoint_note, inputs=picker, outputs=note, api_visibility="private", queue=False)
 
     with gr.Accordion("Mixing grid (the paper's figure 3)", open=False):
         with gr.Row():

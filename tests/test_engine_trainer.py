@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -162,3 +163,19 @@ def test_gradient_accumulation_averages_micro_batches(tmp_path):
     assert events[-1].step == 20 and losses[-1] < losses[0]
     state = load_tensors(tmp_path / "acc" / "resume" / "optimizers.pt")["main"]["state"][0]
     assert state["step"].item() == 20  # one Adam step per 2 micro-batches
+
+
+def test_resumed_legs_and_hand_notes_are_recorded_in_the_model_card(tmp_path):
+    """Each resume adds a leg (steps, wall time, command) to the history; notes.md survives every re-export."""
+    out = tmp_path / "legs"
+    list(Trainer(ToyMethod(config(steps=10)), out, command="leg one").run())
+    (out / "notes.md").write_text("Looked at by hand: fine.")
+    list(Trainer(ToyMethod(config(steps=30)), out, command="leg two").run())
+    list(Trainer(ToyMethod(config(steps=30)), out, command="re-export").run())  # 0 steps: no new leg
+    state = json.loads((out / "resume" / "trainer_state.json").read_text())
+    history = state["history"]
+    assert [(leg["from"], leg["to"], leg["command"]) for leg in history] == [(0, 10, "leg one"), (10, 30, "leg two")]
+    assert sum(leg["wall_time"] for leg in history) == pytest.approx(state["wall_time"], abs=0.01)
+    card = (out / "README.md").read_text()
+    assert "| 0-10 |" in card and "| 10-30 |" in card and "`leg two`" in card
+    assert "## Notes (written by hand)" in card and "Looked at by hand: fine." in card

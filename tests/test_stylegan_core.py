@@ -333,8 +333,8 @@ def test_save_inference_writes_weights_and_figures(tmp_path):
 
     method = StyleGANMethod(StyleGANConfig(eval_samples=0))
     method.save_inference(tiny_generator(), tmp_path)
-    for name in ("config.json", "model.safetensors", "style_mixing_coarse.png", "style_mixing_fine.png",
-                 "truncation.png"):
+    for name in ("config.json", "model.safetensors", "style_mixing_coarse.png", "style_mixing_middle.png",
+                 "style_mixing_fine.png", "truncation.png"):
         assert (tmp_path / name).is_file(), name
 
 
@@ -349,3 +349,18 @@ def test_mixing_transfer_is_0_with_no_layers_and_1_with_all_layers_from_b():
     assert measured and all(v == 0.0 for v in measured)
     assert all(v == 1.0 for v in out["all"].values() if v == v)
     assert "| hair style |" in mixing_table(out)
+
+
+def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
+    """On the faces world the end-of-training evaluation adds the mixing table, rendered in the model card."""
+    from core.stylegan.method import StyleGANConfig, StyleGANMethod
+
+    torch.manual_seed(0)
+    G = Generator(resolution=64, z_dim=16, w_dim=16, mapping_layers=2, channels=[16, 16, 8, 8, 4]).eval()
+    method = StyleGANMethod(StyleGANConfig(dataset="faces", eval_samples=40))
+    metrics = method.evaluate(G)
+    assert metrics["mixing_pairs"] == 10
+    assert set(metrics["mixing_transfer"]) == {"coarse", "middle", "fine", "middle + fine"}
+    card = method.model_card_results(metrics)
+    assert "--pairs 10" in card and "| head shape |" in card and "middle + fine layers from B" in card
+    assert method.model_card_results({"fid": 1.0}) == ""

@@ -87,3 +87,24 @@ def test_all_views_in_one_batch_equal_the_single_endpoints(ctx, noise_mode):
     assert np.array_equal(np.asarray(b), np.asarray(generate_image(ctx, "tiny", 4, *args)))
     assert np.array_equal(np.asarray(m), np.asarray(mix_image(ctx, "tiny", 3, 4, [0, 1], *args)))
     assert not np.array_equal(np.asarray(a), np.asarray(m))
+
+
+def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
+    import json
+
+    from demos.stylegan import checkpoint_note
+
+    folder = tmp_path / "stylegan" / "tiny"
+    assert checkpoint_note("tiny") == ""  # nothing measured: no claim
+    (folder / "train_config.json").write_text(json.dumps({"steps": 12000}))
+    transfer = {"coarse": {"head_shape": 0.6, "hair_style": 0.5, "background": 0.1},
+                "middle + fine": {"head_shape": 0.25, "hair_style": float("nan"), "background": 0.8,
+                                  "hair_colour": 0.7, "shirt_colour": 0.9}}
+    (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
+                                                     "mixing_pairs": 500, "mixing_transfer": transfer}))
+    note = checkpoint_note("tiny")
+    assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
+    assert "B's head shape 60 %" in note and "keeps A's head shape 75 %" in note and "hair style" not in note.split(
+        "middle + fine")[1]
+    assert "shirt colour 90 %" in note
+    assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""

@@ -93,8 +93,15 @@ class Method:
 
     @torch.no_grad()
     def evaluate(self, module: nn.Module) -> dict[str, float]:
-        """Metrics measured at the end of training for the model card."""
+        """Metrics measured at the end of training for the model card and ``metrics.json``.
+
+        Scalars go into the card's metric table; other JSON values are for :meth:`model_card_results`.
+        """
         return {}
+
+    def model_card_results(self, metrics: dict) -> str:
+        """Markdown for the measured results beyond the scalar metric table (e.g. a table in ``metrics``)."""
+        return ""
 
     def model_card_notes(self) -> str:
         """Method-specific markdown added to the model card (what the model is, how to use it)."""

@@ -12,8 +12,12 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min {sec:02d} s" if hours else f"{minutes} min {sec:02d} s"
 
 
-def write_model_card(path, name: str, method, state: dict, metrics: dict, hardware: str) -> None:
-    """Write the model card ``path`` of checkpoint ``name`` from the trainer state and the method."""
+def write_model_card(path, name: str, method, state: dict, metrics: dict, hardware: str, notes: str = "") -> None:
+    """Write the model card ``path`` of checkpoint ``name`` from the trainer state and the method.
+
+    ``metrics`` may hold non-scalar results (tables) that only ``method.model_card_results`` renders;
+    ``notes`` is hand-written markdown kept across re-exports (the folder's ``notes.md``).
+    """
     c = method.config
     done = state["step"] >= c.steps
     command = state.get("command") or f"python -m core.train {method.name} --config train_config.json"
@@ -57,10 +61,23 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         "## Metrics",
         "",
     ]
-    if metrics:
-        lines += ["| metric | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]]
+    history = state.get("history", [])
+    if len(history) > 1:
+        lines[lines.index("## Metrics"):lines.index("## Metrics")] = [
+            "### Training history", "",
+            f"One run in {len(history)} legs, each resumed from the last (weights, optimizers, EMA and RNG restored):", "",
+            "| steps | wall time | hardware | command |", "|---|---|---|---|",
+            *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | `{leg['command']}` |"
+              for leg in history], ""]
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    if scalars:
+        lines += ["| metric | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in scalars.items()]]
     else:
         lines.append("Measured when training reaches its last step; this checkpoint has none yet.")
+    if metrics:
+        lines += ["", method.model_card_results(metrics).strip()]
+    if notes.strip():
+        lines += ["", "## Notes (written by hand)", "", notes.strip()]
     lines += ["", "## Samples", "", "![samples](samples.png)", "", "## Full config", "", "```json",
               json.dumps(c.to_dict(), indent=2), "```", ""]
     Path(path).write_text("\n".join(lines))

@@ -90,9 +90,10 @@ class Trainer:
         if c.ema_decay > 0:
             ema = AveragedModel(method.ema_module(raw), multi_avg_fn=get_ema_multi_avg_fn(c.ema_decay), use_buffers=True)
 
-        state = {"step": 0, "wall_time": 0.0}
+        state = {"step": 0, "wall_time": 0.0, "history": []}
         if self.resume:
             state = self._load_resume(raw, ema, optimizers, state)
+        self._resumed = state  # where this leg started: history of earlier legs, their steps and wall time
         total = c.steps
         start_step, t0 = state["step"], time.time()
         yield TrainEvent("start", start_step, total, message=self._start_message(acc, start_step))
@@ -148,7 +149,7 @@ class Trainer:
         kind = "cancelled" if step < total else "done"
         yield TrainEvent(kind, step, total, path=path, elapsed=elapsed,
                          message=f"{kind} at step {step}/{total}; saved to {path}",
-                         losses={f"metric/{k}": v for k, v in metrics.items()})
+                         losses={f"metric/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
 
     # ------------------------------------------------------------------ pieces
     def _start_message(self, acc, start_step: int) -> str:
@@ -179,7 +180,7 @@ class Trainer:
             out.mkdir(parents=True, exist_ok=True)
             state = {"method": self.method.name, "step": step, "wall_time": wall_time,
                      "num_processes": acc.num_processes, "command": self.command,
-                     "config": self.config.to_dict()}
+                     "config": self.config.to_dict(), "history": self._history(acc, step, wall_time)}
             with atomic_folder(out / "resume") as tmp:
                 save_model(raw, str(tmp / "model.safetensors"))
                 if ema is not None:
@@ -198,7 +199,9 @@ class Trainer:
                     from core.data import make_grid, to_pil
 
                     to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
-                write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware(acc))
+                notes = out / "notes.md"
+                write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware(acc),
+                                 notes=notes.read_text() if notes.is_file() else "")
                 if metrics:
                     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
                 else:  # metrics of an earlier finished run no longer describe these weights
@@ -240,7 +243,17 @@ class Trainer:
         torch.set_rng_state(rng["cpu"])
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0))}
+        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
+                "history": list(saved.get("history", []))}
+
+    def _history(self, acc, step: int, wall_time: float) -> list[dict]:
+        """The legs of this run (one per resume): steps from/to, wall time, command, hardware."""
+        before = self._resumed
+        history = list(before["history"])
+        if step > before["step"]:
+            history.append({"from": before["step"], "to": step, "wall_time": round(wall_time - before["wall_time"], 3),
+                            "command": self.command, "hardware": hardware(acc)})
+        return history
 
 
 def hardware(acc) -> str:

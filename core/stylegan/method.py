@@ -209,7 +209,7 @@ class StyleGANMethod(Method):
         module.save_pretrained(folder)
         groups = module.style_groups()
         with torch.no_grad():
-            for name in ("coarse", "fine"):
+            for name in ("coarse", "middle", "fine"):
                 grid = mixing_grid(module, [1, 2, 3, 4], [5, 6, 7, 8], groups[name], psi=1.0)
                 upscale(grid, 2 * grid.width).save(f"{folder}/style_mixing_{name}.png")
             strip = truncation_strip(module, [1, 2, 3], [-1.0, -0.5, 0.0, 0.5, 0.7, 1.0, 1.5])
@@ -222,13 +222,36 @@ class StyleGANMethod(Method):
         return ((module(z.to(module.const.device), psi=1.0, noise_mode="const") + 1) / 2).clamp(0, 1)
 
     @torch.no_grad()
-    def evaluate(self, module: Generator) -> dict[str, float]:
-        from .evaluate import evaluate_generator
+    def evaluate(self, module: Generator) -> dict:
+        """FID / KID (``evaluate_generator``) and, for the faces world, what mixing takes from B
+        (``mixing_transfer`` over ``eval_samples / 4`` seed pairs)."""
+        from .evaluate import MIXING_WORLDS, evaluate_generator, mixing_sets, mixing_transfer
 
         c = self.config
         if c.eval_samples <= 0:
             return {}
-        return evaluate_generator(module, self.build_dataset("test"), c.dataset, c.eval_samples)
+        metrics = evaluate_generator(module, self.build_dataset("test"), c.dataset, c.eval_samples)
+        if metrics and c.dataset in MIXING_WORLDS:
+            pairs = max(c.eval_samples // 4, 1)
+            metrics["mixing_pairs"] = pairs
+            metrics["mixing_transfer"] = mixing_transfer(module, mixing_sets(module), pairs, c.dataset)
+        return metrics
+
+    def model_card_results(self, metrics: dict) -> str:
+        from .evaluate import mixing_table
+
+        if "mixing_transfer" not in metrics:
+            return ""
+        return f"""### What style mixing takes from B
+
+`python -m core.stylegan.evaluate --checkpoint <name> --pairs {metrics['mixing_pairs']}` gives this table:
+{metrics['mixing_pairs']} seed pairs (A, B) at psi 1 with constant noise; the mix is A with B's w on the named layers.
+GenLab's {self.config.dataset} attribute classifier reads A, B and the mix. Each cell counts the pairs where the
+classifier reads A and B differently, and gives how often the mix gets B's value (0 % = always A's, 100 % = always B's).
+Shape attributes come first, then colours.
+
+{mixing_table(metrics['mixing_transfer'])}
+"""
 
     def model_card_notes(self) -> str:
         c = self.config
@@ -251,7 +274,9 @@ Top row: seeds B = 5..8; left column: seeds A = 1..4; each cell is A with B's w 
 
 Coarse layers (4-8 px) from B: ![coarse](style_mixing_coarse.png)
 
-Fine layers (64 px) from B: ![fine](style_mixing_fine.png)
+Middle layers (16-32 px) from B: ![middle](style_mixing_middle.png)
+
+Fine layers (64 px and up) from B: ![fine](style_mixing_fine.png)
 
 ### Truncation
 
