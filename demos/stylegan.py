@@ -30,7 +30,7 @@ Training uses the non-saturating loss with lazy R1 ([Mescheder et al. 2018](http
 
 METHOD = "stylegan"
 DEFAULT_CHECKPOINT = "stylegan-faces64"
-PRESETS = ("coarse", "middle", "fine", "none")
+PRESETS = ("coarse", "middle", "fine", "middle + fine", "none")
 GRID_VIEW = 512
 PROJECTION_VIEW = 192
 
@@ -97,10 +97,12 @@ def checkpoint_note(name) -> str:
 
 
 def preset_layers(name, preset):
-    """The layer indices of a preset ("coarse", "middle", "fine", "none") for a checkpoint."""
+    """The layer indices of a preset (one of ``PRESETS``) for a checkpoint. "middle + fine" keeps A's coarse
+    styles (head shape, hair style) and takes B's colours."""
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r} is not one of {list(PRESETS)}")
-    return [] if preset == "none" else layer_layout(name)[1][preset]
+    groups = layer_layout(name)[1]
+    return [i for group in preset.split(" + ") if group != "none" for i in groups[group]]
 
 
 def generate_image(ctx, checkpoint, seed, psi, cutoff=0, noise_mode="const", noise_seed=0):
@@ -190,7 +192,8 @@ def mix_projection(ctx, checkpoint, ws, seed_b, layers_from_b, psi, noise_mode, 
 # ---------------------------------------------------------------- the tab
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
-                "take B's w. Coarse layers carry pose and head shape, fine layers the colours.")
+                "take B's w. Coarse layers carry pose and head shape, finer layers the colours: *middle + fine* "
+                "keeps A's shape and takes B's colours.")
     picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
     note = gr.Markdown(checkpoint_note(picker.value), elem_id="stylegan-checkpoint-note")
     choices, groups, num_ws = layer_layout(picker.value)

@@ -60,6 +60,7 @@ def test_layer_layout_and_presets(ctx):
     assert num_ws == 6 and [v for _, v in choices] == list(range(6))
     assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": []}
     assert preset_layers("tiny", "none") == []
+    assert preset_layers("tiny", "middle + fine") == [3, 4, 5] and preset_layers("tiny", "coarse") == [0, 1, 2]
     with pytest.raises(ValueError, match="preset"):
         preset_layers("tiny", "everything")
 
