@@ -58,17 +58,10 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in rows],
         "",
+        *_history(state.get("history", [])),
         "## Metrics",
         "",
     ]
-    history = state.get("history", [])
-    if len(history) > 1:
-        lines[lines.index("## Metrics"):lines.index("## Metrics")] = [
-            "### Training history", "",
-            f"One run in {len(history)} legs, each resumed from the last (weights, optimizers, EMA and RNG restored):", "",
-            "| steps | wall time | hardware | command |", "|---|---|---|---|",
-            *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | `{leg['command']}` |"
-              for leg in history], ""]
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     if scalars:
         lines += ["| metric | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in scalars.items()]]
@@ -81,6 +74,17 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
     lines += ["", "## Samples", "", "![samples](samples.png)", "", "## Full config", "", "```json",
               json.dumps(c.to_dict(), indent=2), "```", ""]
     Path(path).write_text("\n".join(lines))
+
+
+def _history(legs: list[dict]) -> list[str]:
+    """Lines of the per-leg table of a resumed run (none for a run in one go)."""
+    if len(legs) < 2:
+        return []
+    return ["### Training history", "",
+            f"One run in {len(legs)} legs, each resumed from the last (weights, optimizers, EMA and RNG restored):", "",
+            "| steps | wall time | hardware | command |", "|---|---|---|---|",
+            *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | `{leg['command']}` |"
+              for leg in legs], ""]
 
 
 def _fmt(value) -> str:
