@@ -48,8 +48,12 @@ def _generator(ctx: AppContext, name):
 
 
 def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int]:
-    """(checkbox choices, preset groups, num_ws) of a checkpoint, read from its config.json (no weights)."""
+    """(checkbox choices, preset layer sets, num_ws) of a checkpoint, read from its config.json (no weights).
+
+    The presets are the layer sets the mixing measurement uses (``mixing_sets``) plus "none".
+    """
     from core.engine import resolve_checkpoint
+    from core.stylegan.evaluate import mixing_sets
     from core.stylegan.generator import Generator
 
     resolution = 64
@@ -61,13 +65,13 @@ def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int
     shell.resolution = resolution
     shell.num_ws = 2 * (resolution.bit_length() - 1) - 2
     labels = [f"{i}: {shell.layer_resolution(i)} px" for i in range(shell.num_ws)]
-    return [(label, i) for i, label in enumerate(labels)], Generator.style_groups(shell), shell.num_ws
+    return [(label, i) for i, label in enumerate(labels)], {**mixing_sets(shell), "none": []}, shell.num_ws
 
 
 def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], from_b: bool = True) -> str:
     values = transfer.get(layer_set, {})
     cells = [f"{a.replace('_', ' ')} {100 * (values[a] if from_b else 1 - values[a]):.0f} %"
-             for a in attributes if values.get(a) == values.get(a) and a in values]  # skip NaN
+             for a in attributes if a in values and values[a] == values[a]]  # NaN: no pair differed
     return ", ".join(cells)
 
 
@@ -101,8 +105,7 @@ def preset_layers(name, preset):
     styles (head shape, hair style) and takes B's colours."""
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r} is not one of {list(PRESETS)}")
-    groups = layer_layout(name)[1]
-    return [i for group in preset.split(" + ") if group != "none" for i in groups[group]]
+    return layer_layout(name)[1][preset]
 
 
 def generate_image(ctx, checkpoint, seed, psi, cutoff=0, noise_mode="const", noise_seed=0):

@@ -54,11 +54,12 @@ def test_projection_errors(ctx):
 
 
 def test_layer_layout_and_presets(ctx):
-    from demos.stylegan import layer_layout, preset_layers
+    from demos.stylegan import PRESETS, layer_layout, preset_layers
 
     choices, groups, num_ws = layer_layout("tiny")
     assert num_ws == 6 and [v for _, v in choices] == list(range(6))
-    assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": []}
+    assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": [], "middle + fine": [3, 4, 5], "none": []}
+    assert tuple(groups) == PRESETS  # the radio's choices are the measured layer sets
     assert preset_layers("tiny", "none") == []
     assert preset_layers("tiny", "middle + fine") == [3, 4, 5] and preset_layers("tiny", "coarse") == [0, 1, 2]
     with pytest.raises(ValueError, match="preset"):
