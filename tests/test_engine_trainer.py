@@ -179,3 +179,12 @@ def test_resumed_legs_and_hand_notes_are_recorded_in_the_model_card(tmp_path):
     card = (out / "README.md").read_text()
     assert "| 0-10 |" in card and "| 10-30 |" in card and "`leg two`" in card
     assert "## Notes (written by hand)" in card and "Looked at by hand: fine." in card
+    assert "replay their commands in order" in card and "Reproduce it from the saved config" not in card
+
+
+def test_model_card_offers_the_saved_config_when_legs_differ_only_in_steps(tmp_path):
+    out = tmp_path / "same"
+    list(Trainer(ToyMethod(config(steps=10)), out, command="train --lr 0.1 --steps 10").run())
+    list(Trainer(ToyMethod(config(steps=20)), out, command="train --lr 0.1 --steps 20").run())
+    card = (out / "README.md").read_text()
+    assert "Reproduce it from the saved config" in card and "replay their commands" not in card

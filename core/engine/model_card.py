@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
@@ -50,9 +51,7 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         command,
         "```",
         "",
-        "Reproduce it from the saved config: "
-        f"`python -m core.train {method.name} --config checkpoints/{method.name}/{name}/train_config.json "
-        f"--out checkpoints/{method.name}/{name}`.",
+        _reproduce(method.name, name, state.get("history", [])),
         "",
         "| | |",
         "|---|---|",
@@ -74,6 +73,18 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
     lines += ["", "## Samples", "", "![samples](samples.png)", "", "## Full config", "", "```json",
               json.dumps(c.to_dict(), indent=2), "```", ""]
     Path(path).write_text("\n".join(lines))
+
+
+def _reproduce(method: str, name: str, legs: list[dict]) -> str:
+    """How to reproduce the checkpoint: the saved config, unless its legs ran different commands (other
+    than ``--steps``), since then the saved config holds only the last leg's settings."""
+    commands = {re.sub(r"\s--steps[ =]\d+", "", leg.get("command", "")) for leg in legs}
+    if len(commands) > 1:
+        return ("The legs in the training history below ran with different settings, and the saved config "
+                "holds only the last leg's; replay their commands in order to reproduce this checkpoint.")
+    return ("Reproduce it from the saved config: "
+            f"`python -m core.train {method} --config checkpoints/{method}/{name}/train_config.json "
+            f"--out checkpoints/{method}/{name}`.")
 
 
 def _history(legs: list[dict]) -> list[str]:
