@@ -78,7 +78,7 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
 def _reproduce(method: str, name: str, legs: list[dict]) -> str:
     """How to reproduce the checkpoint: the saved config, unless its legs ran different commands (other
     than ``--steps``), since then the saved config holds only the last leg's settings."""
-    commands = {re.sub(r"\s--steps[ =]\d+", "", leg.get("command", "")) for leg in legs}
+    commands = {re.sub(r"\s--steps[ =]\d+", "", leg.get("command") or "") for leg in legs}
     if len(commands) > 1:
         return ("The legs in the training history below ran with different settings, and the saved config "
                 "holds only the last leg's; replay their commands in order to reproduce this checkpoint.")
