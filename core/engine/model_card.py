@@ -21,6 +21,7 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
     """
     c = method.config
     done = state["step"] >= c.steps
+    legs = state.get("history", [])
     command = state.get("command") or f"python -m core.train {method.name} --config train_config.json"
     rows = [
         ("method", method.name),
@@ -51,13 +52,13 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         command,
         "```",
         "",
-        _reproduce(method.name, name, state.get("history", [])),
+        _reproduce(method.name, name, legs),
         "",
         "| | |",
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in rows],
         "",
-        *_history(state.get("history", [])),
+        *_history(legs),
         "## Metrics",
         "",
     ]
