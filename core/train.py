@@ -6,7 +6,8 @@
     accelerate launch -m core.train diffusion ...                      # many GPUs
 
 A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over); Ctrl-C saves
-a checkpoint before exiting.
+a checkpoint before exiting. ``--reevaluate`` measures a finished checkpoint again (new metrics or
+figures) from its exported files alone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def build_parser(method: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="a train_config.json to start from (flags override it)")
     parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="measure the finished checkpoint in --out again and rewrite its card, figures and "
+                             "metrics (needs no resume state; --config defaults to its train_config.json)")
     cls.config_class.add_arguments(parser)
     return parser
 
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     cls = get_method_class(name)
     args = build_parser(name).parse_args(rest)
+    if args.reevaluate and not args.config and args.out:
+        args.config = os.path.join(args.out, "train_config.json")
     base = cls.config_class.load(args.config) if args.config else None
     config = cls.config_class.from_args(args, base)
     out = args.out or os.path.join("checkpoints", cls.name, f"{cls.name}-{config.dataset}")
@@ -50,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     from core.engine import Trainer
+
+    if args.reevaluate:
+        metrics = Trainer(cls(config), out).reevaluate()
+        print(f"re-evaluated {out}:")
+        for k, v in metrics.items():
+            if isinstance(v, (int, float)):
+                print(f"  {k} = {v:.4g}")
+        return 0
 
     cancel = threading.Event()
     # kill (SIGTERM) stops after the current step and saves, like Ctrl-C; background jobs ignore SIGINT

@@ -21,8 +21,8 @@ ABOUT = """**StyleGAN: style mixing and truncation.** A mapping network turns a 
 w, and every layer of the synthesis network reads its own copy of w through modulated convolutions
 ([Karras et al. 2019, StyleGAN](https://arxiv.org/abs/1812.04948);
 [Karras et al. 2020, StyleGAN2](https://arxiv.org/abs/1912.04958)).
-Taking the w of some layers from another seed *mixes styles*: the coarse layers (4-8 px) carry pose and head shape,
-the middle ones (16-32 px) features, the fine ones (64 px) colour and texture. The truncation trick pulls w towards
+Taking the w of some layers from another seed *mixes styles*: in the paper's 1024 px faces the coarse layers (4-8 px)
+carry pose and head shape, the middle ones (16-32 px) features, the fine ones (64 px and up) colour and texture. The truncation trick pulls w towards
 its average (psi 0 = the mean face). Projection optimises w to reproduce your own image
 (StyleGAN2 §5; [Abdal et al. 2019, Image2StyleGAN](https://arxiv.org/abs/1904.03189) for w+).
 Training uses the non-saturating loss with lazy R1 ([Mescheder et al. 2018](https://arxiv.org/abs/1801.04406)) and
@@ -30,7 +30,8 @@ Training uses the non-saturating loss with lazy R1 ([Mescheder et al. 2018](http
 
 METHOD = "stylegan"
 DEFAULT_CHECKPOINT = "stylegan-faces64"
-PRESETS = ("coarse", "middle", "fine", "middle + fine", "none")
+PRESETS = ("coarse", "middle", "fine", "middle + fine", "8 px and up", "none")
+DEFAULT_PRESET = "8 px and up"  # in the bundled 64 px model the cleanest split: A's pose and hair style, B's colours
 GRID_VIEW = 512
 PROJECTION_VIEW = 192
 
@@ -68,9 +69,9 @@ def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int
     return [(label, i) for i, label in enumerate(labels)], {**mixing_sets(shell), "none": []}, shell.num_ws
 
 
-def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], from_b: bool = True) -> str:
+def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...]) -> str:
     values = transfer.get(layer_set, {})
-    cells = [f"{a.replace('_', ' ')} {100 * (values[a] if from_b else 1 - values[a]):.0f} %"
+    cells = [f"{a.replace('_', ' ')} {100 * values[a]:.0f} %"
              for a in attributes if a in values and values[a] == values[a]]  # NaN: no pair differed
     return ", ".join(cells)
 
@@ -92,17 +93,17 @@ def checkpoint_note(name) -> str:
     text += ". Its model card says how it was trained."
     transfer = metrics.get("mixing_transfer")
     if transfer:
-        text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs, the mix takes from B's "
-                 f"**coarse** layers B's {_percent(transfer, 'coarse', ('head_shape', 'hair_style', 'background'))}"
-                 f"; with B's **middle + fine** layers it keeps A's "
-                 f"{_percent(transfer, 'middle + fine', ('head_shape', 'hair_style'), from_b=False)} and takes B's "
-                 f"{_percent(transfer, 'middle + fine', ('background', 'hair_colour', 'shirt_colour'))}.")
+        colours_set = "8 px and up" if "8 px and up" in transfer else "middle + fine"
+        text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs: with B's **coarse** layers the mix "
+                 f"takes B's {_percent(transfer, 'coarse', ('pose', 'head_shape', 'hair_style', 'background'))}"
+                 f"; with B's layers **{colours_set}** it takes B's "
+                 f"{_percent(transfer, colours_set, ('background', 'shirt_colour', 'hair_colour'))}, but B's "
+                 f"{_percent(transfer, colours_set, ('pose', 'head_shape', 'hair_style'))} only.")
     return text
 
 
 def preset_layers(name, preset):
-    """The layer indices of a preset (one of ``PRESETS``) for a checkpoint. "middle + fine" keeps A's coarse
-    styles (head shape, hair style) and takes B's colours."""
+    """The layer indices of a preset (one of ``PRESETS``) for a checkpoint."""
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r} is not one of {list(PRESETS)}")
     return layer_layout(name)[1][preset]
@@ -195,8 +196,8 @@ def mix_projection(ctx, checkpoint, ws, seed_b, layers_from_b, psi, noise_mode, 
 # ---------------------------------------------------------------- the tab
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
-                "take B's w. Coarse layers carry pose and head shape, finer layers the colours: *middle + fine* "
-                "keeps A's shape and takes B's colours.")
+                "take B's w. Early layers carry pose and head shape, later ones the colours; where the split falls "
+                "depends on the model, and the note below says what was measured for this one.")
     picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
     note = gr.Markdown(checkpoint_note(picker.value), elem_id="stylegan-checkpoint-note")
     choices, groups, num_ws = layer_layout(picker.value)
@@ -211,12 +212,12 @@ def build(ctx: AppContext) -> None:
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
                              elem_classes=PIXELS, interactive=False)
         with gr.Column():
-            preset = gr.Radio(list(PRESETS), value="coarse", label="take from B", elem_id="stylegan-preset")
+            preset = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="take from B", elem_id="stylegan-preset")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
-    layers = gr.CheckboxGroup(choices=choices, value=groups["coarse"], label="layers that take B's w",
+    layers = gr.CheckboxGroup(choices=choices, value=groups[DEFAULT_PRESET], label="layers that take B's w",
                               info="index: the resolution the layer acts on", elem_id="stylegan-layers")
-    layers_api = gr.JSON(value=groups["coarse"], visible=False)  # what the endpoint reads (any checkpoint)
+    layers_api = gr.JSON(value=groups[DEFAULT_PRESET], visible=False)  # what the endpoint reads (any checkpoint)
     with gr.Row():
         psi = gr.Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
         cutoff = gr.Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
@@ -247,12 +248,14 @@ def build(ctx: AppContext) -> None:
     preset.input(ui_errors(preset_layers), inputs=[picker, preset], outputs=layers, api_visibility="private",
                  queue=False)
 
-    def relayout(name):
+    def relayout(name, chosen):
         new_choices, new_groups, n = layer_layout(name)
-        return (gr.update(choices=new_choices, value=new_groups["coarse"]), "coarse",
+        chosen = chosen if chosen in new_groups else DEFAULT_PRESET
+        return (gr.update(choices=new_choices, value=new_groups[chosen]), chosen,
                 gr.update(maximum=n, value=0, info=f"truncate only layers < cutoff (0 = all {n} layers)"))
 
-    picker.change(relayout, inputs=picker, outputs=[layers, preset, cutoff], api_visibility="private", queue=False)
+    picker.change(relayout, inputs=[picker, preset], outputs=[layers, preset, cutoff], api_visibility="private",
+                  queue=False)
     picker.change(checkpoint_note, inputs=picker, outputs=note, api_visibility="private", queue=False)
 
     with gr.Accordion("Mixing grid (the paper's figure 3)", open=False):

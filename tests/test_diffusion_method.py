@@ -68,6 +68,11 @@ def test_engine_run_saves_a_checkpoint_that_reloads(tmp_path):
                            generator=torch.Generator().manual_seed(0))
     assert images.shape == (2, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
     assert (tmp_path / "run" / "README.md").read_text().count("classifier-free") >= 1
+    method = TinyDiffusion(tiny_config())
+    reloaded = method.load_inference(tmp_path / "run")  # what --reevaluate measures
+    assert all(torch.equal(a, b) for a, b in zip(reloaded.unet.state_dict().values(), bundle.unet.state_dict().values()))
+    assert torch.equal(next(iter(reloaded.classifier.state_dict().values())),
+                       next(iter(bundle.classifier.state_dict().values())))
 
 
 def test_config_validates_channels():

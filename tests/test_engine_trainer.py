@@ -188,3 +188,27 @@ def test_model_card_offers_the_saved_config_when_legs_differ_only_in_steps(tmp_p
     list(Trainer(ToyMethod(config(steps=20)), out, command="train --lr 0.1 --steps 20").run())
     card = (out / "README.md").read_text()
     assert "Reproduce it from the saved config" in card and "replay their commands" not in card
+
+
+def test_reevaluate_rewrites_card_and_metrics_from_the_exported_folder_alone(tmp_path):
+    """With the resume state gone, --reevaluate measures the exported weights again and keeps the legs."""
+    import shutil
+
+    out = tmp_path / "done"
+    list(Trainer(ToyMethod(config(steps=20)), out, command="leg one").run())
+    before = json.loads((out / "metrics.json").read_text())
+    card_before = (out / "README.md").read_text()
+    shutil.rmtree(out / "resume")
+    (out / "metrics.json").unlink()
+    (out / "notes.md").write_text("Re-measured by hand.")
+    metrics = Trainer(ToyMethod(config(steps=20)), out).reevaluate()
+    assert metrics["mse"] == pytest.approx(before["mse"], rel=1e-6)
+    assert json.loads((out / "metrics.json").read_text())["mse"] == pytest.approx(before["mse"], rel=1e-6)
+    card = (out / "README.md").read_text()
+    assert "leg one" in card and "20 of 20" in card and "Re-measured by hand." in card
+    assert card.replace("\n\n## Notes (written by hand)\n\nRe-measured by hand.", "") == card_before
+    with pytest.raises(ValueError, match="stopped at step 20 of 40"):
+        Trainer(ToyMethod(config(steps=40)), out).reevaluate()
+    (out / "trainer_state.json").unlink()
+    with pytest.raises(FileNotFoundError, match="trainer_state.json is missing"):
+        Trainer(ToyMethod(config(steps=20)), out).reevaluate()

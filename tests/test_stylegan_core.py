@@ -334,7 +334,7 @@ def test_save_inference_writes_weights_and_figures(tmp_path):
     method = StyleGANMethod(StyleGANConfig(eval_samples=0))
     method.save_inference(tiny_generator(), tmp_path)
     for name in ("config.json", "model.safetensors", "style_mixing_coarse.png", "style_mixing_middle.png",
-                 "style_mixing_fine.png", "truncation.png"):
+                 "style_mixing_fine.png", "style_mixing_8px_up.png", "truncation.png"):
         assert (tmp_path / name).is_file(), name
 
 
@@ -351,6 +351,18 @@ def test_mixing_transfer_is_0_with_no_layers_and_1_with_all_layers_from_b():
     assert "| hair style |" in mixing_table(out)
 
 
+def test_mixing_sets_of_a_64px_generator():
+    """Layers 0-9 act on 4, 8, 8, 16, 16, 32, 32, 64, 64, 64 px; '8 px and up' leaves A only w0."""
+    from core.stylegan.evaluate import crossover_sets, mixing_sets
+
+    G = Generator(resolution=64, z_dim=16, w_dim=16, mapping_layers=2, channels=[16, 16, 8, 8, 4])
+    sets = mixing_sets(G)
+    assert sets["coarse"] == [0, 1, 2] and sets["middle"] == [3, 4, 5, 6] and sets["fine"] == [7, 8, 9]
+    assert sets["middle + fine"] == list(range(3, 10)) and sets["8 px and up"] == list(range(1, 10))
+    cross = list(crossover_sets(G).values())
+    assert cross[0] == sets["8 px and up"] and cross[2] == sets["middle + fine"] and cross[-1] == [9]
+
+
 def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
     """On the faces world the end-of-training evaluation adds the mixing table, rendered in the model card."""
     from core.stylegan.method import StyleGANConfig, StyleGANMethod
@@ -360,7 +372,9 @@ def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
     method = StyleGANMethod(StyleGANConfig(dataset="faces", eval_samples=40))
     metrics = method.evaluate(G)
     assert metrics["mixing_pairs"] == 10
-    assert set(metrics["mixing_transfer"]) == {"coarse", "middle", "fine", "middle + fine"}
+    assert set(metrics["mixing_transfer"]) == {"coarse", "middle", "fine", "middle + fine", "8 px and up"}
+    assert list(metrics["mixing_crossover"]) == [f"w{k}-w9" for k in range(1, 10)]
     card = method.model_card_results(metrics)
     assert "--pairs 10" in card and "| head shape |" in card and "middle + fine layers from B" in card
+    assert "| w1-w9 from B |" in card and "| w9-w9 from B |" in card
     assert method.model_card_results({"fid": 1.0}) == ""

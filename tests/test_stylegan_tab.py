@@ -58,7 +58,8 @@ def test_layer_layout_and_presets(ctx):
 
     choices, groups, num_ws = layer_layout("tiny")
     assert num_ws == 6 and [v for _, v in choices] == list(range(6))
-    assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": [], "middle + fine": [3, 4, 5], "none": []}
+    assert groups == {"coarse": [0, 1, 2], "middle": [3, 4, 5], "fine": [], "middle + fine": [3, 4, 5],
+                      "8 px and up": [1, 2, 3, 4, 5], "none": []}
     assert tuple(groups) == PRESETS  # the radio's choices are the measured layer sets
     assert preset_layers("tiny", "none") == []
     assert preset_layers("tiny", "middle + fine") == [3, 4, 5] and preset_layers("tiny", "coarse") == [0, 1, 2]
@@ -100,13 +101,14 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     assert checkpoint_note("tiny") == ""  # nothing measured: no claim
     (folder / "train_config.json").write_text(json.dumps({"steps": 12000}))
     transfer = {"coarse": {"head_shape": 0.6, "hair_style": 0.5, "background": 0.1},
-                "middle + fine": {"head_shape": 0.25, "hair_style": float("nan"), "background": 0.8,
-                                  "hair_colour": 0.7, "shirt_colour": 0.9}}
+                "8 px and up": {"head_shape": 0.25, "hair_style": float("nan"), "background": 0.8,
+                                "hair_colour": 0.7, "shirt_colour": 0.9}}
     (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
                                                      "mixing_pairs": 500, "mixing_transfer": transfer}))
     note = checkpoint_note("tiny")
     assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
-    assert "B's head shape 60 %" in note and "keeps A's head shape 75 %" in note and "hair style" not in note.split(
-        "middle + fine")[1]
-    assert "shirt colour 90 %" in note
+    coarse, later = note.split("**8 px and up**")
+    assert "B's head shape 60 %, hair style 50 %, background 10 %" in coarse
+    assert "B's background 80 %, shirt colour 90 %, hair colour 70 %, but B's head shape 25 % only" in later
+    assert "hair style" not in later  # NaN: no pair differed, no claim
     assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""

@@ -131,6 +131,16 @@ class DiffusionMethod(Method):
         _, _, _, names = self._data_info()
         save_bundle(module, folder, self._scheduler(), names, self.config.schedule, self.config.dataset)
 
+    def load_inference(self, folder) -> DiffusionModel:
+        """The UNet (and noisy classifier) that ``save_bundle`` wrote to ``folder``."""
+        from safetensors.torch import load_model
+
+        model = self.build_model()
+        load_model(model.unet, f"{folder}/diffusion_pytorch_model.safetensors")
+        if model.classifier is not None:
+            load_model(model.classifier, f"{folder}/noisy_classifier/model.safetensors")
+        return model
+
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, module) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -90,6 +91,14 @@ class Method:
     def save_inference(self, module: nn.Module, folder) -> None:
         """Write config.json + safetensors weights that rebuild ``module`` alone."""
         module.save_pretrained(folder)
+
+    def load_inference(self, folder) -> nn.Module:
+        """The module ``save_inference`` wrote to ``folder`` (safetensors), for re-evaluation."""
+        from safetensors.torch import load_model
+
+        module = self.ema_module(self.build_model())
+        load_model(module, str(Path(folder) / "model.safetensors"))
+        return module
 
     @torch.no_grad()
     def evaluate(self, module: nn.Module) -> dict[str, float]:

@@ -191,32 +191,69 @@ class Trainer:
                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
                            tmp / "rng.pt")
                 (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-            with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
-                tmp = Path(tmp)
-                self.method.save_inference(self._export_module(raw, ema), tmp)
-                self.config.save(tmp / "train_config.json")
-                if self.last_samples is not None:
-                    from core.data import make_grid, to_pil
-
-                    to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
-                notes = out / "notes.md"
-                write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware(acc),
-                                 notes=notes.read_text() if notes.is_file() else "")
-                if metrics:
-                    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-                else:  # metrics of an earlier finished run no longer describe these weights
-                    (out / "metrics.json").unlink(missing_ok=True)
-                for f in sorted(tmp.iterdir(), key=lambda p: p.suffix == ".json"):  # weights first
-                    target = out / f.name
-                    if f.is_dir():
-                        with atomic_folder(target) as t:
-                            os.rmdir(t)
-                            os.replace(f, t)
-                    else:
-                        os.chmod(f, 0o644)  # temporary files are created private
-                        os.replace(f, target)
+            self._export(self._export_module(raw, ema), state, metrics, hardware(acc))
         acc.wait_for_everyone()
         return str(self.out_dir)
+
+    def _export(self, module, state: dict, metrics: dict | None, hardware_line: str) -> None:
+        """Write the inference files, figures, samples, trainer state and model card (temp + rename each)."""
+        out = self.out_dir
+        with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
+            tmp = Path(tmp)
+            self.method.save_inference(module, tmp)
+            self.config.save(tmp / "train_config.json")
+            (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+            if self.last_samples is not None:
+                from core.data import make_grid, to_pil
+
+                to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
+            notes = out / "notes.md"
+            write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware_line,
+                             notes=notes.read_text() if notes.is_file() else "")
+            if metrics:
+                (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            else:  # metrics of an earlier finished run no longer describe these weights
+                (out / "metrics.json").unlink(missing_ok=True)
+            for f in sorted(tmp.iterdir(), key=lambda p: p.suffix == ".json"):  # weights first
+                target = out / f.name
+                if f.is_dir():
+                    with atomic_folder(target) as t:
+                        os.rmdir(t)
+                        os.replace(f, t)
+                else:
+                    os.chmod(f, 0o644)  # temporary files are created private
+                    os.replace(f, target)
+
+    def reevaluate(self) -> dict:
+        """Measure a finished checkpoint again and rewrite its card, figures and metrics.
+
+        Needs only the exported folder (weights + ``trainer_state.json``), not the resume state, so a
+        checkpoint whose optimizer state is gone still gets the current evaluation and figures. The card
+        keeps the training facts (legs, wall time, hardware) of ``trainer_state.json``.
+
+        Returns:
+            the new metrics.
+        """
+        out = self.out_dir
+        path = out / "trainer_state.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: only checkpoints exported with their trainer state can be "
+                                    "re-evaluated; resume training instead")
+        state = read_json(path)
+        if state.get("method") != self.method.name:
+            raise ValueError(f"{out} holds a {state.get('method')!r} checkpoint, not {self.method.name!r}")
+        if int(state["step"]) < self.config.steps:
+            raise ValueError(f"{out} stopped at step {state['step']} of {self.config.steps}; "
+                             "finish training instead (the evaluation runs at the last step)")
+        device = resolve_device(self.config.device)
+        module = self.method.load_inference(out).to(device).eval()
+        with torch.no_grad():
+            images = self.method.sample(module, self.config.num_samples, make_generator(self.config.seed, device))
+            self.last_samples = images.detach().float().clamp(0, 1).cpu()
+            metrics = self.method.evaluate(module)
+        legs = state.get("history") or [{}]
+        self._export(module, state, metrics, legs[-1].get("hardware", ""))
+        return metrics
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model

@@ -118,19 +118,27 @@ def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: i
 
 
 def mixing_sets(G: Generator) -> dict[str, list[int]]:
-    """The layer sets the mixing measurement takes from B: the paper's three groups and middle + fine."""
+    """The layer sets the mixing measurement takes from B: the paper's three groups, middle + fine, and
+    every layer from 8 px up (all but the 4x4 convolution)."""
     groups = G.style_groups()
     return {"coarse": groups["coarse"], "middle": groups["middle"], "fine": groups["fine"],
-            "middle + fine": groups["middle"] + groups["fine"]}
+            "middle + fine": groups["middle"] + groups["fine"],
+            "8 px and up": [i for i in range(G.num_ws) if G.layer_resolution(i) >= 8]}
 
 
-def mixing_table(transfer: dict[str, dict[str, float]]) -> str:
+def crossover_sets(G: Generator) -> dict[str, list[int]]:
+    """Layers w_k ... w_last from B for every crossover k >= 1: where along the layers each attribute switches."""
+    last = G.num_ws - 1
+    return {f"w{k}-w{last}": list(range(k, G.num_ws)) for k in range(1, G.num_ws)}
+
+
+def mixing_table(transfer: dict[str, dict[str, float]], suffix: str = " layers from B") -> str:
     """Markdown: rows = attributes (shape-like first, then colours), columns = layer sets, cells = % from B."""
     names = list(transfer)
     heads = list(next(iter(transfer.values())))
     order = [h for h in SHAPE_ATTRIBUTES if h in heads] + [h for h in COLOUR_ATTRIBUTES if h in heads]
     order += [h for h in heads if h not in order]
-    lines = ["| attribute | " + " | ".join(f"{n} layers from B" for n in names) + " |",
+    lines = ["| attribute | " + " | ".join(f"{n}{suffix}" for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for h in order:
         cells = [("-" if v != v else f"{100 * v:.0f} %") for v in (transfer[n][h] for n in names)]
@@ -139,7 +147,7 @@ def mixing_table(transfer: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m core.stylegan.evaluate --checkpoint stylegan-faces64``: the style-mixing transfer table."""
+    """``python -m core.stylegan.evaluate --checkpoint stylegan-faces64``: the style-mixing transfer tables."""
     import argparse
 
     from .explore import load_generator
@@ -151,6 +159,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     G = load_generator(args.checkpoint)
     print(mixing_table(mixing_transfer(G, mixing_sets(G), args.pairs, args.world)))
+    print()
+    print(mixing_table(mixing_transfer(G, crossover_sets(G), args.pairs, args.world), suffix=" from B"))
     return 0
 
 

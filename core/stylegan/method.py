@@ -58,6 +58,11 @@ class StyleGANConfig(TrainConfig):
     eval_samples: int = number(2000, 0, 100_000)
 
 
+# the model card's mixing grids: layer set taken from B -> file
+MIXING_FIGURES = {"coarse": "style_mixing_coarse.png", "middle": "style_mixing_middle.png",
+                  "fine": "style_mixing_fine.png", "8 px and up": "style_mixing_8px_up.png"}
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -204,14 +209,15 @@ class StyleGANMethod(Method):
 
     def save_inference(self, module: Generator, folder) -> None:
         """config.json + model.safetensors, plus the figures the model card shows (style mixing, truncation)."""
+        from .evaluate import mixing_sets
         from .explore import mixing_grid, truncation_strip, upscale
 
         module.save_pretrained(folder)
-        groups = module.style_groups()
+        sets = mixing_sets(module)
         with torch.no_grad():
-            for name in ("coarse", "middle", "fine"):
-                grid = mixing_grid(module, [1, 2, 3, 4], [5, 6, 7, 8], groups[name], psi=1.0)
-                upscale(grid, 2 * grid.width).save(f"{folder}/style_mixing_{name}.png")
+            for name, file in MIXING_FIGURES.items():
+                grid = mixing_grid(module, [1, 2, 3, 4], [5, 6, 7, 8], sets[name], psi=1.0)
+                upscale(grid, 2 * grid.width).save(f"{folder}/{file}")
             strip = truncation_strip(module, [1, 2, 3], [-1.0, -0.5, 0.0, 0.5, 0.7, 1.0, 1.5])
             upscale(strip, 2 * strip.width).save(f"{folder}/truncation.png")
 
@@ -225,7 +231,7 @@ class StyleGANMethod(Method):
     def evaluate(self, module: Generator) -> dict:
         """FID / KID (``evaluate_generator``) and, for the faces world, what mixing takes from B
         (``mixing_transfer`` over ``eval_samples / 4`` seed pairs)."""
-        from .evaluate import MIXING_WORLDS, evaluate_generator, mixing_sets, mixing_transfer
+        from .evaluate import MIXING_WORLDS, crossover_sets, evaluate_generator, mixing_sets, mixing_transfer
 
         c = self.config
         if c.eval_samples <= 0:
@@ -235,6 +241,7 @@ class StyleGANMethod(Method):
             pairs = max(c.eval_samples // 4, 1)
             metrics["mixing_pairs"] = pairs
             metrics["mixing_transfer"] = mixing_transfer(module, mixing_sets(module), pairs, c.dataset)
+            metrics["mixing_crossover"] = mixing_transfer(module, crossover_sets(module), pairs, c.dataset)
         return metrics
 
     def model_card_results(self, metrics: dict) -> str:
@@ -251,6 +258,21 @@ classifier reads A and B differently, and gives how often the mix gets B's value
 Shape attributes come first, then colours.
 
 {mixing_table(metrics['mixing_transfer'])}
+{self._crossover_results(metrics)}"""
+
+    @staticmethod
+    def _crossover_results(metrics: dict) -> str:
+        from .evaluate import mixing_table
+
+        if "mixing_crossover" not in metrics:
+            return ""
+        return f"""
+### Where each attribute lives (crossover)
+
+The same pairs, with B's w on every layer from w_k on (A keeps w_0 ... w_k-1). An attribute switches to B at the
+first column where its cell passes 50 %; the layers before that column are the ones that decide it.
+
+{mixing_table(metrics['mixing_crossover'], suffix=" from B")}
 """
 
     def model_card_notes(self) -> str:
@@ -277,6 +299,8 @@ Coarse layers (4-8 px) from B: ![coarse](style_mixing_coarse.png)
 Middle layers (16-32 px) from B: ![middle](style_mixing_middle.png)
 
 Fine layers (64 px and up) from B: ![fine](style_mixing_fine.png)
+
+Every layer from 8 px up from B (A keeps only the 4x4 convolution, w0): ![8 px and up](style_mixing_8px_up.png)
 
 ### Truncation
 
