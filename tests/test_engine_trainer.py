@@ -182,6 +182,14 @@ def test_resumed_legs_and_hand_notes_are_recorded_in_the_model_card(tmp_path):
     assert "replay their commands in order" in card and "Reproduce it from the saved config" not in card
 
 
+def test_a_leg_trained_in_the_app_has_no_command_and_the_card_says_so(tmp_path):
+    out = tmp_path / "app"
+    list(Trainer(ToyMethod(config(steps=10)), out).run())  # the Train panel passes no command
+    list(Trainer(ToyMethod(config(steps=20)), out, command="train --steps 20").run())
+    card = (out / "README.md").read_text()
+    assert "| 0-10 |" in card and "| the app's Train panel |" in card and "`None`" not in card
+
+
 def test_model_card_offers_the_saved_config_when_legs_differ_only_in_steps(tmp_path):
     out = tmp_path / "same"
     list(Trainer(ToyMethod(config(steps=10)), out, command="train --lr 0.1 --steps 10").run())

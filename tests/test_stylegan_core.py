@@ -345,10 +345,13 @@ def test_mixing_transfer_is_0_with_no_layers_and_1_with_all_layers_from_b():
     torch.manual_seed(0)
     G = Generator(resolution=64, z_dim=16, w_dim=16, mapping_layers=2, channels=[16, 16, 8, 8, 4]).eval()
     out = mixing_transfer(G, {"none": [], "all": list(range(G.num_ws))}, num_pairs=40, batch=20)
-    measured = [v for v in out["none"].values() if v == v]
-    assert measured and all(v == 0.0 for v in measured)
-    assert all(v == 1.0 for v in out["all"].values() if v == v)
-    assert "| hair style |" in mixing_table(out)
+    measured = [v for v in out["none"].values() if v["B"] == v["B"]]
+    assert measured and all(v == {"B": 0.0, "A": 1.0} for v in measured)
+    assert all(v == {"B": 1.0, "A": 0.0} for v in out["all"].values() if v["B"] == v["B"])
+    table = mixing_table(out)
+    assert "| attribute: % B's / % A's | none layers from B | all layers from B |" in table
+    head = next(h for h, v in out["none"].items() if v["B"] == v["B"]).replace("_", " ")
+    assert f"| {head} | 0 / 100 | 100 / 0 |" in table.splitlines()
 
 
 def test_mixing_sets_of_a_64px_generator():

@@ -100,15 +100,18 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     folder = tmp_path / "stylegan" / "tiny"
     assert checkpoint_note("tiny") == ""  # nothing measured: no claim
     (folder / "train_config.json").write_text(json.dumps({"steps": 12000}))
-    transfer = {"coarse": {"head_shape": 0.6, "hair_style": 0.5, "background": 0.1},
-                "8 px and up": {"head_shape": 0.25, "hair_style": float("nan"), "background": 0.8,
-                                "hair_colour": 0.7, "shirt_colour": 0.9}}
+    nan = float("nan")
+    transfer = {"coarse": {"head_shape": {"B": 0.6, "A": 0.3}, "hair_style": {"B": 0.5, "A": 0.4},
+                           "pose": {"B": 0.9, "A": 0.05}},
+                "8 px and up": {"head_shape": {"B": 0.25, "A": 0.6}, "hair_style": {"B": nan, "A": nan},
+                                "pose": {"B": 0.1, "A": 0.85}, "background": {"B": 0.8, "A": 0.1},
+                                "hair_colour": {"B": 0.7, "A": 0.2}, "shirt_colour": {"B": 0.9, "A": 0.0}}}
     (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
                                                      "mixing_pairs": 500, "mixing_transfer": transfer}))
     note = checkpoint_note("tiny")
     assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
     coarse, later = note.split("**8 px and up**")
-    assert "B's head shape 60 %, hair style 50 %, background 10 %" in coarse
-    assert "B's background 80 %, shirt colour 90 %, hair colour 70 %, but B's head shape 25 % only" in later
+    assert "B's pose 90 %, hair style 50 %, head shape 60 %" in coarse
+    assert "B's background 80 %, shirt colour 90 %, hair colour 70 % and keeps A's pose 85 %, head shape 60 %" in later
     assert "hair style" not in later  # NaN: no pair differed, no claim
     assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""

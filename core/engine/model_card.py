@@ -95,8 +95,13 @@ def _history(legs: list[dict]) -> list[str]:
     return ["### Training history", "",
             f"One run in {len(legs)} legs, each resumed from the last (weights, optimizers, EMA and RNG restored):", "",
             "| steps | wall time | hardware | command |", "|---|---|---|---|",
-            *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | `{leg['command']}` |"
+            *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | {_command(leg)} |"
               for leg in legs], ""]
+
+
+def _command(leg: dict) -> str:
+    """A leg's command as code, or where it ran when it had none (the tab's Train panel records no command)."""
+    return f"`{leg['command']}`" if leg.get("command") else "the app's Train panel"
 
 
 def _fmt(value) -> str:

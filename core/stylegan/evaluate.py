@@ -81,15 +81,16 @@ COLOUR_ATTRIBUTES = ("background", "hair_colour", "skin_tone", "shirt_colour", "
 
 @torch.no_grad()
 def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: int = 500, world: str = "faces",
-                    seed: int = 2024, batch: int = 100) -> dict[str, dict[str, float]]:
-    """What style mixing takes from B, measured by the world's attribute classifier.
+                    seed: int = 2024, batch: int = 100) -> dict[str, dict[str, dict[str, float]]]:
+    """What style mixing takes from B and what it keeps of A, measured by the world's attribute classifier.
 
     For ``num_pairs`` seed pairs (A, B) and each named layer set, the mix is A with B's w on those layers
-    (psi 1, constant noise). Per attribute head: among the pairs whose A and B the classifier reads
-    differently, the fraction of mixes it reads as B's value. 0 = always A's, 1 = always B's.
+    (psi 1, constant noise). Per attribute head, among the pairs whose A and B the classifier reads
+    differently: the fraction of mixes it reads as B's value ("B") and as A's value ("A"). The rest of
+    the mixes show a third value, belonging to neither seed.
 
     Returns:
-        {layer set name: {attribute: fraction}} (NaN where no pair differs).
+        {layer set name: {attribute: {"B": fraction, "A": fraction}}} (NaN where no pair differs).
     """
     from core.metrics import predict
     from core.metrics.features import load_classifier
@@ -109,12 +110,14 @@ def mixing_transfer(G: Generator, layer_sets: dict[str, list[int]], num_pairs: i
             preds[name].append(predict(render(G, w, "const").cpu(), classifier=net))
     preds = {k: torch.cat(v) for k, v in preds.items()}  # (N, heads)
     differ = preds["A"] != preds["B"]
-    out = {}
-    for name in layer_sets:
-        took_b = (preds[name] == preds["B"]) & differ
-        out[name] = {head: (float(took_b[:, h].sum() / differ[:, h].sum()) if differ[:, h].any() else float("nan"))
-                     for h, head in enumerate(net.head_names)}
-    return out
+    count = differ.sum(0)
+
+    def share(name: str, seed_name: str) -> list[float]:
+        hits = ((preds[name] == preds[seed_name]) & differ).sum(0)
+        return [float(hits[h] / count[h]) if count[h] else float("nan") for h in range(len(net.head_names))]
+
+    return {name: {head: {"B": b, "A": a} for head, b, a in zip(net.head_names, share(name, "B"), share(name, "A"))}
+            for name in layer_sets}
 
 
 def mixing_sets(G: Generator) -> dict[str, list[int]]:
@@ -132,16 +135,18 @@ def crossover_sets(G: Generator) -> dict[str, list[int]]:
     return {f"w{k}-w{last}": list(range(k, G.num_ws)) for k in range(1, G.num_ws)}
 
 
-def mixing_table(transfer: dict[str, dict[str, float]], suffix: str = " layers from B") -> str:
-    """Markdown: rows = attributes (shape-like first, then colours), columns = layer sets, cells = % from B."""
+def mixing_table(transfer: dict, suffix: str = " layers from B") -> str:
+    """Markdown: rows = attributes (shape-like first, then colours), columns = layer sets,
+    cells = "% read as B's value / % read as A's value" (``mixing_transfer``)."""
     names = list(transfer)
     heads = list(next(iter(transfer.values())))
     order = [h for h in SHAPE_ATTRIBUTES if h in heads] + [h for h in COLOUR_ATTRIBUTES if h in heads]
     order += [h for h in heads if h not in order]
-    lines = ["| attribute | " + " | ".join(f"{n}{suffix}" for n in names) + " |",
+    lines = ["| attribute: % B's / % A's | " + " | ".join(f"{n}{suffix}" for n in names) + " |",
              "|---|" + "---:|" * len(names)]
+    pct = lambda v: "-" if v != v else f"{100 * v:.0f}"  # NaN: no pair differed
     for h in order:
-        cells = [("-" if v != v else f"{100 * v:.0f} %") for v in (transfer[n][h] for n in names)]
+        cells = [f"{pct(transfer[n][h]['B'])} / {pct(transfer[n][h]['A'])}" for n in names]
         lines.append(f"| {h.replace('_', ' ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

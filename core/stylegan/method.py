@@ -254,8 +254,8 @@ class StyleGANMethod(Method):
 `python -m core.stylegan.evaluate --checkpoint <name> --pairs {metrics['mixing_pairs']}` gives this table:
 {metrics['mixing_pairs']} seed pairs (A, B) at psi 1 with constant noise; the mix is A with B's w on the named layers.
 GenLab's {self.config.dataset} attribute classifier reads A, B and the mix. Each cell counts the pairs where the
-classifier reads A and B differently, and gives how often the mix gets B's value (0 % = always A's, 100 % = always B's).
-Shape attributes come first, then colours.
+classifier reads A and B differently, and gives how often the mix shows B's value / A's value; the rest of the mixes
+show a third value that belongs to neither seed. Shape attributes come first, then colours.
 
 {mixing_table(metrics['mixing_transfer'])}
 {self._crossover_results(metrics)}"""
@@ -269,8 +269,8 @@ Shape attributes come first, then colours.
         return f"""
 ### Where each attribute lives (crossover)
 
-The same pairs, with B's w on every layer from w_k on (A keeps w_0 ... w_k-1). An attribute switches to B at the
-first column where its cell passes 50 %; the layers before that column are the ones that decide it.
+The same pairs, with B's w on every layer from w_k on (A keeps w_0 ... w_k-1). Reading a row from the right, an
+attribute moves from A to B over the layers that decide it.
 
 {mixing_table(metrics['mixing_crossover'], suffix=" from B")}
 """
