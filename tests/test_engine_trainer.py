@@ -220,3 +220,16 @@ def test_reevaluate_rewrites_card_and_metrics_from_the_exported_folder_alone(tmp
     (out / "trainer_state.json").unlink()
     with pytest.raises(FileNotFoundError, match="trainer_state.json is missing"):
         Trainer(ToyMethod(config(steps=20)), out).reevaluate()
+
+
+def test_cli_reevaluate_reads_the_folders_own_config(tmp_path):
+    import shutil
+
+    out = tmp_path / "cli"
+    list(Trainer(ToyMethod(config(steps=20)), out, command="leg one").run())
+    shutil.rmtree(out / "resume")
+    cmd = [sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--out", str(out), "--reevaluate"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"re-evaluated {out}" in done.stdout and "mse = " in done.stdout
+    assert not (out / "resume").exists()  # nothing was trained
