@@ -103,6 +103,22 @@ def checkpoint_note(name) -> str:
     return text
 
 
+def crossover_markdown(name) -> str:
+    """The checkpoint's measured crossover table (metrics.json, ``mixing_crossover``) for the tab; "" if none."""
+    from core.engine import resolve_checkpoint
+    from core.stylegan.evaluate import mixing_table
+
+    try:
+        metrics = json.loads((resolve_checkpoint(METHOD, name) / "metrics.json").read_text())
+        table = mixing_table(metrics["mixing_crossover"], suffix=" from B")
+    except Exception:
+        return "Not measured for this checkpoint (training measures it at its last step, on the faces world)."
+    return (f"Measured when training ended, over {metrics.get('mixing_pairs', '?')} seed pairs that the attribute "
+            "classifier reads differently. Each column gives B's w to every layer from w_k on; each cell is how often "
+            "the mix shows **B's value / A's value** (the rest show a value of neither seed). Read a row from the "
+            "right: an attribute moves from A to B over the layers that decide it.\n\n" + table)
+
+
 def preset_layers(name, preset):
     """The layer indices of a preset (one of ``PRESETS``) for a checkpoint."""
     if preset not in PRESETS:
@@ -258,6 +274,10 @@ def build(ctx: AppContext) -> None:
     picker.change(relayout, inputs=[picker, preset], outputs=[layers, preset, cutoff], api_visibility="private",
                   queue=False)
     picker.change(checkpoint_note, inputs=picker, outputs=note, api_visibility="private", queue=False)
+
+    with gr.Accordion("What each layer decides (measured crossover)", open=False):
+        crossover = gr.Markdown(crossover_markdown(picker.value), elem_id="stylegan-crossover")
+    picker.change(crossover_markdown, inputs=picker, outputs=crossover, api_visibility="private", queue=False)
 
     with gr.Accordion("Mixing grid (the paper's figure 3)", open=False):
         with gr.Row():

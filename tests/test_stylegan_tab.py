@@ -114,4 +114,13 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     assert "B's pose 90 %, hair style 50 %, head shape 60 %" in coarse
     assert "B's background 80 %, shirt colour 90 %, hair colour 70 % and keeps A's pose 85 %, head shape 60 %" in later
     assert "hair style" not in later  # NaN: no pair differed, no claim
+    from demos.stylegan import crossover_markdown
+
+    assert crossover_markdown("tiny").startswith("Not measured")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["mixing_crossover"] = {"w1-w5": transfer["8 px and up"], "w2-w5": transfer["8 px and up"]}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    table = crossover_markdown("tiny")
+    assert "500 seed pairs" in table and "| w1-w5 from B | w2-w5 from B |" in table
+    assert "| pose | 10 / 85 | 10 / 85 |" in table and "| hair style | - / - | - / - |" in table
     assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""
