@@ -28,6 +28,9 @@ def build_parser(method: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="a train_config.json to start from (flags override it)")
     parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
+    parser.add_argument("--from-export", action="store_true",
+                        help="no resume state in --out: continue from its exported weights and trainer_state.json "
+                             "(fresh optimizers; a GAN's discriminator starts over)")
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the finished checkpoint in --out again and rewrite its card, figures and "
                              "metrics (needs no resume state; --config defaults to its train_config.json)")
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     cancel = threading.Event()
     # kill (SIGTERM) stops after the current step and saves, like Ctrl-C; background jobs ignore SIGINT
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-    trainer = Trainer(cls(config), out, cancel=cancel, resume=not args.fresh, command=command)
+    trainer = Trainer(cls(config), out, cancel=cancel, resume=not args.fresh, command=command,
+                      from_export=args.from_export)
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = None
     events = trainer.run()

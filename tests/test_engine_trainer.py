@@ -233,3 +233,29 @@ def test_cli_reevaluate_reads_the_folders_own_config(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"re-evaluated {out}" in done.stdout and "mse = " in done.stdout
     assert not (out / "resume").exists()  # nothing was trained
+
+
+def test_from_export_continues_from_the_exported_weights_with_fresh_optimizers(tmp_path):
+    """With the resume state gone, --from-export starts from the exported weights, step and legs."""
+    import shutil
+
+    out = tmp_path / "cont"
+    list(Trainer(ToyMethod(config(steps=20)), out, command="leg one").run())
+    exported = load_file(out / "model.safetensors")
+    shutil.rmtree(out / "resume")
+    events = list(Trainer(ToyMethod(config(steps=30)), out, command="leg two --from-export", from_export=True).run())
+    assert events[0].step == 20 and "resuming at step 20" in events[0].message and events[-1].step == 30
+    opt = load_tensors(out / "resume" / "optimizers.pt")["main"]["state"][0]
+    assert opt["step"].item() == 10  # a fresh Adam took this leg's 10 steps
+    history = json.loads((out / "trainer_state.json").read_text())["history"]
+    assert [(leg["from"], leg["to"], leg["command"]) for leg in history] == [(0, 20, "leg one"),
+                                                                              (20, 30, "leg two --from-export")]
+    # no steps to take: the weights written again are exactly the exported ones
+    again = tmp_path / "again"
+    list(Trainer(ToyMethod(config(steps=20)), again, command="leg one").run())
+    before = load_file(again / "model.safetensors")
+    shutil.rmtree(again / "resume")
+    list(Trainer(ToyMethod(config(steps=20)), again, from_export=True).run())
+    after = load_file(again / "model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert exported.keys() == load_file(out / "model.safetensors").keys()

@@ -318,6 +318,16 @@ def test_training_step_updates_both_networks():
     images = method.sample(model.G.eval(), 4, torch.Generator().manual_seed(0))
     assert images.shape == (4, 3, 16, 16) and 0 <= images.min() and images.max() <= 1
 
+    method.config.g_start = 5  # before step 5 only D trains (a fresh D catching up with a grown G)
+    model.G.train()
+    g1, d1 = [p.clone() for p in model.G.parameters()], [p.clone() for p in model.D.parameters()]
+    w_avg = model.G.w_avg.clone()
+    losses = method.training_step(model, {"image": torch.rand(4, 3, 16, 16)}, Ctx(3, opts))
+    assert "loss_g" not in losses and torch.isfinite(losses["loss_d"])
+    assert all(torch.equal(a, b) for a, b in zip(g1, model.G.parameters())) and torch.equal(w_avg, model.G.w_avg)
+    assert any(not torch.equal(a, b) for a, b in zip(d1, model.D.parameters()))
+    assert "loss_g" in method.training_step(model, {"image": torch.rand(4, 3, 16, 16)}, Ctx(5, opts))
+
 
 def test_truncation_strip_has_the_mean_face_in_the_psi_zero_column():
     G = tiny_generator()

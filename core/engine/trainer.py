@@ -37,15 +37,19 @@ class Trainer:
         cancel: set this event to stop after the current step (a checkpoint is written).
         resume: continue from ``out_dir/resume`` when it exists (else start fresh).
         command: the command line recorded in the model card.
+        from_export: with no resume state, continue from the exported weights and ``trainer_state.json`` of
+            ``out_dir`` (fresh optimizer state; modules that are not exported, such as a GAN's
+            discriminator, start over).
     """
 
     def __init__(self, method: Method, out_dir, cancel: threading.Event | None = None,
-                 resume: bool = True, command: str | None = None):
+                 resume: bool = True, command: str | None = None, from_export: bool = False):
         self.method = method
         self.config = method.config
         self.out_dir = Path(out_dir)
         self.cancel = cancel or threading.Event()
         self.resume = resume
+        self.from_export = from_export
         self.command = command
         self.last_samples: torch.Tensor | None = None
 
@@ -93,6 +97,8 @@ class Trainer:
         state = {"step": 0, "wall_time": 0.0, "history": []}
         if self.resume:
             state = self._load_resume(raw, ema, optimizers, state)
+        if self.from_export and state["step"] == 0:
+            state = self._load_export(raw, ema)
         self._resumed = state  # where this leg started: history of earlier legs, their steps and wall time
         total = c.steps
         start_step, t0 = state["step"], time.time()
@@ -235,13 +241,7 @@ class Trainer:
             the new metrics.
         """
         out = self.out_dir
-        path = out / "trainer_state.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: only checkpoints exported with their trainer state can be "
-                                    "re-evaluated; resume training instead")
-        state = read_json(path)
-        if state.get("method") != self.method.name:
-            raise ValueError(f"{out} holds a {state.get('method')!r} checkpoint, not {self.method.name!r}")
+        state = self._read_export_state()
         if int(state["step"]) < self.config.steps:
             raise ValueError(f"{out} stopped at step {state['step']} of {self.config.steps}; "
                              "finish training instead (the evaluation runs at the last step)")
@@ -254,6 +254,27 @@ class Trainer:
         legs = state.get("history") or [{}]
         self._export(module, state, metrics, legs[-1].get("hardware", ""))
         return metrics
+
+    def _read_export_state(self) -> dict:
+        """The ``trainer_state.json`` of the exported checkpoint in ``out_dir`` (its legs, step, wall time)."""
+        path = self.out_dir / "trainer_state.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: only checkpoints exported with their trainer state can be "
+                                    "re-evaluated or continued without their resume state")
+        state = read_json(path)
+        if state.get("method") != self.method.name:
+            raise ValueError(f"{self.out_dir} holds a {state.get('method')!r} checkpoint, not {self.method.name!r}")
+        return state
+
+    def _load_export(self, raw, ema) -> dict:
+        """Start from the exported weights: they go into the exported sub-module and its EMA."""
+        saved = self._read_export_state()
+        weights = self.method.load_inference(self.out_dir).state_dict()
+        self.method.ema_module(raw).load_state_dict(weights)
+        if ema is not None:
+            ema.module.load_state_dict(weights)
+        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
+                "history": list(saved.get("history", []))}
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model

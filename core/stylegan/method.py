@@ -35,6 +35,8 @@ class StyleGANConfig(TrainConfig):
         r1_gamma, r1_every: R1 weight gamma and the lazy-regularisation interval.
         mixing_prob: probability of style-mixing regularisation per generated sample.
         diffaug: DiffAugment policy applied to real and fake images before D ("" = none).
+        g_start: the generator's updates begin at this step; until then only D trains (lets a fresh D
+            catch up with a grown generator after ``--from-export``).
         eval_samples: generated / real images used for the FID in the model card.
     """
 
@@ -55,6 +57,7 @@ class StyleGANConfig(TrainConfig):
     r1_every: int = number(16, 1, 1000)
     mixing_prob: float = number(0.9, 0.0, 1.0)
     diffaug: str = choice("translation", AUGMENT_POLICIES, help="DiffAugment policy for small data sets")
+    g_start: int = number(0, 0, 10_000_000, help="G updates begin at this step (only D trains before it)")
     eval_samples: int = number(2000, 0, 100_000)
 
 
@@ -193,6 +196,10 @@ class StyleGANMethod(Method):
             opt_d.step()
             self._last_r1 = float(penalty.detach())
 
+        losses = {"loss_d": loss_d.detach(), "d_real": d_real, "d_fake": d_fake, "r1": torch.tensor(self._last_r1)}
+        if ctx.step < c.g_start:  # D catches up with a fixed G
+            return losses
+
         # G step: non-saturating loss with style mixing; updates w_avg
         if not distributed:
             set_requires_grad(raw.G, True)
@@ -204,8 +211,7 @@ class StyleGANMethod(Method):
         opt_d.zero_grad(set_to_none=True)
         if not distributed:
             set_requires_grad(raw.D, True)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "d_real": d_real, "d_fake": d_fake,
-                "r1": torch.tensor(self._last_r1)}
+        return {**losses, "loss_g": loss_g.detach()}
 
     def save_inference(self, module: Generator, folder) -> None:
         """config.json + model.safetensors, plus the figures the model card shows (style mixing, truncation)."""
