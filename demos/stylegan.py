@@ -21,10 +21,10 @@ ABOUT = """**StyleGAN: style mixing and truncation.** A mapping network turns a 
 w, and every layer of the synthesis network reads its own copy of w through modulated convolutions
 ([Karras et al. 2019, StyleGAN](https://arxiv.org/abs/1812.04948);
 [Karras et al. 2020, StyleGAN2](https://arxiv.org/abs/1912.04958)).
-Taking the w of some layers from another seed *mixes styles*: in the paper's 1024 px faces the coarse layers (4-8 px)
-carry pose and head shape, the middle ones (16-32 px) features, the fine ones (64 px and up) colour and texture. The truncation trick pulls w towards
-its average (psi 0 = the mean face). Projection optimises w to reproduce your own image
-(StyleGAN2 §5; [Abdal et al. 2019, Image2StyleGAN](https://arxiv.org/abs/1904.03189) for w+).
+Taking the w of some layers from another seed *mixes styles*: in the paper's 1024 px faces the coarse layers
+(4-8 px) carry pose and head shape, the middle ones (16-32 px) features, the fine ones (64 px and up) colour and
+texture. The truncation trick pulls w towards its average (psi 0 = the mean face). Projection optimises w to
+reproduce your own image (StyleGAN2 §5; [Abdal et al. 2019, Image2StyleGAN](https://arxiv.org/abs/1904.03189) for w+).
 Training uses the non-saturating loss with lazy R1 ([Mescheder et al. 2018](https://arxiv.org/abs/1801.04406)) and
 [DiffAugment (Zhao et al. 2020)](https://arxiv.org/abs/2006.10738)."""
 
@@ -104,19 +104,17 @@ def checkpoint_note(name) -> str:
 
 
 def crossover_markdown(name) -> str:
-    """The checkpoint's measured crossover table (metrics.json, ``mixing_crossover``) for the tab; "" if none."""
+    """The checkpoint's measured crossover table (metrics.json, ``mixing_crossover``) for the tab, or why none."""
     from core.engine import resolve_checkpoint
-    from core.stylegan.evaluate import mixing_table
+    from core.stylegan.evaluate import crossover_report
 
     try:
         metrics = json.loads((resolve_checkpoint(METHOD, name) / "metrics.json").read_text())
-        table = mixing_table(metrics["mixing_crossover"], suffix=" from B")
+        report = crossover_report(metrics["mixing_crossover"])
     except Exception:
         return "Not measured for this checkpoint (training measures it at its last step, on the faces world)."
     return (f"Measured when training ended, over {metrics.get('mixing_pairs', '?')} seed pairs that the attribute "
-            "classifier reads differently. Each column gives B's w to every layer from w_k on; each cell is how often "
-            "the mix shows **B's value / A's value** (the rest show a value of neither seed). Read a row from the "
-            "right: an attribute moves from A to B over the layers that decide it.\n\n" + table)
+            f"classifier reads differently. {report}")
 
 
 def preset_layers(name, preset):

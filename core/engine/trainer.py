@@ -273,8 +273,7 @@ class Trainer:
         self.method.ema_module(raw).load_state_dict(weights)
         if ema is not None:
             ema.module.load_state_dict(weights)
-        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
-                "history": list(saved.get("history", []))}
+        return _progress(saved)
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model
@@ -301,8 +300,7 @@ class Trainer:
         torch.set_rng_state(rng["cpu"])
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-        return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
-                "history": list(saved.get("history", []))}
+        return _progress(saved)
 
     def _history(self, acc, step: int, wall_time: float) -> list[dict]:
         """The legs of this run (one per resume): steps from/to, wall time, command, hardware."""
@@ -312,6 +310,12 @@ class Trainer:
             history.append({"from": before["step"], "to": step, "wall_time": round(wall_time - before["wall_time"], 3),
                             "command": self.command, "hardware": hardware(acc)})
         return history
+
+
+def _progress(saved: dict) -> dict:
+    """Where a saved run stands (its trainer_state.json): step, wall time and the legs so far."""
+    return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
+            "history": list(saved.get("history", []))}
 
 
 def hardware(acc) -> str:

@@ -151,6 +151,14 @@ def mixing_table(transfer: dict, suffix: str = " layers from B") -> str:
     return "\n".join(lines)
 
 
+def crossover_report(crossover: dict) -> str:
+    """Markdown: how to read the crossover measurement (``crossover_sets``), then its table."""
+    return ("Each column gives B's w to every layer from w_k on (A keeps w_0 ... w_k-1); each cell is how often the "
+            "mix shows **B's value / A's value** (the rest show a value of neither seed). Read a row from the right: "
+            "an attribute moves from A to B over the layers that decide it.\n\n"
+            + mixing_table(crossover, suffix=" from B"))
+
+
 def main(argv=None) -> int:
     """``python -m core.stylegan.evaluate --checkpoint stylegan-faces64``: the style-mixing transfer tables."""
     import argparse
@@ -165,7 +173,7 @@ def main(argv=None) -> int:
     G = load_generator(args.checkpoint)
     print(mixing_table(mixing_transfer(G, mixing_sets(G), args.pairs, args.world)))
     print()
-    print(mixing_table(mixing_transfer(G, crossover_sets(G), args.pairs, args.world), suffix=" from B"))
+    print(crossover_report(mixing_transfer(G, crossover_sets(G), args.pairs, args.world)))
     return 0
 
 

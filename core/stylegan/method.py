@@ -268,17 +268,14 @@ show a third value that belongs to neither seed. Shape attributes come first, th
 
     @staticmethod
     def _crossover_results(metrics: dict) -> str:
-        from .evaluate import mixing_table
+        from .evaluate import crossover_report
 
         if "mixing_crossover" not in metrics:
             return ""
         return f"""
 ### Where each attribute lives (crossover)
 
-The same pairs, with B's w on every layer from w_k on (A keeps w_0 ... w_k-1). Reading a row from the right, an
-attribute moves from A to B over the layers that decide it.
-
-{mixing_table(metrics['mixing_crossover'], suffix=" from B")}
+The same pairs. {crossover_report(metrics['mixing_crossover'])}
 """
 
     def model_card_notes(self) -> str:
