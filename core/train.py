@@ -30,7 +30,7 @@ def build_parser(method: str) -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
     parser.add_argument("--from-export", action="store_true",
                         help="no resume state in --out: continue from its exported weights and trainer_state.json "
-                             "(fresh optimizers; a GAN's discriminator starts over)")
+                             "(fresh optimizers; a GAN's discriminator from the export, if it has one)")
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the finished checkpoint in --out again and rewrite its card, figures and "
                              "metrics (needs no resume state; --config defaults to its train_config.json)")

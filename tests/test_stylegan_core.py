@@ -391,3 +391,42 @@ def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
     assert "--pairs 10" in card and "| head shape |" in card and "middle + fine layers from B" in card
     assert "| w1-w9 from B |" in card and "| w9-w9 from B |" in card
     assert method.model_card_results({"fid": 1.0}) == ""
+
+
+def test_export_carries_the_discriminator_and_from_export_continues_with_it(tmp_path):
+    """The exported discriminator.safetensors is what --from-export trains on when resume/ is gone."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from core.engine import Trainer
+    from core.stylegan.method import StyleGANConfig, StyleGANMethod
+
+    class Images:
+        channels, resolution = 3, 16
+
+        def __len__(self):
+            return 8
+
+        def get_batch(self, indices):
+            return {"image": torch.rand(len(indices), 3, 16, 16, generator=torch.Generator().manual_seed(len(indices)))}
+
+    class Tiny(StyleGANMethod):
+        def build_dataset(self, split="train"):
+            return Images()
+
+    def config(steps):
+        return StyleGANConfig(steps=steps, batch_size=2, z_dim=8, w_dim=8, mapping_layers=2, channel_base=64,
+                              channel_max=16, eval_samples=0, sample_every=0, checkpoint_every=0, num_samples=4)
+
+    out = tmp_path / "gan"
+    list(Trainer(Tiny(config(3)), out).run())
+    trained = load_file(out / "resume" / "model.safetensors")
+    exported = load_file(out / "discriminator.safetensors")
+    assert exported.keys() and all(torch.equal(v, trained[f"D.{k}"]) for k, v in exported.items())
+    shutil.rmtree(out / "resume")
+    list(Trainer(Tiny(config(3)), out, from_export=True).run())  # no steps left: D is written back unchanged
+    again = load_file(out / "discriminator.safetensors")
+    assert all(torch.equal(exported[k], again[k]) for k in exported)
+    continued = load_file(out / "resume" / "model.safetensors")
+    assert all(torch.equal(v, continued[f"D.{k}"]) for k, v in exported.items())

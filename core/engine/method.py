@@ -83,6 +83,12 @@ class Method:
         """The (unwrapped) sub-module whose weights are averaged and exported, e.g. the generator."""
         return model
 
+    def continuation_modules(self, model: nn.Module) -> dict[str, nn.Module]:
+        """Sub-modules besides the exported one that training needs to go on as before (a GAN's
+        discriminator). The export writes each as ``<name>.safetensors``, so ``--from-export`` continues
+        with them when the resume state is gone; only the optimizer moments start afresh."""
+        return {}
+
     @torch.no_grad()
     def sample(self, module: nn.Module, num: int, generator: torch.Generator) -> torch.Tensor:
         """``num`` images (N, C, H, W) in [0, 1] from the exported module."""

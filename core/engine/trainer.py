@@ -9,6 +9,7 @@ Multi-process training is ``torchrun``/``accelerate launch`` of the same CLI.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -26,6 +27,8 @@ from .events import TrainEvent
 from .method import Method, StepContext
 from .model_card import write_model_card
 from .seed import make_generator
+
+log = logging.getLogger(__name__)
 
 
 class Trainer:
@@ -197,16 +200,22 @@ class Trainer:
                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
                            tmp / "rng.pt")
                 (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-            self._export(self._export_module(raw, ema), state, metrics, hardware(acc))
+            self._export(self._export_module(raw, ema), state, metrics, hardware(acc),
+                         self.method.continuation_modules(raw))
         acc.wait_for_everyone()
         return str(self.out_dir)
 
-    def _export(self, module, state: dict, metrics: dict | None, hardware_line: str) -> None:
-        """Write the inference files, figures, samples, trainer state and model card (temp + rename each)."""
+    def _export(self, module, state: dict, metrics: dict | None, hardware_line: str, extras=None) -> None:
+        """Write the inference files, figures, samples, trainer state, model card and the
+        ``continuation_modules`` (temp + rename each)."""
+        from safetensors.torch import save_model
+
         out = self.out_dir
         with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
             tmp = Path(tmp)
             self.method.save_inference(module, tmp)
+            for name, extra in (extras or {}).items():
+                save_model(extra, str(tmp / f"{name}.safetensors"))
             self.config.save(tmp / "train_config.json")
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
             if self.last_samples is not None:
@@ -267,12 +276,22 @@ class Trainer:
         return state
 
     def _load_export(self, raw, ema) -> dict:
-        """Start from the exported weights: they go into the exported sub-module and its EMA."""
+        """Start from the exported weights: they go into the exported sub-module and its EMA, and the
+        exported ``continuation_modules`` (if the export has them) into theirs."""
+        from safetensors.torch import load_model
+
         saved = self._read_export_state()
         weights = self.method.load_inference(self.out_dir).state_dict()
         self.method.ema_module(raw).load_state_dict(weights)
         if ema is not None:
             ema.module.load_state_dict(weights)
+        for name, extra in self.method.continuation_modules(raw).items():
+            path = self.out_dir / f"{name}.safetensors"
+            if path.is_file():
+                load_model(extra, str(path))
+                log.info("continuing with the exported %s", name)
+            else:
+                log.warning("%s has no %s.safetensors: the %s starts afresh", self.out_dir, name, name)
         return _progress(saved)
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:

@@ -168,6 +168,11 @@ class StyleGANMethod(Method):
     def ema_module(self, model: StyleGANPair) -> Generator:
         return model.G
 
+    def continuation_modules(self, model: StyleGANPair) -> dict[str, nn.Module]:
+        """The discriminator: exported beside G, so a run whose resume state is lost goes on against the D
+        that trained it (a fresh D first undoes part of what G learned)."""
+        return {"discriminator": model.D}
+
     # ------------------------------------------------------------------ training
     def training_step(self, model, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
         c = self.config
