@@ -40,9 +40,9 @@ class Trainer:
         cancel: set this event to stop after the current step (a checkpoint is written).
         resume: continue from ``out_dir/resume`` when it exists (else start fresh).
         command: the command line recorded in the model card.
-        from_export: with no resume state, continue from the exported weights and ``trainer_state.json`` of
-            ``out_dir`` (fresh optimizer state; modules that are not exported, such as a GAN's
-            discriminator, start over).
+        from_export: with no resume state, continue from the exported weights, the exported
+            ``Method.continuation_modules`` (a GAN's discriminator; they start over where the export has none)
+            and ``trainer_state.json`` of ``out_dir``, with fresh optimizer state.
     """
 
     def __init__(self, method: Method, out_dir, cancel: threading.Event | None = None,
