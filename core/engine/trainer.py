@@ -63,7 +63,9 @@ class Trainer:
         from accelerate.utils import DistributedDataParallelKwargs
 
         device = resolve_device(self.config.device)
-        mixed = self.config.mixed_precision if device.type == "cuda" else "no"
+        mixed = self.config.mixed_precision  # bf16 autocasts on CPU too (fast with AMX / AVX512-BF16)
+        if mixed == "fp16" and device.type != "cuda":
+            mixed = "no"
         if not torch.distributed.is_initialized():
             AcceleratorState._reset_state()  # several runs in one process (tests, the app)
         return Accelerator(

@@ -29,8 +29,9 @@ def r1_penalty(discriminator, real: torch.Tensor, create_graph: bool = True) -> 
         scalar, the batch mean of the squared gradient norm.
     """
     real = real.detach().requires_grad_(True)
-    logits = discriminator(real)
-    (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=create_graph)
+    with torch.autocast(real.device.type, enabled=False):  # a squared gradient norm wants float32
+        logits = discriminator(real)
+        (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=create_graph)
     return grad.square().flatten(1).sum(1).mean()
 
 
