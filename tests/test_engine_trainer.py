@@ -259,3 +259,25 @@ def test_from_export_continues_from_the_exported_weights_with_fresh_optimizers(t
     after = load_file(again / "model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert exported.keys() == load_file(out / "model.safetensors").keys()
+
+
+class DtypeRecordingMethod(ToyMethod):
+    """Records the dtype a matmul gets inside the training step (accelerate casts model outputs back to
+    float32, so the output would not tell)."""
+
+    seen: set = set()
+
+    def training_step(self, model, batch, ctx):
+        x = batch["image"].flatten(1)
+        DtypeRecordingMethod.seen.add((x @ x.t()).dtype)
+        return super().training_step(model, batch, ctx)
+
+
+@pytest.mark.parametrize("precision, expected", [("bf16", torch.bfloat16), ("fp16", torch.float32)])
+def test_bf16_autocasts_on_cpu_and_fp16_is_ignored_there(tmp_path, precision, expected):
+    DtypeRecordingMethod.seen = set()
+    events = list(Trainer(DtypeRecordingMethod(config(device="cpu", mixed_precision=precision)), tmp_path / "run").run())
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]
+    assert DtypeRecordingMethod.seen == {expected}
+    assert losses[-1] < 0.6 * losses[0]
+    assert {t.dtype for t in load_file(tmp_path / "run" / "model.safetensors").values()} == {torch.float32}

@@ -207,6 +207,16 @@ def test_r1_penalty_matches_finite_differences():
     assert lazy_r1_loss(penalty, gamma=2.0, every=16).item() == pytest.approx(penalty.item() * 16)
 
 
+def test_r1_penalty_stays_float32_under_bf16_autocast():
+    torch.manual_seed(0)
+    D = Discriminator(8, [8, 4], image_channels=3)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        penalty = r1_penalty(D, x)
+    assert penalty.dtype == torch.float32
+    torch.testing.assert_close(penalty, r1_penalty(D, x))
+
+
 # ---------------------------------------------------------------------- DiffAugment
 def test_diffaugment_keeps_shape_flows_gradients_and_validates_policy():
     x = torch.rand(4, 3, 16, 16, requires_grad=True)
