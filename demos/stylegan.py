@@ -31,7 +31,7 @@ Training uses the non-saturating loss with lazy R1 ([Mescheder et al. 2018](http
 METHOD = "stylegan"
 DEFAULT_CHECKPOINT = "stylegan-faces64"
 PRESETS = ("coarse", "middle", "fine", "middle + fine", "8 px and up", "none")
-DEFAULT_PRESET = "8 px and up"  # in the bundled 64 px model the cleanest split: A's pose and hair style, B's colours
+DEFAULT_PRESET = "8 px and up"  # for a checkpoint that measured no mixing (else its ``recommended_preset``)
 GRID_VIEW = 512
 PROJECTION_VIEW = 192
 
@@ -77,16 +77,37 @@ def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], seed: 
     return ", ".join(f"{a.replace('_', ' ')} {100 * v:.0f} %" for a, v in shares.items() if v == v)  # NaN: no pair
 
 
-def checkpoint_note(name) -> str:
-    """What the checkpoint's training measured (its metrics.json), in two sentences; "" if unknown."""
+def _metrics(name) -> tuple[dict, int] | None:
+    """(metrics.json, training steps) of a checkpoint, or None when it has none (or the name is not one)."""
     from core.engine import resolve_checkpoint
 
     try:
         folder = resolve_checkpoint(METHOD, name)
-        metrics = json.loads((folder / "metrics.json").read_text())
-        steps = json.loads((folder / "train_config.json").read_text())["steps"]
+        return (json.loads((folder / "metrics.json").read_text()),
+                json.loads((folder / "train_config.json").read_text())["steps"])
     except Exception:
+        return None
+
+
+def recommended_preset(name) -> str:
+    """The preset whose measured mix best keeps A's shapes and takes B's colours (``cleanest_split``);
+    ``DEFAULT_PRESET`` when the checkpoint measured none."""
+    from core.stylegan.evaluate import cleanest_split
+
+    found = _metrics(name)
+    best = cleanest_split(found[0].get("mixing_transfer") or {}) if found else None
+    return best if best in PRESETS else DEFAULT_PRESET
+
+
+def checkpoint_note(name, preset=None) -> str:
+    """What the checkpoint's training measured (its metrics.json): FID, what B's coarse layers bring, what the
+    chosen preset (default: the cleanest split) brings and keeps, and which preset splits best; "" if unknown."""
+    from core.stylegan.evaluate import cleanest_split
+
+    found = _metrics(name)
+    if found is None:
         return ""
+    metrics, steps = found
     text = f"**`{name}`**: {steps:,} training steps"
     if "fid" in metrics:
         text += (f", FID {metrics['fid']:.0f} in GenLab's classifier features (real vs real gives "
@@ -94,12 +115,17 @@ def checkpoint_note(name) -> str:
     text += ". Its model card says how it was trained."
     transfer = metrics.get("mixing_transfer")
     if transfer:
-        colours_set = "8 px and up" if "8 px and up" in transfer else "middle + fine"
+        best = cleanest_split(transfer)
+        chosen = preset if preset in transfer and preset != "coarse" else best
         text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs that differ: with B's **coarse** "
-                 f"layers the mix shows B's {_percent(transfer, 'coarse', ('pose', 'hair_style', 'head_shape'))}; "
-                 f"with B's layers **{colours_set}** it shows B's "
-                 f"{_percent(transfer, colours_set, ('background', 'shirt_colour', 'hair_colour'))} and keeps A's "
-                 f"{_percent(transfer, colours_set, ('pose', 'hair_style', 'head_shape'), seed='A')}.")
+                 f"layers the mix shows B's {_percent(transfer, 'coarse', ('pose', 'hair_style', 'head_shape'))}")
+        if chosen and chosen != "coarse":
+            text += (f"; with B's layers **{chosen}** it shows B's "
+                     f"{_percent(transfer, chosen, ('background', 'shirt_colour', 'hair_colour'))} and keeps A's "
+                     f"{_percent(transfer, chosen, ('pose', 'hair_style', 'head_shape'), seed='A')}")
+        text += "."
+        if best:
+            text += f" The cleanest split of A's shapes from B's colours measured for this model: **{best}**."
     return text
 
 
@@ -214,7 +240,8 @@ def build(ctx: AppContext) -> None:
                 "take B's w. Early layers carry pose and head shape, later ones the colours; where the split falls "
                 "depends on the model, and the note below says what was measured for this one.")
     picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
-    note = gr.Markdown(checkpoint_note(picker.value), elem_id="stylegan-checkpoint-note")
+    first_preset = recommended_preset(picker.value)
+    note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note")
     choices, groups, num_ws = layer_layout(picker.value)
 
     with gr.Row():
@@ -227,12 +254,12 @@ def build(ctx: AppContext) -> None:
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
                              elem_classes=PIXELS, interactive=False)
         with gr.Column():
-            preset = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="take from B", elem_id="stylegan-preset")
+            preset = gr.Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
-    layers = gr.CheckboxGroup(choices=choices, value=groups[DEFAULT_PRESET], label="layers that take B's w",
+    layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
                               info="index: the resolution the layer acts on", elem_id="stylegan-layers")
-    layers_api = gr.JSON(value=groups[DEFAULT_PRESET], visible=False)  # what the endpoint reads (any checkpoint)
+    layers_api = gr.JSON(value=groups[first_preset], visible=False)  # what the endpoint reads (any checkpoint)
     with gr.Row():
         psi = gr.Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
         cutoff = gr.Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
@@ -265,13 +292,14 @@ def build(ctx: AppContext) -> None:
 
     def relayout(name, chosen):
         new_choices, new_groups, n = layer_layout(name)
-        chosen = chosen if chosen in new_groups else DEFAULT_PRESET
+        chosen = chosen if chosen in new_groups else recommended_preset(name)
         return (gr.update(choices=new_choices, value=new_groups[chosen]), chosen,
                 gr.update(maximum=n, value=0, info=f"truncate only layers < cutoff (0 = all {n} layers)"))
 
     picker.change(relayout, inputs=[picker, preset], outputs=[layers, preset, cutoff], api_visibility="private",
                   queue=False)
-    picker.change(checkpoint_note, inputs=picker, outputs=note, api_visibility="private", queue=False)
+    gr.on([picker.change, preset.change], checkpoint_note, inputs=[picker, preset], outputs=note,
+          api_visibility="private", queue=False)
 
     with gr.Accordion("What each layer decides (measured crossover)", open=False):
         crossover = gr.Markdown(crossover_markdown(picker.value), elem_id="stylegan-crossover")

@@ -105,15 +105,27 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
                            "pose": {"B": 0.9, "A": 0.05}},
                 "8 px and up": {"head_shape": {"B": 0.25, "A": 0.6}, "hair_style": {"B": nan, "A": nan},
                                 "pose": {"B": 0.1, "A": 0.85}, "background": {"B": 0.8, "A": 0.1},
-                                "hair_colour": {"B": 0.7, "A": 0.2}, "shirt_colour": {"B": 0.9, "A": 0.0}}}
+                                "hair_colour": {"B": 0.7, "A": 0.2}, "shirt_colour": {"B": 0.9, "A": 0.0}},
+                "middle": {"head_shape": {"B": 0.1, "A": 0.9}, "pose": {"B": 0.0, "A": 1.0},
+                           "background": {"B": 0.3, "A": 0.6}, "skin_tone": {"B": 0.4, "A": 0.5}}}
     (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
                                                      "mixing_pairs": 500, "mixing_transfer": transfer}))
-    note = checkpoint_note("tiny")
-    assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
-    coarse, later = note.split("**8 px and up**")
-    assert "B's pose 90 %, hair style 50 %, head shape 60 %" in coarse
-    assert "B's background 80 %, shirt colour 90 %, hair colour 70 % and keeps A's pose 85 %, head shape 60 %" in later
-    assert "hair style" not in later  # NaN: no pair differed, no claim
+    from demos.stylegan import recommended_preset
+
+    # split scores: coarse NaN (no colour measured), 8 px and up min(0.725, 0.8), middle min(0.95, 0.35)
+    assert recommended_preset("tiny") == "8 px and up" and recommended_preset("missing") == "8 px and up"
+    for preset in (None, "coarse", "none", "8 px and up"):  # the cleanest split when the preset says nothing new
+        note = checkpoint_note("tiny", preset)
+        assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
+        coarse, later, best = note.split("**8 px and up**")
+        assert "B's pose 90 %, hair style 50 %, head shape 60 %" in coarse
+        assert "B's background 80 %, shirt colour 90 %, hair colour 70 % and keeps A's pose 85 %, head shape 60 %" \
+            in later
+        assert "hair style" not in later  # NaN: no pair differed, no claim
+        assert "cleanest split" in later and best == "."
+    note = checkpoint_note("tiny", "middle")  # the chosen preset's numbers, and still which split is cleanest
+    assert "**middle** it shows B's background 30 % and keeps A's pose 100 %, head shape 90 %" in note
+    assert note.endswith("measured for this model: **8 px and up**.")
     from demos.stylegan import crossover_markdown
 
     assert crossover_markdown("tiny").startswith("Not measured")
@@ -123,4 +135,4 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     table = crossover_markdown("tiny")
     assert "500 seed pairs" in table and "| w1-w5 from B | w2-w5 from B |" in table
     assert "| pose | 10 / 85 | 10 / 85 |" in table and "| hair style | - / - | - / - |" in table
-    assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""
+    assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == "" and recommended_preset(None) == "8 px and up"

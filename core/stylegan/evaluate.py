@@ -129,6 +129,28 @@ def mixing_sets(G: Generator) -> dict[str, list[int]]:
             "8 px and up": [i for i in range(G.num_ws) if G.layer_resolution(i) >= 8]}
 
 
+SPLIT_SHAPES = ("head_shape", "pose", "hair_style")  # what the paper's coarse layers carry
+SPLIT_COLOURS = ("background", "hair_colour", "skin_tone", "shirt_colour")
+
+
+def split_score(cells: dict[str, dict[str, float]]) -> float:
+    """How cleanly one layer set's mix keeps A's shapes and takes B's colours (cells: one ``mixing_transfer``
+    entry): the smaller of the mean share of A's value over ``SPLIT_SHAPES`` and of B's over ``SPLIT_COLOURS``
+    (NaN cells skipped; NaN if a side has none)."""
+    def mean(heads, seed):
+        values = [cells[h][seed] for h in heads if h in cells and cells[h][seed] == cells[h][seed]]
+        return sum(values) / len(values) if values else float("nan")
+    keeps_a, takes_b = mean(SPLIT_SHAPES, "A"), mean(SPLIT_COLOURS, "B")
+    return min(keeps_a, takes_b) if keeps_a == keeps_a and takes_b == takes_b else float("nan")
+
+
+def cleanest_split(transfer: dict) -> str | None:
+    """The measured layer set with the highest ``split_score``; None if none can be scored."""
+    scored = {name: split_score(cells) for name, cells in transfer.items()}
+    scored = {name: s for name, s in scored.items() if s == s}
+    return max(scored, key=scored.get) if scored else None
+
+
 def crossover_sets(G: Generator) -> dict[str, list[int]]:
     """Layers w_k ... w_last from B for every crossover k >= 1: where along the layers each attribute switches."""
     last = G.num_ws - 1
