@@ -290,16 +290,15 @@ def build(ctx: AppContext) -> None:
     preset.input(ui_errors(preset_layers), inputs=[picker, preset], outputs=layers, api_visibility="private",
                  queue=False)
 
-    def relayout(name, chosen):
+    def relayout(name):  # a new checkpoint opens on its own cleanest split
         new_choices, new_groups, n = layer_layout(name)
-        chosen = chosen if chosen in new_groups else recommended_preset(name)
-        return (gr.update(choices=new_choices, value=new_groups[chosen]), chosen,
+        chosen = recommended_preset(name)
+        return (gr.update(choices=new_choices, value=new_groups[chosen]), chosen, checkpoint_note(name, chosen),
                 gr.update(maximum=n, value=0, info=f"truncate only layers < cutoff (0 = all {n} layers)"))
 
-    picker.change(relayout, inputs=[picker, preset], outputs=[layers, preset, cutoff], api_visibility="private",
+    picker.change(relayout, inputs=picker, outputs=[layers, preset, note, cutoff], api_visibility="private",
                   queue=False)
-    gr.on([picker.change, preset.change], checkpoint_note, inputs=[picker, preset], outputs=note,
-          api_visibility="private", queue=False)
+    preset.input(checkpoint_note, inputs=[picker, preset], outputs=note, api_visibility="private", queue=False)
 
     with gr.Accordion("What each layer decides (measured crossover)", open=False):
         crossover = gr.Markdown(crossover_markdown(picker.value), elem_id="stylegan-crossover")
