@@ -354,7 +354,7 @@ def test_save_inference_writes_weights_and_figures(tmp_path):
     method = StyleGANMethod(StyleGANConfig(eval_samples=0))
     method.save_inference(tiny_generator(), tmp_path)
     for name in ("config.json", "model.safetensors", "style_mixing_coarse.png", "style_mixing_middle.png",
-                 "style_mixing_fine.png", "style_mixing_8px_up.png", "truncation.png"):
+                 "style_mixing_fine.png", "style_mixing_middle_fine.png", "style_mixing_8px_up.png", "truncation.png"):
         assert (tmp_path / name).is_file(), name
 
 

@@ -135,4 +135,5 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     table = crossover_markdown("tiny")
     assert "500 seed pairs" in table and "| w1-w5 from B | w2-w5 from B |" in table
     assert "| pose | 10 / 85 | 10 / 85 |" in table and "| hair style | - / - | - / - |" in table
-    assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == "" and recommended_preset(None) == "8 px and up"
+    assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""
+    assert recommended_preset("../../etc") == recommended_preset(None) == "8 px and up"

@@ -63,7 +63,8 @@ class StyleGANConfig(TrainConfig):
 
 # the model card's mixing grids: layer set taken from B -> file
 MIXING_FIGURES = {"coarse": "style_mixing_coarse.png", "middle": "style_mixing_middle.png",
-                  "fine": "style_mixing_fine.png", "8 px and up": "style_mixing_8px_up.png"}
+                  "fine": "style_mixing_fine.png", "middle + fine": "style_mixing_middle_fine.png",
+                  "8 px and up": "style_mixing_8px_up.png"}
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -269,7 +270,19 @@ classifier reads A and B differently, and gives how often the mix shows B's valu
 show a third value that belongs to neither seed. Shape attributes come first, then colours.
 
 {mixing_table(metrics['mixing_transfer'])}
-{self._crossover_results(metrics)}"""
+{self._cleanest_split(metrics['mixing_transfer'])}{self._crossover_results(metrics)}"""
+
+    @staticmethod
+    def _cleanest_split(transfer: dict) -> str:
+        from .evaluate import SPLIT_COLOURS, SPLIT_SHAPES, cleanest_split, split_score
+
+        best = cleanest_split(transfer)
+        if best is None:
+            return ""
+        names = lambda heads: ", ".join(h.replace("_", " ") for h in heads)
+        return (f"\nThe cleanest split of A's shapes from B's colours is **{best}** (the tab opens on it): the smaller "
+                f"of A's mean share over {names(SPLIT_SHAPES)} and B's over {names(SPLIT_COLOURS)} is "
+                f"{100 * split_score(transfer[best]):.0f} %.\n")
 
     @staticmethod
     def _crossover_results(metrics: dict) -> str:
@@ -307,6 +320,8 @@ Coarse layers (4-8 px) from B: ![coarse](style_mixing_coarse.png)
 Middle layers (16-32 px) from B: ![middle](style_mixing_middle.png)
 
 Fine layers (64 px and up) from B: ![fine](style_mixing_fine.png)
+
+Middle and fine layers (16 px and up) from B (A keeps the coarse layers): ![middle + fine](style_mixing_middle_fine.png)
 
 Every layer from 8 px up from B (A keeps only the 4x4 convolution, w0): ![8 px and up](style_mixing_8px_up.png)
 
