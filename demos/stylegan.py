@@ -126,7 +126,22 @@ def checkpoint_note(name, preset=None) -> str:
         text += "."
         if best:
             text += f" The cleanest split of A's shapes from B's colours measured for this model: **{best}**."
-    return text
+    return text + _under_drawn_note(metrics.get("attribute_coverage"))
+
+
+def _under_drawn_note(coverage) -> str:
+    """" It rarely draws pose: turned left (7 % of samples, 32 % of real images), ..." (at most three), or ""."""
+    from core.metrics import under_drawn
+
+    try:
+        rows = under_drawn(coverage)[:3] if coverage else []
+    except (KeyError, TypeError, ValueError):  # a metrics.json from elsewhere
+        return ""
+    if not rows:
+        return ""
+    items = [f"{a.replace('_', ' ')}: {v} ({100 * g:.0f} % of samples, {100 * r:.0f} % of real images)"
+             for a, v, g, r in rows]
+    return " It rarely draws " + "; ".join(items) + " (its model card has the coverage table)."
 
 
 def crossover_markdown(name) -> str:

@@ -387,7 +387,7 @@ def test_mixing_sets_of_a_64px_generator():
 
 
 def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
-    """On the faces world the end-of-training evaluation adds the mixing table, rendered in the model card."""
+    """On the faces world the end-of-training evaluation adds the coverage and mixing tables, rendered in the card."""
     from core.stylegan.method import StyleGANConfig, StyleGANMethod
 
     torch.manual_seed(0)
@@ -400,6 +400,10 @@ def test_faces_evaluation_measures_mixing_and_the_card_shows_it():
     card = method.model_card_results(metrics)
     assert "--pairs 10" in card and "| head shape |" in card and "middle + fine layers from B" in card
     assert "| w1-w9 from B |" in card and "| w9-w9 from B |" in card
+    coverage = metrics["attribute_coverage"]
+    assert coverage["pose"]["values"] == ["frontal", "turned left", "turned right"]
+    assert abs(sum(coverage["pose"]["generated"]) - 1) < 1e-6 and 0 <= metrics["attribute_tv"] <= 1
+    assert "(coverage)" in card and "| pose |" in card and card.index("(coverage)") < card.index("takes from B")
     assert method.model_card_results({"fid": 1.0}) == ""
 
 

@@ -6,13 +6,17 @@
 - :func:`class_accuracy` (accuracy.py): how often the bundled classifier agrees with the class a
   conditional generator was asked for; :func:`label_accuracy` the same for the one head that reads a
   world's class label (digits: the digit; faces: the hair style).
+- :func:`attribute_coverage` (coverage.py): how often each attribute value appears in generated vs
+  real images (the classifier's readings), and their total variation distance: dropped modes.
 
 Nothing is loaded at import time.
 """
 
 from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, predict
+from .coverage import attribute_coverage, coverage_table, under_drawn, value_frequencies
 from .features import ClassifierFeatures, load_classifier, load_feature_extractor
 from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
 
-__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "ClassifierFeatures", "load_classifier",
+__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "attribute_coverage", "coverage_table",
+           "under_drawn", "value_frequencies", "ClassifierFeatures", "load_classifier",
            "load_feature_extractor", "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]

@@ -38,7 +38,8 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_generator(G: Generator, test_dataset, world: str, num: int) -> dict[str, float]:
-    """FID (psi 1 and 0.7), KID and the real-vs-real FID floor with ``num`` images each.
+    """FID (psi 1 and 0.7), KID, the real-vs-real FID floor and the attribute coverage of the psi-1 samples
+    (``attribute_coverage``; ``attribute_tv``: its mean TV over attributes) with ``num`` images each.
 
     Returns {} (and logs why) when the world has no bundled classifier yet.
     """
@@ -46,7 +47,8 @@ def evaluate_generator(G: Generator, test_dataset, world: str, num: int) -> dict
         log.warning("no FID for dataset %r: GenLab's feature networks exist for %s only", world, WORLDS)
         return {}
     try:
-        from core.metrics import frechet_distance, kernel_inception_distance, load_feature_extractor
+        from core.metrics import (attribute_coverage, frechet_distance, kernel_inception_distance,
+                                  load_feature_extractor)
 
         extractor = load_feature_extractor(world)
     except Exception as exc:  # missing classifier checkpoint or metrics package
@@ -63,6 +65,7 @@ def evaluate_generator(G: Generator, test_dataset, world: str, num: int) -> dict
 
     train_real = get_dataset(world, split="train", resolution=native).get_batch(list(range(num)))["image"]
     kid_mean, kid_std = kernel_inception_distance(real, fake, world=world, extractor=extractor)
+    coverage = attribute_coverage(real, fake, classifier=extractor.classifier)
     G.train(was_training)
     return {
         "fid": frechet_distance(real, fake, world=world, extractor=extractor),
@@ -71,6 +74,8 @@ def evaluate_generator(G: Generator, test_dataset, world: str, num: int) -> dict
         "kid_std": kid_std,
         "fid_real_train_vs_test": frechet_distance(real, train_real, world=world, extractor=extractor),
         "eval_images": num,
+        "attribute_tv": sum(c["tv"] for c in coverage.values()) / len(coverage),
+        "attribute_coverage": coverage,
     }
 
 

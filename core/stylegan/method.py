@@ -257,6 +257,25 @@ class StyleGANMethod(Method):
         return metrics
 
     def model_card_results(self, metrics: dict) -> str:
+        return self._coverage_results(metrics) + self._mixing_results(metrics)
+
+    def _coverage_results(self, metrics: dict) -> str:
+        from core.metrics import coverage_table
+
+        if "attribute_coverage" not in metrics:
+            return ""
+        return f"""### Which attribute values the samples show (coverage)
+
+{metrics['eval_images']} samples (psi 1, constant noise) and as many real test images, each read by GenLab's
+{self.config.dataset} classifier. TV is the total variation distance between the two frequency lists (0: the
+same, 1: nothing in common). A large TV is a mode the generator drops or overproduces, which FID folds into one
+number.
+
+{coverage_table(metrics['attribute_coverage'])}
+
+"""
+
+    def _mixing_results(self, metrics: dict) -> str:
         from .evaluate import mixing_table
 
         if "mixing_transfer" not in metrics:
