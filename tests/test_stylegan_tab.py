@@ -135,7 +135,7 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     table = crossover_markdown("tiny")
     assert "500 seed pairs" in table and "| w1-w5 from B | w2-w5 from B |" in table
     assert "| pose | 10 / 85 | 10 / 85 |" in table and "| hair style | - / - | - / - |" in table
-    assert "rarely draws" not in checkpoint_note("tiny")  # no coverage measured: no claim
+    assert "under-draw" not in checkpoint_note("tiny")  # no coverage measured: no claim
     metrics["attribute_coverage"] = {
         "pose": {"values": ["frontal", "turned left", "turned right"], "real": [0.34, 0.32, 0.34],
                  "generated": [0.73, 0.07, 0.20], "tv": 0.39},
@@ -144,10 +144,10 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     (folder / "metrics.json").write_text(json.dumps(metrics))
     note = checkpoint_note("tiny")
     # only shortfalls of 10 points or more, the largest first
-    assert note.endswith(" It rarely draws pose: turned left (7 % of samples, 32 % of real images); pose: turned right "
-                         "(20 % of samples, 34 % of real images) (its model card has the coverage table).")
+    assert note.endswith(" Its samples under-draw pose *turned left* (7 % vs 32 % of real images), pose *turned right* "
+                         "(20 % vs 34 % of real images); the model card has the coverage table.")
     metrics["attribute_coverage"] = {"pose": {"values": ["frontal"]}}  # malformed: the note stays quiet
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    assert "rarely" not in checkpoint_note("tiny") and "FID 812" in checkpoint_note("tiny")
+    assert "under-draw" not in checkpoint_note("tiny") and "FID 812" in checkpoint_note("tiny")
     assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""
     assert recommended_preset("../../etc") == recommended_preset(None) == "8 px and up"
