@@ -9,6 +9,7 @@ METHODS = {
     "diffusion": "core.diffusion.method:DiffusionMethod",
     "stylegan": "core.stylegan.method:StyleGANMethod",
     "classifier": "core.classifier.method:ClassifierMethod",
+    "translation": "core.translation.method:TranslationMethod",
 }
 
 

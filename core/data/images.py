@@ -275,3 +275,10 @@ def make_grid(images, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -
         y, x = padding + r * (h + padding), padding + q * (w + padding)
         grid[:, y:y + h, x:x + w] = images[k]
     return grid
+
+
+def oriented_size(im: Image.Image) -> tuple[int, int]:
+    """(width, height) of a decoded image as it will be shown, after its EXIF orientation is applied."""
+    orientation = im.getexif().get(0x0112)
+    w, h = im.size
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

@@ -70,8 +70,10 @@ def list_checkpoints(method: str) -> list[str]:
 
 
 def _is_checkpoint(path: Path) -> bool:
-    """A model folder (``config.json``) or a diffusers pipeline folder (``model_index.json``)."""
-    return (path / "config.json").is_file() or (path / "model_index.json").is_file()
+    """A model folder (``config.json``), a diffusers pipeline folder (``model_index.json``) or a folder holding an
+    official pix2pix / CycleGAN generator file (``latest_net_G.pth``, ``latest_net_G_A.pth``)."""
+    return any((path / f).is_file() for f in ("config.json", "model_index.json", "latest_net_G.pth",
+                                               "latest_net_G_A.pth"))
 
 
 @contextlib.contextmanager

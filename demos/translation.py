@@ -1,0 +1,234 @@
+"""pix2pix & CycleGAN tab: draw or upload, translate, see the cycle; the loss comparison; training.
+
+A view over ``core.translation.service`` and ``core.translation.compare``; it loads no model until used.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
+
+TITLE = "pix2pix & CycleGAN"
+ABOUT = """**pix2pix and CycleGAN: image-to-image translation.** pix2pix learns a mapping from paired examples
+(label map -> photo, edges -> photo) with a U-Net generator, whose skip connections carry the input's structure
+to the output, and a conditional PatchGAN discriminator that judges 70 x 70 patches; its loss is L1 + GAN
+([Isola et al. 2017](https://arxiv.org/abs/1611.07004)). CycleGAN needs no pairs: two generators G: A -> B and
+F: B -> A are trained so that F(G(a)) returns a (cycle consistency), with least-squares GAN losses
+([Zhu et al. 2017](https://arxiv.org/abs/1703.10593); [Mao et al. 2017, LSGAN](https://arxiv.org/abs/1611.04076)).
+The official pretrained files (`latest_net_G.pth` from the reference's download scripts) load as they are: put the
+folder in `checkpoints/translation/`."""
+
+METHOD = "translation"
+DEFAULT_PIX2PIX = "pix2pix-labels2face"
+DEFAULT_CYCLEGAN = "cyclegan-black2blonde-hair"
+VIEW = 320                 # on-screen height of the input and output images (px)
+EXAMPLES = 6
+
+
+def _bundle(ctx: AppContext, name):
+    from core.translation.service import load_checkpoint
+
+    if not name or not isinstance(name, str):
+        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    return ctx.cache.get((METHOD, name), lambda: load_checkpoint(name, ctx.device))
+
+
+def _enlarge(image, side: int = VIEW):
+    """Small translations shown large with crisp pixels (nearest neighbour to at least ``side``)."""
+    from PIL import Image
+
+    scale = max(1, side // max(image.size))
+    return image if scale == 1 else image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def pix2pix(ctx: AppContext, checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
+    """(input as the model sees it, translation) of one image through checkpoint's A -> B generator."""
+    from core.translation.service import translate
+
+    out = translate(_bundle(ctx, checkpoint), image, "AtoB", dropout_noise, seed)
+    return _enlarge(out["input"]), _enlarge(out["output"])
+
+
+def cyclegan(ctx: AppContext, checkpoint: str, image, direction: str = "AtoB"):
+    """(input as seen, translation, cycle reconstruction, one line with the cycle's L1 error)."""
+    from core.translation.service import translate
+
+    bundle = _bundle(ctx, checkpoint)
+    out = translate(bundle, image, direction)
+    t = bundle.task
+    src, dst = (t.get("a", "A"), t.get("b", "B")) if direction == "AtoB" else (t.get("b", "B"), t.get("a", "A"))
+    if out["cycle"] is None:
+        line = f"{src} -> {dst}. This model has one generator, so there is no way back (no cycle)."
+        return _enlarge(out["input"]), _enlarge(out["output"]), None, line
+    line = (f"{src} -> {dst} -> {src}: the cycle reconstruction differs from the input by a mean |error| of "
+            f"**{out['cycle_l1']:.3f}** (pixel values 0-1; 0 = perfect cycle).")
+    return _enlarge(out["input"]), _enlarge(out["output"]), _enlarge(out["cycle"]), line
+
+
+def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
+    """Held-out inputs for the checkpoint (empty for models without a built-in world)."""
+    from core.translation.service import example_inputs
+
+    try:
+        images = example_inputs(_bundle(ctx, checkpoint), EXAMPLES, direction)
+    except Exception:  # an unknown or broken checkpoint: the translate buttons say why
+        images = []
+    return [(_enlarge(im, 96), f"held-out #{i}") for i, im in enumerate(images)]
+
+
+def describe(ctx: AppContext, checkpoint: str) -> str:
+    try:
+        return _bundle(ctx, checkpoint).describe()
+    except Exception as exc:
+        return f"Cannot load {checkpoint!r}: {exc}"
+
+
+def sketch_brush(ctx: AppContext, checkpoint: str):
+    """The Sketchpad's palette for the checkpoint's input: the label colours, or black ink for edges."""
+    from core.translation.data import LABEL_COLOURS
+
+    try:
+        kind = _bundle(ctx, checkpoint).task.get("input", "photo")
+    except Exception:
+        kind = "photo"
+    if kind == "labels":
+        colours = ["#%02x%02x%02x" % rgb for _, rgb in LABEL_COLOURS.values()]
+        return gr.update(brush=gr.Brush(colors=colours, default_color=colours[1], color_mode="fixed", default_size=12))
+    return gr.update(brush=gr.Brush(colors=["#000000", "#ffffff"], default_color="#000000", color_mode="fixed",
+                                    default_size=3))
+
+
+def palette_legend() -> str:
+    from core.translation.data import LABEL_COLOURS
+
+    return "Label colours: " + " · ".join(
+        f"<span style='background:#{r:02x}{g:02x}{b:02x};border:1px solid #888;padding:0 8px'>&nbsp;</span> "
+        f"{name} ({colour})" for name, (colour, (r, g, b)) in LABEL_COLOURS.items())
+
+
+def compare_view(ctx: AppContext, start: int = 0):
+    """The four loss settings on the same held-out label maps (one row per input) and their measured table."""
+    import pandas as pd
+    import torch
+
+    from core.data import make_grid, to_pil
+    from core.translation.compare import comparison_grid, comparison_rows
+
+    titles, columns = comparison_grid(lambda name: _bundle(ctx, name), 4, int(start or 0))
+    grid = to_pil(make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0))
+    header = " | ".join(titles)
+    return _enlarge(grid, 900), f"Columns: {header}", pd.DataFrame(comparison_rows())
+
+
+def build(ctx: AppContext) -> None:
+    from core.translation.service import DIRECTIONS
+
+    gr.Markdown("Translate an image into another: a label map or a drawing into a face (pix2pix, trained on pairs), "
+                "or black hair into blonde and back (CycleGAN, trained without pairs).")
+    with gr.Tab("pix2pix: draw or upload"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                ckpt_p = checkpoint_picker(METHOD, value=DEFAULT_PIX2PIX, elem_id="translation-pix2pix-checkpoint")
+                about_p = gr.Markdown()
+                with gr.Tabs():
+                    with gr.Tab("Draw"):
+                        sketch = gr.Sketchpad(label="draw the input (pick a colour below the canvas)", type="pil",
+                                              image_mode="RGBA", canvas_size=(256, 256), elem_id="translation-sketch")
+                        gr.Markdown(palette_legend())
+                        draw_btn = gr.Button("Translate the drawing", variant="primary")
+                    with gr.Tab("Upload"):
+                        upload_p = gr.File(label="an image (any size or mode)", file_types=["image"], type="filepath",
+                                           elem_id="translation-pix2pix-upload")
+                        upload_btn = gr.Button("Translate the upload", variant="primary")
+                with gr.Accordion("Advanced", open=False):
+                    noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
+                    seed_p = seed_control("dropout seed", elem_id="translation-seed")
+            with gr.Column(scale=1):
+                with gr.Row():
+                    seen_p = gr.Image(label="input as the model sees it", type="pil", format="png", height=VIEW,
+                                      interactive=False, elem_id="translation-pix2pix-seen")
+                    out_p = gr.Image(label="translation", type="pil", format="png", height=VIEW, interactive=False,
+                                     elem_id="translation-pix2pix-output")
+                gallery_p = gr.Gallery(label="held-out examples: click one to translate it", columns=6, height=140,
+                                       allow_preview=False, format="png", elem_id="translation-pix2pix-examples")
+        def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
+            return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
+
+        upload_btn.click(ui_errors(run_p), [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p], api_name="pix2pix",
+                         concurrency_limit=4, concurrency_id="translate")
+        for trigger in (draw_btn.click, sketch.change):
+            trigger(ui_errors(run_p), [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
+                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate")
+
+        def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
+            return run_p(ckpt, examples_cache(ckpt, "AtoB")[evt.index], dropout, seed)
+
+        gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private")
+        from gradio.context import Context
+
+        on_open = [Context.root_block.load] if Context.root_block is not None else []
+        gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
+              ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
+
+    with gr.Tab("CycleGAN: A <-> B"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
+                about_c = gr.Markdown()
+                direction = gr.Radio(list(DIRECTIONS), value="AtoB", label="direction")
+                upload_c = gr.File(label="an image (any size or mode)", file_types=["image"], type="filepath",
+                                   elem_id="translation-cyclegan-upload")
+                run_c_btn = gr.Button("Translate", variant="primary")
+                gallery_c = gr.Gallery(label="held-out examples of the source domain: click one", columns=3,
+                                       height=220, allow_preview=False, format="png")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW - 40, interactive=False)
+                    out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW - 40,
+                                     interactive=False, elem_id="translation-cyclegan-output")
+                    cycle_c = gr.Image(label="cycle: translated back", type="pil", format="png", height=VIEW - 40,
+                                       interactive=False, elem_id="translation-cyclegan-cycle")
+                cycle_line = gr.Markdown()
+        def run_c(checkpoint: str, image, direction: str = "AtoB"):
+            return cyclegan(ctx, checkpoint, image, direction)
+
+        run_c_btn.click(ui_errors(run_c), [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
+                        api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
+
+        def pick_c(ckpt, d, evt: gr.SelectData):
+            return run_c(ckpt, examples_cache(ckpt, d)[evt.index], d)
+
+        gallery_c.select(ui_errors(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
+                         api_visibility="private")
+        gr.on([ckpt_c.change, direction.change, *on_open],
+              lambda c, d: (describe(ctx, c), examples(ctx, c, d)), [ckpt_c, direction], [about_c, gallery_c],
+              api_visibility="private")
+
+    with gr.Tab("Compare losses"):
+        gr.Markdown("The same small pix2pix (labels -> face, U-Net with ngf 16) trained four ways, with the same data, "
+                    "steps and seed. **L1 only** gets every shape right but averages the colours it cannot know; "
+                    "**GAN only** makes face-like textures that ignore the input; pix2pix's **L1 + GAN** mixes both. "
+                    "The table holds each checkpoint's numbers measured on 500 held-out pairs (its model card).")
+        with gr.Row():
+            start = gr.Number(0, label="first held-out pair #", precision=0, minimum=0, maximum=9000, scale=1)
+            show = gr.Button("Show", variant="primary", scale=1)
+        compare_img = gr.Image(label="rows: held-out label maps; columns: input, each loss, real target", type="pil",
+                               format="png", interactive=False, elem_id="translation-compare")
+        compare_cols = gr.Markdown()
+        compare_table = gr.Dataframe(label="measured on 500 held-out pairs", interactive=False)
+        gr.on([show.click, *on_open], ui_errors(lambda s: compare_view(ctx, s)), start,
+              [compare_img, compare_cols, compare_table], api_visibility="private")
+
+    def examples_cache(ckpt, d):
+        from core.translation.service import example_inputs
+
+        return example_inputs(_bundle(ctx, ckpt), EXAMPLES, d)
+
+    training_panel(ctx, METHOD, ["model", "paired_input", "dataset", "data_root", "netG", "gan_mode", "lambda_L1",
+                                 "steps", "batch_size", "lr"],
+                   defaults={"steps": 300, "sample_every": 100, "eval_samples": 100}, pickers=(ckpt_p, ckpt_c))
+
+
+if __name__ == "__main__":
+    run_standalone(build, TITLE)
