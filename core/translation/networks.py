@@ -23,7 +23,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-GENERATORS = ("unet_64", "unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks")
+GENERATORS = ("unet_32", "unet_64", "unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks")
 DISCRIMINATORS = ("basic", "n_layers", "pixel")
 NORMS = ("batch", "instance", "none")
 

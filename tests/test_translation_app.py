@@ -1,0 +1,148 @@
+"""The pix2pix & CycleGAN tab's endpoints through the running app (``app_client`` from tests/conftest.py).
+
+/pix2pix: checkpoint, image, dropout_noise, seed -> (input as the model sees it, translation).
+/cyclegan: checkpoint, image, direction -> (input, translation, cycle reconstruction, cycle L1 line).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.engine import list_checkpoints
+
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases" / "uploads"
+
+
+def needs(*names):
+    missing = [n for n in names if n not in list_checkpoints("translation")]
+    return pytest.mark.skipif(bool(missing), reason=f"bundled checkpoint(s) missing: {missing}")
+
+
+def _array(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def _face_inputs(tmp_path):
+    from core.data import to_pil
+    from core.translation.data import FacePairs
+
+    batch = FacePairs("labels", "test", 64).get_batch([0])
+    to_pil(batch["A"][0]).save(tmp_path / "labels.png")
+    to_pil(batch["B"][0]).save(tmp_path / "face.png")
+    return tmp_path / "labels.png", batch
+
+
+def _param_names(app_client, endpoint):
+    api = app_client.view_api(return_format="dict", print_info=False)
+    return [p["parameter_name"] for p in api["named_endpoints"][endpoint]["parameters"]]
+
+
+@needs("pix2pix-labels2face")
+def test_pix2pix_endpoint_by_keyword_with_defaults(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    from core.translation.inference import translate_batch
+    from core.translation.service import load_checkpoint
+
+    assert _param_names(app_client, "/pix2pix") == ["checkpoint", "image", "dropout_noise", "seed"]
+    png, batch = _face_inputs(tmp_path)
+    seen, out = app_client.predict(image=handle_file(str(png)), api_name="/pix2pix")   # default checkpoint
+    got = _array(out)
+    assert got.shape == (320, 320, 3)                          # 64 px shown 5x, crisp (nearest neighbour)
+    expected = translate_batch(load_checkpoint("pix2pix-labels2face").translator, batch["A"])[0]
+    small = got[::5, ::5]
+    assert np.abs(small - expected.permute(1, 2, 0).numpy() * 255).mean() < 2
+    # the translation looks like the target more than the input does
+    target = batch["B"][0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(small - target).mean() < np.abs(_array(seen)[::5, ::5] - target).mean()
+    a = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=1, api_name="/pix2pix")[1])
+    b = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=1, api_name="/pix2pix")[1])
+    c = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=2, api_name="/pix2pix")[1])
+    assert np.array_equal(a, b) and not np.array_equal(a, c)   # dropout noise: seeded
+
+
+@needs("cyclegan-black2blonde-hair")
+def test_cyclegan_endpoint_both_directions(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    from core.translation.service import example_inputs, load_checkpoint
+
+    assert _param_names(app_client, "/cyclegan") == ["checkpoint", "image", "direction"]
+    face = example_inputs(load_checkpoint("cyclegan-black2blonde-hair"), 1)[0]
+    path = tmp_path / "black.png"
+    face.save(path)
+    for direction in ("AtoB", "BtoA"):
+        seen, out, cycle, line = app_client.predict(image=handle_file(str(path)), direction=direction,
+                                                    api_name="/cyclegan")
+        assert _array(out).shape == _array(cycle).shape == _array(seen).shape
+        assert "mean |error|" in line
+    seen, out, cycle, line = app_client.predict(image=handle_file(str(path)), api_name="/cyclegan")
+    assert np.abs(_array(cycle) - _array(seen)).mean() < np.abs(_array(out) - _array(seen)).mean()
+    with pytest.raises(Exception, match="one generator"):
+        app_client.predict("pix2pix-labels2face", handle_file(str(path)), "BtoA", api_name="/cyclegan")
+    with pytest.raises(Exception, match="AtoB"):
+        app_client.predict(image=handle_file(str(path)), direction="up", api_name="/cyclegan")
+
+
+def _odd_files(tmp_path) -> dict[str, Path]:
+    rgb = Image.new("RGB", (40, 30), (200, 40, 40))
+    files = {
+        "one_pixel.png": Image.new("RGB", (1, 1), (0, 0, 255)),
+        "rgba.png": Image.new("RGBA", (40, 30), (0, 0, 0, 0)),
+        "palette.png": rgb.convert("P"),
+        "gray.png": rgb.convert("L"),
+        "sixteen.png": Image.fromarray(np.full((30, 40), 40000, np.uint16)),
+        "cmyk.jpg": rgb.convert("CMYK"),
+        "wide.png": Image.new("RGB", (10_000, 20), (10, 200, 10)),
+    }
+    out = {}
+    for name, im in files.items():
+        out[name] = tmp_path / name
+        im.save(out[name])
+    exif = Image.Exif()
+    exif[0x0112] = 6                                           # rotated 90 degrees: 30 x 40 on screen
+    rgb.save(out.setdefault("exif.jpg", tmp_path / "exif.jpg"), exif=exif)
+    return out
+
+
+@needs("pix2pix-labels2face", "cyclegan-black2blonde-hair")
+def test_odd_uploads_are_converted_and_bad_ones_get_one_message(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    for name, path in _odd_files(tmp_path).items():
+        for endpoint, ckpt in (("/pix2pix", "pix2pix-labels2face"), ("/cyclegan", "cyclegan-black2blonde-hair")):
+            outputs = app_client.predict(ckpt, handle_file(str(path)), api_name=endpoint)
+            w, h = Image.open(outputs[1]).size
+            if name == "exif.jpg":
+                assert h > w                                   # the orientation is applied
+            if name == "wide.png":
+                assert w / h == pytest.approx(10_000 / 20, rel=0.1)
+    # transparent pixels go on white in every tab (shared case: the StyleGAN tab made them black)
+    case = CASES / "transparent_rgba.png"
+    if case.is_file():
+        seen, _ = app_client.predict("pix2pix-labels2face", handle_file(str(case)), api_name="/pix2pix")
+        alpha = np.asarray(Image.open(case))[..., 3]
+        small = _array(seen)[::5, ::5]                         # 64 px shown 5x
+        assert small[alpha == 0].min() >= 250 and np.abs(small[alpha == 255] - 60).max() <= 2
+    bad = {"text.png": b"hello, I am not an image", "truncated.png": _truncated_png()}
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(Exception, match="(?i)image"):
+            app_client.predict("pix2pix-labels2face", handle_file(str(tmp_path / name)), api_name="/pix2pix")
+    with pytest.raises(Exception, match="unknown translation checkpoint"):
+        app_client.predict("no-such-model", handle_file(str(tmp_path / "rgba.png")), api_name="/pix2pix")
+    with pytest.raises(Exception, match="outside|integer|minimum"):
+        app_client.predict("pix2pix-labels2face", handle_file(str(tmp_path / "rgba.png")), True, -1,
+                           api_name="/pix2pix")
+    app_client.predict(image=handle_file(str(tmp_path / "rgba.png")), api_name="/pix2pix")  # still serving
+
+
+def _truncated_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer, "PNG")
+    return buffer.getvalue()[:60]

@@ -1,0 +1,214 @@
+"""core/translation: reference layout, official-file loading, losses against their formulas, data, training."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from core.engine import CheckpointError
+from core.translation.losses import ImagePool, cycle_loss, discriminator_loss, gan_loss, linear_decay
+from core.translation.networks import (Generator, NLayerDiscriminator, ResnetGenerator, UnetGenerator,
+                                       build_discriminator, receptive_field)
+from core.translation.official import infer_architecture, load_generator, load_official_folder
+
+
+# ---------------------------------------------------------------- networks in the reference's layout
+def test_resnet_keys_match_the_reference_layout():
+    keys = set(ResnetGenerator(3, 3, 8, "instance", False, 9).state_dict())
+    assert "model.10.conv_block.1.weight" in keys and "model.10.conv_block.5.weight" in keys   # first block
+    assert "model.1.bias" in keys                                                              # instance: bias
+    assert not any("running_mean" in k for k in keys)                                          # no stats kept
+    with_dropout = set(ResnetGenerator(3, 3, 8, "instance", True, 6).state_dict())
+    assert "model.10.conv_block.6.weight" in with_dropout and "model.10.conv_block.5.weight" not in with_dropout
+
+
+def test_unet_keys_match_the_reference_layout_and_skips_concatenate():
+    net = UnetGenerator(3, 3, 8, ngf=4, norm="batch", use_dropout=True)
+    keys = set(net.state_dict())
+    assert "model.model.1.model.3.model.1.weight" in keys                  # nested blocks, as in networks.py
+    assert "model.model.0.weight" in keys and "model.model.0.bias" not in keys  # batch norm: no conv bias
+    block = net.model.model[1]                                           # second level: ngf -> 2 ngf
+    x = torch.randn(2, 4, 128, 128)
+    assert block(x).shape == (2, 8, 128, 128)                            # x concatenated with up(down(x))
+    assert net(torch.randn(1, 3, 256, 256)).shape == (1, 3, 256, 256)
+
+
+def test_parameter_counts_equal_the_reference_models():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    # what the reference prints as "[Network G] Total number of parameters" (in millions, 3 decimals)
+    assert round(count(ResnetGenerator(3, 3, 64, "instance", False, 9)) / 1e6, 3) == 11.378   # CycleGAN's G
+    assert round(count(UnetGenerator(3, 3, 8, 64, "batch", True)) / 1e6, 3) == 54.414         # pix2pix's unet_256
+
+
+def test_basic_patchgan_sees_70_pixels_and_pixel_gan_one():
+    assert receptive_field(build_discriminator("basic", 6, 8)) == 70
+    assert receptive_field(build_discriminator("n_layers", 3, 8, n_layers_D=1)) == 16
+    assert receptive_field(build_discriminator("pixel", 3, 8)) == 1
+    out = NLayerDiscriminator(3, 8, 3, "batch")(torch.randn(1, 3, 256, 256))
+    assert out.shape == (1, 1, 30, 30)                                   # the paper's 30x30 patch map
+
+
+# ---------------------------------------------------------------- official files
+def _official_file(tmp_path, net: nn.Module, name="latest_net_G.pth", old_instance_stats=False):
+    state = net.state_dict()
+    if old_instance_stats:  # what pre-0.4 PyTorch saved for InstanceNorm layers
+        state["model.2.running_mean"] = torch.zeros(8)
+        state["model.2.running_var"] = torch.ones(8)
+    state["model.1.num_batches_tracked"] = torch.tensor(3)
+    path = tmp_path / name
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("net, arch", [
+    (lambda: ResnetGenerator(3, 3, 8, "instance", False, 9), "resnet_9blocks"),
+    (lambda: ResnetGenerator(3, 3, 8, "batch", True, 6), "resnet_6blocks"),
+    (lambda: UnetGenerator(3, 3, 8, 4, "batch", True), "unet_256"),
+    (lambda: UnetGenerator(1, 3, 7, 4, "instance", True), "unet_128"),
+])
+def test_official_state_dict_loads_and_translates_identically(tmp_path, net, arch):
+    torch.manual_seed(0)
+    reference = net()
+    for m in reference.modules():  # non-trivial batch-norm statistics and weights
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.weight.data.uniform_(0.5, 1.5)
+    path = _official_file(tmp_path, reference, old_instance_stats=arch == "resnet_9blocks")
+    gen = load_generator(path)
+    assert gen.netG == arch
+    reference.eval(), gen.eval()
+    x = torch.rand(1, reference.model.model[0].in_channels if arch.startswith("unet") else 3,
+                   int(arch[5:]) if arch.startswith("unet") else 64, int(arch[5:]) if arch.startswith("unet") else 64)
+    with torch.no_grad():
+        assert torch.equal(gen(x), reference(x))
+
+
+def test_official_folder_with_two_generators_gives_a_cycle(tmp_path):
+    from core.translation.service import TranslatorBundle, translate
+
+    for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
+        _official_file(tmp_path, ResnetGenerator(3, 3, 4, "instance", False, 2), name)
+    (tmp_path / "translation.json").write_text('{"a": "horse", "b": "zebra"}')
+    translator = load_official_folder(tmp_path)
+    assert translator.G_BA is not None and translator.task["a"] == "horse"
+    out = translate(TranslatorBundle(translator, "t", 64, official=True), torch.rand(3, 50, 70), "BtoA")
+    assert out["output"].size == out["cycle"].size == (70, 50)           # the input's size and aspect
+    assert 0 <= out["cycle_l1"] <= 1
+
+
+def test_bad_official_files_are_refused_with_one_message(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"x": Evil()}))
+    (tmp_path / "trunc.pth").write_bytes(b"PK\x03\x04 truncated")
+    torch.save({"features.0.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    good = tmp_path / "good.pth"
+    torch.save(ResnetGenerator(3, 3, 4, "instance", False, 2).state_dict(), good)
+    (tmp_path / "cut.pth").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for name, words in [("pickle.pth", "refused"), ("trunc.pth", "not a readable"), ("other.pth", "neither"),
+                        ("cut.pth", "not a readable")]:
+        with pytest.raises(CheckpointError, match=words):
+            load_generator(tmp_path / name)
+
+
+def test_infer_architecture_reads_norm_and_channels():
+    arch = infer_architecture(UnetGenerator(1, 3, 6, 4, "none").state_dict())
+    assert arch == {"netG": "unet_64", "input_nc": 1, "output_nc": 3, "ngf": 4, "norm": "none", "use_dropout": True}
+
+
+# ---------------------------------------------------------------- losses against their formulas
+def test_gan_losses_follow_their_formulas():
+    logits = torch.tensor([[-2.0, 0.5], [1.0, 3.0]]).view(1, 1, 2, 2)
+    sig = torch.sigmoid(logits)
+    assert torch.allclose(gan_loss(logits, True, "vanilla"), -(sig.log()).mean())
+    assert torch.allclose(gan_loss(logits, False, "vanilla"), -((1 - sig).log()).mean())
+    assert torch.allclose(gan_loss(logits, True, "lsgan"), ((logits - 1) ** 2).mean())
+    assert torch.allclose(gan_loss(logits, False, "lsgan"), (logits ** 2).mean())
+    assert torch.allclose(gan_loss(logits, True, "wgangp"), -logits.mean())
+    assert torch.allclose(gan_loss(logits, False, "wgangp"), logits.mean())
+    real, fake = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
+    assert torch.allclose(discriminator_loss(real, fake, "lsgan"), torch.tensor(0.0))
+    with pytest.raises(ValueError, match="gan_mode"):
+        gan_loss(logits, True, "hinge")
+
+
+def test_cycle_loss_is_zero_for_identity_generators():
+    a, b = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    G = F_ = nn.Identity()
+    assert cycle_loss(a, F_(G(a)), b, G(F_(b))) == 0
+    assert cycle_loss(a, a + 0.5, b, b) == pytest.approx(0.5)
+
+
+def test_image_pool_keeps_at_most_pool_size_and_returns_the_batch_shape():
+    pool = ImagePool(4, seed=0)
+    for _ in range(5):
+        out = pool.query(torch.rand(3, 3, 4, 4))
+        assert out.shape == (3, 3, 4, 4)
+    assert len(pool.images) == 4
+    assert torch.equal(ImagePool(0).query(x := torch.rand(2, 3, 4, 4)), x)
+
+
+def test_learning_rate_is_constant_then_decays_linearly_to_zero():
+    assert linear_decay(0, 100, 50) == 1.0 and linear_decay(49, 100, 50) == 1.0
+    assert linear_decay(75, 100, 50) == pytest.approx(1 - 25 / 51)
+    assert linear_decay(100, 100, 50) == pytest.approx(1 - 50 / 51) and linear_decay(10, 100, 0) == 1.0
+
+
+# ---------------------------------------------------------------- data and training
+def test_face_pairs_and_domains():
+    from core.data.worlds.faces import ATTRIBUTES
+    from core.translation.data import FaceDomains, FacePairs, nearest_labels
+
+    pairs = FacePairs("labels", "test", 32).get_batch([0, 1])
+    assert pairs["A"].shape == pairs["B"].shape == (2, 3, 32, 32)
+    from core.data import get_dataset
+
+    assert torch.equal(nearest_labels(pairs["A"][0]), get_dataset("faces", "test", 32)[0]["label_map"])
+    edges = FacePairs("edges", "test", 32).get_batch([0])["A"]
+    assert set(edges.unique().tolist()) <= {0.0, 1.0}
+    dom = FaceDomains("glasses", "none", "round", "test", 32)
+    batch = dom.get_batch([0, 1, 2])
+    col = list(ATTRIBUTES).index("glasses")
+    assert (batch["attributes_A"][:, col] == 0).all() and (batch["attributes_B"][:, col] == 1).all()
+    with pytest.raises(ValueError, match="no value"):
+        FaceDomains("glasses", "none", "pink")
+
+
+@pytest.mark.parametrize("extra", [
+    {"model": "pix2pix", "gan_mode": "vanilla"},
+    {"model": "cyclegan", "netG": "resnet_6blocks", "gan_mode": "lsgan", "dropout": False},
+    {"model": "pix2pix", "gan_mode": "wgangp", "netD": "pixel", "norm": "batch"},
+])
+def test_tiny_training_lowers_the_generator_loss_and_round_trips(tmp_path, extra):
+    from core.engine import Trainer
+    from core.translation.method import TranslationConfig, TranslationMethod
+
+    config = TranslationConfig(resolution=32, steps=30, batch_size=4, ngf=4, ndf=4, sample_every=0,
+                               checkpoint_every=0, log_every=10, eval_samples=8, lr=1e-3, device="cpu",
+                               **({"netG": "unet_32"} | extra))
+    first = {}
+    last = {}
+    for event in Trainer(TranslationMethod(config), tmp_path / "run").run():
+        if event.kind == "step":
+            first = first or event.losses
+            last = event.losses
+    key = "cycle" if extra["model"] == "cyclegan" else "G_L1"
+    assert last[key] < first[key]
+    from core.translation.model import Translator  # the exported folder rebuilds the model alone
+
+    translator = Translator.from_pretrained(tmp_path / "run")
+    assert (translator.G_BA is not None) == (extra["model"] == "cyclegan")
+
+
+def test_config_rejects_what_cannot_train():
+    from core.translation.method import TranslationConfig
+
+    with pytest.raises(ValueError, match="no loss"):
+        TranslationConfig(lambda_GAN=0, lambda_L1=0).validate()
+    with pytest.raises(ValueError, match="divisible"):
+        TranslationConfig(resolution=48, netG="unet_64").validate()
