@@ -148,6 +148,7 @@ PIXELS = "genlab-pixels"
 CSS = f"""
 .gradio-container {{max-width: 1280px !important}}
 footer {{display: none !important}}
+.genlab-sticky {{position: sticky; top: 0; align-self: flex-start}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 """

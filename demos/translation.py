@@ -74,7 +74,7 @@ def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
         images = example_inputs(_bundle(ctx, checkpoint), EXAMPLES, direction)
     except Exception:  # an unknown or broken checkpoint: the translate buttons say why
         images = []
-    return [(_enlarge(im, 96), f"held-out #{i}") for i, im in enumerate(images)]
+    return [_enlarge(im, 128) for im in images]
 
 
 def describe(ctx: AppContext, checkpoint: str) -> str:
@@ -118,11 +118,30 @@ def compare_view(ctx: AppContext, start: int = 0):
     titles, columns = comparison_grid(lambda name: _bundle(ctx, name), 4, int(start or 0))
     grid = to_pil(make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0))
     header = " | ".join(titles)
-    return _enlarge(grid, 900), f"Columns: {header}", pd.DataFrame(comparison_rows())
+    return _enlarge(grid, 900), f"Rows: held-out label maps. Columns: {header}.", pd.DataFrame(comparison_rows())
 
 
 def build(ctx: AppContext) -> None:
     from core.translation.service import DIRECTIONS
+
+    def first_example(run, outputs: int, with_direction: bool = False):
+        """Translate the checkpoint's first held-out example; blank outputs for a model without examples."""
+
+        def show(ckpt, *args):
+            direction = args[0] if with_direction else "AtoB"
+            try:
+                images = examples_cache(ckpt, direction)
+            except Exception:
+                images = []
+            return run(ckpt, images[0], *args) if images else (None,) * outputs
+
+        return show
+
+    def examples_cache(ckpt, d):
+        from core.translation.service import example_inputs
+
+        return example_inputs(_bundle(ctx, ckpt), EXAMPLES, d)
+
 
     gr.Markdown("Translate an image into another: a label map or a drawing into a face (pix2pix, trained on pairs), "
                 "or black hair into blonde and back (CycleGAN, trained without pairs).")
@@ -132,9 +151,12 @@ def build(ctx: AppContext) -> None:
                 ckpt_p = checkpoint_picker(METHOD, value=DEFAULT_PIX2PIX, elem_id="translation-pix2pix-checkpoint")
                 about_p = gr.Markdown()
                 with gr.Tabs():
+                    with gr.Tab("Examples"):
+                        gallery_p = gr.Gallery(show_label=False, columns=3, height=260, allow_preview=False,
+                                               object_fit="contain", format="png", elem_id="translation-pix2pix-examples")
                     with gr.Tab("Draw"):
-                        sketch = gr.Sketchpad(label="draw the input (pick a colour below the canvas)", type="pil",
-                                              image_mode="RGBA", canvas_size=(256, 256), elem_id="translation-sketch")
+                        sketch = gr.Sketchpad(label="draw", type="pil", image_mode="RGBA", canvas_size=(256, 256),
+                                              elem_id="translation-sketch")
                         gr.Markdown(palette_legend())
                         draw_btn = gr.Button("Translate the drawing", variant="primary")
                     with gr.Tab("Upload"):
@@ -144,14 +166,11 @@ def build(ctx: AppContext) -> None:
                 with gr.Accordion("Advanced", open=False):
                     noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
                     seed_p = seed_control("dropout seed", elem_id="translation-seed")
-            with gr.Column(scale=1):
-                with gr.Row():
-                    seen_p = gr.Image(label="input as the model sees it", type="pil", format="png", height=VIEW,
-                                      interactive=False, elem_id="translation-pix2pix-seen")
-                    out_p = gr.Image(label="translation", type="pil", format="png", height=VIEW, interactive=False,
-                                     elem_id="translation-pix2pix-output")
-                gallery_p = gr.Gallery(label="held-out examples: click one to translate it", columns=6, height=140,
-                                       allow_preview=False, format="png", elem_id="translation-pix2pix-examples")
+            with gr.Column(scale=1, elem_classes="genlab-sticky"):
+                out_p = gr.Image(label="translation", type="pil", format="png", height=400, interactive=False,
+                                 elem_id="translation-pix2pix-output")
+                seen_p = gr.Image(label="input as the model sees it", type="pil", format="png", height=200,
+                                  interactive=False, elem_id="translation-pix2pix-seen")
         def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
             return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
 
@@ -170,10 +189,13 @@ def build(ctx: AppContext) -> None:
         on_open = [Context.root_block.load] if Context.root_block is not None else []
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
+        # on page open and on a model switch the outputs show the model's first example, never a stale one
+        gr.on([ckpt_p.change, *on_open], first_example(run_p, 3), [ckpt_p, noise, seed_p], [seen_p, out_p],
+              api_visibility="private")
 
     with gr.Tab("CycleGAN: A <-> B"):
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=2):
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown()
                 direction = gr.Radio(list(DIRECTIONS), value="AtoB", label="direction")
@@ -181,13 +203,14 @@ def build(ctx: AppContext) -> None:
                                    elem_id="translation-cyclegan-upload")
                 run_c_btn = gr.Button("Translate", variant="primary")
                 gallery_c = gr.Gallery(label="held-out examples of the source domain: click one", columns=3,
-                                       height=220, allow_preview=False, format="png")
-            with gr.Column(scale=2):
+                                       height=220, allow_preview=False, object_fit="contain", format="png",
+                                       elem_id="translation-cyclegan-examples")
+            with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 with gr.Row():
-                    seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW - 40, interactive=False)
-                    out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW - 40,
+                    seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW - 60, interactive=False)
+                    out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW - 60,
                                      interactive=False, elem_id="translation-cyclegan-output")
-                    cycle_c = gr.Image(label="cycle: translated back", type="pil", format="png", height=VIEW - 40,
+                    cycle_c = gr.Image(label="cycle: translated back", type="pil", format="png", height=VIEW - 60,
                                        interactive=False, elem_id="translation-cyclegan-cycle")
                 cycle_line = gr.Markdown()
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
@@ -204,6 +227,8 @@ def build(ctx: AppContext) -> None:
         gr.on([ckpt_c.change, direction.change, *on_open],
               lambda c, d: (describe(ctx, c), examples(ctx, c, d)), [ckpt_c, direction], [about_c, gallery_c],
               api_visibility="private")
+        gr.on([ckpt_c.change, direction.change, *on_open], first_example(run_c, 4, with_direction=True), [ckpt_c, direction],
+              [seen_c, out_c, cycle_c, cycle_line], api_visibility="private")
 
     with gr.Tab("Compare losses"):
         gr.Markdown("The same small pix2pix (labels -> face, U-Net with ngf 16) trained four ways, with the same data, "
@@ -213,17 +238,12 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             start = gr.Number(0, label="first held-out pair #", precision=0, minimum=0, maximum=9000, scale=1)
             show = gr.Button("Show", variant="primary", scale=1)
-        compare_img = gr.Image(label="rows: held-out label maps; columns: input, each loss, real target", type="pil",
-                               format="png", interactive=False, elem_id="translation-compare")
         compare_cols = gr.Markdown()
+        compare_img = gr.Image(show_label=False, type="pil", format="png", interactive=False,
+                               elem_id="translation-compare")
         compare_table = gr.Dataframe(label="measured on 500 held-out pairs", interactive=False)
         gr.on([show.click, *on_open], ui_errors(lambda s: compare_view(ctx, s)), start,
               [compare_img, compare_cols, compare_table], api_visibility="private")
-
-    def examples_cache(ckpt, d):
-        from core.translation.service import example_inputs
-
-        return example_inputs(_bundle(ctx, ckpt), EXAMPLES, d)
 
     training_panel(ctx, METHOD, ["model", "paired_input", "dataset", "data_root", "netG", "gan_mode", "lambda_L1",
                                  "steps", "batch_size", "lr"],

@@ -28,6 +28,12 @@ from .schedules import check_sampler, check_schedule, make_scheduler, scheduler_
 
 GUIDANCE_TYPES = ("classifier-free", "classifier")
 MAX_GUIDANCE = 20.0
+# Below this alpha-bar an epsilon network cannot say where x_0 is: x0-hat = (x_t - sqrt(1 - ab) eps) / sqrt(ab)
+# multiplies its error by 1 / sqrt(ab) (20,000x at t = 999 of the capped cosine schedule, ab = 2.4e-9), and one
+# such step saturated DDPM's 1000-step samples (and any trailing-spaced run). There x0-hat is clipped to [-1, 1]
+# (as DDPM's own sampler does at every step, Ho et al. 2020) and eps-hat made consistent with it; at every
+# other step nothing is clipped, so guidance keeps its full effect.
+CLIP_BELOW_ALPHA_BAR = 1e-4
 
 
 @dataclass
@@ -172,6 +178,10 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
             out = unet(x_in, t_model, class_labels=null).sample if null is not None else unet(x_in, t_model).sample
         ab = sample_ab[int(t)].to(device)
         x0_hat, eps_hat = split_prediction(out, x, ab, bundle.prediction_type)
+        if float(ab) < CLIP_BELOW_ALPHA_BAR:
+            x0_hat = x0_hat.clamp(-1, 1)
+            eps_hat = (x - ab.sqrt() * x0_hat) / (1 - ab).sqrt()
+            out = _to_model_output(eps_hat, x, ab, bundle.prediction_type)
         if not cfg and labels is not None and guidance > 0:
             grad = classifier_gradient(bundle.classifier, x, t_model, labels)
             eps_hat = eps_hat - float(guidance) * (1 - ab).sqrt() * grad

@@ -26,6 +26,12 @@ DIFFUSERS_BETA_SCHEDULE = {
 }
 SCHEDULER_CLASSES = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpm++": "DPMSolverMultistepScheduler"}
 SAMPLERS = tuple(SCHEDULER_CLASSES)
+# Sampling always uses "trailing" timestep spacing with no offset (Lin et al. 2024, "Common Diffusion Noise
+# Schedules and Sample Steps Are Flawed", table 2): n steps start at the noisiest timestep T - 1 and fall in
+# strides of T / n, for every n in 1..T. diffusers' default "leading" spacing never starts at T - 1 (1 step runs
+# only t = 0: pure noise out; 50 steps start at 980), and Stable Diffusion's ``steps_offset: 1`` pushes the
+# first of 1000 steps to t = 1000, outside the schedule (an IndexError).
+SAMPLING_SPACING = {"timestep_spacing": "trailing", "steps_offset": 0}
 
 
 def check_schedule(name: str) -> str:
@@ -78,7 +84,7 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
     """
     cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
     common = dict(num_train_timesteps=num_train_timesteps, trained_betas=betas(schedule, num_train_timesteps).tolist(),
-                  prediction_type=prediction_type)
+                  prediction_type=prediction_type, **SAMPLING_SPACING)
     # No clipping of x0-hat to [-1, 1]: at high noise x0-hat = (x_t - sqrt(1 - ab) eps) / sqrt(ab) amplifies
     # the guidance term by 1 / sqrt(ab) (~13x at t = 950 of the cosine schedule); clipping it there wrecked
     # guided samples of the bundled digits model (class accuracy 53 % at w = 2, 0 % at w = 3 with clipping;
@@ -91,6 +97,7 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
 
 
 def scheduler_from_config(sampler: str, config: dict):
-    """A scheduler for ``sampler`` from a saved scheduler config (e.g. a diffusers pipeline folder's)."""
+    """A scheduler for ``sampler`` from a saved scheduler config (e.g. a diffusers pipeline folder's), with the
+    forward process of the config and :data:`SAMPLING_SPACING` for the sampling timesteps."""
     cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
-    return cls.from_config(config)
+    return cls.from_config({**dict(config), **SAMPLING_SPACING})
