@@ -33,7 +33,7 @@ MAX_GUIDANCE = 20.0
 # such step saturated DDPM's 1000-step samples (and any trailing-spaced run). There x0-hat is clipped to [-1, 1]
 # (as DDPM's own sampler does at every step, Ho et al. 2020) and eps-hat made consistent with it; at every
 # other step nothing is clipped, so guidance keeps its full effect.
-CLIP_BELOW_ALPHA_BAR = 1e-4
+CLIP_BELOW_ALPHA_BAR = 1e-6
 
 
 @dataclass
