@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import random
 import threading
 from collections import OrderedDict
@@ -16,6 +17,7 @@ import torch
 from core.engine import MAX_SEED, CheckpointError, list_checkpoints
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
+LOG = logging.getLogger("genlab")
 
 
 class ModelCache:
@@ -60,14 +62,24 @@ class AppContext:
 
 
 def ui_errors(fn):
-    """Turn user errors (bad value, unknown checkpoint, unreadable image) into ``gr.Error``.
+    """Turn exceptions into one short ``gr.Error`` line; the app keeps serving either way.
 
-    Works for plain functions and generators; the app keeps serving either way.
+    User errors (bad value, unknown checkpoint, unreadable image) log one line on the server; anything else (a
+    fault deep in a library) tells the user what failed in a sentence and logs the full traceback.
+    Works for plain functions and generators.
     """
 
+    name = getattr(getattr(fn, "func", fn), "__name__", "<lambda>")  # functools.partial: its function
+    what = "this request" if name == "<lambda>" else name.replace("_", " ")
+
     def convert(exc):
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return gr.Error(str(message))
+        if isinstance(exc, USER_ERRORS):
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            LOG.info("user error in %s: %s", name, message)
+            return gr.Error(str(message), print_exception=False)
+        LOG.exception("fault in %s", name)
+        return gr.Error(f"{what} failed: {type(exc).__name__}: {str(exc)[:200]} "
+                        "(a fault of the app, logged on the server; other settings may work)", print_exception=False)
 
     if inspect.isgeneratorfunction(fn):
 
@@ -77,7 +89,7 @@ def ui_errors(fn):
                 yield from fn(*args, **kwargs)
             except gr.Error:
                 raise
-            except USER_ERRORS as exc:
+            except Exception as exc:
                 raise convert(exc) from exc
 
         return generator
@@ -88,7 +100,7 @@ def ui_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except USER_ERRORS as exc:
+        except Exception as exc:
             raise convert(exc) from exc
 
     return wrapper

@@ -243,7 +243,13 @@ def build(ctx: AppContext) -> None:
                 status = gr.Markdown()
                 strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=9, height=160, format="png")
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
-        go.click(ui_errors(lambda *a: (yield from sample_frames(ctx, *a))),
+        def diffusion_sample(checkpoint: str = DEFAULT_CHECKPOINT, sampler: str = "ddim", steps: int = 50,
+                             eta: float = 0.0, seed: int = 0, class_label: str = "0", guidance: float = 2.0,
+                             schedule: str = TRAINED, guidance_type: str = "classifier-free"):
+            yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
+                                     guidance_type)
+
+        go.click(ui_errors(diffusion_sample),
                  [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                  [xt_view, x0_view, final, strip, status], api_name="diffusion_sample",
                  concurrency_limit=2, concurrency_id="diffusion_sample")

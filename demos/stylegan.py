@@ -347,7 +347,8 @@ def build(ctx: AppContext) -> None:
                     "your image; any size or mode is converted to the model's square RGB input. Then mix the "
                     "projection with seed B on the checked layers.")
         with gr.Row():
-            upload = gr.Image(label="your image", type="pil", sources=["upload", "clipboard"], height=220)
+            upload = gr.Image(label="your image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                              height=220)  # the file as uploaded: alpha, bit depth, palette go to core's loader
             proj_target = gr.Image(label="target (as the model sees it)", format="png", interactive=False, height=220)
             proj_image = gr.Image(label="projection", format="png", interactive=False, height=220)
             proj_mix = gr.Image(label="projection with B's styles", format="png", interactive=False, height=220)

@@ -146,3 +146,19 @@ def _truncated_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer, "PNG")
     return buffer.getvalue()[:60]
+
+
+@needs("pix2pix-labels2face", "cyclegan-black2blonde-hair")
+def test_readme_example_runs_against_the_app(app_client, tmp_path, monkeypatch):
+    """The README's gradio_client example for this tab, run as written (with its two input files)."""
+    from gradio_client import handle_file
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### pix2pix & CycleGAN", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    _face_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    scope = {"client": app_client, "handle_file": handle_file}
+    exec(compile(code, "README.md (pix2pix & CycleGAN)", "exec"), scope)
+    assert Image.open(scope["face"]).size == (320, 320)
+    assert "mean |error|" in scope["line"] and Image.open(scope["back"]).size == Image.open(scope["blonde"]).size

@@ -296,6 +296,15 @@ class Trainer:
                 log.warning("%s has no %s.safetensors: the %s starts afresh", self.out_dir, name, name)
         return _progress(saved)
 
+    def _architecture_mismatch(self, folder, saved: dict, exc: Exception) -> str:
+        """One message: which config fields differ from the saved run's, and what to do."""
+        skip = {"steps", "sample_every", "checkpoint_every", "log_every", "device", "lr", "num_samples", "eval_samples"}
+        old, new = saved.get("config", {}), self.config.to_dict()
+        diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k] and k not in skip]
+        what = ", ".join(diffs) if diffs else str(exc).splitlines()[0][:200]
+        return (f"{folder.parent} holds a run whose model has another shape ({what}); resume it with its own "
+                "settings, start over with --fresh (the tab: another run name), or choose another --out")
+
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model
 
@@ -307,7 +316,10 @@ class Trainer:
         if saved.get("method") != self.method.name:
             raise ValueError(f"{folder} holds a {saved.get('method')!r} run, not {self.method.name!r}; "
                              "choose another output name or start fresh")
-        load_model(raw, str(folder / "model.safetensors"))
+        try:
+            load_model(raw, str(folder / "model.safetensors"))
+        except RuntimeError as exc:  # size mismatch / missing keys: the saved run is another architecture
+            raise ValueError(self._architecture_mismatch(folder, saved, exc)) from None
         if ema is not None and (folder / "ema.safetensors").is_file():
             load_model(ema.module, str(folder / "ema.safetensors"))
             ema.n_averaged.copy_(load_tensors(folder / "ema_state.pt")["n_averaged"])

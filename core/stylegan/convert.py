@@ -140,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder, e.g. checkpoints/stylegan/ffhq")
     parser.add_argument("--lr-mlp", type=float, default=0.01, help="the mapping lr multiplier it was trained with")
     args = parser.parse_args(argv)
-    G = generator_from_rosinality(load_rosinality_file(args.checkpoint), lr_mlp=args.lr_mlp)
+    try:
+        G = generator_from_rosinality(load_rosinality_file(args.checkpoint), lr_mlp=args.lr_mlp)
+    except (CheckpointError, FileNotFoundError) as exc:  # expected: a refused pickle, not a generator, no file
+        print(f"cannot convert {args.checkpoint}: {exc}", file=sys.stderr)
+        return 1
     G.save_pretrained(args.out)
     print(f"converted {args.checkpoint} ({G.resolution}x{G.resolution}, {G.num_ws} ws) -> {args.out}")
     return 0

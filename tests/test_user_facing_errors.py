@@ -1,0 +1,77 @@
+"""Errors a user sees are one clear line (issue 17): the convert CLI, resuming another architecture, faults in
+a tab, and uploads that keep their alpha through every image endpoint."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT.parent / "shared" / "cases" / "uploads" / "transparent_rgba.png"
+
+
+def test_convert_cli_prints_one_line_for_a_refused_file(tmp_path):
+    bad = tmp_path / "not_a_generator.pt"
+    torch.save({"something": torch.zeros(2)}, bad)
+    done = subprocess.run([sys.executable, "-m", "core.stylegan.convert", str(bad), "--out", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("cannot convert")
+
+
+def test_resuming_into_another_architecture_says_what_differs(tmp_path):
+    from core.engine import Trainer
+    from core.vae.method import VAEConfig, VAEMethod
+
+    base = dict(dataset="digits", steps=2, batch_size=4, sample_every=0, checkpoint_every=0,
+                device="cpu")
+    for event in Trainer(VAEMethod(VAEConfig(latent_dim=2, **base)), tmp_path / "run").run():
+        pass
+    with pytest.raises(ValueError, match=r"latent_dim 2 -> 3.*--fresh"):
+        for event in Trainer(VAEMethod(VAEConfig(latent_dim=3, **{**base, "steps": 4})), tmp_path / "run").run():
+            pass
+
+
+def test_a_fault_reaches_the_user_as_one_line_and_the_log_keeps_the_traceback(caplog):
+    from demos.common import ui_errors
+
+    def sample_digits(steps):
+        return [0][steps]  # an IndexError deep inside, not the user's fault
+
+    with caplog.at_level(logging.INFO, logger="genlab"):
+        with pytest.raises(gr.Error) as info:
+            ui_errors(sample_digits)(5)
+        assert "sample digits failed: IndexError" in str(info.value) and "\n" not in str(info.value)
+        assert any(r.exc_info for r in caplog.records)          # the traceback is in the server log
+        caplog.clear()
+        with pytest.raises(gr.Error, match="steps"):
+            ui_errors(lambda: (_ for _ in ()).throw(ValueError("steps 0 is outside 1..1000")))()
+        assert not any(r.exc_info for r in caplog.records)      # a user error: one line, no traceback
+
+
+def test_diffusion_sample_has_named_parameters(app_client):
+    api = app_client.view_api(return_format="dict", print_info=False)
+    names = [p["parameter_name"] for p in api["named_endpoints"]["/diffusion_sample"]["parameters"]]
+    assert names == ["checkpoint", "sampler", "steps", "eta", "seed", "class_label", "guidance", "schedule",
+                     "guidance_type"]
+
+
+@pytest.mark.skipif(not CASE.is_file(), reason="shared case not present")
+def test_transparent_upload_is_on_white_in_the_stylegan_projection(app_client):
+    from gradio_client import handle_file
+
+    job = app_client.submit("stylegan-faces64", handle_file(str(CASE)), "w", 20, api_name="/stylegan_project")
+    _, target, _ = job.result()[:3]
+    seen = np.asarray(Image.open(target).convert("RGB")).astype(int)
+    alpha = np.asarray(Image.open(CASE))[..., 3]
+    scale = seen.shape[0] // alpha.shape[0]
+    assert seen[::scale, ::scale][alpha == 0].min() >= 250     # white, as in the diffusion and translation tabs
