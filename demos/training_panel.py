@@ -25,6 +25,13 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
         return _CANCELS.setdefault((session, method), threading.Event())
 
 
+def loss_table(rows: list[dict]):
+    """The loss chart's data with numeric columns even when empty: an empty table of object columns made Gradio
+    type the y axis as categories, and the chart then drew no lines (raw values listed as labels)."""
+    return pd.DataFrame(rows, columns=["step", "value", "loss"]).astype({"step": "int64", "value": "float64",
+                                                                           "loss": "str"})
+
+
 def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event):
     """Yield (status markdown, loss rows, sample grids) while training ``method`` into ``name``.
 
@@ -63,7 +70,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
         now = time.time()
         if event.kind != "step" or now - last_yield > 0.5:
             last_yield = now
-            yield status, pd.DataFrame(rows, columns=["step", "value", "loss"]), grids[:12]
+            yield status, loss_table(rows), grids[:12]
 
 
 def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=()) -> None:

@@ -33,6 +33,10 @@ def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_p
     assert "done at step 60/60" in status
     assert (tmp_path / "toy" / "run1" / "model.safetensors").is_file()
     assert len(gallery) == 2  # sample grids at steps 30 and 60
+    # every update of the chart, the first (empty) one included, has numeric axes; an empty table of object
+    # columns once made the y axis categorical and the chart drew no lines
+    assert all(out[1]["datatypes"] == {"step": "quantitative", "value": "quantitative", "loss": "nominal"}
+               for out in outputs if out[1])
     losses = [row[1] for row in plot["data"]]
     assert len(losses) == 12 and losses[-1] < 0.6 * losses[0]  # one point per log_every=5 steps
 
