@@ -166,15 +166,29 @@ footer {{display: none !important}}
 """
 
 
+# Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew nothing). Each
+# Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later).
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
+    if (!b.dataset.genlabBrush && b.offsetParent !== null) { b.dataset.genlabBrush = "1"; b.click(); }
+  });
+  new MutationObserver(pick).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                     attributeFilter: ["style", "class", "hidden"]});
+  pick();
+}
+"""
+
+
 def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     """Launch one tab on its own (``python -m demos.<method>``)."""
     with gr.Blocks(title=f"GenLab - {title}") as demo:
         with gr.Tab(title):
             build(AppContext())
-    demo.queue(default_concurrency_limit=2).launch(css=CSS)
+    demo.queue(default_concurrency_limit=2).launch(css=CSS, js=SELECT_BRUSH_JS)
 
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["CSS", "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker",
+__all__ = ["CSS", "SELECT_BRUSH_JS", "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker",
            "refresh_pickers", "config_widget", "run_standalone", "training_panel"]

@@ -47,3 +47,33 @@ def test_every_tab_renders_without_console_errors(page):
             page.screenshot(path=str(shots / f"{title.split()[0].lower()}.png"), full_page=True)
     assert page.errors == []
     assert "About GenLab" in page.locator("[role=tabpanel]:visible").first.inner_text()
+
+
+def test_pix2pix_sketch_draws_at_once_and_translates(page):
+    """The Sketchpad opens with its brush selected: a first stroke draws, and the model sees it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page.get_by_role("tab", name="pix2pix & CycleGAN").click()
+    page.get_by_role("tab", name="pix2pix: draw or upload").click()
+    seen = page.locator("#translation-pix2pix-seen img")
+    seen.wait_for(timeout=30_000)                                 # the first example, shown on open
+    before = seen.get_attribute("src")
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    canvas = page.locator("#translation-sketch canvas").first
+    canvas.wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * k), box["y"] + box["height"] * (0.3 + 0.04 * k))
+    page.mouse.up()
+    page.get_by_role("button", name="Translate the drawing").click()
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=["#translation-pix2pix-seen img", before], timeout=20_000)
+    drawn = np.asarray(Image.open(io.BytesIO(page.request.get(seen.get_attribute("src")).body())).convert("L"))
+    assert (drawn < 200).mean() > 0.002                          # the stroke is there, not a blank canvas
+    assert page.errors == []
