@@ -23,7 +23,7 @@ from .losses import GAN_MODES, linear_decay
 from .model import MODELS, TranslationGAN, Translator, set_requires_grad
 from .networks import DISCRIMINATORS, GENERATORS, NORMS, multiple_of
 
-DATASETS = ("faces", "folder")
+DATASETS = ("faces", "folder", "official")
 
 
 @dataclass
@@ -35,6 +35,8 @@ class TranslationConfig(TrainConfig):
         paired_input: faces world, pix2pix: A is the "labels" map (a colour per class) or the "edges" map.
         domain_attribute, domain_a, domain_b: faces world, CycleGAN: A = faces with that attribute value, B = other.
         folder_layout: dataset "folder", pix2pix: "folders" (A/ + B/) or "side_by_side" (the pix2pix zips' A|B).
+        official: dataset "official": an official pix2pix / CycleGAN dataset by name ("facades", "horse2zebra"...),
+            read from its archive in the datasets cache (``--download`` fetches it; see ``datasets.py``).
         direction: "AtoB" or "BtoA" (swap the sides, as the reference's --direction).
         netG, ngf, norm, dropout: generator (reference names; unet_64 is unet_256 with 6 levels for 64 px).
         netD, ndf, n_layers_D: discriminator ("basic" = 70x70 PatchGAN).
@@ -63,6 +65,7 @@ class TranslationConfig(TrainConfig):
     domain_a: str = "black"
     domain_b: str = "blonde"
     folder_layout: str = choice("folders", ("folders", "side_by_side"))
+    official: str = ""
     direction: str = choice("AtoB", ("AtoB", "BtoA"))
     netG: str = choice("unet_64", GENERATORS)
     ngf: int = number(32, 1, 512)
@@ -115,6 +118,14 @@ class TranslationMethod(Method):
         if c.dataset == "faces":
             ds = (FacePairs(c.paired_input, split, res, seed=0) if c.model == "pix2pix"
                   else FaceDomains(c.domain_attribute, c.domain_a, c.domain_b, split, res))
+        elif c.dataset == "official":
+            from core.data import PairedFolder, UnpairedFolder
+
+            from .datasets import official_root
+
+            root = official_root(c.official, c.model, c.data_root or None, c.download)
+            ds = (PairedFolder(root, split, res, layout="side_by_side", background="white") if c.model == "pix2pix"
+                  else UnpairedFolder(root, split, res, background="white"))
         else:
             from core.data import PairedFolder, UnpairedFolder
 
@@ -138,7 +149,8 @@ class TranslationMethod(Method):
             task = {"input": "photo", "a": f"{c.domain_a} {noun}", "b": f"{c.domain_b} {noun}", "world": "faces",
                     "attribute": c.domain_attribute, "value_a": c.domain_a, "value_b": c.domain_b}
         else:
-            task = {"input": "photo", "a": "A", "b": "B"}
+            name = c.official if c.dataset == "official" else "folder"
+            task = {"input": "photo", "a": f"{name} A", "b": f"{name} B"}
         if c.direction == "BtoA":
             task["a"], task["b"] = task["b"], task["a"]
             task["input"] = "photo" if c.dataset != "faces" or c.model == "cyclegan" else task["input"]
