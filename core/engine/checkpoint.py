@@ -17,7 +17,9 @@ weights come from safetensors, other tensors from ``torch.load(weights_only=True
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -142,7 +144,13 @@ def load_pretrained(model_class, path: str | Path, **kwargs):
     """``model_class.from_pretrained(path)`` with errors turned into a :class:`CheckpointError`."""
     path = Path(path)
     try:
-        return model_class.from_pretrained(str(path), **kwargs)
+        # huggingface_hub's mixin prints "Loading weights from local directory" on every load (dozens of lines
+        # in a classroom's server log); that line carries nothing, so it goes to the debug log instead
+        with contextlib.redirect_stdout(io.StringIO()) as said:
+            model = model_class.from_pretrained(str(path), **kwargs)
+        if said.getvalue().strip():
+            logging.getLogger("genlab").debug("%s: %s", path, said.getvalue().strip())
+        return model
     except CheckpointError:
         raise
     except Exception as exc:
