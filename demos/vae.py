@@ -152,6 +152,21 @@ def parse_latent(text) -> list[float]:
     return out
 
 
+def zero_latent(name) -> str:
+    """"0, 0, ..." with one value per latent dimension of checkpoint ``name`` (read from its config.json, no
+    weights), so /vae_decode's defaults decode the origin of the default model; "0, 0" if unknown."""
+    import json
+
+    from core.engine import resolve_checkpoint
+
+    try:
+        config = json.loads((resolve_checkpoint("vae", name) / "config.json").read_text())
+        dims = int(config["latent_dim"]) if config.get("model_type") != "vqvae" else 2
+    except Exception:
+        dims = 2
+    return ", ".join(["0"] * dims)
+
+
 # ---------------------------------------------------------------------------------------------- actions
 def decode(ctx: AppContext, name, latent):
     """/vae_decode: a latent vector (ae/dae/vae; values beyond +-6 are clamped) or a VQ code grid -> image."""
@@ -271,8 +286,8 @@ def build(ctx: AppContext) -> None:
                 with gr.Column(scale=1):
                     dense_img = gr.Image(label="decoded z", type="pil", format="png", interactive=False,
                                          elem_id="vae-decoded")
-                    latent_box = gr.Textbox(label="latent z (comma-separated; |z| > 6 is clamped)", value="0, 0",
-                                            elem_id="vae-latent")
+                    latent_box = gr.Textbox(label="latent z (comma-separated; |z| > 6 is clamped)",
+                                            value=zero_latent(dense_ckpt.value), elem_id="vae-latent")
                     decode_btn = gr.Button("Decode z", variant="primary")
                     with gr.Row():
                         zero_btn = gr.Button("z = 0")

@@ -75,3 +75,11 @@ def test_transparent_upload_is_on_white_in_the_stylegan_projection(app_client):
     alpha = np.asarray(Image.open(CASE))[..., 3]
     scale = seen.shape[0] // alpha.shape[0]
     assert seen[::scale, ::scale][alpha == 0].min() >= 250     # white, as in the diffusion and translation tabs
+
+
+def test_vae_decode_works_with_its_own_defaults(app_client):
+    api = app_client.view_api(return_format="dict", print_info=False)
+    params = api["named_endpoints"]["/vae_decode"]["parameters"]
+    assert [p["parameter_name"] for p in params] == ["checkpoint", "latent"]
+    image = app_client.predict(api_name="/vae_decode")            # every parameter at its default
+    assert Image.open(image).size[0] > 1
