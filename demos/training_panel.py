@@ -6,6 +6,7 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -101,6 +102,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         cancel.clear()
         settings = base | dict(zip(fields, values))
         yield from ui_errors(start_training)(ctx, method, name, settings, cancel)
+
+    # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
+    P = inspect.Parameter
+    train.__signature__ = inspect.Signature(
+        [P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request), P("run_name", P.POSITIONAL_OR_KEYWORD, annotation=str)]
+        + [P(f, P.POSITIONAL_OR_KEYWORD, default=base[f], annotation=type(base[f])) for f in fields])
 
     def cancel_run(request: gr.Request = None):
         _cancel_flag(request.session_hash if request is not None else "api", method).set()

@@ -40,3 +40,14 @@ def test_cli_help_lists_methods():
     assert done.returncode == 2 and "vae" in done.stderr and "diffusion" in done.stderr
     done = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--no-train" in done.stdout and "--device" in done.stdout
+
+
+def test_no_endpoint_has_unnamed_parameters(app_client):
+    """Every endpoint a client can call names its parameters (``client.predict(seed=7, ...)`` works)."""
+    import re
+
+    api = app_client.view_api(return_format="dict", print_info=False)
+    unnamed = {name: [p["parameter_name"] for p in info["parameters"]]
+               for name, info in api["named_endpoints"].items()
+               if any(re.fullmatch(r"param_\d+", str(p["parameter_name"])) for p in info["parameters"])}
+    assert unnamed == {}
