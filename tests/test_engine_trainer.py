@@ -281,3 +281,56 @@ def test_bf16_autocasts_on_cpu_and_fp16_is_ignored_there(tmp_path, precision, ex
     assert DtypeRecordingMethod.seen == {expected}
     assert losses[-1] < 0.6 * losses[0]
     assert {t.dtype for t in load_file(tmp_path / "run" / "model.safetensors").values()} == {torch.float32}
+
+
+def test_repeated_sigkill_during_checkpoint_writes_then_resume_is_exact(tmp_path, monkeypatch):
+    """kill -9 while checkpoints are being written (one per step), five times; each restart resumes from the last
+    complete checkpoint, no partial folder is ever listed, and the finished run equals an uninterrupted one."""
+    import random
+
+    from core.engine import list_checkpoints
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    total = 120
+    base = [sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--steps", str(total), "--batch-size",
+            "16", "--lr", "0.01", "--checkpoint-every", "1", "--sample-every", "0", "--log-every", "10"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "GENLAB_CHECKPOINTS": str(tmp_path)}
+    straight = subprocess.run(base + ["--out", str(tmp_path / "toy" / "straight")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    out = tmp_path / "toy" / "killed"
+    rng = random.Random(0)
+    steps_seen = []
+    for _ in range(5):
+        proc = subprocess.Popen(base + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        state_file = out / "resume" / "trainer_state.json"
+        start = _step(state_file) if state_file.exists() else 0
+        deadline = time.time() + 60
+        while time.time() < deadline and (not state_file.exists() or _step(state_file) <= start):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.15))                            # somewhere inside the next writes
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert set(list_checkpoints("toy")) <= {"straight", "killed"}  # no temporary or half-written folder
+        saved = _step(state_file)
+        assert saved >= start
+        steps_seen.append(saved)
+        if saved >= total:
+            break
+    assert steps_seen[-1] > steps_seen[0] or len(steps_seen) == 1
+    done = subprocess.run(base + ["--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("model.safetensors", "ema.safetensors"):
+        a = load_file(tmp_path / "toy" / "straight" / "resume" / name)
+        b = load_file(out / "resume" / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name      # same optimizer, EMA and RNG state
+
+
+def _step(state_file) -> int:
+    for _ in range(50):  # the file is replaced atomically; a read can still race the rename
+        try:
+            return int(json.loads(state_file.read_text())["step"])
+        except (OSError, ValueError):
+            time.sleep(0.01)
+    raise AssertionError(f"unreadable {state_file}")
