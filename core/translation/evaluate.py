@@ -28,6 +28,13 @@ def _psnr_ssim(fake: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:
     return psnr, ssim
 
 
+def _classifier_installed() -> bool:
+    """The attribute metrics need the bundled faces classifier; without it only the pixel metrics are measured."""
+    from core.engine import list_checkpoints
+
+    return "faces" in list_checkpoints("classifier")
+
+
 def _translate_all(translator, images: torch.Tensor, direction: str, batch: int = 100) -> torch.Tensor:
     return torch.cat([translate_batch(translator, images[s:s + batch], direction).cpu()
                       for s in range(0, len(images), batch)])
@@ -46,7 +53,7 @@ def _evaluate_paired(translator, a, b, task) -> dict:
     fake = _translate_all(translator, a, "AtoB")
     psnr, ssim = _psnr_ssim(fake, b)
     metrics = {"pairs": len(a), "l1": float((fake - b).abs().mean()), "psnr_db": psnr, "ssim": ssim}
-    if task.get("world") == "faces":
+    if task.get("world") == "faces" and _classifier_installed():
         from core.data.worlds.faces import ATTRIBUTE_NAMES
         from core.metrics import predict
 
@@ -67,7 +74,7 @@ def _evaluate_unpaired(translator, a, b, task) -> dict:
         fake = _translate_all(translator, source, direction)
         rec = _translate_all(translator, fake, back)
         m = {"cycle_l1": float((rec - source).abs().mean())}
-        if task.get("world") == "faces" and task.get("attribute"):
+        if task.get("world") == "faces" and task.get("attribute") and _classifier_installed():
             from core.data.worlds.faces import ATTRIBUTE_NAMES, ATTRIBUTES
             from core.metrics import frechet_distance, predict
 
