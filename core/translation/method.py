@@ -47,6 +47,7 @@ class TranslationConfig(TrainConfig):
         beta1: Adam's beta1.
         lr_decay_fraction: the share of the steps over which the learning rate decays linearly to 0.
         eval_samples: held-out images measured for the model card.
+        weights_dtype: dtype of the exported inference weights; "float16" halves the file (they load into float32).
     """
 
     dataset: str = choice("faces", DATASETS)
@@ -84,6 +85,8 @@ class TranslationConfig(TrainConfig):
     beta1: float = number(0.5, 0.0, 0.999)
     lr_decay_fraction: float = number(0.5, 0.0, 1.0)
     eval_samples: int = number(500, 0, 10_000)
+    weights_dtype: str = choice("float32", ("float32", "float16"),
+                                help="dtype of the exported weights (float16 halves a bundled checkpoint)")
 
     def validate(self) -> "TranslationConfig":
         super().validate()
@@ -238,6 +241,15 @@ class TranslationMethod(Method):
         if not c.eval_samples:
             return {}
         return evaluate_translator(module, self.held_out(c.eval_samples), self.task())
+
+    def save_inference(self, module: Translator, folder) -> None:
+        """config.json + model.safetensors; cast to float16 when ``weights_dtype`` says so (a copy: training goes on
+        in float32)."""
+        import copy
+
+        if self.config.weights_dtype == "float16":
+            module = copy.deepcopy(module).half()
+        module.save_pretrained(folder)
 
     def load_inference(self, folder) -> Translator:
         from core.engine import load_pretrained
