@@ -212,3 +212,22 @@ def test_config_rejects_what_cannot_train():
         TranslationConfig(lambda_GAN=0, lambda_L1=0).validate()
     with pytest.raises(ValueError, match="divisible"):
         TranslationConfig(resolution=48, netG="unet_64").validate()
+
+
+def test_float16_export_halves_the_weights_and_loads_into_float32(tmp_path):
+    from safetensors.torch import load_file
+
+    from core.engine import Trainer
+    from core.translation.method import TranslationConfig, TranslationMethod
+    from core.translation.model import Translator
+
+    config = TranslationConfig(resolution=32, netG="unet_32", steps=2, batch_size=2, ngf=4, ndf=4, sample_every=0,
+                               checkpoint_every=0, eval_samples=0, device="cpu", weights_dtype="float16")
+    for _ in Trainer(TranslationMethod(config), tmp_path / "half").run():
+        pass
+    stored = load_file(tmp_path / "half" / "model.safetensors")
+    assert {v.dtype for v in stored.values()} == {torch.float16}
+    loaded = Translator.from_pretrained(tmp_path / "half")
+    assert next(loaded.parameters()).dtype == torch.float32
+    k = next(iter(stored))
+    assert torch.equal(dict(loaded.named_parameters())[k].data, stored[k].float())
