@@ -206,3 +206,23 @@ def test_bad_files_give_checkpoint_errors(tmp_path):
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(CheckpointError, match="no rosinality g_ema"):
         load_rosinality_file(other)
+
+
+def test_stored_latent_avg_becomes_the_truncation_centre(tmp_path):
+    """Files from rosinality's convert_weight.py carry the official average w as ``latent_avg``."""
+    from core.stylegan.convert import load_rosinality_checkpoint, main
+
+    sd = reference_state_dict()
+    w_dim = sd["style.1.weight"].shape[0]
+    stored = torch.randn(1, w_dim)
+    path = tmp_path / "ffhq.pt"
+    torch.save({"g_ema": sd, "latent_avg": stored}, path)
+    g_ema, latent_avg = load_rosinality_checkpoint(path)
+    G = generator_from_rosinality(g_ema, latent_avg=latent_avg)
+    assert torch.equal(G.mapping.w_avg, stored[0])
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 0
+    from core.stylegan.generator import Generator
+
+    assert torch.equal(Generator.from_pretrained(tmp_path / "out").mapping.w_avg, stored[0])
+    plain = generator_from_rosinality(sd)                       # no latent_avg: the mean mapped latent
+    assert not torch.equal(plain.mapping.w_avg, stored[0])

@@ -20,8 +20,9 @@ renames and reshapes. Key correspondence (rosinality -> GenLab):
 ``*.blur.kernel``, ``*.upsample.kernel`` dropped (fixed [1, 3, 3, 1] filters, rebuilt in code)
 =======================================  ======================================  ==========================
 
-rosinality does not store the average w; it is recomputed here as the mean of ``mapping(z)`` over
-``w_avg_samples`` random z (its ``mean_latent``).
+Files made by rosinality's ``convert_weight.py`` (the converted FFHQ downloads) store the official average w as
+``latent_avg``; it becomes the truncation centre ``w_avg``. Files without it (its own training checkpoints) get
+``w_avg`` recomputed as the mean of ``mapping(z)`` over ``w_avg_samples`` random z (its ``mean_latent``).
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def convert_state_dict(sd: dict) -> dict:
     return out
 
 
-def generator_from_rosinality(sd: dict, lr_mlp: float = 0.01, w_avg_samples: int = 4096, seed: int = 0) -> Generator:
-    """Build a :class:`Generator` from a rosinality ``g_ema`` state dict and compute its ``w_avg``."""
+def generator_from_rosinality(sd: dict, lr_mlp: float = 0.01, w_avg_samples: int = 4096, seed: int = 0,
+                              latent_avg: torch.Tensor | None = None) -> Generator:
+    """Build a :class:`Generator` from a rosinality ``g_ema`` state dict.
+
+    ``w_avg`` is ``latent_avg`` ((w_dim,) or (1, w_dim)) when the file stored one, else the mean mapped latent.
+    """
     config = rosinality_config(sd, lr_mlp)
     G = Generator(**config)
     state = convert_state_dict(sd)
@@ -106,14 +111,25 @@ def generator_from_rosinality(sd: dict, lr_mlp: float = 0.01, w_avg_samples: int
     if missing or unexpected:
         raise CheckpointError(f"conversion mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
     with torch.no_grad():
-        g = torch.Generator().manual_seed(seed)
-        G.mapping.w_avg.copy_(G.mapping(torch.randn(w_avg_samples, G.z_dim, generator=g)).mean(0))
+        if latent_avg is not None:
+            latent_avg = torch.as_tensor(latent_avg).float().reshape(-1)
+            if latent_avg.shape != G.mapping.w_avg.shape:
+                raise CheckpointError(f"latent_avg has {latent_avg.numel()} values; this generator's w has {G.w_dim}")
+            G.mapping.w_avg.copy_(latent_avg)
+        else:
+            g = torch.Generator().manual_seed(seed)
+            G.mapping.w_avg.copy_(G.mapping(torch.randn(w_avg_samples, G.z_dim, generator=g)).mean(0))
     return G.eval()
 
 
 def load_rosinality_file(path) -> dict:
     """The ``g_ema`` state dict of a rosinality checkpoint file (``{"g_ema": ..., "args": Namespace}`` or a
     bare state dict), loaded without unpickling code (``weights_only=True``; ``argparse.Namespace`` allowed)."""
+    return load_rosinality_checkpoint(path)[0]
+
+
+def load_rosinality_checkpoint(path) -> tuple[dict, torch.Tensor | None]:
+    """(``g_ema`` state dict, the stored ``latent_avg`` or None) of a rosinality checkpoint file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist")
@@ -127,11 +143,12 @@ def load_rosinality_file(path) -> dict:
                 data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"cannot load {path}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+    latent_avg = data.get("latent_avg") if isinstance(data, dict) and torch.is_tensor(data.get("latent_avg")) else None
     if isinstance(data, dict) and "g_ema" in data:
         data = data["g_ema"]
     if not isinstance(data, dict) or "style.1.weight" not in data:
         raise CheckpointError(f"{path} holds no rosinality g_ema state dict (no 'g_ema' or 'style.1.weight')")
-    return data
+    return data, latent_avg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,12 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-mlp", type=float, default=0.01, help="the mapping lr multiplier it was trained with")
     args = parser.parse_args(argv)
     try:
-        G = generator_from_rosinality(load_rosinality_file(args.checkpoint), lr_mlp=args.lr_mlp)
+        sd, latent_avg = load_rosinality_checkpoint(args.checkpoint)
+        G = generator_from_rosinality(sd, lr_mlp=args.lr_mlp, latent_avg=latent_avg)
     except (CheckpointError, FileNotFoundError) as exc:  # expected: a refused pickle, not a generator, no file
         print(f"cannot convert {args.checkpoint}: {exc}", file=sys.stderr)
         return 1
     G.save_pretrained(args.out)
-    print(f"converted {args.checkpoint} ({G.resolution}x{G.resolution}, {G.num_ws} ws) -> {args.out}")
+    centre = "its stored latent_avg" if latent_avg is not None else "the mean of 4096 mapped z"
+    print(f"converted {args.checkpoint} ({G.resolution}x{G.resolution}, {G.num_ws} ws; truncation centre: {centre}) "
+          f"-> {args.out}")
     return 0
 
 
