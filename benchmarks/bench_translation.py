@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.common import median_ms, print_table  # noqa: E402
+from benchmarks.common import median_ms, print_table, running_app  # noqa: E402
 
 
 def in_process(rows: list) -> None:
@@ -44,28 +44,18 @@ def in_process(rows: list) -> None:
 
 
 def through_app(rows: list) -> None:
-    import os
+    from gradio_client import handle_file
 
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from gradio_client import Client, handle_file
-
-    from app import build_demo, launch
     from core.data import to_pil
     from core.translation.data import FacePairs
 
-    demo = build_demo(device="cpu")
-    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(demo.local_url, verbose=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "labels.png"
-            to_pil(FacePairs("labels", "test", 64).get_batch([0])["A"][0]).save(path)
-            rows.append(("app: upload -> translation (/pix2pix, pix2pix-labels2face)",
-                         median_ms(lambda: client.predict(image=handle_file(str(path)), api_name="/pix2pix"), 20), 400))
-            rows.append(("app: upload -> translation + cycle (/cyclegan, cyclegan-black2blonde-hair)",
-                         median_ms(lambda: client.predict(image=handle_file(str(path)), api_name="/cyclegan"), 20), 400))
-    finally:
-        demo.close()
+    with running_app() as client, tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "labels.png"
+        to_pil(FacePairs("labels", "test", 64).get_batch([0])["A"][0]).save(path)
+        rows.append(("app: upload -> translation (/pix2pix, pix2pix-labels2face)",
+                     median_ms(lambda: client.predict(image=handle_file(str(path)), api_name="/pix2pix"), 20), 400))
+        rows.append(("app: upload -> translation + cycle (/cyclegan, cyclegan-black2blonde-hair)",
+                     median_ms(lambda: client.predict(image=handle_file(str(path)), api_name="/cyclegan"), 20), 400))
 
 
 def main(argv=None) -> int:

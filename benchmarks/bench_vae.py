@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.common import median_ms, print_table  # noqa: E402
+from benchmarks.common import median_ms, print_table, running_app  # noqa: E402
 
 
 def in_process(rows: list) -> None:
@@ -46,17 +46,7 @@ def in_process(rows: list) -> None:
 
 
 def through_app(rows: list) -> None:
-    import os
-
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from gradio_client import Client
-
-    from app import build_demo, launch
-
-    demo = build_demo(device="cpu")
-    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(demo.local_url, verbose=False)
+    with running_app() as client:
         values = iter(torch.linspace(-2, 2, 1000).tolist())
         rows.append(("app: slider -> image (/vae_decode, vae2d-digits)",
                      median_ms(lambda: client.predict("vae2d-digits", f"{next(values):.3f}, 0.5",
@@ -64,8 +54,6 @@ def through_app(rows: list) -> None:
         rows.append(("app: /vae_decode vae16-faces (16-D)",
                      median_ms(lambda: client.predict("vae16-faces", ", ".join(["0.1"] * 16),
                                                       api_name="/vae_decode"), 30), 250))
-    finally:
-        demo.close()
 
 
 def train_speed(rows: list, steps: int) -> None:

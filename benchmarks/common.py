@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import time
 from typing import Callable
@@ -26,3 +28,19 @@ def print_table(rows: list[tuple[str, float, float | None]], unit: str = "ms") -
     for what, value, budget in rows:
         ok = "" if budget is None else ("yes" if value <= budget else "**no**")
         print(f"| {what} | {value:.1f} | {'' if budget is None else f'{budget:g}'} | {ok} |")
+
+
+@contextlib.contextmanager
+def running_app():
+    """The whole app served on 127.0.0.1 (CPU), and a ``gradio_client.Client`` on it; closed afterwards."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from gradio_client import Client
+
+    from app import build_demo, launch
+
+    demo = build_demo(device="cpu")
+    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
