@@ -80,8 +80,11 @@ def test_split_prediction_recovers_x0_and_eps(prediction_type):
 
 # ---------------------------------------------------------------- the sampling loop vs diffusers
 @pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_loop_matches_diffusers_ddim_pipeline(eta):
+def test_loop_matches_diffusers_ddim_pipeline(eta, monkeypatch):
     from diffusers import DDIMPipeline
+
+    # with the low-SNR x0 clip off (diffusers has none) the loop is diffusers' pipeline step for step
+    monkeypatch.setattr("core.diffusion.sampling.CLIP_BELOW_ALPHA_BAR", 0.0)
 
     bundle = tiny_bundle()
     pipe = DDIMPipeline(unet=bundle.unet, scheduler=make_scheduler("ddim", "linear"))
@@ -93,12 +96,12 @@ def test_loop_matches_diffusers_ddim_pipeline(eta):
     assert torch.equal(ours, ref)
 
 
-def test_diffusers_pipeline_folder_loads_and_matches_ddpm_pipeline(tmp_path):
+def test_diffusers_pipeline_folder_loads_and_matches_ddpm_pipeline(tmp_path, monkeypatch):
     from diffusers import DDPMPipeline
 
-    # linear: no step below CLIP_BELOW_ALPHA_BAR, where our loop clips x0-hat and diffusers' does not
-    bundle = tiny_bundle(schedule="linear")
-    pipe = DDPMPipeline(unet=bundle.unet, scheduler=make_scheduler("ddpm", "linear"))
+    monkeypatch.setattr("core.diffusion.sampling.CLIP_BELOW_ALPHA_BAR", 0.0)  # diffusers clips nothing
+    bundle = tiny_bundle(schedule="cosine")
+    pipe = DDPMPipeline(unet=bundle.unet, scheduler=make_scheduler("ddpm", "cosine"))
     pipe.set_progress_bar_config(disable=True)
     pipe.save_pretrained(tmp_path / "pipe")
     loaded = load_bundle(tmp_path / "pipe")

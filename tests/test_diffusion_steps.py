@@ -2,7 +2,8 @@
 
 For each count of 1..1000 steps the first timestep is the noisiest one (T - 1), timesteps strictly decrease
 without repeats, and sampling never raises, also for a diffusers pipeline folder with Stable Diffusion's
-``steps_offset: 1`` (``shared/cases/pipelines/ddim-steps-offset-1``). The quality half of the property (class
+``steps_offset: 1`` (``shared/cases/pipelines/ddim-steps-offset-1``); and that x0-hat is clipped only below
+``CLIP_BELOW_ALPHA_BAR``. The quality half of the property (class
 accuracy does not fall as steps grow) is measured on the bundled model behind GENLAB_SLOW=1.
 """
 
@@ -75,8 +76,8 @@ def test_pipeline_with_steps_offset_1_samples_at_1000_steps(tmp_path):
 
 
 def test_x0_is_clipped_only_where_alpha_bar_is_below_the_threshold():
-    """At t = 999 of the capped cosine schedule (alpha-bar 2.4e-9) an eps error is amplified 20,000x; elsewhere
-    x0-hat is left alone (clipping everywhere weakened guidance)."""
+    """Where alpha-bar < 1e-3 an eps error is amplified > 32x (20,000x at t = 999 of the capped cosine schedule);
+    there x0-hat is clipped, elsewhere left alone (clipping everywhere weakened guidance)."""
     bundle = tiny_bundle(schedule="cosine")
     with torch.no_grad():
         bundle.unet.conv_out.bias.fill_(0.3)                              # a constant eps error

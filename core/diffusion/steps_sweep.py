@@ -55,15 +55,17 @@ def main(argv=None) -> int:
     p.add_argument("--num", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--steps", default=",".join(map(str, STEP_COUNTS)), help="comma-separated step counts")
     args = p.parse_args(argv)
+    counts = tuple(int(n) for n in args.steps.split(","))
     bundle = load_checkpoint(args.checkpoint)
     real = reference_images(bundle.dataset, 500, resolution=bundle.resolution)
     lines = [f"Sample quality per step count, `python -m core.diffusion.steps_sweep --checkpoint {args.checkpoint} "
-             f"--num {args.num} --seed {args.seed} --guidance {args.guidance:g}` ({args.num} class-balanced samples per "
+             f"--num {args.num} --seed {args.seed} --guidance {args.guidance:g} --steps {args.steps}` ({args.num} class-balanced samples per "
              f"row, eta 0). Saturated pixels (> 0.9) in 500 held-out images: "
              f"{100 * float((real > 0.9).float().mean()):.1f} %.", "",
              "| sampler | steps | first t | class accuracy | pixels > 0.9 |", "|---|---|---|---|---|"]
-    for row in steps_sweep(bundle, num=args.num, seed=args.seed, guidance=args.guidance):
+    for row in steps_sweep(bundle, step_counts=counts, num=args.num, seed=args.seed, guidance=args.guidance):
         line = (f"| {row['sampler']} | {row['steps']} | {row['first_t']} | {100 * row['class_accuracy']:.0f} % | "
                 f"{100 * row['bright_share']:.1f} % |")
         print(line, flush=True)
