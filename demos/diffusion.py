@@ -76,7 +76,8 @@ def forward_image(image, t, schedule, seed=0):
         raise ValueError("give an image: upload one or pick a dataset image")
     channels = 1 if getattr(image, "mode", "RGB") in ("L", "1", "I;16", "I") else 3
     side = max(getattr(image, "size", (FORWARD_MAX_SIDE,)))
-    x0 = load_user_image(image, channels=channels, size=min(side, FORWARD_MAX_SIDE))
+    # transparent pixels on white, as in every tab's image input (the shared transparent-upload case)
+    x0 = load_user_image(image, channels=channels, size=min(side, FORWARD_MAX_SIDE), background="white")
     x_t, _ = forward_noise(x0, t, schedule, seed)
     return _pil(x_t)
 

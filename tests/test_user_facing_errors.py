@@ -83,3 +83,25 @@ def test_vae_decode_works_with_its_own_defaults(app_client):
     assert [p["parameter_name"] for p in params] == ["checkpoint", "latent"]
     image = app_client.predict(api_name="/vae_decode")            # every parameter at its default
     assert Image.open(image).size[0] > 1
+
+
+@pytest.mark.skipif(not CASE.is_file(), reason="shared case not present")
+def test_the_same_transparent_upload_comes_out_on_white_through_every_image_endpoint(app_client):
+    """One loader for every image input: the shared case's transparent pixels are white in what each model sees
+    (the VAE's grey digit models are the documented exception: white-on-black data, so dark-on-light inverts)."""
+    from gradio_client import handle_file
+
+    alpha = np.asarray(Image.open(CASE))[..., 3]
+    f = handle_file(str(CASE))
+    seen = {
+        "/diffusion_forward": app_client.predict(f, 0, "linear", 0, api_name="/diffusion_forward"),
+        "/stylegan_project": app_client.submit("stylegan-faces64", f, "w", 20,
+                                               api_name="/stylegan_project").result()[1],
+        "/pix2pix": app_client.predict(image=f, api_name="/pix2pix")[0],
+        "/cyclegan": app_client.predict(image=f, api_name="/cyclegan")[0],
+    }
+    for endpoint, path in seen.items():
+        image = Image.open(path).convert("L")
+        small = np.asarray(image.resize(alpha.shape[::-1], Image.NEAREST)).astype(int)
+        assert small[alpha == 0].mean() >= 245, endpoint
+        assert small[alpha == 255].mean() <= 120, endpoint      # the drawing itself stays dark
