@@ -22,7 +22,7 @@ folder in `checkpoints/translation/`."""
 METHOD = "translation"
 DEFAULT_PIX2PIX = "pix2pix-labels2face"
 DEFAULT_CYCLEGAN = "cyclegan-black2blonde-hair"
-VIEW = 320                 # on-screen height of the input and output images (px)
+VIEW = 384                 # side the 64 px translations are enlarged to (crisp, 6x) and shown at (px)
 EXAMPLES = 6
 
 
@@ -167,7 +167,7 @@ def build(ctx: AppContext) -> None:
                     noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
                     seed_p = seed_control("dropout seed", elem_id="translation-seed")
             with gr.Column(scale=1, elem_classes="genlab-sticky"):
-                out_p = gr.Image(label="translation", type="pil", format="png", height=400, interactive=False,
+                out_p = gr.Image(label="translation", type="pil", format="png", height=VIEW + 40, interactive=False,
                                  elem_id="translation-pix2pix-output")
                 seen_p = gr.Image(label="input as the model sees it", type="pil", format="png", height=200,
                                   interactive=False, elem_id="translation-pix2pix-seen")
@@ -199,18 +199,19 @@ def build(ctx: AppContext) -> None:
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown()
                 direction = gr.Radio(list(DIRECTIONS), value="AtoB", label="direction")
-                upload_c = gr.File(label="an image (any size or mode)", file_types=["image"], type="filepath",
-                                   elem_id="translation-cyclegan-upload")
-                run_c_btn = gr.Button("Translate", variant="primary")
-                gallery_c = gr.Gallery(label="held-out examples of the source domain: click one", columns=3,
-                                       height=220, allow_preview=False, object_fit="contain", format="png",
+                gallery_c = gr.Gallery(label="held-out examples: click one", columns=3, height=220,
+                                       allow_preview=False, object_fit="contain", format="png",
                                        elem_id="translation-cyclegan-examples")
+                upload_c = gr.File(label="or an image (any size or mode)", file_types=["image"], type="filepath",
+                                   elem_id="translation-cyclegan-upload")
+                run_c_btn = gr.Button("Translate the upload", variant="primary")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
+                out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW + 40, interactive=False,
+                                 elem_id="translation-cyclegan-output")
                 with gr.Row():
-                    seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW - 60, interactive=False)
-                    out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW - 60,
-                                     interactive=False, elem_id="translation-cyclegan-output")
-                    cycle_c = gr.Image(label="cycle: translated back", type="pil", format="png", height=VIEW - 60,
+                    seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW // 2 + 20,
+                                      interactive=False)
+                    cycle_c = gr.Image(label="cycle", type="pil", format="png", height=VIEW // 2 + 20,
                                        interactive=False, elem_id="translation-cyclegan-cycle")
                 cycle_line = gr.Markdown()
         def run_c(checkpoint: str, image, direction: str = "AtoB"):

@@ -74,6 +74,14 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     page.get_by_role("button", name="Translate the drawing").click()
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
                            arg=["#translation-pix2pix-seen img", before], timeout=20_000)
-    drawn = np.asarray(Image.open(io.BytesIO(page.request.get(seen.get_attribute("src")).body())).convert("L"))
+    drawn = None
+    for _ in range(40):  # the new src can point at a file that is still being written: retry until it decodes
+        try:
+            body = page.request.get(seen.get_attribute("src")).body()
+            drawn = np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+            break
+        except Exception:
+            page.wait_for_timeout(250)
+    assert drawn is not None, "the input as the model saw it never loaded"
     assert (drawn < 200).mean() > 0.002                          # the stroke is there, not a blank canvas
     assert page.errors == []

@@ -53,13 +53,13 @@ def test_pix2pix_endpoint_by_keyword_with_defaults(app_client, tmp_path):
     png, batch = _face_inputs(tmp_path)
     seen, out = app_client.predict(image=handle_file(str(png)), api_name="/pix2pix")   # default checkpoint
     got = _array(out)
-    assert got.shape == (320, 320, 3)                          # 64 px shown 5x, crisp (nearest neighbour)
+    assert got.shape == (384, 384, 3)                          # 64 px shown 6x, crisp (nearest neighbour)
     expected = translate_batch(load_checkpoint("pix2pix-labels2face").translator, batch["A"])[0]
-    small = got[::5, ::5]
+    small = got[::6, ::6]
     assert np.abs(small - expected.permute(1, 2, 0).numpy() * 255).mean() < 2
     # the translation looks like the target more than the input does
     target = batch["B"][0].permute(1, 2, 0).numpy() * 255
-    assert np.abs(small - target).mean() < np.abs(_array(seen)[::5, ::5] - target).mean()
+    assert np.abs(small - target).mean() < np.abs(_array(seen)[::6, ::6] - target).mean()
     a = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=1, api_name="/pix2pix")[1])
     b = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=1, api_name="/pix2pix")[1])
     c = _array(app_client.predict(image=handle_file(str(png)), dropout_noise=True, seed=2, api_name="/pix2pix")[1])
@@ -127,7 +127,7 @@ def test_odd_uploads_are_converted_and_bad_ones_get_one_message(app_client, tmp_
     if case.is_file():
         seen, _ = app_client.predict("pix2pix-labels2face", handle_file(str(case)), api_name="/pix2pix")
         alpha = np.asarray(Image.open(case))[..., 3]
-        small = _array(seen)[::5, ::5]                         # 64 px shown 5x
+        small = _array(seen)[::6, ::6]                         # 64 px shown 6x
         assert small[alpha == 0].min() >= 250 and np.abs(small[alpha == 255] - 60).max() <= 2
     bad = {"text.png": b"hello, I am not an image", "truncated.png": _truncated_png()}
     for name, data in bad.items():
@@ -160,5 +160,5 @@ def test_readme_example_runs_against_the_app(app_client, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scope = {"client": app_client, "handle_file": handle_file}
     exec(compile(code, "README.md (pix2pix & CycleGAN)", "exec"), scope)
-    assert Image.open(scope["face"]).size == (320, 320)
+    assert Image.open(scope["face"]).size == (384, 384)
     assert "mean |error|" in scope["line"] and Image.open(scope["back"]).size == Image.open(scope["blonde"]).size

@@ -17,7 +17,6 @@ weights come from safetensors, other tensors from ``torch.load(weights_only=True
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -140,17 +139,37 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"cannot load {path}: {type(exc).__name__}: {str(exc)[:300]}") from exc
 
 
+_HUB_LINE = "Loading weights from local directory"
+
+
+def _quiet_hub_mixin() -> None:
+    """huggingface_hub's model mixin prints "Loading weights from local directory" on every local load (dozens of
+    lines in a classroom's server log). Its module's ``print`` is replaced, once, by one that sends that line to the
+    debug log and passes everything else on. (Redirecting stdout around the load is not thread-safe: two loads at
+    once can leave stdout redirected for good.)"""
+    import builtins
+
+    from huggingface_hub import hub_mixin
+
+    if getattr(hub_mixin, "_genlab_quiet", False):
+        return
+
+    def quiet_print(*args, **kwargs):
+        if args and args[0] == _HUB_LINE:
+            logging.getLogger("genlab").debug(_HUB_LINE)
+            return
+        builtins.print(*args, **kwargs)
+
+    hub_mixin.print = quiet_print
+    hub_mixin._genlab_quiet = True
+
+
 def load_pretrained(model_class, path: str | Path, **kwargs):
     """``model_class.from_pretrained(path)`` with errors turned into a :class:`CheckpointError`."""
     path = Path(path)
     try:
-        # huggingface_hub's mixin prints "Loading weights from local directory" on every load (dozens of lines
-        # in a classroom's server log); that line carries nothing, so it goes to the debug log instead
-        with contextlib.redirect_stdout(io.StringIO()) as said:
-            model = model_class.from_pretrained(str(path), **kwargs)
-        if said.getvalue().strip():
-            logging.getLogger("genlab").debug("%s: %s", path, said.getvalue().strip())
-        return model
+        _quiet_hub_mixin()
+        return model_class.from_pretrained(str(path), **kwargs)
     except CheckpointError:
         raise
     except Exception as exc:
