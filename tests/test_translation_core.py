@@ -10,7 +10,7 @@ from torch import nn
 
 from core.engine import CheckpointError
 from core.translation.losses import ImagePool, cycle_loss, discriminator_loss, gan_loss, linear_decay
-from core.translation.networks import (Generator, NLayerDiscriminator, ResnetGenerator, UnetGenerator,
+from core.translation.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator,
                                        build_discriminator, receptive_field)
 from core.translation.official import infer_architecture, load_generator, load_official_folder
 
