@@ -105,3 +105,24 @@ def test_the_same_transparent_upload_comes_out_on_white_through_every_image_endp
         small = np.asarray(image.resize(alpha.shape[::-1], Image.NEAREST)).astype(int)
         assert small[alpha == 0].mean() >= 245, endpoint
         assert small[alpha == 255].mean() <= 120, endpoint      # the drawing itself stays dark
+
+
+def test_the_same_odd_files_look_the_same_through_every_image_endpoint(app_client, tmp_path):
+    """RGBA, palette, grayscale, 16-bit, CMYK, EXIF-rotated, 1x1 and 10,000 px wide uploads: every image endpoint
+    accepts each, and what each model sees has the same colours (small differences: sizes and crops)."""
+    from gradio_client import handle_file
+
+    from tests.test_translation_app import _odd_files
+
+    for name, path in _odd_files(tmp_path).items():
+        f = handle_file(str(path))
+        seen = {
+            "/diffusion_forward": app_client.predict(f, 0, "linear", 0, api_name="/diffusion_forward"),
+            "/vae_reconstruct": app_client.predict("vae16-faces", f, api_name="/vae_reconstruct")[0],
+            "/pix2pix": app_client.predict(image=f, api_name="/pix2pix")[0],
+            "/cyclegan": app_client.predict(image=f, api_name="/cyclegan")[0],
+        }
+        means = {k: np.asarray(Image.open(v).convert("RGB")).reshape(-1, 3).mean(0) for k, v in seen.items()}
+        reference = means["/pix2pix"]
+        for endpoint, mean in means.items():
+            assert np.abs(mean - reference).max() < 24, (name, endpoint, mean, reference)
