@@ -137,15 +137,26 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
             yield _enlarge(_pil(frame["x_t"])), _enlarge(_pil(frame["x0_hat"])), gr.skip(), gr.skip(), status
 
 
-def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
-    """Stream the quality-vs-speed table and the same-seed images, one setting at a time."""
+def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None):
+    """Stream the quality-vs-speed table and the same-seed images, one setting at a time.
+
+    ``progress`` (a ``gr.Progress``) shows which row runs next, with Gradio's ETA, between the rows.
+    """
     import pandas as pd
 
-    from core.diffusion.compare import run_comparison
+    from core.diffusion.compare import SETTINGS, run_comparison
 
     bundle = _bundle(ctx, checkpoint)
+    floor = ["held-out images (floor)"] if bundle.dataset in WORLDS else []  # no world classifier: no metrics
+    names = floor + [f"{s.upper()} {n} steps" for s, n in SETTINGS]
+    if progress is not None:
+        progress((0, len(names)), desc=f"row 1 of {len(names)}: {names[0]}, N = {int(num)}", unit="rows")
     rows, gallery = [], []
     for row in run_comparison(bundle, seed, int(num), guidance):
+        done = names.index(row["setting"]) + 1 if row["setting"] in names else len(rows) + 1
+        if progress is not None and done < len(names):
+            progress((done, len(names)), desc=f"row {done + 1} of {len(names)}: {names[done]}, N = {int(num)}",
+                     unit="rows")
         rows.append({
             "setting": row["setting"],
             "s / image (batch 1)": None if row["seconds_per_image"] is None else round(row["seconds_per_image"], 3),
@@ -271,7 +282,10 @@ def build(ctx: AppContext) -> None:
         table = gr.Dataframe(label="quality vs speed", interactive=False)
         same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
         offline = gr.Markdown()
-        run_c.click(ui_errors(lambda *a: (yield from compare_rows(ctx, *a))), [ckpt_c, seed_c, num, guidance_c],
+        def compare_samplers(checkpoint, seed, num, guidance, progress=gr.Progress()):
+            yield from compare_rows(ctx, checkpoint, seed, num, guidance, progress)
+
+        run_c.click(ui_errors(compare_samplers), [ckpt_c, seed_c, num, guidance_c],
                     [table, same_seed], api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare")
         ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
 

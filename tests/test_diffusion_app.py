@@ -107,3 +107,19 @@ def test_sample_endpoint_refuses_bad_input_and_keeps_serving(app_client, changes
         _sample(app_client, **changes)
     _, final = _sample(app_client, steps=2)
     assert "done" in final[4]
+
+
+def test_compare_rows_report_progress_before_each_row(monkeypatch):
+    """Compare samplers says which row runs next (sampler, steps, samples) while the table fills."""
+    from demos import diffusion
+    from demos.common import AppContext
+    from tests.test_diffusion_core import tiny_bundle
+
+    bundle = tiny_bundle(num_classes=3)
+    monkeypatch.setattr(diffusion, "_bundle", lambda ctx, name: bundle)
+    calls = []
+    tables = [t for t, _ in diffusion.compare_rows(AppContext(), "tiny", 0, 10, 1.0,
+                                                    progress=lambda *a, **k: calls.append(k["desc"]))]
+    assert [len(t) for t in tables] == [1, 2, 3, 4, 5]               # a row per setting, shown as each finishes
+    assert calls[0] == "row 1 of 5: DDPM 1000 steps, N = 10"          # no world: no held-out floor row
+    assert calls[-1] == "row 5 of 5: DDIM 10 steps, N = 10"
