@@ -231,3 +231,14 @@ def test_float16_export_halves_the_weights_and_loads_into_float32(tmp_path):
     assert next(loaded.parameters()).dtype == torch.float32
     k = next(iter(stored))
     assert torch.equal(dict(loaded.named_parameters())[k].data, stored[k].float())
+
+
+def test_task_describes_each_side_for_the_tab():
+    from core.translation.method import TranslationConfig, TranslationMethod
+
+    labels = TranslationMethod(TranslationConfig()).task()
+    assert labels["input"] == "labels" and (labels["a"], labels["b"]) == ("label map", "face")
+    face2labels = TranslationMethod(TranslationConfig(direction="BtoA")).task()
+    assert face2labels["input"] == "photo" and (face2labels["a"], face2labels["b"]) == ("face", "label map")
+    hair = TranslationMethod(TranslationConfig(model="cyclegan", netG="resnet_6blocks")).task()
+    assert (hair["a"], hair["b"]) == ("black hair", "blonde hair")

@@ -154,9 +154,9 @@ class TranslationMethod(Method):
         else:
             name = c.official if c.dataset == "official" else "folder"
             task = {"input": "photo", "a": f"{name} A", "b": f"{name} B"}
-        if c.direction == "BtoA":
+        if c.direction == "BtoA":  # B is now the input: a face (or photo), never a label or edge map
             task["a"], task["b"] = task["b"], task["a"]
-            task["input"] = "photo" if c.dataset != "faces" or c.model == "cyclegan" else task["input"]
+            task["input"] = "photo"
         return task
 
     def build_translator(self) -> Translator:
