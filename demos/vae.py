@@ -1,5 +1,5 @@
 """VAE latent explorer tab: walk a 2-D latent map, traverse latent dims, interpolate, encode your own
-image, and compare AE / VAE / VQ-VAE. The tab is a view: every computation is in ``core.vae.explore``.
+image, and compare AE / VAE / VQ-VAE. The tab is a view over ``core.vae.service`` and ``core.vae.explore``.
 
 Public endpoints (DESIGN.md §3): ``/vae_decode`` (checkpoint, latent -> image) and
 ``/vae_reconstruct`` (checkpoint, image file -> input as seen, reconstruction, latent).
@@ -7,15 +7,16 @@ Public endpoints (DESIGN.md §3): ``/vae_decode`` (checkpoint, latent -> image) 
 
 from __future__ import annotations
 
-import json
 import math
 
 import gradio as gr
 import torch
 
-from core.engine import CheckpointError, list_checkpoints, resolve_checkpoint
-from demos.common import (AppContext, ModelCache, checkpoint_picker, run_standalone, seed_control, training_panel,
-                          ui_errors)
+from core.engine import list_checkpoints
+from core.vae.service import (derived, stamp, load_model, train_config, test_set, scatter, to_image, grid_image,
+                               is_vq, plane_to_latent, latent_to_plane, parse_latent, zero_latent, decode,
+                               load_upload, reconstruct, checkpoint_info, SCATTER_IMAGES)
+from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
 
 TITLE = "VAE latent explorer"
 ABOUT = """**VAE latent explorer.** An autoencoder squeezes an image into a small code z and decodes it back.
@@ -29,219 +30,8 @@ MAX_DIMS = 32  # latent sliders built (shown: the model's latent size)
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
-SCATTER_IMAGES = 1000
-_DERIVED: dict = {}  # per AppContext: a cache of encoded sets, datasets and grids (models stay in ctx.cache)
 TRAIN_FIELDS = ["dataset", "data_root", "download", "model_type", "latent_dim", "beta", "likelihood", "steps", "lr",
                 "batch_size", "noise_std", "num_codes"]
-
-
-# ---------------------------------------------------------------------------------------------- loading
-def derived(ctx: AppContext) -> ModelCache:
-    """This tab's cache of things computed from a model, kept apart so models are not evicted by them."""
-    return _DERIVED.setdefault(id(ctx.cache), ModelCache(max_items=32))
-
-
-def _stamp(name: str) -> tuple:
-    """(path, mtime) of a checkpoint: a retrained checkpoint of the same name is a new cache key."""
-    path = resolve_checkpoint("vae", name)
-    weights = path / "model.safetensors"
-    return path, weights.stat().st_mtime if weights.exists() else 0.0
-
-
-def load_model(ctx: AppContext, name):
-    from core.vae import load_vae
-
-    if not name:
-        raise ValueError("choose a checkpoint first")
-    path, mtime = _stamp(name)
-    return ctx.cache.get(("vae", name, mtime), lambda: load_vae(path).to(ctx.device))
-
-
-def train_config(name):
-    from core.vae import VAEConfig
-
-    path = resolve_checkpoint("vae", name) / "train_config.json"
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing: cannot tell which data {name!r} was trained on")
-    return VAEConfig.load(path)
-
-
-def test_set(ctx: AppContext, name):
-    """The held-out split of the data a checkpoint was trained on."""
-    from core.data import get_dataset
-
-    c = train_config(name)
-    key = ("vae-data", c.dataset, c.resolution, c.data_root)
-    return derived(ctx).get(key, lambda: get_dataset(c.dataset, split="test", resolution=c.resolution or None,
-                                                   root=c.data_root or None, download=False))
-
-
-def scatter(ctx: AppContext, name):
-    """Encoded held-out set, its 2-D coordinates and the map geometry (cached per checkpoint)."""
-    from core.vae.explore import latent_scatter
-    from core.vae.plots import LatentMap
-
-    model = load_model(ctx, name)
-    _, mtime = _stamp(name)
-
-    def compute():
-        s = latent_scatter(model, test_set(ctx, name), SCATTER_IMAGES)
-        s["mean"] = s["z"].mean(0)
-        s["map"] = LatentMap.around(s["xy"] if model.latent_dim == 2 else s["xy"] - s["mean"] @ s["basis"])
-        return s
-
-    return model, derived(ctx).get(("vae-scatter", name, mtime), compute)
-
-
-def to_image(x: torch.Tensor, scale: int = 0):
-    """(C, H, W) or a grid in [0, 1] -> PIL, upscaled (nearest) so small images stay visible."""
-    from PIL import Image
-
-    from core.data import to_pil
-
-    img = to_pil(x.detach().float().cpu().clamp(0, 1))
-    scale = scale or max(1, 256 // max(img.size))
-    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
-
-
-def grid_image(images: torch.Tensor, nrow: int, scale: int = 0, padding: int = 2):
-    from core.data import make_grid
-
-    return to_image(make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding), scale)
-
-
-def _is_vq(model) -> bool:
-    return getattr(model, "model_type", "") == "vqvae"
-
-
-def _plane_to_latent(model, s, x: float, y: float) -> list[float]:
-    """A point of the map -> z: itself for 2-D latents, else mean + x PC1 + y PC2."""
-    if model.latent_dim == 2:
-        return [x, y]
-    return (s["mean"] + s["basis"] @ torch.tensor([x, y])).tolist()
-
-
-def _latent_to_plane(model, s, z: torch.Tensor) -> tuple[float, float]:
-    if model.latent_dim == 2:
-        return float(z[0]), float(z[1])
-    xy = (z.cpu() - s["mean"]) @ s["basis"]
-    return float(xy[0]), float(xy[1])
-
-
-def parse_latent(text) -> list[float]:
-    """"0.5, -1.2" or "[0.5, -1.2]" (or a list) -> floats; a clear ValueError otherwise."""
-    if isinstance(text, (list, tuple)):
-        values = list(text)
-    else:
-        text = str(text or "").strip()
-        if not text:
-            raise ValueError("enter latent values, e.g. '0.5, -1.2'")
-        try:
-            values = json.loads(text) if text.startswith("[") else [v for v in text.replace(";", ",").split(",")]
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"latent {text[:80]!r} is not a list of numbers: {exc}") from None
-    out = []
-    for v in values:
-        if isinstance(v, list):  # a VQ code grid [[...], [...]]
-            out.extend(v)
-            continue
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            raise ValueError(f"latent value {str(v)[:40]!r} is not a number") from None
-    return out
-
-
-def zero_latent(name) -> str:
-    """"0, 0, ..." with one value per latent dimension of checkpoint ``name`` (read from its config.json, no
-    weights), so /vae_decode's defaults decode the origin of the default model; "0, 0" if unknown."""
-    import json
-
-    from core.engine import resolve_checkpoint
-
-    try:
-        config = json.loads((resolve_checkpoint("vae", name) / "config.json").read_text())
-        dims = int(config["latent_dim"]) if config.get("model_type") != "vqvae" else 2
-    except Exception:
-        dims = 2
-    return ", ".join(["0"] * dims)
-
-
-# ---------------------------------------------------------------------------------------------- actions
-def decode(ctx: AppContext, name, latent):
-    """/vae_decode: a latent vector (ae/dae/vae; values beyond +-6 are clamped) or a VQ code grid -> image."""
-    from core.vae.explore import decode_point
-
-    model = load_model(ctx, name)
-    values = parse_latent(latent)
-    if _is_vq(model):
-        n = model.grid_size**2
-        if len(values) != n:
-            raise ValueError(f"this VQ-VAE decodes a {model.grid_size}x{model.grid_size} grid of code indices: "
-                             f"give {n} integers in [0, {model.num_codes - 1}], got {len(values)}")
-        idx = torch.tensor(values)
-        if not torch.isfinite(idx).all() or (idx != idx.round()).any() or idx.min() < 0 or idx.max() >= model.num_codes:
-            raise ValueError(f"code indices must be integers in [0, {model.num_codes - 1}]")
-        with torch.no_grad():
-            img = model.decode_indices(idx.long().view(1, model.grid_size, model.grid_size).to(ctx.device))[0]
-        return to_image(img)
-    return to_image(decode_point(model, values))
-
-
-def load_upload(model, src, dataset: str = ""):
-    """Any uploaded file / drawing -> (C, H, W) in the model's channels and size, or a clear ValueError.
-
-    Grey models get dark-on-light images inverted (their data is white ink on black); models of
-    ``digits`` / ``mnist`` also get the drawing centred and scaled like the training digits.
-    """
-    from core.data import load_user_image
-    from core.vae.explore import center_like_mnist
-
-    if src is None:
-        raise ValueError("upload an image (or draw one) first")
-    if isinstance(src, dict):  # Sketchpad / ImageEditor value
-        src = src.get("composite") if src.get("composite") is not None else src.get("background")
-        if src is None:
-            raise ValueError("draw something on the sketchpad first")
-    # transparency on white, as in every tab; grey models of white-on-black digits keep black (their paper)
-    x = load_user_image(src, model.in_channels, model.image_size,
-                        background="white" if model.in_channels == 3 else "black")
-    light = model.in_channels == 1 and float(x.mean()) > 0.5  # dark ink on light paper
-    if model.in_channels == 1 and dataset in ("digits", "mnist"):
-        big = load_user_image(src, 1, 4 * model.image_size, fit="pad", background="white" if light else "black")
-        x = center_like_mnist(1.0 - big if light else big, model.image_size)
-    elif light:
-        x = 1.0 - x
-    return x
-
-
-def reconstruct(ctx: AppContext, name, src):
-    """/vae_reconstruct: image -> (the input as the model sees it, its reconstruction, the latent)."""
-    from core.vae.explore import reconstruct as run
-
-    model = load_model(ctx, name)
-    x = load_upload(model, src, train_config(name).dataset)
-    rec, z = run(model, x)
-    if _is_vq(model):
-        latent = {"model_type": "vqvae", "codes": z.tolist()}
-    else:
-        latent = {"model_type": model.model_type, "z": [round(float(v), 4) for v in z]}
-    return to_image(x), to_image(rec), latent
-
-
-def checkpoint_info(name) -> str:
-    c = train_config(name)
-    path = resolve_checkpoint("vae", name)
-    metrics = {}
-    if (path / "metrics.json").is_file():
-        metrics = json.loads((path / "metrics.json").read_text())
-    what = {"ae": "autoencoder", "dae": "denoising autoencoder", "vae": "VAE" if c.beta == 1 else f"beta-VAE (beta {c.beta:g})",
-            "vqvae": f"VQ-VAE ({c.num_codes} codes)"}[c.model_type]
-    latent = "" if c.model_type == "vqvae" else f", {c.latent_dim}-D latent"
-    shown = {k: v for k, v in metrics.items() if k in ("recon_nll", "kl", "neg_elbo", "mse", "psnr_db",
-                                                       "codebook_perplexity", "recon_top1")}
-    line = " · ".join(f"{k} {v:.4g}" for k, v in shown.items())
-    return f"**{name}**: {what}{latent} on `{c.dataset}`, {c.steps} steps" + (f" · test: {line}" if line else "")
 
 
 # ---------------------------------------------------------------------------------------------- the tab
@@ -396,7 +186,7 @@ def build(ctx: AppContext) -> None:
             return "No checkpoint yet: train one below.", None, gr.update(), gr.update(), None
         model = load_model(ctx, name)
         info = checkpoint_info(name)
-        if _is_vq(model):
+        if is_vq(model):
             return (info + "  \nA VQ-VAE has a grid of discrete codes, not a 2-D plane: see *Compare*.",
                     None, gr.update(), gr.update(), None)
         model, s = scatter(ctx, name)
@@ -405,7 +195,7 @@ def build(ctx: AppContext) -> None:
         x, y = 0.0, 0.0  # the map's centre: z = 0 (2-D) or the mean of the codes (PC plane)
         image = m.draw(s["xy"] - (0 if model.latent_dim == 2 else s["mean"] @ s["basis"]), s["labels"],
                        getattr(test_set(ctx, name), "class_names", None), marker=(x, y), axis_names=names_)
-        z = _plane_to_latent(model, s, x, y)
+        z = plane_to_latent(model, s, x, y)
         from core.vae.explore import decode_point
 
         upd = dict(minimum=round(m.lo, 2), maximum=round(m.hi, 2), value=0.0)
@@ -420,7 +210,7 @@ def build(ctx: AppContext) -> None:
         from core.vae.explore import decode_point
 
         model, s = scatter(ctx, name)
-        return to_image(decode_point(model, _plane_to_latent(model, s, float(x), float(y))))
+        return to_image(decode_point(model, plane_to_latent(model, s, float(x), float(y))))
 
     @ui_errors
     def on_point_map(name, x, y):
@@ -454,7 +244,7 @@ def build(ctx: AppContext) -> None:
         n = int(n)
         if not 5 <= n <= 30:
             raise ValueError(f"grid size must be between 5 and 30, got {n}")
-        _, mtime = _stamp(name)
+        _, mtime = stamp(name)
         return derived(ctx).get(("vae-grid", name, mtime, n), lambda: _grid(name, n))  # same for every student
 
     def _grid(name, n):
@@ -466,7 +256,7 @@ def build(ctx: AppContext) -> None:
             images = manifold_grid(model, n, values=values)
         else:  # the PC1/PC2 plane through the mean
             v = torch.linspace(s["map"].lo, s["map"].hi, n) * 0.8
-            zs = [_plane_to_latent(model, s, float(a), float(b)) for b in v.flip(0) for a in v]
+            zs = [plane_to_latent(model, s, float(a), float(b)) for b in v.flip(0) for a in v]
             with torch.no_grad():
                 images = model.decode(torch.tensor(zs, device=ctx.device))
         return grid_image(images, nrow=n, padding=0, scale=max(1, 640 // (n * model.image_size)))
@@ -476,7 +266,7 @@ def build(ctx: AppContext) -> None:
     # ---- traversal / samples
     def _dims(name):
         model = load_model(ctx, name)
-        if _is_vq(model):
+        if is_vq(model):
             raise ValueError(f"{name!r} is a VQ-VAE: its latent is a grid of codes, not a vector to traverse; "
                              "pick an ae, dae or vae checkpoint")
         return model, min(model.latent_dim, MAX_DIMS)
@@ -495,7 +285,7 @@ def build(ctx: AppContext) -> None:
         if not name:
             return ["No checkpoint yet.", None, ""] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
-        if _is_vq(model):
+        if is_vq(model):
             return ([checkpoint_info(name) + "  \nVQ-VAE: no latent vector here; see *Compare*.", None, ""]
                     + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
@@ -524,7 +314,7 @@ def build(ctx: AppContext) -> None:
     def on_decode_text(name, text):
         model = load_model(ctx, name)
         image = decode(ctx, name, text)
-        if _is_vq(model):
+        if is_vq(model):
             return [image] + [gr.update()] * MAX_DIMS
         from core.vae.explore import as_latent
 
@@ -622,10 +412,10 @@ def build(ctx: AppContext) -> None:
         seen, rec, latent = reconstruct(ctx, name, src)
         model = load_model(ctx, name)
         where = None
-        if not _is_vq(model):
+        if not is_vq(model):
             model, s = scatter(ctx, name)
             z = torch.tensor(latent["z"])
-            x, y = _latent_to_plane(model, s, z)
+            x, y = latent_to_plane(model, s, z)
             shift = 0 if model.latent_dim == 2 else s["mean"] @ s["basis"]
             where = s["map"].draw(s["xy"] - shift, s["labels"], getattr(test_set(ctx, name), "class_names", None),
                                   marker=(x, y), axis_names=("z1", "z2") if model.latent_dim == 2 else ("PC1", "PC2"))
@@ -681,13 +471,13 @@ def build(ctx: AppContext) -> None:
         from core.vae.losses import perplexity
 
         model = load_model(ctx, name)
-        if not _is_vq(model):
+        if not is_vq(model):
             raise ValueError(f"{name!r} is not a VQ-VAE checkpoint")
         ds = test_set(ctx, name)
         i = int(index or 0)
         if not 0 <= i < len(ds):
             raise ValueError(f"held-out image # must be in [0, {len(ds) - 1}]")
-        _, mtime = _stamp(name)
+        _, mtime = stamp(name)
         counts = derived(ctx).get(("vae-usage", name, mtime), lambda: codebook_usage(
             model, ds.get_batch(list(range(min(SCATTER_IMAGES, len(ds)))))["image"]))
         order = torch.argsort(counts, descending=True)

@@ -9,6 +9,7 @@ from .checkpoint import (
     load_tensors,
     resolve_checkpoint,
 )
+from .cache import ModelCache
 from .config import TrainConfig, choice, number
 from .device import resolve_device
 from .events import TrainEvent
@@ -18,6 +19,6 @@ from .trainer import Trainer
 
 __all__ = [
     "CheckpointError", "atomic_folder", "checkpoint_root", "list_checkpoints", "load_pretrained", "load_tensors",
-    "resolve_checkpoint", "TrainConfig", "choice", "number", "resolve_device", "TrainEvent", "Method",
+    "resolve_checkpoint", "ModelCache", "TrainConfig", "choice", "number", "resolve_device", "TrainEvent", "Method",
     "StepContext", "MAX_SEED", "check_seed", "make_generator", "Trainer",
 ]
