@@ -325,7 +325,7 @@ def build(ctx: AppContext) -> None:
             grid_btn = gr.Button("Draw grid", variant="primary")
         grid = gr.Image(label="mixing grid", format="png", type="pil", interactive=False)
         grid_note = gr.Markdown()
-        grid_btn.click(ui_errors(lambda *a: grid_image(ctx, *a)),
+        grid_btn.click(ui_errors(functools.partial(grid_image, ctx)),
                        inputs=[picker, row_seeds, col_seeds, layers, *common], outputs=[grid, grid_note],
                        api_name="stylegan_grid", api_visibility="undocumented")
 
@@ -338,7 +338,7 @@ def build(ctx: AppContext) -> None:
             frames = gr.Slider(4, 60, value=24, step=1, label="frames")
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
         gif = gr.Image(label="A -> B -> A", type="filepath", interactive=False, height=280)
-        interp_btn.click(ui_errors(lambda *a: interpolation_gif(ctx, *a)),
+        interp_btn.click(ui_errors(functools.partial(interpolation_gif, ctx)),
                          inputs=[picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed],
                          outputs=gif, api_name="stylegan_interpolate", api_visibility="undocumented")
 
@@ -359,11 +359,11 @@ def build(ctx: AppContext) -> None:
             proj_mix_btn = gr.Button("Mix projection with seed B")
         proj_status = gr.Markdown()
         proj_ws = gr.State(None)
-        proj_btn.click(ui_errors(lambda *a: (yield from project_stream(ctx, *a))),
+        proj_btn.click(ui_errors(functools.partial(project_stream, ctx)),
                        inputs=[picker, upload, proj_space, proj_steps],
                        outputs=[proj_image, proj_target, proj_status, proj_ws],
                        api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)
-        proj_mix_btn.click(ui_errors(lambda *a: mix_projection(ctx, *a)),
+        proj_mix_btn.click(ui_errors(functools.partial(mix_projection, ctx)),
                            inputs=[picker, proj_ws, seed_b, layers, psi, noise_mode, noise_seed], outputs=proj_mix,
                            api_visibility="private")
 

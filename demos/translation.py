@@ -24,6 +24,7 @@ DEFAULT_PIX2PIX = "pix2pix-labels2face"
 DEFAULT_CYCLEGAN = "cyclegan-black2blonde-hair"
 VIEW = 384                 # side the 64 px translations are enlarged to (crisp, 6x) and shown at (px)
 EXAMPLES = 6
+_EXAMPLE_CACHES: dict = {}  # per app: held-out example inputs by (checkpoint, direction)
 
 
 def _bundle(ctx: AppContext, name):
@@ -66,13 +67,22 @@ def cyclegan(ctx: AppContext, checkpoint: str, image, direction: str = "AtoB"):
     return _enlarge(out["input"]), _enlarge(out["output"]), _enlarge(out["cycle"]), line
 
 
-def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
-    """Held-out inputs for the checkpoint (empty for models without a built-in world)."""
+def example_images(ctx: AppContext, checkpoint: str, direction: str = "AtoB") -> list:
+    """The checkpoint's held-out inputs (PIL, empty for models without a built-in world), rendered once per
+    (checkpoint, direction) and cached: the gallery, a click on it and the first example all read the same list."""
     from core.translation.service import example_inputs
 
+    from core.engine import ModelCache
+
+    cache = _EXAMPLE_CACHES.setdefault(id(ctx.cache), ModelCache(max_items=16))  # apart: models are not evicted
+    return cache.get((checkpoint, direction), lambda: example_inputs(_bundle(ctx, checkpoint), EXAMPLES, direction))
+
+
+def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
+    """The gallery of held-out inputs, enlarged (empty for an unknown or broken checkpoint: the buttons say why)."""
     try:
-        images = example_inputs(_bundle(ctx, checkpoint), EXAMPLES, direction)
-    except Exception:  # an unknown or broken checkpoint: the translate buttons say why
+        images = example_images(ctx, checkpoint, direction)
+    except Exception:
         images = []
     return [_enlarge(im, 128) for im in images]
 
@@ -130,17 +140,12 @@ def build(ctx: AppContext) -> None:
         def show(ckpt, *args):
             direction = args[0] if with_direction else "AtoB"
             try:
-                images = examples_cache(ckpt, direction)
+                images = example_images(ctx, ckpt, direction)
             except Exception:
                 images = []
             return run(ckpt, images[0], *args) if images else (None,) * outputs
 
         return show
-
-    def examples_cache(ckpt, d):
-        from core.translation.service import example_inputs
-
-        return example_inputs(_bundle(ctx, ckpt), EXAMPLES, d)
 
 
     gr.Markdown("Translate an image into another: a label map or a drawing into a face (pix2pix, trained on pairs), "
@@ -181,7 +186,7 @@ def build(ctx: AppContext) -> None:
                     trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate")
 
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
-            return run_p(ckpt, examples_cache(ckpt, "AtoB")[evt.index], dropout, seed)
+            return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
 
         gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private")
         from gradio.context import Context
@@ -221,7 +226,7 @@ def build(ctx: AppContext) -> None:
                         api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
 
         def pick_c(ckpt, d, evt: gr.SelectData):
-            return run_c(ckpt, examples_cache(ckpt, d)[evt.index], d)
+            return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
 
         gallery_c.select(ui_errors(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                          api_visibility="private")

@@ -51,3 +51,15 @@ def test_no_endpoint_has_unnamed_parameters(app_client):
                for name, info in api["named_endpoints"].items()
                if any(re.fullmatch(r"param_\d+", str(p["parameter_name"])) for p in info["parameters"])}
     assert unnamed == {}
+
+
+def test_undocumented_endpoints_name_their_parameters_too():
+    """Endpoints kept off the API page (projection, grid, interpolation) still name their parameters."""
+    import re
+
+    from app import build_demo
+
+    info = build_demo(device="cpu").get_api_info(all_endpoints=True)
+    unnamed = {name: [p["parameter_name"] for p in ep["parameters"]] for name, ep in info["named_endpoints"].items()
+               if any(re.fullmatch(r"param_\d+", str(p["parameter_name"])) for p in ep["parameters"])}
+    assert "/stylegan_project" in info["named_endpoints"] and unnamed == {}
