@@ -162,13 +162,17 @@ def test_learning_rate_is_constant_then_decays_linearly_to_zero():
 # ---------------------------------------------------------------- data and training
 def test_face_pairs_and_domains():
     from core.data.worlds.faces import ATTRIBUTES
-    from core.translation.data import FaceDomains, FacePairs, nearest_labels
+    from core.translation.data import FaceDomains, FacePairs, label_palette
 
     pairs = FacePairs("labels", "test", 32).get_batch([0, 1])
     assert pairs["A"].shape == pairs["B"].shape == (2, 3, 32, 32)
     from core.data import get_dataset
 
-    assert torch.equal(nearest_labels(pairs["A"][0]), get_dataset("faces", "test", 32)[0]["label_map"])
+    palette = torch.from_numpy(label_palette()).float() / 255                  # (K, 3): each class its colour
+    colours = pairs["A"][0].permute(1, 2, 0)                                    # (H, W, 3)
+    classes = ((colours[..., None, :] - palette) ** 2).sum(-1).argmin(-1)       # nearest palette colour
+    assert torch.equal(classes, get_dataset("faces", "test", 32)[0]["label_map"])
+    assert ((colours[..., None, :] - palette) ** 2).sum(-1).min(-1).values.max() < 1e-6  # exactly a palette colour
     edges = FacePairs("edges", "test", 32).get_batch([0])["A"]
     assert set(edges.unique().tolist()) <= {0.0, 1.0}
     dom = FaceDomains("glasses", "none", "round", "test", 32)

@@ -41,13 +41,6 @@ def colour_labels(label_map: torch.Tensor) -> torch.Tensor:
     return palette[label_map.long()].permute(0, 3, 1, 2).contiguous()
 
 
-def nearest_labels(image: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) RGB in [0, 1] (a drawing, a resized map) -> (H, W) index of the nearest palette colour."""
-    palette = torch.from_numpy(label_palette()).float() / 255                # (K, 3)
-    d = ((image.permute(1, 2, 0)[..., None, :] - palette) ** 2).sum(-1)     # (H, W, K)
-    return d.argmin(-1)
-
-
 def draw_edges(edge_map: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) edge mask in {0, 1} -> (N, 3, H, W) black lines on white in [0, 1]."""
     return (1 - edge_map.float()).expand(-1, 3, -1, -1).contiguous()
