@@ -10,6 +10,9 @@ METHODS = {
     "stylegan": "core.stylegan.method:StyleGANMethod",
     "classifier": "core.classifier.method:ClassifierMethod",
     "translation": "core.translation.method:TranslationMethod",
+    "autoencoder": "core.text2image.autoencoder_method:AutoencoderMethod",
+    "clip": "core.text2image.clip_method:ClipMethod",
+    "text2image": "core.text2image.method:Text2ImageMethod",
 }
 
 

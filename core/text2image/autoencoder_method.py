@@ -1,0 +1,112 @@
+"""Training the latent autoencoder (``python -m core.train autoencoder``): an ``AutoencoderKL`` on a world.
+
+Loss (Rombach et al. 2022 sec. 3, without the perceptual and adversarial terms, which need pretrained networks):
+L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised).
+At export the latent's scale is measured and saved as ``scaling_factor`` = 1 / std(z) (as Stable Diffusion's 0.18215),
+so the diffusion model sees latents of unit variance.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch.nn import functional as F
+
+from core.engine import Method
+
+from .config import AutoencoderConfig
+
+SCALE_IMAGES = 256
+
+
+class AutoencoderMethod(Method):
+    """A KL autoencoder (diffusers ``AutoencoderKL``) for latent diffusion."""
+
+    name = "autoencoder"
+    config_class = AutoencoderConfig
+
+    def build_dataset(self, split: str = "train"):
+        from core.data import get_dataset
+
+        if not hasattr(self, "_datasets"):
+            self._datasets = {}
+        if split not in self._datasets:
+            self._datasets[split] = get_dataset(self.config.dataset, split=split, resolution=self.config.resolution)
+        return self._datasets[split]
+
+    def build_model(self):
+        from .models import build_autoencoder
+
+        c = self.config
+        return build_autoencoder(c.resolution, c.widths, c.layers_per_block)
+
+    def training_step(self, model, batch, ctx):
+        x = batch["image"] * 2 - 1                                   # (B, 3, H, W) in [-1, 1]
+        posterior = model.encode(x).latent_dist
+        z = posterior.sample()                                       # (B, 4, H/f, W/f)
+        x_hat = model.decode(z).sample
+        l1 = F.l1_loss(x_hat.float(), x.float())
+        kl = posterior.kl().mean() / x[0].numel()                    # per pixel, as the L1
+        return {"loss": l1 + self.config.kl_weight * kl, "l1": l1.detach(), "kl": kl.detach()}
+
+    @torch.no_grad()
+    def latent_std(self, module) -> float:
+        """std of z = mu(x) over held-out images (the inverse of the scaling factor)."""
+        device = next(module.parameters()).device
+        x = self.build_dataset("test").get_batch(list(range(SCALE_IMAGES)))["image"].to(device) * 2 - 1
+        return float(module.encode(x).latent_dist.mean.float().std())
+
+    @torch.no_grad()
+    def sample(self, module, num, generator):
+        """Reconstructions: held-out images (odd rows) above their reconstructions (even rows)."""
+        device = next(module.parameters()).device
+        per_row = max(1, int(num ** 0.5 + 0.999))
+        x = self.build_dataset("test").get_batch(list(range(num)))["image"].to(device)
+        x_hat = (module.decode(module.encode(x * 2 - 1).latent_dist.mean).sample / 2 + 0.5).clamp(0, 1)
+        rows = []
+        for s in range(0, num, per_row):
+            rows += [x[s:s + per_row], x_hat[s:s + per_row]]
+        return torch.cat(rows)[:num]
+
+    def save_inference(self, module, folder) -> None:
+        module = copy.deepcopy(module)
+        module.register_to_config(scaling_factor=1.0 / max(self.latent_std(module), 1e-6))
+        if self.config.weights_dtype == "float16":
+            module = module.half()
+        module.save_pretrained(folder)
+
+    def load_inference(self, folder):
+        from diffusers import AutoencoderKL
+
+        return AutoencoderKL.from_pretrained(folder, dtype=torch.float32)
+
+    @torch.no_grad()
+    def evaluate(self, module) -> dict:
+        """PSNR (dB) and L1 of reconstructions of held-out images, and the latent's std."""
+        c = self.config
+        if c.eval_images <= 0:
+            return {}
+        device = next(module.parameters()).device
+        ds = self.build_dataset("test")
+        errors, l1s = [], []
+        for s in range(0, c.eval_images, 64):
+            x = ds.get_batch(list(range(s, min(s + 64, c.eval_images))))["image"].to(device)
+            x_hat = (module.decode(module.encode(x * 2 - 1).latent_dist.mean).sample / 2 + 0.5).clamp(0, 1)
+            errors.append(((x_hat - x) ** 2).flatten(1).mean(1))
+            l1s.append((x_hat - x).abs().flatten(1).mean(1))
+        mse = torch.cat(errors)
+        return {"psnr_db": float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()),
+                "l1": float(torch.cat(l1s).mean()), "latent_std": self.latent_std(module)}
+
+    def model_card_notes(self) -> str:
+        c = self.config
+        f = 2 ** (len(c.widths) - 1)
+        return f"""A KL-regularised autoencoder for latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752),
+sec. 3): diffusers `AutoencoderKL`, widths {list(c.widths)}, a {c.resolution} px RGB image <-> a 4 x {c.resolution // f} x
+{c.resolution // f} latent (f = {f}, {3 * f * f / 4:g}x fewer numbers). Loss: L1 + {c.kl_weight:g} KL. `scaling_factor` in
+`config.json` is 1 / std of the latent on {SCALE_IMAGES} held-out images. `samples.png`: held-out images (odd rows) above
+their reconstructions (even rows). `psnr_db` / `l1`: reconstruction of the first {c.eval_images} held-out images.
+
+Load: `diffusers.AutoencoderKL.from_pretrained("checkpoints/text2image/<name>")`.
+"""

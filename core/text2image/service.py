@@ -1,0 +1,219 @@
+"""Plain functions behind the text-to-image tab and its ``/text_to_image`` endpoint (no gradio here).
+
+Every argument an API call can send is validated with one clear ``ValueError``. Models are the pipeline folders
+under ``checkpoints/text2image/`` (GenLab's, or a Stable Diffusion copy put there); a hub id ("owner/name") loads
+only when the app runs online (``GENLAB_ONLINE=1`` or ``python app.py --online``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from core.engine import check_seed, checkpoint_root, resolve_checkpoint
+
+from .pipeline import SAMPLER_CLASSES, HUB_ID
+
+METHOD = "text2image"
+SAMPLERS = tuple(SAMPLER_CLASSES)
+MAX_STEPS = 200
+MAX_IMAGES = 8
+MAX_GUIDANCE = 20.0
+MAX_PROMPT_CHARS = 20_000
+
+
+def online() -> bool:
+    """Whether hub downloads are allowed (``GENLAB_ONLINE=1``)."""
+    return os.environ.get("GENLAB_ONLINE", "") == "1"
+
+
+def list_models() -> list[str]:
+    """Pipeline folders under ``checkpoints/text2image/`` (those with ``model_index.json``), sorted."""
+    root = checkpoint_root() / METHOD
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "model_index.json").is_file())
+
+
+def load_model(name: str, device="cpu"):
+    """The ``StableDiffusionPipeline`` of ``checkpoints/text2image/<name>``, or of a hub id when online.
+
+    Raises:
+        ValueError: an unknown name, a folder that is not a pipeline, a hub id while offline.
+    """
+    from .pipeline import load_pipeline
+
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"choose a model; installed: {', '.join(list_models()) or 'none'}")
+    name = name.strip()
+    if HUB_ID.match(name) and "/" in name:
+        if not online():
+            raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online to download "
+                             f"it, or copy the pipeline folder to checkpoints/text2image/")
+        return load_pipeline(name, device, allow_download=True)
+    folder = resolve_checkpoint(METHOD, name)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"{name} is not a text-to-image pipeline (no model_index.json); installed: "
+                         f"{', '.join(list_models()) or 'none'}")
+    return load_pipeline(folder, device)
+
+
+def _int(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            not math.isfinite(float(value)) or not float(value).is_integer():
+        raise ValueError(f"{name} {value!r} is not an integer in {low}..{high}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} {int(value)} is outside {low}..{high}")
+    return int(value)
+
+
+def _prompt(value, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, got {type(value).__name__}")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ValueError(f"{name} has {len(value):,} characters; at most {MAX_PROMPT_CHARS:,} (the encoder reads only "
+                         "its first few dozen tokens anyway)")
+    return value.replace("\x00", " ")
+
+
+@dataclass
+class Request:
+    prompt: str
+    negative_prompt: str
+    steps: int
+    guidance: float
+    seed: int
+    sampler: str
+    num_images: int
+
+
+def check_request(prompt, negative_prompt="", steps=25, guidance=4.0, seed=0, sampler="ddim", num_images=1) -> Request:
+    """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one."""
+    g = guidance
+    if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(float(g)):
+        raise ValueError(f"guidance {g!r} is not a number in 0..{MAX_GUIDANCE:g}")
+    if not 0.0 <= float(g) <= MAX_GUIDANCE:
+        raise ValueError(f"guidance {g!r} is outside 0..{MAX_GUIDANCE:g}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
+    return Request(_prompt(prompt, "prompt"), _prompt(negative_prompt, "negative prompt"),
+                   _int(steps, "steps", 1, MAX_STEPS), float(g), check_seed(seed), sampler,
+                   _int(num_images, "number of images", 1, MAX_IMAGES))
+
+
+def readable_tokens(tokenizer, ids, length: int) -> list[str]:
+    """The first ``length`` tokens as words: "red</w>" -> "red", "##xa" -> "xa", start/end marks kept short."""
+    out = []
+    for token in tokenizer.convert_ids_to_tokens([int(i) for i in ids[:length]]):
+        token = token.replace("</w>", "").replace("##", "")
+        out.append({"<|startoftext|>": "<start>", "<|endoftext|>": "<end>", "[CLS]": "<start>",
+                    "[SEP]": "<end>"}.get(token, token))
+    return out
+
+
+@dataclass
+class Result:
+    images: torch.Tensor                  # (N, 3, H, W) in [0, 1]
+    tokens: list[str]                     # the prompt's tokens (start and end included)
+    truncated: int                        # prompt tokens cut off at the encoder's limit
+    attention: torch.Tensor | None        # (steps, L, h, w) image 0's cross-attention, tokens only
+    info: dict = field(default_factory=dict)
+
+
+def generate_stream(pipe, request: Request, preview_every: int = 5, record_attention: bool = True) -> Iterator[dict]:
+    """Yield {"index", "num_steps", "preview" (N, 3, H, W) in [0, 1]} during sampling, then {"result": Result}.
+
+    The first preview comes after the first step; then every ``preview_every`` steps (decoding costs time). The seed
+    drives a CPU generator, so a seed gives the same image on any device.
+    """
+    from .sampling import decode, denoise
+    from .text_encoders import encode_prompts
+
+    r = request
+    device = pipe.unet.device
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.prompt] * r.num_images, device)
+    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.negative_prompt] * r.num_images, device)
+    generator = torch.Generator().manual_seed(r.seed)
+    maps, last = [], None
+    for step in denoise(pipe, cond.embeds.to(pipe.unet.dtype), neg.embeds.to(pipe.unet.dtype), r.steps, r.guidance,
+                        r.sampler, generator, record_attention):
+        last = step
+        if step.attention is not None:
+            maps.append(step.attention[0, :cond.lengths[0]])             # (L_kept, h, w) of image 0
+        if step.index == 0 or (step.index + 1) % max(1, preview_every) == 0 and step.index + 1 < step.num_steps:
+            yield {"index": step.index, "num_steps": step.num_steps, "preview": decode(pipe, step.x0_latents).cpu()}
+    images = decode(pipe, last.prev).cpu()
+    info = {"token_ids": cond.input_ids[0, :cond.lengths[0]].tolist(), "embeds_shape": tuple(cond.embeds.shape),
+            "latent_shape": tuple(last.prev.shape), "elapsed": last.elapsed}
+    yield {"result": Result(images, readable_tokens(pipe.tokenizer, cond.input_ids[0], cond.lengths[0]),
+                            cond.truncated[0], torch.stack(maps) if maps else None, info)}
+
+
+def generate(pipe, request: Request, record_attention: bool = False) -> Result:
+    """Run :func:`generate_stream` to the end (no previews decoded but the first)."""
+    for frame in generate_stream(pipe, request, preview_every=10**9, record_attention=record_attention):
+        if "result" in frame:
+            return frame["result"]
+    raise RuntimeError("sampling yielded no result")
+
+
+# ---------------------------------------------------------------- X/Y grid
+XY_MODES = ("guidance x steps", "seed x prompt", "model x prompt")
+MAX_CELLS = 36
+
+
+def _values(text, kind, name: str) -> list:
+    items = [v.strip() for v in (text.split(";") if kind is str else text.replace(";", ",").split(","))
+             if v.strip()] if isinstance(text, str) else list(text or [])
+    if not items:
+        raise ValueError(f"give at least one {name} value")
+    try:
+        return [kind(v) for v in items]
+    except ValueError:
+        raise ValueError(f"{name} values {text!r} must be {kind.__name__}s separated by "
+                         f"{'semicolons' if kind is str else 'commas'}") from None
+
+
+def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0, steps=25, guidance=4.0,
+            sampler="ddim", negative_prompt: str = "") -> tuple[list[list[torch.Tensor]], list[str], list[str]]:
+    """Images for every (y, x) pair, with the row and column labels.
+
+    Args:
+        load: name -> pipeline (the app's cached loader).
+        mode: "guidance x steps" (x: guidance values, y: step counts), "seed x prompt" (x: seeds, y: prompts separated
+            by ";"), "model x prompt" (x: model names separated by ";", y: prompts separated by ";").
+    Raises:
+        ValueError: an unknown mode, bad values, more than ``MAX_CELLS`` cells.
+    """
+    if mode not in XY_MODES:
+        raise ValueError(f"unknown grid {mode!r}; valid: {', '.join(XY_MODES)}")
+    kinds = {"guidance x steps": (float, int), "seed x prompt": (int, str), "model x prompt": (str, str)}[mode]
+    xs = _values(x_values, kinds[0], mode.split(" x ")[0])
+    ys = _values(y_values, kinds[1], mode.split(" x ")[1])
+    if len(xs) * len(ys) > MAX_CELLS:
+        raise ValueError(f"{len(ys)} x {len(xs)} = {len(xs) * len(ys)} images; at most {MAX_CELLS}")
+    rows = []
+    for y in ys:
+        row = []
+        for x in xs:
+            kw = dict(prompt=prompt, negative_prompt=negative_prompt, steps=steps, guidance=guidance, seed=seed,
+                      sampler=sampler, num_images=1)
+            name = model
+            if mode == "guidance x steps":
+                kw.update(guidance=x, steps=y)
+            elif mode == "seed x prompt":
+                kw.update(seed=x, prompt=y)
+            else:
+                name, kw["prompt"] = x, y
+            row.append(generate(load(name), check_request(**kw)).images[0])
+        rows.append(row)
+    prefix = {"guidance x steps": ("w = ", "steps "), "seed x prompt": ("seed ", ""), "model x prompt": ("", "")}[mode]
+    return rows, [f"{prefix[1]}{y}" for y in ys], [f"{prefix[0]}{x:g}" if isinstance(x, float) else f"{prefix[0]}{x}"
+                                                    for x in xs]

@@ -1,0 +1,149 @@
+"""Pictures and text the text-to-image tab shows: attention overlays, labelled grids, the classifier's reading, the
+pipeline as it ran. Plain functions (PIL, numpy); no gradio here."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+VIEW = 256
+# a perceptual dark-to-bright ramp (black, purple, red, orange, pale yellow), anchors of matplotlib's "inferno"
+RAMP = np.array([(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)], dtype=np.float32)
+
+
+def to_pil(image: torch.Tensor, size: int = VIEW) -> Image.Image:
+    """(3, H, W) in [0, 1] -> an RGB PIL image ``size`` px wide (bicubic: the images are photos of shapes)."""
+    array = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    pil = Image.fromarray(array)
+    return pil if pil.width == size else pil.resize((size, size), Image.Resampling.BICUBIC)
+
+
+def heat(values: np.ndarray) -> np.ndarray:
+    """(H, W) in [0, 1] -> (H, W, 3) uint8 through :data:`RAMP`."""
+    x = np.clip(values, 0, 1) * (len(RAMP) - 1)
+    low = np.floor(x).astype(int).clip(0, len(RAMP) - 2)
+    frac = (x - low)[..., None]
+    return (RAMP[low] * (1 - frac) + RAMP[low + 1] * frac).astype(np.uint8)
+
+
+def attention_overlays(image: torch.Tensor, maps: torch.Tensor, tokens: list[str], step: int = 0,
+                       size: int = 160) -> list[tuple[Image.Image, str]]:
+    """One picture per prompt token: its cross-attention map (each map scaled to its own maximum) over the image.
+
+    Args:
+        image: (3, H, W) in [0, 1]; maps: (steps, L, h, w) from :class:`service.Result`.
+        step: 0 = the mean over all steps, k = the k-th denoising step (1-based).
+    Returns:
+        [(PIL image, caption "token (share %)"), ...] for the tokens between start and end.
+    """
+    if maps is None:
+        return []
+    if not 0 <= int(step) <= len(maps):
+        raise ValueError(f"attention step {step!r} is outside 0..{len(maps)} (0 = mean over the steps)")
+    chosen = maps.mean(0) if int(step) == 0 else maps[int(step) - 1]                 # (L, h, w)
+    base = np.asarray(to_pil(image, size)).astype(np.float32)
+    words = range(1, len(tokens) - 1) if len(tokens) > 2 else range(len(tokens))
+    total = chosen[list(words)].sum().clamp_min(1e-8)
+    out = []
+    for k in words:
+        m = torch.nn.functional.interpolate(chosen[k][None, None], size=(size, size), mode="bilinear",
+                                            align_corners=False)[0, 0].numpy()
+        m = m / max(float(m.max()), 1e-8)
+        blend = 0.45 * base + 0.55 * heat(m).astype(np.float32)
+        out.append((Image.fromarray(blend.astype(np.uint8)), f"{tokens[k]} ({100 * float(chosen[k].sum() / total):.0f} %)"))
+    return out
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without scalable default font
+        return ImageFont.load_default()
+
+
+def labelled_grid(images: list[list[torch.Tensor]], rows: list[str], cols: list[str], cell: int = 160) -> Image.Image:
+    """A grid of images (rows x cols) with the labels in margins (never over the pixels)."""
+    left, top, pad = 170, 34, 6
+    grid = Image.new("RGB", (left + len(cols) * (cell + pad), top + len(rows) * (cell + pad)), "white")
+    draw, font = ImageDraw.Draw(grid), _font(15)
+    for j, label in enumerate(cols):
+        draw.text((left + j * (cell + pad) + cell / 2, top / 2), _clip(label, 22), fill="black", font=font, anchor="mm")
+    for i, label in enumerate(rows):
+        y = top + i * (cell + pad)
+        for line_no, line in enumerate(_wrap(label, 20)[:6]):
+            draw.text((6, y + 8 + 18 * line_no), line, fill="black", font=font)
+        for j, img in enumerate(images[i]):
+            grid.paste(to_pil(img, cell), (left + j * (cell + pad), y))
+    return grid
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+def asked_attributes(prompt: str) -> dict[str, list[str]]:
+    """Shape and colour words of the world found in ``prompt`` (lower case)."""
+    from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
+
+    words = [w.strip(".,;:!?").rstrip("s") if w.strip(".,;:!?") not in SHAPES else w.strip(".,;:!?")
+             for w in prompt.lower().split()]
+    return {"shapes": [s for s in SHAPES if s in words], "colours": [c for c in COLOUR_NAMES if c in words]}
+
+
+@torch.no_grad()
+def classifier_readout(images: torch.Tensor, prompt: str) -> str:
+    """Markdown: what the bundled shapes classifier sees in each image against what the prompt asked."""
+    from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
+    from core.engine import list_checkpoints
+    from core.metrics import load_classifier, predict
+
+    if "shapes" not in list_checkpoints("classifier"):
+        return "No shapes classifier installed (checkpoints/classifier/shapes): no reading."
+    pred = predict(images.float().cpu(), classifier=load_classifier("shapes", None, "cpu"))
+    asked = asked_attributes(prompt)
+    lines = [f"**What the shapes classifier sees** (asked: {', '.join(asked['colours'] + asked['shapes']) or 'no shape or colour word'})"]
+    for i, p in enumerate(pred):
+        shapes = [SHAPES[k] for k in range(8) if p[k] == 1]
+        colours = [COLOUR_NAMES[k] for k in range(8) if p[8 + k] == 1]
+        marks = [f"{w} {'✓' if w in shapes + colours else '✗'}" for w in asked["colours"] + asked["shapes"]]
+        lines.append(f"- image {i + 1}: {int(p[16]) + 1} object(s); shapes: {', '.join(shapes) or 'none'}; colours: "
+                     f"{', '.join(colours) or 'none'}" + (f" · asked: {' · '.join(marks)}" if marks else ""))
+    return "\n".join(lines)
+
+
+def pipeline_story(pipe, result, request) -> str:
+    """Markdown: the pipeline as it ran for this prompt (tokens, shapes, steps, decoder) with the equations."""
+    from .text_encoders import text_encoder_kind
+
+    unet, vae = pipe.unet, pipe.vae
+    n_unet = sum(p.numel() for p in unet.parameters()) / 1e6
+    f = 2 ** (len(vae.config.block_out_channels) - 1)
+    info = result.info
+    b, length, dim = info["embeds_shape"]
+    latent = info["latent_shape"]
+    ids = ", ".join(str(i) for i in info["token_ids"][:40]) + (" …" if len(info["token_ids"]) > 40 else "")
+    guidance = ("w = 1: the conditional prediction alone" if request.guidance == 1 else
+                "w = 0: the negative / empty prompt alone" if request.guidance == 0 else
+                f"eps~ = eps(z_t, c_neg) + {request.guidance:g} (eps(z_t, c) - eps(z_t, c_neg)), two UNet passes per step")
+    trunc = f" **{result.truncated} token(s) were cut off** at the encoder's limit." if result.truncated else ""
+    return f"""1. **Tokenizer** ({type(pipe.tokenizer).__name__}): "{_clip(request.prompt, 80)}" -> {len(result.tokens)} tokens
+   {' · '.join(result.tokens[:40])} (ids {ids}), padded to {length}.{trunc}
+2. **Text encoder** tau ({text_encoder_kind(pipe.text_encoder)}, frozen): ids -> hidden states c of shape ({b}, {length}, {dim}).
+3. **Noise**: z_T ~ N(0, I) of shape {latent} from seed {request.seed} (the image is {latent[-1] * f} px; the autoencoder
+   shrinks each side {f}x).
+4. **UNet** eps_theta(z_t, t, c) ({n_unet:.1f} M parameters), {request.steps} steps of {request.sampler}; cross-attention
+   softmax(Q K^T / sqrt(d)) V lets every latent pixel read the tokens (the maps above). Guidance: {guidance}.
+5. **Decoder** D of the autoencoder: x = D(z_0 / {vae.config.scaling_factor:.3g}) ({info['elapsed']:.2f} s for the steps).
+"""

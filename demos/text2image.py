@@ -1,0 +1,166 @@
+"""Text-to-image: a latent diffusion model that runs offline on the CPU; Stable Diffusion through the same tab.
+
+A view over ``core.text2image.service`` and ``core.text2image.views``; it loads no model until used.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.common import AppContext, run_standalone, seed_control, training_panel, ui_errors
+
+TITLE = "Text-to-image"
+ABOUT = """**Text-to-image (latent diffusion).** [Latent diffusion (Rombach et al. 2022)](https://arxiv.org/abs/2112.10752)
+denoises in the small latent space of an autoencoder, conditioned on a prompt through cross-attention to a text
+encoder's hidden states; [classifier-free guidance (Ho & Salimans 2022)](https://arxiv.org/abs/2207.12598) with a
+negative prompt steers it. The bundled models were trained by GenLab on the `shapes` world's captions, one with the
+project's own small [CLIP (Radford et al. 2021)](https://arxiv.org/abs/2103.00020) text encoder and one with the
+pretrained MiniLM sentence encoder; each is a diffusers `StableDiffusionPipeline` folder, and a real Stable Diffusion
+folder put in `checkpoints/text2image/` runs through the same tab."""
+
+METHOD = "text2image"
+DEFAULT_MODEL = "t2i-clip-shapes"
+EXAMPLES = ["a large red circle", "a small blue star", "a large yellow heart to the left of a medium purple square",
+            "a medium green diamond above a large orange hexagon", "a large red star",
+            "a large pink cross below a medium cyan circle, and a small yellow square to the left of the medium cyan circle"]
+IMAGE_SIZE = 384
+
+
+def _load(ctx: AppContext, name: str):
+    from core.text2image.service import load_model
+
+    return ctx.cache.get((METHOD, str(name).strip()), lambda: load_model(name, ctx.device))
+
+
+def model_choices():
+    from core.text2image.service import list_models
+
+    return gr.update(choices=list_models())
+
+
+def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model):
+    """Stream (gallery, status, readout, attention gallery, how-it-works, attention state) while sampling."""
+    from core.text2image.service import check_request, generate_stream
+    from core.text2image.views import attention_overlays, classifier_readout, pipeline_story, to_pil
+
+    request = check_request(prompt, negative_prompt, steps, guidance, seed, sampler, num_images)
+    pipe = _load(ctx, model)
+    for frame in generate_stream(pipe, request):
+        if "preview" in frame:
+            previews = [(to_pil(img, IMAGE_SIZE), f"predicted x0, step {frame['index'] + 1}") for img in frame["preview"]]
+            yield (previews, f"step {frame['index'] + 1} / {frame['num_steps']} (preview: the decoded predicted "
+                   "clean latent z0-hat)", gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    r = frame["result"]
+    status = f"{request.steps} {request.sampler} steps, w = {request.guidance:g}, seed {request.seed}: {r.info['elapsed']:.2f} s"
+    if r.truncated:
+        status += (f" · **the prompt was truncated**: {r.truncated} token(s) beyond the encoder's limit of "
+                   f"{len(r.tokens)} were ignored")
+    if not request.prompt.strip():
+        status += " · empty prompt: the unconditional model"
+    images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
+    state = {"image": r.images[0], "maps": r.attention, "tokens": r.tokens}
+    yield (images, status, classifier_readout(r.images, request.prompt),
+           attention_overlays(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
+
+
+def attention_at_step(state, step):
+    from core.text2image.views import attention_overlays
+
+    if not state:
+        return []
+    return attention_overlays(state["image"], state["maps"], state["tokens"], int(step))
+
+
+def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
+    from core.text2image.service import xy_grid
+    from core.text2image.views import labelled_grid
+
+    rows, row_labels, col_labels = xy_grid(lambda name: _load(ctx, name), mode, x_values, y_values, prompt, model,
+                                           seed, steps, guidance, sampler)
+    return labelled_grid(rows, row_labels, col_labels)
+
+
+XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0, 1, 2, 3", "a large red circle; a small blue star"),
+               "model x prompt": ("t2i-clip-shapes; t2i-minilm-shapes", "a large yellow heart; a large red star")}
+
+
+def build(ctx: AppContext) -> None:
+    from core.text2image.service import MAX_GUIDANCE, MAX_IMAGES, MAX_STEPS, SAMPLERS, XY_MODES, list_models
+
+    gr.Markdown("Type a prompt about the shapes world (8 shapes, 8 colours, 3 sizes, left / right / above / below) and "
+                "watch the predicted image sharpen while the model denoises. The same seed gives the same image.")
+    models = list_models()
+    with gr.Tab("Generate"):
+        with gr.Row():
+            with gr.Column(scale=2):
+                model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
+                                    label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
+                                    info="a folder in checkpoints/text2image; a hub id with --online")
+                prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
+                negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)", elem_id="t2i-negative")
+                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
+                            "seen in training)")
+                with gr.Row():
+                    steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
+                    guidance = gr.Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
+                with gr.Row():
+                    sampler = gr.Radio(list(SAMPLERS), value="ddim", label="sampler")
+                    num = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="images")
+                seed = seed_control("seed", elem_id="t2i-seed")
+                go = gr.Button("Generate", variant="primary", elem_id="t2i-go")
+            with gr.Column(scale=3, elem_classes="genlab-sticky"):
+                gallery = gr.Gallery(label="images", columns=2, height=IMAGE_SIZE + 40, format="png",
+                                     object_fit="contain", elem_id="t2i-gallery", preview=False)
+                status = gr.Markdown(elem_id="t2i-status")
+                readout = gr.Markdown(elem_id="t2i-readout")
+        with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):
+            att_step = gr.Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
+                                 elem_id="t2i-att-step")
+            att_gallery = gr.Gallery(label="one map per token, mean over heads and layers", columns=8, height=220,
+                                     format="png", elem_id="t2i-attention")
+        with gr.Accordion("How it works: the pipeline as it ran", open=False):
+            story = gr.Markdown("Generate an image to see each stage with its shapes.")
+        state = gr.State(None)
+
+        def text_to_image(prompt: str = EXAMPLES[0], negative_prompt: str = "", steps: int = 25, guidance: float = 4.0,
+                          seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL):
+            yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model)
+
+        go.click(ui_errors(text_to_image), [prompt, negative, steps, guidance, seed, sampler, num, model],
+                 [gallery, status, readout, att_gallery, story, state], api_name="text_to_image",
+                 concurrency_limit=2, concurrency_id="text_to_image")
+        prompt.submit(ui_errors(text_to_image), [prompt, negative, steps, guidance, seed, sampler, num, model],
+                      [gallery, status, readout, att_gallery, story, state], api_visibility="private",
+                      concurrency_limit=2, concurrency_id="text_to_image")
+        att_step.change(ui_errors(attention_at_step), [state, att_step], att_gallery, api_visibility="private",
+                        queue=False, trigger_mode="always_last")
+        steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
+        model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
+
+    with gr.Tab("X/Y grid"):
+        gr.Markdown("One prompt through many settings: guidance against steps, seeds against prompts, or models (text "
+                    "encoders) against prompts. Lists: numbers separated by commas, prompts and models by semicolons.")
+        with gr.Row():
+            mode = gr.Radio(list(XY_MODES), value=XY_MODES[0], label="grid")
+            x_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][0], label="columns (x)")
+            y_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][1], label="rows (y)")
+        with gr.Row():
+            xy_prompt = gr.Textbox("a large yellow heart to the left of a medium purple square", label="prompt", scale=3)
+            xy_seed = gr.Number(0, label="seed", precision=0, minimum=0, scale=1)
+            xy_go = gr.Button("Make the grid", variant="primary", scale=1)
+        grid = gr.Image(type="pil", format="png", label="grid", interactive=False, elem_id="t2i-grid")
+        mode.change(lambda m: XY_DEFAULTS[m], mode, [x_values, y_values], api_visibility="private", queue=False)
+
+        def xy(mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
+            return xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler)
+
+        xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler], grid,
+                    api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid")
+
+    training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr", "widths", "caption_dropout", "holdout"],
+                   defaults={"steps": 200, "batch_size": 16, "widths": "32,64", "sample_every": 100, "num_samples": 8,
+                             "eval_prompts": 20, "sample_steps": 10})
+
+
+if __name__ == "__main__":
+    run_standalone(build, TITLE)

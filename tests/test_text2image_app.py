@@ -1,0 +1,57 @@
+"""The text-to-image tab's endpoint through the running app (``app_client`` from tests/conftest.py).
+
+/text_to_image: prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model -> (images, status,
+classifier readout, attention maps, how it works).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.text2image.service import list_models
+
+pytestmark = pytest.mark.skipif("t2i-clip-shapes" not in list_models(), reason="bundled t2i-clip-shapes missing")
+
+
+def test_endpoint_has_named_parameters_and_runs_with_its_defaults(app_client):
+    api = app_client.view_api(return_format="dict", print_info=False)
+    names = [p["parameter_name"] for p in api["named_endpoints"]["/text_to_image"]["parameters"]]
+    assert names == ["prompt", "negative_prompt", "steps", "guidance", "seed", "sampler", "num_images", "model"]
+    images, status, readout, attention, story = app_client.predict(api_name="/text_to_image")
+    assert len(images) == 1
+    picture = np.asarray(Image.open(images[0]["image"]))
+    assert picture.shape == (384, 384, 3) and picture.std() > 5
+    assert "25 ddim steps" in status and "red" in readout
+    assert [a["caption"].split(" (")[0] for a in attention] == ["a", "large", "red", "circle"]
+    assert "Tokenizer" in story and "(1, 32, 256)" in story
+
+
+def test_same_seed_same_image_and_a_grid_of_images(app_client):
+    kwargs = dict(prompt="a small blue star", steps=4, seed=11, api_name="/text_to_image")
+    a = np.asarray(Image.open(app_client.predict(**kwargs)[0][0]["image"]))
+    b = np.asarray(Image.open(app_client.predict(**kwargs)[0][0]["image"]))
+    assert np.array_equal(a, b)
+    images = app_client.predict(prompt="a large green heart", steps=2, num_images=3, sampler="euler",
+                                model="t2i-minilm-shapes" if "t2i-minilm-shapes" in list_models() else "t2i-clip-shapes",
+                                api_name="/text_to_image")[0]
+    assert len(images) == 3
+
+
+def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
+    from gradio_client.exceptions import AppError
+
+    # the sliders' own bounds answer first (one line from Gradio), then the service's checks
+    for kwargs, message in [({"steps": 0}, "minimum value 1"), ({"steps": 201}, "maximum value 200"),
+                            ({"guidance": 99}, "maximum value 20"), ({"steps": 2.5}, "integer"), ({"seed": -5}, "minimum value 0"),
+                            ({"sampler": "plms"}, "not in the list of choices"), ({"model": "../vae"}, "not allowed"),
+                            ({"model": "autoencoder-shapes"}, "not a text-to-image pipeline"),
+                            ({"model": "someone/sd-turbo"}, "offline"), ({"num_images": 20}, "maximum value 8")]:
+        with pytest.raises(AppError, match=message):
+            app_client.predict(**kwargs, api_name="/text_to_image")
+    long = app_client.predict(prompt="a large red circle " * 530, steps=2, api_name="/text_to_image")
+    assert "truncated" in long[1]
+    empty = app_client.predict(prompt="", steps=2, api_name="/text_to_image")
+    assert "unconditional" in empty[1]
+    assert len(app_client.predict(prompt="ein Herz 🦄", steps=2, api_name="/text_to_image")[0]) == 1

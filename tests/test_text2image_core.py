@@ -1,0 +1,246 @@
+"""core/text2image: tokenizer, guidance, attention maps, the sampling loop against diffusers, save/load, training."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tests.text2image_tiny import CAPTIONS, tiny_pipeline, tiny_tokenizer
+
+
+def _run(pipe, prompt="a large red circle", negative="", steps=3, guidance=3.0, seed=0, sampler="ddim", num=1,
+         attention=False):
+    from core.text2image.service import check_request, generate
+
+    return generate(pipe, check_request(prompt, negative, steps, guidance, seed, sampler, num), attention)
+
+
+# ---------------------------------------------------------------- tokenizer
+def test_tokenizer_round_trip_words_are_single_tokens_and_nothing_is_unknown(tmp_path):
+    from transformers import CLIPTokenizer
+
+    tok = tiny_tokenizer()
+    ids = tok("a large red circle").input_ids
+    assert tok.convert_ids_to_tokens(ids) == ["<|startoftext|>", "a</w>", "large</w>", "red</w>", "circle</w>",
+                                              "<|endoftext|>"]
+    tok.save_pretrained(tmp_path)
+    again = CLIPTokenizer.from_pretrained(tmp_path)
+    for text in CAPTIONS[:4] + ["a fluffy zebra 🦓 über", ""]:
+        assert again(text).input_ids == tok(text).input_ids
+    odd = tok.convert_ids_to_tokens(tok("zebra 🦓").input_ids)[1:-1]
+    assert len(odd) > 2 and tok.unk_token not in odd[1:]      # unknown words fall apart into bytes, never <unk>
+    assert tok.decode(tok("a zebra").input_ids, skip_special_tokens=True) == "a zebra"
+
+
+def test_tokenizer_rejects_too_small_vocabulary():
+    from core.text2image.tokenizer import train_clip_tokenizer
+
+    with pytest.raises(ValueError, match="at least 514"):
+        train_clip_tokenizer(CAPTIONS, 16, vocab_size=100)
+
+
+# ---------------------------------------------------------------- guidance and data
+def test_guidance_formula():
+    from core.text2image.sampling import guided
+
+    u, c = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    assert torch.equal(guided(u, c, 0.0), u)
+    assert torch.allclose(guided(u, c, 1.0), c)
+    assert torch.allclose(guided(u, c, 3.0), u + 3 * (c - u))
+
+
+def test_holdout_pairs_never_appear_in_training_scenes():
+    from core.data.worlds.shapes import Shapes
+    from core.text2image.data import HOLDOUT, CaptionedWorld, parse_holdout
+
+    world = CaptionedWorld(Shapes("train", resolution=16), HOLDOUT, cache_items=300)
+    pairs = set(parse_holdout(HOLDOUT))
+    batch = world.world.get_batch(world.indices[:300].tolist())
+    for table in batch["objects"]:
+        assert not any(int(o[3]) and (int(o[0]), int(o[1])) in pairs for o in table)
+    assert len(world) == 300 and world.get_batch([0, 299])["image"].shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="colour"):
+        parse_holdout(["red zebra"])
+
+
+# ---------------------------------------------------------------- attention maps
+def test_attention_maps_are_distributions_over_tokens():
+    pipe = tiny_pipeline()
+    result = _run(pipe, "a large red circle", steps=3, guidance=3.0, attention=True)
+    maps = result.attention                                  # (steps, L kept, h, w)
+    assert maps.shape == (3, len(result.tokens), 8, 8)
+    from core.text2image.attention import record_cross_attention
+
+    with record_cross_attention(pipe.unet, (8, 8)) as store:
+        pipe.unet(torch.randn(1, 4, 8, 8), 10, encoder_hidden_states=torch.randn(1, 16, 8))
+        full = store.step_maps()
+    assert full.shape == (1, 16, 8, 8)
+    assert torch.allclose(full.sum(1), torch.ones(1, 8, 8), atol=1e-5)     # softmax over the 16 tokens
+    assert maps.min() >= 0 and (maps.sum(1) <= 1 + 1e-5).all()             # the kept tokens' share
+    assert not any(type(p).__name__ == "CrossAttentionRecorder" for p in pipe.unet.attn_processors.values())
+
+
+def test_recording_attention_does_not_change_the_image():
+    pipe = tiny_pipeline()
+    a = _run(pipe, attention=False).images
+    b = _run(pipe, attention=True).images
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+# ---------------------------------------------------------------- sampling
+@pytest.mark.parametrize("sampler", ["ddim", "dpm++", "euler", "ddpm"])
+def test_same_seed_same_image_other_seed_other_image(sampler):
+    pipe = tiny_pipeline()
+    a, b, c = (_run(pipe, seed=s, sampler=sampler).images for s in (5, 5, 6))
+    assert a.shape == (1, 3, 16, 16) and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_one_step_and_the_maximum_of_steps_run():
+    from core.text2image.service import MAX_STEPS
+
+    pipe = tiny_pipeline()
+    assert _run(pipe, steps=1).images.shape == (1, 3, 16, 16)
+    assert torch.isfinite(_run(pipe, steps=MAX_STEPS, guidance=0.0).images).all()
+
+
+def test_our_loop_gives_the_diffusers_pipeline_image_and_negative_prompt_is_used():
+    from core.text2image.pipeline import sampling_scheduler
+
+    pipe = tiny_pipeline()
+    ours = _run(pipe, "a medium yellow heart", "a large red circle", steps=4, guidance=5.0, seed=3).images
+    pipe.scheduler = sampling_scheduler(pipe, "ddim")
+    theirs = pipe("a medium yellow heart", negative_prompt="a large red circle", num_inference_steps=4,
+                  guidance_scale=5.0, generator=torch.Generator().manual_seed(3), output_type="pt",
+                  height=16, width=16).images
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    without = _run(pipe, "a medium yellow heart", "", steps=4, guidance=5.0, seed=3).images
+    assert not torch.allclose(ours, without, atol=1e-4)
+
+
+def test_real_stable_diffusion_layout_runs_through_the_service(tmp_path, monkeypatch):
+    """A folder as StableDiffusionPipeline.save_pretrained writes it (PNDM scheduler, steps_offset 1)."""
+    from core.text2image import service
+
+    pipe = tiny_pipeline(scheduler="pndm")
+    pipe.save_pretrained(tmp_path / "text2image" / "tiny-sd")
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    assert service.list_models() == ["tiny-sd"]
+    loaded = service.load_model("tiny-sd")
+    for sampler in service.SAMPLERS:
+        assert _run(loaded, sampler=sampler, steps=2).images.shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError, match="offline"):
+        service.load_model("someone/stable-diffusion")
+    with pytest.raises(ValueError, match="unknown text2image checkpoint"):
+        service.load_model("nope")
+    with pytest.raises(ValueError, match="not allowed"):
+        service.load_model("../vae")
+
+
+def test_save_then_load_gives_the_same_image_in_genlab_and_in_diffusers(tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from core.text2image.pipeline import load_pipeline, sampling_scheduler, save_pipeline
+
+    pipe = tiny_pipeline()
+    save_pipeline(pipe, tmp_path, {"dataset": "shapes"})
+    assert json.loads((tmp_path / "genlab_text2image.json").read_text())["text_encoder"] == "clip"
+    again = load_pipeline(tmp_path)
+    assert torch.equal(_run(pipe).images, _run(again).images)
+    plain = StableDiffusionPipeline.from_pretrained(tmp_path, safety_checker=None)
+    plain.scheduler = sampling_scheduler(plain, "ddim")
+    theirs = plain("a large red circle", num_inference_steps=3, guidance_scale=3.0, output_type="pt",
+                   generator=torch.Generator().manual_seed(0), height=16, width=16).images
+    assert torch.allclose(theirs, _run(pipe).images, atol=1e-5)
+
+
+def test_a_folder_that_is_not_a_pipeline_is_refused(tmp_path):
+    from core.text2image.pipeline import load_pipeline
+
+    with pytest.raises(ValueError, match="model_index.json"):
+        load_pipeline(tmp_path)
+    (tmp_path / "model_index.json").write_text("{not json")
+    with pytest.raises(ValueError, match="did not load"):
+        load_pipeline(tmp_path)
+
+
+# ---------------------------------------------------------------- bad prompts and values
+def test_bad_prompts_and_values():
+    from core.text2image.service import check_request
+
+    pipe = tiny_pipeline()
+    empty = _run(pipe, "")
+    assert empty.tokens == ["<start>", "<end>"] and empty.truncated == 0
+    long = _run(pipe, "a red circle " * 770)  # 10,010 characters
+    assert long.truncated > 0 and len(long.tokens) == 16
+    assert _run(pipe, "ein rotes Herz 🦄 ❤️ zebra").images.shape == (1, 3, 16, 16)
+    for kwargs, message in [({"steps": 0}, "steps"), ({"steps": 1e9}, "steps"), ({"steps": 2.5}, "integer"),
+                            ({"guidance": -1}, "guidance"), ({"guidance": float("nan")}, "guidance"),
+                            ({"guidance": "3"}, "guidance"), ({"seed": -1}, "seed"), ({"seed": 2**40}, "seed"),
+                            ({"sampler": "plms"}, "sampler"), ({"num_images": 0}, "number of images"),
+                            ({"num_images": 99}, "number of images"), ({"prompt": 7}, "text"),
+                            ({"prompt": "x" * 30_000}, "characters")]:
+        with pytest.raises(ValueError, match=message):
+            check_request(**{"prompt": "a red circle", **kwargs})
+
+
+# ---------------------------------------------------------------- training
+def _tiny_method(tmp_path, **changes):
+    from core.engine import Trainer
+    from core.text2image.autoencoder_method import AutoencoderMethod
+    from core.text2image.clip_method import ClipMethod
+    from core.text2image.config import AutoencoderConfig, ClipConfig, Text2ImageConfig
+    from core.text2image.method import Text2ImageMethod
+
+    quiet = dict(steps=2, batch_size=4, sample_every=0, checkpoint_every=0, log_every=1, num_samples=2, device="cpu")
+    ae = AutoencoderConfig(resolution=16, widths=(8, 8), eval_images=8, **quiet)
+    list(Trainer(AutoencoderMethod(ae), tmp_path / "ae").run())
+    clip = ClipConfig(resolution=16, width=16, layers=1, heads=2, patch_size=8, projection_dim=8,
+                      tokenizer_captions=200, max_length=32, **quiet)
+    list(Trainer(ClipMethod(clip), tmp_path / "clip").run())
+    config = Text2ImageConfig(resolution=16, widths=(8, 16), heads=2, autoencoder=str(tmp_path / "ae"),
+                              text_encoder=str(tmp_path / "clip"), eval_prompts=0, sample_steps=2,
+                              **{**quiet, **changes})
+    return Text2ImageMethod(config)
+
+
+def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
+    from core.engine import Trainer, StepContext
+    from core.text2image.pipeline import load_pipeline
+
+    method = _tiny_method(tmp_path, caption_dropout=0.0, lr=3e-3)
+    torch.manual_seed(0)
+    model = method.build_model()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    batch = method.build_dataset("train").get_batch(list(range(8)))
+    ctx = StepContext(0, SimpleNamespace(device=torch.device("cpu")), {})
+    losses = []
+    for _ in range(40):
+        torch.manual_seed(1)   # the same t and eps every step: the loss of one fixed problem
+        loss = method.training_step(model, batch, ctx)["loss"]
+        opt.zero_grad(); loss.backward(); opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+    events = list(Trainer(method, tmp_path / "t2i").run())
+    assert events[-1].kind == "done"
+    pipe = load_pipeline(tmp_path / "t2i")
+    assert _run(pipe, steps=2).images.shape == (1, 3, 16, 16)
+
+
+def test_caption_dropout_rate(tmp_path):
+    from core.engine import StepContext
+
+    method = _tiny_method(tmp_path, caption_dropout=0.3)
+    model = method.build_model()
+    batch = method.build_dataset("train").get_batch(list(range(200)))
+    ctx = StepContext(0, SimpleNamespace(device=torch.device("cpu")), {})
+    torch.manual_seed(0)
+    with torch.no_grad():
+        rate = float(method.training_step(model, batch, ctx)["caption_dropout"])
+    assert 0.2 < rate < 0.4            # 200 Bernoulli(0.3) draws: 4.6 standard deviations either side
+    method.config.caption_dropout = 1.0
+    with torch.no_grad():
+        assert float(method.training_step(model, batch, ctx)["caption_dropout"]) == 1.0

@@ -1,0 +1,41 @@
+"""Tiny text-to-image parts for the tests: a Stable Diffusion pipeline built from components (no download)."""
+
+from __future__ import annotations
+
+import torch
+
+CAPTIONS = ["a large red circle", "a small blue square above a large green star", "a medium yellow heart",
+            "a large pink diamond to the left of a small cyan cross"] * 5
+
+
+def tiny_tokenizer(max_length: int = 16):
+    from core.text2image.tokenizer import train_clip_tokenizer
+
+    return train_clip_tokenizer(CAPTIONS, max_length, vocab_size=600)
+
+
+def tiny_pipeline(seed: int = 0, scheduler: str = "ddpm", resolution: int = 16):
+    """A randomly initialised StableDiffusionPipeline with diffusers' test sizes: 16 px images, 8 px latents."""
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from core.text2image.models import build_autoencoder
+    from core.text2image.pipeline import assemble, training_scheduler
+
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer()
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+        max_position_embeddings=tokenizer.model_max_length, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)).eval()
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=resolution // 2, in_channels=4, out_channels=4, block_out_channels=(4, 8), layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=8, norm_num_groups=2, attention_head_dim=2).eval()
+    vae = build_autoencoder(resolution, widths=(8, 8)).eval()
+    if scheduler == "pndm":  # what a real Stable Diffusion folder ships
+        sched = diffusers.PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                        skip_prk_steps=True, steps_offset=1)
+    else:
+        sched = training_scheduler(1000, 0.00085, 0.012)
+    return assemble(unet, vae, tokenizer, text_encoder, sched)
