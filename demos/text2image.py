@@ -41,7 +41,7 @@ def model_choices():
 def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model):
     """Stream (gallery, status, readout, attention gallery, how-it-works, attention state) while sampling."""
     from core.text2image.service import check_request, generate_stream
-    from core.text2image.views import attention_overlays, classifier_readout, pipeline_story, to_pil
+    from core.text2image.views import attention_sheet, classifier_readout, pipeline_story, to_pil
 
     request = check_request(prompt, negative_prompt, steps, guidance, seed, sampler, num_images)
     pipe = _load(ctx, model)
@@ -60,15 +60,15 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
     images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
     state = {"image": r.images[0], "maps": r.attention, "tokens": r.tokens}
     yield (images, status, classifier_readout(r.images, request.prompt),
-           attention_overlays(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
+           attention_sheet(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
 
 
 def attention_at_step(state, step):
-    from core.text2image.views import attention_overlays
+    from core.text2image.views import attention_sheet
 
     if not state:
-        return []
-    return attention_overlays(state["image"], state["maps"], state["tokens"], int(step))
+        return None
+    return attention_sheet(state["image"], state["maps"], state["tokens"], int(step))
 
 
 def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
@@ -95,7 +95,7 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=2):
                 model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                     label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
-                                    info="a folder in checkpoints/text2image; a hub id with --online")
+                                    info="a folder in checkpoints/text2image; a hub id when GENLAB_ONLINE=1")
                 prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
                 negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)", elem_id="t2i-negative")
                 gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
@@ -104,7 +104,7 @@ def build(ctx: AppContext) -> None:
                     steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
                     guidance = gr.Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 with gr.Row():
-                    sampler = gr.Radio(list(SAMPLERS), value="ddim", label="sampler")
+                    sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                     num = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="images")
                 seed = seed_control("seed", elem_id="t2i-seed")
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-go")
@@ -116,8 +116,8 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):
             att_step = gr.Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
                                  elem_id="t2i-att-step")
-            att_gallery = gr.Gallery(label="one map per token, mean over heads and layers", columns=8, height=220,
-                                     format="png", elem_id="t2i-attention")
+            att_gallery = gr.Image(type="pil", format="png", label="one map per token, mean over heads and layers",
+                                   interactive=False, elem_id="t2i-attention")
         with gr.Accordion("How it works: the pipeline as it ran", open=False):
             story = gr.Markdown("Generate an image to see each stage with its shapes.")
         state = gr.State(None)

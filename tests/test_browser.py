@@ -85,3 +85,16 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     assert drawn is not None, "the input as the model saw it never loaded"
     assert (drawn < 200).mean() > 0.002                          # the stroke is there, not a blank canvas
     assert page.errors == []
+
+
+def test_text_to_image_generates_with_attention_maps(page):
+    """A click on Generate streams previews, then the image, the classifier's reading and one map per word."""
+    page.get_by_role("tab", name="Text-to-image").click()
+    page.get_by_role("tab", name="Generate", exact=True).click()
+    page.locator("#t2i-prompt textarea").fill("a large blue circle")
+    page.locator("#t2i-go").click()
+    page.locator("#t2i-status").get_by_text("ddim steps").wait_for(timeout=30_000)
+    assert page.locator("#t2i-gallery img").count() == 1
+    assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps: a, large, blue, circle
+    assert "blue" in page.locator("#t2i-readout").inner_text()
+    assert page.errors == []

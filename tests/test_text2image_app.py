@@ -24,8 +24,9 @@ def test_endpoint_has_named_parameters_and_runs_with_its_defaults(app_client):
     picture = np.asarray(Image.open(images[0]["image"]))
     assert picture.shape == (384, 384, 3) and picture.std() > 5
     assert "25 ddim steps" in status and "red" in readout
-    assert [a["caption"].split(" (")[0] for a in attention] == ["a", "large", "red", "circle"]
-    assert "Tokenizer" in story and "(1, 32, 256)" in story
+    sheet = np.asarray(Image.open(attention))           # one map per word of "a large red circle", labelled below
+    assert sheet.shape == (176, 4 * 156 - 6, 3)
+    assert "<start> · a · large · red · circle · <end>" in story and "(1, 32, 256)" in story
 
 
 def test_same_seed_same_image_and_a_grid_of_images(app_client):
@@ -55,3 +56,14 @@ def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
     empty = app_client.predict(prompt="", steps=2, api_name="/text_to_image")
     assert "unconditional" in empty[1]
     assert len(app_client.predict(prompt="ein Herz 🦄", steps=2, api_name="/text_to_image")[0]) == 1
+
+
+def test_readme_example_runs_against_the_app(app_client):
+    """The README's gradio_client example for this tab, run as written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("### Text-to-image", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    scope = {"client": app_client}
+    exec(compile(code, "README.md (Text-to-image)", "exec"), scope)
+    assert len(scope["images"]) == 2 and "25 ddim steps" in scope["status"] and Image.open(scope["maps"]).size == (6 * 156 - 6, 2 * 182 - 6)

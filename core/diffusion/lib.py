@@ -1,4 +1,4 @@
-"""Thread-safe access to diffusers classes.
+"""Thread-safe access to diffusers and transformers classes.
 
 diffusers resolves its top-level names lazily (``_LazyModule``). Two app threads resolving names at the same
 moment can see a half-initialised module and fail with ``ImportError: cannot import name 'DDPMScheduler'``
@@ -18,3 +18,11 @@ def diffusers_class(name: str):
         import diffusers
 
         return getattr(diffusers, name)
+
+
+def transformers_class(name: str):
+    """``transformers.<name>`` (lazy like diffusers), resolved under the same lock."""
+    with _LOCK:
+        import transformers
+
+        return getattr(transformers, name)

@@ -77,7 +77,8 @@ class AutoencoderMethod(Method):
         module.save_pretrained(folder)
 
     def load_inference(self, folder):
-        from diffusers import AutoencoderKL
+        from core.diffusion.lib import diffusers_class
+        AutoencoderKL = diffusers_class("AutoencoderKL")
 
         return AutoencoderKL.from_pretrained(folder, dtype=torch.float32)
 

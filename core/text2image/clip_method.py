@@ -89,7 +89,9 @@ class ClipMethod(Method):
         self.tokenizer.save_pretrained(folder)
 
     def load_inference(self, folder):
-        from transformers import CLIPModel, CLIPTokenizer
+        from core.diffusion.lib import transformers_class
+        CLIPModel = transformers_class("CLIPModel")
+        CLIPTokenizer = transformers_class("CLIPTokenizer")
 
         self._tokenizer = CLIPTokenizer.from_pretrained(folder)
         return CLIPModel.from_pretrained(folder, dtype=torch.float32)

@@ -32,7 +32,8 @@ def parse_holdout_field(value) -> tuple[str, ...]:
     from .data import parse_holdout
 
     items = value.split(",") if isinstance(value, str) else value
-    pairs = tuple(str(p).strip() for p in items if str(p).strip())
+    pairs = tuple(str(p).strip(" ()[]'\"") for p in items)  # also "('red star', 'blue heart')" from a text box
+    pairs = tuple(p for p in pairs if p)
     parse_holdout(pairs)
     return pairs
 

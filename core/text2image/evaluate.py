@@ -191,7 +191,9 @@ def clip_score(images: torch.Tensor, prompts, folder=None) -> float | None:
         if "clip-shapes" not in list_checkpoints("text2image"):
             return None
         folder = resolve_checkpoint("text2image", "clip-shapes")
-    from transformers import CLIPModel, CLIPTokenizer
+    from core.diffusion.lib import transformers_class
+    CLIPModel = transformers_class("CLIPModel")
+    CLIPTokenizer = transformers_class("CLIPTokenizer")
 
     clip = CLIPModel.from_pretrained(folder, dtype=torch.float32).eval()
     tok = CLIPTokenizer.from_pretrained(folder)

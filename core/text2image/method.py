@@ -48,7 +48,8 @@ class Text2ImageMethod(Method):
 
     def frozen(self, device=None):
         """(autoencoder, tokenizer, text encoder), loaded once, frozen, on ``device``."""
-        from diffusers import AutoencoderKL
+        from core.diffusion.lib import diffusers_class
+        AutoencoderKL = diffusers_class("AutoencoderKL")
 
         from .text_encoders import load_text_encoder
 
@@ -152,7 +153,8 @@ class Text2ImageMethod(Method):
                       c.weights_dtype)
 
     def load_inference(self, folder):
-        from diffusers import UNet2DConditionModel
+        from core.diffusion.lib import diffusers_class
+        UNet2DConditionModel = diffusers_class("UNet2DConditionModel")
 
         return UNet2DConditionModel.from_pretrained(folder, subfolder="unet", dtype=torch.float32)
 

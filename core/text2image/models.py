@@ -22,7 +22,8 @@ def _groups(widths) -> int:
 def build_autoencoder(resolution: int = 64, widths=(32, 64, 128), layers_per_block: int = 1,
                       latent_channels: int = LATENT_CHANNELS):
     """An ``AutoencoderKL`` with ``len(widths)`` levels: a (3, R, R) image <-> a (4, R/f, R/f) latent, f = 2^(L-1)."""
-    from diffusers import AutoencoderKL
+    from core.diffusion.lib import diffusers_class
+    AutoencoderKL = diffusers_class("AutoencoderKL")
 
     levels = len(widths)
     return AutoencoderKL(
@@ -41,7 +42,8 @@ def build_unet(latent_size: int, cross_attention_dim: int, widths=(64, 128, 192)
         cross_attention_dim: width of the text encoder's hidden states (the keys and values of cross-attention).
         heads: attention heads per transformer block.
     """
-    from diffusers import UNet2DConditionModel
+    from core.diffusion.lib import diffusers_class
+    UNet2DConditionModel = diffusers_class("UNet2DConditionModel")
 
     levels = len(widths)
     if latent_size % 2 ** (levels - 1):
@@ -59,7 +61,11 @@ def build_unet(latent_size: int, cross_attention_dim: int, widths=(64, 128, 192)
 def build_clip(tokenizer, width: int = 256, layers: int = 4, heads: int = 4, image_size: int = 64,
                patch_size: int = 8, projection_dim: int = 128):
     """A small ``CLIPModel`` (text and vision transformers) for ``tokenizer``'s vocabulary and length."""
-    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
+    from core.diffusion.lib import transformers_class
+    CLIPConfig = transformers_class("CLIPConfig")
+    CLIPModel = transformers_class("CLIPModel")
+    CLIPTextConfig = transformers_class("CLIPTextConfig")
+    CLIPVisionConfig = transformers_class("CLIPVisionConfig")
 
     text = CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,

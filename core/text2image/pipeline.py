@@ -33,7 +33,8 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def training_scheduler(num_train_timesteps: int, beta_start: float, beta_end: float):
     """The forward process of training: Stable Diffusion's "scaled_linear" betas (sqrt(beta) linear in t)."""
-    from diffusers import DDPMScheduler
+    from core.diffusion.lib import diffusers_class
+    DDPMScheduler = diffusers_class("DDPMScheduler")
 
     return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
                          beta_schedule="scaled_linear", prediction_type="epsilon", clip_sample=False,
@@ -46,19 +47,20 @@ def sampling_scheduler(pipe, sampler: str):
     DDIM: Song et al. 2021 eq. 12 (eta 0); DPM-Solver++(2M): Lu et al. 2022; Euler: Karras et al. 2022 Algorithm 1
     (the sampler of k-diffusion); DDPM: Ho et al. 2020 Algorithm 2.
     """
-    import diffusers
+    from core.diffusion.lib import diffusers_class
 
     if sampler not in SAMPLER_CLASSES:
         raise ValueError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLER_CLASSES)}")
     config = {**dict(pipe.scheduler.config), **SAMPLING_SPACING, "clip_sample": False}
     if sampler == "dpm++":
         config.update(algorithm_type="dpmsolver++", solver_order=2)
-    return getattr(diffusers, SAMPLER_CLASSES[sampler]).from_config(config)
+    return diffusers_class(SAMPLER_CLASSES[sampler]).from_config(config)
 
 
 def assemble(unet, vae, tokenizer, text_encoder, scheduler):
     """A ``StableDiffusionPipeline`` from parts (no safety checker, nothing downloaded)."""
-    from diffusers import StableDiffusionPipeline
+    from core.diffusion.lib import diffusers_class
+    StableDiffusionPipeline = diffusers_class("StableDiffusionPipeline")
 
     return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
@@ -95,7 +97,8 @@ def load_pipeline(source, device="cpu", allow_download: bool = False):
     Raises:
         ValueError: not a pipeline folder, an unknown hub id offline, or parts that do not load.
     """
-    from diffusers import StableDiffusionPipeline
+    from core.diffusion.lib import diffusers_class
+    StableDiffusionPipeline = diffusers_class("StableDiffusionPipeline")
 
     device = torch.device(device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32

@@ -2,7 +2,7 @@
 
 Every argument an API call can send is validated with one clear ``ValueError``. Models are the pipeline folders
 under ``checkpoints/text2image/`` (GenLab's, or a Stable Diffusion copy put there); a hub id ("owner/name") loads
-only when the app runs online (``GENLAB_ONLINE=1`` or ``python app.py --online``).
+only when the app runs online (``GENLAB_ONLINE=1``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def load_model(name: str, device="cpu"):
     name = name.strip()
     if HUB_ID.match(name) and "/" in name:
         if not online():
-            raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online to download "
+            raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with GENLAB_ONLINE=1 to download "
                              f"it, or copy the pipeline folder to checkpoints/text2image/")
         return load_pipeline(name, device, allow_download=True)
     folder = resolve_checkpoint(METHOD, name)

@@ -40,7 +40,9 @@ def minilm_path() -> Path:
 
 def load_minilm(max_length: int = MINILM_MAX_LENGTH):
     """(tokenizer, BertModel) of all-MiniLM-L6-v2, offline; the pipeline passes it the attention mask."""
-    from transformers import AutoTokenizer, BertModel
+    from core.diffusion.lib import transformers_class
+    AutoTokenizer = transformers_class("AutoTokenizer")
+    BertModel = transformers_class("BertModel")
 
     path = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path, model_max_length=int(max_length))
@@ -51,7 +53,9 @@ def load_minilm(max_length: int = MINILM_MAX_LENGTH):
 
 def load_clip_text(folder):
     """(tokenizer, CLIPTextModel) from a GenLab CLIP checkpoint folder (``python -m core.train clip``)."""
-    from transformers import CLIPModel, CLIPTokenizer
+    from core.diffusion.lib import transformers_class
+    CLIPModel = transformers_class("CLIPModel")
+    CLIPTokenizer = transformers_class("CLIPTokenizer")
 
     folder = Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():

@@ -31,7 +31,8 @@ def train_clip_tokenizer(captions: Iterable[str], max_length: int, vocab_size: i
         ValueError: ``vocab_size`` below the 514 tokens of the base vocabulary, or ``max_length`` < 3.
     """
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import CLIPTokenizer
+    from core.diffusion.lib import transformers_class
+    CLIPTokenizer = transformers_class("CLIPTokenizer")
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())  # the 256 byte characters
     base = len(alphabet) * 2 + 2

@@ -35,7 +35,7 @@ def attention_overlays(image: torch.Tensor, maps: torch.Tensor, tokens: list[str
         image: (3, H, W) in [0, 1]; maps: (steps, L, h, w) from :class:`service.Result`.
         step: 0 = the mean over all steps, k = the k-th denoising step (1-based).
     Returns:
-        [(PIL image, caption "token (share %)"), ...] for the tokens between start and end.
+        [(PIL image with its label below, label "token (share %)"), ...] for the tokens between start and end.
     """
     if maps is None:
         return []
@@ -51,8 +51,33 @@ def attention_overlays(image: torch.Tensor, maps: torch.Tensor, tokens: list[str
                                             align_corners=False)[0, 0].numpy()
         m = m / max(float(m.max()), 1e-8)
         blend = 0.45 * base + 0.55 * heat(m).astype(np.float32)
-        out.append((Image.fromarray(blend.astype(np.uint8)), f"{tokens[k]} ({100 * float(chosen[k].sum() / total):.0f} %)"))
+        label = f"{tokens[k]} ({100 * float(chosen[k].sum() / total):.0f} %)"
+        out.append((_with_label(Image.fromarray(blend.astype(np.uint8)), label), label))
     return out
+
+
+def attention_sheet(image: torch.Tensor, maps: torch.Tensor, tokens: list[str], step: int = 0, size: int = 150,
+                    columns: int = 6) -> Image.Image | None:
+    """All of :func:`attention_overlays` on one white sheet, ``columns`` per row, each labelled below."""
+    tiles = [tile for tile, _ in attention_overlays(image, maps, tokens, step, size)]
+    if not tiles:
+        return None
+    pad, cols = 6, min(columns, len(tiles))
+    rows = (len(tiles) + cols - 1) // cols
+    w, h = tiles[0].size
+    sheet = Image.new("RGB", (cols * (w + pad) - pad, rows * (h + pad) - pad), "white")
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % cols) * (w + pad), (i // cols) * (h + pad)))
+    return sheet
+
+
+def _with_label(image: Image.Image, label: str) -> Image.Image:
+    """The image with ``label`` in a white strip below it (labels never cover pixels)."""
+    framed = Image.new("RGB", (image.width, image.height + 26), "white")
+    framed.paste(image, (0, 0))
+    ImageDraw.Draw(framed).text((image.width / 2, image.height + 13), _clip(label, 22), fill="black",
+                                font=_font(16), anchor="mm")
+    return framed
 
 
 def _font(size: int):
