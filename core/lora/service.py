@@ -1,0 +1,253 @@
+"""Plain functions behind the LoRA tab and its ``/lora_train`` and ``/lora_generate`` endpoints (no gradio here).
+
+Adapters live in folders: ``checkpoints/lora/<name>/`` (the shared list, bundled examples) or a visitor's own
+session folder (nobody else sees it unless it is saved to the shared list on purpose). A folder holds diffusers'
+files (``pytorch_lora_weights.safetensors`` for LoRA, ``learned_embeds.safetensors`` for textual inversion, which
+``pipe.load_lora_weights`` / ``pipe.load_textual_inversion`` read), ``adapter.json`` (base model, trigger, method,
+settings, training time, loss) and ``instances.png`` (the images it learnt from).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+from core.engine import checkpoint_root, check_seed
+
+from .train import METHODS, PersonalizeConfig
+
+METHOD = "lora"
+MIN_IMAGES, MAX_IMAGES = 3, 20
+TRIGGER = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+MAX_STEPS = 2000
+LORA_FILE, TI_FILE, META_FILE = "pytorch_lora_weights.safetensors", "learned_embeds.safetensors", "adapter.json"
+_LOCKS: dict[int, threading.Lock] = {}
+_TRAIN_LOCK = threading.Lock()
+
+
+def pipe_lock(pipe) -> threading.Lock:
+    """One lock per loaded pipeline: adapters are switched on the shared pipeline, one generation at a time."""
+    return _LOCKS.setdefault(id(pipe), threading.Lock())
+
+
+def session_root(session: str) -> Path:
+    """A visitor's own adapter folder (under the system's temporary folder)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", session or ""):
+        session = "api"
+    return Path(tempfile.gettempdir()) / "genlab-lora" / session
+
+
+def shared_root() -> Path:
+    return checkpoint_root() / METHOD
+
+
+def list_adapters(session: str = "") -> list[str]:
+    """Adapter names this visitor can use: their own first, then the shared ones."""
+    names = []
+    for root in ((session_root(session),) if session else ()) + (shared_root(),):
+        if root.is_dir():
+            names += sorted(p.name for p in root.iterdir() if (p / META_FILE).is_file() and p.name not in names)
+    return names
+
+
+def adapter_folder(name: str, session: str = "") -> Path:
+    """The folder of adapter ``name`` (the visitor's own wins over a shared one); ``ValueError`` if unknown."""
+    from core.engine.checkpoint import check_name
+
+    check_name(name, "adapter name")
+    for root in ((session_root(session),) if session else ()) + (shared_root(),):
+        if (root / name / META_FILE).is_file():
+            return root / name
+    raise ValueError(f"unknown adapter {name!r}; available: {', '.join(list_adapters(session)) or 'none yet: train one'}")
+
+
+def read_meta(folder: Path) -> dict:
+    try:
+        return json.loads((folder / META_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{folder.name}: adapter.json is unreadable ({exc})") from exc
+
+
+# ---------------------------------------------------------------- validation
+def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=200, lr=None, seed=0,
+                   prior_preservation=False, base_vocab=None) -> tuple[PersonalizeConfig, list[str]]:
+    """A :class:`PersonalizeConfig` from API values, and warnings (e.g. a trigger that is a common word)."""
+    from core.text2image.service import _int
+
+    if not isinstance(trigger, str) or not trigger.strip():
+        raise ValueError("give a trigger word: a rare made-up word such as 'sks' (letters and digits, 2-16 long)")
+    trigger = trigger.strip().lower()
+    if not TRIGGER.match(trigger):
+        raise ValueError(f"trigger {trigger!r} must be one word of 2-16 letters or digits, starting with a letter")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    if not isinstance(class_word, str) or not re.fullmatch(r"[a-z]{2,20}", class_word.strip().lower()):
+        raise ValueError(f"class word {class_word!r} must be one plain word (e.g. circle, shape, face)")
+    warnings = []
+    if base_vocab is not None and f"{trigger}</w>" in base_vocab:
+        warnings.append(f"'{trigger}' is a word the base model already knows: its meaning will change for every "
+                        "prompt that uses it; a rare word such as 'sks' keeps the rest intact")
+    lr = (1e-3 if method == "lora" else 5e-3) if lr is None else float(lr)
+    if not 0 < lr <= 0.1:
+        raise ValueError(f"learning rate {lr!r} is outside (0, 0.1]")
+    return PersonalizeConfig(trigger=trigger, class_word=class_word.strip().lower(), method=method,
+                             rank=_int(rank, "rank", 1, 64), alpha=float(_int(rank, "rank", 1, 64)), lr=lr,
+                             steps=_int(steps, "steps", 1, MAX_STEPS), seed=check_seed(seed),
+                             prior_preservation=bool(prior_preservation)), warnings
+
+
+def load_images(files, size: int) -> torch.Tensor:
+    """3-20 uploads through the project's one image loader -> (N, 3, size, size) in [0, 1]."""
+    from core.data import load_user_image
+
+    files = [f for f in (files or []) if f is not None]
+    if len(files) < MIN_IMAGES:
+        raise ValueError(f"give {MIN_IMAGES}-{MAX_IMAGES} images of the concept; got {len(files)}")
+    if len(files) > MAX_IMAGES:
+        raise ValueError(f"{len(files)} images: at most {MAX_IMAGES} (a few good ones teach a concept best)")
+    out = []
+    for i, f in enumerate(files):
+        try:
+            src = f if isinstance(f, (str, Path, bytes)) else getattr(f, "path", getattr(f, "name", f))
+            out.append(load_user_image(src, channels=3, size=size, background="white"))
+        except (ValueError, FileNotFoundError) as exc:
+            raise ValueError(f"image {i + 1}: {exc}") from exc
+    return torch.stack(out)
+
+
+def example_concept(num: int = 6, seed: int = 0) -> torch.Tensor:
+    """The built-in example concept: white shapes (the world's eight colours never include white), (num, 3, 64, 64)."""
+    from core.data.worlds.shapes import Shapes
+
+    world = Shapes("test", seed=seed + 17)
+    batch = world.get_batch(list(range(400)))
+    picked = [i for i in range(400) if int(batch["objects"][i, :, 3].sum()) == 1][:num]
+    images = batch["image"][picked].clone()
+    mask = (batch["instance_map"][picked] > 0).unsqueeze(1)                       # (N, 1, H, W)
+    return torch.where(mask, torch.full_like(images, 0.97), images)
+
+
+def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConfig, folder: Path,
+                  cancel=lambda: False):
+    """Train (one training at a time on this server), then save to ``folder``; yields :func:`personalize`'s events
+    and finally {"saved": folder}. Raises ``ValueError`` when another training is running."""
+    from .train import personalize
+
+    if not _TRAIN_LOCK.acquire(blocking=False):
+        raise ValueError("another personalization is training on this server; try again when it has finished")
+    try:
+        result = None
+        for event in personalize(pipe, images, config, cancel):
+            if "result" in event:
+                result = event["result"]
+            else:
+                yield event
+        if result is None or not result.steps:
+            raise ValueError("cancelled before the first step: nothing was saved")
+        yield {"saved": save_adapter(folder, result, config, base, images), "result": result}
+    finally:
+        _TRAIN_LOCK.release()
+
+
+# ---------------------------------------------------------------- saving and loading
+def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, images: torch.Tensor) -> Path:
+    """Write the diffusers file, ``adapter.json`` and ``instances.png`` (through a temporary folder + rename)."""
+    from safetensors.torch import save_file
+
+    from core.data import make_grid, to_pil
+    from core.diffusion.lib import diffusers_class
+    from core.engine.checkpoint import atomic_folder
+
+    with atomic_folder(folder) as tmp:
+        if result.method == "lora":
+            diffusers_class("StableDiffusionPipeline").save_lora_weights(tmp, unet_lora_layers=result.state)
+        else:
+            save_file({k: v.contiguous() for k, v in result.state.items()}, str(tmp / TI_FILE))
+        meta = {"method": result.method, "base": base, "trigger": config.trigger, "token": config.token,
+                "class_word": config.class_word, "prompt": config.prompt(), "rank": config.rank, "alpha": config.alpha,
+                "lr": config.lr, "steps": result.steps, "seconds": round(result.seconds, 1),
+                "prior_preservation": config.prior_preservation, "seed": config.seed, "images": len(images),
+                "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else []}
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        to_pil(make_grid(images, nrow=min(len(images), 6))).save(tmp / "instances.png")
+    return folder
+
+
+def apply_adapter(pipe, folder: Path, base: str) -> dict:
+    """Load adapter ``folder`` into ``pipe`` once (diffusers' own loaders); returns its meta. Call under the lock."""
+    meta = read_meta(folder)
+    if meta.get("base") != base:
+        raise ValueError(f"adapter {folder.name} was trained for {meta.get('base')!r}, not {base!r}: pick that model")
+    name = folder.name
+    try:
+        if meta.get("method") == "lora":
+            if name not in pipe.get_list_adapters().get("unet", []):
+                if not (folder / LORA_FILE).is_file():
+                    raise ValueError(f"adapter {name} has no {LORA_FILE}")
+                pipe.load_lora_weights(str(folder), adapter_name=name)
+                if name not in pipe.get_list_adapters().get("unet", []):  # diffusers only warns when nothing fits
+                    raise ValueError(f"adapter {name} does not fit {base}: none of its tensors match this UNet")
+        elif meta.get("method") == "textual_inversion":
+            if meta["token"] not in pipe.tokenizer.get_vocab():
+                pipe.load_textual_inversion(str(folder / TI_FILE), token=meta["token"])
+        else:
+            raise ValueError(f"adapter {name}: unknown method {meta.get('method')!r}")
+    except ValueError:
+        raise
+    except Exception as exc:  # a file that is not a LoRA, or one for another network
+        raise ValueError(f"adapter {name} does not fit {base}: {str(exc).splitlines()[0][:200]}") from exc
+    return meta
+
+
+def delete_adapter(name: str, session: str) -> None:
+    """Delete one of the visitor's own adapters (shared ones are not deleted from the app)."""
+    folder = adapter_folder(name, session)
+    if session_root(session) not in folder.parents:
+        raise ValueError(f"{name} is on the shared list; it is removed on the server, not from the app")
+    shutil.rmtree(folder)
+
+
+def share_adapter(name: str, session: str) -> str:
+    """Copy one of the visitor's adapters to the shared list (``checkpoints/lora/``)."""
+    folder = adapter_folder(name, session)
+    target = shared_root() / name
+    if target.exists():
+        raise ValueError(f"the shared list already has an adapter named {name!r}")
+    shutil.copytree(folder, target)
+    return name
+
+
+@torch.no_grad()
+def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: str, seed, steps=25, guidance=4.0):
+    """(base image, personalised image), each (3, H, W) in [0, 1], same prompt, seed and sampler.
+
+    ``adapters``: [(folder, weight)]: one, or several combined with their weights (``set_adapters``). A LoRA weight
+    scales its update (0 gives the base image exactly); textual-inversion tokens only exist in the second image.
+    """
+    from core.text2image.service import check_request, generate
+
+    request = check_request(prompt, "", steps, guidance, seed, "ddim", 1)
+    with pipe_lock(pipe):
+        metas = [apply_adapter(pipe, folder, base) for folder, _ in adapters]
+        loras = [(f.name, float(w)) for (f, w), m in zip(adapters, metas) if m["method"] == "lora"]
+        base_request = request
+        for m in metas:  # the base model reads the class word where the new token stands
+            if m["method"] == "textual_inversion":
+                base_request = check_request(base_request.prompt.replace(m["token"], m["class_word"]), "", steps,
+                                             guidance, seed, "ddim", 1)
+        if pipe.get_list_adapters().get("unet"):
+            pipe.disable_lora()
+        before = generate(pipe, base_request).images[0]
+        if loras:
+            pipe.enable_lora()
+            pipe.set_adapters([n for n, _ in loras], adapter_weights=[w for _, w in loras])
+        after = generate(pipe, request).images[0]
+        if loras:
+            pipe.disable_lora()
+    return before, after

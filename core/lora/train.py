@@ -1,0 +1,206 @@
+"""Teaching a text-to-image pipeline a new concept from a few images.
+
+* LoRA (Hu et al. 2022): each attention projection W of the UNet (to_q, to_k, to_v, to_out.0) gains a low-rank update
+  W + (alpha / r) B A, A (r x d_in), B (d_out x r); only A and B train, B starts at 0 so the adapter starts as a no-op.
+  Trained DreamBooth-style (Ruiz et al. 2023): the instance prompt "a <trigger> <class word>" with the latent-diffusion
+  loss || eps - eps_theta(z_t, t, tau(prompt)) ||^2 on the instance images; with prior preservation the same loss on
+  images the base model draws for "a <class word>" is added (weight ``prior_weight``), so the class keeps its meaning.
+* Textual inversion (Gal et al. 2023): only a new token's input embedding v* trains (initialised from the class
+  word's), with the same loss; the UNet and the rest of the text encoder stay frozen.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+from torch.nn import functional as F
+
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+METHODS = ("lora", "textual_inversion")
+
+
+@dataclass
+class PersonalizeConfig:
+    """Settings of one personalization run (validated by :func:`core.lora.service.check_settings`)."""
+
+    trigger: str = "sks"
+    class_word: str = "circle"
+    method: str = "lora"
+    rank: int = 4
+    alpha: float = 4.0
+    lr: float = 1e-3
+    steps: int = 200
+    batch_size: int = 4
+    prior_preservation: bool = False
+    prior_weight: float = 1.0
+    class_images: int = 8
+    validate_every: int = 50
+    seed: int = 0
+
+    @property
+    def token(self) -> str:
+        """The word in prompts: the trigger itself (LoRA) or a new token "<trigger>" (textual inversion)."""
+        return self.trigger if self.method == "lora" else f"<{self.trigger}>"
+
+    def prompt(self) -> str:
+        return f"a {self.token} {self.class_word}"
+
+
+@dataclass
+class TrainResult:
+    method: str
+    state: dict                        # LoRA: diffusers-format UNet LoRA tensors; TI: {token: embedding (D,)}
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+
+
+def _alphas_cumprod(pipe) -> torch.Tensor:
+    from core.diffusion.lib import diffusers_class
+
+    return diffusers_class("DDPMScheduler").from_config(pipe.scheduler.config).alphas_cumprod
+
+
+@torch.no_grad()
+def encode_images(pipe, images: torch.Tensor) -> torch.Tensor:
+    """z0 = s E(x) (the posterior mean) of images (N, 3, H, W) in [0, 1] at the pipeline's size."""
+    vae = pipe.vae
+    return vae.encode(images.to(vae.device, vae.dtype) * 2 - 1).latent_dist.mean * vae.config.scaling_factor
+
+
+@torch.no_grad()
+def class_images(pipe, class_word: str, num: int, seed: int) -> torch.Tensor:
+    """The base model's own pictures of "a <class word>" (prior preservation), (num, 3, H, W) in [0, 1]."""
+    from core.text2image.sampling import decode, denoise
+    from core.text2image.text_encoders import encode_prompts
+
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [f"a {class_word}"] * num).embeds
+    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""] * num).embeds
+    last = None
+    for last in denoise(pipe, cond, neg, 20, 4.0, "ddim", torch.Generator().manual_seed(seed)):
+        pass
+    return decode(pipe, last.prev)
+
+
+def add_lora(unet, rank: int, alpha: float, init: str | bool = "gaussian") -> list[torch.nn.Parameter]:
+    """Attach a fresh peft LoRA adapter "default" to the UNet's attention projections; returns its parameters."""
+    from peft import LoraConfig
+
+    unet.requires_grad_(False)
+    unet.add_adapter(LoraConfig(r=int(rank), lora_alpha=float(alpha), init_lora_weights=init,
+                                target_modules=LORA_TARGETS))
+    return [p for n, p in unet.named_parameters() if "lora_" in n]
+
+
+def lora_state(unet) -> dict:
+    """The adapter's tensors in diffusers' LoRA format (what ``save_lora_weights`` writes)."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    return {k: v.detach().clone() for k, v in convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)).items()}
+
+
+def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
+                cancel: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """Train an adapter; yield {"step", "steps", "loss"} per step, {"validation": image} every ``validate_every``
+    steps, and finally {"result": TrainResult}. Training works on copies of the parts it changes (the UNet for LoRA,
+    the tokenizer and text encoder for textual inversion): the shared pipeline never changes; the caller saves the
+    result and loads it back the supported way (``load_lora_weights`` / ``load_textual_inversion``).
+
+    Args:
+        pipe: a float32 ``StableDiffusionPipeline`` (GenLab's).
+        images: (N, 3, H, W) in [0, 1] at the pipeline's image size.
+        cancel: polled each step; True stops early with what was learnt.
+    """
+    from core.text2image.text_encoders import encode_prompts
+
+    from core.text2image.pipeline import assemble
+
+    c = config
+    torch.manual_seed(c.seed)
+    unet, tokenizer, text_encoder = pipe.unet, pipe.tokenizer, pipe.text_encoder
+    if c.method == "lora":
+        unet = copy.deepcopy(unet)
+    else:
+        tokenizer, text_encoder = copy.deepcopy(tokenizer), copy.deepcopy(text_encoder)
+    work = assemble(unet, pipe.vae, tokenizer, text_encoder, pipe.scheduler)   # the copies, for validation images
+    z_inst = encode_images(pipe, images)                                   # (N, 4, h, w)
+    z_class = encode_images(pipe, class_images(pipe, c.class_word, c.class_images, c.seed + 1)) \
+        if c.prior_preservation else None
+    ab = _alphas_cumprod(pipe)
+    token_id = None
+    if c.method == "lora":
+        params = add_lora(unet, c.rank, c.alpha)
+        cond = encode_prompts(tokenizer, text_encoder, [c.prompt()]).embeds
+    else:
+        init_ids = tokenizer(c.class_word, add_special_tokens=False).input_ids
+        tokenizer.add_tokens([c.token])
+        token_id = tokenizer.convert_tokens_to_ids(c.token)
+        text_encoder.resize_token_embeddings(len(tokenizer))
+        table = text_encoder.get_input_embeddings().weight
+        with torch.no_grad():
+            table[token_id] = table[init_ids].mean(0)
+        frozen_rows = table.detach().clone()
+        text_encoder.requires_grad_(False)
+        table.requires_grad_(True)
+        params = [table]
+    class_cond = encode_prompts(tokenizer, text_encoder, [f"a {c.class_word}"]).embeds if c.prior_preservation else None
+    optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(c.seed)
+    losses, start, step = [], time.perf_counter(), 0
+    with torch.enable_grad():
+        for step in range(1, c.steps + 1):
+            if cancel():
+                step -= 1
+                break
+            idx = torch.randint(len(z_inst), (min(c.batch_size, len(z_inst)),), generator=generator)
+            z0 = z_inst[idx]
+            if c.method == "textual_inversion":
+                cond = text_encoder(tokenizer([c.prompt()], padding="max_length", max_length=tokenizer.model_max_length,
+                                              truncation=True, return_tensors="pt").input_ids)[0]
+            loss = _denoising_loss(unet, z0, cond, ab, generator)
+            if z_class is not None:
+                cls = z_class[torch.randint(len(z_class), (len(z0),), generator=generator)]
+                loss = loss + c.prior_weight * _denoising_loss(unet, cls, class_cond, ab, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if token_id is not None:   # only v* moves: every other row goes back to its frozen value
+                with torch.no_grad():
+                    keep = torch.ones(len(table), dtype=torch.bool)
+                    keep[token_id] = False
+                    table[keep] = frozen_rows[keep]
+            losses.append(float(loss.detach()))
+            yield {"step": step, "steps": c.steps, "loss": losses[-1]}
+            if c.validate_every and step % c.validate_every == 0 and step < c.steps:
+                yield {"validation": _validation_image(work, c), "step": step}
+    if c.validate_every:
+        yield {"validation": _validation_image(work, c), "step": step}
+    state = lora_state(unet) if c.method == "lora" else \
+        {c.token: text_encoder.get_input_embeddings().weight[token_id].detach().clone()}
+    yield {"result": TrainResult(c.method, state, losses, time.perf_counter() - start, step)}
+
+
+def _denoising_loss(unet, z0, cond, ab, generator) -> torch.Tensor:
+    t = torch.randint(0, len(ab), (len(z0),), generator=generator)
+    eps = torch.randn(z0.shape, generator=generator)
+    a = ab[t].view(-1, 1, 1, 1)
+    z_t = a.sqrt() * z0 + (1 - a).sqrt() * eps
+    return F.mse_loss(unet(z_t, t, encoder_hidden_states=cond.expand(len(z0), -1, -1)).sample, eps)
+
+
+@torch.no_grad()
+def _validation_image(pipe, c: PersonalizeConfig) -> torch.Tensor:
+    from core.text2image.sampling import decode, denoise
+    from core.text2image.text_encoders import encode_prompts
+
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [c.prompt()]).embeds
+    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""]).embeds
+    last = None
+    for last in denoise(pipe, cond, neg, 15, 4.0, "ddim", torch.Generator().manual_seed(c.seed)):
+        pass
+    return decode(pipe, last.prev)[0]

@@ -1,0 +1,173 @@
+"""core/lora: LoRA and textual inversion on a tiny pipeline, saved and loaded through diffusers' own loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.text2image_tiny import tiny_pipeline
+
+
+def _images(n=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.full((n, 3, 16, 16), 0.3)
+    images[:, :, 4:12, 4:12] = torch.rand(n, 3, 1, 1, generator=g) * 0.2 + 0.8   # a bright square: the concept
+    return images
+
+
+def _train(pipe, tmp_path, method="lora", steps=12, name=None, **changes):
+    from core.lora.service import check_settings, train_adapter
+
+    config, _ = check_settings("sks", "circle", method, 4, steps, lr=5e-2 if method == "lora" else 5e-2)
+    config.validate_every = steps
+    for k, v in changes.items():
+        setattr(config, k, v)
+    if method == "lora":  # peft's "gaussian" init leaves B = 0; a big learning rate moves it within a few steps
+        pass
+    events = list(train_adapter(pipe, "tiny", _images(), config, tmp_path / (name or f"sks-{method}")))
+    final = [e["validation"] for e in events if "validation" in e][-1]
+    return events[-1]["saved"], config, final, [e["loss"] for e in events if "loss" in e]
+
+
+def test_lora_trains_saves_in_diffusers_format_and_reloads_to_the_same_image(tmp_path):
+    from safetensors.torch import load_file
+
+    from core.lora.service import generate_pair
+
+    pipe = tiny_pipeline()
+    folder, config, final, losses = _train(pipe, tmp_path, steps=12)
+    keys = list(load_file(folder / "pytorch_lora_weights.safetensors"))
+    assert keys and all(k.startswith("unet.") and ".lora" in k for k in keys)
+    assert sorted(p.name for p in folder.iterdir()) == ["adapter.json", "instances.png", "pytorch_lora_weights.safetensors"]
+    base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
+    assert torch.allclose(personal, final, atol=1e-4)          # diffusers' loader gives the trained model's image
+    assert not torch.allclose(base, personal, atol=1e-3)
+    zero_base, zero = generate_pair(pipe, "tiny", [(folder, 0.0)], config.prompt(), 3)
+    assert torch.equal(zero_base, zero)                          # scale 0 is the base image exactly
+    untouched = tiny_pipeline()
+    from core.text2image.service import check_request, generate
+
+    assert torch.equal(zero_base, generate(untouched, check_request(config.prompt(), "", 25, 4.0, 3)).images[0])
+
+
+def test_lora_training_lowers_the_loss_on_fixed_noise(tmp_path):
+    from core.lora.train import _alphas_cumprod, _denoising_loss, encode_images
+    from core.text2image.text_encoders import encode_prompts
+
+    pipe = tiny_pipeline()
+    folder, config, _, _ = _train(pipe, tmp_path, steps=30)
+    z0 = encode_images(pipe, _images())
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [config.prompt()]).embeds
+    ab = _alphas_cumprod(pipe)
+
+    def fixed_loss():
+        with torch.no_grad():
+            return float(_denoising_loss(pipe.unet, z0.repeat(8, 1, 1, 1), cond, ab, torch.Generator().manual_seed(0)))
+
+    before = fixed_loss()
+    from core.lora.service import apply_adapter
+
+    apply_adapter(pipe, folder, "tiny")
+    pipe.enable_lora()
+    pipe.set_adapters([folder.name], adapter_weights=[1.0])
+    assert fixed_loss() < before
+
+
+def test_two_adapters_combine_with_weights(tmp_path):
+    from core.lora.service import generate_pair
+
+    pipe = tiny_pipeline()
+    a, config, _, _ = _train(pipe, tmp_path, steps=6, name="a1")
+    b, _, _, _ = _train(pipe, tmp_path, steps=6, name="b2", seed=5)
+    _, only_a = generate_pair(pipe, "tiny", [(a, 1.0)], config.prompt(), 0)
+    _, both = generate_pair(pipe, "tiny", [(a, 1.0), (b, 0.7)], config.prompt(), 0)
+    _, a_with_zero_b = generate_pair(pipe, "tiny", [(a, 1.0), (b, 0.0)], config.prompt(), 0)
+    assert not torch.allclose(only_a, both, atol=1e-4)
+    assert torch.allclose(only_a, a_with_zero_b, atol=1e-5)
+
+
+def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_reads(tmp_path):
+    from safetensors.torch import load_file
+
+    from core.lora.service import generate_pair
+
+    pipe = tiny_pipeline()
+    vocab = len(pipe.tokenizer)
+    folder, config, final, _ = _train(pipe, tmp_path, method="textual_inversion", steps=10)
+    assert len(pipe.tokenizer) == vocab                           # training used copies
+    saved = load_file(folder / "learned_embeds.safetensors")
+    assert list(saved) == ["<sks>"] and saved["<sks>"].shape == (8,)
+    base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
+    token_id = pipe.tokenizer.convert_tokens_to_ids("<sks>")
+    assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[token_id], saved["<sks>"])
+    assert torch.allclose(personal, final, atol=1e-4)
+
+
+def test_bad_inputs(tmp_path):
+    from safetensors.torch import save_file
+
+    from core.lora import service
+
+    for trigger, message in [("", "give a trigger"), ("   ", "give a trigger"), ("two words", "one word"),
+                             ("x", "one word"), (None, "give a trigger")]:
+        with pytest.raises(ValueError, match=message):
+            service.check_settings(trigger)
+    _, warnings = service.check_settings("circle", base_vocab={"circle</w>": 5})
+    assert warnings and "already knows" in warnings[0]
+    with pytest.raises(ValueError, match="unknown method"):
+        service.check_settings("sks", method="dreambooth-xl")
+    for files, message in [([], "got 0"), ([tmp_path / "a.png"], "got 1"), ([tmp_path / "a.png"] * 21, "at most 20")]:
+        with pytest.raises(ValueError, match=message):
+            service.load_images(files, 16)
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match="image 3"):
+        from PIL import Image
+
+        Image.new("RGBA", (300, 90), (255, 0, 0, 128)).save(tmp_path / "a.png")
+        Image.new("I;16", (40, 40)).save(tmp_path / "b.png")
+        assert service.load_images([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "a.png"], 16).shape == (3, 3, 16, 16)
+        service.load_images([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "notes.png"], 16)
+    pipe = tiny_pipeline()
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "adapter.json").write_text('{"method": "lora", "base": "tiny", "token": "sks"}')
+    save_file({"not.a.lora.key": torch.zeros(2)}, str(fake / "pytorch_lora_weights.safetensors"))
+    with pytest.raises(ValueError, match="does not fit"):
+        service.generate_pair(pipe, "tiny", [(fake, 1.0)], "a sks circle", 0, steps=2)
+    with pytest.raises(ValueError, match="trained for 'tiny'"):
+        service.generate_pair(pipe, "t2i-clip-shapes", [(fake, 1.0)], "a sks circle", 0, steps=2)
+
+
+def test_one_training_at_a_time(tmp_path):
+    from core.lora import service
+
+    config, _ = service.check_settings("sks", steps=2)
+    running = service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "one")
+    next(running)                                                 # the first is training
+    with pytest.raises(ValueError, match="another personalization"):
+        next(service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "two"))
+    running.close()                                               # a closed stream frees the server
+    assert list(service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "three"))[-1]["saved"]
+
+
+def test_adapters_are_private_to_their_session_until_shared(tmp_path, monkeypatch):
+    from core.lora import service
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setattr(service.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    own = service.session_root("alice") / "mine"
+    own.mkdir(parents=True)
+    (own / "adapter.json").write_text("{}")
+    assert service.list_adapters("alice") == ["mine"] and service.list_adapters("bob") == []
+    with pytest.raises(ValueError, match="unknown adapter"):
+        service.adapter_folder("mine", "bob")
+    service.share_adapter("mine", "alice")
+    assert service.list_adapters("bob") == ["mine"]
+    with pytest.raises(ValueError, match="shared list"):
+        service.delete_adapter("mine", "bob")
+    service.delete_adapter("mine", "alice")
+    assert service.list_adapters("alice") == ["mine"]            # the shared copy stays
+    with pytest.raises(ValueError, match="not allowed"):
+        service.adapter_folder("../../etc", "alice")
