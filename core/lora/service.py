@@ -235,6 +235,10 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
     request = check_request(prompt, "", steps, guidance, seed, "ddim", 1)
     with pipe_lock(pipe):
         metas = [apply_adapter(pipe, folder, base) for folder, _ in adapters]
+        for m in metas:  # "a sks circle" also works for textual inversion, whose word is the new token "<sks>"
+            if m["method"] == "textual_inversion" and m["token"] not in request.prompt:
+                request = check_request(re.sub(rf"\b{re.escape(m['trigger'])}\b", m["token"], request.prompt), "",
+                                        steps, guidance, seed, "ddim", 1)
         loras = [(f.name, float(w)) for (f, w), m in zip(adapters, metas) if m["method"] == "lora"]
         base_request = request
         for m in metas:  # the base model reads the class word where the new token stands

@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 import torch
 from torch.nn import functional as F
 
-LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+LORA_TARGETS = {"all": ["to_q", "to_k", "to_v", "to_out.0"],            # every attention projection (DreamBooth LoRA)
+                "cross": ["attn2.to_k", "attn2.to_v"]}                   # the text's keys and values (Custom Diffusion)
 METHODS = ("lora", "textual_inversion")
 
 
@@ -35,6 +36,7 @@ class PersonalizeConfig:
     lr: float = 1e-3
     steps: int = 200
     batch_size: int = 4
+    targets: str = "all"
     prior_preservation: bool = False
     prior_weight: float = 1.0
     class_images: int = 8
@@ -86,13 +88,14 @@ def class_images(pipe, class_word: str, num: int, seed: int) -> torch.Tensor:
     return decode(pipe, last.prev)
 
 
-def add_lora(unet, rank: int, alpha: float, init: str | bool = "gaussian") -> list[torch.nn.Parameter]:
-    """Attach a fresh peft LoRA adapter "default" to the UNet's attention projections; returns its parameters."""
+def add_lora(unet, rank: int, alpha: float, targets: str = "all", init: str | bool = "gaussian") -> list[torch.nn.Parameter]:
+    """Attach a fresh peft LoRA adapter "default" to the UNet's attention projections (``targets``: "all" or "cross",
+    the cross-attention keys and values only, as Custom Diffusion, Kumari et al. 2023); returns its parameters."""
     from peft import LoraConfig
 
     unet.requires_grad_(False)
     unet.add_adapter(LoraConfig(r=int(rank), lora_alpha=float(alpha), init_lora_weights=init,
-                                target_modules=LORA_TARGETS))
+                                target_modules=LORA_TARGETS[targets]))
     return [p for n, p in unet.named_parameters() if "lora_" in n]
 
 
@@ -134,7 +137,7 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     ab = _alphas_cumprod(pipe)
     token_id = None
     if c.method == "lora":
-        params = add_lora(unet, c.rank, c.alpha)
+        params = add_lora(unet, c.rank, c.alpha, c.targets)
         cond = encode_prompts(tokenizer, text_encoder, [c.prompt()]).embeds
     else:
         init_ids = tokenizer(c.class_word, add_special_tokens=False).input_ids

@@ -15,7 +15,7 @@ import torch
 from core.engine import Method
 
 from .config import ClipConfig
-from .data import CaptionedWorld
+from .data import captioned_split
 
 RETRIEVAL_GROUP = 100
 
@@ -27,15 +27,10 @@ class ClipMethod(Method):
     config_class = ClipConfig
 
     def build_dataset(self, split: str = "train"):
-        from core.data import get_dataset
-
         if not hasattr(self, "_datasets"):
             self._datasets = {}
-        c = self.config
         if split not in self._datasets:
-            world = get_dataset(c.dataset, split=split, resolution=c.resolution)
-            self._datasets[split] = CaptionedWorld(world, c.holdout if split == "train" else (),
-                                                   c.cache_items if split == "train" else 0)
+            self._datasets[split] = captioned_split(self.config, split)
         return self._datasets[split]
 
     @property

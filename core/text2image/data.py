@@ -92,6 +92,16 @@ class CaptionedWorld:
         return [self.world[int(i)]["text"] for i in self.indices[:num]]
 
 
+def captioned_split(config, split: str) -> CaptionedWorld:
+    """The config's world as captioned pairs: the training split without the held-out pairs (and cached if asked),
+    the test split whole."""
+    from core.data import get_dataset
+
+    world = get_dataset(config.dataset, split=split, resolution=config.resolution)
+    train = split == "train"
+    return CaptionedWorld(world, config.holdout if train else (), config.cache_items if train else 0)
+
+
 def _render(world, indices):
     batch = world.get_batch(indices)
     return (batch["image"] * 255).round().to(torch.uint8), batch["text"]

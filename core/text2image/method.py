@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from core.engine import Method
 
 from .config import Text2ImageConfig
-from .data import CaptionedWorld
+from .data import captioned_split
 
 SAMPLE_PROMPTS = ("a large red circle", "a medium blue square", "a large yellow star", "a small green heart",
                   "a large purple hexagon", "a medium orange cross", "a large pink diamond", "a medium cyan triangle",
@@ -37,13 +37,10 @@ class Text2ImageMethod(Method):
 
     # ------------------------------------------------------------------ data, frozen parts, model
     def build_dataset(self, split: str = "train"):
-        from core.data import get_dataset
-
-        c = self.config
+        if not hasattr(self, "_datasets"):
+            self._datasets = {}
         if split not in self._datasets:
-            world = get_dataset(c.dataset, split=split, resolution=c.resolution)
-            self._datasets[split] = CaptionedWorld(world, c.holdout if split == "train" else (),
-                                                   c.cache_items if split == "train" else 0)
+            self._datasets[split] = captioned_split(self.config, split)
         return self._datasets[split]
 
     def frozen(self, device=None):

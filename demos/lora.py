@@ -1,0 +1,212 @@
+"""LoRA personalization: teach a text-to-image model a new concept from a few images; compare with the base.
+
+A view over ``core.lora.service``; it loads no model until used.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import pandas as pd
+
+from demos.common import AppContext, run_standalone, seed_control, ui_errors
+
+TITLE = "LoRA"
+ABOUT = """**LoRA personalization.** Teach the text-to-image model a concept it has never seen from 3-20 images and a
+rare trigger word: [LoRA (Hu et al. 2022)](https://arxiv.org/abs/2106.09685) trains a low-rank update of the UNet's
+attention projections, DreamBooth-style ([Ruiz et al. 2023](https://arxiv.org/abs/2208.12242)), optionally with prior
+preservation; [textual inversion (Gal et al. 2023)](https://arxiv.org/abs/2208.01618) learns only a new word's
+embedding. Adapters are saved in diffusers' formats (`pytorch_lora_weights.safetensors`,
+`learned_embeds.safetensors`), so `pipe.load_lora_weights` / `pipe.load_textual_inversion` read them."""
+
+METHOD = "lora"
+BASE = "t2i-clip-shapes"
+_CANCELS: dict[str, threading.Event] = {}
+
+
+def _session(request) -> str:
+    return getattr(request, "session_hash", None) or "api"
+
+
+def _pipe(ctx: AppContext, name: str):
+    from core.text2image.service import load_model
+
+    return ctx.cache.get(("text2image", str(name).strip()), lambda: load_model(name, ctx.device))
+
+
+def _losses(rows: list[dict]) -> pd.DataFrame:
+    """Numeric columns even when empty (an empty object table made the chart's axis categorical)."""
+    return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
+
+
+def _new_name(trigger: str, method: str, session: str) -> str:
+    from core.lora.service import list_adapters
+
+    stem = f"{trigger}-{'lora' if method == 'lora' else 'ti'}"
+    taken = set(list_adapters(session))
+    return next(f"{stem}-{k}" for k in range(1, 10_000) if f"{stem}-{k}" not in taken)
+
+
+def train_frames(ctx, session, images, trigger, method, class_word, steps, rank, prior_preservation, seed,
+                 use_example, model):
+    """Stream (status, loss table, validation gallery, adapter picker update) while training."""
+    from core.data import to_pil
+    from core.lora.service import check_settings, example_concept, load_images, session_root, train_adapter
+
+    if not ctx.allow_train:
+        raise ValueError("training is switched off on this server (--no-train)")
+    pipe = _pipe(ctx, model)
+    config, warnings = check_settings(trigger, class_word, method, rank, steps, seed=seed,
+                                      prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab())
+    side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    pixels = example_concept() if use_example else load_images(images, side)
+    name = _new_name(config.trigger, config.method, session)
+    cancel = _CANCELS.setdefault(session, threading.Event())
+    cancel.clear()
+    rows, shots = [], [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
+    note = (" · " + " · ".join(warnings)) if warnings else ""
+    yield f"training **{name}** on {len(pixels)} images{note}", _losses(rows), shots, gr.skip()
+    for event in train_adapter(pipe, model, pixels, config, session_root(session) / name, cancel.is_set):
+        if "loss" in event:
+            rows.append({"step": event["step"], "loss": event["loss"]})
+            if event["step"] % 10 and event["step"] != event["steps"]:
+                continue
+            status = f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f}{note}"
+        elif "validation" in event:
+            shots = [(to_pil(event["validation"]).resize((128, 128)), f"step {event['step']}")] + shots
+        if "saved" in event:
+            result = event["result"]
+            status = (f"saved **{name}** ({result.steps} steps, {result.seconds:.0f} s): try it on the right with "
+                      f"\"{config.prompt()}\"{note}")
+            yield status, _losses(rows), shots, name
+            return
+        yield status, _losses(rows), shots, gr.skip()
+
+
+def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight):
+    """(base image, personalised image, line) for one prompt and seed."""
+    from core.lora.service import adapter_folder, generate_pair, read_meta
+    from core.text2image.views import to_pil
+
+    if not adapter:
+        raise ValueError("choose an adapter (train one on the left, or pick a shared one)")
+    folder = adapter_folder(adapter, session)
+    meta = read_meta(folder)
+    adapters = [(folder, scale)]
+    if second_adapter and second_adapter != adapter:
+        adapters.append((adapter_folder(second_adapter, session), second_weight))
+    base, personal = generate_pair(_pipe(ctx, meta["base"]), meta["base"], adapters, prompt, seed)
+    how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
+           f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
+    return to_pil(base, 256), to_pil(personal, 256), f"{adapter} on {meta['base']}: {how}; seed {seed}"
+
+
+def build(ctx: AppContext) -> None:
+    from core.lora.service import MAX_STEPS, list_adapters
+    from core.lora.train import METHODS
+    from core.text2image.service import list_models
+
+    gr.Markdown("Teach the model something new from a few pictures, then compare base and personalised images for the "
+                "same prompt and seed. Your adapters stay yours unless you put them on the shared list.")
+    models = list_models()
+    with gr.Row():
+        with gr.Column(scale=1):
+            gr.Markdown("**1 · Teach**")
+            files = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="3-20 images",
+                            height=120)
+            use_example = gr.Checkbox(True, label="use the built-in example instead: white shapes (the world has no white)")
+            with gr.Row():
+                trigger = gr.Textbox("sks", label="trigger word", min_width=80)
+                class_word = gr.Textbox("circle", label="class word", min_width=80)
+                method = gr.Dropdown(list(METHODS), value="textual_inversion", label="method", min_width=120)
+            with gr.Row():
+                steps = gr.Slider(1, MAX_STEPS, value=300, step=1, label="steps")
+                rank = gr.Slider(1, 64, value=4, step=1, label="LoRA rank")
+            with gr.Row():
+                prior = gr.Checkbox(False, label="prior preservation")
+                seed_t = gr.Number(0, label="seed", precision=0, minimum=0, min_width=80)
+                model = gr.Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
+                                    label="base model", min_width=120)
+            with gr.Row():
+                train = gr.Button("Train", variant="primary")
+                stop = gr.Button("Cancel", variant="stop")
+            status = gr.Markdown()
+            plot = gr.LinePlot(x="step", y="loss", label="loss", height=180)
+            shots = gr.Gallery(label="validation (newest first) and instances", columns=4, height=180, format="png")
+        with gr.Column(scale=1):
+            gr.Markdown("**2 · Compare**")
+            shared = list_adapters()
+            default = "white-shapes-ti" if "white-shapes-ti" in shared else (shared[0] if shared else "")
+            adapter = gr.Dropdown([""] + shared, value=default, label="adapter",
+                                  allow_custom_value=True, elem_id="lora-adapter")
+            prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)")
+            with gr.Row():
+                scale = gr.Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image)")
+                seed = seed_control("seed", elem_id="lora-seed")
+            with gr.Accordion("combine with a second adapter", open=False):
+                with gr.Row():
+                    second = gr.Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
+                    second_weight = gr.Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
+            go = gr.Button("Generate base and personalised", variant="primary")
+            with gr.Row():
+                before = gr.Image(type="pil", format="png", label="base", height=256, interactive=False)
+                after = gr.Image(type="pil", format="png", label="personalised", height=256, interactive=False)
+            line = gr.Markdown()
+            with gr.Row():
+                share = gr.Button("Put on the shared list")
+                delete = gr.Button("Delete", variant="stop")
+                download = gr.Button("Download")
+            file_out = gr.File(label="adapter file", interactive=False)
+
+    def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
+                   method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
+                   prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE):
+        yield from train_frames(ctx, _session(request), images, trigger, method, class_word, steps, rank,
+                                prior_preservation, seed, use_example, model)
+
+    def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
+                      seed: int = 0, second_adapter: str = "", second_weight: float = 0.5):
+        return generate_frames(ctx, _session(request), adapter, prompt, scale, seed, second_adapter, second_weight)
+
+    def stop_training(request: gr.Request):
+        _CANCELS.setdefault(_session(request), threading.Event()).set()
+        return "stopping after this step; what was learnt is saved"
+
+    def choices(request: gr.Request):
+        names = [""] + list_adapters(_session(request))
+        return gr.update(choices=names), gr.update(choices=names)
+
+    def share_it(request: gr.Request, name):
+        from core.lora.service import share_adapter
+
+        return f"{share_adapter(name, _session(request))} is on the shared list for everyone"
+
+    def delete_it(request: gr.Request, name):
+        from core.lora.service import delete_adapter
+
+        delete_adapter(name, _session(request))
+        return f"deleted {name}", gr.update(choices=list_adapters(_session(request)), value=None)
+
+    def download_it(request: gr.Request, name):
+        from core.lora.service import LORA_FILE, TI_FILE, adapter_folder
+
+        folder = adapter_folder(name, _session(request))
+        return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
+
+    train.click(ui_errors(lora_train), [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example,
+                                        model], [status, plot, shots, adapter], api_name="lora_train",
+                concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
+                                                                  api_visibility="private")
+    stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
+    go.click(ui_errors(lora_generate), [adapter, prompt, scale, seed, second, second_weight], [before, after, line],
+             api_name="lora_generate", concurrency_limit=2, concurrency_id="lora_generate")
+    adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
+    second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
+    share.click(ui_errors(share_it), adapter, line, api_visibility="private")
+    delete.click(ui_errors(delete_it), adapter, [line, adapter], api_visibility="private")
+    download.click(ui_errors(download_it), adapter, file_out, api_visibility="private")
+
+
+if __name__ == "__main__":
+    run_standalone(build, TITLE)

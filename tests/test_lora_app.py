@@ -1,0 +1,67 @@
+"""The LoRA tab's endpoints through the running app (``app_client`` from tests/conftest.py).
+
+/lora_train: images, trigger, method, class_word, steps, rank, prior_preservation, seed, use_example, model
+    -> (status, loss table, validation gallery, adapter name); /lora_generate: adapter, prompt, scale, seed,
+    second_adapter, second_weight -> (base image, personalised image, line).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.text2image.service import list_models
+
+pytestmark = pytest.mark.skipif("t2i-clip-shapes" not in list_models(), reason="bundled t2i-clip-shapes missing")
+
+
+def _names(app_client, endpoint):
+    api = app_client.view_api(return_format="dict", print_info=False)
+    return [p["parameter_name"] for p in api["named_endpoints"][endpoint]["parameters"]]
+
+
+def test_train_then_generate_through_the_app(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    assert _names(app_client, "/lora_train") == ["images", "trigger", "method", "class_word", "steps", "rank",
+                                                 "prior_preservation", "seed", "use_example", "model"]
+    assert _names(app_client, "/lora_generate") == ["adapter", "prompt", "scale", "seed", "second_adapter",
+                                                    "second_weight"]
+    paths = []
+    for k, colour in enumerate([(250, 250, 250), (240, 240, 235), (255, 255, 250)]):
+        image = Image.new("RGB", (50 + 40 * k, 64), (90, 90, 100))
+        image.paste(colour, (10, 10, 40, 50))
+        image.save(tmp_path / f"{k}.png")
+        paths.append(handle_file(str(tmp_path / f"{k}.png")))
+    status, _, _, name = app_client.predict(images=paths, trigger="zqx", method="lora", steps=3, use_example=False,
+                                            api_name="/lora_train")
+    assert name == "zqx-lora-1" and "saved" in status
+    base, personal, line = app_client.predict(adapter=name, prompt="a zqx circle", scale=0.0, api_name="/lora_generate")
+    assert np.array_equal(np.asarray(Image.open(base)), np.asarray(Image.open(personal)))   # scale 0: the base
+    assert "LoRA scale 0" in line
+
+
+def test_bad_requests_get_one_message(app_client):
+    from gradio_client.exceptions import AppError
+
+    for kwargs, message in [({"use_example": False}, "got 0"), ({"trigger": "   "}, "give a trigger"),
+                            ({"trigger": "two words"}, "one word")]:
+        with pytest.raises(AppError, match=message):
+            app_client.predict(steps=1, **kwargs, api_name="/lora_train")
+    with pytest.raises(AppError, match="unknown adapter"):
+        app_client.predict(adapter="nobody-has-this", api_name="/lora_generate")
+    with pytest.raises(AppError, match="choose an adapter"):
+        app_client.predict(adapter="", api_name="/lora_generate")
+
+
+def test_readme_example_runs_against_the_app(app_client):
+    """The README's gradio_client example for this tab, run as written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("### LoRA", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    scope = {"client": app_client}
+    exec(compile(code, "README.md (LoRA)", "exec"), scope)
+    assert scope["name"].startswith("sks-ti-") and "textual inversion" in scope["line"]
+    assert Image.open(scope["base"]).size == Image.open(scope["personal"]).size == (256, 256)
