@@ -98,3 +98,13 @@ def test_text_to_image_generates_with_attention_maps(page):
     assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps: a, large, blue, circle
     assert "blue" in page.locator("#t2i-readout").inner_text()
     assert page.errors == []
+
+
+def test_lora_compares_base_and_personalised(page):
+    """The LoRA tab opens on a bundled adapter; one click shows the base and the personalised image side by side."""
+    page.get_by_role("tab", name="LoRA").click()
+    page.get_by_role("button", name="Generate base and personalised").click()
+    page.get_by_text("textual inversion: the new token").wait_for(timeout=30_000)
+    panel = page.locator("[role=tabpanel]:visible").first
+    assert panel.locator("img").count() >= 2
+    assert page.errors == []
