@@ -1,6 +1,6 @@
 """GenLab: an interactive studio of image-generation methods.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto] [--no-train]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto] [--no-train] [--online]
 
 Importing this module loads no model; each tab loads its checkpoint on first use.
 """
@@ -74,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--no-train", action="store_true", help="refuse training runs (for a shared server)")
+    parser.add_argument("--online", action="store_true",
+                        help="allow downloads the user asks for (a Stable Diffusion hub id in the text-to-image tab); "
+                             "the same as GENLAB_ONLINE=1")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads per process; 0 = 1 on machines with <= 4 cores, where two "
                              "requests run at once and more threads only fight (measured), else torch's default")
@@ -91,6 +94,8 @@ def set_cpu_threads(threads: int) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.online:
+        os.environ["GENLAB_ONLINE"] = "1"
     set_cpu_threads(args.threads)
     demo = build_demo(device=args.device, allow_train=not args.no_train)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

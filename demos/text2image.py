@@ -95,7 +95,7 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=2):
                 model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                     label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
-                                    info="a folder in checkpoints/text2image; a hub id when GENLAB_ONLINE=1")
+                                    info="a folder in checkpoints/text2image; a hub id with --online")
                 prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
                 negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)", elem_id="t2i-negative")
                 gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "

@@ -257,3 +257,17 @@ def test_config_reads_holdout_and_widths_as_the_training_panel_sends_them():
         Text2ImageConfig.from_dict({"holdout": "red zebra"})
     with pytest.raises(ValueError, match="beta_end"):
         Text2ImageConfig.from_dict({"beta_start": 0.02, "beta_end": 0.01})
+
+
+def test_hub_ids_load_only_online(monkeypatch):
+    from app import parse_args
+    from core.text2image import service
+
+    assert parse_args(["--online"]).online and not parse_args([]).online
+    monkeypatch.delenv("GENLAB_ONLINE", raising=False)
+    with pytest.raises(ValueError, match="offline: start it with --online"):
+        service.load_model("someone/stable-diffusion")
+    monkeypatch.setenv("GENLAB_ONLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")   # no network in the tests: the download is attempted and fails
+    with pytest.raises(ValueError, match="did not load as a Stable Diffusion pipeline"):
+        service.load_model("someone/stable-diffusion")

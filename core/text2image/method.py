@@ -48,12 +48,12 @@ class Text2ImageMethod(Method):
         from core.diffusion.lib import diffusers_class
         AutoencoderKL = diffusers_class("AutoencoderKL")
 
-        from .text_encoders import load_text_encoder
+        from .text_encoders import load_text_encoder, project_path
 
         if self._frozen is None:
             c = self.config
             try:
-                vae = AutoencoderKL.from_pretrained(c.autoencoder, dtype=torch.float32)
+                vae = AutoencoderKL.from_pretrained(project_path(c.autoencoder), dtype=torch.float32)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"autoencoder {c.autoencoder!r} did not load (train one with "
                                  f"`python -m core.train autoencoder`): {str(exc).splitlines()[0]}") from exc

@@ -32,13 +32,16 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def training_scheduler(num_train_timesteps: int, beta_start: float, beta_end: float):
-    """The forward process of training: Stable Diffusion's "scaled_linear" betas (sqrt(beta) linear in t)."""
+    """The forward process of training: Stable Diffusion's "scaled_linear" betas (sqrt(beta) linear in t).
+
+    ``steps_offset`` is 1 as diffusers' Stable Diffusion pipeline insists (it rewrites any other value, with a
+    warning); it never matters here: sampling always uses :func:`sampling_scheduler`'s trailing spacing."""
     from core.diffusion.lib import diffusers_class
     DDPMScheduler = diffusers_class("DDPMScheduler")
 
     return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
                          beta_schedule="scaled_linear", prediction_type="epsilon", clip_sample=False,
-                         **SAMPLING_SPACING)
+                         timestep_spacing="trailing", steps_offset=1)
 
 
 def sampling_scheduler(pipe, sampler: str):

@@ -53,7 +53,7 @@ def load_model(name: str, device="cpu"):
     name = name.strip()
     if HUB_ID.match(name) and "/" in name:
         if not online():
-            raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with GENLAB_ONLINE=1 to download "
+            raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online (or GENLAB_ONLINE=1) to download "
                              f"it, or copy the pipeline folder to checkpoints/text2image/")
         return load_pipeline(name, device, allow_download=True)
     folder = resolve_checkpoint(METHOD, name)

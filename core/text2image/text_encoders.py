@@ -64,9 +64,18 @@ def load_clip_text(folder):
     return CLIPTokenizer.from_pretrained(folder), clip.text_model.eval()
 
 
+def project_path(path) -> Path:
+    """``path`` as given when it exists, else relative to the project root (the configs name bundled folders as
+    "checkpoints/text2image/...", which must work from any working directory)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    return Path(__file__).resolve().parents[2] / path
+
+
 def load_text_encoder(spec: str):
     """(tokenizer, text encoder) for ``spec``: "minilm" or a CLIP checkpoint folder."""
-    return load_minilm() if spec == MINILM else load_clip_text(spec)
+    return load_minilm() if spec == MINILM else load_clip_text(project_path(spec))
 
 
 def text_encoder_kind(text_encoder) -> str:
