@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--prior-preservation", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--reevaluate", action="store_true", help="measure the adapter in --out again (no training)")
     args = parser.parse_args(argv)
 
     import torch
@@ -47,9 +48,13 @@ def main(argv=None) -> int:
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     images = example_concept() if args.example else load_images(args.images, side)
     out = Path(args.out)
-    for event in train_adapter(pipe, args.base, images, config, out):
-        if "loss" in event and event["step"] % 50 == 0:
-            print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}", flush=True)
+    if args.reevaluate:
+        argv = json.loads((out / "command.json").read_text())
+    else:
+        for event in train_adapter(pipe, args.base, images, config, out):
+            if "loss" in event and event["step"] % 50 == 0:
+                print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}", flush=True)
+        (out / "command.json").write_text(json.dumps(argv if argv is not None else sys.argv[1:]) + "\n")
     m = measure(pipe, args.base, out, images)
     before, after = m.pop("samples")
     to_pil(make_grid(torch.cat([before[:6], after[:6]]), nrow=6)).save(out / "samples.png")
@@ -69,10 +74,16 @@ diffusers' format).
 {command}
 ```
 
-| measured ({m['seeds']} seeds, DDIM 25 steps, w = 4) | base model | with the adapter | the instance images |
+Measure it again: `python -m core.lora --example --out {out} --reevaluate` (with `--images ...` instead of `--example` for
+an adapter of your own images; the figures below use seeds
+0-{m['seeds'] - 1}).
+
+| measured ({m['seeds']} seeds, DDIM 25 steps, w = 4) | base model | with the adapter | the instances, through the autoencoder |
 |---|---:|---:|---:|
-| distance to the instances' mean feature (shapes classifier features; lower is closer) | {m['fidelity_base']:.2f} | {m['fidelity_adapter']:.2f} | {m['fidelity_instances']:.2f} |
-| share of near-white pixels | {100 * m['bright_share_base']:.1f} % | {100 * m['bright_share_adapter']:.1f} % | {100 * m['bright_share_instances']:.1f} % |
+| distance to the target's mean feature (shapes classifier features; lower is closer) | {m['fidelity_base']:.2f} | {m['fidelity_adapter']:.2f} | {m['fidelity_reachable']:.2f} |
+
+The target is what the pipeline's autoencoder makes of the instance images: a UNet adapter cannot draw outside its
+latent space (`core/lora/evaluate.py`).
 
 Prior drift (prompts without the trigger word, {len(__import__('core.lora.evaluate', fromlist=['x']).DRIFT_PROMPTS)} prompts x 3 seeds,
 mean |pixel difference| with and without the adapter): {m['prior_drift']:.4f}.

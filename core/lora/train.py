@@ -4,7 +4,8 @@
   W + (alpha / r) B A, A (r x d_in), B (d_out x r); only A and B train, B starts at 0 so the adapter starts as a no-op.
   Trained DreamBooth-style (Ruiz et al. 2023): the instance prompt "a <trigger> <class word>" with the latent-diffusion
   loss || eps - eps_theta(z_t, t, tau(prompt)) ||^2 on the instance images; with prior preservation the same loss on
-  images the base model draws for "a <class word>" is added (weight ``prior_weight``), so the class keeps its meaning.
+  images the base model draws for "a <class word>" is added (weight ``prior_weight``), so the class keeps its meaning;
+  and (``keep_unconditional``) the unconditional prediction is held at the base model's, as guidance needs.
 * Textual inversion (Gal et al. 2023): only a new token's input embedding v* trains (initialised from the class
   word's), with the same loss; the UNet and the rest of the text encoder stay frozen.
 """
@@ -39,6 +40,7 @@ class PersonalizeConfig:
     targets: str = "all"
     prior_preservation: bool = False
     prior_weight: float = 1.0
+    keep_unconditional: bool = True
     class_images: int = 8
     validate_every: int = 50
     seed: int = 0
@@ -152,6 +154,7 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
         table.requires_grad_(True)
         params = [table]
     class_cond = encode_prompts(tokenizer, text_encoder, [f"a {c.class_word}"]).embeds if c.prior_preservation else None
+    empty = encode_prompts(tokenizer, text_encoder, [""]).embeds
     optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(c.seed)
     losses, start, step = [], time.perf_counter(), 0
@@ -169,6 +172,8 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
             if z_class is not None:
                 cls = z_class[torch.randint(len(z_class), (len(z0),), generator=generator)]
                 loss = loss + c.prior_weight * _denoising_loss(unet, cls, class_cond, ab, generator)
+            if c.method == "lora" and c.keep_unconditional:
+                loss = loss + _unconditional_drift(unet, z0, empty, ab, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -186,6 +191,21 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     state = lora_state(unet) if c.method == "lora" else \
         {c.token: text_encoder.get_input_embeddings().weight[token_id].detach().clone()}
     yield {"result": TrainResult(c.method, state, losses, time.perf_counter() - start, step)}
+
+
+def _unconditional_drift(unet, z0, empty, ab, generator) -> torch.Tensor:
+    """|| eps_LoRA(z_t, t, "") - eps_base(z_t, t, "") ||^2: the unconditional prediction, which classifier-free
+    guidance subtracts, stays the base model's (without it the LoRA also moved eps(z_t, ""), and guidance amplified
+    the difference into noise on some seeds)."""
+    t = torch.randint(0, len(ab), (len(z0),), generator=generator)
+    a = ab[t].view(-1, 1, 1, 1)
+    z_t = a.sqrt() * z0 + (1 - a).sqrt() * torch.randn(z0.shape, generator=generator)
+    cond = empty.expand(len(z0), -1, -1)
+    with torch.no_grad():
+        unet.disable_adapters()
+        target = unet(z_t, t, encoder_hidden_states=cond).sample
+        unet.enable_adapters()
+    return F.mse_loss(unet(z_t, t, encoder_hidden_states=cond).sample, target)
 
 
 def _denoising_loss(unet, z0, cond, ab, generator) -> torch.Tensor:
