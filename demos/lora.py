@@ -30,9 +30,10 @@ def _session(request) -> str:
 
 
 def _pipe(ctx: AppContext, name: str):
+    """This tab's own copy of the base pipeline: adapters switched on it never reach the text-to-image tab."""
     from core.text2image.service import load_model
 
-    return ctx.cache.get(("text2image", str(name).strip()), lambda: load_model(name, ctx.device))
+    return ctx.cache.get(("lora-base", str(name).strip()), lambda: load_model(name, ctx.device))
 
 
 def _losses(rows: list[dict]) -> pd.DataFrame:

@@ -169,3 +169,17 @@ def test_adapters_are_private_to_their_session_until_shared(tmp_path, monkeypatc
     assert service.list_adapters("alice") == ["mine"]            # the shared copy stays
     with pytest.raises(ValueError, match="not allowed"):
         service.adapter_folder("../../etc", "alice")
+
+
+def test_training_starts_from_the_base_even_with_adapters_loaded(tmp_path):
+    """A second training on a pipeline that already holds (and has switched on) an adapter learns from the base."""
+    from core.lora.service import apply_adapter
+
+    pipe = tiny_pipeline()
+    first, _, _, _ = _train(pipe, tmp_path, steps=4, name="first")
+    _, _, alone, _ = _train(tiny_pipeline(), tmp_path, steps=4, name="alone", seed=3)
+    apply_adapter(pipe, first, "tiny")
+    pipe.enable_lora()
+    pipe.set_adapters(["first"], adapter_weights=[1.0])
+    _, _, again, _ = _train(pipe, tmp_path, steps=4, name="again", seed=3)
+    assert torch.allclose(alone, again, atol=1e-5)

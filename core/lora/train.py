@@ -112,9 +112,10 @@ def lora_state(unet) -> dict:
 def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
                 cancel: Callable[[], bool] = lambda: False) -> Iterator[dict]:
     """Train an adapter; yield {"step", "steps", "loss"} per step, {"validation": image} every ``validate_every``
-    steps, and finally {"result": TrainResult}. Training works on copies of the parts it changes (the UNet for LoRA,
-    the tokenizer and text encoder for textual inversion): the shared pipeline never changes; the caller saves the
-    result and loads it back the supported way (``load_lora_weights`` / ``load_textual_inversion``).
+    steps, and finally {"result": TrainResult}. Training works on copies (the UNet without any loaded adapter; the
+    tokenizer and text encoder for textual inversion): the shared pipeline never changes, and adapters switched on
+    it meanwhile do not reach the training; the caller saves the result and loads it back the supported way
+    (``load_lora_weights`` / ``load_textual_inversion``).
 
     Args:
         pipe: a float32 ``StableDiffusionPipeline`` (GenLab's).
@@ -127,14 +128,16 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
 
     c = config
     torch.manual_seed(c.seed)
-    unet, tokenizer, text_encoder = pipe.unet, pipe.tokenizer, pipe.text_encoder
-    if c.method == "lora":
-        unet = copy.deepcopy(unet)
-    else:
+    # private copies: another visitor may switch adapters on the shared UNet while this trains
+    unet = copy.deepcopy(pipe.unet)
+    if getattr(unet, "peft_config", None):
+        unet.delete_adapters(list(unet.peft_config))                       # the base model, whatever was loaded
+    tokenizer, text_encoder = pipe.tokenizer, pipe.text_encoder
+    if c.method == "textual_inversion":
         tokenizer, text_encoder = copy.deepcopy(tokenizer), copy.deepcopy(text_encoder)
     work = assemble(unet, pipe.vae, tokenizer, text_encoder, pipe.scheduler)   # the copies, for validation images
     z_inst = encode_images(pipe, images)                                   # (N, 4, h, w)
-    z_class = encode_images(pipe, class_images(pipe, c.class_word, c.class_images, c.seed + 1)) \
+    z_class = encode_images(pipe, class_images(work, c.class_word, c.class_images, c.seed + 1)) \
         if c.prior_preservation else None
     ab = _alphas_cumprod(pipe)
     token_id = None
