@@ -5,6 +5,7 @@ A view over ``core.lora.service``; it loads no model until used.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import gradio as gr
@@ -95,12 +96,19 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     folder = adapter_folder(adapter, session)
     meta = read_meta(folder)
     adapters = [(folder, scale)]
-    if second_adapter and second_adapter != adapter:
+    if second_adapter:
+        if second_adapter == adapter:
+            raise ValueError("the second adapter is the first one: choose another, or none")
         adapters.append((adapter_folder(second_adapter, session), second_weight))
     base, personal = generate_pair(_pipe(ctx, meta["base"]), meta["base"], adapters, prompt, seed)
     how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
            f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
-    return to_pil(base, 256), to_pil(personal, 256), f"{adapter} on {meta['base']}: {how}; seed {seed}"
+    line = f"{adapter} on {meta['base']}: {how}"
+    if len(adapters) > 1:
+        line += f", combined with {second_adapter} at weight {second_weight:g}"
+    if not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt or "", re.IGNORECASE):
+        line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
+    return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}"
 
 
 def build(ctx: AppContext) -> None:

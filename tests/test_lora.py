@@ -98,9 +98,18 @@ def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_read
     saved = load_file(folder / "learned_embeds.safetensors")
     assert list(saved) == ["<sks>"] and saved["<sks>"].shape == (8,)
     base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
-    token_id = pipe.tokenizer.convert_tokens_to_ids("<sks>")
+    from core.lora.service import loaded_token
+
+    token_id = pipe.tokenizer.convert_tokens_to_ids(loaded_token(folder))
     assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[token_id], saved["<sks>"])
     assert torch.allclose(personal, final, atol=1e-4)
+    # a second adapter trained with the same trigger keeps its own embedding; "SKS" and "<sks>" are the trigger too
+    other, _, other_final, _ = _train(pipe, tmp_path, method="textual_inversion", steps=10, name="other", seed=4)
+    _, mine = generate_pair(pipe, "tiny", [(other, 1.0)], "a SKS circle", 4, steps=15, guidance=4.0)
+    _, again = generate_pair(pipe, "tiny", [(other, 1.0)], "a <sks> circle", 4, steps=15, guidance=4.0)
+    _, first_at_4 = generate_pair(pipe, "tiny", [(folder, 1.0)], "a sks circle", 4, steps=15, guidance=4.0)
+    assert torch.allclose(mine, other_final, atol=1e-4) and torch.equal(mine, again)
+    assert not torch.allclose(mine, first_at_4, atol=1e-4)
 
 
 def test_bad_inputs(tmp_path):

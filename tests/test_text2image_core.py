@@ -135,7 +135,7 @@ def test_real_stable_diffusion_layout_runs_through_the_service(tmp_path, monkeyp
         assert _run(loaded, sampler=sampler, steps=2).images.shape == (1, 3, 16, 16)
     with pytest.raises(ValueError, match="offline"):
         service.load_model("someone/stable-diffusion")
-    with pytest.raises(ValueError, match="unknown text2image checkpoint"):
+    with pytest.raises(ValueError, match="unknown text-to-image model 'nope'; installed: tiny-sd$"):
         service.load_model("nope")
     with pytest.raises(ValueError, match="not allowed"):
         service.load_model("../vae")

@@ -194,8 +194,9 @@ def apply_adapter(pipe, folder: Path, base: str) -> dict:
                 if name not in pipe.get_list_adapters().get("unet", []):  # diffusers only warns when nothing fits
                     raise ValueError(f"adapter {name} does not fit {base}: none of its tensors match this UNet")
         elif meta.get("method") == "textual_inversion":
-            if meta["token"] not in pipe.tokenizer.get_vocab():
-                pipe.load_textual_inversion(str(folder / TI_FILE), token=meta["token"])
+            meta["loaded_token"] = loaded_token(folder)
+            if meta["loaded_token"] not in pipe.tokenizer.get_vocab():
+                pipe.load_textual_inversion(str(folder / TI_FILE), token=meta["loaded_token"])
         else:
             raise ValueError(f"adapter {name}: unknown method {meta.get('method')!r}")
     except ValueError:
@@ -203,6 +204,15 @@ def apply_adapter(pipe, folder: Path, base: str) -> dict:
     except Exception as exc:  # a file that is not a LoRA, or one for another network
         raise ValueError(f"adapter {name} does not fit {base}: {str(exc).splitlines()[0][:200]}") from exc
     return meta
+
+
+def loaded_token(folder: Path) -> str:
+    """The token a textual-inversion adapter is loaded under: one per file (two adapters both trained as "<sks>",
+    in two sessions or retrained, must not share the first one's embedding)."""
+    import hashlib
+
+    stamp = f"{folder.resolve()}:{(folder / TI_FILE).stat().st_mtime_ns if (folder / TI_FILE).exists() else 0}"
+    return f"<ti-{hashlib.sha1(stamp.encode()).hexdigest()[:10]}>"
 
 
 def delete_adapter(name: str, session: str) -> None:
@@ -235,16 +245,15 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
     request = check_request(prompt, "", steps, guidance, seed, "ddim", 1)
     with pipe_lock(pipe):
         metas = [apply_adapter(pipe, folder, base) for folder, _ in adapters]
-        for m in metas:  # "a sks circle" also works for textual inversion, whose word is the new token "<sks>"
-            if m["method"] == "textual_inversion" and m["token"] not in request.prompt:
-                request = check_request(re.sub(rf"\b{re.escape(m['trigger'])}\b", m["token"], request.prompt), "",
-                                        steps, guidance, seed, "ddim", 1)
-        loras = [(f.name, float(w)) for (f, w), m in zip(adapters, metas) if m["method"] == "lora"]
-        base_request = request
-        for m in metas:  # the base model reads the class word where the new token stands
+        personal, plain = request.prompt, request.prompt
+        for m in metas:  # the trigger ("sks", "SKS" or "<sks>") is the adapter's token; the base reads the class word
             if m["method"] == "textual_inversion":
-                base_request = check_request(base_request.prompt.replace(m["token"], m["class_word"]), "", steps,
-                                             guidance, seed, "ddim", 1)
+                word = rf"{re.escape(m['token'])}|\b{re.escape(m['trigger'])}\b"
+                personal = re.sub(word, m["loaded_token"], personal, flags=re.IGNORECASE)
+                plain = re.sub(word, m["class_word"], plain, flags=re.IGNORECASE)
+        loras = [(f.name, float(w)) for (f, w), m in zip(adapters, metas) if m["method"] == "lora"]
+        base_request = check_request(plain, "", steps, guidance, seed, "ddim", 1)
+        request = check_request(personal, "", steps, guidance, seed, "ddim", 1)
         if pipe.get_list_adapters().get("unet"):
             pipe.disable_lora()
         before = generate(pipe, base_request).images[0]

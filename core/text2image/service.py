@@ -56,7 +56,9 @@ def load_model(name: str, device="cpu"):
             raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online (or GENLAB_ONLINE=1) to download "
                              f"it, or copy the pipeline folder to checkpoints/text2image/")
         return load_pipeline(name, device, allow_download=True)
-    folder = resolve_checkpoint(METHOD, name)
+    folder = resolve_checkpoint(METHOD, name, must_exist=False)
+    if not folder.is_dir():
+        raise ValueError(f"unknown text-to-image model {name!r}; installed: {', '.join(list_models()) or 'none'}")
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"{name} is not a text-to-image pipeline (no model_index.json); installed: "
                          f"{', '.join(list_models()) or 'none'}")

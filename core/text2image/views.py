@@ -3,6 +3,8 @@ pipeline as it ran. Plain functions (PIL, numpy); no gradio here."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -148,6 +150,13 @@ def classifier_readout(images: torch.Tensor, prompt: str) -> str:
     return "\n".join(lines)
 
 
+def md_escape(text: str) -> str:
+    """User text shown inside markdown as text: HTML escaped, markdown's special characters backslashed."""
+    import html
+
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", html.escape(text, quote=False).replace("\n", " "))
+
+
 def pipeline_story(pipe, result, request) -> str:
     """Markdown: the pipeline as it ran for this prompt (tokens, shapes, steps, decoder) with the equations."""
     from .text_encoders import text_encoder_kind
@@ -163,8 +172,8 @@ def pipeline_story(pipe, result, request) -> str:
                 "w = 0: the negative / empty prompt alone" if request.guidance == 0 else
                 f"eps~ = eps(z_t, c_neg) + {request.guidance:g} (eps(z_t, c) - eps(z_t, c_neg)), two UNet passes per step")
     trunc = f" **{result.truncated} token(s) were cut off** at the encoder's limit." if result.truncated else ""
-    return f"""1. **Tokenizer** ({type(pipe.tokenizer).__name__}): "{_clip(request.prompt, 80)}" -> {len(result.tokens)} tokens
-   {' · '.join(result.tokens[:40])} (ids {ids}), padded to {length}.{trunc}
+    return f"""1. **Tokenizer** ({type(pipe.tokenizer).__name__}): "{md_escape(_clip(request.prompt, 80))}" -> {len(result.tokens)} tokens
+   {md_escape(' · '.join(result.tokens[:40]))} (ids {ids}), padded to {length}.{trunc}
 2. **Text encoder** tau ({text_encoder_kind(pipe.text_encoder)}, frozen): ids -> hidden states c of shape ({b}, {length}, {dim}).
 3. **Noise**: z_T ~ N(0, I) of shape {latent} from seed {request.seed} (the image is {latent[-1] * f} px; the autoencoder
    shrinks each side {f}x).
