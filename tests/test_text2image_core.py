@@ -149,6 +149,8 @@ def test_save_then_load_gives_the_same_image_in_genlab_and_in_diffusers(tmp_path
     pipe = tiny_pipeline()
     save_pipeline(pipe, tmp_path, {"dataset": "shapes"})
     assert json.loads((tmp_path / "genlab_text2image.json").read_text())["text_encoder"] == "clip"
+    for part in ("unet", "vae", "text_encoder"):       # every weights folder points to the pipeline's card
+        assert "../README.md" in (tmp_path / part / "README.md").read_text()
     again = load_pipeline(tmp_path)
     assert torch.equal(_run(pipe).images, _run(again).images)
     plain = StableDiffusionPipeline.from_pretrained(tmp_path, safety_checker=None)

@@ -15,23 +15,16 @@ import torch
 from core.engine import Method
 
 from .config import ClipConfig
-from .data import captioned_split
+from .data import CaptionedData
 
 RETRIEVAL_GROUP = 100
 
 
-class ClipMethod(Method):
+class ClipMethod(CaptionedData, Method):
     """CLIP (``transformers.CLIPModel``) trained from scratch on a world's captions and images."""
 
     name = "clip"
     config_class = ClipConfig
-
-    def build_dataset(self, split: str = "train"):
-        if not hasattr(self, "_datasets"):
-            self._datasets = {}
-        if split not in self._datasets:
-            self._datasets[split] = captioned_split(self.config, split)
-        return self._datasets[split]
 
     @property
     def tokenizer(self):

@@ -92,14 +92,21 @@ class CaptionedWorld:
         return [self.world[int(i)]["text"] for i in self.indices[:num]]
 
 
-def captioned_split(config, split: str) -> CaptionedWorld:
-    """The config's world as captioned pairs: the training split without the held-out pairs (and cached if asked),
-    the test split whole."""
-    from core.data import get_dataset
+class CaptionedData:
+    """Mixin for a ``Method`` whose config has ``dataset``, ``resolution``, ``holdout`` and ``cache_items``: its
+    datasets are the world's captioned pairs, the training split without the held-out pairs (and cached if asked),
+    the test split whole; each built once."""
 
-    world = get_dataset(config.dataset, split=split, resolution=config.resolution)
-    train = split == "train"
-    return CaptionedWorld(world, config.holdout if train else (), config.cache_items if train else 0)
+    def build_dataset(self, split: str = "train") -> CaptionedWorld:
+        from core.data import get_dataset
+
+        datasets = self.__dict__.setdefault("_datasets", {})
+        if split not in datasets:
+            c = self.config
+            world = get_dataset(c.dataset, split=split, resolution=c.resolution)
+            train = split == "train"
+            datasets[split] = CaptionedWorld(world, c.holdout if train else (), c.cache_items if train else 0)
+        return datasets[split]
 
 
 def _render(world, indices):

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from core.engine import Method
 
 from .config import Text2ImageConfig
-from .data import captioned_split
+from .data import CaptionedData
 
 SAMPLE_PROMPTS = ("a large red circle", "a medium blue square", "a large yellow star", "a small green heart",
                   "a large purple hexagon", "a medium orange cross", "a large pink diamond", "a medium cyan triangle",
@@ -24,7 +24,7 @@ SAMPLE_PROMPTS = ("a large red circle", "a medium blue square", "a large yellow 
                   "a small yellow triangle below a large cyan cross", "a large green star to the right of a medium blue hexagon")
 
 
-class Text2ImageMethod(Method):
+class Text2ImageMethod(CaptionedData, Method):
     """Latent diffusion: a ``UNet2DConditionModel`` on a frozen autoencoder's latents, conditioned on frozen text."""
 
     name = "text2image"
@@ -32,17 +32,9 @@ class Text2ImageMethod(Method):
 
     def __init__(self, config: Text2ImageConfig):
         super().__init__(config)
-        self._datasets: dict = {}
         self._frozen = None
 
     # ------------------------------------------------------------------ data, frozen parts, model
-    def build_dataset(self, split: str = "train"):
-        if not hasattr(self, "_datasets"):
-            self._datasets = {}
-        if split not in self._datasets:
-            self._datasets[split] = captioned_split(self.config, split)
-        return self._datasets[split]
-
     def frozen(self, device=None):
         """(autoencoder, tokenizer, text encoder), loaded once, frozen, on ``device``."""
         from core.diffusion.lib import diffusers_class

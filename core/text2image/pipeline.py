@@ -83,6 +83,30 @@ def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
     if kind == MINILM:
         shutil.rmtree(folder / "text_encoder", ignore_errors=True)
     (folder / META_FILE).write_text(json.dumps({**meta, "text_encoder": kind}, indent=2) + "\n")
+    write_part_cards(folder)
+
+
+PART_ROLES = {"unet": "the denoising UNet eps_theta(z_t, t, tau(y))", "vae": "the latent autoencoder (E, D)",
+              "text_encoder": "the frozen text encoder tau"}
+
+
+def write_part_cards(folder) -> None:
+    """A short card in each weights subfolder, pointing to the pipeline's card (command, data, steps, time, hardware,
+    metrics live there, written by the trainer)."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    trained_apart = {"vae": meta.get("autoencoder"), "text_encoder": meta.get("text_encoder_source")}
+    for part, role in PART_ROLES.items():
+        if (folder / part).is_dir():
+            apart = trained_apart.get(part)
+            origin = (f" It was trained on its own, before the UNet: its card is `{apart}/README.md`." if apart and
+                      apart != MINILM else "")
+            (folder / part / "README.md").write_text(
+                f"# `{folder.name}/{part}`\n\n{role[0].upper() + role[1:]} of the text-to-image pipeline `{folder.name}`: "
+                f"how it was trained (command, data, steps, wall time, hardware) and what it measures are in the pipeline's "
+                f"card, [`../README.md`](../README.md). Load the whole pipeline with "
+                f"`core.text2image.pipeline.load_pipeline`, or this part alone with diffusers' / transformers' "
+                f"`from_pretrained(folder, subfolder=\"{part}\")`.{origin}\n")
 
 
 def read_meta(folder) -> dict:
