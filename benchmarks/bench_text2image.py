@@ -10,16 +10,13 @@ the whole call through the app <= 2.5 s.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
-from benchmarks.common import median_ms, print_table, running_app  # noqa: E402
+from benchmarks.common import median_ms, run_tab_benchmark, running_app  # noqa: E402
 
 PROMPT = "a large yellow heart to the left of a medium purple square"
 
@@ -56,17 +53,7 @@ def through_app(rows: list) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-app", action="store_true", help="skip the through-the-app timings")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # as `python app.py` on a box with <= 4 cores
-    rows: list = []
-    in_process(rows)
-    if not args.no_app:
-        through_app(rows)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print_table(rows)
-    return 0
+    return run_tab_benchmark(__doc__.splitlines()[0], in_process, through_app, argv)
 
 
 if __name__ == "__main__":

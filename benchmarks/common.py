@@ -44,3 +44,23 @@ def running_app():
         yield Client(demo.local_url, verbose=False)
     finally:
         demo.close()
+
+
+def run_tab_benchmark(description: str, in_process: Callable[[list], None], through_app: Callable[[list], None],
+                      argv=None) -> int:
+    """The usual bench main: in-process rows, then (unless ``--no-app``) rows through the running app, 1 thread."""
+    import argparse
+
+    import torch
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--no-app", action="store_true", help="skip the through-the-app timings")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # as `python app.py` on a box with <= 4 cores
+    rows: list = []
+    in_process(rows)
+    if not args.no_app:
+        through_app(rows)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print_table(rows)
+    return 0
