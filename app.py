@@ -1,6 +1,6 @@
 """GenLab: an interactive studio of image-generation methods.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto] [--no-train] [--online]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto] [--no-train] [--online] [--public]
 
 Importing this module loads no model; each tab loads its checkpoint on first use.
 """
@@ -14,8 +14,9 @@ import os
 import gradio as gr
 
 from core.engine import resolve_device
+from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import CSS, SELECT_BRUSH_JS, AppContext
+from demos.common import CSS, SELECT_BRUSH_JS, AppContext, install_atomic_image_cache
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -36,12 +37,24 @@ def tab_modules():
     return [importlib.import_module(f"demos.{name}") for name in TABS]
 
 
-def build_demo(device: str = "auto", allow_train: bool = True) -> gr.Blocks:
-    """The whole app as one ``gr.Blocks`` (queue configured; not launched)."""
-    ctx = AppContext(device=resolve_device(device), allow_train=allow_train)
+PUBLIC_NOTE = """
+*A public GenLab: what you upload, project and personalise stays in your browser session and is deleted
+after an hour; training needs the owner's admin token.*
+"""
+
+
+def build_demo(device: str = "auto", allow_train: bool = True, public: bool = False) -> gr.Blocks:
+    """The whole app as one ``gr.Blocks`` (queue configured; not launched).
+
+    ``public``: a shared server (also on a Hugging Face Space, or with ``GENLAB_PUBLIC=1``): see
+    ``core.engine.hosting``; Gradio's cached uploads and outputs older than an hour are deleted.
+    """
+    public = public_mode(public)
+    ctx = AppContext(device=resolve_device(device), allow_train=allow_train, public=public)
+    install_atomic_image_cache()
     modules = tab_modules()
-    with gr.Blocks(title="GenLab") as demo:
-        gr.Markdown(HEADER)
+    with gr.Blocks(title="GenLab", delete_cache=(1800, 3600) if public else None) as demo:
+        gr.Markdown(HEADER + (PUBLIC_NOTE if public else ""))
         with gr.Tabs():
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):
@@ -77,6 +90,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--online", action="store_true",
                         help="allow downloads the user asks for (a Stable Diffusion hub id in the text-to-image tab); "
                              "the same as GENLAB_ONLINE=1")
+    parser.add_argument("--public", action="store_true",
+                        help="a shared public server (automatic on a Hugging Face Space): training needs the admin "
+                             "token in GENLAB_ADMIN_TOKEN, visitors' files stay private and are cleaned up")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads per process; 0 = 1 on machines with <= 4 cores, where two "
                              "requests run at once and more threads only fight (measured), else torch's default")
@@ -97,7 +113,7 @@ def main(argv=None) -> None:
     if args.online:
         os.environ["GENLAB_ONLINE"] = "1"
     set_cpu_threads(args.threads)
-    demo = build_demo(device=args.device, allow_train=not args.no_train)
+    demo = build_demo(device=args.device, allow_train=not args.no_train, public=args.public)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)
 
 

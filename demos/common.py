@@ -5,26 +5,19 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
+import os
 import random
-from dataclasses import dataclass, field, fields
+import tempfile
+from dataclasses import fields
 from typing import Callable
 
 import gradio as gr
-import torch
 
-from core.engine import MAX_SEED, CheckpointError, ModelCache, list_checkpoints
+from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_checkpoints
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
 LOG = logging.getLogger("genlab")
-
-
-@dataclass
-class AppContext:
-    """What every tab's ``build`` receives."""
-
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    allow_train: bool = True
-    cache: ModelCache = field(default_factory=ModelCache)
 
 
 def ui_errors(fn):
@@ -72,11 +65,79 @@ def ui_errors(fn):
     return wrapper
 
 
+def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
+    """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
+    control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
+    Numeric strings ("3", " 2.5") are converted."""
+    def show(v) -> str:  # 4294967295, not 4.29497e+09
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+    name = label or "value"
+    bounds = (f" in [{show(minimum)}, {show(maximum)}]" if minimum is not None and maximum is not None
+              else f" >= {show(minimum)}" if minimum is not None
+              else f" <= {show(maximum)}" if maximum is not None else "")
+    kind = "a whole number" if integer else "a number"
+    if isinstance(payload, str):
+        try:
+            payload = float(payload.strip())
+        except ValueError:
+            raise gr.Error(f"{name}: {payload[:40]!r} is not a number; give {kind}{bounds}",
+                           print_exception=False) from None
+    if payload is None or isinstance(payload, bool) or not isinstance(payload, (int, float)):
+        raise gr.Error(f"{name}: no number was given (got {payload!r}); give {kind}{bounds}", print_exception=False)
+    if not math.isfinite(payload):
+        raise gr.Error(f"{name}: {payload} is not a finite number; give {kind}{bounds}", print_exception=False)
+    if integer and payload != int(payload):
+        raise gr.Error(f"{name}: {show(payload)} is not a whole number; give {kind}{bounds}", print_exception=False)
+    if (minimum is not None and payload < minimum) or (maximum is not None and payload > maximum):
+        raise gr.Error(f"{name}: {show(payload)} is out of range; give {kind}{bounds}", print_exception=False)
+    return payload
+
+
+class Slider(gr.Slider):
+    """``gr.Slider`` whose API values get :func:`check_number`'s one-line messages (Gradio's own say "Could not
+    preprocess input component at index 2 ..." for a word or null)."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+
+
+class Number(gr.Number):
+    """``gr.Number`` checked like :class:`Slider`; with ``precision=0`` a decimal is refused, not rounded."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+
+
+class _FileImage(gr.Image):
+    """``gr.Image`` whose handler receives the uploaded file's path untouched (see :func:`ImageUpload`)."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own Image component
+        return "image"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
+def ImageUpload(**kwargs) -> gr.Image:  # noqa: N802 - used like a component class
+    """An image input that hands the file, exactly as uploaded, to the project's one loader
+    (``core.data.load_user_image``): the handler receives its path. ``gr.Image`` opens every upload with PIL
+    first, so a broken or non-image file gave its "Could not preprocess input component" dump instead of the
+    loader's one line."""
+    return _FileImage(**{"type": "filepath", "image_mode": None, **kwargs})
+
+
 def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
     """A seed box (0 .. 2**32-1) with a button that draws a random seed (a word, not the dice emoji, which
     machines without an emoji font, headless Chromium among them, draw as an empty box)."""
     with gr.Row(equal_height=True):
-        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED,
+        seed = Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED,
                          elem_id=elem_id, scale=4)
         dice = gr.Button("Random", scale=1, min_width=72, elem_id=f"{elem_id}-dice" if elem_id else None)
     dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
@@ -115,7 +176,7 @@ def config_widget(config_cls, name: str, value):
         return gr.Checkbox(value=value, label=label, info=info)
     low, high = f.metadata.get("range", (None, None))
     if isinstance(value, (int, float)):
-        return gr.Number(value=value, label=label, info=info, minimum=low, maximum=high,
+        return Number(value=value, label=label, info=info, minimum=low, maximum=high,
                          precision=0 if isinstance(value, int) else None)
     return gr.Textbox(value=str(value), label=label, info=info)
 
@@ -146,8 +207,40 @@ SELECT_BRUSH_JS = """
 """
 
 
+def install_atomic_image_cache() -> None:
+    """Make Gradio write image outputs atomically (idempotent).
+
+    Gradio 6.31 names an output image's cache file after its content hash and rewrites that file in place
+    (``save_pil_to_cache``). When two students get the same image at once (the defaults, the same seed), one
+    request truncates the file while the other's download is being sent: the browser gets a broken image and
+    the server logs "Too little data for declared Content-Length" (seen under the classroom load benchmark).
+    Here a file already present is left alone (same hash, same bytes) and a new one is written under a temporary
+    name and renamed into place, as Gradio already does for files (``save_file_to_cache``).
+    """
+    from gradio import processing_utils
+
+    if getattr(processing_utils.save_pil_to_cache, "genlab_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = os.path.join(cache_dir, processing_utils.hash_bytes(data))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.realpath(os.path.join(folder, f"{name}.{format}"))
+        if not os.path.exists(path):
+            fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(staging, path)
+        return path
+
+    save_pil_to_cache.genlab_atomic = True
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
 def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     """Launch one tab on its own (``python -m demos.<method>``)."""
+    install_atomic_image_cache()
     with gr.Blocks(title=f"GenLab - {title}") as demo:
         with gr.Tab(title):
             build(AppContext())
@@ -156,5 +249,6 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["CSS", "SELECT_BRUSH_JS", "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker",
-           "refresh_pickers", "config_widget", "run_standalone", "training_panel"]
+__all__ = ["check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "SELECT_BRUSH_JS",
+           "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "config_widget", "run_standalone", "training_panel"]

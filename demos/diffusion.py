@@ -11,8 +11,9 @@ import time
 
 import gradio as gr
 
-from demos.common import (PIXELS, AppContext, checkpoint_picker, run_standalone, seed_control, training_panel,
-                          ui_errors)
+from core.engine.hosting import gpu_task
+from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
+                          seed_control, training_panel, ui_errors)
 
 TITLE = "DDPM / DDIM"
 ABOUT = """**DDPM / DDIM step viewer.** A denoising diffusion model learns to undo a fixed forward process that
@@ -69,13 +70,14 @@ def dataset_image(world: str, index):
 
 def forward_image(image, t, schedule, seed=0):
     """x_t of the image (Ho et al. 2020 eq. 4) at the image's size (at most 64 px), as a PIL image."""
-    from core.data import load_user_image
+    from core.data import load_user_image, open_image
     from core.diffusion.service import forward_noise
 
     if image is None:
         raise ValueError("give an image: upload one or pick a dataset image")
-    channels = 1 if getattr(image, "mode", "RGB") in ("L", "1", "I;16", "I") else 3
-    side = max(getattr(image, "size", (FORWARD_MAX_SIDE,)))
+    image = open_image(image)  # a path (as uploaded) or a PIL image; one clear ValueError for a broken file
+    channels = 1 if image.mode in ("L", "1", "I;16", "I") else 3
+    side = max(image.size)
     # transparent pixels on white, as in every tab's image input (the shared transparent-upload case)
     x0 = load_user_image(image, channels=channels, size=min(side, FORWARD_MAX_SIDE), background="white")
     x_t, _ = forward_noise(x0, t, schedule, seed)
@@ -194,16 +196,16 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Forward process"):
         with gr.Row():
             with gr.Column(scale=1):
-                x0_in = gr.Image(type="pil", format="png", label="x_0 (upload, or pick a dataset image)",
-                                 image_mode=None, height=224, elem_id="diffusion-x0", elem_classes=PIXELS)
+                x0_in = ImageUpload(format="png", label="x_0 (upload, or pick a dataset image)", height=224,
+                                    elem_id="diffusion-x0", elem_classes=PIXELS)
                 with gr.Row():
                     world = gr.Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
-                    index = gr.Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
+                    index = Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
                     pick = gr.Button("Use it", scale=1)
                 schedule_f = gr.Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
                                          elem_id="diffusion-forward-schedule")
-                t = gr.Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
-                              elem_id="diffusion-t")
+                t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
+                           elem_id="diffusion-t")
                 noise_seed = seed_control("noise seed (eps)", elem_id="diffusion-noise-seed")
             with gr.Column(scale=1):
                 x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
@@ -234,15 +236,15 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=1):
                 ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
                 sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler")
-                steps = gr.Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
-                eta = gr.Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
+                steps = Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
+                eta = Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
                 schedule_r = gr.Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
                                          label="noise schedule (trained = the checkpoint's own)")
                 seed = seed_control("seed", elem_id="diffusion-seed")
                 label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
                                     allow_custom_value=True)
-                guidance = gr.Slider(0, MAX_GUIDANCE, value=2.0, step=0.25,
-                                     label="guidance scale (0 unconditional, 1 conditional, >1 guided)")
+                guidance = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25,
+                                  label="guidance scale (0 unconditional, 1 conditional, >1 guided)")
                 guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
                 go = gr.Button("Sample", variant="primary")
             with gr.Column(scale=2):
@@ -261,7 +263,7 @@ def build(ctx: AppContext) -> None:
             yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                      guidance_type)
 
-        go.click(ui_errors(diffusion_sample),
+        go.click(ui_errors(gpu_task(diffusion_sample)),
                  [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                  [xt_view, x0_view, final, strip, status], api_name="diffusion_sample",
                  concurrency_limit=2, concurrency_id="diffusion_sample")
@@ -275,9 +277,9 @@ def build(ctx: AppContext) -> None:
                     "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.")
         with gr.Row():
             ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
-            seed_c = gr.Number(0, label="seed", precision=0, minimum=0)
+            seed_c = Number(0, label="seed", precision=0, minimum=0)
             num = gr.Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
-            guidance_c = gr.Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
+            guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
             run_c = gr.Button("Run comparison", variant="primary")
         table = gr.Dataframe(label="quality vs speed", interactive=False)
         same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")

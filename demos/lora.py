@@ -11,7 +11,8 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from demos.common import AppContext, run_standalone, seed_control, ui_errors
+from core.engine.hosting import gpu_task
+from demos.common import AppContext, Number, Slider, run_standalone, seed_control, ui_errors
 
 TITLE = "LoRA"
 ABOUT = """**LoRA personalization.** Teach the text-to-image model a concept it has never seen from 3-20 images and a
@@ -51,13 +52,13 @@ def _new_name(trigger: str, method: str, session: str) -> str:
 
 
 def train_frames(ctx, session, images, trigger, method, class_word, steps, rank, prior_preservation, seed,
-                 use_example, model):
+                 use_example, model, admin_token=""):
     """Stream (status, loss table, validation gallery, adapter picker update) while training."""
     from core.data import to_pil
+    from core.engine.hosting import check_may_train
     from core.lora.service import check_settings, example_concept, load_images, session_root, train_adapter
 
-    if not ctx.allow_train:
-        raise ValueError("training is switched off on this server (--no-train)")
+    check_may_train(ctx.allow_train, ctx.public, admin_token)
     pipe = _pipe(ctx, model)
     config, warnings = check_settings(trigger, class_word, method, rank, steps, seed=seed,
                                       prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab())
@@ -130,13 +131,15 @@ def build(ctx: AppContext) -> None:
                 class_word = gr.Textbox("circle", label="class word", min_width=80)
                 method = gr.Dropdown(list(METHODS), value="textual_inversion", label="method", min_width=120)
             with gr.Row():
-                steps = gr.Slider(1, MAX_STEPS, value=300, step=1, label="steps")
-                rank = gr.Slider(1, 64, value=4, step=1, label="LoRA rank")
+                steps = Slider(1, MAX_STEPS, value=300, step=1, label="steps")
+                rank = Slider(1, 64, value=4, step=1, label="LoRA rank")
             with gr.Row():
                 prior = gr.Checkbox(False, label="prior preservation")
-                seed_t = gr.Number(0, label="seed", precision=0, minimum=0, min_width=80)
+                seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
                 model = gr.Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
                                     label="base model", min_width=120)
+            token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
+                               type="password", visible=ctx.public)
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Cancel", variant="stop")
@@ -151,12 +154,12 @@ def build(ctx: AppContext) -> None:
                                   allow_custom_value=True, elem_id="lora-adapter")
             prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)")
             with gr.Row():
-                scale = gr.Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image)")
+                scale = Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image)")
                 seed = seed_control("seed", elem_id="lora-seed")
             with gr.Accordion("combine with a second adapter", open=False):
                 with gr.Row():
                     second = gr.Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
-                    second_weight = gr.Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
+                    second_weight = Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
             go = gr.Button("Generate base and personalised", variant="primary")
             with gr.Row():
                 before = gr.Image(type="pil", format="png", label="base", height=256, interactive=False)
@@ -170,9 +173,10 @@ def build(ctx: AppContext) -> None:
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
-                   prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE):
+                   prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
+                   admin_token: str | None = None):
         yield from train_frames(ctx, _session(request), images, trigger, method, class_word, steps, rank,
-                                prior_preservation, seed, use_example, model)
+                                prior_preservation, seed, use_example, model, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5):
@@ -186,9 +190,11 @@ def build(ctx: AppContext) -> None:
         names = [""] + list_adapters(_session(request))
         return gr.update(choices=names), gr.update(choices=names)
 
-    def share_it(request: gr.Request, name):
+    def share_it(request: gr.Request, name, admin_token):
+        from core.engine.hosting import check_admin
         from core.lora.service import share_adapter
 
+        check_admin(ctx.public, admin_token, "putting an adapter on the shared list")
         return f"{share_adapter(name, _session(request))} is on the shared list for everyone"
 
     def delete_it(request: gr.Request, name):
@@ -203,16 +209,28 @@ def build(ctx: AppContext) -> None:
         folder = adapter_folder(name, _session(request))
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
-    train.click(ui_errors(lora_train), [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example,
-                                        model], [status, plot, shots, adapter], api_name="lora_train",
+    train.click(ui_errors(gpu_task(lora_train, duration=300)),
+                [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token],
+                [status, plot, shots, adapter], api_name="lora_train",
                 concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
                                                                   api_visibility="private")
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
-    go.click(ui_errors(lora_generate), [adapter, prompt, scale, seed, second, second_weight], [before, after, line],
+    go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight],
+             [before, after, line],
              api_name="lora_generate", concurrency_limit=2, concurrency_id="lora_generate")
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
-    share.click(ui_errors(share_it), adapter, line, api_visibility="private")
+    share.click(ui_errors(share_it), [adapter, token], line, api_visibility="private")
+
+    from gradio.context import Context
+
+    if Context.root_block is not None:  # a visitor's adapters go when their browser session ends
+        from core.lora.service import delete_session
+
+        def forget(request: gr.Request):
+            delete_session(_session(request))
+
+        Context.root_block.unload(forget)
     delete.click(ui_errors(delete_it), adapter, [line, adapter], api_visibility="private")
     download.click(ui_errors(download_it), adapter, file_out, api_visibility="private")
 

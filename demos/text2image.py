@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import AppContext, run_standalone, seed_control, training_panel, ui_errors
+from core.engine.hosting import gpu_task
+from demos.common import (AppContext, Number, Slider, run_standalone, seed_control, training_panel, ui_errors)
 
 TITLE = "Text-to-image"
 ABOUT = """**Text-to-image (latent diffusion).** [Latent diffusion (Rombach et al. 2022)](https://arxiv.org/abs/2112.10752)
@@ -101,11 +102,11 @@ def build(ctx: AppContext) -> None:
                 gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
                             "seen in training)")
                 with gr.Row():
-                    steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
-                    guidance = gr.Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
+                    steps = Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
+                    guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 with gr.Row():
                     sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
-                    num = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="images")
+                    num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
                 seed = seed_control("seed", elem_id="t2i-seed")
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-go")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
@@ -114,8 +115,8 @@ def build(ctx: AppContext) -> None:
                 status = gr.Markdown(elem_id="t2i-status")
                 readout = gr.Markdown(elem_id="t2i-readout")
         with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):
-            att_step = gr.Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
-                                 elem_id="t2i-att-step")
+            att_step = Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
+                              elem_id="t2i-att-step")
             att_gallery = gr.Image(type="pil", format="png", label="one map per token, mean over heads and layers",
                                    interactive=False, elem_id="t2i-attention")
         with gr.Accordion("How it works: the pipeline as it ran", open=False):
@@ -126,10 +127,11 @@ def build(ctx: AppContext) -> None:
                           seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL):
             yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model)
 
-        go.click(ui_errors(text_to_image), [prompt, negative, steps, guidance, seed, sampler, num, model],
+        generate = ui_errors(gpu_task(text_to_image))
+        go.click(generate, [prompt, negative, steps, guidance, seed, sampler, num, model],
                  [gallery, status, readout, att_gallery, story, state], api_name="text_to_image",
                  concurrency_limit=2, concurrency_id="text_to_image")
-        prompt.submit(ui_errors(text_to_image), [prompt, negative, steps, guidance, seed, sampler, num, model],
+        prompt.submit(generate, [prompt, negative, steps, guidance, seed, sampler, num, model],
                       [gallery, status, readout, att_gallery, story, state], api_visibility="private",
                       concurrency_limit=2, concurrency_id="text_to_image")
         att_step.change(ui_errors(attention_at_step), [state, att_step], att_gallery, api_visibility="private",
@@ -146,7 +148,7 @@ def build(ctx: AppContext) -> None:
             y_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][1], label="rows (y)")
         with gr.Row():
             xy_prompt = gr.Textbox("a large yellow heart to the left of a medium purple square", label="prompt", scale=3)
-            xy_seed = gr.Number(0, label="seed", precision=0, minimum=0, scale=1)
+            xy_seed = Number(0, label="seed", precision=0, minimum=0, scale=1)
             xy_go = gr.Button("Make the grid", variant="primary", scale=1)
         grid = gr.Image(type="pil", format="png", label="grid", interactive=False, elem_id="t2i-grid")
         mode.change(lambda m: XY_DEFAULTS[m], mode, [x_values, y_values], api_visibility="private", queue=False)

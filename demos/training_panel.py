@@ -14,6 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from core.engine import Trainer, resolve_checkpoint
+from core.engine.hosting import gpu_task
 from core.methods import get_method_class
 
 # One cancel flag per browser session and method; the Cancel button sets it.
@@ -33,16 +34,17 @@ def loss_table(rows: list[dict]):
                                                                            "loss": "str"})
 
 
-def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event):
+def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = ""):
     """Yield (status markdown, loss rows, sample grids) while training ``method`` into ``name``.
 
     Refuses to overwrite a finished checkpoint (a folder with weights but no resume state,
-    e.g. a bundled one); an unfinished run of the same name resumes.
+    e.g. a bundled one); an unfinished run of the same name resumes. A public server trains only
+    with its admin token (``core.engine.hosting``).
     """
     from core.data import make_grid, to_pil
+    from core.engine.hosting import check_may_train
 
-    if not ctx.allow_train:
-        raise ValueError("training is switched off on this server (--no-train)")
+    check_may_train(ctx.allow_train, ctx.public, admin_token)
     cls = get_method_class(method)
     config = cls.config_class.from_dict({**settings, "device": ctx.device.type})
     out = resolve_checkpoint(cls.name, name, must_exist=False)
@@ -65,7 +67,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             scale = max(1, 256 // max(grid.size))
             grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
         elif event.kind in ("start", "checkpoint", "done", "cancelled"):
-            status = event.message
+            status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
         now = time.time()
@@ -83,12 +85,15 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     with gr.Accordion("Train your own", open=False):
         if not ctx.allow_train:
             gr.Markdown("Training is switched off on this server (`--no-train`).")
+        elif ctx.public:
+            gr.Markdown("This is a public server: training needs the admin token its owner set.")
         gr.Markdown(f"Same config as the CLI: `python -m core.train {method} --help`. "
                     "Training runs one at a time on this server; a run with the same name resumes.")
         with gr.Row():
             widgets = [config_widget(cls.config_class, f, base[f]) for f in fields]
         with gr.Row():
             run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
+            token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
             start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
             stop = gr.Button("Cancel", variant="stop", scale=1)
         status = gr.Markdown()
@@ -100,20 +105,23 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         session = request.session_hash if request is not None else "api"
         cancel = _cancel_flag(session, method)
         cancel.clear()
-        settings = base | dict(zip(fields, values))
-        yield from ui_errors(start_training)(ctx, method, name, settings, cancel)
+        settings = base | dict(zip(fields, values[:len(fields)]))
+        yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)])
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
     train.__signature__ = inspect.Signature(
-        [P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request), P("run_name", P.POSITIONAL_OR_KEYWORD, annotation=str)]
-        + [P(f, P.POSITIONAL_OR_KEYWORD, default=base[f], annotation=type(base[f])) for f in fields])
+        [P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request),
+         P("run_name", P.POSITIONAL_OR_KEYWORD, annotation=str)]
+        + [P(f, P.POSITIONAL_OR_KEYWORD, default=base[f], annotation=type(base[f])) for f in fields]
+        + [P("admin_token", P.POSITIONAL_OR_KEYWORD, default=None, annotation=str)])  # public servers only
 
     def cancel_run(request: gr.Request = None):
         _cancel_flag(request.session_hash if request is not None else "api", method).set()
         return "cancelling after the current step, then saving…"
 
-    event = start.click(train, inputs=[run_name, *widgets], outputs=[status, plot, gallery],
+    event = start.click(gpu_task(train, duration=600), inputs=[run_name, *widgets, token],
+                        outputs=[status, plot, gallery],
                         api_name=f"train_{cls.name}", concurrency_limit=1, concurrency_id="train")
     if pickers:
         from demos.common import refresh_pickers

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import AppContext, checkpoint_picker, run_standalone, seed_control, training_panel, ui_errors
+from demos.common import (AppContext, Number, checkpoint_picker, run_standalone, seed_control, training_panel,
+                          ui_errors)
 
 TITLE = "pix2pix & CycleGAN"
 ABOUT = """**pix2pix and CycleGAN: image-to-image translation.** pix2pix learns a mapping from paired examples
@@ -242,7 +243,7 @@ def build(ctx: AppContext) -> None:
                     "**GAN only** makes face-like textures that ignore the input; pix2pix's **L1 + GAN** mixes both. "
                     "The table holds each checkpoint's numbers measured on 500 held-out pairs (its model card).")
         with gr.Row():
-            start = gr.Number(0, label="first held-out pair #", precision=0, minimum=0, maximum=9000, scale=1)
+            start = Number(0, label="first held-out pair #", precision=0, minimum=0, maximum=9000, scale=1)
             show = gr.Button("Show", variant="primary", scale=1)
         compare_cols = gr.Markdown()
         compare_img = gr.Image(show_label=False, type="pil", format="png", interactive=False,

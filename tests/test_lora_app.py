@@ -25,7 +25,8 @@ def test_train_then_generate_through_the_app(app_client, tmp_path):
     from gradio_client import handle_file
 
     assert _names(app_client, "/lora_train") == ["images", "trigger", "method", "class_word", "steps", "rank",
-                                                 "prior_preservation", "seed", "use_example", "model"]
+                                                 "prior_preservation", "seed", "use_example", "model",
+                                                 "admin_token"]
     assert _names(app_client, "/lora_generate") == ["adapter", "prompt", "scale", "seed", "second_adapter",
                                                     "second_weight"]
     paths = []

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from demos.common import AppContext
+from core.engine import AppContext
 
 
 @pytest.fixture()
@@ -30,7 +30,7 @@ def ctx(tmp_path, monkeypatch):
     np.zeros((40, 30), dtype=np.uint8),
 ])
 def test_projection_accepts_any_size_and_mode(ctx, image):
-    from demos.stylegan import mix_projection, project_stream
+    from core.stylegan.service import mix_projection, project_stream
 
     reports = list(project_stream(ctx, "tiny", image, "w+", 20))
     view, target, status, ws = reports[-1]
@@ -41,7 +41,7 @@ def test_projection_accepts_any_size_and_mode(ctx, image):
 
 
 def test_projection_errors(ctx):
-    from demos.stylegan import mix_projection, project_stream
+    from core.stylegan.service import mix_projection, project_stream
 
     with pytest.raises(ValueError, match="upload an image"):
         next(project_stream(ctx, "tiny", None, "w", 20))
@@ -54,7 +54,7 @@ def test_projection_errors(ctx):
 
 
 def test_layer_layout_and_presets(ctx):
-    from demos.stylegan import PRESETS, layer_layout, preset_layers
+    from core.stylegan.service import PRESETS, layer_layout, preset_layers
 
     choices, groups, num_ws = layer_layout("tiny")
     assert num_ws == 6 and [v for _, v in choices] == list(range(6))
@@ -68,7 +68,7 @@ def test_layer_layout_and_presets(ctx):
 
 
 def test_grid_and_gif(ctx):
-    from demos.stylegan import grid_image, interpolation_gif
+    from core.stylegan.service import grid_image, interpolation_gif
 
     grid, note = grid_image(ctx, "tiny", "1, 2, 3", "4,5", [0, 1], 0.7, 0, "random", 3)
     assert grid.width >= 3 * 18 and "Rows: seeds A" in note
@@ -82,7 +82,7 @@ def test_grid_and_gif(ctx):
 @pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
 def test_all_views_in_one_batch_equal_the_single_endpoints(ctx, noise_mode):
     """The psi / cutoff / noise controls redraw A, B and the mix in one batch; it must match the endpoints."""
-    from demos.stylegan import all_views, generate_image, mix_image
+    from core.stylegan.service import all_views, generate_image, mix_image
 
     args = (0.7, 2, noise_mode, 5)
     a, b, m = all_views(ctx, "tiny", 3, 4, "0, 1", *args)
@@ -95,7 +95,7 @@ def test_all_views_in_one_batch_equal_the_single_endpoints(ctx, noise_mode):
 def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     import json
 
-    from demos.stylegan import checkpoint_note
+    from core.stylegan.service import checkpoint_note
 
     folder = tmp_path / "stylegan" / "tiny"
     assert checkpoint_note("tiny") == ""  # nothing measured: no claim
@@ -110,7 +110,7 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
                            "background": {"B": 0.3, "A": 0.6}, "skin_tone": {"B": 0.4, "A": 0.5}}}
     (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
                                                      "mixing_pairs": 500, "mixing_transfer": transfer}))
-    from demos.stylegan import recommended_preset
+    from core.stylegan.service import recommended_preset
 
     # split scores: coarse NaN (no colour measured), 8 px and up min(0.725, 0.8), middle min(0.95, 0.35)
     assert recommended_preset("tiny") == "8 px and up" and recommended_preset("missing") == "8 px and up"
@@ -126,7 +126,7 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     note = checkpoint_note("tiny", "middle")  # the chosen preset's numbers, and still which split is cleanest
     assert "**middle** it shows B's background 30 % and keeps A's pose 100 %, head shape 90 %" in note
     assert note.endswith("measured for this model: **8 px and up**.")
-    from demos.stylegan import crossover_markdown
+    from core.stylegan.service import crossover_markdown
 
     assert crossover_markdown("tiny").startswith("Not measured")
     metrics = json.loads((folder / "metrics.json").read_text())

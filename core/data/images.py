@@ -7,10 +7,12 @@ array, a PIL image, an ImageEditor dict) in any mode and size, and returns a flo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import struct
+import threading
 import warnings
 
 import numpy as np
@@ -18,6 +20,10 @@ import torch
 from PIL import Image, ImageColor, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000  # larger images are refused before they are decoded
+# Images over LARGE_PIXELS are decoded and converted two at a time (a 100 MP PNG takes about 300 MB while it is
+# converted), so thirty students uploading phone photos at once cannot run the server out of memory.
+LARGE_PIXELS = 16_000_000
+_LARGE_DECODES = threading.BoundedSemaphore(2)
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _HIGH_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
@@ -51,15 +57,17 @@ def load_user_image(src, channels: int = 3, size: int = 64, background="black", 
     if fit not in ("crop", "pad", "stretch"):
         raise ValueError(f"fit must be 'crop', 'pad' or 'stretch', got {fit!r}")
     size = int(size)
-    return _finish(open_image(src, draft_size=size), channels, size, _parse_colour(background), fit)
+    with contextlib.ExitStack() as hold:  # a large image keeps its decoding slot until it is converted
+        return _finish(open_image(src, draft_size=size, hold=hold), channels, size, _parse_colour(background), fit)
 
 
-def open_image(src, draft_size: int | None = None) -> Image.Image:
+def open_image(src, draft_size: int | None = None, hold: contextlib.ExitStack | None = None) -> Image.Image:
     """Any image source (see :func:`load_user_image`) as a decoded PIL image, any mode.
 
     The size is checked before decoding; ``draft_size`` lets a JPEG decoder scale down while
-    keeping both sides >= ``draft_size``. Raises FileNotFoundError / ValueError as
-    :func:`load_user_image` does.
+    keeping both sides >= ``draft_size``. An image over ``LARGE_PIXELS`` waits for one of two
+    decoding slots; with ``hold`` the slot stays taken until that stack closes (the caller's
+    conversion). Raises FileNotFoundError / ValueError as :func:`load_user_image` does.
     """
     if isinstance(src, dict):  # Gradio ImageEditor / Sketchpad value
         src = src.get("composite", src.get("image", src.get("path")))
@@ -77,7 +85,7 @@ def open_image(src, draft_size: int | None = None) -> Image.Image:
         name = os.fspath(src)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"image file {name!r} does not exist")
-        opener, what = (lambda: Image.open(name)), f"file {name!r}"
+        opener, what = (lambda: Image.open(name)), f"file {os.path.basename(name)!r}"  # no server paths
     elif isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
         opener, what = (lambda: Image.open(io.BytesIO(data))), f"the given data ({len(data)} bytes)"
@@ -91,12 +99,16 @@ def open_image(src, draft_size: int | None = None) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = opener()  # reads the header only
-    except Image.DecompressionBombError as e:
-        raise ValueError(f"{what} is too large to load: {e}") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{what} declares more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a "
+                         f"decompression bomb?); images over {MAX_PIXELS // 1_000_000} megapixels are "
+                         "refused") from None
     except decode_errors as e:
         raise ValueError(f"{what} is not a readable image ({_reason(e)})") from None
-    with im:  # closes the file, keeps the decoded pixels
+    with im, contextlib.ExitStack() as local:  # closes the file, keeps the decoded pixels
         _check_size(im.size, what)  # before any pixel is decoded
+        if im.size[0] * im.size[1] > LARGE_PIXELS:
+            (hold or local).enter_context(_LARGE_DECODES)
         try:
             if draft_size and im.format == "JPEG":
                 im.draft(None, (draft_size, draft_size))  # the decoder scales by 1/2, 1/4 or 1/8

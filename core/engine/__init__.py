@@ -9,7 +9,7 @@ from .checkpoint import (
     load_tensors,
     resolve_checkpoint,
 )
-from .cache import ModelCache
+from .cache import AppContext, ModelCache
 from .config import TrainConfig, choice, number
 from .device import resolve_device
 from .events import TrainEvent
@@ -19,6 +19,7 @@ from .trainer import Trainer
 
 __all__ = [
     "CheckpointError", "atomic_folder", "checkpoint_root", "list_checkpoints", "load_pretrained", "load_tensors",
-    "resolve_checkpoint", "ModelCache", "TrainConfig", "choice", "number", "resolve_device", "TrainEvent", "Method",
+    "resolve_checkpoint", "AppContext", "ModelCache", "TrainConfig", "choice", "number", "resolve_device",
+    "TrainEvent", "Method",
     "StepContext", "MAX_SEED", "check_seed", "make_generator", "Trainer",
 ]

@@ -1,10 +1,13 @@
-"""A small thread-safe LRU of loaded models, shared by the tabs and the plain functions behind them."""
+"""A small thread-safe LRU of loaded models, and the context (device, cache) every service function receives."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Callable
+
+import torch
 
 
 class ModelCache:
@@ -37,3 +40,28 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass
+class AppContext:
+    """What every tab's ``build`` and every ``core/<method>/service.py`` function receives: the device models
+    run on, whether this server trains, whether it is public (``core.engine.hosting``), and the shared model
+    cache."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    allow_train: bool = True
+    public: bool = False
+    cache: ModelCache = field(default_factory=ModelCache)
+    batchers: dict = field(default_factory=dict, repr=False)
+
+    def batcher(self, name: str, run_batch: Callable, max_batch: int = 8):
+        """The context's :class:`core.engine.batching.MicroBatcher` called ``name`` (made on first use)."""
+        from .batching import MicroBatcher
+
+        with _BATCHERS_LOCK:
+            if name not in self.batchers:
+                self.batchers[name] = MicroBatcher(run_batch, max_batch)
+            return self.batchers[name]
+
+
+_BATCHERS_LOCK = threading.Lock()

@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import torch
@@ -36,11 +37,29 @@ def pipe_lock(pipe) -> threading.Lock:
     return _LOCKS.setdefault(id(pipe), threading.Lock())
 
 
+SESSION_MAX_AGE_S = 24 * 3600  # a visitor's adapters untouched this long are deleted (a closed tab's, say)
+
+
 def session_root(session: str) -> Path:
     """A visitor's own adapter folder (under the system's temporary folder)."""
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", session or ""):
         session = "api"
     return Path(tempfile.gettempdir()) / "genlab-lora" / session
+
+
+def delete_session(session: str) -> None:
+    """Delete a visitor's own adapters (when their browser session ends), and any session's left untouched for
+    ``SESSION_MAX_AGE_S``."""
+    shutil.rmtree(session_root(session), ignore_errors=True)
+    parent = session_root("api").parent
+    if parent.is_dir():
+        cutoff = time.time() - SESSION_MAX_AGE_S
+        for folder in parent.iterdir():
+            try:
+                if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass
 
 
 def shared_root() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -111,13 +112,16 @@ def noise_inputs(G: Generator, batch: int, mode: str, noise_seed=0) -> list:
     """Per-layer noise: the stored constant images, fresh images from ``noise_seed``, or none.
 
     "random" noise is drawn once for one image and shared by the batch, so the same noise seed gives the
-    same texture to every image of a grid.
+    same texture to every image of a grid. It is drawn by numpy's PCG64 seeded with ``(noise_seed, 1)``: the
+    stored const images came from ``torch.manual_seed(0)``, which a torch generator seeded with noise seed 0
+    would repeat exactly (random looked like const).
     """
     check_noise_mode(mode)
     if mode != "random":
         return G.make_noise(batch, mode)
-    g = torch.Generator().manual_seed(check_seed(noise_seed))
-    return [n.to(G.const.device).expand(batch, -1, -1, -1) for n in G.make_noise(1, "random", g, device="cpu")]
+    rng = np.random.default_rng([check_seed(noise_seed), 1])
+    return [torch.from_numpy(rng.standard_normal((1, 1, r, r), dtype=np.float32)).to(G.const.device)
+            .expand(batch, -1, -1, -1) for r in G.noise_resolutions()]
 
 
 @torch.no_grad()

@@ -1,0 +1,98 @@
+"""Where the app is served: a private machine, or a public server (a Hugging Face Space, or ``--public``).
+
+Public mode protects a shared server from its visitors:
+- training (every tab's panel and the LoRA tab) needs the admin token the owner sets in ``GENLAB_ADMIN_TOKEN``;
+  with no token set it is off;
+- hub downloads stay off unless the owner sets ``GENLAB_ONLINE=1`` (as on any machine);
+- what a visitor makes (LoRA adapters, projections, uploads) stays private to their browser session, and files
+  the app writes for a session are deleted after ``SCRATCH_MAX_AGE_S``.
+
+On ZeroGPU hardware (the ``spaces`` package present and ``SPACES_ZERO_GPU`` set) :func:`gpu_task` wraps the
+heavy functions in ``spaces.GPU`` so each call borrows a GPU; anywhere else it returns the function unchanged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+SCRATCH_MAX_AGE_S = 3600
+
+
+def on_space() -> bool:
+    """True on a Hugging Face Space (the platform sets ``SYSTEM=spaces``)."""
+    return os.environ.get("SYSTEM") == "spaces"
+
+
+def public_mode(flag: bool = False) -> bool:
+    """Public when asked (``--public``, ``GENLAB_PUBLIC=1``) or on a Space."""
+    return flag or on_space() or os.environ.get("GENLAB_PUBLIC") == "1"
+
+
+def admin_token() -> str | None:
+    """The owner's admin token (``GENLAB_ADMIN_TOKEN``), or None when unset or empty."""
+    return os.environ.get("GENLAB_ADMIN_TOKEN") or None
+
+
+def check_may_train(allow_train: bool, public: bool, token: str | None = None) -> None:
+    """Raise ValueError (one line) unless this server trains for this request.
+
+    Args:
+        allow_train: False when started with ``--no-train``.
+        public: public mode (:func:`public_mode`).
+        token: what the visitor typed as admin token (public mode only).
+    """
+    if not allow_train:
+        raise ValueError("training is switched off on this server (--no-train)")
+    check_admin(public, token, "training")
+
+
+def check_admin(public: bool, token: str | None, what: str) -> None:
+    """Raise ValueError (one line) when ``what`` (e.g. "training") is asked on a public server without its
+    admin token; on a private server everything is allowed."""
+    if not public:
+        return
+    expected = admin_token()
+    if expected is None:
+        raise ValueError(f"{what} is off on this public server: its owner can switch it on by setting "
+                         "GENLAB_ADMIN_TOKEN and typing that token in the admin token box")
+    if not token or not hmac.compare_digest(str(token).encode(), expected.encode()):
+        raise ValueError(f"{what} on this public server needs its admin token (set by the owner in "
+                         "GENLAB_ADMIN_TOKEN)")
+
+
+def scratch_file(suffix: str, prefix: str = "genlab-") -> Path:
+    """A new file path for a one-off output (a GIF, an adapter archive) in the app's scratch folder; files
+    there older than ``SCRATCH_MAX_AGE_S`` are deleted on each call, so a long class leaves no pile behind."""
+    folder = Path(tempfile.gettempdir()) / "genlab-scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - SCRATCH_MAX_AGE_S
+    for old in folder.iterdir():
+        try:
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:  # another request removed it first
+            pass
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
+def gpu_task(fn: Callable, duration: int = 120) -> Callable:
+    """``spaces.GPU(duration=duration)(fn)`` on ZeroGPU hardware, else ``fn`` itself (no import, no error)."""
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return fn
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=duration)(fn)
+
+
+__all__ = ["SCRATCH_MAX_AGE_S", "on_space", "public_mode", "admin_token", "check_may_train", "check_admin",
+           "scratch_file",
+           "gpu_task"]

@@ -1,0 +1,281 @@
+"""UI pieces every tab shares: app context, seed and checkpoint pickers, errors, training panel."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import math
+import os
+import random
+import tempfile
+from dataclasses import fields
+from typing import Callable
+
+import gradio as gr
+
+from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_checkpoints
+
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
+LOG = logging.getLogger("genlab")
+
+
+def ui_errors(fn):
+    """Turn exceptions into one short ``gr.Error`` line; the app keeps serving either way.
+
+    User errors (bad value, unknown checkpoint, unreadable image) log one line on the server; anything else (a
+    fault deep in a library) tells the user what failed in a sentence and logs the full traceback.
+    Works for plain functions and generators.
+    """
+
+    name = getattr(getattr(fn, "func", fn), "__name__", "<lambda>")  # functools.partial: its function
+    what = "this request" if name == "<lambda>" else name.replace("_", " ")
+
+    def convert(exc):
+        if isinstance(exc, USER_ERRORS):
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            LOG.info("user error in %s: %s", name, message)
+            return gr.Error(str(message), print_exception=False)
+        LOG.exception("fault in %s", name)
+        return gr.Error(f"{what} failed: {type(exc).__name__}: {str(exc)[:200]} "
+                        "(a fault of the app, logged on the server; other settings may work)", print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise convert(exc) from exc
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise convert(exc) from exc
+
+    return wrapper
+
+
+def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
+    """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
+    control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
+    Numeric strings ("3", " 2.5") are converted."""
+    name = label or "value"
+    bounds = (f" in [{minimum:g}, {maximum:g}]" if minimum is not None and maximum is not None
+              else f" >= {minimum:g}" if minimum is not None else f" <= {maximum:g}" if maximum is not None else "")
+    kind = "a whole number" if integer else "a number"
+    if isinstance(payload, str):
+        try:
+            payload = float(payload.strip())
+        except ValueError:
+            raise gr.Error(f"{name}: {payload[:40]!r} is not a number; give {kind}{bounds}", print_exception=False) from None
+    if payload is None or isinstance(payload, bool) or not isinstance(payload, (int, float)):
+        raise gr.Error(f"{name}: no number was given (got {payload!r}); give {kind}{bounds}", print_exception=False)
+    if not math.isfinite(payload):
+        raise gr.Error(f"{name}: {payload} is not a finite number; give {kind}{bounds}", print_exception=False)
+    if integer and payload != int(payload):
+        raise gr.Error(f"{name}: {payload:g} is not a whole number; give {kind}{bounds}", print_exception=False)
+    if (minimum is not None and payload < minimum) or (maximum is not None and payload > maximum):
+        raise gr.Error(f"{name}: {payload:g} is out of range; give {kind}{bounds}", print_exception=False)
+    return payload
+
+from gradio.events import Dependency
+
+class Slider(gr.Slider):
+    """``gr.Slider`` whose API values get :func:`check_number`'s one-line messages (Gradio's own say "Could not
+    preprocess input component at index 2 ..." for a word or null)."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class Number(gr.Number):
+    """``gr.Number`` checked like :class:`Slider`; with ``precision=0`` a decimal is refused, not rounded."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
+    """A seed box (0 .. 2**32-1) with a button that draws a random seed (a word, not the dice emoji, which
+    machines without an emoji font, headless Chromium among them, draw as an empty box)."""
+    with gr.Row(equal_height=True):
+        seed = Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED,
+                         elem_id=elem_id, scale=4)
+        dice = gr.Button("Random", scale=1, min_width=72, elem_id=f"{elem_id}-dice" if elem_id else None)
+    dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private", queue=False)
+    return seed
+
+
+def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None = None,
+                      elem_id: str | None = None, **kwargs) -> gr.Dropdown:
+    """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus."""
+    names = list_checkpoints(method)
+    picker = gr.Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
+                         label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
+    picker.focus(lambda: gr.update(choices=list_checkpoints(method)), outputs=picker, api_visibility="private",
+                 queue=False)
+    return picker
+
+
+def refresh_pickers(method: str, count: int):
+    """An event function that refreshes ``count`` checkpoint pickers of ``method``."""
+
+    def refresh():
+        update = gr.update(choices=list_checkpoints(method))
+        return update if count == 1 else [update] * count
+
+    return refresh
+
+
+def config_widget(config_cls, name: str, value):
+    """A widget for one config field: dropdown for choices, checkbox for bools, number otherwise."""
+    f = {f.name: f for f in fields(config_cls)}[name]
+    label = name.replace("_", " ")
+    info = f.metadata.get("help") or None
+    if "choices" in f.metadata:
+        return gr.Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
+    if isinstance(value, bool):
+        return gr.Checkbox(value=value, label=label, info=info)
+    low, high = f.metadata.get("range", (None, None))
+    if isinstance(value, (int, float)):
+        return Number(value=value, label=label, info=info, minimum=low, maximum=high,
+                         precision=0 if isinstance(value, int) else None)
+    return gr.Textbox(value=str(value), label=label, info=info)
+
+
+# The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
+# return the exact native-size PNG.
+PIXELS = "genlab-pixels"
+CSS = f"""
+.gradio-container {{max-width: 1280px !important}}
+footer {{display: none !important}}
+.genlab-sticky {{position: sticky; top: 0; align-self: flex-start}}
+.{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
+               image-rendering: pixelated;}}
+"""
+
+
+# Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew nothing). Each
+# Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later).
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
+    if (!b.dataset.genlabBrush && b.offsetParent !== null) { b.dataset.genlabBrush = "1"; b.click(); }
+  });
+  new MutationObserver(pick).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                     attributeFilter: ["style", "class", "hidden"]});
+  pick();
+}
+"""
+
+
+def install_atomic_image_cache() -> None:
+    """Make Gradio write image outputs atomically (idempotent).
+
+    Gradio 6.31 names an output image's cache file after its content hash and rewrites that file in place
+    (``save_pil_to_cache``). When two students get the same image at once (the defaults, the same seed), one
+    request truncates the file while the other's download is being sent: the browser gets a broken image and
+    the server logs "Too little data for declared Content-Length" (seen under the classroom load benchmark).
+    Here a file already present is left alone (same hash, same bytes) and a new one is written under a temporary
+    name and renamed into place, as Gradio already does for files (``save_file_to_cache``).
+    """
+    from gradio import processing_utils
+
+    if getattr(processing_utils.save_pil_to_cache, "genlab_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = os.path.join(cache_dir, processing_utils.hash_bytes(data))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.realpath(os.path.join(folder, f"{name}.{format}"))
+        if not os.path.exists(path):
+            fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(staging, path)
+        return path
+
+    save_pil_to_cache.genlab_atomic = True
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
+def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
+    """Launch one tab on its own (``python -m demos.<method>``)."""
+    install_atomic_image_cache()
+    with gr.Blocks(title=f"GenLab - {title}") as demo:
+        with gr.Tab(title):
+            build(AppContext())
+    demo.queue(default_concurrency_limit=2).launch(css=CSS, js=SELECT_BRUSH_JS)
+
+
+from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
+
+__all__ = ["check_number", "Slider", "Number", "install_atomic_image_cache", "CSS", "SELECT_BRUSH_JS", "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker",
+           "refresh_pickers", "config_widget", "run_standalone", "training_panel"]
+class ImageUpload(gr.Image):
+    """An image input that hands the file, exactly as uploaded, to the project's one loader
+    (``core.data.load_user_image``): the handler receives its path. ``gr.Image`` opens every upload with PIL
+    first, so a broken or non-image file gave its "Could not preprocess input component" dump instead of the
+    loader's one line."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own Image component
+        return "image"
+
+    get_block_class = get_block_name
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"type": "filepath", "image_mode": None, **kwargs})
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class _FileImage(gr.Image):
+    """``gr.Image`` whose handler receives the uploaded file's path untouched (see :func:`ImageUpload`)."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own Image component
+        return "image"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -1,0 +1,122 @@
+"""The bad-input corpus (tests/bad_inputs.py) against every endpoint of the running app.
+
+Every image input converts each odd file or refuses it with one clear line; every numeric parameter of every
+public endpoint refuses NaN, infinities, huge values, words and null with one clear line (sent as raw JSON, as
+any HTTP client can); and the app keeps serving throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import httpx
+import pytest
+from gradio_client import handle_file
+
+from tests.bad_inputs import (BAD_NUMBERS, MUST_REFUSE, REFUSAL, broken_files, clear_message, odd_files)
+
+# endpoint -> its arguments for one image (defaults otherwise; the undocumented projection takes them in order)
+IMAGE_ENDPOINTS = {
+    "/vae_reconstruct": lambda f: ((), {"image": f}),
+    "/pix2pix": lambda f: ((), {"image": f}),
+    "/cyclegan": lambda f: ((), {"image": f}),
+    "/diffusion_forward": lambda f: ((), {"image": f}),
+    "/stylegan_project": lambda f: (("stylegan-faces64", f, "w", 20), {}),
+}
+
+
+def _call(app_client, endpoint: str, *args, **kwargs):
+    return app_client.submit(*args, api_name=endpoint, **kwargs).result(timeout=300)
+
+
+def test_every_image_input_converts_odd_files_and_refuses_broken_ones(app_client, tmp_path):
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    takes_image = {name for name, ep in info.items()
+                   if any("filepath" in p["python_type"]["type"] for p in ep["parameters"])}
+    assert takes_image - {"/lora_train"} <= set(IMAGE_ENDPOINTS), "a new image endpoint: add it to the corpus test"
+    odd, broken = odd_files(tmp_path / "odd", large=True), broken_files(tmp_path / "broken")
+    for endpoint, arguments in IMAGE_ENDPOINTS.items():
+        for name, path in odd.items():
+            args, kwargs = arguments(handle_file(str(path)))
+            assert _call(app_client, endpoint, *args, **kwargs), (endpoint, name)
+        for name, path in broken.items():
+            args, kwargs = arguments(handle_file(str(path)))
+            with pytest.raises(Exception, match=REFUSAL) as caught:
+                _call(app_client, endpoint, *args, **kwargs)
+            assert clear_message(str(caught.value)), (endpoint, name, str(caught.value))
+            assert name in str(caught.value) or name == "bomb.png", (endpoint, name)  # names the file, not a path
+            assert "/tmp" not in str(caught.value)
+    assert app_client.predict(api_name="/stylegan_generate")  # still serving
+
+
+def test_lora_training_converts_odd_files_and_refuses_broken_ones(app_client, tmp_path):
+    odd, broken = odd_files(tmp_path / "odd"), broken_files(tmp_path / "broken")
+    for name, path in broken.items():
+        with pytest.raises(Exception, match=REFUSAL) as caught:
+            _call(app_client, "/lora_train", images=[handle_file(str(odd["rgba.png"])), handle_file(str(path))],
+                  steps=1, use_example=False)
+        assert clear_message(str(caught.value)), (name, str(caught.value))
+    status, *_ = _call(app_client, "/lora_train", images=[handle_file(str(p)) for p in odd.values()], steps=1,
+                       use_example=False)
+    assert "1 step" in status or "step 1" in status, status
+
+
+def _raw_call(base: str, endpoint: str, data: list) -> tuple[str, str]:
+    """POST raw JSON (NaN and Infinity tokens included, as Python's json writes them) to ``/gradio_api/call``;
+    return (last event, its data)."""
+    name = endpoint.lstrip("/")
+    body = json.dumps({"data": data})  # allow_nan: NaN / Infinity go out as bare tokens
+    r = httpx.post(f"{base}/gradio_api/call/{name}", content=body, headers={"content-type": "application/json"},
+                   timeout=60)
+    r.raise_for_status()
+    event, payload = "", ""
+    with httpx.stream("GET", f"{base}/gradio_api/call/{name}/{r.json()['event_id']}", timeout=300) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                payload = line[5:].strip()
+                if event in ("complete", "error"):
+                    return event, payload
+    return event, payload
+
+
+def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_client, tmp_path):
+    """NaN, inf, 1e30, "abc" and null are refused for every number of every public endpoint (training ones
+    included: nothing starts); -1 is refused or, where it is in range, works."""
+    base = app_url.rstrip("/")
+    image = tmp_path / "small.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (120, 60, 200)).save(image)
+    with open(image, "rb") as f:
+        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": f}).json()[0]
+    file_data = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    checked = 0
+    for endpoint, ep in info.items():
+        params = ep["parameters"]
+        defaults = []
+        for p in params:
+            kind = p["python_type"]["type"]
+            defaults.append([file_data] if kind.startswith("list[filepath") else file_data if "filepath" in kind
+                            else p.get("parameter_default"))
+        for i, p in enumerate(params):
+            if p["python_type"]["type"] not in ("float", "int"):
+                continue
+            for value in BAD_NUMBERS:
+                data = list(defaults)
+                data[i] = value
+                event, payload = _raw_call(base, endpoint, data)
+                where = (endpoint, p["parameter_name"], value, payload[:200])
+                if event == "complete":
+                    assert not (isinstance(value, float) and math.isnan(value)) and value not in MUST_REFUSE, where
+                    assert not endpoint.startswith("/train_"), where  # a training must never start on -1
+                    continue
+                assert event == "error", where
+                message = json.loads(payload) if payload and payload != "null" else ""
+                assert clear_message(str(message)), where
+                checked += 1
+    assert checked > 100
+    assert app_client.predict(api_name="/vae_decode")  # still serving
