@@ -65,6 +65,27 @@ def ui_errors(fn):
     return wrapper
 
 
+def warn_and_keep(n_outputs: int):
+    """For events that refresh a view when a control changes (a checkpoint typed in a picker): a user error shows
+    one warning toast and leaves every output as it was (``gr.Error`` would mark each output with an "Error"
+    badge, sliders included). Faults still raise."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except USER_ERRORS as exc:
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+                LOG.info("user error in %s: %s", getattr(getattr(fn, "func", fn), "__name__", "view"), message)
+                gr.Warning(str(message))
+                return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
+
+        return wrapper
+
+    return decorate
+
+
 def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
     """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
     control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
@@ -249,6 +270,6 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "SELECT_BRUSH_JS",
+__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "SELECT_BRUSH_JS",
            "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

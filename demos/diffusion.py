@@ -161,8 +161,9 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None
                      unit="rows")
         rows.append({
             "setting": row["setting"],
-            "s / image (batch 1)": None if row["seconds_per_image"] is None else round(row["seconds_per_image"], 3),
-            "class accuracy": None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
+            "seconds per image (batch 1)": (None if row["seconds_per_image"] is None
+                                            else round(row["seconds_per_image"], 3)),
+            "class accuracy (%)": None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
             "FID (classifier features)": None if row["fid"] is None else round(row["fid"], 2),
         })
         if row["image"] is not None:
@@ -274,7 +275,12 @@ def build(ctx: AppContext) -> None:
                     "classifier of the checkpoint's world (digits: the digit; faces: the hair style) on the class asked "
                     "for, and FID against N held-out images **in the penultimate features of that classifier (not "
                     "Inception)**. FID is biased upwards for small N: the first "
-                    "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.")
+                    "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.  \n"
+                    "**Why samples can score below that first row:** it is not a lower bound. At small N, FID is "
+                    "dominated by its covariance term, Tr(S1 + S2 - 2 (S1 S2)^1/2), which grows with how spread out "
+                    "each set is; guided samples sit close to their class's typical look (less varied than real "
+                    "images), so that term shrinks. Below the floor means *less diverse than real data*, not better "
+                    "than real: compare rows with each other, at the same N.")
         with gr.Row():
             ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
             seed_c = Number(0, label="seed", precision=0, minimum=0)

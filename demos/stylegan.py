@@ -12,11 +12,11 @@ import gradio as gr
 
 from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, crossover_markdown, generate_image,
                                    grid_image, interpolation_gif, layer_layout, mix_image, mix_projection,
-                                   preset_layers, project_stream, recommended_preset)
+                                   preset_layers, preset_of_layers, project_stream, recommended_preset)
 
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
-                          seed_control, training_panel, ui_errors)
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
 ABOUT = """**StyleGAN: style mixing and truncation.** A mapping network turns a random z into an intermediate latent
@@ -85,13 +85,17 @@ def build(ctx: AppContext) -> None:
     # controls that change all three views: one request, one batched forward pass
     from gradio.context import Context
 
-    view_triggers = [picker.change, psi.release, cutoff.release, noise_mode.change, noise_seed.submit]
+    # .change, not .release: a value typed and confirmed with Enter, or moved with the arrow keys, redraws too
+    # (always_last keeps one request in flight while dragging; concurrent ones share a batch)
+    view_triggers = [picker.change, psi.change, cutoff.change, noise_mode.change, noise_seed.change]
     if Context.root_block is not None:  # first view when the page opens (the model loads then, not at build)
         view_triggers.append(Context.root_block.load)
-    gr.on(view_triggers, ui_errors(functools.partial(all_views, ctx)),
+    gr.on(view_triggers, warn_and_keep(3)(functools.partial(all_views, ctx)),  # a bad checkpoint: one warning
           inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=[img_a, img_b, img_mix],
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     layers.change(lambda v: v, inputs=layers, outputs=layers_api, api_visibility="private", queue=False)
+    # a layer ticked by hand selects the preset it now equals, or none
+    layers.input(preset_of_layers, inputs=[picker, layers], outputs=preset, api_visibility="private", queue=False)
     preset.input(ui_errors(preset_layers), inputs=[picker, preset], outputs=layers, api_visibility="private",
                  queue=False)
 

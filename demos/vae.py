@@ -16,7 +16,7 @@ from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_latent, reconstruct, zero_latent
 from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker, run_standalone, seed_control,
-                          training_panel, ui_errors)
+                          training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE latent explorer"
 ABOUT = """**VAE latent explorer.** An autoencoder squeezes an image into a small code z and decodes it back.
@@ -183,7 +183,7 @@ def build(ctx: AppContext) -> None:
 
     # ============================================================================ events
     # ---- latent map: a VQ-VAE (no 2-D plane) turns the sliders and the grid button off, with a line saying why
-    @ui_errors
+    @warn_and_keep(7)
     def on_map_checkpoint(name):
         off = [gr.update(interactive=False)] * 2
         if not name:
@@ -226,7 +226,7 @@ def build(ctx: AppContext) -> None:
         return [gr.update(visible=i < n, value=round(float(z[i]), 2) if i < n else 0.0, **(rng if i < n else {}))
                 for i in range(MAX_DIMS)]
 
-    @ui_errors
+    @warn_and_keep(5 + MAX_DIMS)
     def on_dense_checkpoint(name):  # the old model's traversal and samples go
         if not name:
             return ["No checkpoint yet.", None, "", None, None] + [gr.update()] * MAX_DIMS

@@ -150,3 +150,24 @@ def test_a_number_a_widget_cannot_take_gets_one_line_naming_the_control(value, m
         check_number(value, "seed", 0, 2**32 - 1, integer=True)
     assert str(caught.value.message).startswith("seed: ") and "4294967295" in caught.value.message
     assert check_number(" 7 ", "seed", 0, 10, integer=True) == 7.0
+
+
+def test_a_view_refresh_with_an_unknown_checkpoint_warns_once_and_keeps_every_output(caplog):
+    import gradio as gr
+
+    from demos.common import warn_and_keep
+
+    @warn_and_keep(3)
+    def refresh(name):
+        raise KeyError(f"unknown vae checkpoint {name!r}")
+
+    with pytest.warns(UserWarning, match="unknown vae checkpoint 'nope'"):
+        outputs = refresh("nope")
+    assert len(outputs) == 3 and all(o == gr.update() for o in outputs)
+
+    @warn_and_keep(1)
+    def fault(name):
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):  # a fault of the app is not hidden
+        fault("x")

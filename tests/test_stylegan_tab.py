@@ -151,3 +151,14 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     assert "under-draw" not in checkpoint_note("tiny") and "FID 812" in checkpoint_note("tiny")
     assert checkpoint_note("../../etc") == "" and checkpoint_note(None) == ""
     assert recommended_preset("../../etc") == recommended_preset(None) == "8 px and up"
+
+
+def test_a_layer_ticked_by_hand_selects_the_preset_it_equals_or_none():
+    from core.stylegan.service import PRESETS, preset_layers, preset_of_layers
+
+    name = "stylegan-faces64"  # its config.json alone gives the layout
+    for preset in PRESETS:
+        layers = preset_layers(name, preset)
+        assert preset_layers(name, preset_of_layers(name, layers)) == layers
+        assert preset_of_layers(name, [f"{i}: label" for i in layers]) is not None  # checkbox labels work too
+    assert preset_of_layers(name, [0, 5]) is None

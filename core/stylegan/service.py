@@ -141,6 +141,12 @@ def preset_layers(name, preset):
     return layer_layout(name)[1][preset]
 
 
+def preset_of_layers(name, layers) -> str | None:
+    """The preset (``PRESETS``) whose layer set is exactly ``layers`` for this checkpoint, or None."""
+    chosen = sorted(int(str(v).split(":")[0].strip().lstrip("w")) for v in (layers or []))
+    return next((p for p, ids in layer_layout(name)[1].items() if sorted(ids) == chosen and p in PRESETS), None)
+
+
 def generate_image(ctx, checkpoint, seed, psi, cutoff=0, noise_mode="const", noise_seed=0):
     """/stylegan_generate: the image (PIL, the model's resolution) of ``seed`` (0 .. 2**32-1) with truncation psi
     in [-1, 1.5] on the layers below ``cutoff`` (0 = all); ValueError names a bad value.
