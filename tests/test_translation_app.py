@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -90,24 +89,9 @@ def test_cyclegan_endpoint_both_directions(app_client, tmp_path):
 
 
 def _odd_files(tmp_path) -> dict[str, Path]:
-    rgb = Image.new("RGB", (40, 30), (200, 40, 40))
-    files = {
-        "one_pixel.png": Image.new("RGB", (1, 1), (0, 0, 255)),
-        "rgba.png": Image.new("RGBA", (40, 30), (0, 0, 0, 0)),
-        "palette.png": rgb.convert("P"),
-        "gray.png": rgb.convert("L"),
-        "sixteen.png": Image.fromarray(np.full((30, 40), 40000, np.uint16)),
-        "cmyk.jpg": rgb.convert("CMYK"),
-        "wide.png": Image.new("RGB", (10_000, 20), (10, 200, 10)),
-    }
-    out = {}
-    for name, im in files.items():
-        out[name] = tmp_path / name
-        im.save(out[name])
-    exif = Image.Exif()
-    exif[0x0112] = 6                                           # rotated 90 degrees: 30 x 40 on screen
-    rgb.save(out.setdefault("exif.jpg", tmp_path / "exif.jpg"), exif=exif)
-    return out
+    from tests.bad_inputs import odd_files
+
+    return {name: path for name, path in odd_files(tmp_path).items() if name != "animated.gif"}
 
 
 @needs("pix2pix-labels2face", "cyclegan-black2blonde-hair")
@@ -143,9 +127,9 @@ def test_odd_uploads_are_converted_and_bad_ones_get_one_message(app_client, tmp_
 
 
 def _truncated_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer, "PNG")
-    return buffer.getvalue()[:60]
+    from tests.bad_inputs import truncated_png
+
+    return truncated_png()
 
 
 @needs("pix2pix-labels2face", "cyclegan-black2blonde-hair")
