@@ -168,11 +168,14 @@ def api_parameters(url: str) -> dict:
 def user(url: str, endpoints: list[str], index: int, stop_at: float, think: float, results: list, lock,
          client_kind: str = "http", parameters: dict | None = None) -> None:
     """One student: a closed loop of requests on its endpoint until ``stop_at``."""
-    from gradio_client import Client
-
     rng = random.Random(index)
     endpoint = endpoints[index % len(endpoints)]
-    client = Client(url, verbose=False) if client_kind == "gradio_client" else HttpUser(url, parameters)
+    if client_kind == "gradio_client":
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+    else:
+        client = HttpUser(url, parameters)
     while time.time() < stop_at:
         t0 = time.perf_counter()
         error = None

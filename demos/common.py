@@ -20,6 +20,17 @@ USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeErr
 LOG = logging.getLogger("genlab")
 
 
+def _fn_name(fn) -> str:
+    return getattr(getattr(fn, "func", fn), "__name__", "<lambda>")  # functools.partial: its function
+
+
+def _user_message(exc: Exception, name: str) -> str:
+    """The one line a user error shows (a KeyError's own text, not its repr), logged without a traceback."""
+    message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    LOG.info("user error in %s: %s", name, message)
+    return message
+
+
 def ui_errors(fn):
     """Turn exceptions into one short ``gr.Error`` line; the app keeps serving either way.
 
@@ -28,14 +39,12 @@ def ui_errors(fn):
     Works for plain functions and generators.
     """
 
-    name = getattr(getattr(fn, "func", fn), "__name__", "<lambda>")  # functools.partial: its function
+    name = _fn_name(fn)
     what = "this request" if name == "<lambda>" else name.replace("_", " ")
 
     def convert(exc):
         if isinstance(exc, USER_ERRORS):
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            LOG.info("user error in %s: %s", name, message)
-            return gr.Error(str(message), print_exception=False)
+            return gr.Error(_user_message(exc, name), print_exception=False)
         LOG.exception("fault in %s", name)
         return gr.Error(f"{what} failed: {type(exc).__name__}: {str(exc)[:200]} "
                         "(a fault of the app, logged on the server; other settings may work)", print_exception=False)
@@ -68,20 +77,20 @@ def ui_errors(fn):
 def warn_and_keep(n_outputs: int):
     """For events that refresh a view when a control changes (a checkpoint typed in a picker): a user error shows
     one warning toast and leaves every output as it was (``gr.Error`` would mark each output with an "Error"
-    badge, sliders included). Faults still raise."""
+    badge, sliders included). Faults go through :func:`ui_errors` (one line for the user, the traceback logged)."""
 
     def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        name = _fn_name(fn)
+
+        def keep(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
             except USER_ERRORS as exc:
-                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-                LOG.info("user error in %s: %s", getattr(getattr(fn, "func", fn), "__name__", "view"), message)
-                gr.Warning(str(message))
+                gr.Warning(_user_message(exc, name))
                 return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
 
-        return wrapper
+        keep.__name__ = name
+        return ui_errors(keep)
 
     return decorate
 

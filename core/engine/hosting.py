@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -70,16 +71,27 @@ def scratch_file(suffix: str, prefix: str = "genlab-") -> Path:
     there older than ``SCRATCH_MAX_AGE_S`` are deleted on each call, so a long class leaves no pile behind."""
     folder = Path(tempfile.gettempdir()) / "genlab-scratch"
     folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - SCRATCH_MAX_AGE_S
-    for old in folder.iterdir():
-        try:
-            if old.is_file() and old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:  # another request removed it first
-            pass
+    sweep(folder, SCRATCH_MAX_AGE_S)
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     os.close(fd)
     return Path(name)
+
+
+def sweep(folder: Path, max_age_s: float) -> None:
+    """Delete the files and folders directly in ``folder`` last modified more than ``max_age_s`` ago."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for item in folder.iterdir():
+        try:
+            if item.stat().st_mtime >= cutoff:
+                continue
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink()
+        except OSError:  # another request removed it first
+            pass
 
 
 def gpu_task(fn: Callable, duration: int = 120) -> Callable:
@@ -94,5 +106,4 @@ def gpu_task(fn: Callable, duration: int = 120) -> Callable:
 
 
 __all__ = ["SCRATCH_MAX_AGE_S", "on_space", "public_mode", "admin_token", "check_may_train", "check_admin",
-           "scratch_file",
-           "gpu_task"]
+           "scratch_file", "sweep", "gpu_task"]

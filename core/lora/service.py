@@ -14,7 +14,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import torch
@@ -50,16 +49,10 @@ def session_root(session: str) -> Path:
 def delete_session(session: str) -> None:
     """Delete a visitor's own adapters (when their browser session ends), and any session's left untouched for
     ``SESSION_MAX_AGE_S``."""
+    from core.engine.hosting import sweep
+
     shutil.rmtree(session_root(session), ignore_errors=True)
-    parent = session_root("api").parent
-    if parent.is_dir():
-        cutoff = time.time() - SESSION_MAX_AGE_S
-        for folder in parent.iterdir():
-            try:
-                if folder.is_dir() and folder.stat().st_mtime < cutoff:
-                    shutil.rmtree(folder, ignore_errors=True)
-            except OSError:
-                pass
+    sweep(session_root("api").parent, SESSION_MAX_AGE_S)
 
 
 def shared_root() -> Path:
