@@ -58,6 +58,8 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
         with gr.Tabs():
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):
+                    with gr.Accordion("First time here? Try this", open=False, elem_id=f"{name}-try"):
+                        gr.Markdown(module.TRY)
                     module.build(ctx)
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT_INTRO + "\n\n".join(f"### {m.TITLE}\n{m.ABOUT.strip()}" for m in modules))

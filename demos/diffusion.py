@@ -16,6 +16,11 @@ from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, check
                           seed_control, training_panel, ui_errors)
 
 TITLE = "DDPM / DDIM"
+TRY = """
+1. **Forward process**: drag **t** from 0 to the end: the image dissolves into noise, step by step.
+2. **Reverse process**: pick a class and press **Sample**: watch noise become a digit; then set **steps** to 5.
+3. Set **guidance scale** to 0 and then to 4 on the same seed: unconditional vs strongly guided.
+"""
 ABOUT = """**DDPM / DDIM step viewer.** A denoising diffusion model learns to undo a fixed forward process that
 mixes an image with Gaussian noise over T = 1000 steps ([Ho et al. 2020, DDPM](https://arxiv.org/abs/2006.11239));
 sampling runs the learnt reverse process from pure noise. [DDIM (Song et al. 2021)](https://arxiv.org/abs/2010.02502)
@@ -235,19 +240,22 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Reverse process"):
         with gr.Row():
             with gr.Column(scale=1):
+                # the main button first: on a 1024x768 projector it stays on screen beside the live frames
                 ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
-                sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler")
+                go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button")
+                with gr.Row():
+                    label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
+                                        allow_custom_value=True, min_width=100)
+                    sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                 steps = Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
-                eta = Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
-                schedule_r = gr.Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
-                                         label="noise schedule (trained = the checkpoint's own)")
                 seed = seed_control("seed", elem_id="diffusion-seed")
-                label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
-                                    allow_custom_value=True)
                 guidance = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25,
-                                  label="guidance scale (0 unconditional, 1 conditional, >1 guided)")
-                guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
-                go = gr.Button("Sample", variant="primary")
+                                  label="guidance w (0 none, 1 conditional, >1 guided)")
+                with gr.Accordion("Advanced (defaults are the paper's)", open=False):
+                    eta = Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
+                    schedule_r = gr.Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
+                                             label="noise schedule (trained = the checkpoint's own)")
+                    guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
             with gr.Column(scale=2):
                 with gr.Row():
                     xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, elem_id="diffusion-live-xt")

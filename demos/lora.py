@@ -15,6 +15,11 @@ from core.engine.hosting import gpu_task
 from demos.common import AppContext, Number, Slider, run_standalone, seed_control, ui_errors
 
 TITLE = "LoRA"
+TRY = """
+1. Tick **use the built-in example** (white shapes: the base model has never seen white) and press **Train**.
+2. When it finishes, **Generate base and personalised** with the trigger word in the prompt.
+3. Move the **LoRA scale** from 0 to 1: the concept fades in.
+"""
 ABOUT = """**LoRA personalization.** Teach the text-to-image model a concept it has never seen from 3-20 images and a
 rare trigger word: [LoRA (Hu et al. 2022)](https://arxiv.org/abs/2106.09685) trains a low-rank update of the UNet's
 attention projections, DreamBooth-style ([Ruiz et al. 2023](https://arxiv.org/abs/2208.12242)), optionally with prior

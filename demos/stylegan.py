@@ -19,6 +19,11 @@ from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, check
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
+TRY = """
+1. Change **Seed A** and **Seed B**: each seed is a new face; the third image takes some of B's styles.
+2. Choose **coarse** in "take from B": the mix gets B's pose and head shape; choose **fine**: only colours.
+3. Drag **truncation psi** towards 0: every face moves towards the average face (less variety, fewer glitches).
+"""
 ABOUT = """**StyleGAN: style mixing and truncation.** A mapping network turns a random z into an intermediate latent
 w, and every layer of the synthesis network reads its own copy of w through modulated convolutions
 ([Karras et al. 2019, StyleGAN](https://arxiv.org/abs/1812.04948);
@@ -46,16 +51,16 @@ def build(ctx: AppContext) -> None:
     note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note")
     choices, groups, num_ws = layer_layout(picker.value)
 
-    with gr.Row():
-        with gr.Column():
+    with gr.Row():  # A, B and the mix side by side, also on a 1024 px projector
+        with gr.Column(min_width=240):
             seed_a = seed_control("Seed A", value=1, elem_id="stylegan-seed-a")
             img_a = gr.Image(label="A", format="png", type="pil", height=256, elem_id="stylegan-image-a",
                              elem_classes=PIXELS, interactive=False)
-        with gr.Column():
+        with gr.Column(min_width=240):
             seed_b = seed_control("Seed B", value=2, elem_id="stylegan-seed-b")
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
                              elem_classes=PIXELS, interactive=False)
-        with gr.Column():
+        with gr.Column(min_width=240):
             preset = gr.Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)

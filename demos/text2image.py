@@ -11,6 +11,11 @@ from core.engine.hosting import gpu_task
 from demos.common import (AppContext, Number, Slider, run_standalone, seed_control, training_panel, ui_errors)
 
 TITLE = "Text-to-image"
+TRY = """
+1. Click the example **a large red circle** and press **Generate**; change *red* to *blue* and generate again.
+2. Look at the **cross-attention maps**: each word lights up where the model draws it.
+3. **X/Y grid**: guidance w against steps, to see what each does.
+"""
 ABOUT = """**Text-to-image (latent diffusion).** [Latent diffusion (Rombach et al. 2022)](https://arxiv.org/abs/2112.10752)
 denoises in the small latent space of an autoencoder, conditioned on a prompt through cross-attention to a text
 encoder's hidden states; [classifier-free guidance (Ho & Salimans 2022)](https://arxiv.org/abs/2207.12598) with a

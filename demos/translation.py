@@ -11,6 +11,11 @@ from demos.common import (AppContext, Number, checkpoint_picker, run_standalone,
                           ui_errors)
 
 TITLE = "pix2pix & CycleGAN"
+TRY = """
+1. **pix2pix**: click a held-out example: a label map becomes a face. Then draw your own label map in **Draw**.
+2. **CycleGAN**: translate black hair to blonde and back: the *cycle* image should match the input.
+3. **Compare losses**: the same input through L1 only, GAN only and L1 + GAN: which is sharp, which is right?
+"""
 ABOUT = """**pix2pix and CycleGAN: image-to-image translation.** pix2pix learns a mapping from paired examples
 (label map -> photo, edges -> photo) with a U-Net generator, whose skip connections carry the input's structure
 to the output, and a conditional PatchGAN discriminator that judges 70 x 70 patches; its loss is L1 + GAN

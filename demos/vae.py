@@ -19,6 +19,13 @@ from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker,
                           training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE latent explorer"
+TRY = """
+1. **Latent map**: click anywhere on the coloured map; the digit decoded at that point appears beside it. Click
+   between two colours to see one digit turn into another.
+2. **Encode your own** > **Draw**: draw a digit (any size, anywhere), press *Encode the drawing*: the model
+   sees it framed like its training digits, and the cross shows where it lands on the map.
+3. **Compare AE / VAE / VQ-VAE**: the same images through three models: which blurs, which keeps detail?
+"""
 ABOUT = """**VAE latent explorer.** An autoencoder squeezes an image into a small code z and decodes it back.
 A *variational* autoencoder ([Kingma & Welling 2014](https://arxiv.org/abs/1312.6114)) makes the encoder
 output a distribution q(z|x) and pulls it towards the prior N(0, I) with a KL term, so the whole latent

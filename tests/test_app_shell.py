@@ -33,6 +33,13 @@ def test_app_lists_one_tab_per_method_and_about(app_client, app_url):
     labels = [c["props"].get("label") for c in config["components"]
               if c.get("type") == "tabitem" and c["props"].get("id") in top_level]
     assert labels == [m.TITLE for m in tab_modules()] + ["About"]
+    # every tab opens with three "try this" steps for a first-time student (in a closed accordion)
+    accordions = [c["props"] for c in config["components"] if c.get("type") == "accordion"
+                  and str(c["props"].get("elem_id", "")).endswith("-try")]
+    assert [a["elem_id"] for a in accordions] == [f"{name}-try" for name in TABS]
+    for module in tab_modules():
+        steps = [line for line in module.TRY.strip().splitlines() if line[:2] in ("1.", "2.", "3.")]
+        assert len(steps) == 3, module.TITLE
 
 
 def test_cli_help_lists_methods():

@@ -22,8 +22,8 @@ def run(tmp_path, **kw):
 
 
 def test_tiny_digits_run_lowers_loss_and_writes_checkpoint(tmp_path):
-    method, events = run(tmp_path, dataset="digits", steps=60, log_every=10)
-    losses = [e.losses["loss"] for e in events if e.kind == "step"]  # means over 10 steps each
+    method, events = run(tmp_path, dataset="digits", steps=120, log_every=20)
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]  # means over 20 steps each
     assert len(losses) == 6
     assert losses[-1] < 0.8 * losses[0]
     out = tmp_path / "run"
@@ -31,7 +31,7 @@ def test_tiny_digits_run_lowers_loss_and_writes_checkpoint(tmp_path):
     assert net.head_sizes == (10,) and net.class_names[0][3] == "3"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_images"] == 100 and 0.0 <= metrics["accuracy"] <= 1.0
-    assert metrics["accuracy"] > 0.25  # 60 tiny steps already beat chance (0.1)
+    assert metrics["accuracy"] > 0.25  # 120 tiny steps already beat chance (0.1)
     assert {f"accuracy/{d}" for d in range(10)} <= set(metrics)
     card = (out / "README.md").read_text()
     assert "framed **green**" in card and "accuracy/0" in card

@@ -99,7 +99,7 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
 
     folder = tmp_path / "stylegan" / "tiny"
     assert checkpoint_note("tiny") == ""  # nothing measured: no claim
-    (folder / "train_config.json").write_text(json.dumps({"steps": 12000}))
+    (folder / "train_config.json").write_text(json.dumps({"steps": 12000, "dataset": "faces"}))
     nan = float("nan")
     transfer = {"coarse": {"head_shape": {"B": 0.6, "A": 0.3}, "hair_style": {"B": 0.5, "A": 0.4},
                            "pose": {"B": 0.9, "A": 0.05}},
@@ -114,18 +114,24 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
 
     # split scores: coarse NaN (no colour measured), 8 px and up min(0.725, 0.8), middle min(0.95, 0.35)
     assert recommended_preset("tiny") == "8 px and up" and recommended_preset("missing") == "8 px and up"
+    def parts(note):  # (the plain lead sentence, the figures behind the details toggle)
+        lead, details = note.split("<details><summary>measured figures</summary>")
+        assert details.rstrip().endswith("</details>")
+        return lead, details.replace("</details>", "").strip()
+
     for preset in (None, "coarse", "none", "8 px and up"):  # the cleanest split when the preset says nothing new
-        note = checkpoint_note("tiny", preset)
-        assert "12,000 training steps" in note and "FID 812" in note and "gives 23" in note
-        coarse, later, best = note.split("**8 px and up**")
+        lead, details = parts(checkpoint_note("tiny", preset))
+        assert lead.strip() == ("**tiny**: a StyleGAN2 trained 12,000 steps on cartoon faces. Its cleanest split of "
+                                "A's shapes from B's colours is **8 px and up**.")
+        assert "12,000 training steps" in details and "FID 812" in details and "gives 23" in details
+        coarse, later = details.split("**8 px and up**")
         assert "B's pose 90 %, hair style 50 %, head shape 60 %" in coarse
         assert "B's background 80 %, shirt colour 90 %, hair colour 70 % and keeps A's pose 85 %, head shape 60 %" \
             in later
         assert "hair style" not in later  # NaN: no pair differed, no claim
-        assert "cleanest split" in later and best == "."
-    note = checkpoint_note("tiny", "middle")  # the chosen preset's numbers, and still which split is cleanest
-    assert "**middle** it shows B's background 30 % and keeps A's pose 100 %, head shape 90 %" in note
-    assert note.endswith("measured for this model: **8 px and up**.")
+    lead, details = parts(checkpoint_note("tiny", "middle"))  # the chosen preset's numbers; the lead still names the best
+    assert "**middle** it shows B's background 30 % and keeps A's pose 100 %, head shape 90 %" in details
+    assert "cleanest split of A's shapes from B's colours is **8 px and up**" in lead
     from core.stylegan.service import crossover_markdown
 
     assert crossover_markdown("tiny").startswith("Not measured")
@@ -142,7 +148,7 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
         "glasses": {"values": ["none", "round", "square"], "real": [0.5, 0.25, 0.25],
                     "generated": [0.45, 0.3, 0.25], "tv": 0.05}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    note = checkpoint_note("tiny")
+    note = parts(checkpoint_note("tiny"))[1]
     # only shortfalls of 10 points or more, the largest first
     assert note.endswith(" Its samples under-draw pose *turned left* (7 % vs 32 % of real images), pose *turned right* "
                          "(20 % vs 34 % of real images); the model card has the coverage table.")

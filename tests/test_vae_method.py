@@ -60,13 +60,13 @@ def test_held_out_reconstruction_is_closer_to_its_input_than_to_other_images(tmp
     rec = model.reconstruct(x)
     d = torch.cdist(rec.flatten(1), x.flatten(1))  # (40, 40): row i = reconstruction i vs every input
     own, others = d.diagonal(), (d.sum(1) - d.diagonal()) / 39
-    assert (own < 0.85 * others).float().mean() >= 0.95  # after 150 tiny steps: much nearer than to a typical digit
+    assert (own < 0.9 * others).float().mean() >= 0.95  # after 150 tiny steps: much nearer than to a typical digit
     untrained = VAEMethod(VAEConfig(**{**TINY, "model_type": "ae", "latent_dim": 16, "channels": 16})).build_model()
     d0 = torch.cdist(untrained.eval().reconstruct(x).flatten(1), x.flatten(1))
-    assert (d0.diagonal() < 0.85 * (d0.sum(1) - d0.diagonal()) / 39).float().mean() < 0.5  # the test can fail
+    assert (d0.diagonal() < 0.9 * (d0.sum(1) - d0.diagonal()) / 39).float().mean() < 0.5  # the test can fail
 
 
-@pytest.mark.parametrize("name", ["vae16-faces", "ae16-faces", "vqvae-faces", "vae2d-digits"])
+@pytest.mark.parametrize("name", ["vae16-faces", "ae16-faces", "vqvae-faces", "vae2d-digits", "vae16-digits"])
 def test_bundled_checkpoint_reconstructs_held_out_images_nearest_to_themselves(name):
     from core.data import get_dataset
     from core.engine import list_checkpoints, resolve_checkpoint

@@ -46,3 +46,18 @@ def held_out_accuracy(module: ConvClassifier, ds, targets: Callable[[dict], torc
     metrics = accuracy_metrics(torch.cat(preds), torch.cat(wanted), module)
     metrics["test_images"] = num
     return metrics
+
+
+@torch.no_grad()
+def real_digit_accuracy(module: ConvClassifier, batch_size: int = 500) -> dict[str, float]:
+    """``real/<set>_accuracy`` of a digit classifier on each real handwriting set present
+    (:func:`core.data.handwriting.real_digit_sets`), and ``real/<set>_images``."""
+    from core.data.handwriting import real_digit_sets
+
+    metrics: dict[str, float] = {}
+    for name, (images, labels) in real_digit_sets().items():
+        pred = torch.cat([module.predict(module.prepare(torch.from_numpy(images[i:i + batch_size])))[:, 0].cpu()
+                          for i in range(0, len(images), batch_size)])
+        metrics[f"real/{name}_accuracy"] = float((pred == torch.from_numpy(labels)).float().mean())
+        metrics[f"real/{name}_images"] = len(labels)
+    return metrics

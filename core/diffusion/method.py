@@ -22,6 +22,7 @@ from .schedules import alphas_cumprod, make_scheduler
 
 CLASSIFIER_LOSS_WEIGHT = 0.1
 WORLDS_WITH_CLASSIFIER = ("digits", "faces", "shapes")
+NEAR_BLACK = 0.05  # a pixel at most this bright (13 of 255) counts as clean background
 
 
 class DiffusionMethod(Method):
@@ -169,6 +170,9 @@ class DiffusionMethod(Method):
                 metrics.update(label_accuracy(images, labels, world, names))
             real = reference_images(world, len(images), resolution=c.resolution or None)
             metrics[f"fid_{world}_classifier_features"] = frechet_distance(real, images, world=world)
+            if images.shape[1] == 1:  # grey ink on black: is the paper as clean as the world's?
+                metrics["near_black_share"] = float((images <= NEAR_BLACK).float().mean())
+                metrics["world_near_black_share"] = float((real <= NEAR_BLACK).float().mean())
         except Exception as exc:  # a missing bundled classifier must not lose a finished training
             print(f"evaluation with the {world} classifier skipped: {exc}", flush=True)
         return metrics
@@ -204,7 +208,8 @@ classes), {c.eval_steps} steps for the metrics, guidance scale {c.sample_guidanc
 world classifier (`checkpoints/classifier/<world>`) on {c.eval_samples} samples, the fraction read as the class asked
 for, per class. `fid_*_classifier_features`: FID between those samples and as many held-out test images **in the
 penultimate features of that classifier (not Inception)**, comparable only within GenLab. `test_mse`: the training
-loss on 512 held-out images.
+loss on 512 held-out images. Grey worlds: `near_black_share`, the share of sample pixels at most {NEAR_BLACK:g} bright
+(clean background; speckle lowers it), beside `world_near_black_share` of the held-out images.
 
 Load: `core.diffusion.pipeline.load_bundle("checkpoints/diffusion/<name>")`, or the UNet alone with
 `diffusers.UNet2DModel.from_pretrained(folder)` and the scheduler with `DDPMScheduler.from_pretrained(folder)`.

@@ -54,14 +54,15 @@ def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], seed: 
     return ", ".join(f"{a.replace('_', ' ')} {100 * v:.0f} %" for a, v in shares.items() if v == v)  # NaN: no pair
 
 
-def _metrics(name) -> tuple[dict, int] | None:
-    """(metrics.json, training steps) of a checkpoint, or None when it has none (or the name is not one)."""
+def _metrics(name) -> tuple[dict, dict] | None:
+    """(metrics.json, train_config.json) of a checkpoint, or None when it has none (or the name is not one)."""
     from core.engine import resolve_checkpoint
 
     try:
         folder = resolve_checkpoint(METHOD, name)
-        return (json.loads((folder / "metrics.json").read_text()),
-                json.loads((folder / "train_config.json").read_text())["steps"])
+        config = json.loads((folder / "train_config.json").read_text())
+        int(config["steps"])
+        return json.loads((folder / "metrics.json").read_text()), config
     except Exception:
         return None
 
@@ -84,15 +85,19 @@ def checkpoint_note(name, preset=None) -> str:
     found = _metrics(name)
     if found is None:
         return ""
-    metrics, steps = found
-    text = f"**`{name}`**: {steps:,} training steps"
+    metrics, config = found
+    steps, data = int(config["steps"]), {"faces": "cartoon faces"}.get(config.get("dataset"), config.get("dataset"))
+    transfer = metrics.get("mixing_transfer")
+    best = cleanest_split(transfer) if transfer else None
+    lead = f"**{name}**: a StyleGAN2 trained {steps:,} steps" + (f" on {data}." if data else ".")
+    if best:
+        lead += f" Its cleanest split of A's shapes from B's colours is **{best}**."
+    text = f"{steps:,} training steps"
     if "fid" in metrics:
         text += (f", FID {metrics['fid']:.0f} in GenLab's classifier features (real vs real gives "
                  f"{metrics.get('fid_real_train_vs_test', float('nan')):.0f}; lower is better)")
     text += ". Its model card says how it was trained."
-    transfer = metrics.get("mixing_transfer")
     if transfer:
-        best = cleanest_split(transfer)
         chosen = preset if preset in transfer and preset != "coarse" else best
         text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs that differ: with B's **coarse** "
                  f"layers the mix shows B's {_percent(transfer, 'coarse', ('pose', 'hair_style', 'head_shape'))}")
@@ -101,9 +106,8 @@ def checkpoint_note(name, preset=None) -> str:
                      f"{_percent(transfer, chosen, ('background', 'shirt_colour', 'hair_colour'))} and keeps A's "
                      f"{_percent(transfer, chosen, ('pose', 'hair_style', 'head_shape'), seed='A')}")
         text += "."
-        if best:
-            text += f" The cleanest split of A's shapes from B's colours measured for this model: **{best}**."
-    return text + _under_drawn_note(metrics.get("attribute_coverage"))
+    text += _under_drawn_note(metrics.get("attribute_coverage"))
+    return f"{lead}\n\n<details><summary>measured figures</summary>\n\n{text.strip()}\n\n</details>"
 
 
 def _under_drawn_note(coverage) -> str:

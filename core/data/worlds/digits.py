@@ -24,33 +24,57 @@ from .base import ProceduralWorld
 from .draw import catmull_rom_basis, pick
 
 # Skeletons: digit -> [(weight, [(kind, points), ...]), ...]. kind "line": a polyline with sharp
-# corners; "curve": a smooth spline through the points; "loop": a closed smooth spline.
+# corners; "curve": a smooth spline through the points; "loop": a closed smooth spline. The variants
+# are the ways people commonly write each digit (MNIST's test set was the reference).
 SKELETONS = {
-    0: [(0.7, [("loop", [(0.5, 0.0), (0.17, 0.22), (0.17, 0.7), (0.48, 1.0), (0.82, 0.78), (0.83, 0.28)])]),
-        (0.3, [("curve", [(0.58, 0.03), (0.25, 0.1), (0.14, 0.6), (0.42, 1.0), (0.8, 0.82), (0.85, 0.3), (0.5, 0.0), (0.3, 0.12)])])],
+    0: [(0.6, [("loop", [(0.5, 0.0), (0.17, 0.22), (0.17, 0.7), (0.48, 1.0), (0.82, 0.78), (0.83, 0.28)])]),
+        (0.25, [("curve", [(0.58, 0.03), (0.25, 0.1), (0.14, 0.6), (0.42, 1.0), (0.8, 0.82), (0.85, 0.3), (0.5, 0.0), (0.3, 0.12)])]),
+        (0.15, [("loop", [(0.55, 0.0), (0.3, 0.15), (0.2, 0.6), (0.4, 1.0), (0.7, 0.9), (0.8, 0.4)])]),
+        (0.1, [("curve", [(0.7, 0.1), (0.45, 0.0), (0.18, 0.35), (0.25, 0.85), (0.55, 1.0), (0.82, 0.6), (0.75, 0.15),
+                          (0.5, 0.05), (0.4, 0.2)])])],
     1: [(0.6, [("line", [(0.52, 0.0), (0.48, 1.0)])]),
         (0.3, [("line", [(0.3, 0.2), (0.54, 0.0), (0.5, 1.0)])]),
         (0.1, [("line", [(0.3, 0.2), (0.54, 0.0), (0.5, 1.0)]), ("line", [(0.25, 1.0), (0.75, 1.0)])])],
-    2: [(0.7, [("curve", [(0.15, 0.26), (0.45, 0.0), (0.8, 0.2), (0.68, 0.55), (0.14, 1.0)]), ("line", [(0.14, 1.0), (0.88, 0.97)])]),
-        (0.3, [("curve", [(0.15, 0.26), (0.45, 0.0), (0.8, 0.2), (0.6, 0.6), (0.2, 0.92), (0.24, 0.78), (0.4, 0.95), (0.9, 0.98)])])],
-    3: [(0.6, [("curve", [(0.14, 0.12), (0.5, 0.0), (0.8, 0.2), (0.42, 0.48)]),
-               ("curve", [(0.42, 0.48), (0.82, 0.66), (0.72, 0.93), (0.42, 1.0), (0.12, 0.86)])]),
-        (0.4, [("curve", [(0.14, 0.12), (0.5, 0.0), (0.8, 0.2), (0.42, 0.48), (0.82, 0.66), (0.72, 0.93), (0.42, 1.0), (0.12, 0.86)])])],
-    4: [(0.6, [("line", [(0.62, 0.0), (0.1, 0.66), (0.9, 0.66)]), ("line", [(0.66, 0.2), (0.66, 1.0)])]),
-        (0.4, [("line", [(0.18, 0.0), (0.13, 0.58), (0.88, 0.58)]), ("line", [(0.7, 0.0), (0.68, 1.0)])])],
-    5: [(0.5, [("line", [(0.82, 0.0), (0.28, 0.02), (0.22, 0.45)]),
-               ("curve", [(0.22, 0.45), (0.52, 0.36), (0.8, 0.56), (0.76, 0.86), (0.45, 1.0), (0.12, 0.9)])]),
-        (0.5, [("line", [(0.28, 0.02), (0.22, 0.45)]), ("line", [(0.28, 0.02), (0.85, 0.0)]),
-               ("curve", [(0.22, 0.45), (0.52, 0.36), (0.8, 0.56), (0.76, 0.86), (0.45, 1.0), (0.12, 0.9)])])],
-    6: [(1.0, [("curve", [(0.74, 0.0), (0.4, 0.18), (0.2, 0.6), (0.36, 0.98), (0.72, 0.9), (0.74, 0.6), (0.42, 0.54), (0.22, 0.7)])])],
-    7: [(0.6, [("line", [(0.1, 0.04), (0.88, 0.04), (0.42, 1.0)])]),
+    2: [(0.45, [("curve", [(0.15, 0.26), (0.45, 0.0), (0.8, 0.2), (0.68, 0.55), (0.14, 1.0)]), ("line", [(0.14, 1.0), (0.88, 0.97)])]),
+        (0.35, [("curve", [(0.15, 0.26), (0.45, 0.0), (0.8, 0.2), (0.6, 0.6), (0.2, 0.92), (0.24, 0.78), (0.4, 0.95), (0.9, 0.98)])]),
+        (0.15, [("curve", [(0.12, 0.2), (0.5, 0.0), (0.82, 0.18), (0.76, 0.42)]), ("line", [(0.76, 0.42), (0.12, 1.0), (0.9, 0.98)])]),
+        (0.35, [("curve", [(0.12, 0.22), (0.45, 0.0), (0.8, 0.18), (0.7, 0.5), (0.38, 0.82), (0.14, 0.96), (0.16, 0.72),
+                           (0.42, 0.76), (0.62, 0.95), (0.9, 1.0)])]),
+        (0.2, [("curve", [(0.15, 0.2), (0.5, 0.0), (0.8, 0.2), (0.66, 0.55), (0.4, 0.85), (0.3, 1.0), (0.42, 0.78),
+                          (0.58, 0.88), (0.9, 0.98)])])],
+    3: [(0.45, [("curve", [(0.14, 0.12), (0.5, 0.0), (0.8, 0.2), (0.42, 0.48)]),
+                ("curve", [(0.42, 0.48), (0.82, 0.66), (0.72, 0.93), (0.42, 1.0), (0.12, 0.86)])]),
+        (0.35, [("curve", [(0.14, 0.12), (0.5, 0.0), (0.8, 0.2), (0.42, 0.48), (0.82, 0.66), (0.72, 0.93), (0.42, 1.0), (0.12, 0.86)])]),
+        (0.2, [("line", [(0.15, 0.02), (0.82, 0.02), (0.4, 0.44)]),
+               ("curve", [(0.4, 0.44), (0.8, 0.6), (0.74, 0.92), (0.42, 1.0), (0.12, 0.86)])])],
+    4: [(0.45, [("line", [(0.62, 0.0), (0.1, 0.66), (0.9, 0.66)]), ("line", [(0.66, 0.2), (0.66, 1.0)])]),
+        (0.35, [("line", [(0.18, 0.0), (0.13, 0.58), (0.88, 0.58)]), ("line", [(0.7, 0.0), (0.68, 1.0)])]),
+        (0.2, [("curve", [(0.22, 0.0), (0.14, 0.4), (0.3, 0.6), (0.9, 0.55)]), ("line", [(0.74, 0.05), (0.66, 1.0)])])],
+    5: [(0.45, [("line", [(0.82, 0.0), (0.28, 0.02), (0.22, 0.45)]),
+                ("curve", [(0.22, 0.45), (0.52, 0.36), (0.8, 0.56), (0.76, 0.86), (0.45, 1.0), (0.12, 0.9)])]),
+        (0.45, [("line", [(0.28, 0.02), (0.22, 0.45)]), ("line", [(0.28, 0.02), (0.85, 0.0)]),
+                ("curve", [(0.22, 0.45), (0.52, 0.36), (0.8, 0.56), (0.76, 0.86), (0.45, 1.0), (0.12, 0.9)])]),
+        (0.1, [("line", [(0.3, 0.0), (0.22, 0.45)]), ("line", [(0.3, 0.0), (0.9, 0.02)]),
+               ("curve", [(0.22, 0.45), (0.6, 0.4), (0.85, 0.7), (0.6, 0.98), (0.15, 0.92)])])],
+    6: [(0.55, [("curve", [(0.74, 0.0), (0.4, 0.18), (0.2, 0.6), (0.36, 0.98), (0.72, 0.9), (0.74, 0.6), (0.42, 0.54), (0.22, 0.7)])]),
+        (0.25, [("curve", [(0.7, 0.0), (0.42, 0.3), (0.24, 0.72), (0.45, 1.0), (0.76, 0.86), (0.66, 0.58), (0.36, 0.62)])]),
+        (0.2, [("curve", [(0.8, 0.05), (0.45, 0.12), (0.18, 0.5), (0.3, 0.95), (0.7, 0.95), (0.82, 0.62), (0.5, 0.42), (0.2, 0.6)])]),
+        (0.2, [("curve", [(0.62, 0.0), (0.35, 0.25), (0.15, 0.65), (0.4, 1.0), (0.8, 0.85), (0.78, 0.5), (0.45, 0.4), (0.2, 0.55)])]),
+        (0.35, [("curve", [(0.72, 0.0), (0.48, 0.32), (0.28, 0.72), (0.38, 1.0), (0.7, 0.94), (0.7, 0.7), (0.42, 0.64), (0.28, 0.78)])])],
+    7: [(0.5, [("line", [(0.1, 0.04), (0.88, 0.04), (0.42, 1.0)])]),
         (0.2, [("line", [(0.1, 0.04), (0.88, 0.04), (0.42, 1.0)]), ("line", [(0.35, 0.52), (0.8, 0.5)])]),
-        (0.2, [("line", [(0.1, 0.06), (0.88, 0.04)]), ("curve", [(0.88, 0.04), (0.6, 0.45), (0.45, 1.0)])])],
-    8: [(0.7, [("loop", [(0.5, 0.0), (0.2, 0.2), (0.5, 0.48), (0.8, 0.76), (0.5, 1.0), (0.2, 0.76), (0.5, 0.48), (0.78, 0.2)])]),
-        (0.3, [("loop", [(0.5, 0.0), (0.24, 0.22), (0.5, 0.45), (0.76, 0.22)]),
-               ("loop", [(0.5, 0.45), (0.18, 0.72), (0.5, 1.0), (0.82, 0.72)])])],
-    9: [(0.6, [("curve", [(0.78, 0.12), (0.5, 0.0), (0.22, 0.2), (0.36, 0.46), (0.7, 0.36), (0.78, 0.12), (0.74, 0.6), (0.66, 1.0)])]),
-        (0.4, [("loop", [(0.5, 0.0), (0.22, 0.22), (0.5, 0.46), (0.78, 0.24)]), ("line", [(0.78, 0.16), (0.7, 1.0)])])],
+        (0.2, [("line", [(0.1, 0.06), (0.88, 0.04)]), ("curve", [(0.88, 0.04), (0.6, 0.45), (0.45, 1.0)])]),
+        (0.1, [("line", [(0.08, 0.2), (0.12, 0.04), (0.88, 0.04), (0.5, 1.0)])])],
+    8: [(0.6, [("loop", [(0.5, 0.0), (0.2, 0.2), (0.5, 0.48), (0.8, 0.76), (0.5, 1.0), (0.2, 0.76), (0.5, 0.48), (0.78, 0.2)])]),
+        (0.25, [("loop", [(0.5, 0.0), (0.24, 0.22), (0.5, 0.45), (0.76, 0.22)]),
+                ("loop", [(0.5, 0.45), (0.18, 0.72), (0.5, 1.0), (0.82, 0.72)])]),
+        (0.2, [("loop", [(0.5, 0.0), (0.32, 0.14), (0.5, 0.33), (0.68, 0.14)]),
+               ("loop", [(0.5, 0.33), (0.14, 0.66), (0.5, 1.0), (0.86, 0.66)])]),
+        (0.15, [("curve", [(0.78, 0.14), (0.5, 0.0), (0.22, 0.18), (0.5, 0.46), (0.8, 0.74), (0.5, 1.0), (0.2, 0.76), (0.5, 0.46), (0.76, 0.12)])])],
+    9: [(0.45, [("curve", [(0.78, 0.12), (0.5, 0.0), (0.22, 0.2), (0.36, 0.46), (0.7, 0.36), (0.78, 0.12), (0.74, 0.6), (0.66, 1.0)])]),
+        (0.35, [("loop", [(0.5, 0.0), (0.22, 0.22), (0.5, 0.46), (0.78, 0.24)]), ("line", [(0.78, 0.16), (0.7, 1.0)])]),
+        (0.2, [("loop", [(0.52, 0.0), (0.24, 0.2), (0.48, 0.44), (0.8, 0.26)]),
+               ("curve", [(0.8, 0.18), (0.76, 0.6), (0.6, 0.9), (0.34, 1.0)])])],
 }
 CURVE_STEPS = 6  # spline samples per segment between control points
 INK_BOX = 19.0  # longer side of the drawn ink, px at 28x28: with area antialiasing every inked pixel
@@ -84,8 +108,8 @@ class Digits(ProceduralWorld):
     native_resolution = 28
     channels = 1
     class_names = [str(d) for d in range(10)]
-    n_uniforms = 8
-    n_normals = 32  # 6 for the pen frame, then 2 per control point (at most 13 points)
+    n_uniforms = 16
+    n_normals = 48  # 6 pen frame, 8 elastic field, 2 stroke ends, then 2 per control point (at most 16)
 
     def render(self, u, z) -> dict:
         digit = min(int(u[0] * 10), 9)
@@ -94,37 +118,99 @@ class Digits(ProceduralWorld):
         points, dense, strokes = _compiled(digit, variant)
         n = len(points)
 
-        # Handwriting variation: jittered control points, then a random affine pen frame.
-        jitter = 0.025 + 0.035 * u[2]
-        pts = points + jitter * z[6:6 + 2 * n].reshape(n, 2)  # (n, 2)
-        aspect = math.exp(0.12 * z[0])
-        slant = float(np.clip(0.12 + 0.18 * z[1], -0.35, 0.65))
-        angle = 0.06 * z[2]
-        x = (pts[:, 0] - 0.5) * aspect
-        y = pts[:, 1] - 0.5
+        # Handwriting variation: jittered control points, a smooth elastic warp, then a pen frame.
+        jitter = 0.03 + 0.05 * u[2]
+        xy = dense @ (points + jitter * z[16:16 + 2 * n].reshape(n, 2))  # (M, 2) stroke samples
+        xy = xy + _elastic(xy, z[6:14], u[8:12])
+        aspect = math.exp(0.16 * z[0])
+        slant = float(np.clip(0.12 + 0.22 * z[1], -0.4, 0.75))
+        angle = 0.08 * z[2]
+        x = (xy[:, 0] - 0.5) * aspect
+        y = xy[:, 1] - 0.5
         x = x - slant * y  # shear: the top leans right for slant > 0
         c, s = math.cos(angle), math.sin(angle)
-        pts = np.stack([c * x - s * y, s * x + c * y], 1)  # (n, 2), unit box centred on 0
+        xy = np.stack([c * x - s * y, s * x + c * y], 1)  # unit box centred on 0
 
-        # Draw with a round pen on a supersampled canvas.
+        # Draw with a round pen on a supersampled canvas: thin ends, a pressed middle.
         r_out = self.resolution
         box = INK_BOX * r_out / 28.0
         ppu = max(80.0, 3.0 * box)  # canvas pixels per unit of digit height
         size = int(2.4 * ppu)
-        thickness = (0.11 + 0.1 * u[3]) * (1.0 + 0.25 * abs(slant))
-        width = max(2, int(round(thickness * ppu)))
-        radius = width / 2.0
-        xy = dense @ pts * ppu + size / 2.0  # (M, 2) canvas pixels
+        thickness = (0.09 + 0.15 * u[3] ** 1.5) * (1.0 + 0.25 * abs(slant))
+        pressed = 1.0 + 0.6 * u[4]  # the middle of a stroke is up to 60 % wider than its ends
+        xy = xy * ppu + size / 2.0
         canvas = Image.new("L", (size, size), 0)
         draw = ImageDraw.Draw(canvas)
-        for start, stop, kind in strokes:
-            line = xy[start:stop].tolist()
-            draw.line([tuple(p) for p in line], fill=255, width=width)
-            caps = line if kind == "line" else (line[0], line[-1])
-            for px, py in caps:  # round ends (and sharp corners)
-                draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
+        for k, (start, stop, kind) in enumerate(strokes):
+            line = _stroke_ends(xy[start:stop], kind, 0.06 * z[14 + k % 2], u[5 + k % 3])
+            m = len(line)
+            lo, hi = int(m * 0.3 * u[12]), m - int(m * 0.3 * u[13])
+            for part, scale in ((line, 1.0), (line[lo:hi], pressed)):
+                if len(part) < 2:
+                    continue
+                width = max(2, int(round(thickness * scale * ppu)))
+                radius = width / 2.0
+                pts = [tuple(p) for p in part.tolist()]
+                draw.line(pts, fill=255, width=width)
+                for px, py in (pts if kind == "line" else (pts[0], pts[-1])):  # round ends and corners
+                    draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
 
         return {"image": _mnist_normalise(canvas, r_out, box)[:, :, None], "label": digit}
+
+
+def _elastic(xy: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A smooth random displacement (M, 2) of points ``xy`` (M, 2) in digit units.
+
+    Two plane waves of about one cycle per digit height, amplitudes ``0.03 * a`` (8 normals) and
+    directions / phases from ``u`` (4 uniforms): the low-frequency cousin of the elastic distortions
+    that Simard et al. (2003) found to matter most for handwriting.
+    """
+    out = np.zeros_like(xy)
+    for k in range(2):
+        theta, phase = 2 * math.pi * u[2 * k], 2 * math.pi * u[2 * k + 1]
+        f = (0.6 + 0.5 * k) * np.array([math.cos(theta), math.sin(theta)])
+        wave = np.sin(2 * math.pi * (xy @ f) + phase)[:, None]  # (M, 1)
+        out += 0.03 * wave * a[4 * k:4 * k + 2] + 0.03 * np.cos(2 * math.pi * (xy @ f) + phase)[:, None] * a[4 * k + 2:4 * k + 4]
+    return out
+
+
+def _stroke_ends(line: np.ndarray, kind: str, reach: float, u: float) -> np.ndarray:
+    """A stroke's points with its pen-down / pen-up imperfections (canvas px).
+
+    An open stroke's last point moves along its end direction by ``reach`` of the stroke's length
+    (overshoot > 0, falling short < 0); a loop is left open by up to 10 % of its length or closes
+    with up to 10 % overlap, from the uniform ``u``.
+    """
+    if kind == "loop":
+        m = len(line) - 1  # the last point repeats the first
+        k = int(round((u - 0.5) * 0.2 * m))
+        return line[:m + 1 + k] if k <= 0 else np.concatenate([line, line[1:1 + k]])
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    step = line[-1] - line[-2]
+    norm = float(np.linalg.norm(step))
+    if norm == 0.0:
+        return line
+    line = line.copy()
+    line[-1] = line[-1] + step / norm * max(reach * seg.sum(), -0.8 * norm)
+    return line
+
+
+def mnist_frame(ink: np.ndarray, out: int = 28, threshold: int = 26) -> np.ndarray:
+    """Frame any white-on-black drawing exactly as the world frames its digits (MNIST's framing).
+
+    Args:
+        ink: (H, W) uint8 drawing, white ink on black, preferably several times larger than ``out``
+            for a clean downscale. Pixels below ``threshold`` (0-255) are treated as paper, so
+            faint smudges do not stretch the ink's bounding box.
+        out: output side in pixels.
+    Returns:
+        (out, out) uint8: the ink's longer side fills ``INK_BOX`` px of 28 (scaled), its centre
+        of mass at the frame centre. A drawing with no ink comes back black.
+    """
+    ink = np.where(np.asarray(ink) >= threshold, np.asarray(ink), 0).astype(np.uint8)
+    if not ink.any():
+        return np.zeros((out, out), np.uint8)
+    return _mnist_normalise(Image.fromarray(ink, "L"), out, INK_BOX * out / 28.0)
 
 
 def _mnist_normalise(canvas: Image.Image, out: int, box: float) -> np.ndarray:
