@@ -108,3 +108,29 @@ def test_lora_compares_base_and_personalised(page):
     panel = page.locator("[role=tabpanel]:visible").first
     assert panel.locator("img").count() >= 2
     assert page.errors == []
+
+
+# (tab, sub-tab, main control, the output it changes): on a 1024x768 projector both are on screen together
+PROJECTOR_PAIRS = [
+    ("DDPM / DDIM", "Reverse process", "#diffusion-sample-button", "#diffusion-live-xt"),
+    ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
+    ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
+]
+
+
+def test_projector_main_controls_share_the_screen_with_their_output(page):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        for tab, sub, control, output in PROJECTOR_PAIRS:
+            page.get_by_role("tab", name=tab).first.click()
+            if sub:
+                page.get_by_role("tab", name=sub).first.click()
+            page.locator(output).scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            c, o = page.locator(control).bounding_box(), page.locator(output).bounding_box()
+            # one scroll position shows the whole control and at least half of the output
+            span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
+            assert span <= 768, (tab, control, output, c, o)
+            assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})

@@ -94,3 +94,16 @@ def test_label_accuracy_reads_the_hair_style_of_real_faces():
     assert set(right) >= {"class_accuracy", "class_accuracy/short"}
     wrong = label_accuracy(batch["image"], (batch["label"] + 1) % len(ds.class_names), "faces", ds.class_names)
     assert wrong["class_accuracy"] < 0.2
+
+
+def test_speckled_share_counts_noise_on_the_paper_not_ink():
+    from core.diffusion.method import speckled_share
+
+    clean = torch.zeros(4, 1, 28, 28)
+    clean[:, :, 6:22, 12:16] = 1.0  # a stroke with a soft edge
+    clean[:, :, 6:22, 16] = 0.3
+    assert speckled_share(clean) == 0.0  # grey next to a stroke is antialiasing, not speckle
+    noisy = clean.clone()
+    noisy[0, 0, 1, 1:6] = 0.2  # five grey pixels far from the stroke in image 0
+    noisy[1, 0, 26, 1:3] = 0.2  # two in image 1: below the count
+    assert speckled_share(noisy) == 0.25

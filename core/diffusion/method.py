@@ -25,6 +25,14 @@ WORLDS_WITH_CLASSIFIER = ("digits", "faces", "shapes")
 NEAR_BLACK = 0.05  # a pixel at most this bright (13 of 255) counts as clean background
 
 
+def speckled_share(images: torch.Tensor, reach: int = 3, min_pixels: int = 4) -> float:
+    """Share of grey-on-black images (N, 1, H, W) in [0, 1] with speckle: at least ``min_pixels`` pixels
+    brighter than ``NEAR_BLACK`` with no ink (> 0.5) within ``reach`` pixels, i.e. noise on the paper."""
+    paper = F.max_pool2d(images, 2 * reach + 1, 1, reach) < 0.5  # (N, 1, H, W): far from every stroke
+    grey = (images > NEAR_BLACK) & paper
+    return float((grey.flatten(1).sum(1) >= min_pixels).float().mean())
+
+
 class DiffusionMethod(Method):
     """DDPM / DDIM: a class-conditional UNet2DModel trained to denoise (Ho et al. 2020)."""
 
@@ -173,6 +181,8 @@ class DiffusionMethod(Method):
             if images.shape[1] == 1:  # grey ink on black: is the paper as clean as the world's?
                 metrics["near_black_share"] = float((images <= NEAR_BLACK).float().mean())
                 metrics["world_near_black_share"] = float((real <= NEAR_BLACK).float().mean())
+                metrics["speckled_share"] = speckled_share(images)
+                metrics["world_speckled_share"] = speckled_share(real)
         except Exception as exc:  # a missing bundled classifier must not lose a finished training
             print(f"evaluation with the {world} classifier skipped: {exc}", flush=True)
         return metrics
@@ -209,7 +219,9 @@ world classifier (`checkpoints/classifier/<world>`) on {c.eval_samples} samples,
 for, per class. `fid_*_classifier_features`: FID between those samples and as many held-out test images **in the
 penultimate features of that classifier (not Inception)**, comparable only within GenLab. `test_mse`: the training
 loss on 512 held-out images. Grey worlds: `near_black_share`, the share of sample pixels at most {NEAR_BLACK:g} bright
-(clean background; speckle lowers it), beside `world_near_black_share` of the held-out images.
+(clean background; speckle and bolder strokes lower it), beside `world_near_black_share` of the held-out images;
+`speckled_share`, the share of samples with 4 or more such grey pixels at least 4 px from any stroke (noise on the
+paper), beside `world_speckled_share`.
 
 Load: `core.diffusion.pipeline.load_bundle("checkpoints/diffusion/<name>")`, or the UNet alone with
 `diffusers.UNet2DModel.from_pretrained(folder)` and the scheduler with `DDPMScheduler.from_pretrained(folder)`.
