@@ -1,10 +1,11 @@
 """``digits``: MNIST-style handwritten digits drawn from jittered stroke skeletons.
 
-Each digit 0-9 has one or more skeletons (how people write it: a 7 with or without a bar, an open
-or closed 4, ...): strokes through control points in a unit box (x right, y down, height 1). An
-item jitters the control points, applies a random slant (shear), aspect, rotation and stroke
-thickness, draws the strokes with a round pen on a supersampled canvas, and then normalises it the
-way MNIST was built (LeCun et al. 1998): the ink is scaled to fit a 20x20 box preserving its aspect
+Each digit 0-9 has three to five skeletons (how people write it: a 7 with or without a bar, an open
+or closed 4, a looped 2, ...): strokes through control points in a unit box (x right, y down,
+height 1). An item jitters the control points, bends the strokes with a smooth elastic warp, applies
+a random slant (shear), aspect and rotation, lets each stroke overshoot or fall short and each loop
+stay open or overlap, draws the strokes with a round pen that presses harder mid-stroke on a
+supersampled canvas, and then normalises it the way MNIST was built (LeCun et al. 1998): the ink is scaled to fit a 20x20 box preserving its aspect
 ratio, antialiased (area averaging), and placed so its centre of mass sits at the centre of the
 28x28 frame (13.5, 13.5 in pixel-index coordinates).
 At other resolutions the same layout is scaled (the box is 20/28 of the side).
