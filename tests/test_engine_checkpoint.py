@@ -94,3 +94,14 @@ def test_config_validation_and_json_round_trip(tmp_path):
         TrainConfig(dataset="nope").validate()
     with pytest.raises(ValueError, match=r"steps=0 is outside \[1"):
         TrainConfig(steps=0).validate()
+
+
+def test_card_history_says_which_legs_had_fresh_optimizers():
+    from core.engine.model_card import _history
+
+    leg = {"from": 0, "to": 10, "wall_time": 5.0, "hardware": "cpu", "command": "python -m core.train vae --steps 10"}
+    assert _history([leg]) == []  # a run in one go has no history table
+    resumed = "\n".join(_history([leg, {**leg, "from": 10, "to": 20, "command": "python -m core.train vae --steps 20"}]))
+    assert "optimizers, EMA and RNG restored):" in resumed and "fresh optimizers" not in resumed
+    exported = "\n".join(_history([leg, {**leg, "from": 10, "to": 20, "command": "python -m core.train vae --from-export"}]))
+    assert "a `--from-export` leg restores the weights and EMA only, with fresh optimizers" in exported

@@ -92,8 +92,11 @@ def _history(legs: list[dict]) -> list[str]:
     """Lines of the per-leg table of a resumed run (none for a run in one go)."""
     if len(legs) < 2:
         return []
+    export = any("--from-export" in leg.get("command", "") for leg in legs)
+    how = ("weights, optimizers, EMA and RNG restored" + ("; a `--from-export` leg restores the weights and EMA "
+                                                          "only, with fresh optimizers" if export else ""))
     return ["### Training history", "",
-            f"One run in {len(legs)} legs, each resumed from the last (weights, optimizers, EMA and RNG restored):", "",
+            f"One run in {len(legs)} legs, each resumed from the last ({how}):", "",
             "| steps | wall time | hardware | command |", "|---|---|---|---|",
             *[f"| {leg['from']}-{leg['to']} | {_duration(leg['wall_time'])} | {leg['hardware']} | {_command(leg)} |"
               for leg in legs], ""]
