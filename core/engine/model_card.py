@@ -92,7 +92,7 @@ def _history(legs: list[dict]) -> list[str]:
     """Lines of the per-leg table of a resumed run (none for a run in one go)."""
     if len(legs) < 2:
         return []
-    export = any("--from-export" in leg.get("command", "") for leg in legs)
+    export = any("--from-export" in (leg.get("command") or "") for leg in legs)
     how = ("weights, optimizers, EMA and RNG restored" + ("; a `--from-export` leg restores the weights and EMA "
                                                           "only, with fresh optimizers" if export else ""))
     return ["### Training history", "",
