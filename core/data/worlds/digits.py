@@ -170,8 +170,8 @@ def _elastic(xy: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
     for k in range(2):
         theta, phase = 2 * math.pi * u[2 * k], 2 * math.pi * u[2 * k + 1]
         f = (0.6 + 0.5 * k) * np.array([math.cos(theta), math.sin(theta)])
-        wave = np.sin(2 * math.pi * (xy @ f) + phase)[:, None]  # (M, 1)
-        out += 0.03 * wave * a[4 * k:4 * k + 2] + 0.03 * np.cos(2 * math.pi * (xy @ f) + phase)[:, None] * a[4 * k + 2:4 * k + 4]
+        arg = (2 * math.pi * (xy @ f) + phase)[:, None]  # (M, 1)
+        out += 0.03 * np.sin(arg) * a[4 * k:4 * k + 2] + 0.03 * np.cos(arg) * a[4 * k + 2:4 * k + 4]
     return out
 
 
