@@ -220,6 +220,10 @@ footer {{display: none !important}}
 .genlab-sticky {{position: sticky; top: 0; align-self: flex-start}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
+/* pixel views: the label and the buttons sit in a bar above the pixels, never over them */
+.{PIXELS} {{height: auto !important}}
+.{PIXELS} label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
+.{PIXELS} .icon-button-wrapper {{position: static !important; float: right}}
 """
 
 

@@ -17,9 +17,11 @@ from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, check
 
 TITLE = "DDPM / DDIM"
 TRY = """
-1. **Forward process**: drag **t** from 0 to the end: the image dissolves into noise, step by step.
-2. **Reverse process**: pick a class and press **Sample**: watch noise become a digit; then set **steps** to 5.
-3. Set **guidance scale** to 0 and then to 4 on the same seed: unconditional vs strongly guided.
+1. **Forward process**: drag **t** from 0 to the end: the image dissolves into noise, step by step. Press
+   **Denoise from t** at t = 300 and at t = 800: the model redraws what the noise destroyed (SDEdit).
+2. **Reverse process**: pick a class and press **Sample**: watch noise become a digit; then drag the replay
+   slider back through the run; then set **steps** to 5.
+3. Set **guidance w** to 0 and then to 4 on the same seed: unconditional vs strongly guided.
 """
 ABOUT = """**DDPM / DDIM step viewer.** A denoising diffusion model learns to undo a fixed forward process that
 mixes an image with Gaussian noise over T = 1000 steps ([Ho et al. 2020, DDPM](https://arxiv.org/abs/2006.11239));
@@ -115,10 +117,11 @@ def class_choices(name: str):
 
 def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                   schedule="trained", guidance_type="classifier-free"):
-    """Stream (x_t, predicted x0, final image, filmstrip, status) at every reverse step.
+    """Stream (x_t, predicted noise, predicted x0, final image, filmstrip, status, replay frames) per reverse step.
 
     Up to EVERY_STEP_UP_TO steps every step is sent; longer runs (DDPM's 1000) send at most MAX_FPS frames
-    per second (every step is still computed; the status names the step shown).
+    per second (every step is still computed; the status names the step shown). Every step is kept at its own
+    size for the replay slider, sent once at the end (a ``gr.State``: not part of the API's outputs).
     """
     from core.diffusion.service import filmstrip_indices, sample_stream
 
@@ -126,22 +129,61 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
     stream = sample_stream(bundle, sampler, steps, eta, seed, class_label, guidance, schedule, guidance_type)
     first = next(stream)  # validates every argument before anything is shown
     keep = set(filmstrip_indices(first["num_steps"]))
-    strip = []
+    strip, replay = [], []
     last_sent = 0.0
     for frame in itertools.chain([first], stream):
-        status = (f"step {frame['index'] + 1} / {frame['num_steps']} · t = {frame['t']} · "
-                  f"{frame['elapsed']:.2f} s")
+        status = step_status(frame)
+        views = [_pil(frame[k]) for k in ("x_t", "eps_hat", "x0_hat")]
+        replay.append((status, *views))
         if frame["index"] in keep:
-            strip.append((_enlarge(_pil(frame["x_t"])), f"step {frame['index'] + 1}: t = {frame['t']}"))
+            strip.append((_enlarge(views[0]), f"step {frame['index'] + 1}: t = {frame['t']}"))
         if "image" in frame:
             final = _pil(frame["image"])
             strip.append((_enlarge(final), "x_0 (final)"))
-            yield _enlarge(_pil(frame["x_t"])), _enlarge(_pil(frame["x0_hat"])), final, strip, status + " · done"
+            yield *[_enlarge(v) for v in views], final, strip, status + " · done", replay
             return
         now = time.perf_counter()
         if frame["num_steps"] <= EVERY_STEP_UP_TO or now - last_sent >= 1 / MAX_FPS:
             last_sent = now
-            yield _enlarge(_pil(frame["x_t"])), _enlarge(_pil(frame["x0_hat"])), gr.skip(), gr.skip(), status
+            yield *[_enlarge(v) for v in views], gr.skip(), gr.skip(), status, gr.skip()
+
+
+def step_status(frame) -> str:
+    return f"step {frame['index'] + 1} / {frame['num_steps']} · t = {frame['t']} · {frame['elapsed']:.2f} s"
+
+
+def replay_slider(replay):
+    """The replay slider after a finished run: one position per reverse step, at the last."""
+    if not replay:
+        return gr.update(visible=False)
+    return gr.update(visible=True, minimum=1, maximum=len(replay), value=len(replay), interactive=True)
+
+
+def replay_step(replay, position):
+    """x_t, predicted noise, predicted x_0 and the status line of reverse step ``position`` (1-based)."""
+    if not replay:
+        raise ValueError("press Sample first: the replay shows the steps of the last run")
+    i = min(max(int(position or 1), 1), len(replay)) - 1
+    status, *views = replay[i]
+    return *[_enlarge(v) for v in views], "replay: " + status
+
+
+def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guidance, steps):
+    """Stream (image being denoised, status) of SDEdit from the forward view's x_t (Meng et al. 2022)."""
+    from core.diffusion.service import sdedit_stream
+
+    bundle = _bundle(ctx, checkpoint)
+    last_sent = 0.0
+    for frame in sdedit_stream(bundle, image, t, seed, class_label, guidance, steps):
+        status = (f"SDEdit from t = {int(t)}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
+                  f"(t = {frame['t']})")
+        if "image" in frame:
+            yield _enlarge(_pil(frame["image"])), status + f" · done in {frame['elapsed']:.2f} s"
+            return
+        now = time.perf_counter()
+        if now - last_sent >= 1 / MAX_FPS:
+            last_sent = now
+            yield _enlarge(_pil(frame["x_t"])), status
 
 
 def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None):
@@ -221,6 +263,20 @@ def build(ctx: AppContext) -> None:
                 curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")
                 plot = gr.Image(type="pil", format="png", label="noise schedules, marker at t", interactive=False,
                                 show_label=False, buttons=[], elem_id="diffusion-schedule-chart")
+                with gr.Row():
+                    with gr.Column(min_width=160):
+                        gr.Markdown("**SDEdit**: noise x_0 to step t (the model's own schedule), then let the "
+                                    "model denoise it. Small t keeps the image, large t keeps little of it.")
+                        sde_ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, label="model",
+                                                     elem_id="diffusion-sdedit-checkpoint")
+                        sde_label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
+                                                allow_custom_value=True)
+                        sde_go = gr.Button("Denoise from t", variant="primary", elem_id="diffusion-sdedit-button")
+                    with gr.Column(min_width=160):
+                        sde_out = gr.Image(type="pil", format="png", label="denoised from t (SDEdit)",
+                                           height=VIEW_SIZE, elem_id="diffusion-sdedit", elem_classes=PIXELS,
+                                           interactive=False)
+                        sde_status = gr.Markdown()
 
         forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out)
         plot_args = dict(fn=ui_errors(schedule_view), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
@@ -236,6 +292,16 @@ def build(ctx: AppContext) -> None:
         gr.on([t.change, schedule_f.change, curve.change, *on_open], **plot_args)
         gr.on([pick.click, *on_open], ui_errors(dataset_image), [world, index], x0_in, api_visibility="private",
               queue=False)  # on page open: held-out digit 0, so x_t is there before anything is touched
+        sde_ckpt.change(class_choices, sde_ckpt, sde_label, api_visibility="private", queue=False)
+
+        def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,
+                             class_label: str = "none", guidance: float = 2.0, steps: int = 50):
+            """SDEdit: noise ``image`` to step t (1..1000) and denoise it with ``checkpoint`` (DDIM, eta 0)."""
+            yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
+
+        sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label],
+                     [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=2,
+                     concurrency_id="diffusion_sample")
 
     with gr.Tab("Reverse process"):
         with gr.Row():
@@ -257,14 +323,22 @@ def build(ctx: AppContext) -> None:
                                              label="noise schedule (trained = the checkpoint's own)")
                     guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
             with gr.Column(scale=2):
-                with gr.Row():
-                    xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, elem_id="diffusion-live-xt")
+                with gr.Row():  # x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) eps, term by term
+                    xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, min_width=150,
+                                       elem_id="diffusion-live-xt", elem_classes=PIXELS)
+                    eps_view = gr.Image(type="pil", format="png", label="predicted noise eps", height=VIEW_SIZE,
+                                        min_width=150, elem_id="diffusion-live-eps", elem_classes=PIXELS)
                     x0_view = gr.Image(type="pil", format="png", label="predicted x_0", height=VIEW_SIZE,
-                                       elem_id="diffusion-live-x0")
-                    final = gr.Image(type="pil", format="png", label="sample (exact PNG, shown enlarged)",
-                                     height=VIEW_SIZE, elem_id="diffusion-final", elem_classes=PIXELS)
+                                       min_width=150, elem_id="diffusion-live-x0", elem_classes=PIXELS)
                 status = gr.Markdown()
-                strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=9, height=160, format="png")
+                replay = gr.State([])
+                scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,
+                                  elem_id="diffusion-replay")
+                with gr.Row():
+                    strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=5, height=170, format="png",
+                                       scale=3)
+                    final = gr.Image(type="pil", format="png", label="sample (exact PNG)", height=170, scale=1,
+                                     min_width=120, elem_id="diffusion-final", elem_classes=PIXELS)
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
         def diffusion_sample(checkpoint: str = DEFAULT_CHECKPOINT, sampler: str = "ddim", steps: int = 50,
                              eta: float = 0.0, seed: int = 0, class_label: str = "0", guidance: float = 2.0,
@@ -274,8 +348,13 @@ def build(ctx: AppContext) -> None:
 
         go.click(ui_errors(gpu_task(diffusion_sample)),
                  [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
-                 [xt_view, x0_view, final, strip, status], api_name="diffusion_sample",
-                 concurrency_limit=2, concurrency_id="diffusion_sample")
+                 [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
+                 concurrency_limit=2, concurrency_id="diffusion_sample").then(
+            replay_slider, replay, scrub, api_visibility="private", queue=False)
+        scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],
+                    api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
+        ckpt.change(lambda: ([], gr.update(visible=False)), None, [replay, scrub], api_visibility="private",
+                    queue=False)
 
     with gr.Tab("Compare samplers"):
         gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): wall time "

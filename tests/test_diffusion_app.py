@@ -2,7 +2,8 @@
 
 /diffusion_forward: image, t, schedule, noise seed -> x_t (PNG).
 /diffusion_sample: checkpoint, sampler, steps, eta, seed, class, guidance, schedule, guidance type
--> streamed (x_t, predicted x0, final image, filmstrip, status).
+-> streamed (x_t, predicted noise, predicted x0, final image, filmstrip, status).
+/diffusion_sdedit: image, t, seed, checkpoint, class, guidance, steps -> streamed (image, status).
 """
 
 from __future__ import annotations
@@ -79,15 +80,15 @@ def _sample(app_client, **changes):
 def test_sample_endpoint_streams_every_step_and_is_deterministic(app_client):
     outputs, final = _sample(app_client)
     assert len(outputs) >= 4, "one streamed frame per step"
-    x_t, x0, image, strip, status = final
+    x_t, eps, x0, image, strip, status = final
     assert "step 4 / 4" in status and "done" in status
     first = _array(image)
     assert first.shape[:2] == (28, 28)
     assert len(strip) == 5  # 4 steps + the final sample
     _, again = _sample(app_client)
-    assert np.array_equal(_array(again[2]), first), "same seed + eta 0 must give the same image"
+    assert np.array_equal(_array(again[3]), first), "same seed + eta 0 must give the same image"
     _, other = _sample(app_client, seed=8)
-    assert not np.array_equal(_array(other[2]), first)
+    assert not np.array_equal(_array(other[3]), first)
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -106,7 +107,7 @@ def test_sample_endpoint_refuses_bad_input_and_keeps_serving(app_client, changes
     with pytest.raises(Exception, match=message):
         _sample(app_client, **changes)
     _, final = _sample(app_client, steps=2)
-    assert "done" in final[4]
+    assert "done" in final[5]
 
 
 def test_compare_rows_report_progress_before_each_row(monkeypatch):
@@ -123,3 +124,40 @@ def test_compare_rows_report_progress_before_each_row(monkeypatch):
     assert [len(t) for t in tables] == [1, 2, 3, 4, 5]               # a row per setting, shown as each finishes
     assert calls[0] == "row 1 of 5: DDPM 1000 steps, N = 10"          # no world: no held-out floor row
     assert calls[-1] == "row 5 of 5: DDIM 10 steps, N = 10"
+
+
+def test_sdedit_keeps_the_image_at_small_t_and_redraws_it_at_large_t(app_client, tmp_path):
+    """SDEdit through the app: t = 50 changes a held-out digit a little, t = 1000 replaces it (same seed)."""
+    from gradio_client import handle_file
+
+    png = _digit_png(tmp_path)
+    clean = _array(png).astype(float)
+    diffs = {}
+    for t in (50, 1000):
+        edited, status = app_client.predict(handle_file(str(png)), t, 0, _checkpoint(), "none", 2.0, 20,
+                                            api_name="/diffusion_sdedit")
+        out = Image.open(edited).convert("L")
+        assert out.width % 28 == 0 and "done" in status and f"from t = {t}" in status
+        diffs[t] = np.abs(np.asarray(out.resize((28, 28), Image.NEAREST)).astype(float) - clean).mean()
+    assert diffs[50] < 10 < diffs[1000], diffs
+    with pytest.raises(Exception, match="(outside 1..1000|out of range)"):
+        app_client.predict(handle_file(str(png)), 0, 0, _checkpoint(), "none", 2.0, 20, api_name="/diffusion_sdedit")
+    with pytest.raises(Exception, match="give an image"):
+        app_client.predict(None, 300, 0, _checkpoint(), "none", 2.0, 20, api_name="/diffusion_sdedit")
+
+
+def test_replay_shows_each_step_of_the_last_run():
+    """The replay slider's handler: step k of the stored run, its status, and a clear message before any run."""
+    from demos.diffusion import replay_slider, replay_step, sample_frames
+    from core.engine import AppContext
+
+    ctx = AppContext(device=__import__("torch").device("cpu"))
+    *_, last = sample_frames(ctx, _checkpoint(), "ddim", 6, 0.0, 1, "4", 2.0)
+    replay = last[-1]
+    assert len(replay) == 6 and replay_slider(replay)["maximum"] == 6
+    x_t, eps, x0, status = replay_step(replay, 2)
+    assert status.startswith("replay: step 2 / 6")
+    assert not np.array_equal(np.asarray(x_t), np.asarray(replay_step(replay, 6)[0]))
+    assert replay_step(replay, 99)[3].startswith("replay: step 6 / 6")  # clamped to the run
+    with pytest.raises(ValueError, match="press Sample first"):
+        replay_step([], 1)

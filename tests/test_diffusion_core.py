@@ -124,6 +124,30 @@ def test_loop_yields_every_step_with_x0_and_eps():
     assert torch.equal(frames[1].x_t, frames[0].prev)
 
 
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpm++"])
+def test_sdedit_runs_only_the_timesteps_below_start_from_x0_noised_there(sampler):
+    """SDEdit (Meng et al. 2022): of 10 steps over 0..999 only those <= start_t run, from q(x_t | x0) at the first."""
+    bundle = tiny_bundle()
+    x0 = torch.rand(1, 1, 8, 8) * 2 - 1
+    full = [f.t for f in reverse_steps(bundle, 1, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(0))]
+    for start_t, expected in [(999, full), (499, [t for t in full if t <= 499]), (0, full[-1:])]:
+        frames = list(reverse_steps(bundle, 1, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(3),
+                                    x0=x0, start_t=start_t))
+        assert [f.t for f in frames] == expected and frames[-1].num_steps == len(expected)
+        ab = bundle.alphas_cumprod[expected[0]]
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(3))
+        assert torch.allclose(frames[0].x_t, ab.sqrt() * x0 + (1 - ab).sqrt() * noise, atol=1e-5)
+    with pytest.raises(ValueError, match="start_t 1000 is outside 0..999"):
+        next(reverse_steps(bundle, 1, sampler=sampler, steps=10, x0=x0, start_t=1000))
+
+
+def test_class_none_of_a_conditional_model_samples_its_unconditional_output():
+    """Class "none" (None) runs the null class: the same image as guidance w = 0 on any class."""
+    bundle = tiny_bundle(num_classes=3)
+    run = lambda **kw: sample_images(bundle, 1, sampler="ddim", steps=3, generator=torch.Generator().manual_seed(4), **kw)
+    assert torch.allclose(run(class_labels=None, guidance=3.0), run(class_labels=2, guidance=0.0), atol=1e-6)
+
+
 def test_ddim_eta0_is_deterministic_per_seed():
     bundle = tiny_bundle(num_classes=3)
     run = lambda seed: sample_images(bundle, 1, sampler="ddim", steps=3, eta=0.0, class_labels=2, guidance=3.0,

@@ -66,5 +66,6 @@ def test_readme_example_runs_as_written(title, app_url, tmp_path, monkeypatch):
         assert Image.open(scope["img"]).size == Image.open(scope["mixed"]).size == (64, 64)
     else:
         assert Image.open(scope["final_png"]).size == (28, 28) and "step" in scope["status"].lower()
+        assert Image.open(scope["edited"]).width % 28 == 0 and "SDEdit" in scope["status"]
     monkeypatch.undo()
     assert client.predict(api_name="/stylegan_generate")  # the app still serves

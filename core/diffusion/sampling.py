@@ -138,8 +138,13 @@ def _to_model_output(eps: torch.Tensor, x_t: torch.Tensor, ab: torch.Tensor, pre
 @torch.no_grad()
 def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, eta: float = 0.0,
                   generator: torch.Generator | None = None, class_labels=None, guidance: float = 1.0,
-                  guidance_type: str = "classifier-free", schedule: str | None = None) -> Iterator[StepOutput]:
+                  guidance_type: str = "classifier-free", schedule: str | None = None,
+                  x0: torch.Tensor | None = None, start_t: int | None = None) -> Iterator[StepOutput]:
     """Yield a :class:`StepOutput` per reverse step; the last one's ``prev`` is the sample in [-1, 1].
+
+    With ``x0`` and ``start_t`` it is SDEdit (Meng et al. 2022), as diffusers' img2img pipelines do it: of the
+    ``steps`` sampling timesteps only those at or below ``start_t`` run, from x0 noised to the first of them,
+    x_t = sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) eps (eps drawn from ``generator``).
 
     Args:
         bundle: a :class:`core.diffusion.pipeline.DiffusionBundle`.
@@ -152,6 +157,8 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
         guidance: w for classifier-free guidance, s for classifier guidance.
         guidance_type: "classifier-free" or "classifier".
         schedule: sampling noise schedule (None: the checkpoint's own).
+        x0: SDEdit's clean image, (num or 1, C, H, W) in [-1, 1] at the model's size (None: start from noise).
+        start_t: SDEdit's starting noise level, a training timestep index 0..T-1 (diffusers indexing).
     """
     from diffusers.utils.torch_utils import randn_tensor
 
@@ -161,16 +168,21 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
     scheduler.set_timesteps(int(steps), device=device)
     shape = (num, bundle.channels, bundle.resolution, bundle.resolution)
     x = randn_tensor(shape, generator=generator, device=device, dtype=unet.dtype) * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    if x0 is not None:
+        timesteps, x = _sdedit_start(scheduler, x0.to(device, unet.dtype).expand(shape), x, start_t)
     labels = None
     if class_labels is not None and bundle.null_class is not None:
         labels = torch.as_tensor(class_labels, device=device).long().expand(num).contiguous()
+    elif bundle.null_class is not None:  # class "none" of a class-conditional model: its unconditional output
+        labels, guidance, guidance_type = torch.full((num,), bundle.null_class, device=device), 1.0, "classifier-free"
     sample_ab = scheduler.alphas_cumprod.cpu()
-    timesteps_cpu = scheduler.timesteps.cpu()
+    timesteps_cpu = timesteps.cpu()
     t_model_all = model_timesteps(timesteps_cpu, sample_ab, bundle.alphas_cumprod)
     same_schedule = t_model_all is timesteps_cpu
     cfg = guidance_type == "classifier-free"
     start = time.perf_counter()
-    for i, t in enumerate(scheduler.timesteps):
+    for i, t in enumerate(timesteps):
         t_model = t if same_schedule else t_model_all[i].to(device)
         x_in = scheduler.scale_model_input(x, t)
         if cfg:
@@ -191,9 +203,21 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
             x0_hat = (x - (1 - ab).sqrt() * eps_hat) / ab.sqrt()
         kwargs = {"eta": float(eta)} if sampler == "ddim" else {}
         prev = scheduler.step(out, t, x, generator=generator, **kwargs).prev_sample
-        yield StepOutput(i, len(scheduler.timesteps), int(t), x, x0_hat.clamp(-1, 1), eps_hat, prev,
+        yield StepOutput(i, len(timesteps), int(t), x, x0_hat.clamp(-1, 1), eps_hat, prev,
                          time.perf_counter() - start)
         x = prev
+
+
+def _sdedit_start(scheduler, x0: torch.Tensor, noise: torch.Tensor, start_t) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the timesteps at or below ``start_t``, x0 noised to the first of them); at least the last timestep runs."""
+    if start_t is None or not 0 <= int(start_t) < len(scheduler.alphas_cumprod):
+        raise ValueError(f"start_t {start_t!r} is outside 0..{len(scheduler.alphas_cumprod) - 1}")
+    all_t = scheduler.timesteps
+    begin = int((all_t > int(start_t)).sum()) if (all_t <= int(start_t)).any() else len(all_t) - 1
+    if hasattr(scheduler, "set_begin_index"):   # multistep solvers keep their own step index (as img2img does)
+        scheduler.set_begin_index(begin * scheduler.order)
+    timesteps = all_t[begin:]
+    return timesteps, scheduler.add_noise(x0, noise, timesteps[:1].repeat(len(x0)))
 
 
 def sample_images(bundle, num: int = 1, **kwargs) -> torch.Tensor:

@@ -100,11 +100,18 @@ def filmstrip_indices(num_steps: int, frames: int = FILMSTRIP_FRAMES) -> list[in
     return sorted({int(round(i)) for i in np.linspace(0, num_steps - 1, min(frames, num_steps))})
 
 
-def sample_stream(bundle, sampler: str = "ddim", steps=50, eta=0.0, seed=0, class_label=None, guidance=1.0,
-                  schedule=None, guidance_type: str = "classifier-free") -> Iterator[dict]:
-    """Yield per step {index, num_steps, t, x_t, x0_hat (C, H, W) in [0, 1], elapsed}; the last also has "image".
+def noise_to_image(eps: torch.Tensor) -> torch.Tensor:
+    """Predicted noise eps-hat ~ N(0, I) shown as an image: eps / 5 + 1/2, so +-2.5 sigma spans black to white."""
+    return (eps.float() / 5 + 0.5).clamp(0, 1)
 
-    The generator lives on the CPU so the same seed gives the same image on any device.
+
+def sample_stream(bundle, sampler: str = "ddim", steps=50, eta=0.0, seed=0, class_label=None, guidance=1.0,
+                  schedule=None, guidance_type: str = "classifier-free", x0=None, start_t=None) -> Iterator[dict]:
+    """Yield per step {index, num_steps, t, x_t, eps_hat, x0_hat (C, H, W) in [0, 1], elapsed}; the last also has
+    "image". ``eps_hat`` is :func:`noise_to_image` of the predicted noise.
+
+    The generator lives on the CPU so the same seed gives the same image on any device. ``x0`` (C, H, W) in
+    [0, 1] at the model's size and ``start_t`` (diffusers index) make it SDEdit (:func:`sdedit_stream`).
     """
     from .sampling import reverse_steps
 
@@ -114,10 +121,38 @@ def sample_stream(bundle, sampler: str = "ddim", steps=50, eta=0.0, seed=0, clas
     if bundle.device.type != "cpu":
         generator = torch.Generator(bundle.device).manual_seed(seed)
     to01 = lambda x: ((x[0].float() + 1) / 2).clamp(0, 1).cpu()
+    x0 = None if x0 is None else (x0.float()[None] * 2 - 1)
     for step in reverse_steps(bundle, 1, sampler=sampler, steps=steps, eta=eta, generator=generator,
-                              class_labels=label, guidance=guidance, guidance_type=guidance_type, schedule=schedule):
+                              class_labels=label, guidance=guidance, guidance_type=guidance_type, schedule=schedule,
+                              x0=x0, start_t=start_t):
         frame = {"index": step.index, "num_steps": step.num_steps, "t": step.t, "x_t": to01(step.x_t),
-                 "x0_hat": to01(step.x0_hat), "elapsed": step.elapsed}
+                 "eps_hat": noise_to_image(step.eps_hat[0]).cpu(), "x0_hat": to01(step.x0_hat),
+                 "elapsed": step.elapsed}
         if step.index == step.num_steps - 1:
             frame["image"] = to01(step.prev)
         yield frame
+
+
+def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, steps=50,
+                  sampler: str = "ddim") -> Iterator[dict]:
+    """SDEdit (Meng et al. 2022): noise ``image`` to step t of the checkpoint's forward process, then denoise it.
+
+    Args:
+        image: a path or PIL image; it goes through the project's loader at the model's channels and size.
+        t: 1..T (paper indexing, as the forward view): how much of the image is destroyed before denoising;
+            small t keeps the layout, large t keeps only what the model imagines.
+        steps: sampling steps over the full 0..T range; only those at or below t run (so t = T/2 runs half).
+    Yields :func:`sample_stream` frames; the first also has "x0" (the image as the model sees it, (C, H, W)).
+    A grey model gets dark ink on light paper inverted: its data is light ink on black.
+    """
+    from core.data import load_user_image, open_image
+
+    t = _check_int(t, "t", 1, bundle.num_train_timesteps)
+    if image is None:
+        raise ValueError("give an image: upload one or pick a dataset image")
+    x0 = load_user_image(open_image(image), channels=bundle.channels, size=bundle.resolution, background="white")
+    if bundle.channels == 1 and float(x0.mean()) > 0.5:
+        x0 = 1.0 - x0
+    for i, frame in enumerate(sample_stream(bundle, sampler, steps, 0.0, seed, class_label, guidance,
+                                            x0=x0, start_t=t - 1)):
+        yield frame | ({"x0": x0} if i == 0 else {})

@@ -261,4 +261,4 @@ def center_like_mnist(x: torch.Tensor, size: int = 28) -> torch.Tensor:
     from core.data.worlds.digits import mnist_frame
 
     ink = (x[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return torch.from_numpy(mnist_frame(ink, size)).float().div(255.0)[None]
+    return torch.tensor(mnist_frame(ink, size)).float().div(255.0)[None]
