@@ -16,7 +16,7 @@ import gradio as gr
 from core.engine import resolve_device
 from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import CSS, SELECT_BRUSH_JS, AppContext, install_atomic_image_cache
+from demos.common import CSS, APP_JS, AppContext, install_atomic_image_cache
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -78,7 +78,7 @@ def theme() -> gr.themes.Base:
 
 def launch(demo: gr.Blocks, **kwargs):
     """Launch with GenLab's theme and CSS (``launch()`` takes them in Gradio 6)."""
-    return demo.launch(theme=theme(), css=CSS, js=SELECT_BRUSH_JS, show_error=True, **kwargs)
+    return demo.launch(theme=theme(), css=CSS, js=APP_JS, show_error=True, **kwargs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -214,6 +214,7 @@ def config_widget(config_cls, name: str, value):
 # The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
 # return the exact native-size PNG.
 PIXELS = "genlab-pixels"
+_IMAGE = ".block:has(> .image-container):not(:has(canvas))"
 CSS = f"""
 .gradio-container {{max-width: 1280px !important}}
 footer {{display: none !important}}
@@ -221,15 +222,18 @@ footer {{display: none !important}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 /* pixel views: the label and the buttons sit in a bar above the pixels, never over them */
-.{PIXELS} {{height: auto !important}}
-.{PIXELS} label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
-.{PIXELS} .icon-button-wrapper {{position: static !important; float: right}}
+.genlab-hidden {{display: none !important}}
+/* every image (not the sketchpads): its label and buttons sit in a bar above the pixels, never over them */
+{_IMAGE}, .{PIXELS} {{height: auto !important}}
+{_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
+{_IMAGE} > .image-container {{position: relative; overflow: visible}}
+{_IMAGE} > .image-container > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
 """
 
 
-# Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew nothing). Each
-# Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later).
-SELECT_BRUSH_JS = """
+# The app's script. Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew
+# nothing); each Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later).
+APP_JS = """
 () => {
   const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
     if (!b.dataset.genlabBrush && b.offsetParent !== null) { b.dataset.genlabBrush = "1"; b.click(); }
@@ -237,6 +241,27 @@ SELECT_BRUSH_JS = """
   new MutationObserver(pick).observe(document.body, {subtree: true, childList: true, attributes: true,
                                                      attributeFilter: ["style", "class", "hidden"]});
   pick();
+  // the mouse over an image of HOVER: the image pixel under it (natural size, object-fit contain) goes to the hidden
+  // textbox named there, at most every 60 ms (the latent map's "hover to decode")
+  const HOVER = {"vae-map": "vae-map-hover"};
+  let last = 0;
+  document.addEventListener("mousemove", (e) => {
+    if (e.timeStamp - last < 60) return;
+    for (const [source, target] of Object.entries(HOVER)) {
+      const img = document.querySelector(`#${source} img`);
+      if (!img || !img.naturalWidth) continue;
+      const r = img.getBoundingClientRect();
+      const k = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+      const x = (e.clientX - r.left - (r.width - img.naturalWidth * k) / 2) / k;
+      const y = (e.clientY - r.top - (r.height - img.naturalHeight * k) / 2) / k;
+      if (x < 0 || y < 0 || x > img.naturalWidth || y > img.naturalHeight) continue;
+      const box = document.querySelector(`#${target} textarea, #${target} input`);
+      if (!box) continue;
+      last = e.timeStamp;
+      box.value = `${x.toFixed(1)},${y.toFixed(1)}`;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+  });
 }
 """
 
@@ -278,11 +303,11 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     with gr.Blocks(title=f"GenLab - {title}") as demo:
         with gr.Tab(title):
             build(AppContext())
-    demo.queue(default_concurrency_limit=2).launch(css=CSS, js=SELECT_BRUSH_JS)
+    demo.queue(default_concurrency_limit=2).launch(css=CSS, js=APP_JS)
 
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "SELECT_BRUSH_JS",
+__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS",
            "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

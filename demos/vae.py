@@ -20,8 +20,8 @@ from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker,
 
 TITLE = "VAE latent explorer"
 TRY = """
-1. **Latent map**: click anywhere on the coloured map; the digit decoded at that point appears beside it. Click
-   between two colours to see one digit turn into another.
+1. **Latent map**: move the mouse over the coloured map; the digit decoded under it appears beside it. Set
+   *a click on the map* to "picks A, then B" and click two clusters: the strip shows one digit turning into another.
 2. **Encode your own** > **Draw**: draw a digit (any size, anywhere), press *Encode the drawing*: the model
    sees it framed like its training digits, and the cross shows where it lands on the map.
 3. **Compare AE / VAE / VQ-VAE**: the same images through three models: which blurs, which keeps detail?
@@ -33,6 +33,7 @@ space decodes to plausible images and you can sample from it; [beta-VAE](https:/
 (Higgins et al. 2017) weighs that pull more. [VQ-VAE](https://arxiv.org/abs/1711.00937) (van den Oord et
 al. 2017) replaces the Gaussian code with a grid of entries from a learned codebook."""
 
+MAP_MODES = ("decodes the point", "picks A, then B: walk between them")
 MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent size)
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
@@ -57,13 +58,21 @@ def build(ctx: AppContext) -> None:
                 map_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_MAP), elem_id="vae-map-ckpt", scale=3)
                 map_info = gr.Markdown()
             with gr.Row():
-                map_img = gr.Image(label="held-out images encoded (colour = class); click to decode a point",
+                map_img = gr.Image(label="latent map: held-out images, colour = class",
                                    type="pil", format="png", interactive=False, elem_id="vae-map")
                 with gr.Column():
-                    point_img = gr.Image(label="decoded at the point", type="pil", format="png",
-                                         interactive=False, elem_id="vae-point")
+                    point_img = gr.Image(label="decoded under the mouse or the click", type="pil", format="png",
+                                         interactive=False, elem_id="vae-point", height=230)
+                    segment_img = gr.Image(label="from A to B along the line on the map", type="pil",
+                                           format="png", interactive=False, elem_id="vae-segment", visible=False)
+                    click_mode = gr.Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
+                                          elem_id="vae-map-mode")
                     z1 = Slider(-3, 3, value=0, step=0.01, label="z1", elem_id="vae-z1")
                     z2 = Slider(-3, 3, value=0, step=0.01, label="z2", elem_id="vae-z2")
+            # the map's hover position in image pixels ("x,y"), written by HOVER_JS; hidden by CSS, not by
+            # visible=False (a component that is not rendered cannot receive the browser's input events)
+            hover = gr.Textbox(elem_id="vae-map-hover", elem_classes="genlab-hidden", show_label=False)
+            ends = gr.State([])
             gr.Markdown("For models with more than 2 latent dims the map shows the first two principal axes "
                         "(PC1, PC2) of the encoded held-out set, and a point decodes z = mean + x PC1 + y PC2.")
             with gr.Row():
@@ -206,6 +215,8 @@ def build(ctx: AppContext) -> None:
 
     gr.on(triggers=None, fn=on_map_checkpoint, inputs=map_ckpt,
           outputs=[map_info, map_img, z1, z2, point_img, grid_img, grid_btn], api_visibility="private")  # load + change
+    map_ckpt.change(lambda: ([], gr.update(visible=False, value=None)), None, [ends, segment_img],
+                    api_visibility="private", queue=False)  # A and B belonged to the old model's plane
     for slider in (z1, z2):
         slider.input(ui_errors(functools.partial(views.point_image, ctx)), inputs=[map_ckpt, z1, z2],
                      outputs=point_img, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -213,16 +224,34 @@ def build(ctx: AppContext) -> None:
                        outputs=map_img, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
     @ui_errors
-    def on_map_click(name, evt: gr.SelectData):
+    def on_map_click(name, mode, picked, evt: gr.SelectData):
+        """Decode the clicked point; in the two-point mode the first click is A, the second B (and the strip)."""
         if not name:
             raise ValueError("choose a checkpoint first")
         if not isinstance(evt.index, (list, tuple)):
             raise ValueError("click a point of the map")
         x, y = views.map_click(ctx, name, *evt.index)
-        return x, y, views.point_image(ctx, name, x, y), views.map_image(ctx, name, x, y)
+        point = views.point_image(ctx, name, x, y)
+        if mode == MAP_MODES[0]:
+            return x, y, point, views.map_image(ctx, name, x, y), [], gr.update(visible=False)
+        picked = [(x, y)] if len(picked) != 1 else [picked[0], (x, y)]
+        strip = views.map_segment(ctx, name, *picked) if len(picked) == 2 else None
+        return (x, y, point, views.map_image(ctx, name, None, None, ends=picked), picked,
+                gr.update(visible=strip is not None, value=strip))
 
-    map_img.select(on_map_click, inputs=map_ckpt, outputs=[z1, z2, point_img, map_img], api_visibility="private",
-                   show_progress="hidden")
+    map_img.select(on_map_click, inputs=[map_ckpt, click_mode, ends], outputs=[z1, z2, point_img, map_img, ends,
+                                                                             segment_img],
+                   api_visibility="private", show_progress="hidden")
+
+    @ui_errors
+    def on_map_hover(name, position):
+        px, py = (float(v) for v in position.split(","))
+        return views.point_image(ctx, name, *views.map_click(ctx, name, px, py))
+
+    hover.change(on_map_hover, inputs=[map_ckpt, hover], outputs=point_img, api_visibility="private",
+                trigger_mode="always_last", show_progress="hidden", queue=False)
+    click_mode.change(lambda: ([], gr.update(visible=False, value=None)), None, [ends, segment_img],
+                      api_visibility="private", queue=False)
     grid_btn.click(ui_errors(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n], outputs=grid_img,
                    api_visibility="private")
 

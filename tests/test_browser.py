@@ -134,3 +134,27 @@ def test_projector_main_controls_share_the_screen_with_their_output(page):
             assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
+    """Hovering the latent map decodes the point under the mouse; in the two-point mode two clicks draw the walk."""
+    page.get_by_role("tab", name="VAE latent explorer").click()
+    page.get_by_role("tab", name="Latent map").click()
+    img = page.locator("#vae-map img")
+    img.wait_for(timeout=30_000)
+    img.scroll_into_view_if_needed()
+    box = img.bounding_box()
+    point = page.locator("#vae-point img")
+    before = point.get_attribute("src")
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.25)
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=["#vae-point img", before], timeout=10_000)
+    page.locator("#vae-map-mode label", has_text="picks A").click()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    page.wait_for_timeout(800)
+    assert page.locator("#vae-segment img").count() == 0        # A alone: no walk yet
+    page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.85)
+    page.locator("#vae-segment img").wait_for(timeout=10_000)
+    page.locator("#vae-map-mode label", has_text="decodes the point").click()
+    page.locator("#vae-segment img").wait_for(state="detached", timeout=10_000)
+    assert page.errors == []

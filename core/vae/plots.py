@@ -48,8 +48,9 @@ class LatentMap:
         return (min(max(x, self.lo), self.hi), min(max(y, self.lo), self.hi))
 
     def draw(self, xy: torch.Tensor, labels: torch.Tensor, class_names=None, marker=None,
-             axis_names=("z1", "z2")) -> Image.Image:
-        """Scatter ``xy`` (N, 2) coloured by ``labels``; ``marker`` (x, y) draws a cross."""
+             axis_names=("z1", "z2"), ends=()) -> Image.Image:
+        """Scatter ``xy`` (N, 2) coloured by ``labels``; ``marker`` (x, y) draws a cross; ``ends`` (one or two
+        (x, y) points) draws A, and B with the line from A to B (the two-point interpolation)."""
         legend = 96 if class_names else 0  # a column of class swatches right of the plot
         img = Image.new("RGB", (self.size + legend, self.size), "white")
         d = ImageDraw.Draw(img)
@@ -76,6 +77,12 @@ class LatentMap:
             for i, name in enumerate(list(class_names)[:20]):
                 d.rectangle([x0, y0 + 16 * i, x0 + 9, y0 + 16 * i + 9], fill=CLASS_COLOURS[i % len(CLASS_COLOURS)])
                 d.text((x0 + 14, y0 + 16 * i - 1), str(name)[:11], fill=(0, 0, 0))
+        points = [self.to_pixel(*p) for p in ends]
+        if len(points) == 2:
+            d.line([*points[0], *points[1]], fill=(0, 0, 0), width=3)
+        for (px, py), name in zip(points, "AB"):
+            d.ellipse([px - 9, py - 9, px + 9, py + 9], fill=(255, 255, 255), outline=(0, 0, 0), width=2)
+            d.text((px - 3, py - 6), name, fill=(0, 0, 0))
         if marker is not None:
             px, py = self.to_pixel(*marker)
             d.line([px - 9, py, px + 9, py], fill=(0, 0, 0), width=3)

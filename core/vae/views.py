@@ -54,13 +54,30 @@ class MapView:
     point: object
 
 
-def map_image(ctx, name, x: float, y: float):
+def map_image(ctx, name, x: float | None, y: float | None, ends=()):
     """The held-out set encoded on the 2-D plane (z itself, or the PC1/PC2 plane of a larger latent), colour =
-    class, with a marker at (x, y)."""
+    class, with a marker at (x, y) (None: no marker) and the interpolation's ends A, B (plane points)."""
     model, s = scatter(ctx, name)
     shift = 0 if model.latent_dim == 2 else s["mean"] @ s["basis"]
     return s["map"].draw(s["xy"] - shift, s["labels"], getattr(test_set(ctx, name), "class_names", None),
-                         marker=(float(x), float(y)), axis_names=_axes(model))
+                         marker=None if x is None else (float(x), float(y)), axis_names=_axes(model),
+                         ends=[(float(a), float(b)) for a, b in ends])
+
+
+def map_segment(ctx, name, a, b, steps: int = 10):
+    """Decoded images at ``steps`` (2..16) evenly spaced points of the straight line from plane point A to B (ends
+    included), in two rows read left to right: what a walk across the map looks like."""
+    from .explore import decode_point
+
+    steps = int(steps)
+    if not 2 <= steps <= 16:
+        raise ValueError(f"steps must be between 2 and 16, got {steps}")
+    model, s = scatter(ctx, name)
+    with torch.no_grad():
+        images = torch.stack([decode_point(model, plane_to_latent(model, s, a[0] + k / (steps - 1) * (b[0] - a[0]),
+                                                                   a[1] + k / (steps - 1) * (b[1] - a[1])))
+                              for k in range(steps)])
+    return grid_image(images, nrow=(steps + 1) // 2, scale=max(2, 84 // model.image_size))
 
 
 def _axes(model) -> tuple[str, str]:

@@ -1,0 +1,59 @@
+"""The latent map's views (core.vae.views) on the bundled 2-D VAE: hover/click decoding and the A -> B walk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.engine import AppContext, list_checkpoints
+from core.vae import views
+
+pytestmark = pytest.mark.skipif("vae2d-digits" not in list_checkpoints("vae"), reason="bundled vae2d-digits missing")
+NAME = "vae2d-digits"
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return AppContext(device=torch.device("cpu"))
+
+
+def _tile(strip, index: int, per_row: int, size: int = 28, scale: int = 3, padding: int = 2) -> np.ndarray:
+    """Tile ``index`` of a make_grid strip (padding 2) enlarged ``scale`` times, at its own size."""
+    small = np.asarray(strip.convert("L"))[::scale, ::scale]
+    r, c = divmod(index, per_row)
+    y, x = padding + r * (size + padding), padding + c * (size + padding)
+    return small[y:y + size, x:x + size].astype(float)
+
+
+def test_the_walk_from_a_to_b_starts_at_a_and_ends_at_b(ctx):
+    a, b = (-2.0, 1.5), (1.8, -1.2)
+    strip = views.map_segment(ctx, NAME, a, b, steps=10)
+    assert strip.size == (3 * (5 * 30 + 2), 3 * (2 * 30 + 2))  # two rows of 5 digits, 3x enlarged
+    for index, point in ((0, a), (9, b)):
+        expected = np.asarray(views.point_image(ctx, NAME, *point).convert("L").resize((28, 28), 0)).astype(float)
+        assert np.abs(_tile(strip, index, 5) - expected).max() <= 1, index
+    middle = np.asarray(views.point_image(ctx, NAME, 0.0, 0.0).convert("L").resize((28, 28), 0)).astype(float)
+    steps3 = views.map_segment(ctx, NAME, (-1.0, -1.0), (1.0, 1.0), steps=3)  # the middle of 3 is the origin
+    assert np.abs(_tile(steps3, 1, 2) - middle).max() <= 1
+    for bad in (1, 17):
+        with pytest.raises(ValueError, match="between 2 and 16"):
+            views.map_segment(ctx, NAME, a, b, steps=bad)
+
+
+def test_the_map_draws_a_and_b_and_the_line_between(ctx):
+    plain = np.asarray(views.map_image(ctx, NAME, None, None))
+    with_ends = np.asarray(views.map_image(ctx, NAME, None, None, ends=[(-2.0, 2.0), (2.0, -2.0)]))
+    _, s = __import__("core.vae.service", fromlist=["scatter"]).scatter(ctx, NAME)
+    (xa, ya), (xb, yb) = s["map"].to_pixel(-2.0, 2.0), s["map"].to_pixel(2.0, -2.0)
+    mx, my = round((xa + xb) / 2), round((ya + yb) / 2)
+    assert with_ends[my, mx].sum() == 0 and not np.array_equal(plain, with_ends)   # the line is black
+    one_end = np.asarray(views.map_image(ctx, NAME, None, None, ends=[(-2.0, 2.0)]))
+    assert not np.array_equal(one_end, with_ends) and one_end[my, mx].sum() != 0   # A alone: no line yet
+
+
+def test_hover_pixels_map_to_the_plane_and_decode(ctx):
+    _, s = __import__("core.vae.service", fromlist=["scatter"]).scatter(ctx, NAME)
+    px, py = s["map"].to_pixel(1.0, -0.5)
+    assert views.map_click(ctx, NAME, px, py) == (1.0, -0.5)
+    assert views.point_image(ctx, NAME, 1.0, -0.5).size[0] >= 28
