@@ -221,8 +221,7 @@ footer {{display: none !important}}
 .genlab-sticky {{position: sticky; top: 0; align-self: flex-start}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
-/* pixel views: the label and the buttons sit in a bar above the pixels, never over them */
-.genlab-hidden {{display: none !important}}
+.genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* every image (not the sketchpads): its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}

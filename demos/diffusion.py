@@ -272,6 +272,10 @@ def build(ctx: AppContext) -> None:
                         sde_label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
                                                 allow_custom_value=True)
                         sde_go = gr.Button("Denoise from t", variant="primary", elem_id="diffusion-sdedit-button")
+                        with gr.Accordion("SDEdit settings", open=False):
+                            sde_w = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance w")
+                            sde_steps = Slider(1, T_FORWARD, value=50, step=1,
+                                               label="DDIM steps over 0..T (those below t run)")
                     with gr.Column(min_width=160):
                         sde_out = gr.Image(type="pil", format="png", label="denoised from t (SDEdit)",
                                            height=VIEW_SIZE, elem_id="diffusion-sdedit", elem_classes=PIXELS,
@@ -299,7 +303,7 @@ def build(ctx: AppContext) -> None:
             """SDEdit: noise ``image`` to step t (1..1000) and denoise it with ``checkpoint`` (DDIM, eta 0)."""
             yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
-        sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label],
+        sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
                      [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=2,
                      concurrency_id="diffusion_sample")
 
@@ -384,8 +388,9 @@ def build(ctx: AppContext) -> None:
                     [table, same_seed], api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare")
         ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
 
-    training_panel(ctx, METHOD, ["dataset", "resolution", "steps", "batch_size", "lr", "schedule", "prediction_type",
-                                 "channels", "label_dropout", "noisy_classifier"],
+    training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
+                   advanced=["resolution", "schedule", "prediction_type", "channels", "label_dropout",
+                             "noisy_classifier"],
                    defaults={"steps": 300, "sample_every": 100, "num_samples": 20, "eval_samples": 100,
                              "eval_steps": 20, "sample_steps": 20}, pickers=(ckpt, ckpt_c))
 

@@ -67,14 +67,14 @@ def build(ctx: AppContext) -> None:
     layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
                               info="index: the resolution the layer acts on", elem_id="stylegan-layers")
     layers_api = gr.JSON(value=groups[first_preset], visible=False)  # what the endpoint reads (any checkpoint)
-    with gr.Row():
-        psi = Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
-        cutoff = Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
-                        info=f"truncate only layers < cutoff (0 = all {num_ws} layers)", elem_id="stylegan-cutoff")
-    with gr.Row():
-        noise_mode = gr.Radio(["const", "random", "none"], value="const", label="noise inputs",
-                              info="const: the stored noise images; random: drawn from the noise seed; none: off")
-        noise_seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="noise seed")
+    psi = Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
+    with gr.Accordion("Advanced (defaults: truncate every layer; the stored noise)", open=False):
+        with gr.Row():
+            cutoff = Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
+                            info=f"truncate only layers < cutoff (0 = all {num_ws} layers)", elem_id="stylegan-cutoff")
+            noise_mode = gr.Radio(["const", "random", "none"], value="const", label="noise inputs",
+                                  info="const: the stored noise images; random: drawn from the noise seed; none: off")
+            noise_seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="noise seed")
 
     common = [psi, cutoff, noise_mode, noise_seed]
     # up to 16 requests enter at once, so a classroom's requests meet in one batched forward pass (MicroBatcher)
@@ -166,8 +166,9 @@ def build(ctx: AppContext) -> None:
                            inputs=[picker, proj_ws, seed_b, layers, psi, noise_mode, noise_seed], outputs=proj_mix,
                            api_visibility="private")
 
-    training_panel(ctx, METHOD, ["dataset", "resolution", "steps", "batch_size", "lr", "channel_max", "w_dim",
-                                 "mapping_layers", "r1_gamma", "mixing_prob", "diffaug"],
+    training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
+                   advanced=["resolution", "channel_max", "w_dim", "mapping_layers", "r1_gamma", "mixing_prob",
+                             "diffaug"],
                    defaults={"steps": 500, "sample_every": 100, "checkpoint_every": 100, "eval_samples": 500},
                    pickers=(picker,))
 

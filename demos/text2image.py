@@ -164,7 +164,8 @@ def build(ctx: AppContext) -> None:
         xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler], grid,
                     api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid")
 
-    training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr", "widths", "caption_dropout", "holdout"],
+    training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"],
+                   advanced=["widths", "caption_dropout", "holdout"],
                    defaults={"steps": 200, "batch_size": 16, "widths": "32,64", "sample_every": 100, "num_samples": 8,
                              "eval_prompts": 20, "sample_steps": 10})
 

@@ -1,4 +1,5 @@
-"""The Train accordion every tab shares: config widgets, live loss plot, sample grids, cancel.
+"""The Train accordion every tab shares: config widgets, live loss plot, sample grids, samples over time,
+pause / resume and cancel.
 
 It renders the engine's :class:`core.engine.TrainEvent` stream; the same run can be started
 from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
@@ -17,14 +18,55 @@ from core.engine import Trainer, resolve_checkpoint
 from core.engine.hosting import gpu_task
 from core.methods import get_method_class
 
-# One cancel flag per browser session and method; the Cancel button sets it.
-_CANCELS: dict[tuple[str, str], threading.Event] = {}
+# One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
+_FLAGS: dict[tuple[str, str, str], threading.Event] = {}
 _LOCK = threading.Lock()
+STRIP_COLUMNS = 12   # samples over time: at most this many training moments, evenly spread over the run
+STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
+STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
+
+
+def _flag(kind: str, session: str, method: str) -> threading.Event:
+    with _LOCK:
+        return _FLAGS.setdefault((kind, session, method), threading.Event())
 
 
 def _cancel_flag(session: str, method: str) -> threading.Event:
-    with _LOCK:
-        return _CANCELS.setdefault((session, method), threading.Event())
+    return _flag("cancel", session, method)
+
+
+def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
+    """GAN Lab's view of a run: one column per sample event (the same seeds each time), left to right as training
+    goes on, labelled with the step; at most STRIP_COLUMNS columns, evenly spread, always the first and the last.
+
+    Args:
+        history: (step, images (N, C, H, W) in [0, 1]) per sample event, oldest first.
+    Returns:
+        a PIL image, or None for an empty history.
+    """
+    from PIL import Image, ImageDraw
+
+    from core.data import to_pil
+
+    if not history:
+        return None
+    n = len(history)
+    picks = sorted({round(i * (n - 1) / (STRIP_COLUMNS - 1)) for i in range(STRIP_COLUMNS)}) if n > STRIP_COLUMNS \
+        else range(n)
+    side = history[-1][1].shape[-1]
+    scale = max(1, -(-STRIP_TILE // side))
+    tile, pad, head = side * scale, 4, 18
+    rows = min(STRIP_ROWS, len(history[-1][1]))
+    sheet = Image.new("RGB", (len(picks) * (tile + pad) + pad, head + rows * (tile + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, i in enumerate(picks):
+        step, images = history[i]
+        x = pad + col * (tile + pad)
+        draw.text((x + 2, 3), f"step {step}", fill=(40, 40, 40))
+        for row in range(min(rows, len(images))):
+            image = to_pil(images[row]).convert("RGB").resize((tile, tile), Image.NEAREST)
+            sheet.paste(image, (x, head + pad + row * (tile + pad)))
+    return sheet
 
 
 def loss_table(rows: list[dict]):
@@ -34,8 +76,9 @@ def loss_table(rows: list[dict]):
                                                                            "loss": "str"})
 
 
-def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = ""):
-    """Yield (status markdown, loss rows, sample grids) while training ``method`` into ``name``.
+def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = "",
+                   pause: threading.Event | None = None):
+    """Yield (status markdown, loss rows, sample grids, samples over time) while training ``method`` into ``name``.
 
     Refuses to overwrite a finished checkpoint (a folder with weights but no resume state,
     e.g. a bundled one); an unfinished run of the same name resumes. A public server trains only
@@ -52,9 +95,10 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
         raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")
     rows: list[dict] = []
     grids: list[tuple] = []
+    history: list[tuple] = []
     status = ""
     last_yield = 0.0
-    trainer = Trainer(cls(config), out, cancel=cancel, command=None)
+    trainer = Trainer(cls(config), out, cancel=cancel, command=None, pause=pause)
     for event in trainer.run():
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()]
@@ -66,22 +110,28 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             grid = to_pil(make_grid(event.images, nrow=nrow))
             scale = max(1, 256 // max(grid.size))
             grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
-        elif event.kind in ("start", "checkpoint", "done", "cancelled"):
+            history.append((event.step, event.images))
+        elif event.kind == "paused":
+            status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
+        elif event.kind in ("start", "checkpoint", "resumed", "done", "cancelled"):
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
         now = time.time()
         if event.kind != "step" or now - last_yield > 0.5:
             last_yield = now
-            yield status, loss_table(rows), grids[:12]
+            yield status, loss_table(rows), grids[:12], samples_over_time(history)
 
 
-def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=()) -> None:
-    """Build the Train accordion for ``method`` with widgets for the named config ``fields``."""
+def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=(),
+                   advanced: list[str] = ()) -> None:
+    """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
+    "Advanced" accordion, the ``advanced`` ones)."""
     from demos.common import config_widget, ui_errors
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
+    fields = list(fields) + list(advanced)
     with gr.Accordion("Train your own", open=False):
         if not ctx.allow_train:
             gr.Markdown("Training is switched off on this server (`--no-train`).")
@@ -90,23 +140,31 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         gr.Markdown(f"Same config as the CLI: `python -m core.train {method} --help`. "
                     "Training runs one at a time on this server; a run with the same name resumes.")
         with gr.Row():
-            widgets = [config_widget(cls.config_class, f, base[f]) for f in fields]
-        with gr.Row():
             run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
             token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
             start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
+            pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
             stop = gr.Button("Cancel", variant="stop", scale=1)
+        with gr.Row():
+            widgets = [config_widget(cls.config_class, f, base[f]) for f in fields if f not in advanced]
+        if advanced:
+            with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
+                with gr.Row():
+                    widgets += [config_widget(cls.config_class, f, base[f]) for f in advanced]
         status = gr.Markdown()
         with gr.Row():
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses", height=260)
             gallery = gr.Gallery(label="samples (newest first)", columns=3, height=260, format="png")
+        over_time = gr.Image(label="samples over time: the same seeds at each moment of the run, left to right",
+                             type="pil", format="png", interactive=False, elem_id=f"train-{cls.name}-over-time")
 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
         session = request.session_hash if request is not None else "api"
-        cancel = _cancel_flag(session, method)
+        cancel, paused = _cancel_flag(session, method), _flag("pause", session, method)
         cancel.clear()
+        paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
-        yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)])
+        yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -120,15 +178,27 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         _cancel_flag(request.session_hash if request is not None else "api", method).set()
         return "cancelling after the current step, then saving…"
 
+    def pause_or_resume(request: gr.Request = None):
+        """Pause the session's run between two steps, or resume it; the button says what a click will do."""
+        paused = _flag("pause", request.session_hash if request is not None else "api", method)
+        if paused.is_set():
+            paused.clear()
+            return gr.update(value="Pause")
+        paused.set()
+        return gr.update(value="Resume")
+
     event = start.click(gpu_task(train, duration=600), inputs=[run_name, *widgets, token],
-                        outputs=[status, plot, gallery],
+                        outputs=[status, plot, gallery, over_time],
                         api_name=f"train_{cls.name}", concurrency_limit=1, concurrency_id="train")
+    event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
     if pickers:
         from demos.common import refresh_pickers
 
         event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
     stop.click(cancel_run, outputs=status, api_name=f"cancel_{cls.name}", api_visibility="undocumented",
                queue=False)
+    pause.click(pause_or_resume, outputs=pause, api_name=f"pause_{cls.name}", api_visibility="undocumented",
+                queue=False)
 
 
 __all__ = ["training_panel", "start_training"]

@@ -257,8 +257,8 @@ def build(ctx: AppContext) -> None:
         gr.on([show.click, *on_open], ui_errors(lambda s: compare_view(ctx, s)), start,
               [compare_img, compare_cols, compare_table], api_visibility="private")
 
-    training_panel(ctx, METHOD, ["model", "paired_input", "dataset", "official", "data_root", "netG", "gan_mode",
-                                 "lambda_L1", "steps", "batch_size", "lr"],
+    training_panel(ctx, METHOD, ["model", "paired_input", "dataset", "steps", "batch_size", "lr"],
+                   advanced=["official", "data_root", "netG", "gan_mode", "lambda_L1"],
                    defaults={"steps": 300, "sample_every": 100, "eval_samples": 100}, pickers=(ckpt_p, ckpt_c))
 
 

@@ -38,8 +38,8 @@ MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent 
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
-TRAIN_FIELDS = ["dataset", "data_root", "download", "model_type", "latent_dim", "beta", "likelihood", "steps", "lr",
-                "batch_size", "noise_std", "num_codes"]
+TRAIN_FIELDS = ["dataset", "model_type", "latent_dim", "beta", "steps", "lr", "batch_size"]
+TRAIN_ADVANCED = ["data_root", "download", "likelihood", "noise_std", "num_codes"]
 
 
 # ---------------------------------------------------------------------------------------------- the tab
@@ -195,7 +195,7 @@ def build(ctx: AppContext) -> None:
 
     all_pickers = [map_ckpt, dense_ckpt, interp_ckpt, own_ckpt, *cmp_pickers, vq_ckpt]
     training_panel(ctx, "vae", TRAIN_FIELDS, defaults={"steps": 1000, "channels": 16, "sample_every": 100},
-                   pickers=tuple(all_pickers))
+                   pickers=tuple(all_pickers), advanced=TRAIN_ADVANCED)
 
     # ============================================================================ events
     # ---- latent map: a VQ-VAE (no 2-D plane) turns the sliders and the grid button off, with a line saying why

@@ -22,6 +22,7 @@ IMAGE_ENDPOINTS = {
     "/pix2pix": lambda f: ((), {"image": f}),
     "/cyclegan": lambda f: ((), {"image": f}),
     "/diffusion_forward": lambda f: ((), {"image": f}),
+    "/diffusion_sdedit": lambda f: ((), {"image": f, "steps": 5}),
     "/stylegan_project": lambda f: (("stylegan-faces64", f, "w", 20), {}),
 }
 

@@ -83,6 +83,34 @@ def test_cancel_stops_cleanly_and_saves(tmp_path):
     assert not (tmp_path / "c" / "metrics.json").exists()  # metrics only for finished runs
 
 
+def test_pause_waits_between_steps_and_the_pause_is_not_training_time(tmp_path):
+    pause = threading.Event()
+    events = []
+    trainer = Trainer(ToyMethod(config(steps=30, checkpoint_every=0)), tmp_path / "p", pause=pause)
+    for event in trainer.run():
+        events.append(event)
+        if event.kind == "step" and event.step == 10:
+            pause.set()
+            threading.Timer(1.0, pause.clear).start()   # resumed a second later, as by the panel's button
+    kinds = [e.kind for e in events]
+    assert kinds.index("paused") + 1 == kinds.index("resumed")
+    assert events[kinds.index("paused")].step == events[kinds.index("resumed")].step == 10
+    assert [e.step for e in events if e.kind == "step"] == [5, 10, 15, 20, 25, 30]   # nothing lost or repeated
+    assert events[-1].kind == "done"
+    state = json.loads((tmp_path / "p" / "trainer_state.json").read_text())
+    assert state["wall_time"] < 1.0, "the second of pause is not counted as training time"
+
+
+def test_cancel_stops_a_paused_run(tmp_path):
+    pause, cancel = threading.Event(), threading.Event()
+    pause.set()
+    threading.Timer(0.5, cancel.set).start()
+    events = list(Trainer(ToyMethod(config(steps=60, checkpoint_every=0)), tmp_path / "q", pause=pause,
+                          cancel=cancel).run())
+    assert [e.kind for e in events][1:] == ["paused", "resumed", "samples", "cancelled"]
+    assert events[-1].step == 0 and (tmp_path / "q" / "resume").is_dir()
+
+
 def test_cli_run_killed_with_sigkill_resumes_from_saved_step(tmp_path):
     """A real kill -9 of `python -m core.train` mid-run; the same command then finishes the run."""
     out = tmp_path / "killed"

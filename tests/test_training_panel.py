@@ -28,11 +28,14 @@ def client(tmp_path, monkeypatch):
 def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_path):
     job = client.submit("run1", 60, 16, 0.01, 5, 30, 0, api_name="/train_toy")
     outputs = list(job)
-    status, plot, gallery = job.result()
+    status, plot, gallery, over_time = job.result()
     assert len(outputs) >= 3  # streamed, not one final answer
     assert "done at step 60/60" in status
     assert (tmp_path / "toy" / "run1" / "model.safetensors").is_file()
     assert len(gallery) == 2  # sample grids at steps 30 and 60
+    from PIL import Image
+
+    assert Image.open(over_time).width == 2 * (64 + 4) + 4  # two moments, steps 30 and 60, 64 px tiles
     # every update of the chart, the first (empty) one included, has numeric axes; an empty table of object
     # columns once made the y axis categorical and the chart drew no lines
     assert all(out[1]["datatypes"] == {"step": "quantitative", "value": "quantitative", "loss": "nominal"}
@@ -59,3 +62,38 @@ def test_bad_settings_and_names_give_clear_errors(client):
         client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     status = client.predict("ok-name", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
     assert "done at step 5/5" in status  # and the app still serves
+
+
+def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
+    job = client.submit("run3", 1_000_000, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)
+    client.predict(api_name="/pause_toy")
+    while time.time() < deadline and not any("paused" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)
+    assert "**paused** at step" in job.outputs()[-1][0]
+    count = len(job.outputs())
+    time.sleep(1.5)
+    assert len(job.outputs()) == count, "a paused run sends nothing (it trains nothing)"
+    client.predict(api_name="/pause_toy")  # resume
+    while time.time() < deadline and len(job.outputs()) == count:
+        time.sleep(0.1)
+    assert len(job.outputs()) > count
+    client.predict(api_name="/cancel_toy")
+    assert "cancelled at step" in job.result(timeout=60)[0]
+
+
+def test_samples_over_time_spreads_columns_over_the_run():
+    import torch
+
+    from demos.training_panel import STRIP_COLUMNS, samples_over_time
+
+    history = [(10 * (i + 1), torch.full((6, 1, 8, 8), i / 40)) for i in range(40)]
+    sheet = samples_over_time(history)
+    tile = 64  # 8 px enlarged 8x
+    assert sheet.width == STRIP_COLUMNS * (tile + 4) + 4 and sheet.height == 18 + 4 * (tile + 4) + 4
+    first, last = sheet.getpixel((4 + 10, 30)), sheet.getpixel((sheet.width - 4 - tile + 10, 30))
+    assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
+    assert samples_over_time([]) is None
+    assert samples_over_time(history[:3]).width == 3 * (tile + 4) + 4

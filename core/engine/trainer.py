@@ -38,6 +38,8 @@ class Trainer:
         method: the method instance (its config says steps, batch, lr...).
         out_dir: checkpoint folder; inference files on top, resume state in ``resume/``.
         cancel: set this event to stop after the current step (a checkpoint is written).
+        pause: while this event is set the run waits between steps (a "paused" event, then "resumed" when it
+            is cleared); paused time counts neither in the ETA nor in the card's wall time. Cancel still works.
         resume: continue from ``out_dir/resume`` when it exists (else start fresh).
         command: the command line recorded in the model card.
         from_export: with no resume state, continue from the exported weights, the exported
@@ -46,11 +48,13 @@ class Trainer:
     """
 
     def __init__(self, method: Method, out_dir, cancel: threading.Event | None = None,
-                 resume: bool = True, command: str | None = None, from_export: bool = False):
+                 resume: bool = True, command: str | None = None, from_export: bool = False,
+                 pause: threading.Event | None = None):
         self.method = method
         self.config = method.config
         self.out_dir = Path(out_dir)
         self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()
         self.resume = resume
         self.from_export = from_export
         self.command = command
@@ -113,6 +117,16 @@ class Trainer:
         count, step = 0, start_step
         try:
             while step < total and not self.cancel.is_set():
+                if self.pause.is_set():
+                    yield TrainEvent("paused", step, total, elapsed=time.time() - t0,
+                                     message=f"paused at step {step}/{total}")
+                    stopped = time.time()
+                    while self.pause.is_set() and not self.cancel.is_set():
+                        time.sleep(0.1)
+                    t0 += time.time() - stopped  # the pause is not training time
+                    yield TrainEvent("resumed", step, total, elapsed=time.time() - t0,
+                                     message=f"resumed at step {step}/{total}")
+                    continue
                 model.train()
                 for micro in range(c.grad_accum):
                     batch = self._batch(dataset, step, micro, acc.process_index, acc.num_processes, acc.device)
