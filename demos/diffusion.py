@@ -13,7 +13,7 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
-                          seed_control, training_panel, ui_errors)
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -313,6 +313,7 @@ def build(ctx: AppContext) -> None:
                 # the main button first: on a 1024x768 projector it stays on screen beside the live frames
                 ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
                 go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button")
+                note = gr.Markdown(elem_id="diffusion-checkpoint-note")
                 with gr.Row():
                     label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
                                         allow_custom_value=True, min_width=100)
@@ -344,6 +345,10 @@ def build(ctx: AppContext) -> None:
                     final = gr.Image(type="pil", format="png", label="sample (exact PNG)", height=170, scale=1,
                                      min_width=120, elem_id="diffusion-final", elem_classes=PIXELS)
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
+        from core.diffusion.service import checkpoint_note
+
+        gr.on([ckpt.change, *on_open], warn_and_keep(1)(checkpoint_note), ckpt, note, api_visibility="private",
+              queue=False)
         def diffusion_sample(checkpoint: str = DEFAULT_CHECKPOINT, sampler: str = "ddim", steps: int = 50,
                              eta: float = 0.0, seed: int = 0, class_label: str = "0", guidance: float = 2.0,
                              schedule: str = TRAINED, guidance_type: str = "classifier-free"):

@@ -157,24 +157,31 @@ def build(ctx: AppContext) -> None:
             default = "white-shapes-ti" if "white-shapes-ti" in shared else (shared[0] if shared else "")
             adapter = gr.Dropdown([""] + shared, value=default, label="adapter",
                                   allow_custom_value=True, elem_id="lora-adapter")
-            prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)")
+            note = gr.Markdown(elem_id="lora-adapter-note")
             with gr.Row():
-                scale = Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image)")
+                prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)", scale=3)
                 seed = seed_control("seed", elem_id="lora-seed")
+            # the button, the two images and the scale that changes them share one screen (1024x768 projector)
+            go = gr.Button("Generate base and personalised", variant="primary", elem_id="lora-generate")
+            with gr.Row():
+                before = gr.Image(type="pil", format="png", label="base", height=256, interactive=False,
+                                  elem_id="lora-base")
+                after = gr.Image(type="pil", format="png", label="personalised", height=256, interactive=False,
+                                 elem_id="lora-personalised")
+            scale = Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image; redraws on release)",
+                           elem_id="lora-scale")
             with gr.Accordion("combine with a second adapter", open=False):
                 with gr.Row():
                     second = gr.Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
                     second_weight = Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
-            go = gr.Button("Generate base and personalised", variant="primary")
-            with gr.Row():
-                before = gr.Image(type="pil", format="png", label="base", height=256, interactive=False)
-                after = gr.Image(type="pil", format="png", label="personalised", height=256, interactive=False)
             line = gr.Markdown()
             with gr.Row():
                 share = gr.Button("Put on the shared list")
                 delete = gr.Button("Delete", variant="stop")
                 download = gr.Button("Download")
             file_out = gr.File(label="adapter file", interactive=False)
+
+    from gradio.context import Context
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
@@ -223,11 +230,25 @@ def build(ctx: AppContext) -> None:
     go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight],
              [before, after, line],
              api_name="lora_generate", concurrency_limit=2, concurrency_id="lora_generate")
+    scale.release(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight],
+                  [before, after, line], api_visibility="private", concurrency_limit=2, concurrency_id="lora_generate",
+                  trigger_mode="always_last")
+
+    def adapter_info(request: gr.Request, name):
+        from core.lora.service import adapter_folder, adapter_note
+
+        if not name:
+            return "Train an adapter on the left, or pick one."
+        try:
+            return adapter_note(adapter_folder(name, _session(request)))
+        except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
+            return f"{exc}"
+
+    gr.on([adapter.change, Context.root_block.load] if Context.root_block is not None else [adapter.change],
+          adapter_info, adapter, note, api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     share.click(ui_errors(share_it), [adapter, token], line, api_visibility="private")
-
-    from gradio.context import Context
 
     if Context.root_block is not None:  # a visitor's adapters go when their browser session ends
         from core.lora.service import delete_session

@@ -8,7 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Number, Slider, run_standalone, seed_control, training_panel, ui_errors)
+from demos.common import (AppContext, Number, Slider, run_standalone, seed_control, training_panel, ui_errors,
+                          warn_and_keep)
 
 TITLE = "Text-to-image"
 TRY = """
@@ -102,18 +103,21 @@ def build(ctx: AppContext) -> None:
                 model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                     label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
                                     info="a folder in checkpoints/text2image; a hub id with --online")
+                note = gr.Markdown(elem_id="t2i-model-note")
                 prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
-                negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)", elem_id="t2i-negative")
-                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
-                            "seen in training)")
+                go = gr.Button("Generate", variant="primary", elem_id="t2i-go")  # on screen beside the images
                 with gr.Row():
                     steps = Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
                     guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
-                with gr.Row():
-                    sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
-                    num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
                 seed = seed_control("seed", elem_id="t2i-seed")
-                go = gr.Button("Generate", variant="primary", elem_id="t2i-go")
+                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
+                            "seen in training)")
+                with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False):
+                    negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)",
+                                          elem_id="t2i-negative")
+                    with gr.Row():
+                        sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
+                        num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 gallery = gr.Gallery(label="images", columns=2, height=IMAGE_SIZE + 40, format="png",
                                      object_fit="contain", elem_id="t2i-gallery", preview=False)
@@ -143,6 +147,12 @@ def build(ctx: AppContext) -> None:
                         queue=False, trigger_mode="always_last")
         steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
         model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
+        from gradio.context import Context
+
+        from core.text2image.service import checkpoint_note
+
+        gr.on([model.change, *([Context.root_block.load] if Context.root_block is not None else [])],
+              warn_and_keep(1)(checkpoint_note), model, note, api_visibility="private", queue=False)
 
     with gr.Tab("X/Y grid"):
         gr.Markdown("One prompt through many settings: guidance against steps, seeds against prompts, or models (text "

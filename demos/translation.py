@@ -94,8 +94,10 @@ def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
 
 
 def describe(ctx: AppContext, checkpoint: str) -> str:
+    from core.translation.service import checkpoint_note
+
     try:
-        return _bundle(ctx, checkpoint).describe()
+        return checkpoint_note(_bundle(ctx, checkpoint))
     except Exception as exc:
         return f"Cannot load {checkpoint!r}: {exc}"
 

@@ -111,10 +111,19 @@ def test_lora_compares_base_and_personalised(page):
 
 
 # (tab, sub-tab, main control, the output it changes): on a 1024x768 projector both are on screen together
-PROJECTOR_PAIRS = [
-    ("DDPM / DDIM", "Reverse process", "#diffusion-sample-button", "#diffusion-live-xt"),
+PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the main ones of every tab
+    ("VAE latent explorer", "Latent map", "#vae-map", "#vae-point"),
+    ("VAE latent explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
     ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
     ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
+    ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-examples", "#translation-pix2pix-output"),
+    ("pix2pix & CycleGAN", "CycleGAN: A <-> B", "#translation-cyclegan-examples", "#translation-cyclegan-output"),
+    ("DDPM / DDIM", "Forward process", "#diffusion-t", "#diffusion-xt"),
+    ("DDPM / DDIM", "Forward process", "#diffusion-sdedit-button", "#diffusion-sdedit"),
+    ("DDPM / DDIM", "Reverse process", "#diffusion-sample-button", "#diffusion-live-xt"),
+    ("Text-to-image", "Generate", "#t2i-go", "#t2i-gallery"),
+    ("LoRA", None, "#lora-generate", "#lora-personalised"),
+    ("LoRA", None, "#lora-scale", "#lora-personalised"),
 ]
 
 

@@ -5,6 +5,7 @@ Every argument that can come from the API is validated with a clear ``ValueError
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Iterator
 
@@ -156,3 +157,43 @@ def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, 
     for i, frame in enumerate(sample_stream(bundle, sampler, steps, 0.0, seed, class_label, guidance,
                                             x0=x0, start_t=t - 1)):
         yield frame | ({"x0": x0} if i == 0 else {})
+
+
+def checkpoint_note(name: str) -> str:
+    """The checkpoint in one plain sentence (what it draws, how reliably), its measured figures in a toggle."""
+    from core.engine.notes import percent, plain_note, read_metrics
+
+    from .pipeline import META_FILE
+
+    folder = resolve_checkpoint("diffusion", name)
+    meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).is_file() else {}
+    try:
+        config = json.loads((folder / "train_config.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    m = read_metrics(folder)
+    classes = meta.get("class_names") or []
+    kind = "a class-conditional DDPM" if classes else "a DDPM"
+    sentence = (f"**{name}** is {kind} trained {int(config.get('steps', 0)):,} steps on the "
+                f"`{meta.get('dataset', config.get('dataset', '?'))}` world ({meta.get('schedule', '?')} noise schedule).")
+    if "class_accuracy" in m:
+        what = {"digits": "digit", "faces": "hair style"}.get(meta.get("dataset"), "class")
+        sentence += f" Its samples show the {what} asked for {percent(m['class_accuracy'])} of the time."
+    figures = []
+    if "class_accuracy" in m:
+        worst = min(((k.split("/", 1)[1], v) for k, v in m.items() if k.startswith("class_accuracy/")),
+                    key=lambda kv: kv[1], default=None)
+        figures.append(f"class asked for, read by the world's classifier: {percent(m['class_accuracy'])}"
+                       + (f" (weakest class {worst[0]}: {percent(worst[1])})" if worst else ""))
+    fid = next(((k, v) for k, v in m.items() if k.startswith("fid_")), None)
+    if fid:
+        figures.append(f"FID in the world classifier's features (not Inception; lower is closer to real): {fid[1]:.2f}")
+    if "speckled_share" in m:
+        figures.append(f"samples with speckled background: {percent(m['speckled_share'])} "
+                       f"(held-out world images: {percent(m.get('world_speckled_share', 0))})")
+    if "near_black_share" in m:
+        figures.append(f"near-black pixels: {percent(m['near_black_share'])} of the samples' "
+                       f"(world: {percent(m.get('world_near_black_share', 0))})")
+    if "test_mse" in m:
+        figures.append(f"noise-prediction error on held-out images (MSE per pixel): {m['test_mse']:.4f}")
+    return plain_note(sentence, figures, "measured figures (DDIM 20 steps, w = 2; the model card says how)")

@@ -9,6 +9,7 @@ settings, training time, loss) and ``instances.png`` (the images it learnt from)
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -276,3 +277,30 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
         if loras:
             pipe.disable_lora()
     return before, after
+
+
+def adapter_note(folder: Path) -> str:
+    """An adapter in one plain sentence (method, base, concept; whether it brings the images nearer the concept),
+    the measured figures of its ``metrics.json`` (``core.lora.evaluate``) in a toggle."""
+    from core.engine.notes import plain_note, read_metrics
+
+    meta = read_meta(folder)
+    method = {"lora": f"a LoRA adapter (rank {meta.get('rank', '?')})",
+              "textual_inversion": "a textual-inversion embedding"}.get(meta.get("method"), "an adapter")
+    prompt = html.escape(str(meta.get("prompt", "?")))  # a textual-inversion prompt holds "<sks>"
+    sentence = (f"**{folder.name}** is {method} on `{meta.get('base', '?')}` that teaches \"{prompt}\" "
+                f"from {meta.get('images', '?')} images in {meta.get('steps', '?')} steps.")
+    m = read_metrics(folder)
+    if "fidelity_adapter" not in m:
+        return sentence
+    base, adapted, reachable = m["fidelity_base"], m["fidelity_adapter"], m.get("fidelity_reachable", float("nan"))
+    sentence += (" With it the prompt's images come nearer the taught images than the base model's."
+                 if adapted < base else
+                 " Measured, it does not yet bring the prompt's images nearer the taught images than the base model.")
+    figures = [f"distance to the taught images (shapes classifier features; lower is nearer): base model {base:.1f}, "
+               f"with the adapter {adapted:.1f}, the taught images themselves through the autoencoder {reachable:.1f} "
+               f"({int(m.get('seeds', 0))} seeds)"]
+    if "prior_drift" in m:
+        figures.append(f"change to prompts without the trigger word (mean |pixel difference|, 0-1): "
+                       f"{m['prior_drift']:.3f}")
+    return plain_note(sentence, figures)

@@ -219,3 +219,53 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
     prefix = {"guidance x steps": ("w = ", "steps "), "seed x prompt": ("seed ", ""), "model x prompt": ("", "")}[mode]
     return rows, [f"{prefix[1]}{y}" for y in ys], [f"{prefix[0]}{x:g}" if isinstance(x, float) else f"{prefix[0]}{x}"
                                                     for x in xs]
+
+
+def checkpoint_note(name: str) -> str:
+    """A bundled text-to-image model in one plain sentence (text encoder, what it gets right and wrong), the prompt
+    faithfulness figures in a toggle; a folder without GenLab's metrics (a Stable Diffusion) gets the sentence only."""
+    import json
+
+    from core.engine.notes import percent, plain_note, read_metrics
+
+    try:
+        folder = resolve_checkpoint(METHOD, name)
+    except Exception:
+        if isinstance(name, str) and name.count("/") == 1 and ".." not in name:  # a hub id: nothing on disk
+            return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub (loaded with --online)."
+        raise
+    try:
+        meta = json.loads((folder / "genlab_text2image.json").read_text())
+        steps = json.loads((folder / "train_config.json").read_text()).get("steps", 0)
+    except (OSError, ValueError):
+        return f"**{name}**: a diffusers pipeline folder (no GenLab card: nothing measured here)."
+    m = read_metrics(folder)
+    encoder = {"clip": "GenLab's small CLIP text encoder", "minilm": "the frozen MiniLM sentence encoder"}.get(
+        meta.get("text_encoder"), f"the {meta.get('text_encoder', '?')} text encoder")
+    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(steps):,} steps on the "
+                f"`{meta.get('dataset', '?')}` world's captions.")
+    single = {k.split("/", 1)[1]: v for k, v in m.items() if k.startswith("faithfulness_single/")}
+    if single:
+        good = [k for k, v in single.items() if v >= 0.8 and k != "exact"]
+        bad = [k for k, v in single.items() if v < 0.5 and k != "exact"]
+        sentence += (" On one-object prompts it gets " + _listing([f"the {k} right {percent(single[k])}" for k in good])
+                     + (" of the time" if good else "") + ("; " if good and bad else "")
+                     + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
+    figures = [f"{k}: {percent(m[f'faithfulness/{k}'])} of all prompts, {percent(m[f'faithfulness_single/{k}'])} of "
+               f"one-object prompts (reading real images the same way: {percent(m.get(f'measure_ceiling/{k}', 0))})"
+               for k in ("shape", "colour", "count", "size") if f"faithfulness/{k}" in m]
+    if "faithfulness/relation" in m:
+        figures.append(f"relation (left of, above...): {percent(m['faithfulness/relation'])}")
+    if "holdout_pairs_correct" in m:
+        figures.append(f"colour-shape pairs never seen in training, drawn right: {percent(m['holdout_pairs_correct'])}"
+                       f" (seen pairs: {percent(m.get('seen_pairs_correct', 0))})")
+    if "clip_score" in m:
+        figures.append(f"CLIP score with GenLab's CLIP (100 x cosine; higher matches the prompt better): "
+                       f"{m['clip_score']:.1f}")
+    return plain_note(sentence, figures, f"prompt faithfulness ({m.get('eval_prompts', '?')} held-out captions, "
+                                         "read by the shapes classifier and colour masks)")
+
+
+def _listing(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")

@@ -168,3 +168,31 @@ def example_inputs(bundle: TranslatorBundle, num: int = 6, direction: str = "Ato
     batch = ds.get_batch(list(range(num)))
     key = "A" if direction == "AtoB" else "B"
     return [to_pil(img) for img in batch[key]]
+
+
+def checkpoint_note(bundle: TranslatorBundle) -> str:
+    """:meth:`TranslatorBundle.describe` and how good the translations are, in words; the figures in a toggle."""
+    from core.engine.notes import percent, plain_note, read_metrics
+
+    m = {} if bundle.official else read_metrics(resolve_checkpoint(METHOD, bundle.name))
+    sentence, figures = bundle.describe(), []
+    if "psnr_db" in m:
+        sentence += (f" On {m.get('pairs', '?')} held-out pairs its output is {m['psnr_db']:.1f} dB PSNR from the true "
+                     f"image (higher is closer).")
+        figures += [f"PSNR: {m['psnr_db']:.1f} dB; SSIM: {m.get('ssim', float('nan')):.2f} (1 = the true image)",
+                    f"mean |error| per pixel (L1, pixels in 0-1): {m.get('l1', float('nan')):.3f}"]
+        if "shape_agreement_mean" in m:
+            figures.append(f"the input's regions drawn where they belong: {percent(m['shape_agreement_mean'])} on "
+                           f"average, {percent(m['shape_agreement_min'])} for the worst image")
+    for direction in DIRECTIONS:
+        d = m.get(direction)
+        if not isinstance(d, dict):
+            continue
+        if direction == "AtoB" and "in_target_domain" in d:
+            sentence += (f" {percent(d['in_target_domain'])} of its translations land in the target domain and keep "
+                         f"{percent(d.get('content_kept_mean', 0))} of the rest of the image.")
+        figures.append(f"{direction}: in the target domain {percent(d.get('in_target_domain', 0))}, other attributes "
+                       f"kept {percent(d.get('content_kept_mean', 0))}, cycle error (L1) {d.get('cycle_l1', 0):.3f}, "
+                       f"FID in classifier features {d.get('fid', float('nan')):.0f} (untranslated images: "
+                       f"{d.get('fid_untranslated', float('nan')):.0f}; lower is closer)")
+    return plain_note(sentence, figures, "measured figures (held-out images; the model card says how)")

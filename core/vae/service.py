@@ -12,6 +12,7 @@ import json
 import torch
 
 from core.engine import CheckpointError, ModelCache, resolve_checkpoint
+from core.engine.notes import plain_note
 
 SCATTER_IMAGES = 1000
 _DERIVED: dict = {}  # per app context: a cache of encoded sets, datasets and grids (models stay in ctx.cache)
@@ -250,8 +251,6 @@ def checkpoint_info(name) -> str:
                                                       else "") for k, (label, fmt) in _DETAILS.items() if k in metrics]
     if side:
         rows.append(f"- images: {side}x{side} grey")
-    if not rows:
-        return sentence
     n = metrics.get("test_images")
-    return (sentence + "\n\n<details><summary>measured figures" + (f" ({int(n):,} held-out images)" if n else "")
-            + "</summary>\n\n" + "\n".join(rows) + "\n\n</details>")
+    return plain_note(sentence, [r[2:] for r in rows],
+                      "measured figures" + (f" ({int(n):,} held-out images)" if n else ""))
