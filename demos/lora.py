@@ -43,8 +43,11 @@ def _pipe(ctx: AppContext, name: str):
     return ctx.cache.get(("lora-base", str(name).strip()), lambda: load_model(name, ctx.device))
 
 
-def _losses(rows: list[dict]) -> pd.DataFrame:
-    """Numeric columns even when empty (an empty object table made the chart's axis categorical)."""
+def _losses(rows: list[dict]):
+    """The loss chart's update: numeric columns, or ``gr.skip()`` while there are no losses yet (an empty table
+    leaves Gradio's line plot drawing no lines for the rest of the run; ``demos.training_panel.loss_table``)."""
+    if not rows:
+        return gr.skip()
     return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 
 

@@ -70,8 +70,14 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
 
 
 def loss_table(rows: list[dict]):
-    """The loss chart's data with numeric columns even when empty: an empty table of object columns made Gradio
-    type the y axis as categories, and the chart then drew no lines (raw values listed as labels)."""
+    """The loss chart's update: its data with numeric columns, or ``gr.skip()`` while there is none yet.
+
+    An empty table of object columns made Gradio type the y axis as categories; and any empty table, even typed,
+    leaves Gradio 6.31's line plot unable to draw lines for every later update of the run (axes, no lines: seen
+    in headless Chromium). So the chart gets its first data with the first losses.
+    """
+    if not rows:
+        return gr.skip()
     return pd.DataFrame(rows, columns=["step", "value", "loss"]).astype({"step": "int64", "value": "float64",
                                                                            "loss": "str"})
 
@@ -98,7 +104,8 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     history: list[tuple] = []
     status = ""
     last_yield = 0.0
-    trainer = Trainer(cls(config), out, cancel=cancel, command=None, pause=pause)
+    method_ = cls(config)
+    trainer = Trainer(method_, out, cancel=cancel, command=None, pause=pause)
     for event in trainer.run():
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()]
@@ -110,7 +117,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             grid = to_pil(make_grid(event.images, nrow=nrow))
             scale = max(1, 256 // max(grid.size))
             grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
-            history.append((event.step, event.images))
+            history.append((event.step, method_.generated(event.images)))
         elif event.kind == "paused":
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
         elif event.kind in ("start", "checkpoint", "resumed", "done", "cancelled"):

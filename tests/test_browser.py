@@ -167,3 +167,31 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     page.locator("#vae-map-mode label", has_text="decodes the point").click()
     page.locator("#vae-segment img").wait_for(state="detached", timeout=10_000)
     assert page.errors == []
+
+
+def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
+    """A training panel's chart, in the browser, while and after a run streams: coloured lines, one per loss.
+
+    (An empty first table left Gradio's line plot drawing lines with no stroke for the whole run.)"""
+    import gradio as gr
+
+    from demos.common import AppContext, training_panel
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    tab = page.context.browser.new_page()
+    try:
+        tab.goto(demo.local_url)
+        tab.get_by_role("button", name="Train your own").click()
+        tab.get_by_label("steps").first.fill("400")
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text("done at step 400/400").wait_for(timeout=60_000)
+        tab.wait_for_timeout(1000)
+        strokes = tab.evaluate("() => [...document.querySelectorAll('[aria-roledescription=\"line mark\"]')]"
+                               ".map(e => e.getAttribute('stroke'))")
+        assert strokes and all(strokes), f"line marks without a stroke: {strokes}"
+    finally:
+        tab.close()
+        demo.close()

@@ -107,3 +107,15 @@ def test_vqvae_exports_raw_weights_not_a_weight_average():
     m = VAEMethod(VAEConfig(**{**TINY, "model_type": "vqvae", "ema_decay": 0.99}))
     assert m.config.ema_decay == 0.0
     assert VAEMethod(VAEConfig(**{**TINY, "model_type": "vae", "ema_decay": 0.99})).config.ema_decay == 0.99
+
+
+def test_the_generated_images_of_a_sample_grid_are_its_prior_samples():
+    """The training panel's samples over time follow what the model generates, not the held-out inputs."""
+    method = VAEMethod(VAEConfig(**{**TINY, "latent_dim": 2}))
+    module = method.build_model().eval()
+    grid = method.sample(module, 16, torch.Generator().manual_seed(0))     # rows: inputs, reconstructions, prior
+    inputs = method.build_dataset("test").get_batch(list(range(4)))["image"]
+    assert torch.equal(grid[:4], inputs.clamp(0, 1))
+    generated = method.generated(grid)
+    assert generated.shape[0] == 8 and torch.equal(generated, grid[8:])
+    assert method.generated(grid[:5]).shape[0] == 5  # a grid too small for input rows is all samples

@@ -18,7 +18,7 @@ def ctx():
     return AppContext(device=torch.device("cpu"))
 
 
-def _tile(strip, index: int, per_row: int, size: int = 28, scale: int = 3, padding: int = 2) -> np.ndarray:
+def _tile(strip, index: int, per_row: int, size: int = 28, scale: int = 4, padding: int = 2) -> np.ndarray:
     """Tile ``index`` of a make_grid strip (padding 2) enlarged ``scale`` times, at its own size."""
     small = np.asarray(strip.convert("L"))[::scale, ::scale]
     r, c = divmod(index, per_row)
@@ -29,7 +29,7 @@ def _tile(strip, index: int, per_row: int, size: int = 28, scale: int = 3, paddi
 def test_the_walk_from_a_to_b_starts_at_a_and_ends_at_b(ctx):
     a, b = (-2.0, 1.5), (1.8, -1.2)
     strip = views.map_segment(ctx, NAME, a, b, steps=10)
-    assert strip.size == (3 * (5 * 30 + 2), 3 * (2 * 30 + 2))  # two rows of 5 digits, 3x enlarged
+    assert strip.size == (4 * (5 * 30 + 2), 4 * (2 * 30 + 2))  # two rows of 5 digits, 4x enlarged
     for index, point in ((0, a), (9, b)):
         expected = np.asarray(views.point_image(ctx, NAME, *point).convert("L").resize((28, 28), 0)).astype(float)
         assert np.abs(_tile(strip, index, 5) - expected).max() <= 1, index

@@ -94,6 +94,11 @@ class Method:
         """``num`` images (N, C, H, W) in [0, 1] from the exported module."""
         raise NotImplementedError
 
+    def generated(self, samples: torch.Tensor) -> torch.Tensor:
+        """The generated images among :meth:`sample`'s output (a grid may also hold inputs): what the training
+        panel's "samples over time" follows. Default: all of them."""
+        return samples
+
     def save_inference(self, module: nn.Module, folder) -> None:
         """Write config.json + safetensors weights that rebuild ``module`` alone."""
         module.save_pretrained(folder)

@@ -42,7 +42,7 @@ def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int
     shell = Generator.__new__(Generator)  # only the layout helpers, no weights
     shell.resolution = resolution
     shell.num_ws = 2 * (resolution.bit_length() - 1) - 2
-    labels = [f"{i}: {shell.layer_resolution(i)} px" for i in range(shell.num_ws)]
+    labels = [f"w{i}: {shell.layer_resolution(i)} px" for i in range(shell.num_ws)]  # the crossover table's names
     return [(label, i) for i, label in enumerate(labels)], {**mixing_sets(shell), "none": []}, shell.num_ws
 
 

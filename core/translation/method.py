@@ -220,6 +220,10 @@ class TranslationMethod(Method):
         ds = self.build_dataset("test")
         return ds.get_batch(list(range(min(num, len(ds)))))
 
+    def generated(self, samples: torch.Tensor) -> torch.Tensor:
+        """G(A) of each (A, G(A), third) row."""
+        return samples[1::3]
+
     @torch.no_grad()
     def sample(self, module: Translator, num: int, generator: torch.Generator) -> torch.Tensor:
         """A grid of rows (A, G(A), B) for pix2pix or (A, G_AB(A), G_BA(G_AB(A))) for CycleGAN, (3 num', C, H, W)."""

@@ -92,6 +92,11 @@ class VAEMethod(Method):
         parts.append(module.sample_prior(num - 2 * k, generator))
         return torch.cat(parts).clamp(0, 1)
 
+    def generated(self, samples):
+        """The prior samples: the rows after the held-out inputs and their reconstructions."""
+        nrow = math.ceil(math.sqrt(len(samples)))
+        return samples[2 * nrow:] if len(samples) >= 3 * nrow else samples
+
     def save_inference(self, module, folder) -> None:
         """config.json + model.safetensors, plus reconstructions.png (and manifold.png for 2-D latents)."""
         from core.data import make_grid, to_pil

@@ -36,6 +36,11 @@ def _held_out(ctx, name, index):
     return ds[i]["image"]
 
 
+def _thumb(model) -> int:
+    """Enlargement of strips and grids: 28 px digits 4x, 64 px faces 2x (thumbnails a room can read; #18)."""
+    return max(2, -(-112 // model.image_size))
+
+
 def latent_text(z) -> str:
     """A latent as the text the tab's box and ``/vae_decode`` take: "0.5, -1.2, ..."."""
     return ", ".join(f"{float(v):.3g}" for v in z)
@@ -77,7 +82,7 @@ def map_segment(ctx, name, a, b, steps: int = 10):
         images = torch.stack([decode_point(model, plane_to_latent(model, s, a[0] + k / (steps - 1) * (b[0] - a[0]),
                                                                    a[1] + k / (steps - 1) * (b[1] - a[1])))
                               for k in range(steps)])
-    return grid_image(images, nrow=(steps + 1) // 2, scale=max(2, 84 // model.image_size))
+    return grid_image(images, nrow=(steps + 1) // 2, scale=_thumb(model))
 
 
 def _axes(model) -> tuple[str, str]:
@@ -175,7 +180,7 @@ def traverse(ctx, name, text, dim, radius, steps):
     if not 0 <= d < model.latent_dim:
         raise ValueError(f"traverse dim must be in [1, {model.latent_dim}]")
     values = torch.linspace(-float(radius), float(radius), int(steps)).tolist()
-    return grid_image(traversal(model, z, d, values), nrow=len(values), scale=max(1, 96 // model.image_size))
+    return grid_image(traversal(model, z, d, values), nrow=len(values), scale=_thumb(model))
 
 
 def samples(ctx, name, n, seed):
@@ -184,7 +189,7 @@ def samples(ctx, name, n, seed):
 
     model = load_model(ctx, name)
     images = prior_samples(model, int(n), seed)
-    return grid_image(images, nrow=max(1, round(len(images) ** 0.5)), scale=max(1, 96 // model.image_size))
+    return grid_image(images, nrow=max(1, round(len(images) ** 0.5)), scale=_thumb(model))
 
 
 # ---------------------------------------------------------------------------------------------- interpolation
@@ -195,7 +200,7 @@ def interpolation_strips(ctx, name, index_a, index_b, file_a, file_b, steps):
     model = load_model(ctx, name)
     ends = [load_upload(model, f, train_config(name).dataset) if f else _held_out(ctx, name, i)
             for i, f in ((index_a, file_a), (index_b, file_b))]
-    scale = max(1, 96 // model.image_size)
+    scale = _thumb(model)
     strips = []
     for mode in ("linear", "spherical"):
         images = interpolate(model, ends[0], ends[1], int(steps), mode).cpu()
@@ -234,7 +239,7 @@ def compare(ctx, names, n, seed):
         for _, m in models:
             rows.append(m.reconstruct(x))
             sample_rows.append(prior_samples(m, n, seed))
-    scale = max(1, 80 // models[0][1].image_size)
+    scale = _thumb(models[0][1])
     note = "Rows: " + ", ".join(["held-out"] + [f"**{name}** ({m.model_type})" for name, m in models])
     return note, grid_image(torch.cat(rows), nrow=n, scale=scale), grid_image(torch.cat(sample_rows), nrow=n,
                                                                              scale=scale)
