@@ -214,7 +214,8 @@ def config_widget(config_cls, name: str, value):
 # The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
 # return the exact native-size PNG.
 PIXELS = "genlab-pixels"
-_IMAGE = ".block:has(> .image-container):not(:has(canvas))"
+# an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
+_IMAGE = ".block:has(> .image-container:not([data-testid]))"
 CSS = f"""
 .gradio-container {{max-width: 1280px !important}}
 footer {{display: none !important}}
@@ -222,11 +223,11 @@ footer {{display: none !important}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 .genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
-/* every image (not the sketchpads): its label and buttons sit in a bar above the pixels, never over them */
+/* every image output: its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
-{_IMAGE} > .image-container {{position: relative; overflow: visible}}
-{_IMAGE} > .image-container > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
+{_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
+{_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
 """
 
 

@@ -130,8 +130,8 @@ def build(ctx: AppContext) -> None:
                 index_b = Number(value=3, precision=0, minimum=0, label="held-out image B #")
                 interp_steps = Slider(2, 16, value=10, step=1, label="steps")
             with gr.Row():
-                upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath")
-                upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath")
+                upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=90)
+                upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath", height=90)
             interp_btn = gr.Button("Interpolate", variant="primary")
             lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False)
             slerp_img = gr.Image(label="spherical (slerp): along the great circle, keeps |z| typical of the prior",

@@ -116,7 +116,7 @@ PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the m
     ("VAE latent explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
     ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
     ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
-    ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-examples", "#translation-pix2pix-output"),
+    ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-checkpoint", "#translation-pix2pix-output"),
     ("pix2pix & CycleGAN", "CycleGAN: A <-> B", "#translation-cyclegan-examples", "#translation-cyclegan-output"),
     ("DDPM / DDIM", "Forward process", "#diffusion-t", "#diffusion-xt"),
     ("DDPM / DDIM", "Forward process", "#diffusion-sdedit-button", "#diffusion-sdedit"),
@@ -137,6 +137,7 @@ def test_projector_main_controls_share_the_screen_with_their_output(page):
             page.locator(output).scroll_into_view_if_needed()
             page.wait_for_timeout(300)
             c, o = page.locator(control).bounding_box(), page.locator(output).bounding_box()
+            assert c and o, (tab, sub, control, output, "not on the page")
             # one scroll position shows the whole control and at least half of the output
             span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
             assert span <= 768, (tab, control, output, c, o)
