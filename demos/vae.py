@@ -62,7 +62,7 @@ def build(ctx: AppContext) -> None:
                                    type="pil", format="png", interactive=False, elem_id="vae-map")
                 with gr.Column():
                     point_img = gr.Image(label="decoded under the mouse or the click", type="pil", format="png",
-                                         interactive=False, elem_id="vae-point", height=230)
+                                         interactive=False, elem_id="vae-point", height=320)
                     segment_img = gr.Image(label="from A to B along the line on the map", type="pil",
                                            format="png", interactive=False, elem_id="vae-segment", visible=False)
                     click_mode = gr.Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
