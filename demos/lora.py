@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import gradio as gr
 import pandas as pd
@@ -15,8 +16,9 @@ from core.engine.hosting import gpu_task
 from demos.common import AppContext, Number, Slider, run_standalone, seed_control, ui_errors
 
 TITLE = "LoRA"
+DEFAULT_ADAPTER = "purple-circle-lora"
 TRY = """
-1. Tick **use the built-in example** (white shapes: the base model has never seen white) and press **Train**.
+1. Tick **use the built-in example** (purple circles: the base model has never seen one) and press **Train**.
 2. When it finishes, **Generate base and personalised** with the trigger word in the prompt.
 3. Move the **LoRA scale** from 0 to 1: the concept fades in.
 """
@@ -95,8 +97,8 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
         yield status, _losses(rows), shots, gr.skip()
 
 
-def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight):
-    """(base image, personalised image, line) for one prompt and seed."""
+def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
+    """(base image, personalised image, line) for one prompt and seed; ``fuse`` merges LoRA into the weights."""
     from core.lora.service import adapter_folder, generate_pair, read_meta
     from core.text2image.views import to_pil
 
@@ -109,7 +111,11 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
         if second_adapter == adapter:
             raise ValueError("the second adapter is the first one: choose another, or none")
         adapters.append((adapter_folder(second_adapter, session), second_weight))
-    base, personal = generate_pair(_pipe(ctx, meta["base"]), meta["base"], adapters, prompt, seed)
+    if fuse not in (True, False):
+        raise ValueError(f"fuse must be true or false, got {fuse!r}")
+    started = time.perf_counter()
+    base, personal = generate_pair(_pipe(ctx, meta["base"]), meta["base"], adapters, prompt, seed, fuse=fuse)
+    seconds = time.perf_counter() - started
     how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
            f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
     line = f"{adapter} on {meta['base']}: {how}"
@@ -117,7 +123,9 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
         line += f", combined with {second_adapter} at weight {second_weight:g}"
     if not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt or "", re.IGNORECASE):
         line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
-    return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}"
+    if fuse and meta["method"] == "lora":
+        line += " · fused into the UNet's weights for this image (W + scale B A), then taken out again"
+    return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}; both images in {seconds:.1f} s"
 
 
 def build(ctx: AppContext) -> None:
@@ -133,7 +141,8 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("**1 · Teach**")
             files = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="3-20 images",
                             height=120)
-            use_example = gr.Checkbox(True, label="use the built-in example instead: white shapes (the world has no white)")
+            use_example = gr.Checkbox(True, label="use the built-in example instead: purple circles (held out of the "
+                                                  "base model's training)")
             with gr.Row():
                 trigger = gr.Textbox("sks", label="trigger word", min_width=80)
                 class_word = gr.Textbox("circle", label="class word", min_width=80)
@@ -157,7 +166,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=1):
             gr.Markdown("**2 · Compare**")
             shared = list_adapters()
-            default = "white-shapes-ti" if "white-shapes-ti" in shared else (shared[0] if shared else "")
+            default = DEFAULT_ADAPTER if DEFAULT_ADAPTER in shared else (shared[0] if shared else "")
             adapter = gr.Dropdown([""] + shared, value=default, label="adapter",
                                   allow_custom_value=True, elem_id="lora-adapter")
             note = gr.Markdown(elem_id="lora-adapter-note")
@@ -177,6 +186,8 @@ def build(ctx: AppContext) -> None:
                 with gr.Row():
                     second = gr.Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
                     second_weight = Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
+            fuse = gr.Checkbox(False, label="fuse the LoRA into the weights (W + scale B A): the same image, no extra "
+                                            "products per layer; taken out again afterwards", elem_id="lora-fuse")
             line = gr.Markdown()
             with gr.Row():
                 share = gr.Button("Put on the shared list")
@@ -194,8 +205,9 @@ def build(ctx: AppContext) -> None:
                                 prior_preservation, seed, use_example, model, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
-                      seed: int = 0, second_adapter: str = "", second_weight: float = 0.5):
-        return generate_frames(ctx, _session(request), adapter, prompt, scale, seed, second_adapter, second_weight)
+                      seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
+        return generate_frames(ctx, _session(request), adapter, prompt, scale, seed, second_adapter, second_weight,
+                               fuse)
 
     def stop_training(request: gr.Request):
         _CANCELS.setdefault(_session(request), threading.Event()).set()
@@ -230,10 +242,10 @@ def build(ctx: AppContext) -> None:
                 concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
                                                                   api_visibility="private")
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
-    go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight],
+    go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight, fuse],
              [before, after, line],
              api_name="lora_generate", concurrency_limit=2, concurrency_id="lora_generate")
-    scale.release(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight],
+    scale.release(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight, fuse],
                   [before, after, line], api_visibility="private", concurrency_limit=2, concurrency_id="lora_generate",
                   trigger_mode="always_last")
 

@@ -86,6 +86,22 @@ def test_two_adapters_combine_with_weights(tmp_path):
     assert torch.allclose(only_a, a_with_zero_b, atol=1e-5)
 
 
+def test_fused_lora_draws_the_same_image_and_unfusing_restores_the_base(tmp_path):
+    """fuse_lora merges W + w B A into the UNet for one image; unfuse_lora takes it out again (diffusers)."""
+    from core.lora.service import generate_pair
+
+    pipe = tiny_pipeline()
+    folder, config, _, _ = _train(pipe, tmp_path, steps=8)
+    weights = {k: v.clone() for k, v in pipe.unet.state_dict().items() if "lora" not in k}
+    base, plain = generate_pair(pipe, "tiny", [(folder, 0.8)], config.prompt(), 2)
+    base_f, fused = generate_pair(pipe, "tiny", [(folder, 0.8)], config.prompt(), 2, fuse=True)
+    assert torch.allclose(fused, plain, atol=2e-3) and not torch.allclose(fused, base, atol=1e-3)
+    assert torch.equal(base_f, base)
+    after = {k.replace(".base_layer", ""): v for k, v in pipe.unet.state_dict().items() if "lora" not in k}
+    assert all(torch.equal(after[k], w) for k, w in weights.items()), "the base weights came back, bit for bit"
+    assert torch.equal(generate_pair(pipe, "tiny", [(folder, 0.8)], config.prompt(), 2)[1], plain)
+
+
 def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_reads(tmp_path):
     from safetensors.torch import load_file
 
@@ -192,3 +208,25 @@ def test_training_starts_from_the_base_even_with_adapters_loaded(tmp_path):
     pipe.set_adapters(["first"], adapter_weights=[1.0])
     _, _, again, _ = _train(pipe, tmp_path, steps=4, name="again", seed=3)
     assert torch.allclose(alone, again, atol=1e-5)
+
+
+def test_the_example_concept_is_a_pair_the_base_models_never_saw():
+    """Purple circles: one object each, the pair held out of the text-to-image training (so the base cannot know it),
+    drawn in the world's own colours (so the autoencoder can)."""
+    import json
+    from pathlib import Path
+
+    from core.data.worlds.shapes import COLOURS
+    from core.lora.service import EXAMPLE_CONCEPT, example_concept
+    from core.text2image.data import HOLDOUT
+
+    images = example_concept()
+    assert images.shape == (6, 3, 64, 64) and torch.equal(images, example_concept())   # deterministic
+    assert " ".join(reversed(EXAMPLE_CONCEPT)) in HOLDOUT
+    for name in ("t2i-clip-shapes", "t2i-minilm-shapes"):
+        config = Path(__file__).resolve().parents[1] / "checkpoints" / "text2image" / name / "train_config.json"
+        if config.is_file():
+            assert "purple circle" in json.loads(config.read_text())["holdout"], name
+    purple = torch.tensor(COLOURS["purple"]) / 255
+    centre_pixels = (images - purple.view(1, 3, 1, 1)).abs().amax(1) < 0.02              # (6, 64, 64)
+    assert all(int(m.sum()) > 20 for m in centre_pixels)                                 # a purple object in each

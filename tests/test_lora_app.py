@@ -28,7 +28,7 @@ def test_train_then_generate_through_the_app(app_client, tmp_path):
                                                  "prior_preservation", "seed", "use_example", "model",
                                                  "admin_token"]
     assert _names(app_client, "/lora_generate") == ["adapter", "prompt", "scale", "seed", "second_adapter",
-                                                    "second_weight"]
+                                                    "second_weight", "fuse"]
     paths = []
     for k, colour in enumerate([(250, 250, 250), (240, 240, 235), (255, 255, 250)]):
         image = Image.new("RGB", (50 + 40 * k, 64), (90, 90, 100))
@@ -66,3 +66,4 @@ def test_readme_example_runs_against_the_app(app_client):
     exec(compile(code, "README.md (LoRA)", "exec"), scope)
     assert scope["name"].startswith("sks-ti-") and "textual inversion" in scope["line"]
     assert Image.open(scope["base"]).size == Image.open(scope["personal"]).size == (256, 256)
+    assert "fused into the UNet's weights" in scope["fused_line"] and Image.open(scope["fused"]).size == (256, 256)

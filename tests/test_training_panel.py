@@ -45,11 +45,17 @@ def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_p
     assert len(losses) == 12 and losses[-1] < 0.6 * losses[0]  # one point per log_every=5 steps
 
 
-def test_cancel_from_the_ui_stops_and_keeps_a_resumable_checkpoint(client, tmp_path):
-    job = client.submit("run2", 1_000_000, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+def _long_run(client, name: str):
+    """A run of a million steps, once its first step is on screen: (job, deadline)."""
+    job = client.submit(name, 1_000_000, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     deadline = time.time() + 60
     while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
         time.sleep(0.1)
+    return job, deadline
+
+
+def test_cancel_from_the_ui_stops_and_keeps_a_resumable_checkpoint(client, tmp_path):
+    job, _ = _long_run(client, "run2")
     client.predict(api_name="/cancel_toy")
     status = job.result(timeout=60)[0]
     assert "cancelled at step" in status
@@ -66,10 +72,7 @@ def test_bad_settings_and_names_give_clear_errors(client):
 
 
 def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
-    job = client.submit("run3", 1_000_000, 16, 0.01, 5, 0, 0, api_name="/train_toy")
-    deadline = time.time() + 60
-    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
-        time.sleep(0.1)
+    job, deadline = _long_run(client, "run3")
     client.predict(api_name="/pause_toy")
     while time.time() < deadline and not any("paused" in str(o[0]) for o in job.outputs()):
         time.sleep(0.1)

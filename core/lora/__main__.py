@@ -1,7 +1,7 @@
 """Train, save and measure an adapter from the command line, with its card (the same code as the tab).
 
     python -m core.lora --example --trigger sks --class-word circle --method textual_inversion --steps 300 \\
-        --out checkpoints/lora/white-shapes-ti
+        --out checkpoints/lora/purple-circle-ti
     python -m core.lora --images a.png b.png c.png --trigger zqx --method lora --out checkpoints/lora/mine
 """
 
@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")
     parser.add_argument("--images", nargs="*", default=[], help="3-20 instance images")
-    parser.add_argument("--example", action="store_true", help="the built-in example concept (white shapes)")
+    parser.add_argument("--example", action="store_true", help="the built-in example concept (purple circles)")
     parser.add_argument("--trigger", default="sks")
     parser.add_argument("--class-word", default="circle")
     parser.add_argument("--method", default="textual_inversion", choices=["lora", "textual_inversion"])

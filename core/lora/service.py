@@ -134,16 +134,27 @@ def load_images(files, size: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def example_concept(num: int = 6, seed: int = 0) -> torch.Tensor:
-    """The built-in example concept: white shapes (the world's eight colours never include white), (num, 3, 64, 64)."""
-    from core.data.worlds.shapes import Shapes
+EXAMPLE_CONCEPT = ("circle", "purple")   # a colour-shape pair held out of the bundled text-to-image training
 
-    world = Shapes("test", seed=seed + 17)
-    batch = world.get_batch(list(range(400)))
-    picked = [i for i in range(400) if int(batch["objects"][i, :, 3].sum()) == 1][:num]
-    images = batch["image"][picked].clone()
-    mask = (batch["instance_map"][picked] > 0).unsqueeze(1)                       # (N, 1, H, W)
-    return torch.where(mask, torch.full_like(images, 0.97), images)
+
+def example_concept(num: int = 6, seed: int = 0) -> torch.Tensor:
+    """The built-in example concept: purple circles, one per image, as the shapes world draws them, (num, 3, 64, 64).
+
+    The bundled text-to-image models never saw a purple circle (``holdout`` in their config): the base model does
+    not know the concept, yet every colour and shape of it lies inside its autoencoder's range, so an adapter can
+    draw it. (The first example, white shapes, could not be: the autoencoder returns white as pale yellow.)
+    """
+    from core.data.worlds.shapes import COLOUR_NAMES, SHAPES, Shapes
+
+    shape, colour = SHAPES.index(EXAMPLE_CONCEPT[0]), COLOUR_NAMES.index(EXAMPLE_CONCEPT[1])
+    world, picked, start = Shapes("test", seed=seed + 17), [], 0
+    while len(picked) < num:
+        batch = world.get_batch(list(range(start, start + 2000)))
+        one = batch["objects"][:, :, 3].sum(1) == 1
+        hit = one & (batch["objects"][:, 0, 0] == shape) & (batch["objects"][:, 0, 1] == colour)
+        picked += [batch["image"][i] for i in torch.nonzero(hit).flatten().tolist()]
+        start += 2000
+    return torch.stack(picked[:num])
 
 
 def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConfig, folder: Path,
@@ -247,11 +258,16 @@ def share_adapter(name: str, session: str) -> str:
 
 
 @torch.no_grad()
-def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: str, seed, steps=25, guidance=4.0):
+def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: str, seed, steps=25, guidance=4.0,
+                  fuse: bool = False):
     """(base image, personalised image), each (3, H, W) in [0, 1], same prompt, seed and sampler.
 
     ``adapters``: [(folder, weight)]: one, or several combined with their weights (``set_adapters``). A LoRA weight
     scales its update (0 gives the base image exactly); textual-inversion tokens only exist in the second image.
+    ``fuse``: merge the LoRA update into the UNet's weights for the personalised image, W' = W + w (alpha / r) B A
+    (diffusers' ``fuse_lora``), and take it out again afterwards (``unfuse_lora``): the same image up to float
+    rounding, with no extra matrix products per layer. The base weights are restored bit for bit (unfusing
+    subtracts the update again, which leaves float rounding behind on a server that fuses many times).
     """
     from core.text2image.service import check_request, generate
 
@@ -273,9 +289,19 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
         if loras:
             pipe.enable_lora()
             pipe.set_adapters([n for n, _ in loras], adapter_weights=[w for _, w in loras])
-        after = generate(pipe, request).images[0]
-        if loras:
-            pipe.disable_lora()
+            if fuse:
+                saved = {n: p.detach().clone() for n, p in pipe.unet.named_parameters() if ".base_layer." in n}
+                pipe.fuse_lora(components=["unet"], adapter_names=[n for n, _ in loras])
+        try:
+            after = generate(pipe, request).images[0]
+        finally:
+            if loras and fuse:
+                pipe.unfuse_lora(components=["unet"])
+                for n, p in pipe.unet.named_parameters():
+                    if n in saved:
+                        p.data.copy_(saved[n])
+            if loras:
+                pipe.disable_lora()
     return before, after
 
 
