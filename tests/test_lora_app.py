@@ -67,3 +67,22 @@ def test_readme_example_runs_against_the_app(app_client):
     assert scope["name"].startswith("sks-ti-") and "textual inversion" in scope["line"]
     assert Image.open(scope["base"]).size == Image.open(scope["personal"]).size == (256, 256)
     assert "fused into the UNet's weights" in scope["fused_line"] and Image.open(scope["fused"]).size == (256, 256)
+
+
+def test_five_hundred_uploads_get_one_message_and_mixed_sizes_train(app_client, tmp_path):
+    """A class that drops a whole folder: one line, nothing decoded; a mix of sizes and modes is converted."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(tiny)
+    with pytest.raises(AppError, match="500 images: at most 20"):
+        app_client.predict(images=[handle_file(str(tiny))] * 500, steps=1, use_example=False, api_name="/lora_train")
+    mixed = []
+    for k, (size, mode) in enumerate([((30, 90), "RGB"), ((400, 120), "L"), ((64, 64), "RGBA"), ((5, 7), "P")]):
+        path = tmp_path / f"m{k}.png"
+        Image.new(mode, size, 120).save(path)
+        mixed.append(handle_file(str(path)))
+    status, _, shots, name = app_client.predict(images=mixed, trigger="qzv", steps=1, use_example=False,
+                                                api_name="/lora_train")
+    assert "saved" in status and name.startswith("qzv-") and len(shots) >= 4
