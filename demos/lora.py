@@ -62,7 +62,7 @@ def _new_name(trigger: str, method: str, session: str) -> str:
 
 
 def train_frames(ctx, session, images, trigger, method, class_word, steps, rank, prior_preservation, seed,
-                 use_example, model, admin_token=""):
+                 use_example, model, admin_token="", train_text_encoder=False):
     """Stream (status, loss table, validation gallery, adapter picker update) while training."""
     from core.data import to_pil
     from core.engine.hosting import check_may_train
@@ -71,7 +71,8 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     pipe = _pipe(ctx, model)
     config, warnings = check_settings(trigger, class_word, method, rank, steps, seed=seed,
-                                      prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab())
+                                      prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab(),
+                                      train_text_encoder=train_text_encoder)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     pixels = example_concept() if use_example else load_images(images, side)
     name = _new_name(config.trigger, config.method, session)
@@ -155,6 +156,7 @@ def build(ctx: AppContext) -> None:
                 seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
                 model = gr.Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
                                     label="base model", min_width=120)
+            text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
             with gr.Row():
@@ -200,9 +202,9 @@ def build(ctx: AppContext) -> None:
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
-                   admin_token: str | None = None):
+                   admin_token: str | None = None, train_text_encoder: bool = False):
         yield from train_frames(ctx, _session(request), images, trigger, method, class_word, steps, rank,
-                                prior_preservation, seed, use_example, model, admin_token)
+                                prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
@@ -237,7 +239,7 @@ def build(ctx: AppContext) -> None:
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     train.click(ui_errors(gpu_task(lora_train, duration=300)),
-                [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token],
+                [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token, text_lora],
                 [status, plot, shots, adapter], api_name="lora_train",
                 concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
                                                                   api_visibility="private")

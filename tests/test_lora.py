@@ -230,3 +230,29 @@ def test_the_example_concept_is_a_pair_the_base_models_never_saw():
     purple = torch.tensor(COLOURS["purple"]) / 255
     centre_pixels = (images - purple.view(1, 3, 1, 1)).abs().amax(1) < 0.02              # (6, 64, 64)
     assert all(int(m.sum()) > 20 for m in centre_pixels)                                 # a purple object in each
+
+
+def test_a_text_encoder_lora_is_saved_beside_the_unet_one_and_reloads_to_the_trained_image(tmp_path):
+    """train_text_encoder: diffusers' file holds text_encoder.* and unet.* LoRA tensors; load_lora_weights brings
+    both back (the trained model's image), scale 0 is the base, fusing draws the same image."""
+    from safetensors.torch import load_file
+
+    from core.lora.service import check_settings, generate_pair
+
+    pipe = tiny_pipeline()
+    folder, config, final, _ = _train(pipe, tmp_path, steps=10, train_text_encoder=True)
+    tensors = load_file(folder / "pytorch_lora_weights.safetensors")
+    assert any(k.startswith("unet.") for k in tensors)
+    trained = [float(v.abs().sum()) for k, v in tensors.items()
+               if k.startswith("text_encoder.") and ("lora_B" in k or ".up." in k)]
+    assert trained and max(trained) > 0, "the text encoder's LoRA moved from its zero start"
+    base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
+    assert torch.allclose(personal, final, atol=1e-4)
+    assert folder.name in pipe.get_list_adapters().get("text_encoder", []), "diffusers loaded the text encoder's part"
+    zero_base, zero = generate_pair(pipe, "tiny", [(folder, 0.0)], config.prompt(), 1)
+    assert torch.equal(zero_base, zero)
+    _, fused = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0,
+                             fuse=True)
+    assert torch.allclose(fused, personal, atol=2e-3)
+    with pytest.raises(ValueError, match="goes with the lora method"):
+        check_settings("sks", "circle", "textual_inversion", 4, 10, train_text_encoder=True)

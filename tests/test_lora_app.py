@@ -26,7 +26,7 @@ def test_train_then_generate_through_the_app(app_client, tmp_path):
 
     assert _names(app_client, "/lora_train") == ["images", "trigger", "method", "class_word", "steps", "rank",
                                                  "prior_preservation", "seed", "use_example", "model",
-                                                 "admin_token"]
+                                                 "admin_token", "train_text_encoder"]
     assert _names(app_client, "/lora_generate") == ["adapter", "prompt", "scale", "seed", "second_adapter",
                                                     "second_weight", "fuse"]
     paths = []

@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--prior-preservation", action="store_true")
+    parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--reevaluate", action="store_true", help="measure the adapter in --out again (no training)")
@@ -42,7 +43,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     pipe = load_model(args.base)
     config, warnings = check_settings(args.trigger, args.class_word, args.method, args.rank, args.steps, args.lr,
-                                      args.seed, args.prior_preservation, pipe.tokenizer.get_vocab())
+                                      args.seed, args.prior_preservation, pipe.tokenizer.get_vocab(),
+                                      args.train_text_encoder)
     for w in warnings:
         print("warning:", w)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)

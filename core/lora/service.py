@@ -89,7 +89,8 @@ def read_meta(folder: Path) -> dict:
 
 # ---------------------------------------------------------------- validation
 def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=200, lr=None, seed=0,
-                   prior_preservation=False, base_vocab=None) -> tuple[PersonalizeConfig, list[str]]:
+                   prior_preservation=False, base_vocab=None,
+                   train_text_encoder=False) -> tuple[PersonalizeConfig, list[str]]:
     """A :class:`PersonalizeConfig` from API values, and warnings (e.g. a trigger that is a common word)."""
     from core.text2image.service import _int
 
@@ -106,13 +107,18 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
     if base_vocab is not None and f"{trigger}</w>" in base_vocab:
         warnings.append(f"'{trigger}' is a word the base model already knows: its meaning will change for every "
                         "prompt that uses it; a rare word such as 'sks' keeps the rest intact")
+    if train_text_encoder not in (True, False):
+        raise ValueError(f"train_text_encoder must be true or false, got {train_text_encoder!r}")
+    if train_text_encoder and method != "lora":
+        raise ValueError("a text-encoder LoRA goes with the lora method (textual inversion trains one embedding)")
     lr = (1e-3 if method == "lora" else 5e-3) if lr is None else float(lr)
     if not 0 < lr <= 0.1:
         raise ValueError(f"learning rate {lr!r} is outside (0, 0.1]")
     return PersonalizeConfig(trigger=trigger, class_word=class_word.strip().lower(), method=method,
                              rank=_int(rank, "rank", 1, 64), alpha=float(_int(rank, "rank", 1, 64)), lr=lr,
                              steps=_int(steps, "steps", 1, MAX_STEPS), seed=check_seed(seed),
-                             prior_preservation=bool(prior_preservation)), warnings
+                             prior_preservation=bool(prior_preservation),
+                             train_text_encoder=bool(train_text_encoder)), warnings
 
 
 def load_images(files, size: int) -> torch.Tensor:
@@ -190,13 +196,15 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
 
     with atomic_folder(folder) as tmp:
         if result.method == "lora":
-            diffusers_class("StableDiffusionPipeline").save_lora_weights(tmp, unet_lora_layers=result.state)
+            diffusers_class("StableDiffusionPipeline").save_lora_weights(
+                tmp, unet_lora_layers=result.state, text_encoder_lora_layers=result.text_encoder_state)
         else:
             save_file({k: v.contiguous() for k, v in result.state.items()}, str(tmp / TI_FILE))
         meta = {"method": result.method, "base": base, "trigger": config.trigger, "token": config.token,
                 "class_word": config.class_word, "prompt": config.prompt(), "rank": config.rank, "alpha": config.alpha,
                 "lr": config.lr, "steps": result.steps, "seconds": round(result.seconds, 1),
                 "prior_preservation": config.prior_preservation, "seed": config.seed, "images": len(images),
+                "train_text_encoder": bool(result.text_encoder_state),
                 "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else []}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         to_pil(make_grid(images, nrow=min(len(images), 6))).save(tmp / "instances.png")
@@ -290,16 +298,19 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
             pipe.enable_lora()
             pipe.set_adapters([n for n, _ in loras], adapter_weights=[w for _, w in loras])
             if fuse:
-                saved = {n: p.detach().clone() for n, p in pipe.unet.named_parameters() if ".base_layer." in n}
-                pipe.fuse_lora(components=["unet"], adapter_names=[n for n, _ in loras])
+                parts = ["unet"] + (["text_encoder"] if pipe.get_list_adapters().get("text_encoder") else [])
+                saved = {(part, n): p.detach().clone() for part in parts
+                         for n, p in getattr(pipe, part).named_parameters() if ".base_layer." in n}
+                pipe.fuse_lora(components=parts, adapter_names=[n for n, _ in loras])
         try:
             after = generate(pipe, request).images[0]
         finally:
             if loras and fuse:
-                pipe.unfuse_lora(components=["unet"])
-                for n, p in pipe.unet.named_parameters():
-                    if n in saved:
-                        p.data.copy_(saved[n])
+                pipe.unfuse_lora(components=parts)
+                for part in parts:
+                    for n, p in getattr(pipe, part).named_parameters():
+                        if (part, n) in saved:
+                            p.data.copy_(saved[(part, n)])
             if loras:
                 pipe.disable_lora()
     return before, after

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 LORA_TARGETS = {"all": ["to_q", "to_k", "to_v", "to_out.0"],            # every attention projection (DreamBooth LoRA)
                 "cross": ["attn2.to_k", "attn2.to_v"]}                   # the text's keys and values (Custom Diffusion)
+TEXT_ENCODER_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]       # a CLIP text encoder's self-attention
 METHODS = ("lora", "textual_inversion")
 
 
@@ -38,6 +39,7 @@ class PersonalizeConfig:
     steps: int = 200
     batch_size: int = 4
     targets: str = "all"
+    train_text_encoder: bool = False   # LoRA: also a LoRA on the text encoder's attention (diffusers' train_dreambooth_lora)
     prior_preservation: bool = False
     prior_weight: float = 1.0
     keep_unconditional: bool = True
@@ -61,6 +63,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    text_encoder_state: dict | None = None   # LoRA with train_text_encoder: the text encoder's LoRA tensors
 
 
 def _alphas_cumprod(pipe) -> torch.Tensor:
@@ -101,6 +104,21 @@ def add_lora(unet, rank: int, alpha: float, targets: str = "all", init: str | bo
     return [p for n, p in unet.named_parameters() if "lora_" in n]
 
 
+def add_text_encoder_lora(text_encoder, rank: int, alpha: float) -> list[torch.nn.Parameter]:
+    """Attach a fresh peft LoRA to a CLIP text encoder's attention projections; returns its parameters.
+    ValueError for an encoder without them (the MiniLM sentence encoder names its layers otherwise)."""
+    from peft import LoraConfig
+
+    text_encoder.requires_grad_(False)
+    try:
+        text_encoder.add_adapter(LoraConfig(r=int(rank), lora_alpha=float(alpha), init_lora_weights="gaussian",
+                                            target_modules=TEXT_ENCODER_TARGETS))
+    except ValueError as exc:
+        raise ValueError("a text-encoder LoRA needs a CLIP text encoder (q_proj / k_proj / v_proj / out_proj); "
+                         f"this base model's has none: {str(exc).splitlines()[0][:120]}") from exc
+    return [p for n, p in text_encoder.named_parameters() if "lora_" in n]
+
+
 def lora_state(unet) -> dict:
     """The adapter's tensors in diffusers' LoRA format (what ``save_lora_weights`` writes)."""
     from diffusers.utils import convert_state_dict_to_diffusers
@@ -133,8 +151,11 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     if getattr(unet, "peft_config", None):
         unet.delete_adapters(list(unet.peft_config))                       # the base model, whatever was loaded
     tokenizer, text_encoder = pipe.tokenizer, pipe.text_encoder
-    if c.method == "textual_inversion":
+    train_text = c.method == "lora" and c.train_text_encoder
+    if c.method == "textual_inversion" or train_text:
         tokenizer, text_encoder = copy.deepcopy(tokenizer), copy.deepcopy(text_encoder)
+        if getattr(text_encoder, "peft_config", None):
+            text_encoder.delete_adapter(list(text_encoder.peft_config))          # the base encoder
     work = assemble(unet, pipe.vae, tokenizer, text_encoder, pipe.scheduler)   # the copies, for validation images
     z_inst = encode_images(pipe, images)                                   # (N, 4, h, w)
     z_class = encode_images(pipe, class_images(work, c.class_word, c.class_images, c.seed + 1)) \
@@ -143,6 +164,8 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     token_id = None
     if c.method == "lora":
         params = add_lora(unet, c.rank, c.alpha, c.targets)
+        if train_text:
+            params += add_text_encoder_lora(text_encoder, c.rank, c.alpha)
         cond = encode_prompts(tokenizer, text_encoder, [c.prompt()]).embeds
     else:
         init_ids = tokenizer(c.class_word, add_special_tokens=False).input_ids
@@ -168,7 +191,7 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
                 break
             idx = torch.randint(len(z_inst), (min(c.batch_size, len(z_inst)),), generator=generator)
             z0 = z_inst[idx]
-            if c.method == "textual_inversion":
+            if c.method == "textual_inversion" or train_text:   # the prompt's encoding moves with what is trained
                 cond = text_encoder(tokenizer([c.prompt()], padding="max_length", max_length=tokenizer.model_max_length,
                                               truncation=True, return_tensors="pt").input_ids)[0]
             loss = _denoising_loss(unet, z0, cond, ab, generator)
@@ -193,7 +216,8 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
         yield {"validation": _validation_image(work, c), "step": step}
     state = lora_state(unet) if c.method == "lora" else \
         {c.token: text_encoder.get_input_embeddings().weight[token_id].detach().clone()}
-    yield {"result": TrainResult(c.method, state, losses, time.perf_counter() - start, step)}
+    text_state = lora_state(text_encoder) if train_text else None
+    yield {"result": TrainResult(c.method, state, losses, time.perf_counter() - start, step, text_state)}
 
 
 def _unconditional_drift(unet, z0, empty, ab, generator) -> torch.Tensor:
