@@ -256,3 +256,15 @@ def test_a_text_encoder_lora_is_saved_beside_the_unet_one_and_reloads_to_the_tra
     assert torch.allclose(fused, personal, atol=2e-3)
     with pytest.raises(ValueError, match="goes with the lora method"):
         check_settings("sks", "circle", "textual_inversion", 4, 10, train_text_encoder=True)
+
+
+def test_the_concept_reading_finds_the_instances_concept_and_not_random_scenes():
+    """The classifier-side fidelity: most instances read as one concept; random world scenes rarely hold it."""
+    from core.data.worlds.shapes import Shapes
+    from core.lora.evaluate import concept_reading
+    from core.lora.service import example_concept
+
+    instances = example_concept()
+    name, read = concept_reading(instances)
+    assert name.startswith("purple ") and read(instances) >= 0.8
+    assert read(Shapes("test", seed=5).get_batch(list(range(100)))["image"]) <= 0.1

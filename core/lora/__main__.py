@@ -83,6 +83,7 @@ an adapter of your own images; the figures below use seeds
 | measured ({m['seeds']} seeds, DDIM 25 steps, w = 4) | base model | with the adapter | the instances, through the autoencoder |
 |---|---:|---:|---:|
 | distance to the target's mean feature (shapes classifier features; lower is closer) | {m['fidelity_base']:.2f} | {m['fidelity_adapter']:.2f} | {m['fidelity_reachable']:.2f} |
+| images the shapes classifier reads as it reads most instances ("{m['concept']}": every shape and colour) | {m['concept_read_base']:.0%} | {m['concept_read_adapter']:.0%} | {m['concept_read_instances']:.0%} (the instances) |
 
 The target is what the pipeline's autoencoder makes of the instance images: a UNet adapter cannot draw outside its
 latent space (`core/lora/evaluate.py`).

@@ -337,6 +337,11 @@ def adapter_note(folder: Path) -> str:
     figures = [f"distance to the taught images (shapes classifier features; lower is nearer): base model {base:.1f}, "
                f"with the adapter {adapted:.1f}, the taught images themselves through the autoencoder {reachable:.1f} "
                f"({int(m.get('seeds', 0))} seeds)"]
+    if "concept_read_adapter" in m:
+        figures.append(f"images the shapes classifier reads as it reads the instances (\"{m.get('concept', '?')}\"): "
+                       f"base model "
+                       f"{m['concept_read_base']:.0%}, with the adapter {m['concept_read_adapter']:.0%} "
+                       f"(the instances themselves: {m.get('concept_read_instances', float('nan')):.0%})")
     if "prior_drift" in m:
         figures.append(f"change to prompts without the trigger word (mean |pixel difference|, 0-1): "
                        f"{m['prior_drift']:.3f}")
