@@ -141,6 +141,12 @@ def test_bad_inputs(tmp_path):
     assert warnings and "already knows" in warnings[0]
     with pytest.raises(ValueError, match="unknown method"):
         service.check_settings("sks", method="dreambooth-xl")
+    assert service.check_settings("sks", rank=8)[0].alpha == 8.0          # alpha defaults to the rank (scale 1)
+    assert service.check_settings("sks", rank=8, alpha=16)[0].alpha == 16.0
+    for alpha, lr, message in [(0, None, "alpha 0 is outside"), (float("nan"), None, "alpha nan is outside"),
+                               (None, 0.5, "learning rate 0.5 is outside"), (None, True, "learning rate True")]:
+        with pytest.raises(ValueError, match=message):
+            service.check_settings("sks", alpha=alpha, lr=lr)
     for files, message in [([], "got 0"), ([tmp_path / "a.png"], "got 1"), ([tmp_path / "a.png"] * 21, "at most 20")]:
         with pytest.raises(ValueError, match=message):
             service.load_images(files, 16)
@@ -265,6 +271,7 @@ def test_the_concept_reading_finds_the_instances_concept_and_not_random_scenes()
     from core.lora.service import example_concept
 
     instances = example_concept()
-    name, read = concept_reading(instances)
-    assert name.startswith("purple ") and read(instances) >= 0.8
-    assert read(Shapes("test", seed=5).get_batch(list(range(100)))["image"]) <= 0.1
+    name, reads = concept_reading(instances)
+    scenes = Shapes("test", seed=5).get_batch(list(range(100)))["image"]
+    assert name.startswith("purple ") and reads[""](instances) >= 0.8 and reads["_colour"](instances) == 1.0
+    assert reads[""](scenes) <= 0.1 and reads["_colour"](scenes) <= 0.4 and reads["_shape"](scenes) <= 0.4

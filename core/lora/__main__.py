@@ -24,7 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--method", default="textual_inversion", choices=["lora", "textual_inversion"])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rank", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--lr", type=float, default=None, help="default 1e-3 (LoRA), 5e-3 (textual inversion)")
+    parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha (the update is scaled by alpha / rank); "
+                                                                   "default: the rank")
     parser.add_argument("--prior-preservation", action="store_true")
     parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
     parser.add_argument("--seed", type=int, default=0)
@@ -44,7 +46,7 @@ def main(argv=None) -> int:
     pipe = load_model(args.base)
     config, warnings = check_settings(args.trigger, args.class_word, args.method, args.rank, args.steps, args.lr,
                                       args.seed, args.prior_preservation, pipe.tokenizer.get_vocab(),
-                                      args.train_text_encoder)
+                                      args.train_text_encoder, args.alpha)
     for w in warnings:
         print("warning:", w)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
 
 {'LoRA (rank ' + str(meta['rank']) + ')' if meta['method'] == 'lora' else 'Textual inversion (one new token, ' + meta['token'] + ')'}
 on `{args.base}`, taught "{meta['prompt']}" from {meta['images']} images (`instances.png`) in {meta['steps']} steps,
-{meta['seconds']:.0f} s on {'a ' + str(torch.get_num_threads()) + '-thread CPU' if not torch.cuda.is_available() else 'a GPU'}.
+{meta['seconds']:.0f} s on {'a ' + str(meta.get('torch_threads', torch.get_num_threads())) + '-thread CPU' if not torch.cuda.is_available() else 'a GPU'}.
 Weights: {size / 1024:.1f} KiB (`{'pytorch_lora_weights.safetensors' if meta['method'] == 'lora' else 'learned_embeds.safetensors'}`,
 diffusers' format).
 
@@ -83,7 +85,8 @@ an adapter of your own images; the figures below use seeds
 | measured ({m['seeds']} seeds, DDIM 25 steps, w = 4) | base model | with the adapter | the instances, through the autoencoder |
 |---|---:|---:|---:|
 | distance to the target's mean feature (shapes classifier features; lower is closer) | {m['fidelity_base']:.2f} | {m['fidelity_adapter']:.2f} | {m['fidelity_reachable']:.2f} |
-| images the shapes classifier reads as it reads most instances ("{m['concept']}": every shape and colour) | {m['concept_read_base']:.0%} | {m['concept_read_adapter']:.0%} | {m['concept_read_instances']:.0%} (the instances) |
+| images in which the shapes classifier sees the instances' colour ({m['concept'].split()[0]}) | {m['concept_read_colour_base']:.0%} | {m['concept_read_colour_adapter']:.0%} | {m['concept_read_colour_instances']:.0%} (the instances) |
+| ... their shape, as it reads the instances ({' '.join(m['concept'].split()[1:])}) | {m['concept_read_shape_base']:.0%} | {m['concept_read_shape_adapter']:.0%} | {m['concept_read_shape_instances']:.0%} |
 
 The target is what the pipeline's autoencoder makes of the instance images: a UNet adapter cannot draw outside its
 latent space (`core/lora/evaluate.py`).

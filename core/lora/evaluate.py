@@ -5,9 +5,8 @@
 * fidelity: the mean distance, in the shapes classifier's penultimate features (``core.metrics``), between generated
   images and the reachable target's mean feature; for the prompt with the trigger word through the adapter and
   through the base model (the same prompt; for textual inversion the base reads the class word there). Lower is closer.
-* concept read: the share of generated images in which the shapes classifier sees every shape and colour it sees in
-  most instance images (for purple circles: "a circle" and "a purple thing"), base vs adapter, and on the instances
-  themselves (the reading's ceiling).
+* concept read: the share of generated images in which the shapes classifier sees the colours, the shapes, and both,
+  that it sees in most instance images, base vs adapter, and on the instances themselves (the reading's ceiling).
 * prior drift: for prompts without the trigger word, the mean absolute pixel difference between the images with the
   adapter loaded and without (0: nothing else changed).
 """
@@ -36,22 +35,24 @@ def measure(pipe, base: str, folder, instances: torch.Tensor, seeds: int = 12) -
     before = torch.stack([a for a, _ in pairs])
     after = torch.stack([b for _, b in pairs])
     dist = lambda x: float((features(x) - target).norm(dim=1).mean())
-    concept, read = concept_reading(instances)
+    concept, reads = concept_reading(instances)
     drift = []
     for prompt in DRIFT_PROMPTS:
         for s in range(3):
             a, b = generate_pair(pipe, base, [(folder, 1.0)], prompt, s)
             drift.append(float((a - b).abs().mean()))
     return {"fidelity_base": dist(before), "fidelity_adapter": dist(after), "fidelity_reachable": dist(reachable),
-            "concept_read_base": read(before), "concept_read_adapter": read(after),
-            "concept_read_instances": read(instances), "concept": concept,
+            **{f"concept_read{part}_{who}": read(images) for part, read in reads.items()
+               for who, images in (("base", before), ("adapter", after), ("instances", instances))},
+            "concept": concept,
             "prior_drift": sum(drift) / len(drift), "seeds": seeds,
             "samples": (before, after)}
 
 
 def concept_reading(instances: torch.Tensor):
-    """(the concept as the shapes classifier reads most instance images, e.g. "purple circle"; a function giving the
-    share of images in which it sees all of that concept's shapes and colours)."""
+    """(the concept as the shapes classifier reads most instance images, e.g. "purple circle"; {"": both, "_colour",
+    "_shape": a function giving the share of images in which it sees all of that concept's colours and shapes,
+    its colours, its shapes})."""
     from collections import Counter
 
     from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
@@ -66,4 +67,6 @@ def concept_reading(instances: torch.Tensor):
 
     shapes, colours = Counter(seen(instances)).most_common(1)[0][0]
     name = " ".join([COLOUR_NAMES[c] for c in sorted(colours)] + [SHAPES[s] for s in sorted(shapes)]) or "nothing"
-    return name, lambda images: sum(shapes <= s and colours <= c for s, c in seen(images)) / len(images)
+    share = lambda test: lambda images: sum(test(s, c) for s, c in seen(images)) / len(images)
+    return name, {"": share(lambda s, c: shapes <= s and colours <= c), "_colour": share(lambda s, c: colours <= c),
+                  "_shape": share(lambda s, c: shapes <= s)}

@@ -89,8 +89,8 @@ def read_meta(folder: Path) -> dict:
 
 # ---------------------------------------------------------------- validation
 def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=200, lr=None, seed=0,
-                   prior_preservation=False, base_vocab=None,
-                   train_text_encoder=False) -> tuple[PersonalizeConfig, list[str]]:
+                   prior_preservation=False, base_vocab=None, train_text_encoder=False,
+                   alpha=None) -> tuple[PersonalizeConfig, list[str]]:
     """A :class:`PersonalizeConfig` from API values, and warnings (e.g. a trigger that is a common word)."""
     from core.text2image.service import _int
 
@@ -111,11 +111,15 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
         raise ValueError(f"train_text_encoder must be true or false, got {train_text_encoder!r}")
     if train_text_encoder and method != "lora":
         raise ValueError("a text-encoder LoRA goes with the lora method (textual inversion trains one embedding)")
-    lr = (1e-3 if method == "lora" else 5e-3) if lr is None else float(lr)
-    if not 0 < lr <= 0.1:
+    lr = (1e-3 if method == "lora" else 5e-3) if lr is None else lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < float(lr) <= 0.1:
         raise ValueError(f"learning rate {lr!r} is outside (0, 0.1]")
+    rank = _int(rank, "rank", 1, 64)
+    alpha = rank if alpha is None else alpha     # LoRA's update is scaled by alpha / rank (Hu et al. 2022)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < float(alpha) <= 256:
+        raise ValueError(f"LoRA alpha {alpha!r} is outside (0, 256]")
     return PersonalizeConfig(trigger=trigger, class_word=class_word.strip().lower(), method=method,
-                             rank=_int(rank, "rank", 1, 64), alpha=float(_int(rank, "rank", 1, 64)), lr=lr,
+                             rank=rank, alpha=float(alpha), lr=float(lr),
                              steps=_int(steps, "steps", 1, MAX_STEPS), seed=check_seed(seed),
                              prior_preservation=bool(prior_preservation),
                              train_text_encoder=bool(train_text_encoder)), warnings
@@ -204,7 +208,7 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
                 "class_word": config.class_word, "prompt": config.prompt(), "rank": config.rank, "alpha": config.alpha,
                 "lr": config.lr, "steps": result.steps, "seconds": round(result.seconds, 1),
                 "prior_preservation": config.prior_preservation, "seed": config.seed, "images": len(images),
-                "train_text_encoder": bool(result.text_encoder_state),
+                "train_text_encoder": bool(result.text_encoder_state), "torch_threads": torch.get_num_threads(),
                 "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else []}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         to_pil(make_grid(images, nrow=min(len(images), 6))).save(tmp / "instances.png")
@@ -337,11 +341,11 @@ def adapter_note(folder: Path) -> str:
     figures = [f"distance to the taught images (shapes classifier features; lower is nearer): base model {base:.1f}, "
                f"with the adapter {adapted:.1f}, the taught images themselves through the autoencoder {reachable:.1f} "
                f"({int(m.get('seeds', 0))} seeds)"]
-    if "concept_read_adapter" in m:
-        figures.append(f"images the shapes classifier reads as it reads the instances (\"{m.get('concept', '?')}\"): "
-                       f"base model "
-                       f"{m['concept_read_base']:.0%}, with the adapter {m['concept_read_adapter']:.0%} "
-                       f"(the instances themselves: {m.get('concept_read_instances', float('nan')):.0%})")
+    for part, what in (("colour", "colour"), ("shape", "shape")):
+        if f"concept_read_{part}_adapter" in m:
+            figures.append(f"images in which the shapes classifier sees the instances' {what}: base model "
+                           f"{m[f'concept_read_{part}_base']:.0%}, with the adapter {m[f'concept_read_{part}_adapter']:.0%}"
+                           f" (the instances: {m[f'concept_read_{part}_instances']:.0%})")
     if "prior_drift" in m:
         figures.append(f"change to prompts without the trigger word (mean |pixel difference|, 0-1): "
                        f"{m['prior_drift']:.3f}")
