@@ -104,7 +104,7 @@ def test_lora_compares_base_and_personalised(page):
     """The LoRA tab opens on a bundled adapter; one click shows the base and the personalised image side by side."""
     page.get_by_role("tab", name="LoRA").click()
     page.get_by_role("button", name="Generate base and personalised").click()
-    page.get_by_text("textual inversion: the new token").wait_for(timeout=30_000)
+    page.get_by_text("purple-circle-lora on t2i-clip-shapes: LoRA scale 1").wait_for(timeout=30_000)
     panel = page.locator("[role=tabpanel]:visible").first
     assert panel.locator("img").count() >= 2
     assert page.errors == []
