@@ -102,6 +102,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     rows: list[dict] = []
     grids: list[tuple] = []
     history: list[tuple] = []
+    strip = None          # the samples-over-time image: sent after each sample event and at the end, else skipped
     status = ""
     last_yield = 0.0
     method_ = cls(config)
@@ -118,16 +119,19 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             scale = max(1, 256 // max(grid.size))
             grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
             history.append((event.step, method_.generated(event.images)))
+            strip = samples_over_time(history)
         elif event.kind == "paused":
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
         elif event.kind in ("start", "checkpoint", "resumed", "done", "cancelled"):
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
+                strip = samples_over_time(history)  # the last answer holds every output (what an API caller keeps)
         now = time.time()
         if event.kind != "step" or now - last_yield > 0.5:
             last_yield = now
-            yield status, loss_table(rows), grids[:12], samples_over_time(history)
+            yield status, loss_table(rows), grids[:12], gr.skip() if strip is None else strip
+            strip = None
 
 
 def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=(),
