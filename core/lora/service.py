@@ -276,7 +276,8 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
 
     ``adapters``: [(folder, weight)]: one, or several combined with their weights (``set_adapters``). A LoRA weight
     scales its update (0 gives the base image exactly); textual-inversion tokens only exist in the second image.
-    ``fuse``: merge the LoRA update into the UNet's weights for the personalised image, W' = W + w (alpha / r) B A
+    ``fuse``: merge the LoRA update into the UNet's (and a text-encoder LoRA's) weights for the personalised image,
+    W' = W + w (alpha / r) B A
     (diffusers' ``fuse_lora``), and take it out again afterwards (``unfuse_lora``): the same image up to float
     rounding, with no extra matrix products per layer. The base weights are restored bit for bit (unfusing
     subtracts the update again, which leaves float rounding behind on a server that fuses many times).
