@@ -266,6 +266,14 @@ APP_JS = """
 """
 
 
+def page_open() -> list:
+    """The enclosing app's page-load trigger, as a list to splice into ``gr.on`` triggers; empty outside a Blocks
+    (a tab built alone). Views computed then load their model on first visit, not at build time."""
+    from gradio.context import Context
+
+    return [Context.root_block.load] if Context.root_block is not None else []
+
+
 def install_atomic_image_cache() -> None:
     """Make Gradio write image outputs atomically (idempotent).
 
@@ -308,6 +316,6 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS",
+__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
            "PIXELS", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -13,7 +13,7 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+                          page_open, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -290,9 +290,7 @@ def build(ctx: AppContext) -> None:
             widget.change(**forward_args, api_visibility="private", queue=False)
         # a picture drawn on the server: it follows a dragged slider at no browser-side cost (a Vega line plot
         # re-rendered per step doubled the slider latency; benchmarks/bench_browser.py)
-        from gradio.context import Context
-
-        on_open = [Context.root_block.load] if Context.root_block is not None else []
+        on_open = page_open()
         gr.on([t.change, schedule_f.change, curve.change, *on_open], **plot_args)
         gr.on([pick.click, *on_open], ui_errors(dataset_image), [world, index], x0_in, api_visibility="private",
               queue=False)  # on page open: held-out digit 0, so x_t is there before anything is touched

@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from core.engine.hosting import gpu_task
-from demos.common import AppContext, Number, Slider, run_standalone, seed_control, ui_errors
+from demos.common import AppContext, Number, Slider, page_open, run_standalone, seed_control, ui_errors
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -197,8 +197,6 @@ def build(ctx: AppContext) -> None:
                 download = gr.Button("Download")
             file_out = gr.File(label="adapter file", interactive=False)
 
-    from gradio.context import Context
-
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
@@ -261,11 +259,13 @@ def build(ctx: AppContext) -> None:
         except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
             return f"{exc}"
 
-    gr.on([adapter.change, Context.root_block.load] if Context.root_block is not None else [adapter.change],
+    gr.on([adapter.change, *page_open()],
           adapter_info, adapter, note, api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     share.click(ui_errors(share_it), [adapter, token], line, api_visibility="private")
+
+    from gradio.context import Context
 
     if Context.root_block is not None:  # a visitor's adapters go when their browser session ends
         from core.lora.service import delete_session

@@ -15,8 +15,8 @@ from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, 
                                    preset_layers, preset_of_layers, project_stream, recommended_preset)
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, page_open,
+                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
 TRY = """
@@ -88,13 +88,10 @@ def build(ctx: AppContext) -> None:
           inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=img_mix, api_name="stylegan_mix",
           trigger_mode="always_last", show_progress="hidden")
     # controls that change all three views: one request, one batched forward pass
-    from gradio.context import Context
-
     # .change, not .release: a value typed and confirmed with Enter, or moved with the arrow keys, redraws too
     # (always_last keeps one request in flight while dragging; concurrent ones share a batch)
-    view_triggers = [picker.change, psi.change, cutoff.change, noise_mode.change, noise_seed.change]
-    if Context.root_block is not None:  # first view when the page opens (the model loads then, not at build)
-        view_triggers.append(Context.root_block.load)
+    # the first view comes when the page opens (the model loads then, not at build)
+    view_triggers = [picker.change, psi.change, cutoff.change, noise_mode.change, noise_seed.change, *page_open()]
     gr.on(view_triggers, warn_and_keep(3)(functools.partial(all_views, ctx)),  # a bad checkpoint: one warning
           inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=[img_a, img_b, img_mix],
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")

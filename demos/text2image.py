@@ -8,8 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Number, Slider, run_standalone, seed_control, training_panel, ui_errors,
-                          warn_and_keep)
+from demos.common import (AppContext, Number, Slider, page_open, run_standalone, seed_control, training_panel,
+                          ui_errors, warn_and_keep)
 
 TITLE = "Text-to-image"
 TRY = """
@@ -147,11 +147,9 @@ def build(ctx: AppContext) -> None:
                         queue=False, trigger_mode="always_last")
         steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
         model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
-        from gradio.context import Context
-
         from core.text2image.service import checkpoint_note
 
-        gr.on([model.change, *([Context.root_block.load] if Context.root_block is not None else [])],
+        gr.on([model.change, *page_open()],
               warn_and_keep(1)(checkpoint_note), model, note, api_visibility="private", queue=False)
 
     with gr.Tab("X/Y grid"):

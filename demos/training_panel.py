@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import pandas as pd
@@ -17,6 +18,9 @@ import pandas as pd
 from core.engine import Trainer, resolve_checkpoint
 from core.engine.hosting import gpu_task
 from core.methods import get_method_class
+
+if TYPE_CHECKING:
+    import torch
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
 _FLAGS: dict[tuple[str, str, str], threading.Event] = {}

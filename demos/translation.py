@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (AppContext, Number, checkpoint_picker, run_standalone, seed_control, training_panel,
-                          ui_errors)
+from demos.common import (AppContext, Number, checkpoint_picker, page_open, run_standalone, seed_control,
+                          training_panel, ui_errors)
 
 TITLE = "pix2pix & CycleGAN"
 TRY = """
@@ -197,9 +197,7 @@ def build(ctx: AppContext) -> None:
             return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
 
         gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private")
-        from gradio.context import Context
-
-        on_open = [Context.root_block.load] if Context.root_block is not None else []
+        on_open = page_open()
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
         # on page open and on a model switch the outputs show the model's first example, never a stale one
