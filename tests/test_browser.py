@@ -175,6 +175,8 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
 
     (An empty first table left Gradio's line plot drawing lines with no stroke for the whole run.)"""
     import gradio as gr
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
 
     from demos.common import AppContext, training_panel
 
@@ -186,9 +188,16 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
     try:
         tab.goto(demo.local_url)
         tab.get_by_role("button", name="Train your own").click()
-        tab.get_by_label("steps").first.fill("400")
+        steps = tab.get_by_label("steps").first
+        steps.fill("400")
+        steps.press("Tab")  # committed before the click, or the run would take the default 2000 steps
+        expect(steps).to_have_value("400")
         tab.get_by_role("button", name="Train / resume").click()
-        tab.get_by_text("done at step 400/400").wait_for(timeout=60_000)
+        try:  # a few seconds alone; generous, since CI shares 2 cores with the rest of the suite
+            tab.get_by_text("done at step").wait_for(timeout=180_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"no end of the run; the page says: {tab.locator('body').inner_text()[:600]!r}")
+        assert "done at step 400/400" in tab.locator("body").inner_text()
         tab.wait_for_timeout(1000)
         strokes = tab.evaluate("() => [...document.querySelectorAll('[aria-roledescription=\"line mark\"]')]"
                                ".map(e => e.getAttribute('stroke'))")
