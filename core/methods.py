@@ -13,6 +13,7 @@ METHODS = {
     "autoencoder": "core.text2image.autoencoder_method:AutoencoderMethod",
     "clip": "core.text2image.clip_method:ClipMethod",
     "text2image": "core.text2image.method:Text2ImageMethod",
+    "gans": "core.gans.method:GANMethod",
 }
 
 

@@ -59,6 +59,7 @@ class Trainer:
         self.from_export = from_export
         self.command = command
         self.last_samples: torch.Tensor | None = None
+        self.loss_log: list[dict] = []  # every logged step's mean losses; saved as losses.json (the curves)
 
     # ------------------------------------------------------------------ set-up
     def _accelerator(self):
@@ -109,6 +110,9 @@ class Trainer:
         if self.from_export and state["step"] == 0:
             state = self._load_export(raw, ema)
         self._resumed = state  # where this leg started: history of earlier legs, their steps and wall time
+        if state["step"]:
+            self.loss_log = read_loss_log(self.out_dir / "resume", state["step"]) or read_loss_log(self.out_dir,
+                                                                                                  state["step"])
         total = c.steps
         start_step, t0 = state["step"], time.time()
         yield TrainEvent("start", start_step, total, message=self._start_message(acc, start_step))
@@ -150,8 +154,9 @@ class Trainer:
                 elapsed = time.time() - t0
                 eta = elapsed / (step - start_step) * (total - step)
                 if step % c.log_every == 0 or step == total:
-                    yield TrainEvent("step", step, total, {k: v / count for k, v in sums.items()},
-                                     elapsed=elapsed, eta=eta)
+                    means = {k: v / count for k, v in sums.items()}
+                    self.loss_log.append({"step": step, **{k: float(f"{v:.6g}") for k, v in means.items()}})
+                    yield TrainEvent("step", step, total, means, elapsed=elapsed, eta=eta)
                     sums, count = {}, 0
                 if c.sample_every and step % c.sample_every == 0 and step < total:
                     yield self._samples_event(raw, ema, step, total, elapsed, eta, acc)
@@ -216,6 +221,7 @@ class Trainer:
                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
                            tmp / "rng.pt")
                 (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+                (tmp / LOSS_LOG).write_text(json.dumps(self.loss_log))
             self._export(self._export_module(raw, ema), state, metrics, hardware(acc),
                          self.method.continuation_modules(raw))
         acc.wait_for_everyone()
@@ -234,6 +240,8 @@ class Trainer:
                 save_model(extra, str(tmp / f"{name}.safetensors"))
             self.config.save(tmp / "train_config.json")
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+            if self.loss_log:
+                (tmp / LOSS_LOG).write_text(json.dumps(self.loss_log))
             if self.last_samples is not None:
                 from core.data import make_grid, to_pil
 
@@ -277,6 +285,7 @@ class Trainer:
             self.last_samples = images.detach().float().clamp(0, 1).cpu()
             metrics = self.method.evaluate(module)
         legs = state.get("history") or [{}]
+        self.loss_log = read_loss_log(out, int(state["step"]))
         self._export(module, state, metrics, legs[-1].get("hardware", ""))
         return metrics
 
@@ -357,6 +366,18 @@ class Trainer:
             history.append({"from": before["step"], "to": step, "wall_time": round(wall_time - before["wall_time"], 3),
                             "command": self.command, "hardware": hardware(acc)})
         return history
+
+
+LOSS_LOG = "losses.json"  # [{"step": s, "<loss>": mean since the previous row, ...}, ...]
+
+
+def read_loss_log(folder: Path, upto: int) -> list[dict]:
+    """The rows of ``folder/losses.json`` up to step ``upto`` ([] when there is none or it is unreadable)."""
+    try:
+        rows = json.loads((Path(folder) / LOSS_LOG).read_text())
+        return [r for r in rows if isinstance(r, dict) and int(r.get("step", upto + 1)) <= upto]
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def _progress(saved: dict) -> dict:

@@ -7,7 +7,11 @@ import re
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from core.data.labelled import clip_text as _clip
+from core.data.labelled import font as _font
+from core.data.labelled import labelled_grid as _labelled_grid
 
 VIEW = 256
 # a perceptual dark-to-bright ramp (black, purple, red, orange, pale yellow), anchors of matplotlib's "inferno"
@@ -82,42 +86,9 @@ def _with_label(image: Image.Image, label: str) -> Image.Image:
     return framed
 
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without scalable default font
-        return ImageFont.load_default()
-
-
 def labelled_grid(images: list[list[torch.Tensor]], rows: list[str], cols: list[str], cell: int = 160) -> Image.Image:
     """A grid of images (rows x cols) with the labels in margins (never over the pixels)."""
-    left, top, pad = 170, 34, 6
-    grid = Image.new("RGB", (left + len(cols) * (cell + pad), top + len(rows) * (cell + pad)), "white")
-    draw, font = ImageDraw.Draw(grid), _font(15)
-    for j, label in enumerate(cols):
-        draw.text((left + j * (cell + pad) + cell / 2, top / 2), _clip(label, 22), fill="black", font=font, anchor="mm")
-    for i, label in enumerate(rows):
-        y = top + i * (cell + pad)
-        for line_no, line in enumerate(_wrap(label, 20)[:6]):
-            draw.text((6, y + 8 + 18 * line_no), line, fill="black", font=font)
-        for j, img in enumerate(images[i]):
-            grid.paste(to_pil(img, cell), (left + j * (cell + pad), y))
-    return grid
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
+    return _labelled_grid([[to_pil(img, cell) for img in row] for row in images], rows, cols)
 
 
 def asked_attributes(prompt: str) -> dict[str, list[str]]:

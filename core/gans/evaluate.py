@@ -1,0 +1,144 @@
+"""The GAN card's measurements, in the world classifier's features (comparable only within GenLab):
+
+- FID / KID against the held-out test images, beside the real-vs-real floor (train vs test, same count);
+- the Inception-Score-style score (``core.metrics.classifier_score``) of the samples and of real images;
+- class coverage: the share of each class among the samples as the classifier reads them, its total variation
+  distance (TV) from the real images' shares, and the rarest class's share (mode collapse drops classes);
+- within-class spread: how different two samples of the same digit are (mean pixel distance), over the same for
+  real images; 1 is as varied as the data, 0 is one image per class (a conditional G that ignores z);
+- for conditional models, how often the classifier reads the class G was asked for.
+
+    python -m core.train gans --reevaluate --out checkpoints/gans/<name>      # measures a checkpoint again
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from core.engine.notes import percent
+
+WORLDS = ("digits", "faces", "shapes")
+EVAL_SEED = 12345
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def generate(G, num: int, seed: int = EVAL_SEED, truncation: float = 0.0, batch: int = 256
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``num`` images (N, C, res, res) in [0, 1] from z drawn with ``seed``, and their labels (conditional G: the
+    classes 0, 1, ..., K-1 in turn; else None)."""
+    from .networks import sample_z
+
+    g = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
+    labels = torch.arange(num) % G.num_classes if G.num_classes else None
+    out = []
+    for s in range(0, num, batch):
+        z = sample_z(min(batch, num - s), G.z_dim, g, truncation).to(device)
+        y = labels[s:s + len(z)].to(device) if labels is not None else None
+        out.append(((G(z, y) + 1) / 2).clamp(0, 1).cpu())
+    return torch.cat(out), labels
+
+
+def spread(images: torch.Tensor, classes: torch.Tensor, k: int, most: int = 100) -> float:
+    """Mean L1 pixel distance between two different images of the same class (first ``most`` of each class),
+    averaged over the classes that have two or more."""
+    values = []
+    for j in range(k):
+        group = images[classes == j][:most].flatten(1)
+        if len(group) >= 2:
+            d = torch.cdist(group, group, p=1) / group.shape[1]
+            values.append(float(d.sum() / (len(group) * (len(group) - 1))))
+    return sum(values) / len(values) if values else 0.0
+
+
+def class_shares(predicted: torch.Tensor, k: int) -> list[float]:
+    """The share of each class 0..k-1 among predicted labels (N,)."""
+    return (torch.bincount(predicted, minlength=k).float() / max(len(predicted), 1)).tolist()
+
+
+@torch.no_grad()
+def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
+    """The card's metrics for generator ``G`` on ``world`` with ``num`` generated and ``num`` real images.
+    Returns {} (and logs why) when the world has no bundled classifier."""
+    if world not in WORLDS:
+        log.warning("no measurements for dataset %r: GenLab's classifiers exist for %s only", world, WORLDS)
+        return {}
+    from core.metrics import (LABEL_HEADS, classifier_score, frechet_distance, kernel_inception_distance,
+                              load_feature_extractor, predict, reference_images)
+
+    extractor = load_feature_extractor(world)
+    net = extractor.classifier
+    was_training = G.training
+    G.eval()
+    real = reference_images(world, num)
+    native = real.shape[-1]
+    fake, labels = generate(G, num, seed)
+    G.train(was_training)
+    if fake.shape[-1] != native:
+        fake = F.interpolate(fake, size=(native, native), mode="bilinear", antialias=True).clamp(0, 1)
+    train_real = reference_images(world, num, split="train")
+    head = list(net.head_names).index(LABEL_HEADS.get(world, net.head_names[0]))
+    k = net.head_sizes[head]
+    fake_classes, real_classes = predict(fake, classifier=net)[:, head], predict(real, classifier=net)[:, head]
+    fake_shares, real_shares = class_shares(fake_classes, k), class_shares(real_classes, k)
+    kid, kid_std = kernel_inception_distance(real, fake, world=world, extractor=extractor)
+    score, score_std = classifier_score(fake, classifier=net)
+    metrics = {
+        "fid": frechet_distance(real, fake, world=world, extractor=extractor),
+        "fid_real_train_vs_test": frechet_distance(real, train_real, world=world, extractor=extractor),
+        "kid": kid, "kid_std": kid_std,
+        "classifier_score": score, "classifier_score_std": score_std,
+        "classifier_score_real": classifier_score(real, classifier=net)[0],
+        "class_tv": 0.5 * sum(abs(a - b) for a, b in zip(fake_shares, real_shares)),
+        "min_class_share": min(fake_shares),
+        "within_class_spread": spread(fake, labels if labels is not None else fake_classes, k)
+        / max(spread(real, real_classes, k), 1e-8),
+        "eval_images": num,
+        "class_shares": {"classes": list(net.class_names[head]), "generated": fake_shares, "real": real_shares},
+    }
+    if labels is not None:
+        metrics["class_accuracy"] = float((fake_classes == labels).float().mean())
+    return metrics
+
+
+def results_markdown(metrics: dict) -> str:
+    """The card's class-coverage table (the scalars are in the engine's metric table)."""
+    shares = metrics.get("class_shares")
+    if not shares:
+        return ""
+    head = "| | " + " | ".join(shares["classes"]) + " |\n|---|" + "---|" * len(shares["classes"]) + "\n"
+    rows = "".join(f"| {name} | " + " | ".join(percent(v) for v in shares[key]) + " |\n"
+                   for key, name in (("generated", "samples"), ("real", "real test images")))
+    return f"""### Class coverage
+
+{metrics['eval_images']} samples (seed {EVAL_SEED}, no truncation) and as many real test images, each read by GenLab's
+classifier. A class far below the real share is a mode the generator drops (mode collapse); `class_tv` is the total
+variation distance between the two rows (0: the same, 1: nothing in common).
+
+{head}{rows}"""
+
+
+def card_notes(config, method) -> str:
+    """What the model is and how it was trained, for the card."""
+    from .method import variant_name
+
+    c = config
+    critic = "critic" if c.loss in ("wgan", "wgan-gp") else "discriminator"
+    arch = ("progressive growing from {s} to {r} px (ProGAN: fade-in, minibatch std, equalized lr, pixel norm)"
+            .format(s=c.start_resolution, r=c.resolution) if c.architecture == "progan"
+            else f"DCGAN generator (ngf {c.ngf}, batch norm, ReLU, tanh) and {critic} (ndf {c.ndf}, "
+                 f"norm {method.d_norm}{', spectral norm' if c.spectral_norm else ''}, LeakyReLU 0.2)")
+    cond = (f" Class-conditional: G reads z with a learned label embedding; D reads the label by "
+            f"{c.conditioning}." if c.conditional else "")
+    return f"""**{variant_name(c)}** on `{c.dataset}` at {c.resolution} px: {arch}.{cond} Loss `{c.loss}`,
+{method.n_critic} {critic} step(s) per G step{', feature matching added to G' if c.feature_matching else ''}.
+The weights are the generator EMA (decay {c.ema_decay:g}), stored in float16.
+
+Load it with `core.gans.service.load_generator(folder)`; `G(z, labels)` gives images in [-1, 1]
+(z ~ N(0, I) of size {c.z_dim}). FID and KID are measured in GenLab's {c.dataset} classifier features, not Inception:
+they compare only with other GenLab numbers on the same world.
+"""

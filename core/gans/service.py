@@ -1,0 +1,294 @@
+"""The validated plain functions behind the GAN tab and ``/gan_generate`` (no gradio here).
+
+Each takes the app context (device and model cache) first; images come back as PIL at the model's resolution
+(the tab enlarges them with visible pixels) or as labelled sheets enlarged with nearest-neighbour.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from core.engine import CheckpointError, check_seed, list_checkpoints, load_pretrained, resolve_checkpoint
+from core.engine.checkpoint import read_json
+from core.engine.notes import percent, plain_note, read_metrics
+
+METHOD = "gans"
+TRUNCATION_RANGE = (0.0, 4.0)
+RANDOM_CLASS = "random"
+CELL = 64  # px of one image in the sheets (32 px models at 2x)
+CURVES = {"G loss": "loss_g", "D loss": "loss_d", "Wasserstein estimate (critics)": "w_estimate",
+          "D gradient norm": "d_grad_norm"}
+
+
+def load_generator(folder) -> torch.nn.Module:
+    """The generator in a GAN checkpoint folder (DCGAN-family or ProGAN, as its train_config.json says), eval mode.
+
+    Raises:
+        CheckpointError: a missing or unreadable folder, or one that is not a GAN checkpoint.
+    """
+    from .networks import Generator
+    from .progressive import ProGenerator
+
+    folder = Path(folder)
+    config = read_json(folder / "train_config.json") if (folder / "train_config.json").is_file() else {}
+    cls = ProGenerator if config.get("architecture") == "progan" else Generator
+    return load_pretrained(cls, folder).float().eval().requires_grad_(False)
+
+
+def _generator(ctx, name):
+    if not name or not isinstance(name, str):
+        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    folder = resolve_checkpoint(METHOD, name)
+    return ctx.cache.get((METHOD, name), lambda: load_generator(folder).to(ctx.device))
+
+
+def num_classes(ctx, checkpoint) -> int:
+    """The number of classes a checkpoint's G is conditioned on (0: unconditional)."""
+    return int(_generator(ctx, checkpoint).num_classes)
+
+
+def check_truncation(truncation) -> float:
+    """τ as a float in [0, 4] (0 = no truncation), else ValueError."""
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        raise ValueError(f"truncation {truncation!r} is not a number") from None
+    if math.isnan(value) or not TRUNCATION_RANGE[0] <= value <= TRUNCATION_RANGE[1]:
+        raise ValueError(f"truncation must be in [{TRUNCATION_RANGE[0]:g}, {TRUNCATION_RANGE[1]:g}] "
+                         f"(0 = none), got {truncation!r}")
+    return value
+
+
+def check_class(G, class_label, seed: int) -> int | None:
+    """The class index G is asked for: "random" (or None / "") draws one from ``seed``; "0".."K-1" or an int picks
+    it. None for an unconditional G, which refuses a specific class (ValueError)."""
+    if class_label is None or str(class_label).strip().lower() in ("", RANDOM_CLASS):
+        return int(torch.randint(G.num_classes, (1,), generator=torch.Generator().manual_seed(seed))) \
+            if G.num_classes else None
+    if not G.num_classes:
+        raise ValueError(f"this checkpoint is unconditional: it draws no chosen class (got class {class_label!r}); "
+                         f"use {RANDOM_CLASS!r}")
+    try:
+        k = int(str(class_label).strip())
+    except ValueError:
+        raise ValueError(f"class must be {RANDOM_CLASS!r} or 0-{G.num_classes - 1}, got {class_label!r}") from None
+    if not 0 <= k < G.num_classes:
+        raise ValueError(f"class must be {RANDOM_CLASS!r} or 0-{G.num_classes - 1}, got {class_label!r}")
+    return k
+
+
+@torch.no_grad()
+def render(G, zs: torch.Tensor, labels: list[int | None]) -> list:
+    """PIL images (the model's resolution, grey or RGB) of latents ``zs`` (N, z_dim) with ``labels``."""
+    from core.data import to_pil
+
+    device = next(G.parameters()).device
+    y = torch.tensor(labels, device=device) if G.num_classes else None
+    x = ((G(zs.to(device), y) + 1) / 2).clamp(0, 1).cpu()
+    return [to_pil(img) for img in x]
+
+
+def latent(G, seed: int, truncation: float) -> torch.Tensor:
+    """z (1, z_dim) of ``seed``, with BigGAN's truncation τ (0 = none)."""
+    from .networks import sample_z
+
+    return sample_z(1, G.z_dim, torch.Generator().manual_seed(check_seed(seed)), check_truncation(truncation))
+
+
+def generate_image(ctx, checkpoint, seed=0, class_label=RANDOM_CLASS, truncation=0.0):
+    """/gan_generate: one image (PIL, the model's resolution, e.g. 32 x 32) from ``seed`` (0 .. 2**32-1).
+
+    ``class_label``: "random" or a class index (conditional checkpoints); ``truncation`` τ in [0, 4]: every z
+    component beyond ±τ is drawn again (BigGAN's truncation trick; 0 = none). ValueError names a bad value.
+    """
+    G = _generator(ctx, checkpoint)
+    seed = check_seed(seed)
+    return render(G, latent(G, seed, truncation), [check_class(G, class_label, seed)])[0]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GAN latents)."""
+    omega = torch.arccos(((a / a.norm()) * (b / b.norm())).sum().clamp(-1, 1))
+    if omega.abs() < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def interpolation_strip(ctx, checkpoint, seed_a=0, seed_b=1, class_label=RANDOM_CLASS, truncation=0.0, frames=8):
+    """Seed A to seed B along the sphere in z, ``frames`` images (2-16) side by side (the class stays A's)."""
+    from core.data.labelled import labelled_grid
+
+    G = _generator(ctx, checkpoint)
+    frames = int(frames)
+    if not 2 <= frames <= 16:
+        raise ValueError(f"frames must be in [2, 16], got {frames}")
+    za, zb = latent(G, seed_a, truncation), latent(G, seed_b, truncation)
+    y = check_class(G, class_label, check_seed(seed_a))
+    zs = torch.cat([slerp(za, zb, i / (frames - 1)) for i in range(frames)])
+    cells = [_cell(img) for img in render(G, zs, [y] * frames)]
+    cols = ["A"] + [""] * (frames - 2) + ["B"]
+    return labelled_grid([cells], [""], cols, left=4, top=24)
+
+
+def class_grid(ctx, checkpoint, seeds="0, 1, 2, 3, 4", truncation=0.0):
+    """A conditional checkpoint's class-by-seed grid: a row per seed (1-8 seeds), a column per class."""
+    from core.data.labelled import labelled_grid
+
+    G = _generator(ctx, checkpoint)
+    if not G.num_classes:
+        raise ValueError("this checkpoint is unconditional: it has no classes to lay out (pick a cGAN)")
+    seeds = parse_seeds(seeds)
+    k = G.num_classes
+    zs = torch.cat([latent(G, s, truncation) for s in seeds]).repeat_interleave(k, 0)
+    images = render(G, zs, list(range(k)) * len(seeds))
+    cells = [[_cell(images[i * k + j]) for j in range(k)] for i in range(len(seeds))]
+    return labelled_grid(cells, [f"seed {s}" for s in seeds], [str(j) for j in range(k)], left=70)
+
+
+def parse_seeds(text, most: int = 8) -> list[int]:
+    """ "1, 2, 3" (or a list) -> seeds, 1 to ``most`` of them, each checked."""
+    parts = text if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
+    try:
+        seeds = [check_seed(int(p)) for p in parts]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"seeds must be whole numbers like '1, 2, 3' ({exc})") from None
+    if not 1 <= len(seeds) <= most:
+        raise ValueError(f"give 1 to {most} seeds, got {len(seeds)}")
+    return seeds
+
+
+def _cell(image):
+    from PIL import Image
+
+    return image.resize((CELL, CELL * image.height // image.width), Image.NEAREST)
+
+
+# ---------------------------------------------------------------- every variant side by side
+def variants() -> list[str]:
+    """The installed GAN checkpoints whose training finished (they have metrics), in the order of the README."""
+    order = ["dcgan", "lsgan", "wgan-digits", "wgan-gp", "progan", "cgan-digits", "cgan-projection", "cgan-sn-digits",
+             "cgan-sn-fm"]
+    names = [n for n in list_checkpoints(METHOD) if read_metrics(resolve_checkpoint(METHOD, n))]
+    rank = lambda n: next((i for i, key in enumerate(order) if n.startswith(key)), len(order))
+    return sorted(names, key=lambda n: (rank(n), n))
+
+
+def variant_label(name: str) -> str:
+    """ "WGAN-GP · wgan-gp-digits": the variant's usual name read from its config, and the checkpoint name."""
+    from .method import GANConfig, variant_name
+
+    try:
+        config = GANConfig.load(resolve_checkpoint(METHOD, name) / "train_config.json")
+        return f"{variant_name(config)} · {name}"
+    except (OSError, ValueError, CheckpointError):
+        return name
+
+
+def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
+    """Every finished variant on the same seeds: a row per checkpoint (conditional ones draw class = column % K)."""
+    from core.data.labelled import labelled_grid
+
+    seeds = parse_seeds(seeds)
+    names = variants()
+    if not names:
+        raise ValueError("no finished GAN checkpoint is installed: train one in the Train panel")
+    rows = []
+    for name in names:
+        G = _generator(ctx, name)
+        zs = torch.cat([latent(G, s, truncation) for s in seeds])
+        labels = [j % G.num_classes for j in range(len(seeds))] if G.num_classes else [None] * len(seeds)
+        rows.append([_cell(img) for img in render(G, zs, labels)])
+    return labelled_grid(rows, [variant_label(n) for n in names], [f"seed {s}" for s in seeds], left=230)
+
+
+def measurements() -> list[list]:
+    """One row per finished variant: the card's measured figures (a table for the tab and the README)."""
+    rows = []
+    for name in variants():
+        folder = resolve_checkpoint(METHOD, name)
+        m = read_metrics(folder)
+        state = read_json(folder / "trainer_state.json")
+        rows.append([variant_label(name), round(m.get("classifier_score", float("nan")), 2),
+                     round(m.get("fid", float("nan")), 2), percent(m.get("class_tv", 0)),
+                     percent(m.get("min_class_share", 0)), round(m.get("within_class_spread", float("nan")), 2),
+                     percent(m["class_accuracy"]) if "class_accuracy" in m else "-",
+                     int(state.get("step", 0)), round(float(state.get("wall_time", 0)) / 60, 1)])
+    return rows
+
+
+MEASUREMENT_HEADERS = ["variant", "score", "FID", "class TV", "rarest digit", "spread", "accuracy", "steps",
+                       "minutes"]
+
+
+def curves(curve: str = "D loss", smooth: int = 10):
+    """A DataFrame (step, value, variant) of one training curve of every finished variant, a running mean over
+    ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
+    import json
+
+    import pandas as pd
+
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {list(CURVES)}, got {curve!r}")
+    key, frames = CURVES[curve], []
+    for name in variants():
+        try:
+            rows = json.loads((resolve_checkpoint(METHOD, name) / "losses.json").read_text())
+        except (OSError, ValueError):
+            continue
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            frame = pd.DataFrame(points, columns=["step", "value"])
+            frame["value"] = frame["value"].rolling(smooth, min_periods=1).mean()
+            frame["variant"] = name
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
+                             "variant": pd.Series(dtype="str")})
+    return pd.concat(frames, ignore_index=True)
+
+
+def why_it_matters() -> str:
+    """What the measurements say about mode collapse and stability, variant by variant, in plain words."""
+    lines = []
+    for name in variants():
+        m = read_metrics(resolve_checkpoint(METHOD, name))
+        label = variant_label(name)
+        shares = m.get("class_shares", {})
+        dropped = [c for c, v in zip(shares.get("classes", []), shares.get("generated", [])) if v < 0.02]
+        if dropped:
+            verdict = f"mode collapse: digits {', '.join(dropped)} appear in under 2 % of its samples"
+        elif m.get("class_tv", 1) < 0.1:
+            verdict = "covers every digit at close to the real frequency"
+        else:
+            verdict = f"covers every digit, unevenly (TV {percent(m.get('class_tv', 0))} from the real mix)"
+        spread = m.get("within_class_spread", 1.0)
+        if spread < 0.35:
+            verdict += (f"; but it ignores z: two samples of one digit differ {spread:.0%} as much as two real ones "
+                        "(collapse within each class)")
+        acc = f"; draws the asked digit {percent(m['class_accuracy'])} of the time" if "class_accuracy" in m else ""
+        lines.append(f"- **{label}**: {verdict}{acc}; classifier score {m.get('classifier_score', 0):.2f} of 10.")
+    return "\n".join(lines) or "No finished GAN checkpoint is installed."
+
+
+def checkpoint_note(name) -> str:
+    """The picker's note: the variant in one plain sentence, the measured figures behind a toggle."""
+    try:
+        folder = resolve_checkpoint(METHOD, name)
+    except CheckpointError as exc:
+        return f"**{exc}**"
+    m = read_metrics(folder)
+    label = variant_label(name)
+    if not m:
+        return f"**{label}**: not measured yet (its training has not finished)."
+    cond = " It draws the digit you ask for." if "class_accuracy" in m else " It draws a digit of its own choice."
+    sentence = (f"**{label}**: its samples score {m['classifier_score']:.1f} of 10 on the digits classifier "
+                f"(real digits: {m['classifier_score_real']:.1f}).{cond}")
+    figures = [f"FID {m['fid']:.1f} in digits-classifier features (real-vs-real floor "
+               f"{m['fid_real_train_vs_test']:.2f})", f"rarest digit: {percent(m['min_class_share'])} of samples",
+               f"class mix TV from the real one: {percent(m['class_tv'])}"]
+    if "class_accuracy" in m:
+        figures.append(f"class accuracy {percent(m['class_accuracy'])}")
+    return plain_note(sentence, figures)

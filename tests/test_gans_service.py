@@ -1,0 +1,82 @@
+"""The GAN tab's plain functions (core/gans/service.py) on the bundled checkpoints, without gradio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.engine import AppContext, list_checkpoints
+from core.gans import service
+
+UNCONDITIONAL, CONDITIONAL = "dcgan-digits", "cgan-projection-ms-digits"
+pytestmark = pytest.mark.skipif(not {UNCONDITIONAL, CONDITIONAL} <= set(list_checkpoints("gans")),
+                                reason="the bundled GAN checkpoints are missing")
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return AppContext()
+
+
+def test_slerp_ends_at_its_endpoints_and_keeps_the_norm_between_orthogonal_latents():
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    torch.testing.assert_close(service.slerp(a, b, 0.0), a)
+    torch.testing.assert_close(service.slerp(a, b, 1.0), b)
+    assert float(service.slerp(a, b, 0.5).norm()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("frames", [2, 16])
+def test_the_interpolation_strip_starts_at_seed_a_and_ends_at_seed_b(ctx, frames):
+    strip = np.asarray(service.interpolation_strip(ctx, UNCONDITIONAL, 3, 9, frames=frames).convert("L"))
+    a = np.asarray(service._cell(service.generate_image(ctx, UNCONDITIONAL, 3)))
+    b = np.asarray(service._cell(service.generate_image(ctx, UNCONDITIONAL, 9)))
+    cell, pad, top, left = service.CELL, 6, 24, 4
+    assert np.array_equal(strip[top:top + cell, left:left + cell], a)
+    x = left + (frames - 1) * (cell + pad)
+    assert np.array_equal(strip[top:top + cell, x:x + cell], b)
+
+
+@pytest.mark.parametrize("frames", [1, 17])
+def test_the_interpolation_strip_refuses_frames_out_of_range(ctx, frames):
+    with pytest.raises(ValueError, match=r"frames must be in \[2, 16\]"):
+        service.interpolation_strip(ctx, UNCONDITIONAL, 3, 9, frames=frames)
+
+
+def test_the_class_grid_lays_out_seeds_by_classes(ctx):
+    grid = service.class_grid(ctx, CONDITIONAL, "0, 1, 2")
+    assert grid.size == (70 + 10 * (service.CELL + 6), 34 + 3 * (service.CELL + 6))
+    with pytest.raises(ValueError, match="unconditional"):
+        service.class_grid(ctx, UNCONDITIONAL, "0")
+    with pytest.raises(ValueError, match="give 1 to 8 seeds"):
+        service.class_grid(ctx, CONDITIONAL, "1 2 3 4 5 6 7 8 9")
+
+
+@pytest.mark.parametrize("tau, ok", [(0, True), (4, True), (-0.1, False), (4.1, False), ("x", False)])
+def test_truncation_range(tau, ok):
+    if ok:
+        assert service.check_truncation(tau) == float(tau)
+    else:
+        with pytest.raises(ValueError, match="truncation"):
+            service.check_truncation(tau)
+
+
+def test_random_class_is_drawn_from_the_seed(ctx):
+    a = np.asarray(service.generate_image(ctx, CONDITIONAL, 5, "random"))
+    assert np.array_equal(a, np.asarray(service.generate_image(ctx, CONDITIONAL, 5, "random")))
+    G = service._generator(ctx, CONDITIONAL)
+    drawn = service.check_class(G, "random", 5)
+    assert np.array_equal(a, np.asarray(service.generate_image(ctx, CONDITIONAL, 5, str(drawn))))
+
+
+def test_notes_and_tables_read_every_finished_variant():
+    names = service.variants()
+    assert {UNCONDITIONAL, CONDITIONAL} <= set(names)
+    rows = service.measurements()
+    assert len(rows) == len(names) and all(len(r) == len(service.MEASUREMENT_HEADERS) for r in rows)
+    assert "DCGAN" in service.checkpoint_note(UNCONDITIONAL)
+    assert "of 10" in service.checkpoint_note(CONDITIONAL)
+    frame = service.curves("D loss")
+    assert set(frame["variant"]) == set(names) and frame["value"].notna().all()
+    with pytest.raises(ValueError, match="curve must be one of"):
+        service.curves("loss")
