@@ -13,8 +13,8 @@ import gradio as gr
 from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS, TRUNCATION_RANGE,
                                checkpoint_note, class_grid, compare_grid, curves, generate_image,
                                interpolation_strip, measurements, num_classes, why_it_matters)
-from demos.common import (AppContext, PIXELS, PIXELS_LARGE, Slider, checkpoint_picker, page_open, run_standalone, seed_control,
-                          training_panel, ui_errors, warn_and_keep)
+from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Slider, checkpoint_picker, page_open, run_standalone,
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "GAN variants"
 TRY = """
@@ -62,7 +62,8 @@ def build(ctx: AppContext) -> None:
             seed = seed_control("Seed", value=1, elem_id="gans-seed")
             label = gr.Dropdown(CLASSES, value=RANDOM_CLASS, label="class", elem_id="gans-class",
                                 info="the digit a conditional G is asked for")
-            truncation = Slider(*TRUNCATION_RANGE, value=0.0, step=0.1, label="truncation τ", elem_id="gans-truncation",
+            truncation = Slider(*TRUNCATION_RANGE, value=0.0, step=0.1, label="truncation τ",
+                                elem_id="gans-truncation",
                                 info="0 = off. Else every z component beyond ±τ is drawn again (BigGAN): a small τ "
                                      "gives more typical digits and less variety.")
         with gr.Column(min_width=300):
@@ -110,9 +111,10 @@ def build(ctx: AppContext) -> None:
         compare = gr.Image(label="every variant, the same seeds", format="png", type="pil", interactive=False,
                            elem_id="gans-compare-grid")
         table = gr.Dataframe(headers=MEASUREMENT_HEADERS, label="measured on 2,000 samples (the cards' figures; "
-                             "score: the Inception-Score-style score in the digits classifier, real digits 9.6; spread: "
-                             "how different two samples of one digit are, real = 1)", interactive=False, wrap=True,
-                             column_widths=["28%"] + ["9%"] * 8)
+                             "score: the Inception-Score-style score in the digits classifier, real digits 9.6; "
+                             "precision: fidelity, recall: diversity (k-NN manifolds); spread: how different two "
+                             "samples of one digit are, real = 1)", interactive=False, wrap=True,
+                             column_widths=["28%"] + ["8%"] * 9)
         why = gr.Markdown(elem_id="gans-why")
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")

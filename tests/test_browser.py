@@ -114,6 +114,8 @@ def test_lora_compares_base_and_personalised(page):
 PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the main ones of every tab
     ("VAE latent explorer", "Latent map", "#vae-map", "#vae-point"),
     ("VAE latent explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
+    ("GAN variants", None, "#gans-class", "#gans-image"),
+    ("GAN variants", None, "#gans-truncation", "#gans-image"),
     ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
     ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
     ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-checkpoint", "#translation-pix2pix-output"),
@@ -144,6 +146,24 @@ def test_projector_main_controls_share_the_screen_with_their_output(page):
             assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_gan_class_control_follows_the_checkpoint(page):
+    """A conditional checkpoint draws the digit picked in the class box; an unconditional one disables the box and
+    says why (a control that cannot apply is disabled, with a line saying why)."""
+    page.get_by_role("tab", name="GAN variants").click()
+    image = page.locator("#gans-image img")
+    image.wait_for(timeout=30_000)
+    before = image.get_attribute("src")
+    page.locator("#gans-class input").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=["#gans-image img", before], timeout=10_000)
+    page.locator("#gans-checkpoint input").click()
+    page.get_by_role("option", name="dcgan-digits", exact=True).click()
+    page.get_by_text("this checkpoint is unconditional").wait_for(timeout=10_000)
+    assert page.locator("#gans-class input").is_disabled()
+    assert page.errors == []
 
 
 def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):

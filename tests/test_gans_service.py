@@ -19,13 +19,6 @@ def ctx():
     return AppContext()
 
 
-def test_slerp_ends_at_its_endpoints_and_keeps_the_norm_between_orthogonal_latents():
-    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
-    torch.testing.assert_close(service.slerp(a, b, 0.0), a)
-    torch.testing.assert_close(service.slerp(a, b, 1.0), b)
-    assert float(service.slerp(a, b, 0.5).norm()) == pytest.approx(1.0)
-
-
 @pytest.mark.parametrize("frames", [2, 16])
 def test_the_interpolation_strip_starts_at_seed_a_and_ends_at_seed_b(ctx, frames):
     strip = np.asarray(service.interpolation_strip(ctx, UNCONDITIONAL, 3, 9, frames=frames).convert("L"))

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RUN_HERE = ("Training through the API", "VAE latent explorer", "StyleGAN", "DDPM / DDIM step viewer")
+RUN_HERE = ("Training through the API", "VAE latent explorer", "GAN variants", "StyleGAN", "DDPM / DDIM step viewer")
 
 
 def _api_section() -> str:
@@ -62,6 +62,8 @@ def test_readme_example_runs_as_written(title, app_url, tmp_path, monkeypatch):
         assert width == height and width % 28 == 0  # 28 px digits, enlarged with visible pixels
     elif title == "VAE latent explorer":
         assert Image.open(scope["image"]).size[0] >= 28 and "z" in scope["latent"]
+    elif title == "GAN variants":
+        assert Image.open(scope["image"]).size == (32, 32)
     elif title == "StyleGAN":
         assert Image.open(scope["img"]).size == Image.open(scope["mixed"]).size == (64, 64)
     else:

@@ -1,6 +1,8 @@
 """The GAN card's measurements, in the world classifier's features (comparable only within GenLab):
 
 - FID / KID against the held-out test images, beside the real-vs-real floor (train vs test, same count);
+- improved precision and recall (k = 3) and density and coverage (k = 5) in the same features: fidelity vs
+  diversity (a model that draws a few good digits keeps precision and loses recall);
 - the Inception-Score-style score (``core.metrics.classifier_score``) of the samples and of real images;
 - class coverage: the share of each class among the samples as the classifier reads them, its total variation
   distance (TV) from the real images' shares, and the rarest class's share (mode collapse drops classes);
@@ -67,8 +69,9 @@ def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
     if world not in WORLDS:
         log.warning("no measurements for dataset %r: GenLab's classifiers exist for %s only", world, WORLDS)
         return {}
-    from core.metrics import (LABEL_HEADS, classifier_score, frechet_distance, kernel_inception_distance,
-                              load_feature_extractor, predict, reference_images)
+    from core.metrics import (LABEL_HEADS, classifier_score, density_coverage, frechet_distance,
+                              kernel_inception_distance, load_feature_extractor, precision_recall, predict,
+                              reference_images)
 
     extractor = load_feature_extractor(world)
     net = extractor.classifier
@@ -87,10 +90,14 @@ def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
     fake_shares, real_shares = class_shares(fake_classes, k), class_shares(real_classes, k)
     kid, kid_std = kernel_inception_distance(real, fake, world=world, extractor=extractor)
     score, score_std = classifier_score(fake, classifier=net)
+    real_f, fake_f = extractor(real), extractor(fake)
+    precision, recall = precision_recall(real_f, fake_f)
+    density, coverage = density_coverage(real_f, fake_f)
     metrics = {
         "fid": frechet_distance(real, fake, world=world, extractor=extractor),
         "fid_real_train_vs_test": frechet_distance(real, train_real, world=world, extractor=extractor),
         "kid": kid, "kid_std": kid_std,
+        "precision": precision, "recall": recall, "density": density, "coverage": coverage,
         "classifier_score": score, "classifier_score_std": score_std,
         "classifier_score_real": classifier_score(real, classifier=net)[0],
         "class_tv": 0.5 * sum(abs(a - b) for a, b in zip(fake_shares, real_shares)),
@@ -142,3 +149,18 @@ Load it with `core.gans.service.load_generator(folder)`; `G(z, labels)` gives im
 (z ~ N(0, I) of size {c.z_dim}). FID and KID are measured in GenLab's {c.dataset} classifier features, not Inception:
 they compare only with other GenLab numbers on the same world.
 """
+
+
+def readme_table() -> str:
+    """The README's table of every finished GAN checkpoint, from the cards' metrics.json (``--reevaluate`` remeasures
+    a card): ``python -m core.gans.evaluate``."""
+    from .service import MEASUREMENT_HEADERS, measurements
+
+    rows = measurements()
+    lines = ["| " + " | ".join(MEASUREMENT_HEADERS) + " |", "|---" * len(MEASUREMENT_HEADERS) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(readme_table())

@@ -54,7 +54,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: 
     Args:
         critic: callable (B, C, H, W) -> (B,) scores; real, fake: (B, C, H, W) (fake detached from G).
     Returns:
-        (penalty, mean gradient norm ‖∇D(x̂)‖₂); the penalty keeps the graph (create_graph) so D learns from it.
+        (penalty, mean gradient norm ‖∇D(x̂)‖₂); the penalty keeps the graph (create_graph): D learns from it.
     """
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)

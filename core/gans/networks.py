@@ -117,7 +117,8 @@ class Discriminator(nn.Module):
         self.minibatch_std = minibatch_std
         self.num_features = (width[-1] + minibatch_std) * 16
         self.out = sn(nn.Linear(self.num_features, 1))  # = DCGAN's final 4x4 valid convolution
-        self.project = nn.Embedding(num_classes, self.num_features) if (num_classes and conditioning == "projection") else None
+        projection = num_classes and conditioning == "projection"
+        self.project = nn.Embedding(num_classes, self.num_features) if projection else None
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)) and not spectral_norm:
                 nn.init.normal_(m.weight, 0.0, 0.02)

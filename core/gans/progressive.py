@@ -44,9 +44,8 @@ class ProGenerator(nn.Module, PyTorchModelHubMixin):
         self.level, self.alpha = self.max_level, 1.0
         self.input = EqualLinear(z_dim, w[0] * 16, activation=True)  # 1x1 -> 4x4, as the paper's 4x4 "conv"
         self.conv4 = EqualConv2d(w[0], w[0], 3, activation=True)
-        self.blocks = nn.ModuleList(
-            nn.ModuleList([EqualConv2d(w[i - 1], w[i], 3, activation=True), EqualConv2d(w[i], w[i], 3, activation=True)])
-            for i in range(1, len(w)))
+        conv = lambda a, b: EqualConv2d(a, b, 3, activation=True)
+        self.blocks = nn.ModuleList(nn.ModuleList([conv(w[i - 1], w[i]), conv(w[i], w[i])]) for i in range(1, len(w)))
         self.to_rgb = nn.ModuleList(EqualConv2d(c, image_channels, 1) for c in w)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,9 +74,9 @@ class ProDiscriminator(nn.Module):
         self.max_level = len(w) - 1
         self.level, self.alpha = self.max_level, 1.0
         self.from_rgb = nn.ModuleList(EqualConv2d(image_channels, c, 1, activation=True) for c in w)
-        self.blocks = nn.ModuleList(  # block i: level i resolution -> level i - 1
-            nn.ModuleList([EqualConv2d(w[i], w[i], 3, activation=True), EqualConv2d(w[i], w[i - 1], 3, activation=True)])
-            for i in range(1, len(w)))
+        conv = lambda a, b: EqualConv2d(a, b, 3, activation=True)
+        # block i: level i's resolution -> level i - 1's
+        self.blocks = nn.ModuleList(nn.ModuleList([conv(w[i], w[i]), conv(w[i], w[i - 1])]) for i in range(1, len(w)))
         self.conv4 = EqualConv2d(w[0] + 1, w[0], 3, activation=True)
         self.fc = EqualLinear(w[0] * 16, w[0], activation=True)
         self.out = EqualLinear(w[0], 1)

@@ -109,17 +109,10 @@ def generate_image(ctx, checkpoint, seed=0, class_label=RANDOM_CLASS, truncation
     return render(G, latent(G, seed, truncation), [check_class(G, class_label, seed)])[0]
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GAN latents)."""
-    omega = torch.arccos(((a / a.norm()) * (b / b.norm())).sum().clamp(-1, 1))
-    if omega.abs() < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-
-
 def interpolation_strip(ctx, checkpoint, seed_a=0, seed_b=1, class_label=RANDOM_CLASS, truncation=0.0, frames=8):
     """Seed A to seed B along the sphere in z, ``frames`` images (2-16) side by side (the class stays A's)."""
     from core.data.labelled import labelled_grid
+    from core.stylegan.explore import slerp  # per row, on the great circle, the norm interpolated
 
     G = _generator(ctx, checkpoint)
     frames = int(frames)
@@ -211,16 +204,18 @@ def measurements() -> list[list]:
         folder = resolve_checkpoint(METHOD, name)
         m = read_metrics(folder)
         state = read_json(folder / "trainer_state.json")
-        rows.append([variant_label(name), round(m.get("classifier_score", float("nan")), 2),
-                     round(m.get("fid", float("nan")), 2), percent(m.get("class_tv", 0)),
-                     percent(m.get("min_class_share", 0)), round(m.get("within_class_spread", float("nan")), 2),
+        nan = float("nan")
+        rows.append([variant_label(name), round(m.get("classifier_score", nan), 2), round(m.get("fid", nan), 2),
+                     round(m.get("precision", nan), 2), round(m.get("recall", nan), 2),
+                     percent(m.get("class_tv", 0)), percent(m.get("min_class_share", 0)),
+                     round(m.get("within_class_spread", nan), 2),
                      percent(m["class_accuracy"]) if "class_accuracy" in m else "-",
-                     int(state.get("step", 0)), round(float(state.get("wall_time", 0)) / 60, 1)])
+                     round(float(state.get("wall_time", 0)) / 60, 1)])
     return rows
 
 
-MEASUREMENT_HEADERS = ["variant", "score", "FID", "class TV", "rarest digit", "spread", "accuracy", "steps",
-                       "minutes"]
+MEASUREMENT_HEADERS = ["variant", "score", "FID", "precision", "recall", "class TV", "rarest digit", "spread",
+                       "accuracy", "minutes"]
 
 
 def curves(curve: str = "D loss", smooth: int = 10):

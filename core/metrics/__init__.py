@@ -6,6 +6,8 @@
 - :func:`class_accuracy` (accuracy.py): how often the bundled classifier agrees with the class a
   conditional generator was asked for; :func:`label_accuracy` the same for the one head that reads a
   world's class label (digits: the digit; faces: the hair style).
+- :func:`precision_recall`, :func:`density_coverage` (manifold.py): k-NN manifold metrics on feature vectors
+  (fidelity vs diversity: a mode-collapsed model keeps precision and loses recall).
 - :func:`classifier_score` (score.py): the Inception-Score-style score in a world classifier's class head.
 - :func:`attribute_coverage` (coverage.py): how often each attribute value appears in generated vs
   real images (the classifier's readings), and their total variation distance: dropped modes.
@@ -17,8 +19,10 @@ from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, predict
 from .coverage import attribute_coverage, coverage_table, under_drawn, value_frequencies
 from .features import ClassifierFeatures, load_classifier, load_feature_extractor
 from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
+from .manifold import density_coverage, precision_recall
 from .score import classifier_score
 
 __all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "attribute_coverage", "coverage_table",
-           "under_drawn", "value_frequencies", "classifier_score", "ClassifierFeatures", "load_classifier",
+           "under_drawn", "value_frequencies", "classifier_score", "precision_recall", "density_coverage",
+           "ClassifierFeatures", "load_classifier",
            "load_feature_extractor", "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]

@@ -1,0 +1,103 @@
+"""The Evaluate tab's two charts, drawn with PIL (labels in margins, large enough for a projector): one metric per
+model as bars with their error bars and the real-vs-real floor, and the precision-recall plane."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from core.data.labelled import clip_text, font
+
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def bar_chart(names: list[str], values: list[float], errors: list[float], floor: float, title: str,
+              width: int = 900, row: int = 34) -> Image.Image:
+    """Horizontal bars (one per model) with ±1 std whiskers and a dashed line at the real-vs-real floor."""
+    left, top, right = 300, 46, 40
+    height = top + row * len(names) + 40
+    image = Image.new("RGB", (width, height), "white")
+    draw, face = ImageDraw.Draw(image), font(16)
+    draw.text((12, 12), title, fill="black", font=font(18))
+    hi = max([v + e for v, e in zip(values, errors)] + [floor, 1e-9]) * 1.08
+    lo = min([v - e for v, e in zip(values, errors)] + [floor, 0.0])
+    lo = lo * 1.08 if lo < 0 else 0.0
+    scale = (width - left - right) / (hi - lo)
+    x_of = lambda v: left + (v - lo) * scale
+    for i, (name, v, e) in enumerate(zip(names, values, errors)):
+        y = top + i * row
+        draw.text((12, y + row / 2), clip_text(name, 34), fill="black", font=face, anchor="lm")
+        draw.rectangle((x_of(min(0, v)), y + 6, x_of(max(0, v)), y + row - 6), fill=COLOURS[i % len(COLOURS)])
+        draw.line((x_of(v - e), y + row / 2, x_of(v + e), y + row / 2), fill="black", width=2)
+        for end in (v - e, v + e):
+            draw.line((x_of(end), y + 10, x_of(end), y + row - 10), fill="black", width=2)
+        draw.text((x_of(max(v + e, 0)) + 6, y + row / 2), f"{v:.3g}", fill="black", font=face, anchor="lm")
+    bottom = top + row * len(names)
+    for y in range(top - 4, bottom, 10):  # the floor: a dashed line
+        draw.line((x_of(floor), y, x_of(floor), y + 5), fill=(200, 0, 0), width=2)
+    draw.text((x_of(floor), bottom + 18), f"real vs real {floor:.3g}", fill=(200, 0, 0), font=face, anchor="mm")
+    return image
+
+
+def pr_plot(names: list[str], precision: list[float], recall: list[float], floor: tuple[float, float],
+            size: int = 520) -> Image.Image:
+    """Precision (fidelity) against recall (diversity), a numbered dot per model, the real-vs-real point in red."""
+    left, top, legend = 60, 40, 330
+    plot = size - top - 60
+    image = Image.new("RGB", (left + plot + 30 + legend, size), "white")
+    draw, face = ImageDraw.Draw(image), font(15)
+    x_of = lambda r: left + r * plot
+    y_of = lambda p: top + (1 - p) * plot
+    draw.rectangle((x_of(0), y_of(1), x_of(1), y_of(0)), outline="black")
+    for t in (0.0, 0.25, 0.5, 0.75, 1.0):
+        draw.text((x_of(t), y_of(0) + 14), f"{t:g}", fill="black", font=face, anchor="mm")
+        draw.text((left - 8, y_of(t)), f"{t:g}", fill="black", font=face, anchor="rm")
+        draw.line((x_of(t), y_of(0), x_of(t), y_of(1)), fill=(225, 225, 225))
+        draw.line((x_of(0), y_of(t), x_of(1), y_of(t)), fill=(225, 225, 225))
+    draw.text((x_of(0.5), y_of(0) + 40), "recall (diversity)", fill="black", font=face, anchor="mm")
+    draw.text((left - 40, 10), "precision (fidelity)", fill="black", font=face)
+    points = [(floor[1], floor[0], (200, 0, 0), "R", "real vs real (the floor)")]
+    points += [(r, p, COLOURS[i % len(COLOURS)], str(i + 1), n) for i, (n, p, r) in enumerate(zip(names, precision, recall))]
+    for i, (r, p, colour, mark, name) in enumerate(points):
+        x, y = x_of(r), y_of(p)
+        draw.ellipse((x - 11, y - 11, x + 11, y + 11), fill=colour)
+        draw.text((x, y), mark, fill="white", font=font(14), anchor="mm")
+        ly = top + 8 + 26 * i
+        draw.ellipse((left + plot + 30, ly - 9, left + plot + 48, ly + 9), fill=colour)
+        draw.text((left + plot + 39, ly), mark, fill="white", font=font(12), anchor="mm")
+        draw.text((left + plot + 56, ly), clip_text(name, 32), fill="black", font=face, anchor="lm")
+    return image
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900, height: int = 360
+               ) -> Image.Image:
+    """One line per named series of (step, value) points, a legend on the right (a training curve)."""
+    left, top, right, bottom, legend = 70, 40, 20, 40, 220 if len(series) > 1 else 0
+    image = Image.new("RGB", (width, height), "white")
+    draw, face = ImageDraw.Draw(image), font(14)
+    draw.text((12, 10), title, fill="black", font=font(16))
+    points = [p for s in series.values() for p in s]
+    if not points:
+        draw.text((width / 2, height / 2), "no logged values", fill="black", font=face, anchor="mm")
+        return image
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points) or 1
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    y0, y1 = (y0 - 1, y1 + 1) if y1 == y0 else (y0, y1)
+    plot_w, plot_h = width - left - right - legend, height - top - bottom
+    x_of = lambda x: left + (x - x0) / max(x1 - x0, 1e-12) * plot_w
+    y_of = lambda y: top + (1 - (y - y0) / (y1 - y0)) * plot_h
+    draw.rectangle((left, top, left + plot_w, top + plot_h), outline="black")
+    for frac in (0, 0.5, 1):
+        y = y0 + frac * (y1 - y0)
+        draw.text((left - 6, y_of(y)), f"{y:.3g}", fill="black", font=face, anchor="rm")
+        x = x0 + frac * (x1 - x0)
+        draw.text((x_of(x), top + plot_h + 14), f"{x:.0f}", fill="black", font=face, anchor="mm")
+    for i, (name, pts) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        if len(pts) > 1:
+            draw.line([(x_of(x), y_of(y)) for x, y in pts], fill=colour, width=2)
+        if legend:
+            ly = top + 10 + 22 * i
+            draw.line((left + plot_w + 14, ly, left + plot_w + 34, ly), fill=colour, width=3)
+            draw.text((left + plot_w + 40, ly), clip_text(name, 22), fill="black", font=face, anchor="lm")
+    return image

@@ -1,0 +1,120 @@
+"""Every metric of one sample set against a world's held-out images, in that world's classifier features, with
+error bars and the real-vs-real floor (train images against test images: what the sample size alone gives).
+
+The features come from GenLab's bundled world classifiers, not Inception-v3: the numbers compare only with other
+GenLab numbers on the same world ("FID in digits-classifier features").
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+REPEATS = 20
+METRICS = {  # key -> (label, higher is better)
+    "fid": ("FID", False),
+    "kid": ("KID x 100", False),
+    "precision": ("precision", True),
+    "recall": ("recall", True),
+    "density": ("density", True),
+    "coverage": ("coverage", True),
+    "score": ("IS-style score", True),
+    "class_tv": ("class TV", False),
+}
+
+
+def frechet_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID from feature sets (N, D), (M, D): ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2 (Σ_r Σ_g)^½) (Heusel et al. 2017),
+    with Tr((Σ_r Σ_g)^½) as the sum of the square roots of the eigenvalues of Σ_r Σ_g, as torchmetrics computes it."""
+    real, fake = real.double(), fake.double()
+    mu_r, mu_g = real.mean(0), fake.mean(0)
+    cov_r, cov_g = torch.cov(real.T), torch.cov(fake.T)
+    eig = torch.linalg.eigvals(cov_r @ cov_g).sqrt().real.sum()
+    return float(((mu_r - mu_g) ** 2).sum() + cov_r.trace() + cov_g.trace() - 2 * eig)
+
+
+def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, size: int = 500,
+                      seed: int = 0) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): unbiased MMD² with the kernel (xᵀy / d + 1)³; (mean, std) over random subsets."""
+    g = torch.Generator().manual_seed(seed)
+    real, fake = real.double(), fake.double()
+    size, d, values = max(2, min(size, len(real) // 2, len(fake) // 2)), real.shape[1], []  # subsets that differ
+    for _ in range(subsets):
+        x = real[torch.randperm(len(real), generator=g)[:size]]
+        y = fake[torch.randperm(len(fake), generator=g)[:size]]
+        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+        m = size
+        values.append((kxx.sum() - kxx.trace()) / (m * (m - 1)) + (kyy.sum() - kyy.trace()) / (m * (m - 1))
+                      - 2 * kxy.mean())
+    values = torch.stack(values)
+    return float(values.mean()), float(values.std())
+
+
+def _score(logits: torch.Tensor) -> float:
+    """exp E KL(p(y|x) ‖ p(y)) of one set of class logits (N, K), the Inception-Score-style score."""
+    p = logits.double().softmax(1)
+    kl = (p * (p.clamp_min(1e-12).log() - p.mean(0, keepdim=True).clamp_min(1e-12).log())).sum(1)
+    return float(kl.mean().exp())
+
+
+def _tv(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
+    fa = torch.bincount(a, minlength=k).double() / len(a)
+    fb = torch.bincount(b, minlength=k).double() / len(b)
+    return float(0.5 * (fa - fb).abs().sum())
+
+
+class WorldJudge:
+    """A world's classifier as the judge: features, class logits and the held-out reference sets, loaded once."""
+
+    def __init__(self, world: str, num: int):
+        from core.metrics import LABEL_HEADS, load_feature_extractor, reference_images
+
+        self.world, self.num = world, num
+        self.extractor = load_feature_extractor(world)
+        net = self.extractor.classifier
+        self.head = list(net.head_names).index(LABEL_HEADS.get(world, net.head_names[0]))
+        self.classes = net.head_sizes[self.head]
+        self.real = self.read(reference_images(world, num))
+        self.train = self.read(reference_images(world, num, split="train"))
+        self.size = reference_images(world, 1).shape[-1]
+
+    @torch.no_grad()
+    def read(self, images: torch.Tensor) -> dict:
+        """Features (N, D), the class head's logits (N, K) and predicted classes (N,) of images in [0, 1]."""
+        net, feats, logits = self.extractor.classifier, [], []
+        for s in range(0, len(images), 250):
+            x = net.prepare(images[s:s + 250])
+            f = net.features(x)
+            feats.append(f.float())
+            logits.append(net.split_logits(net.heads(f))[self.head].float())
+        logits = torch.cat(logits)
+        return {"features": torch.cat(feats), "logits": logits, "classes": logits.argmax(1)}
+
+    def metrics(self, fake: dict, seed: int = 0, kid: bool = True) -> dict[str, float]:
+        """Every metric of ``fake`` (a ``read`` result) against the held-out reference set (KID only if ``kid``)."""
+        from core.metrics import density_coverage, precision_recall
+
+        real = self.real
+        precision, recall = precision_recall(real["features"], fake["features"])
+        density, coverage = density_coverage(real["features"], fake["features"])
+        out = {"kid": 100 * kid_from_features(real["features"], fake["features"], seed=seed)[0]} if kid else {}
+        return {**out, "fid": frechet_from_features(real["features"], fake["features"]),
+                "precision": precision, "recall": recall, "density": density, "coverage": coverage,
+                "score": _score(fake["logits"]), "class_tv": _tv(fake["classes"], real["classes"], self.classes)}
+
+    def measure(self, images: torch.Tensor, seed: int = 0, repeats: int = REPEATS) -> dict:
+        """{metric: value}, {metric: std} and the floor {metric: train-vs-test value} for generated ``images``
+        (N, C, H, W) in [0, 1] of any size. The std is the spread over ``repeats`` random 80 % subsets of the
+        samples (subsets, not a bootstrap with replacement: duplicates would shrink the k-NN balls); KID's is the
+        spread over its own random subsets."""
+        if images.shape[-1] != self.size:
+            images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True).clamp(0, 1)
+        fake = self.read(images)
+        values = self.metrics(fake, seed=seed)
+        g, runs, keep = torch.Generator().manual_seed(seed), [], max(2, int(0.8 * len(images)))
+        for _ in range(repeats):
+            idx = torch.randperm(len(images), generator=g)[:keep]
+            runs.append(self.metrics({k: v[idx] for k, v in fake.items()}, seed=seed, kid=False))
+        std = {k: float(torch.tensor([r[k] for r in runs]).std()) for k in runs[0]}
+        std["kid"] = 100 * kid_from_features(self.real["features"], fake["features"], seed=seed)[1]
+        return {"values": values, "std": std, "floor": self.metrics(self.train, seed=seed), "images": len(images)}

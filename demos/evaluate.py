@@ -1,0 +1,120 @@
+"""Evaluate tab: measure models of every method the same way on one world (FID, KID, precision / recall, density /
+coverage, an Inception-Score-style score, class coverage), with error bars, the real-vs-real floor, charts, samples
+side by side, and where a metric disagrees with the eye. A view over ``core.evaluation.service``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from core.evaluation.measure import METRICS
+from core.evaluation.service import (HEADERS, MOST, NUM_RANGE, WORLDS, disagreements, evaluable, evaluate_stream,
+                                     metric_chart, pr_chart, samples_sheet, table_rows)
+from demos.common import AppContext, Number, Slider, run_standalone, ui_errors
+
+TITLE = "Evaluate"
+TRY = """
+1. Keep the ticked digits models and press **Measure**: each is sampled with its own sampler and measured.
+2. Read the **precision-recall** plot: the VAE draws real-looking digits (high precision) but few kinds (low recall).
+3. Change the **metric** of the bar chart: the dashed red line is what real data scores against real data.
+"""
+ABOUT = """**Evaluating generative models.** There is no single number: FID ([Heusel et al. 2017](https://arxiv.org/abs/1706.08500))
+compares Gaussian fits of features; KID ([Binkowski et al. 2018](https://arxiv.org/abs/1801.01401)) is its unbiased
+kernel cousin; precision and recall ([Kynkäänniemi et al. 2019](https://arxiv.org/abs/1904.06991)) split fidelity
+from diversity, density and coverage ([Naeem et al. 2020](https://arxiv.org/abs/2002.09797)) do it robustly to
+outliers; the Inception Score ([Salimans et al. 2016](https://arxiv.org/abs/1606.03498)) asks only for confident,
+balanced classes. Here every feature comes from GenLab's bundled world classifier, not Inception-v3: the numbers
+compare only inside GenLab, on the same world."""
+
+DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
+           "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64"]}
+
+
+def _choices(world):
+    names = evaluable(world)
+    return gr.update(choices=names, value=[n for n in DEFAULT.get(world, []) if n in names] or names[:2])
+
+
+def build(ctx: AppContext) -> None:
+    gr.Markdown("Pick a world and up to eight of its checkpoints. Each is sampled with its own sampler and a recorded "
+                "seed, then measured against the world's held-out images in the world classifier's features. "
+                "Results are kept: asking again (or a classmate asking) shows them at once.")
+    first = DEFAULT["digits"]
+    with gr.Row():
+        world = gr.Radio(list(WORLDS), value="digits", label="world", scale=1)
+        names = evaluable("digits")
+        picks = gr.CheckboxGroup(names, value=[n for n in first if n in names], label=f"checkpoints (1-{MOST})",
+                                 scale=4, elem_id="evaluate-checkpoints")
+    with gr.Row():
+        num = Slider(*NUM_RANGE, value=500, step=100, label="samples per model (N)",
+                     info="more: smaller error bars, slower (diffusion draws 25 DDIM steps per image)")
+        seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed")
+        go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
+        stop = gr.Button("Cancel", variant="stop")
+    status = gr.Markdown(elem_id="evaluate-status")
+    table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real",
+                         interactive=False, wrap=True, elem_id="evaluate-table")
+    with gr.Row():
+        with gr.Column():
+            metric = gr.Dropdown([label for label, _ in METRICS.values()], value="FID", label="metric")
+            bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
+                            elem_id="evaluate-bars")
+        pr = gr.Image(label="precision vs recall", type="pil", format="png", interactive=False, elem_id="evaluate-pr")
+    why = gr.Markdown(elem_id="evaluate-why")
+    samples = gr.Image(label="eight samples of each model, side by side", type="pil", format="png",
+                       interactive=False, elem_id="evaluate-samples")
+    with gr.Row():
+        report_model = gr.Dropdown([], label="model for a portfolio page", scale=3)
+        report_btn = gr.Button("Portfolio page of this model (HTML)", scale=2)
+        compare_btn = gr.Button("Page of the whole comparison (HTML)", scale=2)
+    report_file = gr.File(label="report: one self-contained HTML file (images embedded)", interactive=False)
+    results = gr.State({})
+    cancel = threading.Event()
+
+    def run(world, checkpoints, num, seed, metric):
+        cancel.clear()
+        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel):
+            done = dict(res)
+            yield (line, table_rows(done), metric_chart(done, metric), pr_chart(done), samples_sheet(done),
+                   disagreements(done) if done else "", done)
+
+    go.click(ui_errors(run), inputs=[world, picks, num, seed, metric],
+             outputs=[status, table, bars, pr, samples, why, results], api_name="evaluate",
+             api_visibility="undocumented", concurrency_limit=1, concurrency_id="evaluate")
+    stop.click(lambda: cancel.set(), api_visibility="private", queue=False)
+    metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
+                  api_visibility="private")
+    world.change(_choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
+    results.change(lambda res: gr.update(choices=list(res), value=next(iter(res), None)), inputs=results,
+                   outputs=report_model, api_visibility="private", queue=False)
+    report_btn.click(ui_errors(model_report), inputs=[report_model, results], outputs=report_file,
+                     api_visibility="private")
+    compare_btn.click(ui_errors(whole_report), inputs=[world, results], outputs=report_file, api_visibility="private")
+
+
+def model_report(key, results):
+    """The portfolio page of one measured model, as a file in the scratch folder (swept hourly)."""
+    from core.engine.hosting import scratch_file
+    from core.report import checkpoint_html
+
+    if not key or key not in (results or {}):
+        raise ValueError("measure the models first, then pick one of them")
+    path = scratch_file(".html", prefix=key.replace("/", "-") + "-")
+    path.write_text(checkpoint_html(key, {key: results[key]}))
+    return str(path)
+
+
+def whole_report(world, results):
+    from core.engine.hosting import scratch_file
+    from core.report import comparison_html
+
+    if not results:
+        raise ValueError("measure some models first")
+    path = scratch_file(".html", prefix=f"comparison-{world}-")
+    path.write_text(comparison_html(results, world))
+    return str(path)
+
+if __name__ == "__main__":
+    run_standalone(build, TITLE)

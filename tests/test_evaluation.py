@@ -1,0 +1,154 @@
+"""The Evaluate tab: each metric against its formula or torchmetrics on fixed features, the properties the issue
+names (a set against itself, dropped modes), the request checks, the cache, and the endpoint through the app."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from core.evaluation.measure import frechet_from_features, kid_from_features
+from core.metrics import density_coverage, precision_recall
+
+
+def _clusters(num: int, modes: int = 10, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(10, 8, generator=torch.Generator().manual_seed(99)) * 10
+    return centres[:modes].repeat_interleave(num // modes, 0) + torch.randn(num, 8, generator=g)
+
+
+class _Identity(nn.Module):
+    num_features = 8
+
+    def forward(self, x):
+        return x
+
+
+def test_frechet_and_kid_match_torchmetrics_on_the_same_features():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 8, generator=g, dtype=torch.float64)
+    b = torch.randn(300, 8, generator=g, dtype=torch.float64) * 1.5 + 0.3
+    fid = FrechetInceptionDistance(feature=_Identity())
+    fid.update(a, real=True)
+    fid.update(b, real=False)
+    assert frechet_from_features(a, b) == pytest.approx(float(fid.compute()), rel=1e-6)
+    assert abs(frechet_from_features(a, a)) < 1e-6  # a set against itself
+    kid = KernelInceptionDistance(feature=_Identity(), subsets=50, subset_size=100)
+    kid.update(a, real=True)
+    kid.update(b, real=False)
+    ours, _ = kid_from_features(a, b, subsets=50, size=100)
+    assert ours == pytest.approx(float(kid.compute()[0]), rel=0.15)  # the same estimator on other random subsets
+
+
+def test_precision_and_recall_of_a_set_against_itself_are_one_and_recall_falls_with_dropped_modes():
+    real = _clusters(1000)
+    assert precision_recall(real, real) == (1.0, 1.0)
+    full = precision_recall(real, _clusters(1000, seed=1))
+    half = precision_recall(real, _clusters(1000, modes=5, seed=2))  # half the modes, as many samples
+    assert full[1] > 0.8 and half[1] < 0.55 * full[1]
+    assert half[0] > 0.8  # what it draws still lies on the data: precision keeps up
+    density, coverage = density_coverage(real, _clusters(1000, modes=5, seed=2))
+    assert coverage < 0.55 and density > 0.8
+
+
+def test_density_and_coverage_match_their_formulas_on_a_small_example():
+    real = torch.tensor([[0.0], [1.0], [2.0], [10.0]])
+    fake = torch.tensor([[0.5], [9.0], [20.0]])
+    # k = 1: radii 1, 1, 1, 8; fake 0.5 is inside the balls of 0 and 1, fake 9 inside the ball of 10 only
+    density, coverage = density_coverage(real, fake, k=1)
+    assert density == pytest.approx((2 + 1 + 0) / (1 * 3))
+    assert coverage == pytest.approx(3 / 4)  # real 0, 1 and 10 have a fake in their ball; real 2 has none
+
+
+def test_requests_are_checked_with_one_clear_line():
+    from core.evaluation.service import check_request
+
+    with pytest.raises(ValueError, match="world must be one of"):
+        check_request("moon", ["gans/dcgan-digits"], 500, 0)
+    with pytest.raises(ValueError, match="choose 1 to 8 checkpoints"):
+        check_request("digits", [], 500, 0)
+    with pytest.raises(ValueError, match="trained on 'faces', not on 'digits'"):
+        check_request("digits", ["vae/vae16-faces"], 500, 0)
+    with pytest.raises(ValueError, match=r"sample size must be in \[100, 2000\]"):
+        check_request("digits", ["vae/vae2d-digits"], 50, 0)
+    with pytest.raises(ValueError, match="method/name"):
+        check_request("digits", ["no-slash"], 500, 0)
+    assert check_request("digits", "vae/vae2d-digits, vae/vae2d-digits", 2000, 0)[1] == ["vae/vae2d-digits"]
+
+
+def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
+    import os
+    import shutil
+    from pathlib import Path
+
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    bundled = Path(__file__).resolve().parents[1] / "checkpoints"
+    for folder in ("vae/vae2d-digits", "classifier/digits"):
+        shutil.copytree(bundled / folder, tmp_path / "checkpoints" / folder)
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr(service, "cache_folder", lambda: tmp_path / "cache")
+    monkeypatch.setattr(service, "_MEMORY", {})
+    first = list(service.evaluate_stream(AppContext(), "digits", ["vae/vae2d-digits"], 100, 3))[-1][1]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    service._MEMORY.clear()  # read back from the disk, as after a restart
+    assert service.cached("vae/vae2d-digits", 100, 3)["values"] == first["vae/vae2d-digits"]["values"]
+    weights = tmp_path / "checkpoints" / "vae" / "vae2d-digits" / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # new weights
+    assert service.cached("vae/vae2d-digits", 100, 3) is None
+
+
+def test_measure_through_the_running_app(app_client):
+    status, table, bars, pr, samples, why = app_client.predict(
+        world="digits", checkpoints=["vae/vae2d-digits", "gans/dcgan-digits"], num=100, seed=1, metric="recall",
+        api_name="/evaluate")
+    assert "done" in status
+    rows = table["data"]
+    assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/dcgan-digits"]
+    assert rows[0][0] == "R" and all(" ± " in str(cell) for cell in rows[1][2:-1])
+    with pytest.raises(Exception, match="trained on 'faces'"):
+        app_client.predict(world="digits", checkpoints=["vae/vae16-faces"], num=100, seed=1, metric="FID",
+                           api_name="/evaluate")
+
+
+def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):
+    from html.parser import HTMLParser
+
+    from core.report import main
+
+    assert main(["vae/vae2d-digits", "--evaluate", "100", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "vae-vae2d-digits.html").read_text()
+
+    VOID = ("img", "meta", "br", "hr", "input")
+
+    class Check(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.open, self.headings = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs).get("src", ""))
+            if tag not in VOID:
+                self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            if tag not in VOID:
+                assert self.open and self.open.pop() == tag, f"</{tag}> closes another element"
+
+        def handle_data(self, data):
+            if self.open and self.open[-1] in ("h1", "h2"):
+                self.headings.append(data.strip())
+
+    check = Check()
+    check.feed(text)
+    assert text.startswith("<!DOCTYPE html>") and check.open == []
+    assert len(check.images) >= 6 and all(src.startswith("data:image/") for src in check.images)
+    for part in ("Reproduce it", "Training curves", "Samples", "Measurements", "Model card"):
+        assert part in check.headings, part
+    assert "python -m core.train vae" in text
