@@ -16,7 +16,7 @@ import gradio as gr
 from core.engine import resolve_device
 from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import CSS, APP_JS, AppContext, install_atomic_image_cache
+from demos.common import APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -55,6 +55,7 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
     modules = tab_modules()
     with gr.Blocks(title="GenLab", delete_cache=(1800, 3600) if public else None) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if public else ""))
+        large_images_switch()
         with gr.Tabs():
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):

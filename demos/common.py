@@ -214,7 +214,8 @@ def config_widget(config_cls, name: str, value):
 # The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
 # return the exact native-size PNG.
 PIXELS = "genlab-pixels"
-PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
+PIXELS_LARGE = "genlab-pixels-large"
+LARGE, LARGE_PX = "genlab-large", 400  # the page's "large images" switch (a class on <body>) and its image height  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
 CSS = f"""
@@ -230,6 +231,11 @@ footer {{display: none !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
 {_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
 {_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
+/* "large images" (a projector at the back of a room): every output image 400 px high; side-by-side images wrap */
+body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: {LARGE_PX}px !important; width: 100% !important;
+                                                      object-fit: contain !important}}
+body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
+body.{LARGE} .row:has(.image-container) > .column {{min-width: {LARGE_PX + 10}px !important}}
 """
 
 
@@ -266,6 +272,15 @@ APP_JS = """
   });
 }
 """
+
+
+def large_images_switch() -> gr.Checkbox:
+    """The header's "large images" switch: it only toggles a class on the page (no server round trip), which makes
+    every output image 400 px high and lets side-by-side images wrap onto more lines."""
+    box = gr.Checkbox(False, label="large images (a projector at the back of the room)", elem_id="genlab-large-switch",
+                      container=False)
+    box.change(None, inputs=box, js=f"(on) => {{ document.body.classList.toggle('{LARGE}', on); }}")
+    return box
 
 
 def page_open() -> list:
@@ -319,5 +334,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "PIXELS", "PIXELS_LARGE", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "PIXELS", "PIXELS_LARGE", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -12,7 +12,7 @@ import gradio as gr
 from core.evaluation.measure import METRICS
 from core.evaluation.service import (HEADERS, MOST, NUM_RANGE, WORLDS, disagreements, evaluable, evaluate_stream,
                                      metric_chart, pr_chart, samples_sheet, table_rows)
-from demos.common import AppContext, Number, Slider, run_standalone, ui_errors
+from demos.common import AppContext, Number, Slider, page_open, run_standalone, ui_errors
 
 TITLE = "Evaluate"
 TRY = """
@@ -44,24 +44,26 @@ def build(ctx: AppContext) -> None:
     first = DEFAULT["digits"]
     with gr.Row():
         world = gr.Radio(list(WORLDS), value="digits", label="world", scale=1)
-        names = evaluable("digits")
-        picks = gr.CheckboxGroup(names, value=[n for n in first if n in names], label=f"checkpoints (1-{MOST})",
-                                 scale=4, elem_id="evaluate-checkpoints")
+        # every world's checkpoints, so the endpoint takes any of them; the page shows the chosen world's only
+        everything = [n for w in WORLDS for n in evaluable(w)]
+        picks = gr.CheckboxGroup(everything, value=[n for n in first if n in everything],
+                                 label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
     with gr.Row():
-        num = Slider(*NUM_RANGE, value=500, step=100, label="samples per model (N)",
+        num = Slider(*NUM_RANGE, value=500, step=100, label="samples per model (N)", scale=3,
                      info="more: smaller error bars, slower (diffusion draws 25 DDIM steps per image)")
-        seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed")
+        seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
+    with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop")
     status = gr.Markdown(elem_id="evaluate-status")
     table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real",
-                         interactive=False, wrap=True, elem_id="evaluate-table")
-    with gr.Row():
-        with gr.Column():
-            metric = gr.Dropdown([label for label, _ in METRICS.values()], value="FID", label="metric")
-            bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
-                            elem_id="evaluate-bars")
-        pr = gr.Image(label="precision vs recall", type="pil", format="png", interactive=False, elem_id="evaluate-pr")
+                         interactive=False, wrap=True, elem_id="evaluate-table",
+                         column_widths=["4%", "20%"] + ["9%"] * (len(HEADERS) - 2))
+    metric = gr.Dropdown([label for label, _ in METRICS.values()], value="FID", label="metric of the bar chart")
+    bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
+                    elem_id="evaluate-bars")
+    pr = gr.Image(label="precision (fidelity) vs recall (diversity)", type="pil", format="png", interactive=False,
+                  elem_id="evaluate-pr")
     why = gr.Markdown(elem_id="evaluate-why")
     samples = gr.Image(label="eight samples of each model, side by side", type="pil", format="png",
                        interactive=False, elem_id="evaluate-samples")
@@ -86,7 +88,7 @@ def build(ctx: AppContext) -> None:
     stop.click(lambda: cancel.set(), api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")
-    world.change(_choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
+    gr.on([world.change, *page_open()], _choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
     results.change(lambda res: gr.update(choices=list(res), value=next(iter(res), None)), inputs=results,
                    outputs=report_model, api_visibility="private", queue=False)
     report_btn.click(ui_errors(model_report), inputs=[report_model, results], outputs=report_file,

@@ -16,7 +16,7 @@ from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS
 from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Slider, checkpoint_picker, page_open, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
-TITLE = "GAN variants"
+TITLE = "GANs"
 TRY = """
 1. Change the **seed**: each seed is a new digit from the same generator.
 2. Pick a **cGAN** checkpoint and choose a **class**: the same seed now draws the digit you ask for.
@@ -98,7 +98,7 @@ def build(ctx: AppContext) -> None:
             grid_seeds = gr.Textbox(value="0, 1, 2, 3, 4", label="seeds (rows, 1-8)", scale=3)
             grid_btn = gr.Button("Draw the grid", variant="primary", scale=1)
         grid = gr.Image(label="a row per seed, a column per class", format="png", type="pil", interactive=False)
-        grid_btn.click(ui_errors(lambda name, s, tau: class_grid(ctx, name, s, tau)),
+        grid_btn.click(ui_errors(functools.partial(class_grid, ctx)),
                        inputs=[picker, grid_seeds, truncation], outputs=grid, api_name="gan_class_grid",
                        api_visibility="undocumented")
 
@@ -118,9 +118,10 @@ def build(ctx: AppContext) -> None:
         why = gr.Markdown(elem_id="gans-why")
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
-        compare_btn.click(ui_errors(lambda s, tau: (compare_grid(ctx, s, tau), measurements(), why_it_matters(),
-                                                    curves("D loss"))),
-                          inputs=[compare_seeds, truncation], outputs=[compare, table, why, plot],
+        def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
+            return compare_grid(ctx, seeds, truncation), measurements(), why_it_matters(), curves("D loss")
+
+        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation], outputs=[compare, table, why, plot],
                           api_name="gan_compare", api_visibility="undocumented")
         compare_btn.click(lambda: "D loss", outputs=curve, api_visibility="private", queue=False)
         curve.input(ui_errors(curves), inputs=curve, outputs=plot, api_visibility="private")

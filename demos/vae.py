@@ -18,7 +18,7 @@ from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_l
 from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 
-TITLE = "VAE latent explorer"
+TITLE = "VAE explorer"
 TRY = """
 1. **Latent map**: move the mouse over the coloured map; the digit decoded under it appears beside it. Set
    *a click on the map* to "picks A, then B" and click two clusters: the strip shows one digit turning into another.

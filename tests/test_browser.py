@@ -112,10 +112,10 @@ def test_lora_compares_base_and_personalised(page):
 
 # (tab, sub-tab, main control, the output it changes): on a 1024x768 projector both are on screen together
 PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the main ones of every tab
-    ("VAE latent explorer", "Latent map", "#vae-map", "#vae-point"),
-    ("VAE latent explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
-    ("GAN variants", None, "#gans-class", "#gans-image"),
-    ("GAN variants", None, "#gans-truncation", "#gans-image"),
+    ("VAE explorer", "Latent map", "#vae-map", "#vae-point"),
+    ("VAE explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
+    ("GANs", None, "#gans-class", "#gans-image"),
+    ("GANs", None, "#gans-truncation", "#gans-image"),
     ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
     ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
     ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-checkpoint", "#translation-pix2pix-output"),
@@ -130,8 +130,12 @@ PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the m
 
 
 def test_projector_main_controls_share_the_screen_with_their_output(page):
+    from app import tab_modules
+
     page.set_viewport_size({"width": 1024, "height": 768})
     try:
+        for title in [m.TITLE for m in tab_modules()] + ["About"]:  # every tab in the bar, none in an overflow menu
+            assert page.get_by_role("tab", name=title).first.is_visible(), title
         for tab, sub, control, output in PROJECTOR_PAIRS:
             page.get_by_role("tab", name=tab).first.click()
             if sub:
@@ -148,10 +152,30 @@ def test_projector_main_controls_share_the_screen_with_their_output(page):
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
+    """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    switch = page.locator("#genlab-large-switch input")
+    try:
+        switch.check()
+        for tab, image in (("StyleGAN", "#stylegan-image-a"), ("StyleGAN", "#stylegan-image-mix"),
+                           ("DDPM / DDIM", "#diffusion-xt"), ("GANs", "#gans-image")):
+            page.get_by_role("tab", name=tab).first.click()
+            img = page.locator(f"{image} img")
+            img.wait_for(timeout=30_000)
+            img.scroll_into_view_if_needed()
+            box = img.bounding_box()
+            assert box["width"] >= 384 and box["height"] >= 384, (image, box)
+            assert box["x"] + box["width"] <= 1024, (image, box)
+    finally:
+        switch.uncheck()
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_gan_class_control_follows_the_checkpoint(page):
     """A conditional checkpoint draws the digit picked in the class box; an unconditional one disables the box and
     says why (a control that cannot apply is disabled, with a line saying why)."""
-    page.get_by_role("tab", name="GAN variants").click()
+    page.get_by_role("tab", name="GANs").click()
     image = page.locator("#gans-image img")
     image.wait_for(timeout=30_000)
     before = image.get_attribute("src")
@@ -168,7 +192,7 @@ def test_gan_class_control_follows_the_checkpoint(page):
 
 def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     """Hovering the latent map decodes the point under the mouse; in the two-point mode two clicks draw the walk."""
-    page.get_by_role("tab", name="VAE latent explorer").click()
+    page.get_by_role("tab", name="VAE explorer").click()
     page.get_by_role("tab", name="Latent map").click()
     img = page.locator("#vae-map img")
     img.wait_for(timeout=30_000)

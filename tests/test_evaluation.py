@@ -104,16 +104,14 @@ def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
 
 
 def test_measure_through_the_running_app(app_client):
-    status, table, bars, pr, samples, why = app_client.predict(
-        world="digits", checkpoints=["vae/vae2d-digits", "gans/dcgan-digits"], num=100, seed=1, metric="recall",
-        api_name="/evaluate")
+    status, table, bars, pr, samples, why = app_client.predict(  # undocumented: by position
+        "digits", ["vae/vae2d-digits", "gans/dcgan-digits"], 100, 1, "recall", api_name="/evaluate")
     assert "done" in status
     rows = table["data"]
     assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/dcgan-digits"]
     assert rows[0][0] == "R" and all(" ± " in str(cell) for cell in rows[1][2:-1])
     with pytest.raises(Exception, match="trained on 'faces'"):
-        app_client.predict(world="digits", checkpoints=["vae/vae16-faces"], num=100, seed=1, metric="FID",
-                           api_name="/evaluate")
+        app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", api_name="/evaluate")
 
 
 def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):

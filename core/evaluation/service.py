@@ -139,7 +139,7 @@ def table_rows(results: dict) -> list[list]:
     floor = next(iter(results.values()))["floor"]
     rows = [["R", "real vs real (train vs test: the floor)"] + [f"{floor[m]:.3g}" for m in METRICS] + ["-"]]
     for i, (key, r) in enumerate(results.items()):
-        rows.append([str(i + 1), key] + [f"{r['values'][m]:.3g} ± {r['std'][m]:.2g}" for m in METRICS]
+        rows.append([str(i + 1), key] + [f"{r['values'][m]:.3g} ± {r['std'][m]:.1g}" for m in METRICS]
                     + [f"{r['seconds_per_100']:.2f}"])
     return rows
 

@@ -13,6 +13,7 @@ critic step, drift 0.001. The engine keeps an EMA of G, which is what is exporte
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -132,6 +133,8 @@ class GANMethod(Method):
         super().__init__(config)
         if self.config.grad_accum != 1:
             raise ValueError("gans trains with grad_accum=1 (each step is n_critic D steps and a G step)")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # its steps call G and D directly: DDP would not sync them
+            raise ValueError("gans trains in one process (its 32 px models need no more); run it without torchrun")
         self._info = None
         self._dataset = None
         self.phase = (None, 1.0)  # ProGAN: (level, alpha) of the last step; None = every block

@@ -162,8 +162,8 @@ def _cell(image):
 # ---------------------------------------------------------------- every variant side by side
 def variants() -> list[str]:
     """The installed GAN checkpoints whose training finished (they have metrics), in the order of the README."""
-    order = ["dcgan", "lsgan", "wgan-digits", "wgan-gp", "progan", "cgan-digits", "cgan-projection", "cgan-sn-digits",
-             "cgan-sn-fm"]
+    order = ["dcgan", "lsgan", "wgan-digits", "wgan-gp", "progan", "cgan-digits", "cgan-ms", "cgan-sn-ms", "cgan-sn-fm",
+             "cgan-projection"]
     names = [n for n in list_checkpoints(METHOD) if read_metrics(resolve_checkpoint(METHOD, n))]
     rank = lambda n: next((i for i, key in enumerate(order) if n.startswith(key)), len(order))
     return sorted(names, key=lambda n: (rank(n), n))
@@ -264,8 +264,26 @@ def why_it_matters() -> str:
             verdict += (f"; but it ignores z: two samples of one digit differ {spread:.0%} as much as two real ones "
                         "(collapse within each class)")
         acc = f"; draws the asked digit {percent(m['class_accuracy'])} of the time" if "class_accuracy" in m else ""
-        lines.append(f"- **{label}**: {verdict}{acc}; classifier score {m.get('classifier_score', 0):.2f} of 10.")
+        lines.append(f"- **{label}**: {verdict}{acc}; classifier score {m.get('classifier_score', 0):.2f} of 10"
+                     f"{_critic_trend(name)}.")
     return "\n".join(lines) or "No finished GAN checkpoint is installed."
+
+
+def _critic_trend(name) -> str:
+    """For a critic (WGAN, WGAN-GP): how its Wasserstein estimate moved from the first to the last tenth of the run."""
+    import json
+
+    try:
+        rows = json.loads((resolve_checkpoint(METHOD, name) / "losses.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    w = [r["w_estimate"] for r in rows if "w_estimate" in r]
+    if len(w) < 20:
+        return ""
+    tenth = len(w) // 10
+    early, late = sum(w[:tenth]) / tenth, sum(w[-tenth:]) / tenth
+    return (f"; its critic's Wasserstein estimate went from {early:.3g} (first tenth of the run) to {late:.3g} (last "
+            "tenth): falling means the critic finds G's images closer to the real ones")
 
 
 def checkpoint_note(name) -> str:

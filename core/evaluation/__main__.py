@@ -1,0 +1,37 @@
+"""python -m core.evaluation --world digits --checkpoints vae/vae2d-digits,gans/dcgan-digits --num 1000
+
+Measures the checkpoints as the Evaluate tab does and prints the table (markdown); the same seed gives the same
+numbers. Without --checkpoints: every evaluable checkpoint of the world (at most 8 at a time, so in groups).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from core.engine import AppContext
+
+from .service import HEADERS, MOST, evaluable, evaluate_stream, table_rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.evaluation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--world", default="digits")
+    parser.add_argument("--checkpoints", default="", help="method/name,... (default: all of the world's)")
+    parser.add_argument("--num", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    keys = [k for k in args.checkpoints.split(",") if k] or evaluable(args.world)
+    results: dict = {}
+    ctx = AppContext()
+    for start in range(0, len(keys), MOST):
+        for line, part in evaluate_stream(ctx, args.world, keys[start:start + MOST], args.num, args.seed):
+            print(line.replace("**", ""), flush=True)
+        results.update(part)
+    print("\n| " + " | ".join(HEADERS) + " |\n" + "|---" * len(HEADERS) + "|")
+    for row in table_rows(results):
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
