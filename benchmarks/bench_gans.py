@@ -28,6 +28,29 @@ def in_process(rows: list) -> None:
                      median_ms(lambda: generate_image(ctx, name, next(seeds)), 50), 20))
     rows.append((f"every variant side by side ({len(variants())} x 8 images, labelled sheet)",
                  median_ms(lambda: compare_grid(ctx), 10), None))
+    training_steps(rows)
+
+
+def training_steps(rows: list) -> None:
+    """One training step of each bundled variant's own config (batch 64; n_critic D steps + one G step), the
+    speed side of the trade-off table; ProGAN at its last stage (32 px)."""
+    from accelerate import Accelerator
+
+    from core.engine import StepContext, resolve_checkpoint
+    from core.gans.method import GANConfig, GANMethod
+    from core.gans.service import variants
+
+    accelerator = Accelerator(cpu=True)
+    for name in variants():
+        config = GANConfig.load(resolve_checkpoint("gans", name) / "train_config.json").replace(device="cpu")
+        method = GANMethod(config)
+        model = method.build_model()
+        optimizers = method.configure_optimizers(model)
+        batch = method.build_dataset().get_batch(list(range(config.batch_size)))
+        steps = iter(range(config.steps - 100, 10**6))
+        rows.append((f"{name}: one training step ({method.n_critic} D + 1 G, batch {config.batch_size})",
+                     median_ms(lambda: method.training_step(model, batch, StepContext(next(steps), accelerator,
+                                                                                      optimizers)), 10), None))
 
 
 def through_app(rows: list) -> None:

@@ -158,9 +158,11 @@ def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
     switch = page.locator("#genlab-large-switch input")
     try:
         switch.check()
-        for tab, image in (("StyleGAN", "#stylegan-image-a"), ("StyleGAN", "#stylegan-image-mix"),
-                           ("DDPM / DDIM", "#diffusion-xt"), ("GANs", "#gans-image")):
+        for tab, sub, image in (("StyleGAN", None, "#stylegan-image-a"), ("StyleGAN", None, "#stylegan-image-mix"),
+                                ("DDPM / DDIM", "Forward process", "#diffusion-xt"), ("GANs", None, "#gans-image")):
             page.get_by_role("tab", name=tab).first.click()
+            if sub:
+                page.get_by_role("tab", name=sub).first.click()
             img = page.locator(f"{image} img")
             img.wait_for(timeout=30_000)
             img.scroll_into_view_if_needed()

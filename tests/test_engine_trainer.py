@@ -362,3 +362,13 @@ def _step(state_file) -> int:
         except (OSError, ValueError):
             time.sleep(0.01)
     raise AssertionError(f"unreadable {state_file}")
+
+
+def test_the_exported_loss_log_is_thinned_evenly_and_keeps_the_last_row():
+    from core.engine.trainer import thin_rows
+
+    rows = [{"step": 10 * i, "loss": float(i)} for i in range(1, 1001)]
+    thin = thin_rows(rows, 150)
+    assert len(thin) == 150 and thin[0] == rows[0] and thin[-1] == rows[-1]
+    assert [r["step"] for r in thin] == sorted({r["step"] for r in thin})  # in order, no repeats
+    assert thin_rows(rows[:5], 150) == rows[:5]

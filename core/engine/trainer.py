@@ -155,7 +155,7 @@ class Trainer:
                 eta = elapsed / (step - start_step) * (total - step)
                 if step % c.log_every == 0 or step == total:
                     means = {k: v / count for k, v in sums.items()}
-                    self.loss_log.append({"step": step, **{k: float(f"{v:.6g}") for k, v in means.items()}})
+                    self.loss_log.append({"step": step, **{k: float(f"{v:.4g}") for k, v in means.items()}})
                     yield TrainEvent("step", step, total, means, elapsed=elapsed, eta=eta)
                     sums, count = {}, 0
                 if c.sample_every and step % c.sample_every == 0 and step < total:
@@ -221,7 +221,7 @@ class Trainer:
                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
                            tmp / "rng.pt")
                 (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-                (tmp / LOSS_LOG).write_text(json.dumps(self.loss_log))
+                (tmp / LOSS_LOG).write_text(json.dumps(self.loss_log, separators=(",", ":")))
             self._export(self._export_module(raw, ema), state, metrics, hardware(acc),
                          self.method.continuation_modules(raw))
         acc.wait_for_everyone()
@@ -240,8 +240,8 @@ class Trainer:
                 save_model(extra, str(tmp / f"{name}.safetensors"))
             self.config.save(tmp / "train_config.json")
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
-            if self.loss_log:
-                (tmp / LOSS_LOG).write_text(json.dumps(self.loss_log))
+            if self.loss_log:  # the export's curve: at most EXPORT_LOG_ROWS rows (the resume state keeps them all)
+                (tmp / LOSS_LOG).write_text(json.dumps(thin_rows(self.loss_log), separators=(",", ":")))
             if self.last_samples is not None:
                 from core.data import make_grid, to_pil
 
@@ -369,6 +369,16 @@ class Trainer:
 
 
 LOSS_LOG = "losses.json"  # [{"step": s, "<loss>": mean since the previous row, ...}, ...]
+
+
+EXPORT_LOG_ROWS = 150  # a bundled checkpoint's losses.json stays a few tens of KB
+
+
+def thin_rows(rows: list[dict], most: int = EXPORT_LOG_ROWS) -> list[dict]:
+    """``rows`` at ``most`` evenly spaced indices, the last one included (all of them when there are fewer)."""
+    if len(rows) <= most:
+        return list(rows)
+    return [rows[round(i * (len(rows) - 1) / (most - 1))] for i in range(most)]
 
 
 def read_loss_log(folder: Path, upto: int) -> list[dict]:
