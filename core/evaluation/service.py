@@ -24,7 +24,7 @@ NUM_RANGE = (100, 2000)
 MOST = 8  # checkpoints in one comparison
 _MEMORY: dict[str, dict] = {}
 _LOCK = threading.Lock()
-HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s / 100 images"]
+HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100"]
 
 
 def cache_folder() -> Path:
@@ -137,7 +137,7 @@ def table_rows(results: dict) -> list[list]:
     if not results:
         return []
     floor = next(iter(results.values()))["floor"]
-    rows = [["R", "real vs real (train vs test: the floor)"] + [f"{floor[m]:.3g}" for m in METRICS] + ["-"]]
+    rows = [["R", "real vs real (the floor)"] + [f"{floor[m]:.3g}" for m in METRICS] + ["-"]]
     for i, (key, r) in enumerate(results.items()):
         rows.append([str(i + 1), key] + [f"{r['values'][m]:.3g} ± {r['std'][m]:.1g}" for m in METRICS]
                     + [f"{r['seconds_per_100']:.2f}"])

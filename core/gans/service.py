@@ -194,7 +194,7 @@ def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
         zs = torch.cat([latent(G, s, truncation) for s in seeds])
         labels = [j % G.num_classes for j in range(len(seeds))] if G.num_classes else [None] * len(seeds)
         rows.append([_cell(img) for img in render(G, zs, labels)])
-    return labelled_grid(rows, [variant_label(n) for n in names], [f"seed {s}" for s in seeds], left=230)
+    return labelled_grid(rows, [variant_label(n) for n in names], [f"seed {s}" for s in seeds], left=290)
 
 
 def measurements() -> list[list]:
