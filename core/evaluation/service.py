@@ -27,7 +27,11 @@ _LOCK = threading.Lock()
 HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100"]
 
 
+CACHE_DAYS = 7
+
+
 def cache_folder() -> Path:
+    """The disk cache, in the system's temporary folder; results untouched for a week are swept out on write."""
     folder = Path(tempfile.gettempdir()) / "genlab-evaluation"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -64,6 +68,9 @@ def _store(key: str, num: int, seed: int, result: dict) -> None:
     result = {**result, "cache_key": ck}
     with _LOCK:
         _MEMORY[ck] = result
+    from core.engine.hosting import sweep
+
+    sweep(cache_folder(), CACHE_DAYS * 86400)
     path = _cache_file(ck)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result))
