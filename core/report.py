@@ -112,8 +112,6 @@ def checkpoint_html(key: str, results: dict | None = None) -> str:
                                                   for c in charts) or
                                           "<p>Not logged: this run predates GenLab's <code>losses.json</code>; a run "
                                           "continued or retrained now logs them.</p>")
-    if (folder / "samples.png").is_file():
-        body += f'<h2>Samples</h2><img alt="samples" src="{data_uri(folder / "samples.png")}" style="width:480px">'
     if results:
         body += measurements_html(results)
     if (folder / "README.md").is_file():
@@ -128,6 +126,19 @@ def comparison_html(results: dict, world: str) -> str:
 
 
 def main(argv=None) -> int:
+    """The command line; a user error (bad name, range, world) is one ``error:`` line and exit status 2."""
+    import sys
+
+    from core.engine import CheckpointError
+
+    try:
+        return _main(argv)
+    except (ValueError, CheckpointError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="method/name, e.g. gans/dcgan-digits")
     parser.add_argument("--out", default="reports", help="folder for the HTML page")

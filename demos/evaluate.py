@@ -56,7 +56,8 @@ def build(ctx: AppContext) -> None:
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop")
     status = gr.Markdown(elem_id="evaluate-status")
-    table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real",
+    table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real. KID is "
+                         "unbiased, so it can fall slightly below 0 when two sets match",
                          interactive=False, wrap=True, elem_id="evaluate-table",
                          column_widths=["4%", "20%"] + ["9%"] * (len(HEADERS) - 2))
     metric = gr.Dropdown([label for label, _ in METRICS.values()], value="FID", label="metric of the bar chart")

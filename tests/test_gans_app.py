@@ -45,8 +45,9 @@ def test_a_conditional_checkpoint_draws_the_class_it_is_asked_for(app_client):
     ({"truncation": 4.5}, r"truncation τ: 4.5 is out of range; give a number in \[0, 4\]"),
     ({"seed": -1}, r"-1 is out of range"),
     ({"class_label": "3"}, "unconditional"),
-    ({"checkpoint": CONDITIONAL, "class_label": "11"}, r"11 is not in the list of choices: \['random', '0'"),
-    ({"checkpoint": CONDITIONAL, "class_label": "three"}, "three is not in the list of choices"),
+    ({"checkpoint": CONDITIONAL, "class_label": "11"}, r"class must be 'random' or 0-9, got '11'"),
+    ({"checkpoint": CONDITIONAL, "class_label": "three"}, r"class must be 'random' or 0-9, got 'three'"),
+    ({"checkpoint": ""}, "choose a checkpoint: one of cgan-digits"),
     ({"checkpoint": "no-such-gan"}, "unknown gans checkpoint"),
     ({"checkpoint": "../../etc"}, "not allowed"),
 ])

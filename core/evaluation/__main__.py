@@ -10,17 +10,34 @@ import argparse
 
 from core.engine import AppContext
 
-from .service import HEADERS, MOST, evaluable, evaluate_stream, table_rows
+from .service import HEADERS, MOST, WORLDS, evaluable, evaluate_stream, table_rows
 
 
 def main(argv=None) -> int:
+    """The command line; a user error is one ``error:`` line and exit status 2."""
+    import sys
+
+    from core.engine import CheckpointError
+
+    try:
+        return _main(argv)
+    except (ValueError, CheckpointError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--world", default="digits")
     parser.add_argument("--checkpoints", default="", help="method/name,... (default: all of the world's)")
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.world not in WORLDS:
+        raise ValueError(f"world must be one of {list(WORLDS)}, got {args.world!r}")
     keys = [k for k in args.checkpoints.split(",") if k] or evaluable(args.world)
+    if not keys:
+        raise ValueError(f"no installed checkpoint was trained on {args.world!r}")
     results: dict = {}
     ctx = AppContext()
     for start in range(0, len(keys), MOST):

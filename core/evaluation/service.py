@@ -94,9 +94,12 @@ def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, i
             raise ValueError(f"{key} was trained on {world_of(method, name)!r}, not on {world!r}: its samples cannot "
                              "be measured against this world's images")
     try:
-        num = int(num)
-    except (TypeError, ValueError):
-        raise ValueError(f"sample size must be a whole number, got {num!r}") from None
+        whole = float(num) == int(float(num))
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
+        raise ValueError(f"sample size must be a whole number, got {num!r}")
+    num = int(float(num))
     if not NUM_RANGE[0] <= num <= NUM_RANGE[1]:
         raise ValueError(f"sample size must be in [{NUM_RANGE[0]}, {NUM_RANGE[1]}], got {num}")
     return world, checkpoints, num, check_seed(seed)

@@ -141,8 +141,12 @@ def card_notes(config, method) -> str:
                  f"norm {method.d_norm}{', spectral norm' if c.spectral_norm else ''}, LeakyReLU 0.2)")
     cond = (f" Class-conditional: G reads z with a learned label embedding; D reads the label by "
             f"{c.conditioning}." if c.conditional else "")
+    kind, lr, betas = method.optimizer_settings
+    optimizer = f"{'Adam' if kind == 'adam' else 'RMSprop'}, lr {lr:g}" + (f", betas {betas}" if betas else "")
     return f"""**{variant_name(c)}** on `{c.dataset}` at {c.resolution} px: {arch}.{cond} Loss `{c.loss}`,
 {method.n_critic} {critic} step(s) per G step{', feature matching added to G' if c.feature_matching else ''}.
+Optimiser: {optimizer} for G, D's lr {c.d_lr_ratio:g} times G's (the table's "learning rate 0" means the
+paper's value, this one).
 The weights are the generator EMA (decay {c.ema_decay:g}), stored in float16.
 
 Load it with `core.gans.service.load_generator(folder)`; `G(z, labels)` gives images in [-1, 1]

@@ -175,10 +175,16 @@ class GANMethod(Method):
                        Discriminator(c.ndf, channels, c.resolution, self.d_norm, c.spectral_norm, k, c.conditioning,
                                      c.minibatch_std))
 
-    def configure_optimizers(self, model: GANPair) -> dict[str, torch.optim.Optimizer]:
+    @property
+    def optimizer_settings(self) -> tuple[str, float, tuple | None]:
+        """(optimizer, G's learning rate, betas): the config's lr, or the paper's when it is 0."""
         c = self.config
         kind, lr, betas, _ = PROGAN_SETTINGS if c.architecture == "progan" else PAPER_SETTINGS[c.loss]
-        lr = c.lr or lr
+        return kind, c.lr or lr, betas
+
+    def configure_optimizers(self, model: GANPair) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        kind, lr, betas = self.optimizer_settings
         if kind == "rmsprop":
             return {"g": torch.optim.RMSprop(model.G.parameters(), lr=lr),
                     "d": torch.optim.RMSprop(model.D.parameters(), lr=lr * c.d_lr_ratio)}

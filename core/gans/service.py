@@ -40,7 +40,9 @@ def load_generator(folder) -> torch.nn.Module:
 
 def _generator(ctx, name):
     if not name or not isinstance(name, str):
-        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+        names = list_checkpoints(METHOD)
+        raise ValueError(f"choose a checkpoint: one of {', '.join(names)}" if names else
+                         "choose a checkpoint (none is installed: train one in the Train panel)")
     folder = resolve_checkpoint(METHOD, name)
     return ctx.cache.get((METHOD, name), lambda: load_generator(folder).to(ctx.device))
 
@@ -143,11 +145,16 @@ def class_grid(ctx, checkpoint, seeds="0, 1, 2, 3, 4", truncation=0.0):
 
 def parse_seeds(text, most: int = 8) -> list[int]:
     """ "1, 2, 3" (or a list) -> seeds, 1 to ``most`` of them, each checked."""
-    parts = text if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
-    try:
-        seeds = [check_seed(int(p)) for p in parts]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"seeds must be whole numbers like '1, 2, 3' ({exc})") from None
+    parts = text if isinstance(text, (list, tuple)) else str(text or "").replace(",", " ").split()
+    seeds = []
+    for p in parts:
+        try:
+            value = float(p)
+        except (TypeError, ValueError):
+            raise ValueError(f"seeds must be whole numbers like '1, 2, 3'; {p!r} is not a number") from None
+        if value != int(value):
+            raise ValueError(f"seeds must be whole numbers like '1, 2, 3'; {p!r} is not a whole number")
+        seeds.append(check_seed(int(value)))
     if not 1 <= len(seeds) <= most:
         raise ValueError(f"give 1 to {most} seeds, got {len(seeds)}")
     return seeds
@@ -282,8 +289,12 @@ def _critic_trend(name) -> str:
         return ""
     tenth = len(w) // 10
     early, late = sum(w[:tenth]) / tenth, sum(w[-tenth:]) / tenth
-    return (f"; its critic's Wasserstein estimate went from {early:.3g} (first tenth of the run) to {late:.3g} (last "
-            "tenth): falling means the critic finds G's images closer to the real ones")
+    if late < early:
+        return (f"; its critic's Wasserstein estimate fell from {early:.3g} (first tenth of the run) to {late:.3g} "
+                "(last tenth): the critic finds G's images closer to the real ones")
+    return (f"; its critic's Wasserstein estimate rose from {early:.3g} (first tenth of the run) to {late:.3g} (last "
+            "tenth): the critic tells G's images from real ones more easily (for ProGAN, each new resolution is "
+            "a new task for it)")
 
 
 def checkpoint_note(name) -> str:
