@@ -233,10 +233,19 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
     tab = page.context.browser.new_page()
     try:
         tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
         tab.get_by_role("button", name="Train your own").click()
         steps = tab.get_by_label("steps").first
-        steps.fill("400")
-        steps.press("Tab")  # committed before the click, or the run would take the default 2000 steps
+        steps.wait_for()
+        # Gradio may render the opened accordion's number box again with its initial value (seen once in CI: the
+        # run then took the default 2000 steps), so type until 400 stays, then click
+        for _ in range(20):
+            steps.fill("400")
+            steps.press("Tab")
+            tab.wait_for_timeout(300)
+            if steps.input_value() == "400":
+                break
+        tab.wait_for_timeout(500)
         expect(steps).to_have_value("400")
         tab.get_by_role("button", name="Train / resume").click()
         try:  # a few seconds alone; generous, since CI shares 2 cores with the rest of the suite
