@@ -18,7 +18,8 @@ from pathlib import Path
 
 from core.engine import resolve_checkpoint
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#1f2937;line-height:1.5}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#1f2937}
+body{line-height:1.5}
 img{max-width:100%;image-rendering:pixelated}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left}pre{background:#f3f4f6;padding:1em;overflow-x:auto}
 code{background:#f3f4f6;padding:0 3px}h1{font-size:1.8em}.card{border-top:2px solid #e5e7eb;margin-top:2em}"""
@@ -115,7 +116,8 @@ def checkpoint_html(key: str, results: dict | None = None) -> str:
     if results:
         body += measurements_html(results)
     if (folder / "README.md").is_file():
-        body += f'<div class="card"><h2>Model card</h2>{markdown_html((folder / "README.md").read_text(), folder)}</div>'
+        card = markdown_html((folder / "README.md").read_text(), folder)
+        body += f'<div class="card"><h2>Model card</h2>{card}</div>'
     return page(f"GenLab · {key}", body)
 
 
@@ -127,15 +129,9 @@ def comparison_html(results: dict, world: str) -> str:
 
 def main(argv=None) -> int:
     """The command line; a user error (bad name, range, world) is one ``error:`` line and exit status 2."""
-    import sys
+    from core.engine.cli import run_cli
 
-    from core.engine import CheckpointError
-
-    try:
-        return _main(argv)
-    except (ValueError, CheckpointError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv=None) -> int:

@@ -20,8 +20,8 @@ TRY = """
 2. Read the **precision-recall** plot: the VAE draws real-looking digits (high precision) but few kinds (low recall).
 3. Change the **metric** of the bar chart: the dashed red line is what real data scores against real data.
 """
-ABOUT = """**Evaluating generative models.** There is no single number: FID ([Heusel et al. 2017](https://arxiv.org/abs/1706.08500))
-compares Gaussian fits of features; KID ([Binkowski et al. 2018](https://arxiv.org/abs/1801.01401)) is its unbiased
+ABOUT = """**Evaluating generative models.** There is no single number: FID
+([Heusel et al. 2017](https://arxiv.org/abs/1706.08500)) compares Gaussian fits of features; KID ([Binkowski et al. 2018](https://arxiv.org/abs/1801.01401)) is its unbiased
 kernel cousin; precision and recall ([Kynkäänniemi et al. 2019](https://arxiv.org/abs/1904.06991)) split fidelity
 from diversity, density and coverage ([Naeem et al. 2020](https://arxiv.org/abs/2002.09797)) do it robustly to
 outliers; the Inception Score ([Salimans et al. 2016](https://arxiv.org/abs/1606.03498)) asks only for confident,

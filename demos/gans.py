@@ -119,10 +119,12 @@ def build(ctx: AppContext) -> None:
         why = gr.Markdown(elem_id="gans-why")
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
+
         def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
             return compare_grid(ctx, seeds, truncation), measurements(), why_it_matters(), curves("D loss")
 
-        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation], outputs=[compare, table, why, plot],
+        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation],
+                          outputs=[compare, table, why, plot],
                           api_name="gan_compare", api_visibility="undocumented")
         compare_btn.click(lambda: "D loss", outputs=curve, api_visibility="private", queue=False)
         curve.input(ui_errors(curves), inputs=curve, outputs=plot, api_visibility="private")

@@ -150,3 +150,16 @@ def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path)
     for part in ("Reproduce it", "Training curves", "Samples", "Measurements", "Model card"):
         assert part in check.headings, part
     assert "python -m core.train vae" in text
+
+
+def test_the_command_lines_answer_a_mistake_with_one_error_line(capsys):
+    from core.evaluation.__main__ import main as evaluate_main
+    from core.report import main as report_main
+
+    assert report_main(["nope"]) == 2
+    assert evaluate_main(["--world", "moon"]) == 2
+    assert evaluate_main(["--world", "digits", "--checkpoints", "gans/dcgan-digits", "--num", "50"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: give the checkpoint as method/name, got 'nope'",
+                   "error: world must be one of ['digits', 'faces'], got 'moon'",
+                   "error: sample size must be in [100, 2000], got 50"]

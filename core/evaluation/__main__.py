@@ -14,16 +14,10 @@ from .service import HEADERS, MOST, WORLDS, evaluable, evaluate_stream, table_ro
 
 
 def main(argv=None) -> int:
-    """The command line; a user error is one ``error:`` line and exit status 2."""
-    import sys
+    """The command line; a user error (bad name, range, world) is one ``error:`` line and exit status 2."""
+    from core.engine.cli import run_cli
 
-    from core.engine import CheckpointError
-
-    try:
-        return _main(argv)
-    except (ValueError, CheckpointError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv=None) -> int:

@@ -57,7 +57,8 @@ def pr_plot(names: list[str], precision: list[float], recall: list[float], floor
     draw.text((x_of(0.5), y_of(0) + 40), "recall (diversity)", fill="black", font=face, anchor="mm")
     draw.text((left - 40, 10), "precision (fidelity)", fill="black", font=face)
     points = [(floor[1], floor[0], (200, 0, 0), "R", "real vs real (the floor)")]
-    points += [(r, p, COLOURS[i % len(COLOURS)], str(i + 1), n) for i, (n, p, r) in enumerate(zip(names, precision, recall))]
+    points += [(r, p, COLOURS[i % len(COLOURS)], str(i + 1), n)
+               for i, (n, p, r) in enumerate(zip(names, precision, recall))]
     for i, (r, p, colour, mark, name) in enumerate(points):
         x, y = x_of(r), y_of(p)
         draw.ellipse((x - 11, y - 11, x + 11, y + 11), fill=colour)

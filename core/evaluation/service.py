@@ -203,16 +203,16 @@ def disagreements(results: dict) -> str:
     for key, r in results.items():
         v, floor = r["values"], r["floor"]
         if v["precision"] >= 0.6 and v["recall"] < 0.5 * floor["recall"]:
-            lines.append(f"- **{key}**: precision {v['precision']:.2f} but recall {v['recall']:.2f}: what it draws looks "
-                         "like real data, yet it covers a small part of it (few kinds of image, or blurred averages). "
+            lines.append(f"- **{key}**: precision {v['precision']:.2f} but recall {v['recall']:.2f}: what it draws "
+                         "looks like real data, yet it covers a small part of it (few kinds of image, or blurred averages). "
                          "FID alone mixes both; look at the samples row.")
         elif v["recall"] >= 0.6 and v["precision"] < 0.5 * floor["precision"]:
             lines.append(f"- **{key}**: recall {v['recall']:.2f} but precision {v['precision']:.2f}: it spreads over "
                          "the data's variety but many samples fall off the data (artefacts).")
         if v["score"] >= 0.9 * floor["score"] and v["fid"] > 5 * max(floor["fid"], 1e-3):
-            lines.append(f"- **{key}**: its IS-style score is near real data's ({v['score']:.2f} vs {floor['score']:.2f}) "
-                         f"while its FID is {v['fid']:.3g} (floor {floor['fid']:.3g}): the score only asks whether each "
-                         "image is confidently one class and the classes are balanced, not whether images look real.")
+            lines.append(f"- **{key}**: its IS-style score is near real data's ({v['score']:.2f} vs "
+                         f"{floor['score']:.2f}) while its FID is {v['fid']:.3g} (floor {floor['fid']:.3g}): the score "
+                         "only asks whether each image is confidently one class and the classes are balanced, not whether images look real.")
     keys = list(results)
     for a, b in zip(keys, keys[1:]):
         fa, fb = results[a], results[b]
