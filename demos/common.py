@@ -214,8 +214,8 @@ def config_widget(config_cls, name: str, value):
 # The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
 # return the exact native-size PNG.
 PIXELS = "genlab-pixels"
-PIXELS_LARGE = "genlab-pixels-large"
-LARGE, LARGE_PX = "genlab-large", 400  # the page's "large images" switch (a class on <body>) and its image height  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
+PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
+LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
 CSS = f"""
@@ -231,11 +231,13 @@ footer {{display: none !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
 {_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
 {_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
-/* "large images" (a projector at the back of a room): every output image 400 px high; side-by-side images wrap */
+/* "large images" (a projector at the back of a room): every output image 390 px high; side-by-side images wrap */
 body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: {LARGE_PX}px !important; width: 100% !important;
                                                       object-fit: contain !important}}
 body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
 body.{LARGE} .row:has(.image-container) > .column {{min-width: {LARGE_PX + 10}px !important}}
+/* the wrapped StyleGAN mix keeps seed B's column in reach: its preset radio goes under the image */
+body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wraps the radio in a .form */
 """
 
 
@@ -276,7 +278,7 @@ APP_JS = """
 
 def large_images_switch() -> gr.Checkbox:
     """The header's "large images" switch: it only toggles a class on the page (no server round trip), which makes
-    every output image 400 px high and lets side-by-side images wrap onto more lines."""
+    every output image 390 px high and lets side-by-side images wrap onto more lines."""
     box = gr.Checkbox(False, label="large images (a projector at the back of the room)", elem_id="genlab-large-switch",
                       container=False)
     box.change(None, inputs=box, js=f"(on) => {{ document.body.classList.toggle('{LARGE}', on); }}")

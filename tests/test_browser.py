@@ -136,24 +136,29 @@ def test_projector_main_controls_share_the_screen_with_their_output(page):
     try:
         for title in [m.TITLE for m in tab_modules()] + ["About"]:  # every tab in the bar, none in an overflow menu
             assert page.get_by_role("tab", name=title).first.is_visible(), title
-        for tab, sub, control, output in PROJECTOR_PAIRS:
-            page.get_by_role("tab", name=tab).first.click()
-            if sub:
-                page.get_by_role("tab", name=sub).first.click()
-            page.locator(output).scroll_into_view_if_needed()
-            page.wait_for_timeout(300)
-            c, o = page.locator(control).bounding_box(), page.locator(output).bounding_box()
-            assert c and o, (tab, sub, control, output, "not on the page")
-            # one scroll position shows the whole control and at least half of the output
-            span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
-            assert span <= 768, (tab, control, output, c, o)
-            assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
+        controls_share_the_screen_with_their_outputs(page)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def controls_share_the_screen_with_their_outputs(page):
+    """At 1024 x 768, one scroll position shows each main control whole and at least half of its output."""
+    for tab, sub, control, output in PROJECTOR_PAIRS:
+        page.get_by_role("tab", name=tab).first.click()
+        if sub:
+            page.get_by_role("tab", name=sub).first.click()
+        page.locator(output).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        c, o = page.locator(control).bounding_box(), page.locator(output).bounding_box()
+        assert c and o, (tab, sub, control, output, "not on the page")
+        span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
+        assert span <= 768, (tab, control, output, c, o)
+        assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
+
+
 def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
-    """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen."""
+    """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen, and
+    every main control still shares the screen with its output."""
     page.set_viewport_size({"width": 1024, "height": 768})
     switch = page.locator("#genlab-large-switch input")
     try:
@@ -169,6 +174,7 @@ def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
             box = img.bounding_box()
             assert box["width"] >= 384 and box["height"] >= 384, (image, box)
             assert box["x"] + box["width"] <= 1024, (image, box)
+        controls_share_the_screen_with_their_outputs(page)  # the larger images still leave each control in reach
     finally:
         switch.uncheck()
         page.set_viewport_size({"width": 1400, "height": 1000})
