@@ -10,8 +10,9 @@ import threading
 import gradio as gr
 
 from core.evaluation.measure import METRICS
-from core.evaluation.service import (HEADERS, MOST, NUM_RANGE, WORLDS, disagreements, evaluable, evaluate_stream,
-                                     metric_chart, pr_chart, samples_sheet, table_rows)
+from core.evaluation.samplers import evaluable
+from core.evaluation.service import (HEADERS, MOST, NUM_RANGE, WORLDS, disagreements, evaluate_stream, metric_chart,
+                                     pr_chart, samples_sheet, table_rows)
 from demos.common import AppContext, Number, Slider, page_open, run_standalone, ui_errors
 
 TITLE = "Evaluate"

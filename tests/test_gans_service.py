@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from core.engine import AppContext, list_checkpoints
 from core.gans import service

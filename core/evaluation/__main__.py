@@ -10,7 +10,8 @@ import argparse
 
 from core.engine import AppContext
 
-from .service import HEADERS, MOST, WORLDS, evaluable, evaluate_stream, table_rows
+from .samplers import evaluable
+from .service import HEADERS, MOST, WORLDS, evaluate_stream, table_rows
 
 
 def main(argv=None) -> int:

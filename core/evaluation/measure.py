@@ -50,13 +50,6 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50,
     return float(values.mean()), float(values.std())
 
 
-def _score(logits: torch.Tensor) -> float:
-    """exp E KL(p(y|x) ‖ p(y)) of one set of class logits (N, K), the Inception-Score-style score."""
-    p = logits.double().softmax(1)
-    kl = (p * (p.clamp_min(1e-12).log() - p.mean(0, keepdim=True).clamp_min(1e-12).log())).sum(1)
-    return float(kl.mean().exp())
-
-
 def _tv(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
     fa = torch.bincount(a, minlength=k).double() / len(a)
     fb = torch.bincount(b, minlength=k).double() / len(b)
@@ -93,6 +86,7 @@ class WorldJudge:
     def metrics(self, fake: dict, seed: int = 0, kid: bool = True) -> dict[str, float]:
         """Every metric of ``fake`` (a ``read`` result) against the held-out reference set (KID only if ``kid``)."""
         from core.metrics import density_coverage, precision_recall
+        from core.metrics.score import score_of_logits
 
         real = self.real
         precision, recall = precision_recall(real["features"], fake["features"])
@@ -100,7 +94,7 @@ class WorldJudge:
         out = {"kid": 100 * kid_from_features(real["features"], fake["features"], seed=seed)[0]} if kid else {}
         return {**out, "fid": frechet_from_features(real["features"], fake["features"]),
                 "precision": precision, "recall": recall, "density": density, "coverage": coverage,
-                "score": _score(fake["logits"]), "class_tv": _tv(fake["classes"], real["classes"], self.classes)}
+                "score": score_of_logits(fake["logits"], splits=1)[0], "class_tv": _tv(fake["classes"], real["classes"], self.classes)}
 
     def measure(self, images: torch.Tensor, seed: int = 0, repeats: int = REPEATS) -> dict:
         """{metric: value}, {metric: std} and the floor {metric: train-vs-test value} for generated ``images``

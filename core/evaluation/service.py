@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .measure import METRICS, WorldJudge
-from .samplers import evaluable, fingerprint, load, sample, split, world_of
+from .samplers import fingerprint, load, sample, split, world_of
 
 WORLDS = ("digits", "faces")
 NUM_RANGE = (100, 2000)

@@ -32,6 +32,32 @@ class ClassifierLogits(nn.Module):
         return self.classifier.split_logits(logits)[0]
 
 
+class _Given(nn.Module):
+    """The identity: for logits computed beforehand, passed to torchmetrics where it expects a feature network."""
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits
+
+
+@torch.no_grad()
+def score_of_logits(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    """exp E KL(p(y|x) ‖ p(y)) from class logits (N, K), by torchmetrics' ``InceptionScore``: (mean, std) over
+    ``splits`` random splits (the shuffle seeded by ``seed``; one split: std 0)."""
+    import warnings
+
+    from torchmetrics.image.inception import InceptionScore
+
+    if len(logits) < splits:
+        raise ValueError(f"the score needs at least {splits} images (one per split), got {len(logits)}")
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")  # "will save all extracted features"; one split: "std() degrees of freedom"
+        metric = InceptionScore(feature=_Given(), splits=splits)
+        metric.update(logits.float())
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
+    return float(mean), float(std) if splits > 1 else 0.0
+
+
 @torch.no_grad()
 def classifier_score(images: torch.Tensor, world: str = "digits", splits: int = 10, seed: int = 0,
                      classifier=None, batch_size: int = 256) -> tuple[float, float]:
@@ -41,20 +67,11 @@ def classifier_score(images: torch.Tensor, world: str = "digits", splits: int = 
     Raises:
         ValueError: fewer images than splits, or not an image tensor.
     """
-    import warnings
-
-    from torchmetrics.image.inception import InceptionScore
-
     images = to_uint8(images)
     if len(images) < splits:
         raise ValueError(f"the score needs at least {splits} images (one per split), got {len(images)}")
     net = classifier if classifier is not None else load_classifier(world)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "will save all extracted features": a few thousand small vectors here
-        metric = InceptionScore(feature=ClassifierLogits(net), splits=splits)
-    for start in range(0, len(images), batch_size):
-        metric.update(images[start:start + batch_size].to(next(net.parameters()).device))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mean, std = metric.compute()
-    return float(mean), float(std)
+    head = ClassifierLogits(net)
+    device = next(net.parameters()).device
+    logits = torch.cat([head(images[s:s + batch_size].to(device)) for s in range(0, len(images), batch_size)])
+    return score_of_logits(logits.cpu(), splits, seed)
