@@ -81,17 +81,24 @@ def page(title: str, body: str) -> str:
 
 def measurements_html(results: dict) -> str:
     """The Evaluate tab's results as a table, the charts and the samples side by side."""
-    from core.evaluation.service import HEADERS, disagreements, metric_chart, pr_chart, samples_sheet, table_rows
+    from core.evaluation.service import (CONDITIONAL_HEADERS, HEADERS, conditional_rows, disagreements, metric_chart,
+                                         pr_chart, samples_sheet, table_rows)
 
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in table_rows(results))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    def table(headers, rows):
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
     charts = "".join(f'<img alt="{m}" src="{data_uri(metric_chart(results, m))}">' for m in ("FID", "recall"))
+    asked = conditional_rows(results)
+    if asked:
+        charts = (f"<h3>Does each image follow what it was asked for?</h3>{table(CONDITIONAL_HEADERS, asked)}"
+                  + charts)
     n = next(iter(results.values()))["images"]
     return (f"<h2>Measurements</h2><p>{n} samples per model against as many held-out images, in the world "
             "classifier's features (not Inception: comparable only inside GenLab). Value ± std over 20 random 80 % "
             "subsets; row R is real data against real data, the floor.</p>"
-            f"<table><tr>{head}</tr>{rows}</table>{charts}"
+            f"{table(HEADERS, table_rows(results))}{charts}"
             f'<img alt="precision vs recall" src="{data_uri(pr_chart(results))}">'
             f'<h3>Samples</h3><img alt="samples" src="{data_uri(samples_sheet(results))}">'
             f"<h3>Where a number and the eye disagree</h3>{markdown_html(disagreements(results), Path('.'))}")

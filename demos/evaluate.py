@@ -1,5 +1,6 @@
 """Evaluate tab: measure models of every method the same way on one world (FID, KID, precision / recall, density /
-coverage, an Inception-Score-style score, class coverage), with error bars, the real-vs-real floor, charts, samples
+coverage, an Inception-Score-style score, class coverage; for conditional models condition accuracy, CLIP score,
+PSNR / SSIM / LPIPS-style distance, target-domain share), with error bars, the real-vs-real floor, charts, samples
 side by side, and where a metric disagrees with the eye. A view over ``core.evaluation.service``.
 """
 
@@ -9,10 +10,10 @@ import threading
 
 import gradio as gr
 
-from core.evaluation.measure import METRICS
 from core.evaluation.samplers import evaluable
-from core.evaluation.service import (HEADERS, MOST, NUM_RANGE, WORLDS, disagreements, evaluate_stream, metric_chart,
-                                     pr_chart, samples_sheet, table_rows)
+from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS, MOST, NUM_RANGE, WORLDS,
+                                     conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
+                                     samples_sheet, table_rows)
 from demos.common import AppContext, Number, Slider, page_open, run_standalone, ui_errors
 
 TITLE = "Evaluate"
@@ -20,17 +21,23 @@ TRY = """
 1. Keep the ticked digits models and press **Measure**: each is sampled with its own sampler and measured.
 2. Read the **precision-recall** plot: the VAE draws real-looking digits (high precision) but few kinds (low recall).
 3. Change the **metric** of the bar chart: the dashed red line is what real data scores against real data.
+4. Pick the **faces** world and tick the pix2pix models: their PSNR / SSIM against the real targets sit in the
+   second table, next to FID, which looks at the whole set instead of each pair.
 """
 ABOUT = """**Evaluating generative models.** There is no single number: FID
 ([Heusel et al. 2017](https://arxiv.org/abs/1706.08500)) compares Gaussian fits of features; KID ([Binkowski et al. 2018](https://arxiv.org/abs/1801.01401)) is its unbiased
 kernel cousin; precision and recall ([Kynkäänniemi et al. 2019](https://arxiv.org/abs/1904.06991)) split fidelity
 from diversity, density and coverage ([Naeem et al. 2020](https://arxiv.org/abs/2002.09797)) do it robustly to
 outliers; the Inception Score ([Salimans et al. 2016](https://arxiv.org/abs/1606.03498)) asks only for confident,
-balanced classes. Here every feature comes from GenLab's bundled world classifier, not Inception-v3: the numbers
-compare only inside GenLab, on the same world."""
+balanced classes. Conditional models are also asked whether each image follows its condition: the label
+(classifier accuracy), the caption (CLIP score, [Hessel et al. 2021](https://arxiv.org/abs/2104.08718)), the paired
+target (PSNR, SSIM, and an LPIPS-style distance after [Zhang et al. 2018](https://arxiv.org/abs/1801.03924)) or the
+other domain. Here every feature comes from GenLab's bundled world classifier (and GenLab's own CLIP), not
+Inception-v3: the numbers compare only inside GenLab, on the same world."""
 
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
-           "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64"]}
+           "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64", "translation/pix2pix-labels2face"],
+           "shapes": ["text2image/t2i-clip-shapes"]}
 
 
 def _choices(world):
@@ -51,7 +58,8 @@ def build(ctx: AppContext) -> None:
                                  label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, label="samples per model (N)", scale=3,
-                     info="more: smaller error bars, slower (diffusion draws 25 DDIM steps per image)")
+                     info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "
+                          "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
@@ -60,8 +68,13 @@ def build(ctx: AppContext) -> None:
     table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real. KID is "
                          "unbiased, so it can fall slightly below 0 when two sets match",
                          interactive=False, wrap=True, elem_id="evaluate-table",
-                         column_widths=["4%", "20%"] + ["9%"] * (len(HEADERS) - 2))
-    metric = gr.Dropdown([label for label, _ in METRICS.values()], value="FID", label="metric of the bar chart")
+                         column_widths=["4%", "20%"] + [f"{76 / (len(HEADERS) - 2):.1f}%"] * (len(HEADERS) - 2))
+    asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
+                         "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
+                         interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,
+                         column_widths=["4%", "30%", "20%", "18%", "14%", "14%"])
+    metric = gr.Dropdown(CHART_METRICS, value="FID", label="metric of the bar chart (conditional metrics: the models "
+                         "they apply to)")
     bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
                     elem_id="evaluate-bars")
     pr = gr.Image(label="precision (fidelity) vs recall (diversity)", type="pil", format="png", interactive=False,
@@ -77,15 +90,15 @@ def build(ctx: AppContext) -> None:
     results = gr.State({})
     cancel = threading.Event()
 
-    def run(world, checkpoints, num, seed, metric):
+    def run(world, checkpoints, num, seed, metric, progress=gr.Progress()):
         cancel.clear()
-        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel):
+        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel, progress):
             done = dict(res)
-            yield (line, table_rows(done), metric_chart(done, metric), pr_chart(done), samples_sheet(done),
-                   disagreements(done) if done else "", done)
+            yield (line, table_rows(done), conditional_rows(done), metric_chart(done, metric), pr_chart(done),
+                   samples_sheet(done), disagreements(done) if done else "", done)
 
     go.click(ui_errors(run), inputs=[world, picks, num, seed, metric],
-             outputs=[status, table, bars, pr, samples, why, results], api_name="evaluate",
+             outputs=[status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
              api_visibility="undocumented", concurrency_limit=1, concurrency_id="evaluate")
     stop.click(lambda: cancel.set(), api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
@@ -93,6 +106,8 @@ def build(ctx: AppContext) -> None:
     gr.on([world.change, *page_open()], _choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
     results.change(lambda res: gr.update(choices=list(res), value=next(iter(res), None)), inputs=results,
                    outputs=report_model, api_visibility="private", queue=False)
+    results.change(lambda res: gr.update(visible=bool(conditional_rows(res))), inputs=results, outputs=asked,
+                   api_visibility="private", queue=False)  # the second table only when a model is conditional
     report_btn.click(ui_errors(model_report), inputs=[report_model, results], outputs=report_file,
                      api_visibility="private")
     compare_btn.click(ui_errors(whole_report), inputs=[world, results], outputs=report_file, api_visibility="private")

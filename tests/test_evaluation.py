@@ -104,12 +104,15 @@ def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
 
 
 def test_measure_through_the_running_app(app_client):
-    status, table, bars, pr, samples, why = app_client.predict(  # undocumented: by position
-        "digits", ["vae/vae2d-digits", "gans/dcgan-digits"], 100, 1, "recall", api_name="/evaluate")
+    status, table, asked, bars, pr, samples, why = app_client.predict(  # undocumented: by position
+        "digits", ["vae/vae2d-digits", "gans/cgan-digits"], 100, 1, "condition accuracy", api_name="/evaluate")
     assert "done" in status
     rows = table["data"]
-    assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/dcgan-digits"]
-    assert rows[0][0] == "R" and all(" ± " in str(cell) for cell in rows[1][2:-1])
+    assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/cgan-digits"]
+    assert rows[0][0] == "R" and all(" ± " in str(cell) for cell in rows[1][2:-2])
+    # the conditional GAN alone is asked whether its digits are the classes it was given
+    assert [(r[1], r[3]) for r in asked["data"]] == [("gans/cgan-digits", "condition accuracy")]
+    assert bars is not None
     with pytest.raises(Exception, match="trained on 'faces'"):
         app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", api_name="/evaluate")
 
@@ -161,5 +164,75 @@ def test_the_command_lines_answer_a_mistake_with_one_error_line(capsys):
     assert evaluate_main(["--world", "digits", "--checkpoints", "gans/dcgan-digits", "--num", "50"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: give the checkpoint as method/name, got 'nope'",
-                   "error: world must be one of ['digits', 'faces'], got 'moon'",
+                   "error: world must be one of ['digits', 'faces', 'shapes'], got 'moon'",
                    "error: sample size must be in [100, 2000], got 50"]
+
+
+def test_the_lpips_style_distance_is_zero_for_a_copy_and_grows_with_the_damage():
+    from core.metrics import load_classifier
+    from core.metrics.perceptual import feature_distance, paired_scores
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
+    from core.evaluation.measure import real_images
+
+    faces = real_images("faces", 6)["image"]
+    net = load_classifier("faces")
+    g = torch.Generator().manual_seed(0)
+    noisy = [(faces + s * torch.randn(faces.shape, generator=g)).clamp(0, 1) for s in (0.05, 0.2, 0.5)]
+    d = [float(feature_distance(x, faces, net).mean()) for x in noisy]
+    assert float(feature_distance(faces, faces, net).abs().max()) < 1e-6
+    assert 0 < d[0] < d[1] < d[2] <= 4
+    scores = paired_scores(noisy[1], faces, classifier=net)
+    assert all(v.shape == (6,) for v in scores.values())
+    one = peak_signal_noise_ratio(noisy[1][:1], faces[:1], data_range=1.0)  # per image: torchmetrics on that image
+    assert float(scores["psnr"][0]) == pytest.approx(float(one), rel=1e-5)
+    exact = paired_scores(faces, faces, classifier=net)
+    assert torch.equal(exact["psnr"], torch.full((6,), 100.0)) and torch.allclose(exact["ssim"], torch.ones(6), atol=1e-3)
+
+
+def test_conditional_metrics_read_real_data_as_their_floor_and_fall_when_the_condition_is_wrong():
+    from core.evaluation.conditional import condition_floor, per_image_scores
+    from core.evaluation.measure import WorldJudge, real_images
+
+    judge = WorldJudge("digits", 200)
+    real = real_images("digits", 200)
+    right = per_image_scores(judge, real["image"], {"kind": "class", "labels": real["label"]})["class_accuracy"]
+    wrong = per_image_scores(judge, real["image"], {"kind": "class", "labels": (real["label"] + 1) % 10})
+    assert right.shape == (200,) and float(right.mean()) == pytest.approx(condition_floor(judge, {"kind": "class"})["class_accuracy"])
+    assert float(right.mean()) > 0.9 and float(wrong["class_accuracy"].mean()) < 0.1
+
+    shapes = WorldJudge("shapes", 100)
+    scenes = real_images("shapes", 100)
+    own = per_image_scores(shapes, scenes["image"], {"kind": "text", "prompts": scenes["text"]})["clip_score"]
+    other = per_image_scores(shapes, scenes["image"], {"kind": "text", "prompts": scenes["text"][1:] + scenes["text"][:1]})
+    assert float(own.mean()) > float(other["clip_score"].mean()) + 10  # a caption of another scene scores lower
+
+
+def test_translators_are_measured_against_their_targets_and_cyclegan_against_its_target_domain():
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    keys = ["translation/pix2pix-labels2face", "translation/cyclegan-black2blonde-hair"]
+    results = list(service.evaluate_stream(AppContext(), "faces", keys, 100, 5))[-1][1]
+    rows = service.table_rows(results)
+    assert [r[0] for r in rows] == ["R", "1", "2", "R2"] and "blonde" in rows[3][1]
+    assert rows[0][2] != rows[3][2]  # the domain's own floor
+    asked = {(r[1], r[3]): float(r[4].split(" ± ")[0]) for r in service.conditional_rows(results)}
+    pix2pix = "translation/pix2pix-labels2face"
+    assert 10 < asked[(pix2pix, "PSNR (dB)")] < 100 and 0 < asked[(pix2pix, "SSIM")] < 1
+    assert 0 < asked[(pix2pix, "LPIPS-style distance")] < 4
+    assert asked[("translation/cyclegan-black2blonde-hair", "in target domain")] > 0.5
+    assert service.metric_chart(results, "SSIM") is not None  # a conditional metric's chart: the models it applies to
+
+
+def test_text_to_image_samples_come_from_the_worlds_held_out_captions(monkeypatch):
+    from core.evaluation import samplers
+
+    monkeypatch.setattr(samplers, "DIFFUSION_STEPS", 1)  # the sampler's wiring, not its quality
+    drawn = samplers.sample("text2image/t2i-clip-shapes", 3, seed=2)
+    again = samplers.sample("text2image/t2i-clip-shapes", 3, seed=2)
+    assert drawn.images.shape == (3, 3, 64, 64) and torch.equal(drawn.images, again.images)
+    from core.evaluation.measure import real_images
+
+    assert drawn.condition == {"kind": "text", "prompts": list(real_images("shapes", 3, first=5000)["text"])}
+    assert samplers.evaluable("shapes") == ["text2image/t2i-clip-shapes", "text2image/t2i-minilm-shapes"]

@@ -11,7 +11,7 @@ import argparse
 from core.engine import AppContext
 
 from .samplers import evaluable
-from .service import HEADERS, MOST, WORLDS, evaluate_stream, table_rows
+from .service import CONDITIONAL_HEADERS, HEADERS, MOST, WORLDS, conditional_rows, evaluate_stream, table_rows
 
 
 def main(argv=None) -> int:
@@ -39,9 +39,10 @@ def _main(argv=None) -> int:
         for line, part in evaluate_stream(ctx, args.world, keys[start:start + MOST], args.num, args.seed):
             print(line.replace("**", ""), flush=True)
         results.update(part)
-    print("\n| " + " | ".join(HEADERS) + " |\n" + "|---" * len(HEADERS) + "|")
-    for row in table_rows(results):
-        print("| " + " | ".join(str(c) for c in row) + " |")
+    for headers, rows in ((HEADERS, table_rows(results)), (CONDITIONAL_HEADERS, conditional_rows(results))):
+        if rows:
+            print("\n| " + " | ".join(headers) + " |\n" + "|---" * len(headers) + "|")
+            print("\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in rows))
     return 0
 
 

@@ -11,16 +11,17 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
-def bar_chart(names: list[str], values: list[float], errors: list[float], floor: float, title: str,
+def bar_chart(names: list[str], values: list[float], errors: list[float], floor: float | None, title: str,
               width: int = 900, row: int = 34) -> Image.Image:
-    """Horizontal bars (one per model) with ±1 std whiskers and a dashed line at the real-vs-real floor."""
+    """Horizontal bars (one per model) with ±1 std whiskers and a dashed line at the real-vs-real floor (if any)."""
     left, top, right = 300, 46, 40
     height = top + row * len(names) + 40
     image = Image.new("RGB", (width, height), "white")
     draw, face = ImageDraw.Draw(image), font(16)
     draw.text((12, 12), title, fill="black", font=font(18))
-    hi = max([v + e for v, e in zip(values, errors)] + [floor, 1e-9]) * 1.08
-    lo = min([v - e for v, e in zip(values, errors)] + [floor, 0.0])
+    lines = [] if floor is None else [floor]
+    hi = max([v + e for v, e in zip(values, errors)] + lines + [1e-9]) * 1.08
+    lo = min([v - e for v, e in zip(values, errors)] + lines + [0.0])
     lo = lo * 1.08 if lo < 0 else 0.0
     scale = (width - left - right) / (hi - lo)
     x_of = lambda v: left + (v - lo) * scale
@@ -33,6 +34,8 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
             draw.line((x_of(end), y + 10, x_of(end), y + row - 10), fill="black", width=2)
         draw.text((x_of(max(v + e, 0)) + 6, y + row / 2), f"{v:.3g}", fill="black", font=face, anchor="lm")
     bottom = top + row * len(names)
+    if floor is None:
+        return image
     for y in range(top - 4, bottom, 10):  # the floor: a dashed line
         draw.line((x_of(floor), y, x_of(floor), y + 5), fill=(200, 0, 0), width=2)
     draw.text((x_of(floor), bottom + 18), f"real vs real {floor:.3g}", fill=(200, 0, 0), font=face, anchor="mm")

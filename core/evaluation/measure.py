@@ -1,5 +1,6 @@
 """Every metric of one sample set against a world's held-out images, in that world's classifier features, with
-error bars and the real-vs-real floor (train images against test images: what the sample size alone gives).
+error bars and the real-vs-real floor (train images against test images: what the sample size alone gives); and,
+for conditional models, how well each image follows its condition (``conditional.py``).
 
 The features come from GenLab's bundled world classifiers, not Inception-v3: the numbers compare only with other
 GenLab numbers on the same world ("FID in digits-classifier features").
@@ -56,20 +57,44 @@ def _tv(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
     return float(0.5 * (fa - fb).abs().sum())
 
 
+JUDGE_HEADS = {"digits": "label", "faces": "hair_style", "shapes": "count"}  # the head of the score and class TV
+
+
+def real_images(world: str, num: int, split: str = "test", domain: tuple[str, str] | None = None,
+                first: int = 0) -> dict:
+    """``num`` items of a world's split from item ``first`` on (images, labels, captions...); ``domain`` =
+    (attribute, value) keeps the faces whose attribute has that value (a CycleGAN's target domain)."""
+    from core.data import get_dataset
+
+    ds = get_dataset(world, split=split)
+    if domain is None:
+        index = list(range(first, min(first + int(num), len(ds))))
+    else:
+        from core.translation.data import _domain_indices
+
+        index = _domain_indices(split, 0, *domain)[:int(num)].tolist()
+    return ds.get_batch(index)
+
+
 class WorldJudge:
-    """A world's classifier as the judge: features, class logits and the held-out reference sets, loaded once."""
+    """A world's classifier as the judge: features, class logits and the held-out reference sets, loaded once.
 
-    def __init__(self, world: str, num: int):
-        from core.metrics import LABEL_HEADS, load_feature_extractor, reference_images
+    ``domain`` = (attribute, value): the reference sets are only the faces of that domain (CycleGAN's target)."""
 
-        self.world, self.num = world, num
+    def __init__(self, world: str, num: int, domain: tuple[str, str] | None = None):
+        from core.metrics import load_feature_extractor
+
+        self.world, self.num, self.domain = world, num, domain
         self.extractor = load_feature_extractor(world)
         net = self.extractor.classifier
-        self.head = list(net.head_names).index(LABEL_HEADS.get(world, net.head_names[0]))
+        self.head = list(net.head_names).index(JUDGE_HEADS.get(world, net.head_names[0]))
         self.classes = net.head_sizes[self.head]
-        self.real = self.read(reference_images(world, num))
-        self.train = self.read(reference_images(world, num, split="train"))
-        self.size = reference_images(world, 1).shape[-1]
+        test = real_images(world, num, domain=domain)
+        self.real = self.read(test["image"])
+        self.real["labels"] = test["label"]
+        self.train = self.read(real_images(world, num, "train", domain)["image"])
+        self.size = test["image"].shape[-1]
+        self.floors: dict[str, dict] = {}  # condition kind -> its floor, computed on first use
 
     @torch.no_grad()
     def read(self, images: torch.Tensor) -> dict:
@@ -96,11 +121,15 @@ class WorldJudge:
                 "precision": precision, "recall": recall, "density": density, "coverage": coverage,
                 "score": score_of_logits(fake["logits"], splits=1)[0], "class_tv": _tv(fake["classes"], real["classes"], self.classes)}
 
-    def measure(self, images: torch.Tensor, seed: int = 0, repeats: int = REPEATS) -> dict:
+    def measure(self, images: torch.Tensor, seed: int = 0, repeats: int = REPEATS, condition: dict | None = None) -> dict:
         """{metric: value}, {metric: std} and the floor {metric: train-vs-test value} for generated ``images``
         (N, C, H, W) in [0, 1] of any size. The std is the spread over ``repeats`` random 80 % subsets of the
         samples (subsets, not a bootstrap with replacement: duplicates would shrink the k-NN balls); KID's is the
-        spread over its own random subsets."""
+        spread over its own random subsets. With a ``condition`` (``samplers.Samples.condition``) the result also
+        holds "conditional": {metric: value}, with its std over the same subsets, and its floor (real data)."""
+        from .conditional import condition_floor, per_image_scores
+
+        scores = per_image_scores(self, images, condition or {})
         if images.shape[-1] != self.size:
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True).clamp(0, 1)
         fake = self.read(images)
@@ -108,7 +137,13 @@ class WorldJudge:
         g, runs, keep = torch.Generator().manual_seed(seed), [], max(2, int(0.8 * len(images)))
         for _ in range(repeats):
             idx = torch.randperm(len(images), generator=g)[:keep]
-            runs.append(self.metrics({k: v[idx] for k, v in fake.items()}, seed=seed, kid=False))
+            run = self.metrics({k: v[idx] for k, v in fake.items()}, seed=seed, kid=False)
+            runs.append({**run, **{k: float(v[idx].mean()) for k, v in scores.items()}})
         std = {k: float(torch.tensor([r[k] for r in runs]).std()) for k in runs[0]}
         std["kid"] = 100 * kid_from_features(self.real["features"], fake["features"], seed=seed)[1]
-        return {"values": values, "std": std, "floor": self.metrics(self.train, seed=seed), "images": len(images)}
+        out = {"values": values, "std": std, "floor": self.metrics(self.train, seed=seed), "images": len(images)}
+        if scores:
+            out["conditional"] = {k: float(v.mean()) for k, v in scores.items()}
+            out["condition"] = condition["kind"]
+            out["conditional_floor"] = condition_floor(self, condition)
+        return out

@@ -2,38 +2,70 @@
 
     from core.evaluation.samplers import evaluable, sample
     evaluable("digits")                       # ["diffusion/ddpm-digits", "gans/dcgan-digits", "vae/vae2d-digits", ...]
-    images = sample("gans/dcgan-digits", 500, seed=0)   # (500, 1, 32, 32) in [0, 1]
+    drawn = sample("gans/cgan-digits", 500, seed=0)
+    drawn.images                              # (500, 1, 32, 32) in [0, 1]
+    drawn.condition                           # {"kind": "class", "labels": (500,)}: what each image was asked to be
 
 What each draws: VAE / AE / VQ-VAE decode the prior; GANs their z ~ N(0, I) (conditional ones every class in turn);
 StyleGAN psi 1 with constant noise; DDPM / DDIM 25 deterministic DDIM steps (class-conditional models: every class in
-turn, guidance 1).
+turn, guidance 1); text-to-image 25 DDIM steps at guidance 4 for the captions of the world's held-out images;
+translation G(A) of the held-out inputs A (CycleGAN: the faces of domain A, measured against real faces of domain B).
+Captions and input maps come from held-out items ``CONDITIONS_FROM`` onwards, never from the reference images.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from core.engine import CheckpointError, list_checkpoints, resolve_checkpoint
 
-METHODS = ("vae", "gans", "stylegan", "diffusion")
+METHODS = ("vae", "gans", "stylegan", "diffusion", "text2image", "translation")
 DIFFUSION_STEPS = 25
+TEXT_GUIDANCE = 4.0
 BATCH = 100
+CONDITIONS_FROM = 5000  # held-out items whose captions / input maps condition the samples: disjoint from the
+                        # reference images (items 0..N-1), so a sample is never measured against its own target
+
+
+@dataclass
+class Samples:
+    """Generated images and what they were asked to show.
+
+    ``condition``: {} (unconditional); {"kind": "class", "labels": (N,)}; {"kind": "text", "prompts": [N]};
+    {"kind": "paired", "target": (N, C, H, W)} (the real image each translation should match); or
+    {"kind": "domain", "attribute", "value", "source": (N, C, H, W)} (CycleGAN: the untranslated inputs).
+    ``reference``: None (the world's held-out images) or (attribute, value): the real faces of that domain.
+    """
+
+    images: torch.Tensor
+    condition: dict = field(default_factory=dict)
+    reference: tuple[str, str] | None = None
 
 
 def world_of(method: str, name: str) -> str | None:
-    """The world a checkpoint was trained on (its train_config.json's dataset; diffusion: genlab_diffusion.json)."""
+    """The world a checkpoint was trained on (train_config.json's dataset; diffusion and text-to-image: their
+    pipeline's genlab_*.json; translation: its task's world)."""
     folder = resolve_checkpoint(method, name)
-    for file in ("train_config.json", "genlab_diffusion.json"):
+    for file in ("genlab_diffusion.json", "genlab_text2image.json", "config.json", "train_config.json"):
         try:
-            dataset = json.loads((folder / file).read_text()).get("dataset")
+            data = json.loads((folder / file).read_text())
         except (OSError, ValueError):
             continue
-        if dataset:
-            return dataset
+        world = data.get("task", {}).get("world") if method == "translation" else data.get("dataset")
+        if world:
+            return world
     return None
+
+
+def _is_sampler(method: str, name: str) -> bool:
+    folder = resolve_checkpoint(method, name)
+    if method == "text2image":  # pipelines only, not their autoencoder or CLIP parts
+        return (folder / "model_index.json").is_file()
+    return bool(_weights(method, name))
 
 
 def evaluable(world: str) -> list[str]:
@@ -42,7 +74,7 @@ def evaluable(world: str) -> list[str]:
     for method in METHODS:
         for name in list_checkpoints(method):
             try:
-                if world_of(method, name) == world and _weights(method, name):
+                if _is_sampler(method, name) and world_of(method, name) == world:
                     out.append(f"{method}/{name}")
             except CheckpointError:
                 continue
@@ -58,17 +90,18 @@ def split(key: str) -> tuple[str, str]:
 
 
 def _weights(method: str, name: str) -> list[Path]:
-    return sorted(resolve_checkpoint(method, name).glob("*.safetensors"))
+    return sorted(resolve_checkpoint(method, name).rglob("*.safetensors"))
 
 
 def fingerprint(key: str) -> str:
     """Changes when the checkpoint's weights change (size and modification time of its safetensors files)."""
     method, name = split(key)
-    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in _weights(method, name))
+    folder = resolve_checkpoint(method, name)
+    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in _weights(method, name))
 
 
 def load(key: str, device="cpu"):
-    """The sampling model of a checkpoint (a VAE, a generator or a diffusion bundle)."""
+    """The sampling model of a checkpoint (a VAE, a generator, a diffusion bundle or pipeline, a translator)."""
     method, name = split(key)
     if method == "vae":
         from core.vae import load_vae
@@ -82,38 +115,107 @@ def load(key: str, device="cpu"):
         from core.stylegan.explore import load_generator
 
         return load_generator(name, device)
+    if method == "text2image":
+        from core.text2image.service import load_model
+
+        return load_model(name, device)
+    if method == "translation":
+        from core.translation.service import load_checkpoint as load_translator
+
+        return load_translator(name, device)
     from core.diffusion.service import load_checkpoint
 
     return load_checkpoint(name, device)
 
 
+def parameters(model) -> int:
+    """Trainable size of a sampling model: every parameter it runs (a pipeline: UNet, autoencoder, text encoder)."""
+    if hasattr(model, "components"):  # a diffusers pipeline
+        return sum(parameters(m) for m in model.components.values() if isinstance(m, torch.nn.Module))
+    for attr in ("translator", "unet"):  # a translator bundle, a diffusion bundle (its UNet; no guidance classifier)
+        if hasattr(model, attr) and isinstance(getattr(model, attr), torch.nn.Module):
+            return parameters(getattr(model, attr))
+    return sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
+
+
+def _translation_inputs(bundle, num: int) -> tuple[torch.Tensor, dict, tuple | None]:
+    """The first ``num`` held-out inputs A of a translator's task, their condition and the reference domain, if any."""
+    from core.translation.data import FaceDomains, FacePairs
+
+    t = bundle.task
+    if t.get("world") != "faces":
+        raise ValueError(f"{bundle.name} translates files of its own folder, not a GenLab world: it cannot be measured here")
+    if "attribute" in t:
+        ds = FaceDomains(t["attribute"], t["value_a"], t["value_b"], "test", bundle.side)
+        a = ds.world.get_batch(ds.a_index[:num])["image"]
+        condition = {"kind": "domain", "attribute": t["attribute"], "value": t["value_b"], "source": a}
+        return a, condition, (t["attribute"], t["value_b"])
+    batch = FacePairs(t.get("input", "labels"), "test", bundle.side).get_batch(
+        list(range(CONDITIONS_FROM, CONDITIONS_FROM + num)))
+    return batch["A"], {"kind": "paired", "target": batch["B"]}, None
+
+
+def _prompts(world: str, num: int) -> list[str]:
+    from .measure import real_images
+
+    return list(real_images(world, num, first=CONDITIONS_FROM)["text"])
+
+
 @torch.no_grad()
-def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress=None) -> torch.Tensor:
-    """``num`` images (N, C, H, W) in [0, 1] from checkpoint ``key`` drawn with ``seed``; ``progress(done, num)`` is
-    called after each batch of 100."""
-    method, _ = split(key)
+def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress=None) -> Samples:
+    """``num`` images from checkpoint ``key`` drawn with ``seed``, and their condition (see :class:`Samples`);
+    ``progress(done, num)`` is called after each batch of 100."""
+    method, name = split(key)
     model = model if model is not None else load(key, device)
     g = torch.Generator().manual_seed(int(seed))
-    out = []
+    condition, reference = {}, None
+    if method == "translation":
+        source, condition, reference = _translation_inputs(model, num)
+        num = len(source)  # a domain can hold fewer held-out faces than asked for
+    elif method == "text2image":
+        condition = {"kind": "text", "prompts": _prompts(world_of(method, name), num)}
+    out, labels = [], []
     for start in range(0, num, BATCH):
         n = min(BATCH, num - start)
+        k = getattr(model, "num_classes", 0)
+        y = (torch.arange(start, start + n) % k) if k else None
         if method == "vae":
             x = model.sample_prior(n, g)
         elif method == "gans":
             from core.gans.networks import sample_z
 
-            labels = (torch.arange(start, start + n) % model.num_classes).to(device) if model.num_classes else None
-            x = (model(sample_z(n, model.z_dim, g).to(device), labels) + 1) / 2
+            x = (model(sample_z(n, model.z_dim, g).to(device), None if y is None else y.to(device)) + 1) / 2
         elif method == "stylegan":
             z = torch.randn(n, model.z_dim, generator=g).to(device)
             x = (model(z, psi=1.0, noise_mode="const") + 1) / 2
+        elif method == "text2image":
+            x = _text_to_image(model, condition["prompts"][start:start + n], g)
+        elif method == "translation":
+            from core.translation.inference import translate_batch
+
+            x = translate_batch(model.translator, source[start:start + n], "AtoB")
         else:
             from core.diffusion.sampling import sample_images
 
-            k = model.num_classes
-            labels = (torch.arange(start, start + n) % k) if k else None
-            x = sample_images(model, n, sampler="ddim", steps=DIFFUSION_STEPS, generator=g, class_labels=labels)
+            x = sample_images(model, n, sampler="ddim", steps=DIFFUSION_STEPS, generator=g, class_labels=y)
         out.append(x.float().clamp(0, 1).cpu())
+        if y is not None:
+            labels.append(y)
         if progress is not None:
             progress(start + n, num)
-    return torch.cat(out)
+    if labels:
+        condition = {"kind": "class", "labels": torch.cat(labels)}
+    return Samples(torch.cat(out), condition, reference)
+
+
+def _text_to_image(pipe, prompts: list[str], generator: torch.Generator) -> torch.Tensor:
+    from core.text2image.sampling import decode, denoise
+    from core.text2image.text_encoders import encode_prompts
+
+    device = pipe.unet.device
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, prompts, device).embeds.to(pipe.unet.dtype)
+    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""] * len(prompts), device).embeds.to(pipe.unet.dtype)
+    last = None
+    for last in denoise(pipe, cond, neg, DIFFUSION_STEPS, TEXT_GUIDANCE, "ddim", generator):
+        pass
+    return decode(pipe, last.prev)

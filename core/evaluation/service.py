@@ -16,18 +16,22 @@ from pathlib import Path
 
 import torch
 
+from .conditional import ASKED, CONDITIONAL
 from .measure import METRICS, WorldJudge
-from .samplers import fingerprint, load, sample, split, world_of
+from .samplers import fingerprint, load, parameters, sample, split, world_of
 
-WORLDS = ("digits", "faces")
+WORLDS = ("digits", "faces", "shapes")
 NUM_RANGE = (100, 2000)
 MOST = 8  # checkpoints in one comparison
 _MEMORY: dict[str, dict] = {}
 _LOCK = threading.Lock()
-HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100"]
+HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100", "params (M)"]
+CONDITIONAL_HEADERS = ["#", "checkpoint", "asked for", "metric", "value ± std", "real data (the floor)"]
+CHART_METRICS = [label for label, _ in METRICS.values()] + [label for label, _ in CONDITIONAL.values()]
 
 
 CACHE_DAYS = 7
+CACHE_VERSION = 3  # raise when a result gains a field or a sampler changes what it draws
 
 
 def cache_folder() -> Path:
@@ -38,7 +42,7 @@ def cache_folder() -> Path:
 
 
 def _cache_key(key: str, num: int, seed: int) -> str:
-    return json.dumps([key, fingerprint(key), num, seed])
+    return json.dumps([key, fingerprint(key), num, seed, CACHE_VERSION])
 
 
 def _cache_file(cache_key: str) -> Path:
@@ -105,68 +109,131 @@ def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, i
     return world, checkpoints, num, check_seed(seed)
 
 
-def measure_checkpoint(ctx, judge: WorldJudge, key: str, num: int, seed: int, progress=None) -> dict:
-    """One checkpoint's result (cached): metrics, their std, the floor, seconds per 100 images, 8 sample images."""
+def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=None) -> dict:
+    """One checkpoint's result (cached): metrics, their std, the floor, conditional metrics if any, seconds per 100
+    images, parameters, 8 sample images. ``progress(done, num)`` follows the generation."""
     hit = cached(key, num, seed)
     if hit is not None:
         return hit
     model = ctx.cache.get(("evaluation", key, fingerprint(key)), lambda: load(key, ctx.device))
     t0 = time.perf_counter()
-    images = sample(key, num, seed, model=model, device=ctx.device, progress=progress)
+    drawn = sample(key, num, seed, model=model, device=ctx.device, progress=progress)
     seconds = time.perf_counter() - t0
-    result = judge.measure(images, seed)
-    result["seconds_per_100"] = 100 * seconds / num
-    result["thumbnails"] = (images[:8] * 255).round().byte().tolist()
+    judge = judge_for(ctx, world, num, drawn.reference)
+    result = judge.measure(drawn.images, seed, condition=drawn.condition)
+    result["seconds_per_100"] = 100 * seconds / len(drawn.images)
+    result["parameters"] = parameters(model)
+    result["reference"] = "=".join(drawn.reference) if drawn.reference else None
+    result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
     _store(key, num, seed, result)
     return result
 
 
-def judge_for(ctx, world: str, num: int) -> WorldJudge:
-    return ctx.cache.get(("evaluation-judge", world, num), lambda: WorldJudge(world, num))
+def judge_for(ctx, world: str, num: int, domain: tuple[str, str] | None = None) -> WorldJudge:
+    return ctx.cache.get(("evaluation-judge", world, num, domain), lambda: WorldJudge(world, num, domain))
 
 
-def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num=500, seed=0, cancel=None):
-    """Measure each checkpoint in turn; yield (status, results {key: result}) after each step (for a progress line)."""
+def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num=500, seed=0, cancel=None,
+                    progress=None):
+    """Measure each checkpoint in turn; yield (status, results {key: result}) after each step (for a progress line).
+    ``progress(fraction, text)``, if given, follows the generation batch by batch."""
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
-    judge = judge_for(ctx, world, num)
+    judge_for(ctx, world, num)
     for i, key in enumerate(checkpoints):
         if cancel is not None and cancel.is_set():
             yield f"cancelled after {i} of {len(checkpoints)} checkpoints", results
             return
         if cached(key, num, seed) is None:
             yield f"**{key}** ({i + 1}/{len(checkpoints)}): generating {num} images…", results
-        results[key] = measure_checkpoint(ctx, judge, key, num, seed)
+
+        def step(done, total, i=i, key=key):
+            if progress is not None:
+                progress((i + done / total) / len(checkpoints), f"{key}: {done}/{total} images")
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+
+        try:
+            results[key] = measure_checkpoint(ctx, world, key, num, seed, step)
+        except Cancelled:
+            yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
+            return
         yield f"**{key}** measured ({i + 1}/{len(checkpoints)})", results
     yield f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}", results
 
 
+class Cancelled(Exception):
+    """Raised inside the sampling loop when the user cancels."""
+
+
+def number(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits, with k / M for thousands and millions and no exponent for large values:
+    2270.4 -> "2.27k", 20 (1 digit) -> "20", 0.0412 -> "0.0412"."""
+    scale, suffix = next(((s, x) for s, x in ((1e6, "M"), (1e3, "k")) if abs(value) >= s), (1.0, ""))
+    text = f"{value / scale:.{digits}g}"
+    if "e+" in text:  # e.g. 70 with one digit: "7e+01"
+        text = f"{float(text):.0f}"
+    return text + suffix
+
+
+def _pm(value: float, std: float) -> str:
+    return f"{number(value)} ± {number(std, 1)}"
+
+
+def _world_floor(results: dict) -> dict:
+    """The floor of the world's own held-out images (a CycleGAN's result carries its target domain's instead)."""
+    return next((r["floor"] for r in results.values() if not r.get("reference")), next(iter(results.values()))["floor"])
+
+
 def table_rows(results: dict) -> list[list]:
-    """One row per checkpoint: each metric as "value ± std" (the floor row first)."""
+    """One row per checkpoint: each metric as "value ± std" (the floor row first; a model measured against one
+    domain's faces gets that domain's floor row after it)."""
     if not results:
         return []
-    floor = next(iter(results.values()))["floor"]
-    rows = [["R", "real vs real (the floor)"] + [f"{floor[m]:.3g}" for m in METRICS] + ["-"]]
+    floor_row = lambda tag, what, floor: [tag, what] + [number(floor[m]) for m in METRICS] + ["-", "-"]
+    rows = [floor_row("R", "real vs real (the floor)", _world_floor(results))]
     for i, (key, r) in enumerate(results.items()):
-        rows.append([str(i + 1), key] + [f"{r['values'][m]:.3g} ± {r['std'][m]:.1g}" for m in METRICS]
-                    + [f"{r['seconds_per_100']:.2f}"])
+        rows.append([str(i + 1), key] + [_pm(r["values"][m], r["std"][m]) for m in METRICS]
+                    + [f"{r['seconds_per_100']:.2f}", f"{r.get('parameters', 0) / 1e6:.2f}"])
+        if r.get("reference"):
+            rows.append(floor_row(f"R{i + 1}", f"real vs real ({r['reference'].replace('=', ' ')} only: row {i + 1} "
+                                  "is measured against these)", r["floor"]))
+    return rows
+
+
+def conditional_rows(results: dict) -> list[list]:
+    """A row per conditional metric of each conditional model: value ± std and the same reading of real data."""
+    rows = []
+    for i, (key, r) in enumerate(results.items()):
+        for m, value in r.get("conditional", {}).items():
+            floor = r.get("conditional_floor", {}).get(m)
+            rows.append([str(i + 1), key, ASKED.get(r.get("condition"), ""), CONDITIONAL[m][0],
+                         _pm(value, r["std"][m]), "-" if floor is None else number(floor)])
     return rows
 
 
 def metric_chart(results: dict, metric: str = "FID"):
-    """The bar chart of one metric (its label, e.g. "FID" or "recall") across the measured checkpoints."""
+    """The bar chart of one metric (its label, e.g. "FID", "recall" or "CLIP score") across the measured checkpoints
+    that have it (the conditional ones only for the models they apply to)."""
     from .charts import bar_chart
 
-    keys = {label: k for k, (label, _) in METRICS.items()}
+    every = {**METRICS, **CONDITIONAL}
+    keys = {label: k for k, (label, _) in every.items()}
     if metric not in keys:
         raise ValueError(f"metric must be one of {list(keys)}, got {metric!r}")
-    if not results:
+    k, better = keys[metric], every[keys[metric]][1]
+    table = "values" if k in METRICS else "conditional"
+    shown = [(i, key, r) for i, (key, r) in enumerate(results.items()) if k in r.get(table, {})]
+    if not shown:
         return None
-    k, better = keys[metric], METRICS[keys[metric]][1]
-    floor = next(iter(results.values()))["floor"][k]
-    return bar_chart([f"{i + 1}. {key}" for i, key in enumerate(results)], [r["values"][k] for r in results.values()],
-                     [r["std"][k] for r in results.values()], floor,
+    if table == "values":
+        floor = _world_floor(results)[k]
+    else:  # conditional floors are per kind; draw one only when every shown model has the same
+        floors = {r.get("conditional_floor", {}).get(k) for _, _, r in shown}
+        floor = floors.pop() if len(floors) == 1 else None
+    return bar_chart([f"{i + 1}. {key}" for i, key, _ in shown], [r[table][k] for _, _, r in shown],
+                     [r["std"][k] for _, _, r in shown], floor,
                      f"{metric} ({'higher' if better else 'lower'} is better; whiskers: ±1 std over 80 % subsets)")
 
 
@@ -175,7 +242,7 @@ def pr_chart(results: dict):
 
     if not results:
         return None
-    floor = next(iter(results.values()))["floor"]
+    floor = _world_floor(results)
     return pr_plot(list(results), [r["values"]["precision"] for r in results.values()],
                    [r["values"]["recall"] for r in results.values()], (floor["precision"], floor["recall"]))
 
