@@ -236,3 +236,23 @@ def test_text_to_image_samples_come_from_the_worlds_held_out_captions(monkeypatc
 
     assert drawn.condition == {"kind": "text", "prompts": list(real_images("shapes", 3, first=5000)["text"])}
     assert samplers.evaluable("shapes") == ["text2image/t2i-clip-shapes", "text2image/t2i-minilm-shapes"]
+
+
+def test_cancel_stops_inside_the_generation_and_the_progress_follows_each_batch(monkeypatch):
+    import threading
+
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    monkeypatch.setattr(service, "_MEMORY", {})
+    monkeypatch.setattr(service, "cached", lambda *a: None)  # measure, whatever the disk holds
+    cancel, seen = threading.Event(), []
+
+    def progress(fraction, text):
+        seen.append((round(fraction, 3), text))
+        cancel.set()  # the user presses Cancel after the first batch
+
+    lines = [line for line, _ in service.evaluate_stream(AppContext(), "digits", ["gans/dcgan-digits", "vae/vae2d-digits"],
+                                                         300, 0, cancel, progress)]
+    assert seen == [(0.167, "gans/dcgan-digits: 100/300 images")]
+    assert lines[-1].startswith("cancelled while generating gans/dcgan-digits: 0 of 2")

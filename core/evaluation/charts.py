@@ -7,6 +7,17 @@ from PIL import Image, ImageDraw
 
 from core.data.labelled import clip_text, font
 
+
+def number(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits, with k / M for thousands and millions and no exponent for large values:
+    2270.4 -> "2.27k", 20 (1 digit) -> "20", 0.0412 -> "0.0412"."""
+    scale, suffix = next(((s, x) for s, x in ((1e6, "M"), (1e3, "k")) if abs(value) >= s), (1.0, ""))
+    text = f"{value / scale:.{digits}g}"
+    if "e+" in text:  # e.g. 70 with one digit: "7e+01"
+        text = f"{float(text):.0f}"
+    return text + suffix
+
+
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
@@ -32,13 +43,13 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
         draw.line((x_of(v - e), y + row / 2, x_of(v + e), y + row / 2), fill="black", width=2)
         for end in (v - e, v + e):
             draw.line((x_of(end), y + 10, x_of(end), y + row - 10), fill="black", width=2)
-        draw.text((x_of(max(v + e, 0)) + 6, y + row / 2), f"{v:.3g}", fill="black", font=face, anchor="lm")
+        draw.text((x_of(max(v + e, 0)) + 6, y + row / 2), number(v), fill="black", font=face, anchor="lm")
     bottom = top + row * len(names)
     if floor is None:
         return image
     for y in range(top - 4, bottom, 10):  # the floor: a dashed line
         draw.line((x_of(floor), y, x_of(floor), y + 5), fill=(200, 0, 0), width=2)
-    draw.text((x_of(floor), bottom + 18), f"real vs real {floor:.3g}", fill=(200, 0, 0), font=face, anchor="mm")
+    draw.text((x_of(floor), bottom + 18), f"real vs real {number(floor)}", fill=(200, 0, 0), font=face, anchor="mm")
     return image
 
 
@@ -93,7 +104,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
     draw.rectangle((left, top, left + plot_w, top + plot_h), outline="black")
     for frac in (0, 0.5, 1):
         y = y0 + frac * (y1 - y0)
-        draw.text((left - 6, y_of(y)), f"{y:.3g}", fill="black", font=face, anchor="rm")
+        draw.text((left - 6, y_of(y)), number(y), fill="black", font=face, anchor="rm")
         x = x0 + frac * (x1 - x0)
         draw.text((x_of(x), top + plot_h + 14), f"{x:.0f}", fill="black", font=face, anchor="mm")
     for i, (name, pts) in enumerate(series.items()):

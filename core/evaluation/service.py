@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from .charts import number
 from .conditional import ASKED, CONDITIONAL
 from .measure import METRICS, WorldJudge
 from .samplers import fingerprint, load, parameters, sample, split, world_of
@@ -165,16 +166,6 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
 
 class Cancelled(Exception):
     """Raised inside the sampling loop when the user cancels."""
-
-
-def number(value: float, digits: int = 3) -> str:
-    """``digits`` significant digits, with k / M for thousands and millions and no exponent for large values:
-    2270.4 -> "2.27k", 20 (1 digit) -> "20", 0.0412 -> "0.0412"."""
-    scale, suffix = next(((s, x) for s, x in ((1e6, "M"), (1e3, "k")) if abs(value) >= s), (1.0, ""))
-    text = f"{value / scale:.{digits}g}"
-    if "e+" in text:  # e.g. 70 with one digit: "7e+01"
-        text = f"{float(text):.0f}"
-    return text + suffix
 
 
 def _pm(value: float, std: float) -> str:
