@@ -24,6 +24,7 @@ from .samplers import fingerprint, load, parameters, sample, split, world_of
 WORLDS = ("digits", "faces", "shapes")
 NUM_RANGE = (100, 2000)
 MOST = 8  # checkpoints in one comparison
+SMALL_N = 500  # below this, the status line warns that FID is biased and the error bars wide
 _MEMORY: dict[str, dict] = {}
 _LOCK = threading.Lock()
 HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100", "params (M)"]
@@ -161,7 +162,9 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
             yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
             return
         yield f"**{key}** measured ({i + 1}/{len(checkpoints)})", results
-    yield f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}", results
+    small = (f". With N = {num} the FID is biased upwards and the error bars are wide: compare models at one N, "
+             "and prefer 1,000 or more") if num < SMALL_N else ""
+    yield f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}{small}", results
 
 
 class Cancelled(Exception):
