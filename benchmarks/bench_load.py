@@ -49,6 +49,7 @@ def requests_for(endpoint: str, rng: random.Random) -> dict:
         "/vae_decode": lambda: {"latent": ", ".join(f"{rng.uniform(-2, 2):.2f}" for _ in range(16))},
         "/stylegan_generate": lambda: {"seed": seed},
         "/stylegan_mix": lambda: {"seed_a": seed, "seed_b": seed + 1},
+        "/gan_generate": lambda: {"seed": seed},
         "/pix2pix": lambda: {"image": handle_file(_image_file())},
         "/cyclegan": lambda: {"image": handle_file(_image_file())},
         "/diffusion_sample": lambda: {"seed": seed, "steps": 20},
@@ -59,8 +60,8 @@ def requests_for(endpoint: str, rng: random.Random) -> dict:
 
 ENDPOINT_SETS = {
     "classroom": ["/stylegan_generate", "/vae_decode"],
-    "all": ["/stylegan_generate", "/vae_decode", "/stylegan_mix", "/pix2pix", "/cyclegan", "/diffusion_sample",
-            "/text_to_image", "/lora_generate"],
+    "all": ["/stylegan_generate", "/vae_decode", "/stylegan_mix", "/gan_generate", "/pix2pix", "/cyclegan",
+            "/diffusion_sample", "/text_to_image", "/lora_generate"],
 }
 
 
