@@ -32,9 +32,12 @@ outliers; the Inception Score ([Salimans et al. 2016](https://arxiv.org/abs/1606
 balanced classes. Conditional models are also asked whether each image follows its condition: the label
 (classifier accuracy), the caption (CLIP score, [Hessel et al. 2021](https://arxiv.org/abs/2104.08718)), the paired
 target (PSNR, SSIM, and an LPIPS-style distance after [Zhang et al. 2018](https://arxiv.org/abs/1801.03924)) or the
-other domain. Here every feature comes from GenLab's bundled world classifier (and GenLab's own CLIP), not
-Inception-v3: the numbers compare only inside GenLab, on the same world."""
+other domain. By default every feature comes from GenLab's bundled world classifier (and GenLab's own CLIP): the
+numbers compare only inside GenLab, on the same world. With the Inception-v3 weights on disk, the *features* switch
+gives the standard FID and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a
+2-core CPU)."""
 
+FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (standard FID)", "inception")]
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
            "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64", "translation/pix2pix-labels2face"],
            "shapes": ["text2image/t2i-clip-shapes"]}
@@ -61,6 +64,9 @@ def build(ctx: AppContext) -> None:
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "
                           "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
+        features = gr.Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
+                            info="Inception-v3 (the standard FID) needs its weights on disk: "
+                                 "python -m core.metrics.inception --download")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop")
@@ -90,14 +96,14 @@ def build(ctx: AppContext) -> None:
     results = gr.State({})
     cancel = threading.Event()
 
-    def run(world, checkpoints, num, seed, metric, progress=gr.Progress()):
+    def run(world, checkpoints, num, seed, metric, features="world", progress=gr.Progress()):
         cancel.clear()
-        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel, progress):
+        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel, progress, features):
             done = dict(res)
             yield (line, table_rows(done), conditional_rows(done), metric_chart(done, metric), pr_chart(done),
                    samples_sheet(done), disagreements(done) if done else "", done)
 
-    go.click(ui_errors(run), inputs=[world, picks, num, seed, metric],
+    go.click(ui_errors(run), inputs=[world, picks, num, seed, metric, features],
              outputs=[status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
              api_visibility="undocumented", concurrency_limit=1, concurrency_id="evaluate")
     stop.click(lambda: cancel.set(), api_visibility="private", queue=False)

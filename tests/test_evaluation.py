@@ -105,7 +105,7 @@ def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
 
 def test_measure_through_the_running_app(app_client):
     status, table, asked, bars, pr, samples, why = app_client.predict(  # undocumented: by position
-        "digits", ["vae/vae2d-digits", "gans/cgan-digits"], 100, 1, "condition accuracy", api_name="/evaluate")
+        "digits", ["vae/vae2d-digits", "gans/cgan-digits"], 100, 1, "condition accuracy", "world", api_name="/evaluate")
     assert "done" in status
     rows = table["data"]
     assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/cgan-digits"]
@@ -114,7 +114,12 @@ def test_measure_through_the_running_app(app_client):
     assert [(r[1], r[3]) for r in asked["data"]] == [("gans/cgan-digits", "condition accuracy")]
     assert bars is not None
     with pytest.raises(Exception, match="trained on 'faces'"):
-        app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", api_name="/evaluate")
+        app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", "world", api_name="/evaluate")
+    from core.metrics.inception import find_weights
+
+    if find_weights() is None:  # the standard FID is offered only with its weights on disk
+        with pytest.raises(Exception, match="Inception-v3 weights are not on this machine"):
+            app_client.predict("digits", ["vae/vae2d-digits"], 100, 1, "FID", "inception", api_name="/evaluate")
 
 
 def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):
@@ -256,3 +261,47 @@ def test_cancel_stops_inside_the_generation_and_the_progress_follows_each_batch(
                                                          300, 0, cancel, progress)]
     assert seen == [(0.167, "gans/dcgan-digits: 100/300 images")]
     assert lines[-1].startswith("cancelled while generating gans/dcgan-digits: 0 of 2")
+
+
+def test_the_fid_inception_has_the_published_layout_and_tensorflows_resize():
+    from core.metrics.inception import InceptionFeatures, resize_like_tensorflow1
+
+    shapes = {k: tuple(v.shape) for k, v in InceptionFeatures().state_dict().items()}
+    # the parameter names and shapes of pt_inception-2015-12-05-6726825d.pth (checked once against torch-fidelity's
+    # network with the same random weights: features equal to 6e-8)
+    assert len(shapes) == 566 and shapes["fc.weight"] == (1008, 2048)
+    assert shapes["Conv2d_1a_3x3.conv.weight"] == (32, 3, 3, 3) and shapes["Conv2d_1a_3x3.bn.running_var"] == (32,)
+    assert shapes["Mixed_6b.branch7x7dbl_5.conv.weight"] == (192, 128, 1, 7)
+    assert shapes["Mixed_7c.branch3x3dbl_3b.conv.weight"] == (384, 384, 3, 1)
+    assert shapes["Mixed_7c.branch_pool.conv.weight"] == (192, 2048, 1, 1) and "Mixed_6a.branch_pool.conv.weight" not in shapes
+    # TF 1.x samples output pixel i at i * in / out, with no half-pixel offset: [a, b] -> [a, (a+b)/2, b, b]
+    row = resize_like_tensorflow1(torch.tensor([[[[0.0, 8.0]]]]).repeat(1, 1, 2, 1), side=4)[0, 0, 0]
+    assert row.tolist() == [0.0, 4.0, 8.0, 8.0]
+
+
+def test_inception_features_are_used_only_when_their_weights_are_on_disk(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from core.evaluation.measure import WorldJudge
+    from core.evaluation.service import check_features
+    from core.metrics.inception import InceptionFeatures, find_weights
+
+    bundled = Path(__file__).resolve().parents[1] / "checkpoints"
+    shutil.copytree(bundled / "classifier/digits", tmp_path / "checkpoints/classifier/digits")
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert find_weights() is None
+    with pytest.raises(ValueError, match="Inception-v3 weights are not on this machine"):
+        check_features("inception")
+    (tmp_path / "checkpoints/metrics").mkdir()
+    torch.manual_seed(0)
+    torch.save(InceptionFeatures().state_dict(), tmp_path / "checkpoints/metrics/pt_inception-2015-12-05-6726825d.pth")
+    assert check_features("inception") == "inception"
+    judge = WorldJudge("digits", 12, features="inception")  # random weights: the wiring, not the values
+    assert judge.real["features"].shape == (12, 2048) and judge.real["logits"].shape == (12, 1008)
+    assert judge.real["classes"].max() < 10  # classes still come from the digits classifier
+    from core.evaluation.measure import real_images
+
+    result = judge.measure(real_images("digits", 12, first=100)["image"], repeats=2)
+    assert set(result["values"]) >= {"fid", "precision", "score", "class_tv"}

@@ -27,6 +27,8 @@ def _main(argv=None) -> int:
     parser.add_argument("--checkpoints", default="", help="method/name,... (default: all of the world's)")
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--features", default="world", choices=["world", "inception"],
+                        help="inception: the standard FID, when the Inception-v3 weights are on disk")
     args = parser.parse_args(argv)
     if args.world not in WORLDS:
         raise ValueError(f"world must be one of {list(WORLDS)}, got {args.world!r}")
@@ -36,7 +38,8 @@ def _main(argv=None) -> int:
     results: dict = {}
     ctx = AppContext()
     for start in range(0, len(keys), MOST):
-        for line, part in evaluate_stream(ctx, args.world, keys[start:start + MOST], args.num, args.seed):
+        for line, part in evaluate_stream(ctx, args.world, keys[start:start + MOST], args.num, args.seed,
+                                          features=args.features):
             print(line.replace("**", ""), flush=True)
         results.update(part)
     for headers, rows in ((HEADERS, table_rows(results)), (CONDITIONAL_HEADERS, conditional_rows(results))):

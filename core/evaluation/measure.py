@@ -76,16 +76,30 @@ def real_images(world: str, num: int, split: str = "test", domain: tuple[str, st
     return ds.get_batch(index)
 
 
+FEATURES = {"world": "the world classifier's features (comparable only inside GenLab)",
+            "inception": "Inception-v3 pool3 features (the standard FID; the score is the Inception Score)"}
+
+
 class WorldJudge:
     """A world's classifier as the judge: features, class logits and the held-out reference sets, loaded once.
 
-    ``domain`` = (attribute, value): the reference sets are only the faces of that domain (CycleGAN's target)."""
+    ``domain`` = (attribute, value): the reference sets are only the faces of that domain (CycleGAN's target).
+    ``features`` = "inception": FID, KID, precision / recall, density / coverage in Inception-v3's pool3 features and
+    the score from its logits (the Inception Score), when its weights are on disk (``core.metrics.inception``); the
+    class TV and the conditional metrics still read the world classifier."""
 
-    def __init__(self, world: str, num: int, domain: tuple[str, str] | None = None):
+    def __init__(self, world: str, num: int, domain: tuple[str, str] | None = None, features: str = "world"):
         from core.metrics import load_feature_extractor
 
-        self.world, self.num, self.domain = world, num, domain
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
+        self.world, self.num, self.domain, self.features = world, num, domain, features
         self.extractor = load_feature_extractor(world)
+        self.inception = None
+        if features == "inception":
+            from core.metrics.inception import load_inception
+
+            self.inception = load_inception()
         net = self.extractor.classifier
         self.head = list(net.head_names).index(JUDGE_HEADS.get(world, net.head_names[0]))
         self.classes = net.head_sizes[self.head]
@@ -98,7 +112,7 @@ class WorldJudge:
 
     @torch.no_grad()
     def read(self, images: torch.Tensor) -> dict:
-        """Features (N, D), the class head's logits (N, K) and predicted classes (N,) of images in [0, 1]."""
+        """Features (N, D), the score's logits (N, K) and the predicted classes (N,) of images in [0, 1]."""
         net, feats, logits = self.extractor.classifier, [], []
         for s in range(0, len(images), 250):
             x = net.prepare(images[s:s + 250])
@@ -106,7 +120,10 @@ class WorldJudge:
             feats.append(f.float())
             logits.append(net.split_logits(net.heads(f))[self.head].float())
         logits = torch.cat(logits)
-        return {"features": torch.cat(feats), "logits": logits, "classes": logits.argmax(1)}
+        out = {"features": torch.cat(feats), "logits": logits, "classes": logits.argmax(1)}
+        if self.inception is not None:
+            out["features"], out["logits"] = self.inception.read(images)
+        return out
 
     def metrics(self, fake: dict, seed: int = 0, kid: bool = True) -> dict[str, float]:
         """Every metric of ``fake`` (a ``read`` result) against the held-out reference set (KID only if ``kid``)."""

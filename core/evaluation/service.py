@@ -18,7 +18,7 @@ import torch
 
 from .charts import number
 from .conditional import ASKED, CONDITIONAL
-from .measure import METRICS, WorldJudge
+from .measure import FEATURES, METRICS, WorldJudge
 from .samplers import fingerprint, load, parameters, sample, split, world_of
 
 WORLDS = ("digits", "faces", "shapes")
@@ -43,17 +43,17 @@ def cache_folder() -> Path:
     return folder
 
 
-def _cache_key(key: str, num: int, seed: int) -> str:
-    return json.dumps([key, fingerprint(key), num, seed, CACHE_VERSION])
+def _cache_key(key: str, num: int, seed: int, features: str = "world") -> str:
+    return json.dumps([key, fingerprint(key), num, seed, features, CACHE_VERSION])
 
 
 def _cache_file(cache_key: str) -> Path:
     return cache_folder() / f"{hashlib.sha1(cache_key.encode()).hexdigest()[:20]}.json"
 
 
-def cached(key: str, num: int, seed: int) -> dict | None:
-    """The stored result of (checkpoint, N, seed) if its weights have not changed since."""
-    ck = _cache_key(key, num, seed)
+def cached(key: str, num: int, seed: int, features: str = "world") -> dict | None:
+    """The stored result of (checkpoint, N, seed, features) if its weights have not changed since."""
+    ck = _cache_key(key, num, seed, features)
     with _LOCK:
         if ck in _MEMORY:
             return _MEMORY[ck]
@@ -69,8 +69,8 @@ def cached(key: str, num: int, seed: int) -> dict | None:
     return None
 
 
-def _store(key: str, num: int, seed: int, result: dict) -> None:
-    ck = _cache_key(key, num, seed)
+def _store(key: str, num: int, seed: int, result: dict, features: str = "world") -> None:
+    ck = _cache_key(key, num, seed, features)
     result = {**result, "cache_key": ck}
     with _LOCK:
         _MEMORY[ck] = result
@@ -111,43 +111,58 @@ def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, i
     return world, checkpoints, num, check_seed(seed)
 
 
-def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=None) -> dict:
+def check_features(features) -> str:
+    """ "world" or "inception" (only when the Inception-v3 weights are on disk); ValueError says how to get them."""
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
+    if features == "inception":
+        from core.metrics.inception import FILES, find_weights
+
+        if find_weights() is None:
+            raise ValueError(f"Inception-v3 weights are not on this machine: put {FILES[0]} in checkpoints/metrics/ "
+                             "(or torch's hub cache), or run python -m core.metrics.inception --download when online")
+    return features
+
+
+def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=None, features: str = "world") -> dict:
     """One checkpoint's result (cached): metrics, their std, the floor, conditional metrics if any, seconds per 100
     images, parameters, 8 sample images. ``progress(done, num)`` follows the generation."""
-    hit = cached(key, num, seed)
+    hit = cached(key, num, seed, features)
     if hit is not None:
         return hit
     model = ctx.cache.get(("evaluation", key, fingerprint(key)), lambda: load(key, ctx.device))
     t0 = time.perf_counter()
     drawn = sample(key, num, seed, model=model, device=ctx.device, progress=progress)
     seconds = time.perf_counter() - t0
-    judge = judge_for(ctx, world, num, drawn.reference)
+    judge = judge_for(ctx, world, num, drawn.reference, features)
     result = judge.measure(drawn.images, seed, condition=drawn.condition)
     result["seconds_per_100"] = 100 * seconds / len(drawn.images)
     result["parameters"] = parameters(model)
     result["reference"] = "=".join(drawn.reference) if drawn.reference else None
     result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
-    _store(key, num, seed, result)
+    _store(key, num, seed, result, features)
     return result
 
 
-def judge_for(ctx, world: str, num: int, domain: tuple[str, str] | None = None) -> WorldJudge:
-    return ctx.cache.get(("evaluation-judge", world, num, domain), lambda: WorldJudge(world, num, domain))
+def judge_for(ctx, world: str, num: int, domain: tuple[str, str] | None = None, features: str = "world") -> WorldJudge:
+    return ctx.cache.get(("evaluation-judge", world, num, domain, features),
+                         lambda: WorldJudge(world, num, domain, features))
 
 
 def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num=500, seed=0, cancel=None,
-                    progress=None):
+                    progress=None, features="world"):
     """Measure each checkpoint in turn; yield (status, results {key: result}) after each step (for a progress line).
     ``progress(fraction, text)``, if given, follows the generation batch by batch."""
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
+    features = check_features(features)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
-    judge_for(ctx, world, num)
+    judge_for(ctx, world, num, features=features)
     for i, key in enumerate(checkpoints):
         if cancel is not None and cancel.is_set():
             yield f"cancelled after {i} of {len(checkpoints)} checkpoints", results
             return
-        if cached(key, num, seed) is None:
+        if cached(key, num, seed, features) is None:
             yield f"**{key}** ({i + 1}/{len(checkpoints)}): generating {num} images…", results
 
         def step(done, total, i=i, key=key):
@@ -157,14 +172,15 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
                 raise Cancelled()
 
         try:
-            results[key] = measure_checkpoint(ctx, world, key, num, seed, step)
+            results[key] = measure_checkpoint(ctx, world, key, num, seed, step, features)
         except Cancelled:
             yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
             return
         yield f"**{key}** measured ({i + 1}/{len(checkpoints)})", results
     small = (f". With N = {num} the FID is biased upwards and the error bars are wide: compare models at one N, "
              "and prefer 1,000 or more") if num < SMALL_N else ""
-    yield f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}{small}", results
+    yield (f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}, in {FEATURES[features]}{small}",
+           results)
 
 
 class Cancelled(Exception):
