@@ -95,6 +95,12 @@ def warn_and_keep(n_outputs: int):
     return decorate
 
 
+def session_of(request) -> str:
+    """The browser session (or gradio_client) of a request, "api" when there is none: the key of per-visitor state
+    such as a Cancel flag."""
+    return getattr(request, "session_hash", None) or "api"
+
+
 def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
     """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
     control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
@@ -115,7 +121,11 @@ def check_number(payload, label: str | None, minimum=None, maximum=None, integer
                            print_exception=False) from None
     if payload is None or isinstance(payload, bool) or not isinstance(payload, (int, float)):
         raise gr.Error(f"{name}: no number was given (got {payload!r}); give {kind}{bounds}", print_exception=False)
-    if not math.isfinite(payload):
+    try:
+        finite = math.isfinite(payload)
+    except OverflowError:  # an integer too large for a float (10**400): out of any range
+        raise gr.Error(f"{name}: {str(payload)[:12]}… is out of range; give {kind}{bounds}", print_exception=False) from None
+    if not finite:
         raise gr.Error(f"{name}: {payload} is not a finite number; give {kind}{bounds}", print_exception=False)
     if integer and payload != int(payload):
         raise gr.Error(f"{name}: {show(payload)} is not a whole number; give {kind}{bounds}", print_exception=False)
@@ -139,6 +149,26 @@ class Number(gr.Number):
     def preprocess(self, payload):
         return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
                                                integer=self.precision == 0))
+
+
+class CheckboxGroup(gr.CheckboxGroup):
+    """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
+    comma-separated list, an unknown choice is named (Gradio's own message lists every choice, and null or a string
+    gave "Could not preprocess input component ...")."""
+
+    def preprocess(self, payload):
+        if payload is None:
+            payload = []
+        elif isinstance(payload, str):
+            payload = [p.strip() for p in payload.split(",") if p.strip()]
+        if not isinstance(payload, list):
+            raise gr.Error(f"{self.label}: give a list of choices, got {type(payload).__name__}", print_exception=False)
+        values = [value for _, value in self.choices]
+        unknown = [v for v in payload if v not in values]
+        if unknown:
+            raise gr.Error(f"{self.label}: {str(unknown[0])[:60]!r} is not one of the choices"
+                           f"{f' (for example {values[0]!r})' if values else ''}", print_exception=False)
+        return super().preprocess(payload)
 
 
 class _FileImage(gr.Image):

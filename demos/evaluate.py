@@ -14,7 +14,8 @@ from core.evaluation.samplers import evaluable
 from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS, MOST, NUM_RANGE, WORLDS,
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
-from demos.common import AppContext, Number, Slider, page_open, run_standalone, ui_errors
+from demos.common import (AppContext, CheckboxGroup, Number, Slider, page_open, run_standalone, session_of,
+                          ui_errors)
 
 TITLE = "Evaluate"
 TRY = """
@@ -43,6 +44,9 @@ DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projec
            "shapes": ["text2image/t2i-clip-shapes"]}
 
 
+_CANCELS: dict[str, threading.Event] = {}  # session -> the Cancel flag of its measurement in progress
+
+
 def _choices(world):
     names = evaluable(world)
     return gr.update(choices=names, value=[n for n in DEFAULT.get(world, []) if n in names] or names[:2])
@@ -57,10 +61,10 @@ def build(ctx: AppContext) -> None:
         world = gr.Radio(list(WORLDS), value="digits", label="world", scale=1)
         # every world's checkpoints, so the endpoint takes any of them; the page shows the chosen world's only
         everything = [n for w in WORLDS for n in evaluable(w)]
-        picks = gr.CheckboxGroup(everything, value=[n for n in first if n in everything],
+        picks = CheckboxGroup(everything, value=[n for n in first if n in everything],
                                  label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
     with gr.Row():
-        num = Slider(*NUM_RANGE, value=500, step=100, label="samples per model (N)", scale=3,
+        num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "
                           "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
@@ -69,10 +73,11 @@ def build(ctx: AppContext) -> None:
                                  "python -m core.metrics.inception --download")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
-        stop = gr.Button("Cancel", variant="stop")
+        stop = gr.Button("Cancel", variant="stop", elem_id="evaluate-cancel")
     status = gr.Markdown(elem_id="evaluate-status")
-    table = gr.Dataframe(headers=HEADERS, label="value ± std over 20 random 80 % subsets; row R: real vs real. KID is "
-                         "unbiased, so it can fall slightly below 0 when two sets match",
+    table = gr.Dataframe(headers=HEADERS, label="value ± std (a jackknife over 20 random 80 % subsets: about what another seed would "
+                         "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
+                         "noisy at small N",
                          interactive=False, wrap=True, elem_id="evaluate-table",
                          column_widths=["4%", "20%"] + [f"{76 / (len(HEADERS) - 2):.1f}%"] * (len(HEADERS) - 2))
     asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
@@ -94,19 +99,28 @@ def build(ctx: AppContext) -> None:
         compare_btn = gr.Button("Page of the whole comparison (HTML)", scale=2)
     report_file = gr.File(label="report: one self-contained HTML file (images embedded)", interactive=False)
     results = gr.State({})
-    cancel = threading.Event()
 
-    def run(world, checkpoints, num, seed, metric, features="world", progress=gr.Progress()):
-        cancel.clear()
-        for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel, progress, features):
-            done = dict(res)
-            yield (line, table_rows(done), conditional_rows(done), metric_chart(done, metric), pr_chart(done),
-                   samples_sheet(done), disagreements(done) if done else "", done)
+    def run(world, checkpoints, num, seed, metric, features="world", request: gr.Request = None,
+            progress=gr.Progress()):
+        session = session_of(request)
+        cancel = _CANCELS[session] = threading.Event()  # this visitor's run: another's Cancel cannot stop it
+        try:
+            for line, res in evaluate_stream(ctx, world, checkpoints, num, seed, cancel, progress, features):
+                done = dict(res)
+                yield (line, table_rows(done), conditional_rows(done), metric_chart(done, metric), pr_chart(done),
+                       samples_sheet(done), disagreements(done) if done else "", done)
+        finally:
+            if _CANCELS.get(session) is cancel:
+                del _CANCELS[session]
+
+    def stop_run(request: gr.Request = None):
+        if session_of(request) in _CANCELS:
+            _CANCELS[session_of(request)].set()
 
     go.click(ui_errors(run), inputs=[world, picks, num, seed, metric, features],
              outputs=[status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
              api_visibility="undocumented", concurrency_limit=1, concurrency_id="evaluate")
-    stop.click(lambda: cancel.set(), api_visibility="private", queue=False)
+    stop.click(stop_run, api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")
     gr.on([world.change, *page_open()], _choices, inputs=world, outputs=picks, api_visibility="private", queue=False)

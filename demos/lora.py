@@ -13,7 +13,8 @@ import gradio as gr
 import pandas as pd
 
 from core.engine.hosting import gpu_task
-from demos.common import AppContext, Number, Slider, page_open, run_standalone, seed_control, ui_errors
+from demos.common import (AppContext, Number, Slider, page_open, run_standalone, seed_control, session_of,
+                          ui_errors)
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -32,10 +33,6 @@ embedding. Adapters are saved in diffusers' formats (`pytorch_lora_weights.safet
 METHOD = "lora"
 BASE = "t2i-clip-shapes"
 _CANCELS: dict[str, threading.Event] = {}
-
-
-def _session(request) -> str:
-    return getattr(request, "session_hash", None) or "api"
 
 
 def _pipe(ctx: AppContext, name: str):
@@ -201,20 +198,20 @@ def build(ctx: AppContext) -> None:
                    method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
                    admin_token: str | None = None, train_text_encoder: bool = False):
-        yield from train_frames(ctx, _session(request), images, trigger, method, class_word, steps, rank,
+        yield from train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
-        return generate_frames(ctx, _session(request), adapter, prompt, scale, seed, second_adapter, second_weight,
+        return generate_frames(ctx, session_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
                                fuse)
 
     def stop_training(request: gr.Request):
-        _CANCELS.setdefault(_session(request), threading.Event()).set()
+        _CANCELS.setdefault(session_of(request), threading.Event()).set()
         return "stopping after this step; what was learnt is saved"
 
     def choices(request: gr.Request):
-        names = [""] + list_adapters(_session(request))
+        names = [""] + list_adapters(session_of(request))
         return gr.update(choices=names), gr.update(choices=names)
 
     def share_it(request: gr.Request, name, admin_token):
@@ -222,18 +219,18 @@ def build(ctx: AppContext) -> None:
         from core.lora.service import share_adapter
 
         check_admin(ctx.public, admin_token, "putting an adapter on the shared list")
-        return f"{share_adapter(name, _session(request))} is on the shared list for everyone"
+        return f"{share_adapter(name, session_of(request))} is on the shared list for everyone"
 
     def delete_it(request: gr.Request, name):
         from core.lora.service import delete_adapter
 
-        delete_adapter(name, _session(request))
-        return f"deleted {name}", gr.update(choices=list_adapters(_session(request)), value=None)
+        delete_adapter(name, session_of(request))
+        return f"deleted {name}", gr.update(choices=list_adapters(session_of(request)), value=None)
 
     def download_it(request: gr.Request, name):
         from core.lora.service import LORA_FILE, TI_FILE, adapter_folder
 
-        folder = adapter_folder(name, _session(request))
+        folder = adapter_folder(name, session_of(request))
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     train.click(ui_errors(gpu_task(lora_train, duration=300)),
@@ -255,7 +252,7 @@ def build(ctx: AppContext) -> None:
         if not name:
             return "Train an adapter on the left, or pick one."
         try:
-            return adapter_note(adapter_folder(name, _session(request)))
+            return adapter_note(adapter_folder(name, session_of(request)))
         except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
             return f"{exc}"
 
@@ -271,7 +268,7 @@ def build(ctx: AppContext) -> None:
         from core.lora.service import delete_session
 
         def forget(request: gr.Request):
-            delete_session(_session(request))
+            delete_session(session_of(request))
 
         Context.root_block.unload(forget)
     delete.click(ui_errors(delete_it), adapter, [line, adapter], api_visibility="private")

@@ -142,7 +142,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                    advanced: list[str] = ()) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones)."""
-    from demos.common import config_widget, ui_errors
+    from demos.common import config_widget, session_of, ui_errors
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
@@ -174,7 +174,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                              type="pil", format="png", interactive=False, elem_id=f"train-{cls.name}-over-time")
 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
-        session = request.session_hash if request is not None else "api"
+        session = session_of(request)
         cancel, paused = _cancel_flag(session, method), _flag("pause", session, method)
         cancel.clear()
         paused.clear()
@@ -190,12 +190,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         + [P("admin_token", P.POSITIONAL_OR_KEYWORD, default=None, annotation=str)])  # public servers only
 
     def cancel_run(request: gr.Request = None):
-        _cancel_flag(request.session_hash if request is not None else "api", method).set()
+        _cancel_flag(session_of(request), method).set()
         return "cancelling after the current step, then saving…"
 
     def pause_or_resume(request: gr.Request = None):
         """Pause the session's run between two steps, or resume it; the button says what a click will do."""
-        paused = _flag("pause", request.session_hash if request is not None else "api", method)
+        paused = _flag("pause", session_of(request), method)
         if paused.is_set():
             paused.clear()
             return gr.update(value="Pause")

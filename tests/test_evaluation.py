@@ -3,6 +3,8 @@ names (a set against itself, dropped modes), the request checks, the cache, and 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -115,6 +117,12 @@ def test_measure_through_the_running_app(app_client):
     assert bars is not None
     with pytest.raises(Exception, match="trained on 'faces'"):
         app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", "world", api_name="/evaluate")
+    for checkpoints, num, message in ((["vae/nope-digits"], 100, r"checkpoints \(1-8\): 'vae/nope-digits' is not one of"),
+                                      (None, 100, "choose 1 to 8 checkpoints"),
+                                      (["vae/vae2d-digits"], 10**400, r"samples per model \(N\): 10+… is out of range"),
+                                      (["vae/vae2d-digits"], 150.5, r"samples per model \(N\): 150.5 is not a whole number")):
+        with pytest.raises(Exception, match=message):  # one line naming the control, not Gradio's dump
+            app_client.predict("digits", checkpoints, num, 1, "FID", "world", api_name="/evaluate")
     from core.metrics.inception import find_weights
 
     if find_weights() is None:  # the standard FID is offered only with its weights on disk
@@ -305,3 +313,46 @@ def test_inception_features_are_used_only_when_their_weights_are_on_disk(tmp_pat
 
     result = judge.measure(real_images("digits", 12, first=100)["image"], repeats=2)
     assert set(result["values"]) >= {"fid", "precision", "score", "class_tv"}
+
+
+def test_cancel_stops_only_the_measurement_of_the_visitor_who_pressed_it(app_url):
+    """In a classroom every visitor has their own Cancel: another's press leaves a run alone, one's own stops it."""
+    import random
+
+    import httpx
+    from gradio_client import Client
+
+    app_url = app_url.rstrip("/")
+    config = httpx.get(f"{app_url}/config").json()
+    button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "evaluate-cancel")
+    fn_index = next(i for i, d in enumerate(config["dependencies"])
+                    if any(t[0] == button for t in d["targets"]))
+
+    def press_cancel(session_hash):
+        httpx.post(f"{app_url}/gradio_api/run/predict",
+                   json={"fn_index": fn_index, "data": [], "session_hash": session_hash}).raise_for_status()
+
+    keys = ["gans/dcgan-digits", "gans/lsgan-digits"]
+    a, b = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    for who_cancels, expected in ((b, "done:"), (a, "cancelled")):
+        seed = random.randrange(10**6, 2**31)  # nothing cached: each run generates and measures
+        job = a.submit("digits", keys, 500, seed, "FID", "world", api_name="/evaluate")
+        deadline = time.time() + 240
+        while not job.done() and time.time() < deadline:  # Cancel pressed again and again while the run lasts
+            press_cancel(who_cancels.session_hash)
+            time.sleep(0.2)
+        status = job.result(timeout=300)[0]
+        assert status.startswith(expected), status
+
+
+def test_a_lone_cyclegan_gets_only_its_domains_floor_and_long_names_wrap_at_their_dashes():
+    from core.data.labelled import wrap_text
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    results = list(service.evaluate_stream(AppContext(), "faces", ["translation/cyclegan-black2blonde-hair"], 100, 2))[-1][1]
+    assert [r[0] for r in service.table_rows(results)] == ["1", "R1"]
+    chart = service.metric_chart(results, "CLIP score")  # no measured model has it: a sentence, not a blank
+    assert chart is not None and chart.size[0] == 900
+    assert wrap_text("1. translation/cyclegan-black2blonde-hair", 27) == ["1. translation/cyclegan-", "black2blonde-hair"]
+    assert wrap_text("plain words only here", 10) == ["plain", "words only", "here"]

@@ -18,11 +18,33 @@ def clip_text(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
+def _pieces(word: str) -> list[str]:
+    """A word cut after each "/" and "-" (the places a checkpoint name can break)."""
+    parts, part = [], ""
+    for ch in word:
+        part += ch
+        if ch in "/-":
+            parts.append(part)
+            part = ""
+    return parts + ([part] if part else [])
+
+
 def wrap_text(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` characters, broken between words."""
+    """``text`` in lines of at most ``width`` characters, broken between words; a word longer than a line breaks
+    after its "/" and "-" (a checkpoint name), or is cut."""
     lines, line = [], ""
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
+        if len(word) > width:  # piece by piece, the pieces joined without spaces
+            for i, piece in enumerate(_pieces(word)):
+                sep = " " if i == 0 and line else ""
+                if line and len(line) + len(sep) + len(piece) > width:
+                    lines.append(line)
+                    line, sep = "", ""
+                line += sep + piece
+                while len(line) > width:
+                    lines.append(line[:width])
+                    line = line[width:]
+        elif line and len(line) + 1 + len(word) > width:
             lines.append(line)
             line = word
         else:

@@ -32,7 +32,10 @@ def _main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.world not in WORLDS:
         raise ValueError(f"world must be one of {list(WORLDS)}, got {args.world!r}")
-    keys = [k for k in args.checkpoints.split(",") if k] or evaluable(args.world)
+    keys = [k.strip() for k in args.checkpoints.split(",") if k.strip()]
+    if args.checkpoints.strip() and not keys:
+        raise ValueError(f"--checkpoints names no checkpoint: {args.checkpoints!r} (leave it out for all of the world's)")
+    keys = keys or evaluable(args.world)
     if not keys:
         raise ValueError(f"no installed checkpoint was trained on {args.world!r}")
     results: dict = {}

@@ -22,10 +22,22 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
+def message_image(text: str, width: int = 900) -> Image.Image:
+    """A chart-sized panel with one sentence (wrapped), where a chart has nothing to draw."""
+    from core.data.labelled import wrap_text
+
+    lines = wrap_text(text, 80)
+    image = Image.new("RGB", (width, 40 + 26 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((16, 20 + 26 * i), line, fill="black", font=font(18))
+    return image
+
+
 def bar_chart(names: list[str], values: list[float], errors: list[float], floor: float | None, title: str,
               width: int = 900, row: int = 34) -> Image.Image:
     """Horizontal bars (one per model) with ±1 std whiskers and a dashed line at the real-vs-real floor (if any)."""
-    left, top, right = 300, 46, 40
+    left, top, right = 370, 46, 40
     height = top + row * len(names) + 40
     image = Image.new("RGB", (width, height), "white")
     draw, face = ImageDraw.Draw(image), font(16)
@@ -38,7 +50,7 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
     x_of = lambda v: left + (v - lo) * scale
     for i, (name, v, e) in enumerate(zip(names, values, errors)):
         y = top + i * row
-        draw.text((12, y + row / 2), clip_text(name, 34), fill="black", font=face, anchor="lm")
+        draw.text((12, y + row / 2), clip_text(name, 42), fill="black", font=face, anchor="lm")
         draw.rectangle((x_of(min(0, v)), y + 6, x_of(max(0, v)), y + row - 6), fill=COLOURS[i % len(COLOURS)])
         draw.line((x_of(v - e), y + row / 2, x_of(v + e), y + row / 2), fill="black", width=2)
         for end in (v - e, v + e):
@@ -56,7 +68,7 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
 def pr_plot(names: list[str], precision: list[float], recall: list[float], floor: tuple[float, float],
             size: int = 520) -> Image.Image:
     """Precision (fidelity) against recall (diversity), a numbered dot per model, the real-vs-real point in red."""
-    left, top, legend = 60, 40, 330
+    left, top, legend = 60, 40, 340
     plot = size - top - 60
     image = Image.new("RGB", (left + plot + 30 + legend, size), "white")
     draw, face = ImageDraw.Draw(image), font(15)
@@ -80,7 +92,7 @@ def pr_plot(names: list[str], precision: list[float], recall: list[float], floor
         ly = top + 8 + 26 * i
         draw.ellipse((left + plot + 30, ly - 9, left + plot + 48, ly + 9), fill=colour)
         draw.text((left + plot + 39, ly), mark, fill="white", font=font(12), anchor="mm")
-        draw.text((left + plot + 56, ly), clip_text(name, 32), fill="black", font=face, anchor="lm")
+        draw.text((left + plot + 56, ly), clip_text(name, 42), fill="black", font=face, anchor="lm")
     return image
 
 

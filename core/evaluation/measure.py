@@ -125,25 +125,27 @@ class WorldJudge:
             out["features"], out["logits"] = self.inception.read(images)
         return out
 
-    def metrics(self, fake: dict, seed: int = 0, kid: bool = True) -> dict[str, float]:
-        """Every metric of ``fake`` (a ``read`` result) against the held-out reference set (KID only if ``kid``)."""
+    def metrics(self, fake: dict, seed: int = 0, kid_subsets: int = 50) -> dict[str, float]:
+        """Every metric of ``fake`` (a ``read`` result) against the held-out reference set (KID over ``kid_subsets``
+        random subsets)."""
         from core.metrics import density_coverage, precision_recall
         from core.metrics.score import score_of_logits
 
         real = self.real
         precision, recall = precision_recall(real["features"], fake["features"])
         density, coverage = density_coverage(real["features"], fake["features"])
-        out = {"kid": 100 * kid_from_features(real["features"], fake["features"], seed=seed)[0]} if kid else {}
-        return {**out, "fid": frechet_from_features(real["features"], fake["features"]),
+        kid = kid_from_features(real["features"], fake["features"], subsets=kid_subsets, seed=seed)[0]
+        return {"kid": 100 * kid, "fid": frechet_from_features(real["features"], fake["features"]),
                 "precision": precision, "recall": recall, "density": density, "coverage": coverage,
                 "score": score_of_logits(fake["logits"], splits=1)[0], "class_tv": _tv(fake["classes"], real["classes"], self.classes)}
 
     def measure(self, images: torch.Tensor, seed: int = 0, repeats: int = REPEATS, condition: dict | None = None) -> dict:
         """{metric: value}, {metric: std} and the floor {metric: train-vs-test value} for generated ``images``
-        (N, C, H, W) in [0, 1] of any size. The std is the spread over ``repeats`` random 80 % subsets of the
-        samples (subsets, not a bootstrap with replacement: duplicates would shrink the k-NN balls); KID's is the
-        spread over its own random subsets. With a ``condition`` (``samplers.Samples.condition``) the result also
-        holds "conditional": {metric: value}, with its std over the same subsets, and its floor (real data)."""
+        (N, C, H, W) in [0, 1] of any size. The std is the delete-d jackknife's (Shao & Wu 1989) over ``repeats``
+        random subsets of 80 % of the samples: their spread times sqrt(0.8 / 0.2), an estimate of how much the value
+        moves with another sample of N images (another seed); subsets rather than a bootstrap with replacement,
+        whose duplicates would shrink the k-NN balls. With a ``condition`` (``samplers.Samples.condition``) the
+        result also holds "conditional": {metric: value}, with its std from the same subsets, and its floor."""
         from .conditional import condition_floor, per_image_scores
 
         scores = per_image_scores(self, images, condition or {})
@@ -151,13 +153,14 @@ class WorldJudge:
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True).clamp(0, 1)
         fake = self.read(images)
         values = self.metrics(fake, seed=seed)
-        g, runs, keep = torch.Generator().manual_seed(seed), [], max(2, int(0.8 * len(images)))
+        n = len(images)
+        g, runs, keep = torch.Generator().manual_seed(seed), [], min(n - 1, max(2, int(0.8 * n)))
         for _ in range(repeats):
-            idx = torch.randperm(len(images), generator=g)[:keep]
-            run = self.metrics({k: v[idx] for k, v in fake.items()}, seed=seed, kid=False)
+            idx = torch.randperm(n, generator=g)[:keep]
+            run = self.metrics({k: v[idx] for k, v in fake.items()}, seed=seed, kid_subsets=10)
             runs.append({**run, **{k: float(v[idx].mean()) for k, v in scores.items()}})
-        std = {k: float(torch.tensor([r[k] for r in runs]).std()) for k in runs[0]}
-        std["kid"] = 100 * kid_from_features(self.real["features"], fake["features"], seed=seed)[1]
+        inflate = (keep / (n - keep)) ** 0.5  # delete-d jackknife, d = n - keep
+        std = {k: inflate * float(torch.tensor([r[k] for r in runs]).std()) for k in runs[0]}
         out = {"values": values, "std": std, "floor": self.metrics(self.train, seed=seed), "images": len(images)}
         if scores:
             out["conditional"] = {k: float(v.mean()) for k, v in scores.items()}

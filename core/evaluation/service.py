@@ -29,11 +29,15 @@ _MEMORY: dict[str, dict] = {}
 _LOCK = threading.Lock()
 HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100", "params (M)"]
 CONDITIONAL_HEADERS = ["#", "checkpoint", "asked for", "metric", "value ± std", "real data (the floor)"]
+APPLIES_TO = {"class_accuracy": "class-conditional models (cGANs, class-conditional DDPM)",
+              "clip_score": "text-to-image models", "psnr": "paired translation (pix2pix)",
+              "ssim": "paired translation (pix2pix)", "lpips_style": "paired translation (pix2pix)",
+              "in_target": "unpaired translation (CycleGAN)"}
 CHART_METRICS = [label for label, _ in METRICS.values()] + [label for label, _ in CONDITIONAL.values()]
 
 
 CACHE_DAYS = 7
-CACHE_VERSION = 3  # raise when a result gains a field or a sampler changes what it draws
+CACHE_VERSION = 4  # raise when a result gains a field or a sampler changes what it draws
 
 
 def cache_folder() -> Path:
@@ -137,6 +141,7 @@ def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=
     judge = judge_for(ctx, world, num, drawn.reference, features)
     result = judge.measure(drawn.images, seed, condition=drawn.condition)
     result["seconds_per_100"] = 100 * seconds / len(drawn.images)
+    result["features"] = features
     result["parameters"] = parameters(model)
     result["reference"] = "=".join(drawn.reference) if drawn.reference else None
     result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
@@ -176,11 +181,15 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
         except Cancelled:
             yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
             return
-        yield f"**{key}** measured ({i + 1}/{len(checkpoints)})", results
+        drawn = results[key]["images"]
+        fewer = (f" on {drawn} images: all the held-out inputs of its task, fewer than the {num} asked"
+                 if drawn < num else "")
+        yield f"**{key}** measured ({i + 1}/{len(checkpoints)}){fewer}", results
     small = (f". With N = {num} the FID is biased upwards and the error bars are wide: compare models at one N, "
              "and prefer 1,000 or more") if num < SMALL_N else ""
-    yield (f"done: {len(checkpoints)} checkpoint(s), {num} samples each, seed {seed}, in {FEATURES[features]}{small}",
-           results)
+    short = [f"{k}: {r['images']}" for k, r in results.items() if r["images"] < num]
+    each = f"{num} samples each" + (f" ({', '.join(short)})" if short else "")
+    yield f"done: {len(checkpoints)} checkpoint(s), {each}, seed {seed}, in {FEATURES[features]}{small}", results
 
 
 class Cancelled(Exception):
@@ -202,7 +211,9 @@ def table_rows(results: dict) -> list[list]:
     if not results:
         return []
     floor_row = lambda tag, what, floor: [tag, what] + [number(floor[m]) for m in METRICS] + ["-", "-"]
-    rows = [floor_row("R", "real vs real (the floor)", _world_floor(results))]
+    rows = []
+    if any(not r.get("reference") for r in results.values()):
+        rows.append(floor_row("R", "real vs real (the floor)", _world_floor(results)))
     for i, (key, r) in enumerate(results.items()):
         rows.append([str(i + 1), key] + [_pm(r["values"][m], r["std"][m]) for m in METRICS]
                     + [f"{r['seconds_per_100']:.2f}", f"{r.get('parameters', 0) / 1e6:.2f}"])
@@ -236,7 +247,10 @@ def metric_chart(results: dict, metric: str = "FID"):
     table = "values" if k in METRICS else "conditional"
     shown = [(i, key, r) for i, (key, r) in enumerate(results.items()) if k in r.get(table, {})]
     if not shown:
-        return None
+        from .charts import message_image
+
+        return message_image(f"No measured model has a {metric}: it applies to "
+                             f"{APPLIES_TO.get(k, 'other models')}. Pick another metric, or measure such a model.")
     if table == "values":
         floor = _world_floor(results)[k]
     else:  # conditional floors are per kind; draw one only when every shown model has the same
@@ -244,7 +258,7 @@ def metric_chart(results: dict, metric: str = "FID"):
         floor = floors.pop() if len(floors) == 1 else None
     return bar_chart([f"{i + 1}. {key}" for i, key, _ in shown], [r[table][k] for _, _, r in shown],
                      [r["std"][k] for _, _, r in shown], floor,
-                     f"{metric} ({'higher' if better else 'lower'} is better; whiskers: ±1 std over 80 % subsets)")
+                     f"{metric} ({'higher' if better else 'lower'} is better; whiskers: ±1 std, jackknife over 80 % subsets)")
 
 
 def pr_chart(results: dict):
@@ -290,11 +304,19 @@ def disagreements(results: dict) -> str:
             lines.append(f"- **{key}**: its IS-style score is near real data's ({v['score']:.2f} vs "
                          f"{floor['score']:.2f}) while its FID is {v['fid']:.3g} (floor {floor['fid']:.3g}): the score "
                          "only asks whether each image is confidently one class and the classes are balanced, not whether images look real.")
-    keys = list(results)
+    for reference in {r.get("reference") for r in results.values()}:  # neighbours in FID order, same reference
+        keys = sorted((k for k, r in results.items() if r.get("reference") == reference),
+                      key=lambda k: results[k]["values"]["fid"])
+        lines += _too_close(results, keys)
+    return "\n".join(lines) or "The metrics agree with each other here: no model trades fidelity for diversity."
+
+
+def _too_close(results: dict, keys: list[str]) -> list[str]:
+    lines = []
     for a, b in zip(keys, keys[1:]):
         fa, fb = results[a], results[b]
         gap = abs(fa["values"]["fid"] - fb["values"]["fid"])
         if gap < fa["std"]["fid"] + fb["std"]["fid"]:
-            lines.append(f"- **{a}** and **{b}**: their FIDs differ by {gap:.3g}, less than their error bars: "
+            lines.append(f"- **{a}** and **{b}**: their FIDs differ by {number(gap)}, less than their error bars: "
                          "this sample size cannot rank them.")
-    return "\n".join(lines) or "The metrics agree with each other here: no model trades fidelity for diversity."
+    return lines
