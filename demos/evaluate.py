@@ -34,9 +34,9 @@ balanced classes. Conditional models are also asked whether each image follows i
 (classifier accuracy), the caption (CLIP score, [Hessel et al. 2021](https://arxiv.org/abs/2104.08718)), the paired
 target (PSNR, SSIM, and an LPIPS-style distance after [Zhang et al. 2018](https://arxiv.org/abs/1801.03924)) or the
 other domain. By default every feature comes from GenLab's bundled world classifier (and GenLab's own CLIP): the
-numbers compare only inside GenLab, on the same world. With the Inception-v3 weights on disk, the *features* switch
-gives the standard FID and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a
-2-core CPU)."""
+numbers compare only inside GenLab, on the same world. With the Inception-v3 weights on disk
+(`python -m core.metrics.inception --download` fetches them when online), the *features* switch gives the standard FID
+and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a 2-core CPU)."""
 
 FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (standard FID)", "inception")]
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
@@ -69,8 +69,7 @@ def build(ctx: AppContext) -> None:
                           "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
         features = gr.Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
-                            info="Inception-v3 (the standard FID) needs its weights on disk: "
-                                 "python -m core.metrics.inception --download")
+                            info="Inception-v3 needs its weights on disk (see About)")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop", elem_id="evaluate-cancel")

@@ -356,3 +356,11 @@ def test_a_lone_cyclegan_gets_only_its_domains_floor_and_long_names_wrap_at_thei
     assert chart is not None and chart.size[0] == 900
     assert wrap_text("1. translation/cyclegan-black2blonde-hair", 27) == ["1. translation/cyclegan-", "black2blonde-hair"]
     assert wrap_text("plain words only here", 10) == ["plain", "words only", "here"]
+
+
+@pytest.mark.slow
+def test_the_error_bars_are_about_the_spread_over_seeds():
+    from core.evaluation.calibration import calibrate
+
+    for metric, (spread, bar) in calibrate("gans/dcgan-digits", 200, seeds=8).items():
+        assert 0.4 * spread < bar < 2.5 * spread, (metric, spread, bar)

@@ -302,7 +302,7 @@ def disagreements(results: dict) -> str:
                          "the data's variety but many samples fall off the data (artefacts).")
         if v["score"] >= 0.9 * floor["score"] and v["fid"] > 5 * max(floor["fid"], 1e-3):
             lines.append(f"- **{key}**: its IS-style score is near real data's ({v['score']:.2f} vs "
-                         f"{floor['score']:.2f}) while its FID is {v['fid']:.3g} (floor {floor['fid']:.3g}): the score "
+                         f"{floor['score']:.2f}) while its FID is {number(v['fid'])} (floor {number(floor['fid'])}): the score "
                          "only asks whether each image is confidently one class and the classes are balanced, not whether images look real.")
     for reference in {r.get("reference") for r in results.values()}:  # neighbours in FID order, same reference
         keys = sorted((k for k, r in results.items() if r.get("reference") == reference),
