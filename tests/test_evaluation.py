@@ -236,6 +236,8 @@ def test_translators_are_measured_against_their_targets_and_cyclegan_against_its
     assert 0 < asked[(pix2pix, "LPIPS-style distance")] < 4
     assert asked[("translation/cyclegan-black2blonde-hair", "in target domain")] > 0.5
     assert service.metric_chart(results, "SSIM") is not None  # a conditional metric's chart: the models it applies to
+    assert all(len(r["input_thumbnails"]) == 8 for r in results.values())  # inputs above translations in the sheet
+    assert service.samples_sheet(results).size[1] == 6 + 4 * (72 + 6)
 
 
 def test_text_to_image_samples_come_from_the_worlds_held_out_captions(monkeypatch):

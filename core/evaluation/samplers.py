@@ -39,11 +39,13 @@ class Samples:
     {"kind": "paired", "target": (N, C, H, W)} (the real image each translation should match); or
     {"kind": "domain", "attribute", "value", "source": (N, C, H, W)} (CycleGAN: the untranslated inputs).
     ``reference``: None (the world's held-out images) or (attribute, value): the real faces of that domain.
+    ``inputs``: a translator's input images (N, C, H, W), None for other methods.
     """
 
     images: torch.Tensor
     condition: dict = field(default_factory=dict)
     reference: tuple[str, str] | None = None
+    inputs: torch.Tensor | None = None
 
 
 def world_of(method: str, name: str) -> str | None:
@@ -168,7 +170,7 @@ def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress
     method, name = split(key)
     model = model if model is not None else load(key, device)
     g = torch.Generator().manual_seed(int(seed))
-    condition, reference = {}, None
+    condition, reference, source = {}, None, None
     if method == "translation":
         source, condition, reference = _translation_inputs(model, num)
         num = len(source)  # a domain can hold fewer held-out faces than asked for
@@ -205,7 +207,7 @@ def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress
             progress(start + n, num)
     if labels:
         condition = {"kind": "class", "labels": torch.cat(labels)}
-    return Samples(torch.cat(out), condition, reference)
+    return Samples(torch.cat(out), condition, reference, source)
 
 
 def _text_to_image(pipe, prompts: list[str], generator: torch.Generator) -> torch.Tensor:

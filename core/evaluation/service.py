@@ -37,7 +37,7 @@ CHART_METRICS = [label for label, _ in METRICS.values()] + [label for label, _ i
 
 
 CACHE_DAYS = 7
-CACHE_VERSION = 4  # raise when a result gains a field or a sampler changes what it draws
+CACHE_VERSION = 5  # raise when a result gains a field or a sampler changes what it draws
 
 
 def cache_folder() -> Path:
@@ -145,6 +145,8 @@ def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=
     result["parameters"] = parameters(model)
     result["reference"] = "=".join(drawn.reference) if drawn.reference else None
     result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
+    if drawn.inputs is not None:  # a translator: what it was given, above what it made
+        result["input_thumbnails"] = (drawn.inputs[:8].float() * 255).round().byte().tolist()
     _store(key, num, seed, result, features)
     return result
 
@@ -272,7 +274,8 @@ def pr_chart(results: dict):
 
 
 def samples_sheet(results: dict):
-    """Eight samples of each checkpoint, side by side (a row each), enlarged with visible pixels."""
+    """Eight samples of each checkpoint, side by side (a row each; a translator's inputs in a row above its
+    translations), enlarged with visible pixels."""
     from PIL import Image
 
     from core.data import to_pil
@@ -280,11 +283,15 @@ def samples_sheet(results: dict):
 
     if not results:
         return None
-    rows = []
-    for r in results.values():
-        cells = [to_pil(torch.tensor(t, dtype=torch.uint8).float() / 255) for t in r["thumbnails"]]
-        rows.append([c.resize((72, 72), Image.NEAREST) for c in cells])
-    return labelled_grid(rows, [f"{i + 1}. {k}" for i, k in enumerate(results)], [""] * 8, left=230, top=6)
+    cell = lambda t: to_pil(torch.tensor(t, dtype=torch.uint8).float() / 255).resize((72, 72), Image.NEAREST)
+    rows, labels = [], []
+    for i, (key, r) in enumerate(results.items()):
+        if "input_thumbnails" in r:
+            rows.append([cell(t) for t in r["input_thumbnails"]])
+            labels.append(f"{i + 1}. its inputs")
+        rows.append([cell(t) for t in r["thumbnails"]])
+        labels.append(f"{i + 1}. {key}")
+    return labelled_grid(rows, labels, [""] * 8, left=230, top=6)
 
 
 def disagreements(results: dict) -> str:
