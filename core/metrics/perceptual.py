@@ -51,7 +51,7 @@ def feature_distance(fake: torch.Tensor, real: torch.Tensor, classifier: ConvCla
 
 @torch.no_grad()
 def paired_scores(fake: torch.Tensor, real: torch.Tensor, world: str = "faces",
-                  classifier: ConvClassifier | None = None) -> dict[str, torch.Tensor]:
+                  classifier: ConvClassifier | None = None, batch_size: int = 100) -> dict[str, torch.Tensor]:
     """Per-image PSNR (dB), SSIM and LPIPS-style distance of translations ``fake`` against their targets ``real``,
     both (N, C, H, W) in [0, 1]; each value is an (N,) tensor. PSNR of an exact copy is capped at 100 dB."""
     from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
@@ -60,7 +60,10 @@ def paired_scores(fake: torch.Tensor, real: torch.Tensor, world: str = "faces",
     if fake.shape != real.shape:
         raise ValueError(f"paired images must have one shape, got {tuple(fake.shape)} and {tuple(real.shape)}")
     classifier = classifier if classifier is not None else load_classifier(world)
-    psnr = peak_signal_noise_ratio(fake, real, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    ssim = structural_similarity_index_measure(fake, real, data_range=1.0, reduction="none")
-    return {"psnr": psnr.nan_to_num(posinf=100.0).clamp(max=100.0), "ssim": ssim,
-            "lpips_style": feature_distance(fake, real, classifier)}
+    psnr, ssim = [], []
+    for s in range(0, len(fake), batch_size):  # SSIM on a whole set at once held gigabytes of windows
+        f, r = fake[s:s + batch_size], real[s:s + batch_size]
+        psnr.append(peak_signal_noise_ratio(f, r, data_range=1.0, reduction="none", dim=(1, 2, 3)))
+        ssim.append(structural_similarity_index_measure(f, r, data_range=1.0, reduction="none"))
+    return {"psnr": torch.cat(psnr).nan_to_num(posinf=100.0).clamp(max=100.0), "ssim": torch.cat(ssim),
+            "lpips_style": feature_distance(fake, real, classifier, batch_size)}
