@@ -126,6 +126,7 @@ PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the m
     ("Text-to-image", "Generate", "#t2i-go", "#t2i-gallery"),
     ("LoRA", None, "#lora-generate", "#lora-personalised"),
     ("LoRA", None, "#lora-scale", "#lora-personalised"),
+    ("Evaluate", None, "#evaluate-go", "#evaluate-table"),
 ]
 
 
