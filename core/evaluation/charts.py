@@ -48,6 +48,11 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
     lo = lo * 1.08 if lo < 0 else 0.0
     scale = (width - left - right) / (hi - lo)
     x_of = lambda v: left + (v - lo) * scale
+    bottom = top + row * len(names)
+    if floor is not None:  # the floor first, a dashed line: the bars' value labels are written over it
+        for y in range(top - 4, bottom, 10):
+            draw.line((x_of(floor), y, x_of(floor), y + 5), fill=(200, 0, 0), width=2)
+        draw.text((x_of(floor), bottom + 18), f"real vs real {number(floor)}", fill=(200, 0, 0), font=face, anchor="mm")
     for i, (name, v, e) in enumerate(zip(names, values, errors)):
         y = top + i * row
         draw.text((12, y + row / 2), clip_text(name, 42), fill="black", font=face, anchor="lm")
@@ -55,13 +60,9 @@ def bar_chart(names: list[str], values: list[float], errors: list[float], floor:
         draw.line((x_of(v - e), y + row / 2, x_of(v + e), y + row / 2), fill="black", width=2)
         for end in (v - e, v + e):
             draw.line((x_of(end), y + 10, x_of(end), y + row - 10), fill="black", width=2)
-        draw.text((x_of(max(v + e, 0)) + 6, y + row / 2), number(v), fill="black", font=face, anchor="lm")
-    bottom = top + row * len(names)
-    if floor is None:
-        return image
-    for y in range(top - 4, bottom, 10):  # the floor: a dashed line
-        draw.line((x_of(floor), y, x_of(floor), y + 5), fill=(200, 0, 0), width=2)
-    draw.text((x_of(floor), bottom + 18), f"real vs real {number(floor)}", fill=(200, 0, 0), font=face, anchor="mm")
+        at = (x_of(max(v + e, 0)) + 6, y + row / 2)
+        draw.rectangle(draw.textbbox(at, number(v), font=face, anchor="lm"), fill="white")
+        draw.text(at, number(v), fill="black", font=face, anchor="lm")
     return image
 
 
