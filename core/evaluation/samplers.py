@@ -37,7 +37,7 @@ class Samples:
 
     ``condition``: {} (unconditional); {"kind": "class", "labels": (N,)}; {"kind": "text", "prompts": [N]};
     {"kind": "paired", "target": (N, C, H, W)} (the real image each translation should match); or
-    {"kind": "domain", "attribute", "value", "source": (N, C, H, W)} (CycleGAN: the untranslated inputs).
+    {"kind": "domain", "attribute", "value"} (CycleGAN: the attribute value of the target domain).
     ``reference``: None (the world's held-out images) or (attribute, value): the real faces of that domain.
     ``inputs``: a translator's input images (N, C, H, W), None for other methods.
     """
@@ -131,10 +131,11 @@ def load(key: str, device="cpu"):
 
 
 def parameters(model) -> int:
-    """Trainable size of a sampling model: every parameter it runs (a pipeline: UNet, autoencoder, text encoder)."""
+    """Parameters of a sampling model (a pipeline: UNet, autoencoder and text encoder; a CycleGAN: both generators;
+    a diffusion bundle: its UNet, not its guidance classifier)."""
     if hasattr(model, "components"):  # a diffusers pipeline
         return sum(parameters(m) for m in model.components.values() if isinstance(m, torch.nn.Module))
-    for attr in ("translator", "unet"):  # a translator bundle, a diffusion bundle (its UNet; no guidance classifier)
+    for attr in ("translator", "unet"):  # a translator bundle, a diffusion bundle
         if hasattr(model, attr) and isinstance(getattr(model, attr), torch.nn.Module):
             return parameters(getattr(model, attr))
     return sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
@@ -150,8 +151,7 @@ def _translation_inputs(bundle, num: int) -> tuple[torch.Tensor, dict, tuple | N
     if "attribute" in t:
         ds = FaceDomains(t["attribute"], t["value_a"], t["value_b"], "test", bundle.side)
         a = ds.world.get_batch(ds.a_index[:num])["image"]
-        condition = {"kind": "domain", "attribute": t["attribute"], "value": t["value_b"], "source": a}
-        return a, condition, (t["attribute"], t["value_b"])
+        return a, {"kind": "domain", "attribute": t["attribute"], "value": t["value_b"]}, (t["attribute"], t["value_b"])
     batch = FacePairs(t.get("input", "labels"), "test", bundle.side).get_batch(
         list(range(CONDITIONS_FROM, CONDITIONS_FROM + num)))
     return batch["A"], {"kind": "paired", "target": batch["B"]}, None
@@ -179,7 +179,7 @@ def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress
     out, labels = [], []
     for start in range(0, num, BATCH):
         n = min(BATCH, num - start)
-        k = getattr(model, "num_classes", 0)
+        k = getattr(model, "num_classes", 0) if method in ("gans", "diffusion") else 0
         y = (torch.arange(start, start + n) % k) if k else None
         if method == "vae":
             x = model.sample_prior(n, g)
@@ -191,7 +191,9 @@ def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress
             z = torch.randn(n, model.z_dim, generator=g).to(device)
             x = (model(z, psi=1.0, noise_mode="const") + 1) / 2
         elif method == "text2image":
-            x = _text_to_image(model, condition["prompts"][start:start + n], g)
+            from core.text2image.sampling import images_for_prompts
+
+            x = images_for_prompts(model, condition["prompts"][start:start + n], g, DIFFUSION_STEPS, TEXT_GUIDANCE)
         elif method == "translation":
             from core.translation.inference import translate_batch
 
@@ -208,16 +210,3 @@ def sample(key: str, num: int, seed: int = 0, model=None, device="cpu", progress
     if labels:
         condition = {"kind": "class", "labels": torch.cat(labels)}
     return Samples(torch.cat(out), condition, reference, source)
-
-
-def _text_to_image(pipe, prompts: list[str], generator: torch.Generator) -> torch.Tensor:
-    from core.text2image.sampling import decode, denoise
-    from core.text2image.text_encoders import encode_prompts
-
-    device = pipe.unet.device
-    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, prompts, device).embeds.to(pipe.unet.dtype)
-    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""] * len(prompts), device).embeds.to(pipe.unet.dtype)
-    last = None
-    for last in denoise(pipe, cond, neg, DIFFUSION_STEPS, TEXT_GUIDANCE, "ddim", generator):
-        pass
-    return decode(pipe, last.prev)

@@ -112,21 +112,13 @@ class Text2ImageMethod(CaptionedData, Method):
     @torch.no_grad()
     def generate(self, unet, prompts, generator, steps=None, guidance=None, batch: int = 50) -> torch.Tensor:
         """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM), in batches; the generator seeds them all."""
-        from .sampling import decode, denoise
+        from .sampling import images_for_prompts
 
         c = self.config
         pipe = self.pipeline(unet)
-        out = []
-        for s in range(0, len(prompts), batch):
-            chunk = list(prompts[s:s + batch])
-            cond = self.encode_text(chunk, unet.device)
-            neg = self.encode_text([""] * len(chunk), unet.device)
-            last = None
-            for last in denoise(pipe, cond, neg, steps or c.sample_steps, c.sample_guidance if guidance is None else guidance,
-                                "ddim", generator):
-                pass
-            out.append(decode(pipe, last.prev).cpu())
-        return torch.cat(out)
+        guidance = c.sample_guidance if guidance is None else guidance
+        return torch.cat([images_for_prompts(pipe, list(prompts[s:s + batch]), generator, steps or c.sample_steps,
+                                             guidance).cpu() for s in range(0, len(prompts), batch)])
 
     @torch.no_grad()
     def sample(self, module, num, generator):

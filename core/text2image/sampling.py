@@ -98,3 +98,19 @@ def decode(pipe, latents: torch.Tensor) -> torch.Tensor:
     vae = pipe.vae
     image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
     return (image.float() / 2 + 0.5).clamp(0, 1)
+
+
+@torch.no_grad()
+def images_for_prompts(pipe, prompts: list[str], generator: torch.Generator | None = None, steps: int = 25,
+                       guidance: float = 4.0, sampler: str = "ddim") -> torch.Tensor:
+    """One image (N, 3, H, W) in [0, 1] per prompt, with the empty prompt as the negative (classifier-free guidance
+    w = ``guidance``); the generator seeds them all."""
+    from .text_encoders import encode_prompts
+
+    device, dtype = pipe.unet.device, pipe.unet.dtype
+    cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, list(prompts), device).embeds.to(dtype)
+    neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""] * len(prompts), device).embeds.to(dtype)
+    last = None
+    for last in denoise(pipe, cond, neg, steps, guidance, sampler, generator):
+        pass
+    return decode(pipe, last.prev)
