@@ -94,11 +94,9 @@ def measurements_html(results: dict) -> str:
     if asked:
         charts = (f"<h3>Does each image follow what it was asked for?</h3>{table(CONDITIONAL_HEADERS, asked)}"
                   + charts)
-    from core.evaluation.measure import FEATURES
-
     first = next(iter(results.values()))
     return (f"<h2>Measurements</h2><p>{first['images']} samples per model against as many held-out images, in "
-            f"{FEATURES[first.get('features', 'world')]}. Value ± std (a jackknife over 20 random 80 % subsets: about "
+            f"{first.get('features', 'the world classifier features')}. Value ± std (a jackknife over 20 random 80 % subsets: about "
             "what another seed would give); row R is real data against real data, the floor.</p>"
             f"{table(HEADERS, table_rows(results))}{charts}"
             f'<img alt="precision vs recall" src="{data_uri(pr_chart(results))}">'

@@ -36,9 +36,11 @@ target (PSNR, SSIM, and an LPIPS-style distance after [Zhang et al. 2018](https:
 other domain. By default every feature comes from GenLab's bundled world classifier (and GenLab's own CLIP): the
 numbers compare only inside GenLab, on the same world. With the Inception-v3 weights on disk
 (`python -m core.metrics.inception --download` fetches them when online), the *features* switch gives the standard FID
-and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a 2-core CPU)."""
+and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a 2-core CPU); *CLIP* measures
+in CLIP image embeddings (OpenAI's ViT-B/32 when on disk, which also adds its CLIP score)."""
 
-FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (standard FID)", "inception")]
+FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (standard FID)", "inception"),
+                   ("CLIP", "clip")]
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
            "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64", "translation/pix2pix-labels2face"],
            "shapes": ["text2image/t2i-clip-shapes"]}

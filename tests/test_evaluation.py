@@ -366,3 +366,42 @@ def test_the_error_bars_are_about_the_spread_over_seeds():
 
     for metric, (spread, bar) in calibrate("gans/dcgan-digits", 200, seeds=8).items():
         assert 0.4 * spread < bar < 2.5 * spread, (metric, spread, bar)
+
+
+def test_openai_clip_is_used_when_it_is_on_disk_and_clip_features_plug_in(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
+
+    from core.evaluation.conditional import condition_floor, per_image_scores
+    from core.evaluation.measure import WorldJudge, real_images
+    from core.metrics import clip as clip_module
+
+    bundled = Path(__file__).resolve().parents[1] / "checkpoints"
+    for folder in ("classifier/shapes", "text2image/clip-shapes"):
+        shutil.copytree(bundled / folder, tmp_path / "checkpoints" / folder)
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr(clip_module, "_LOADED", {})
+    assert clip_module.load_clip("openai") is None  # not in checkpoints/metrics/, not in the (offline) cache
+    monkeypatch.setattr(clip_module, "_LOADED", {})
+    # a tiny stand-in with OpenAI's layout (its processor: 224 px, CLIP's normalisation)
+    folder = tmp_path / "checkpoints/metrics/clip-vit-base-patch32"
+    tokenizer = CLIPTokenizer.from_pretrained(bundled / "text2image/clip-shapes")
+    torch.manual_seed(0)
+    config = CLIPConfig(text_config={"vocab_size": tokenizer.vocab_size, "hidden_size": 32, "intermediate_size": 64,
+                                     "num_hidden_layers": 1, "num_attention_heads": 2,
+                                     "max_position_embeddings": tokenizer.model_max_length},
+                        vision_config={"image_size": 224, "patch_size": 32, "hidden_size": 32, "intermediate_size": 64,
+                                       "num_hidden_layers": 1, "num_attention_heads": 2}, projection_dim=16)
+    CLIPModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CLIPImageProcessor().save_pretrained(folder)
+    assert clip_module.openai_folder() == folder and clip_module.load_clip("openai").name == "OpenAI CLIP ViT-B/32"
+
+    scenes = real_images("shapes", 6, first=5000)
+    scores = per_image_scores(None, scenes["image"], {"kind": "text", "prompts": scenes["text"]})
+    assert set(scores) == {"clip_score", "clip_score_openai"} and scores["clip_score_openai"].shape == (6,)
+    judge = WorldJudge("shapes", 6, features="clip")
+    assert judge.real["features"].shape == (6, 16) and "OpenAI" in judge.description
+    assert set(condition_floor(judge, {"kind": "text"})) == {"clip_score", "clip_score_openai"}

@@ -27,8 +27,9 @@ def _main(argv=None) -> int:
     parser.add_argument("--checkpoints", default="", help="method/name,... (default: all of the world's)")
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--features", default="world", choices=["world", "inception"],
-                        help="inception: the standard FID, when the Inception-v3 weights are on disk")
+    parser.add_argument("--features", default="world", choices=["world", "inception", "clip"],
+                        help="inception: the standard FID, when the Inception-v3 weights are on disk; clip: CLIP "
+                             "image embeddings (OpenAI's when on disk, else GenLab's)")
     args = parser.parse_args(argv)
     if args.world not in WORLDS:
         raise ValueError(f"world must be one of {list(WORLDS)}, got {args.world!r}")

@@ -4,7 +4,8 @@ from the same random subsets as the other metrics; each beside its floor, the sa
 - class label (conditional GANs, class-conditional diffusion): **condition accuracy**, how often the world
   classifier's label head reads the class the model was given. Floor: its accuracy on real held-out images.
 - text (text-to-image): **CLIP score**, 100 cos(image, caption) in GenLab's CLIP (``checkpoints/text2image/
-  clip-shapes``; Hessel et al. 2021 without their clipping at 0). Floor: the real images of those captions.
+  clip-shapes``; Hessel et al. 2021 without their clipping at 0), and in OpenAI's CLIP ViT-B/32 when it is on disk
+  (``core.metrics.clip``). Floor: the real images of those captions.
 - paired translation (pix2pix): **PSNR**, **SSIM** and the **LPIPS-style** distance to the real target
   (``core.metrics.perceptual``). No floor: a perfect translation scores 100 dB, 1 and 0.
 - unpaired translation (CycleGAN): **in target domain**, how often the faces classifier reads the target value of the
@@ -18,6 +19,7 @@ import torch
 CONDITIONAL = {  # key -> (label, higher is better)
     "class_accuracy": ("condition accuracy", True),
     "clip_score": ("CLIP score", True),
+    "clip_score_openai": ("CLIP score (OpenAI ViT-B/32)", True),
     "psnr": ("PSNR (dB)", True),
     "ssim": ("SSIM", True),
     "lpips_style": ("LPIPS-style distance", False),
@@ -27,41 +29,16 @@ ASKED = {"class": "a class label", "text": "a caption", "paired": "an input map 
          "domain": "a photo of the other domain"}
 
 
-def _clip(judge):
-    """GenLab's CLIP and tokenizer, loaded once per judge; None when it is not installed."""
-    if not hasattr(judge, "_clip"):
-        from core.engine import list_checkpoints, resolve_checkpoint
+def clip_scores(images: torch.Tensor, prompts: list[str]) -> dict[str, torch.Tensor]:
+    """{metric: (N,) 100 cos(image, caption)} in GenLab's CLIP and, when on disk, OpenAI's; {} without either."""
+    from core.metrics.clip import load_clip
 
-        judge._clip = None
-        if "clip-shapes" in list_checkpoints("text2image"):
-            from core.diffusion.lib import transformers_class
-
-            folder = resolve_checkpoint("text2image", "clip-shapes")
-            model = transformers_class("CLIPModel").from_pretrained(folder, dtype=torch.float32).eval()
-            judge._clip = (model, transformers_class("CLIPTokenizer").from_pretrained(folder))
-    return judge._clip
-
-
-@torch.no_grad()
-def clip_scores(judge, images: torch.Tensor, prompts: list[str]) -> torch.Tensor | None:
-    """(N,) 100 cos(image embedding, text embedding); images (N, 3, H, W) in [0, 1]; None without a CLIP."""
-    import torch.nn.functional as F
-
-    clip = _clip(judge)
-    if clip is None:
-        return None
-    model, tok = clip
-    side = model.config.vision_config.image_size
-    out = []
-    for s in range(0, len(images), 100):
-        x = images[s:s + 100].float()
-        if x.shape[-1] != side:
-            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True)
-        ids = tok(list(prompts[s:s + 100]), padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids
-        r = model(input_ids=ids, pixel_values=x * 2 - 1)
-        out.append(100 * (F.normalize(r.image_embeds, dim=-1) * F.normalize(r.text_embeds, dim=-1)).sum(-1))
-    return torch.cat(out)
+    out = {}
+    for which, key in (("genlab", "clip_score"), ("openai", "clip_score_openai")):
+        clip = load_clip(which)
+        if clip is not None:
+            out[key] = clip.scores(images, prompts)
+    return out
 
 
 def _head(judge, attribute: str) -> int:
@@ -81,8 +58,7 @@ def per_image_scores(judge, images: torch.Tensor, condition: dict) -> dict[str, 
     if kind == "class":
         return {"class_accuracy": (_read(judge, images, judge.head) == condition["labels"]).float()}
     if kind == "text":
-        scores = clip_scores(judge, images, condition["prompts"])
-        return {} if scores is None else {"clip_score": scores}
+        return clip_scores(images, condition["prompts"])
     if kind == "paired":
         from core.metrics.perceptual import paired_scores
 
@@ -109,8 +85,7 @@ def condition_floor(judge, condition: dict) -> dict[str, float]:
         from .samplers import CONDITIONS_FROM
 
         real = real_images(judge.world, judge.num, first=CONDITIONS_FROM)
-        scores = clip_scores(judge, real["image"], real["text"])
-        floor = {} if scores is None else {"clip_score": float(scores.mean())}
+        floor = {k: float(v.mean()) for k, v in clip_scores(real["image"], real["text"]).items()}
     elif kind == "domain":
         scores = per_image_scores(judge, real_images(judge.world, judge.num, domain=judge.domain)["image"], condition)
         floor = {"in_target": float(scores["in_target"].mean())}

@@ -77,7 +77,8 @@ def real_images(world: str, num: int, split: str = "test", domain: tuple[str, st
 
 
 FEATURES = {"world": "the world classifier's features (comparable only inside GenLab)",
-            "inception": "Inception-v3 pool3 features (the standard FID; the score is the Inception Score)"}
+            "inception": "Inception-v3 pool3 features (the standard FID; the score is the Inception Score)",
+            "clip": "CLIP image embeddings (OpenAI's ViT-B/32 when on disk, else GenLab's shapes CLIP)"}
 
 
 class WorldJudge:
@@ -85,8 +86,9 @@ class WorldJudge:
 
     ``domain`` = (attribute, value): the reference sets are only the faces of that domain (CycleGAN's target).
     ``features`` = "inception": FID, KID, precision / recall, density / coverage in Inception-v3's pool3 features and
-    the score from its logits (the Inception Score), when its weights are on disk (``core.metrics.inception``); the
-    class TV and the conditional metrics still read the world classifier."""
+    the score from its logits (the Inception Score), when its weights are on disk (``core.metrics.inception``);
+    "clip": in CLIP image embeddings (``core.metrics.clip``; FD in CLIP space, Kynkäänniemi et al. 2023). The
+    class TV, the score (but with Inception) and the conditional metrics still read the world classifier."""
 
     def __init__(self, world: str, num: int, domain: tuple[str, str] | None = None, features: str = "world"):
         from core.metrics import load_feature_extractor
@@ -95,11 +97,17 @@ class WorldJudge:
             raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
         self.world, self.num, self.domain, self.features = world, num, domain, features
         self.extractor = load_feature_extractor(world)
-        self.inception = None
+        self.inception = self.clip = None
         if features == "inception":
             from core.metrics.inception import load_inception
 
             self.inception = load_inception()
+        elif features == "clip":
+            from core.metrics.clip import load_clip
+
+            self.clip = load_clip("openai") or load_clip("genlab")
+        self.description = (f"CLIP image embeddings ({self.clip.name})" if self.clip is not None
+                            else FEATURES[features])
         net = self.extractor.classifier
         self.head = list(net.head_names).index(JUDGE_HEADS.get(world, net.head_names[0]))
         self.classes = net.head_sizes[self.head]
@@ -123,6 +131,8 @@ class WorldJudge:
         out = {"features": torch.cat(feats), "logits": logits, "classes": logits.argmax(1)}
         if self.inception is not None:
             out["features"], out["logits"] = self.inception.read(images)
+        elif self.clip is not None:
+            out["features"] = self.clip.image_embeds(images)
         return out
 
     def metrics(self, fake: dict, seed: int = 0, kid_subsets: int = 50) -> dict[str, float]:

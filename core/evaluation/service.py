@@ -30,14 +30,15 @@ _LOCK = threading.Lock()
 HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100", "params (M)"]
 CONDITIONAL_HEADERS = ["#", "checkpoint", "asked for", "metric", "value ± std", "real data (the floor)"]
 APPLIES_TO = {"class_accuracy": "class-conditional models (cGANs, class-conditional DDPM)",
-              "clip_score": "text-to-image models", "psnr": "paired translation (pix2pix)",
+              "clip_score": "text-to-image models", "clip_score_openai": "text-to-image models, with OpenAI's CLIP on disk",
+              "psnr": "paired translation (pix2pix)",
               "ssim": "paired translation (pix2pix)", "lpips_style": "paired translation (pix2pix)",
               "in_target": "unpaired translation (CycleGAN)"}
 CHART_METRICS = [label for label, _ in METRICS.values()] + [label for label, _ in CONDITIONAL.values()]
 
 
 CACHE_DAYS = 7
-CACHE_VERSION = 5  # raise when a result gains a field or a sampler changes what it draws
+CACHE_VERSION = 6  # raise when a result gains a field or a sampler changes what it draws
 
 
 def cache_folder() -> Path:
@@ -116,9 +117,16 @@ def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, i
 
 
 def check_features(features) -> str:
-    """ "world" or "inception" (only when the Inception-v3 weights are on disk); ValueError says how to get them."""
+    """ "world", "inception" (only when the Inception-v3 weights are on disk) or "clip"; ValueError says what is
+    missing."""
     if features not in FEATURES:
         raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
+    if features == "clip":
+        from core.metrics.clip import load_clip
+
+        if load_clip("openai") is None and load_clip("genlab") is None:
+            raise ValueError("no CLIP on this machine: GenLab's text2image/clip-shapes is missing, and OpenAI's "
+                             "clip-vit-base-patch32 is neither in checkpoints/metrics/ nor in the Hugging Face cache")
     if features == "inception":
         from core.metrics.inception import FILES, find_weights
 
@@ -141,7 +149,7 @@ def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=
     judge = judge_for(ctx, world, num, drawn.reference, features)
     result = judge.measure(drawn.images, seed, condition=drawn.condition)
     result["seconds_per_100"] = 100 * seconds / len(drawn.images)
-    result["features"] = features
+    result["features"] = judge.description
     result["parameters"] = parameters(model)
     result["reference"] = "=".join(drawn.reference) if drawn.reference else None
     result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
@@ -164,7 +172,7 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
     features = check_features(features)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
-    judge_for(ctx, world, num, features=features)
+    description = judge_for(ctx, world, num, features=features).description
     for i, key in enumerate(checkpoints):
         if cancel is not None and cancel.is_set():
             yield f"cancelled after {i} of {len(checkpoints)} checkpoints", results
@@ -191,7 +199,7 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
              "and prefer 1,000 or more") if num < SMALL_N else ""
     short = [f"{k}: {r['images']}" for k, r in results.items() if r["images"] < num]
     each = f"{num} samples each" + (f" ({', '.join(short)})" if short else "")
-    yield f"done: {len(checkpoints)} checkpoint(s), {each}, seed {seed}, in {FEATURES[features]}{small}", results
+    yield f"done: {len(checkpoints)} checkpoint(s), {each}, seed {seed}, in {description}{small}", results
 
 
 class Cancelled(Exception):

@@ -182,30 +182,12 @@ def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     return {k: v for k, v in metrics.items() if v is not None}
 
 
-@torch.no_grad()
-def clip_score(images: torch.Tensor, prompts, folder=None) -> float | None:
+def clip_score(images: torch.Tensor, prompts) -> float | None:
     """Mean 100 cos(image, prompt) in the project's CLIP (``checkpoints/text2image/clip-shapes``), None if absent."""
-    from core.engine import list_checkpoints, resolve_checkpoint
+    from core.metrics.clip import load_clip
 
-    if folder is None:
-        if "clip-shapes" not in list_checkpoints("text2image"):
-            return None
-        folder = resolve_checkpoint("text2image", "clip-shapes")
-    from core.diffusion.lib import transformers_class
-    CLIPModel = transformers_class("CLIPModel")
-    CLIPTokenizer = transformers_class("CLIPTokenizer")
-
-    clip = CLIPModel.from_pretrained(folder, dtype=torch.float32).eval()
-    tok = CLIPTokenizer.from_pretrained(folder)
-    scores = []
-    for s in range(0, len(images), 100):
-        ids = tok(list(prompts[s:s + 100]), padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids
-        out = clip(input_ids=ids, pixel_values=images[s:s + 100].float() * 2 - 1)
-        img = torch.nn.functional.normalize(out.image_embeds, dim=-1)
-        txt = torch.nn.functional.normalize(out.text_embeds, dim=-1)
-        scores.append(100 * (img * txt).sum(-1))
-    return float(torch.cat(scores).mean())
+    clip = load_clip("genlab")
+    return None if clip is None else float(clip.scores(images, list(prompts)).mean())
 
 
 def results_markdown(metrics: dict) -> str:
