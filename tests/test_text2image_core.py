@@ -231,6 +231,12 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     assert events[-1].kind == "done"
     pipe = load_pipeline(tmp_path / "t2i")
     assert _run(pipe, steps=2).images.shape == (1, 3, 16, 16)
+    # the frozen CLIP text tower is kept once, in its own folder: the pipeline is filled in from there
+    from core.text2image.text_encoders import load_clip_text
+
+    assert not (tmp_path / "t2i" / "text_encoder").exists()
+    tower = load_clip_text(tmp_path / "clip")[1].state_dict()
+    assert all(torch.equal(v, tower[k]) for k, v in pipe.text_encoder.state_dict().items())
 
 
 def test_caption_dropout_rate(tmp_path):

