@@ -73,6 +73,32 @@ def test_config_validation_and_augmentation():
     assert torch.allclose(random_affine(x, degrees=0, scale=0, shift=0), x, atol=1e-5)  # identity jitter
 
 
+def test_shear_slants_a_vertical_stroke_and_the_elastic_field_is_smooth_and_scales_with_alpha():
+    from core.classifier.method import elastic_field
+
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 4:24, 13:15] = 1.0  # a vertical stroke
+    torch.manual_seed(0)
+    y = random_affine(x, degrees=0, scale=0, shift=0, shear=0.5)
+    rows = torch.arange(28.0)
+    top = (y[:, 0, 4:9] * rows).sum((1, 2)) / y[:, 0, 4:9].sum((1, 2))  # mean column of the stroke's top
+    bottom = (y[:, 0, 19:24] * rows).sum((1, 2)) / y[:, 0, 19:24].sum((1, 2))
+    assert (top - bottom).abs().max() > 2.0 and (top - bottom).abs().max() <= 0.5 * 15 + 1  # |slope| <= 0.5
+    assert torch.allclose(y.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.05)  # ink kept
+    torch.manual_seed(1)
+    small = elastic_field(32, 28, 28, 10.0, 4.0, "cpu")
+    torch.manual_seed(1)
+    large = elastic_field(32, 28, 28, 30.0, 4.0, "cpu")
+    assert small.shape == (32, 28, 28, 2) and torch.allclose(large, 3 * small, atol=1e-6)  # linear in alpha
+    px = small * 14  # affine_grid units -> px at 28 wide
+    assert 0.05 < px.abs().mean() < 2.0  # a few tenths of a pixel for alpha 10, sigma 4
+    assert (px[:, 1:] - px[:, :-1]).abs().mean() < 0.3 * px.abs().mean()  # smooth: neighbours move alike
+    torch.manual_seed(2)
+    z = random_affine(x, degrees=0, scale=0, shift=0, elastic_alpha=34.0)
+    overlap = (z * x).sum((1, 2, 3)) / x.sum((1, 2, 3))  # the stroke bends but stays where it was
+    assert not torch.equal(z, x) and z.min() >= 0 and z.max() <= 1 and overlap.mean() > 0.3, overlap.mean()
+
+
 def test_shapes_contents_targets():
     # rows (shape, colour, size, present): a red circle + a blue star; a lone green circle
     objects = torch.tensor([[[0, 0, 1, 1], [3, 2, 0, 1], [0, 0, 0, 0]],

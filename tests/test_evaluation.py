@@ -81,7 +81,7 @@ def test_requests_are_checked_with_one_clear_line():
     assert check_request("digits", "vae/vae2d-digits, vae/vae2d-digits", 2000, 0)[1] == ["vae/vae2d-digits"]
 
 
-def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
+def test_results_are_cached_until_the_weights_or_the_judges_change(tmp_path, monkeypatch):
     import os
     import shutil
     from pathlib import Path
@@ -100,9 +100,13 @@ def test_results_are_cached_until_the_weights_change(tmp_path, monkeypatch):
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1
     service._MEMORY.clear()  # read back from the disk, as after a restart
     assert service.cached("vae/vae2d-digits", 100, 3)["values"] == first["vae/vae2d-digits"]["values"]
-    weights = tmp_path / "checkpoints" / "vae" / "vae2d-digits" / "model.safetensors"
-    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # new weights
-    assert service.cached("vae/vae2d-digits", 100, 3) is None
+    for folder in ("vae/vae2d-digits", "classifier/digits"):  # new model weights, then a new judge
+        service._MEMORY.clear()
+        assert service.cached("vae/vae2d-digits", 100, 3) is not None
+        weights = tmp_path / "checkpoints" / folder / "model.safetensors"
+        os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+        assert service.cached("vae/vae2d-digits", 100, 3) is None
+        service._store("vae/vae2d-digits", 100, 3, first["vae/vae2d-digits"])
 
 
 def test_measure_through_the_running_app(app_client):

@@ -39,6 +39,10 @@ class ClassifierConfig(TrainConfig):
         norm: "group" or "batch" normalisation in the conv blocks (see ``model.conv_block``).
         pool: "mean" (global average) or "grid" (4x4 grid of means: keeps where things are).
         augment: random small affine jitter (rotation, scale, shift) of the training images.
+        shear: with ``augment``, a random horizontal shear up to this slope (slanted handwriting).
+        elastic_alpha: with ``augment``, the strength (px at 28x28) of Simard et al.'s (2003)
+            elastic distortion: a random displacement field smoothed by a Gaussian of
+            ``elastic_sigma`` px; 0 turns it off.
         label_smoothing: cross-entropy label smoothing.
         eval_images: held-out test images measured by ``evaluate`` at the end of training.
     """
@@ -49,6 +53,9 @@ class ClassifierConfig(TrainConfig):
     norm: str = choice("group", NORMS, help="GroupNorm or BatchNorm (keeps absolute colour)")
     pool: str = choice("mean", POOLS, help="global mean or a 4x4 grid of means (keeps the layout)")
     augment: bool = True
+    shear: float = number(0.0, 0.0, 1.0, help="augment: random shear slope (0: none)")
+    elastic_alpha: float = number(0.0, 0.0, 100.0, help="augment: elastic distortion strength, px at 28x28")
+    elastic_sigma: float = number(4.0, 0.5, 20.0, help="augment: elastic field smoothness, px at 28x28")
     label_smoothing: float = number(0.0, 0.0, 0.5)
     eval_images: int = number(2000, 10, 100_000, help="held-out images measured at the end")
     # engine defaults suited to a small classifier
@@ -122,19 +129,43 @@ def batch_max_objects(ds) -> int:
     return int(ds.get_batch([0])["objects"].shape[1])
 
 
-def random_affine(x: torch.Tensor, degrees: float = 8.0, scale: float = 0.08, shift: float = 0.08) -> torch.Tensor:
-    """Jitter a batch (B, C, H, W) by a random rotation, scale and shift (global torch RNG).
+def random_affine(x: torch.Tensor, degrees: float = 8.0, scale: float = 0.08, shift: float = 0.08,
+                  shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0) -> torch.Tensor:
+    """Jitter a batch (B, C, H, W) by a random rotation, scale, shear and shift, then optionally an
+    elastic distortion (global torch RNG).
 
-    ``shift`` is a fraction of the half-width (affine_grid's [-1, 1] coordinates); borders repeat.
+    ``shift`` is a fraction of the half-width (affine_grid's [-1, 1] coordinates); ``shear`` the
+    largest slope of the horizontal shear x' = x + k y; borders repeat. The elastic distortion is
+    Simard, Steinkraus & Platt (2003), "Best practices for convolutional neural networks applied to
+    visual document analysis", section 2: a displacement field uniform in [-1, 1] per pixel, smoothed
+    by a Gaussian of ``elastic_sigma`` px and scaled by ``elastic_alpha`` px (both at 28x28, scaled
+    with the image side).
     """
-    b = len(x)
+    b, _, h, w = x.shape
     ang = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(degrees)
     s = 1 + (torch.rand(b, device=x.device) * 2 - 1) * scale
+    k = (torch.rand(b, device=x.device) * 2 - 1) * shear
     t = (torch.rand(b, 2, device=x.device) * 2 - 1) * shift
     cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
-    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    theta = torch.stack([torch.stack([cos, k * cos - sin, t[:, 0]], 1),
+                         torch.stack([sin, k * sin + cos, t[:, 1]], 1)], 1)  # (B, 2, 3): rotation @ shear
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2) in [-1, 1]
+    if elastic_alpha > 0:
+        grid = grid + elastic_field(b, h, w, elastic_alpha * h / 28.0, elastic_sigma * h / 28.0, x.device)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def elastic_field(b: int, h: int, w: int, alpha: float, sigma: float, device) -> torch.Tensor:
+    """A smooth random displacement (B, H, W, 2) in affine_grid units: uniform noise blurred by a
+    Gaussian of ``sigma`` px (separable, zero-padded) and scaled to ``alpha`` px (Simard et al. 2003)."""
+    radius = max(1, int(math.ceil(3 * sigma)))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=device, dtype=torch.float32) / sigma) ** 2)
+    taps = taps / taps.sum()
+    field = torch.rand(b * 2, 1, h, w, device=device) * 2 - 1
+    field = F.conv2d(field, taps.view(1, 1, 1, -1), padding=(0, radius))
+    field = F.conv2d(field, taps.view(1, 1, -1, 1), padding=(radius, 0))
+    field = field.view(b, 2, h, w).permute(0, 2, 3, 1) * alpha  # px
+    return field * torch.tensor([2.0 / w, 2.0 / h], device=device)  # px -> [-1, 1] units
 
 
 class ClassifierMethod(Method):
@@ -169,7 +200,8 @@ class ClassifierMethod(Method):
     def training_step(self, model, batch, ctx) -> dict:
         x, y = batch["image"], self.targets(batch)  # (B, C, H, W), (B, n_heads)
         if self.config.augment:
-            x = random_affine(x)
+            c = self.config
+            x = random_affine(x, shear=c.shear, elastic_alpha=c.elastic_alpha, elastic_sigma=c.elastic_sigma)
         logits = model(x)  # (B, sum(head_sizes))
         raw = ctx.accelerator.unwrap_model(model)
         loss = raw.loss(logits, y, self.config.label_smoothing)

@@ -97,9 +97,17 @@ def _weights(method: str, name: str) -> list[Path]:
 
 def fingerprint(key: str) -> str:
     """Changes when the checkpoint's weights change (size and modification time of its safetensors files)."""
-    method, name = split(key)
-    folder = resolve_checkpoint(method, name)
-    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in _weights(method, name))
+    return folder_fingerprint(resolve_checkpoint(*split(key)))
+
+
+def judge_fingerprint(key: str) -> str:
+    """Changes when the weights of the classifier that measures ``key`` (its world's) change."""
+    return folder_fingerprint(resolve_checkpoint("classifier", world_of(*split(key))))
+
+
+def folder_fingerprint(folder: Path) -> str:
+    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                    for p in sorted(folder.rglob("*.safetensors")))
 
 
 def load(key: str, device="cpu"):

@@ -19,7 +19,7 @@ import torch
 from .charts import number
 from .conditional import ASKED, CONDITIONAL
 from .measure import FEATURES, METRICS, WorldJudge
-from .samplers import fingerprint, load, parameters, sample, split, world_of
+from .samplers import fingerprint, judge_fingerprint, load, parameters, sample, split, world_of
 
 WORLDS = ("digits", "faces", "shapes")
 NUM_RANGE = (100, 2000)
@@ -49,7 +49,8 @@ def cache_folder() -> Path:
 
 
 def _cache_key(key: str, num: int, seed: int, features: str = "world") -> str:
-    return json.dumps([key, fingerprint(key), num, seed, features, CACHE_VERSION])
+    """Names a result: the checkpoint and its weights, the judge (its world classifier's weights), N, seed, features."""
+    return json.dumps([key, fingerprint(key), judge_fingerprint(key), num, seed, features, CACHE_VERSION])
 
 
 def _cache_file(cache_key: str) -> Path:
@@ -57,7 +58,7 @@ def _cache_file(cache_key: str) -> Path:
 
 
 def cached(key: str, num: int, seed: int, features: str = "world") -> dict | None:
-    """The stored result of (checkpoint, N, seed, features) if its weights have not changed since."""
+    """The stored result of (checkpoint, N, seed, features) if neither its weights nor the judge's have changed since."""
     ck = _cache_key(key, num, seed, features)
     with _LOCK:
         if ck in _MEMORY:
