@@ -257,6 +257,34 @@ def test_text_to_image_samples_come_from_the_worlds_held_out_captions(monkeypatc
     assert samplers.evaluable("shapes") == ["text2image/t2i-clip-shapes", "text2image/t2i-minilm-shapes"]
 
 
+def test_text_to_image_thumbnails_keep_their_prompts_and_the_sheet_lists_them(monkeypatch):
+    import numpy as np
+
+    from core.engine import AppContext
+    from core.evaluation import samplers, service
+
+    monkeypatch.setattr(samplers, "DIFFUSION_STEPS", 1)
+    monkeypatch.setattr(service, "cached", lambda *a: None)
+    monkeypatch.setattr(service, "_store", lambda *a: None)
+
+    class Judge:  # the wiring of the result, not the metrics
+        description = "stub"
+
+        def measure(self, images, seed, condition=None):
+            return {}
+
+    monkeypatch.setattr(service, "judge_for", lambda *a: Judge())
+    result = service.measure_checkpoint(AppContext(), "shapes", "text2image/t2i-minilm-shapes", 10, 4)
+    asked = samplers.sample("text2image/t2i-minilm-shapes", 10, seed=4).condition["prompts"]
+    assert result["prompts"] == asked[:8] and len(result["thumbnails"]) == 8
+    plain = {"vae/x": {"thumbnails": result["thumbnails"]}}
+    with_prompts = {"text2image/t2i-minilm-shapes": result}
+    short, long = service.samples_sheet(plain), service.samples_sheet(with_prompts)
+    assert long.size[0] == short.size[0] and long.size[1] > short.size[1] + 8 * 18  # a line per prompt at least
+    legend = np.asarray(long.convert("L"))[short.size[1] + 18:]
+    assert (legend < 100).mean() > 0.005  # text below the grid
+
+
 def test_cancel_stops_inside_the_generation_and_the_progress_follows_each_batch(monkeypatch):
     import threading
 

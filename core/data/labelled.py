@@ -67,3 +67,16 @@ def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[st
         for j, img in enumerate(cells[i]):
             grid.paste(img.convert("RGB"), (left + j * (w + pad), y))
     return grid
+
+
+def with_legend(image: Image.Image, lines: list[str], title: str = "", font_size: int = 15) -> Image.Image:
+    """``image`` with a white strip below it holding ``title`` and ``lines`` (each wrapped to the image's width)."""
+    face, step = font(font_size), font_size + 5
+    width = max(20, (image.width - 12) // 8)
+    wrapped = ([title] if title else []) + [w for line in lines for w in wrap_text(line, width)]
+    out = Image.new("RGB", (image.width, image.height + 8 + step * len(wrapped)), "white")
+    out.paste(image.convert("RGB"), (0, 0))
+    draw = ImageDraw.Draw(out)
+    for k, line in enumerate(wrapped):
+        draw.text((6, image.height + 4 + step * k), line, fill="black", font=face)
+    return out

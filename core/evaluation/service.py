@@ -38,7 +38,7 @@ CHART_METRICS = [label for label, _ in METRICS.values()] + [label for label, _ i
 
 
 CACHE_DAYS = 7
-CACHE_VERSION = 6  # raise when a result gains a field or a sampler changes what it draws
+CACHE_VERSION = 7  # raise when a result gains a field or a sampler changes what it draws
 
 
 def cache_folder() -> Path:
@@ -154,6 +154,8 @@ def measure_checkpoint(ctx, world: str, key: str, num: int, seed: int, progress=
     result["parameters"] = parameters(model)
     result["reference"] = "=".join(drawn.reference) if drawn.reference else None
     result["thumbnails"] = (drawn.images[:8] * 255).round().byte().tolist()
+    if drawn.condition.get("kind") == "text":  # what the eight thumbnails were asked for
+        result["prompts"] = list(drawn.condition["prompts"][:8])
     if drawn.inputs is not None:  # a translator: what it was given, above what it made
         result["input_thumbnails"] = (drawn.inputs[:8].float() * 255).round().byte().tolist()
     _store(key, num, seed, result, features)
@@ -284,11 +286,12 @@ def pr_chart(results: dict):
 
 def samples_sheet(results: dict):
     """Eight samples of each checkpoint, side by side (a row each; a translator's inputs in a row above its
-    translations), enlarged with visible pixels."""
+    translations), enlarged with visible pixels; text-to-image columns numbered, with their prompts listed below
+    (every text-to-image model of a run draws the same prompts)."""
     from PIL import Image
 
     from core.data import to_pil
-    from core.data.labelled import labelled_grid
+    from core.data.labelled import labelled_grid, with_legend
 
     if not results:
         return None
@@ -300,7 +303,11 @@ def samples_sheet(results: dict):
             labels.append(f"{i + 1}. its inputs")
         rows.append([cell(t) for t in r["thumbnails"]])
         labels.append(f"{i + 1}. {key}")
-    return labelled_grid(rows, labels, [""] * 8, left=230, top=6)
+    prompts = next((r["prompts"] for r in results.values() if r.get("prompts")), None)
+    if not prompts:
+        return labelled_grid(rows, labels, [""] * 8, left=230, top=6)
+    sheet = labelled_grid(rows, labels, [str(j + 1) for j in range(8)], left=230, top=24)
+    return with_legend(sheet, [f"{j + 1}. {p}" for j, p in enumerate(prompts)], title="text-to-image prompts:")
 
 
 def disagreements(results: dict) -> str:
