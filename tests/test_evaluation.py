@@ -285,6 +285,47 @@ def test_text_to_image_thumbnails_keep_their_prompts_and_the_sheet_lists_them(mo
     assert (legend < 100).mean() > 0.005  # text below the grid
 
 
+def test_visitors_measure_one_at_a_time_but_measured_results_never_wait(monkeypatch):
+    import threading
+
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    class Judge:
+        description = "stub"
+
+    measured = {"gans/dcgan-digits"}
+    monkeypatch.setattr(service, "judge_for", lambda *a, **k: Judge())
+    monkeypatch.setattr(service, "cached", lambda key, *a: {"images": 100} if key in measured else None)
+    monkeypatch.setattr(service, "measure_checkpoint", lambda ctx, world, key, *a: {"images": 100})
+    service._TURN.acquire()  # another visitor's measurement is generating
+    try:
+        lines = [line for line, _ in service.evaluate_stream(AppContext(), "digits", ["gans/dcgan-digits"], 100, 0)]
+        assert lines[-1].startswith("done") and not any("waiting" in line for line in lines)  # measured: no wait
+        stream = service.evaluate_stream(AppContext(), "digits", ["vae/vae2d-digits"], 100, 0)
+        assert "waiting for another visitor" in [next(stream), next(stream)][1][0]
+        finished = []
+        reader = threading.Thread(target=lambda: finished.extend(line for line, _ in stream))
+        reader.start()
+        reader.join(0.6)
+        assert reader.is_alive() and not finished  # still waiting its turn
+    finally:
+        service._TURN.release()
+    reader.join(5)
+    assert finished[-1].startswith("done") and any("generating" in line for line in finished)
+    assert service._TURN.acquire(blocking=False)  # its turn given back
+    service._TURN.release()
+    cancel = threading.Event()
+    service._TURN.acquire()
+    try:
+        stream = service.evaluate_stream(AppContext(), "digits", ["vae/vae2d-digits"], 100, 0, cancel)
+        next(stream), next(stream)
+        cancel.set()  # Cancel while waiting
+        assert [line for line, _ in stream][-1].startswith("cancelled while waiting")
+    finally:
+        service._TURN.release()
+
+
 def test_cancel_stops_inside_the_generation_and_the_progress_follows_each_batch(monkeypatch):
     import threading
 

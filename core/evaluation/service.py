@@ -27,6 +27,7 @@ MOST = 8  # checkpoints in one comparison
 SMALL_N = 500  # below this, the status line warns that FID is biased and the error bars wide
 _MEMORY: dict[str, dict] = {}
 _LOCK = threading.Lock()
+_TURN = threading.Lock()  # one measurement generates at a time on a server; cached results never wait for it
 HEADERS = ["#", "checkpoint"] + [label for label, _ in METRICS.values()] + ["s per 100", "params (M)"]
 CONDITIONAL_HEADERS = ["#", "checkpoint", "asked for", "metric", "value ± std", "real data (the floor)"]
 APPLIES_TO = {"class_accuracy": "class-conditional models (cGANs, class-conditional DDPM)",
@@ -170,7 +171,8 @@ def judge_for(ctx, world: str, num: int, domain: tuple[str, str] | None = None, 
 def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num=500, seed=0, cancel=None,
                     progress=None, features="world"):
     """Measure each checkpoint in turn; yield (status, results {key: result}) after each step (for a progress line).
-    ``progress(fraction, text)``, if given, follows the generation batch by batch."""
+    ``progress(fraction, text)``, if given, follows the generation batch by batch. Visitors measure one at a time
+    (a lock around the generation), while results already measured come back without waiting."""
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
     features = check_features(features)
     results: dict[str, dict] = {}
@@ -180,8 +182,6 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
         if cancel is not None and cancel.is_set():
             yield f"cancelled after {i} of {len(checkpoints)} checkpoints", results
             return
-        if cached(key, num, seed, features) is None:
-            yield f"**{key}** ({i + 1}/{len(checkpoints)}): generating {num} images…", results
 
         def step(done, total, i=i, key=key):
             if progress is not None:
@@ -189,11 +189,25 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
 
+        turn = False
         try:
+            if cached(key, num, seed, features) is None:
+                if not _TURN.acquire(blocking=False):
+                    yield (f"**{key}** ({i + 1}/{len(checkpoints)}): waiting for another visitor's measurement "
+                           "to finish (one generates at a time; measured results come back at once)…"), results
+                    while not _TURN.acquire(timeout=0.25):
+                        if cancel is not None and cancel.is_set():
+                            yield f"cancelled while waiting: {i} of {len(checkpoints)} checkpoints measured", results
+                            return
+                turn = True
+                yield f"**{key}** ({i + 1}/{len(checkpoints)}): generating {num} images…", results
             results[key] = measure_checkpoint(ctx, world, key, num, seed, step, features)
         except Cancelled:
             yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
             return
+        finally:
+            if turn:
+                _TURN.release()
         drawn = results[key]["images"]
         fewer = (f" on {drawn} images: all the held-out inputs of its task, fewer than the {num} asked"
                  if drawn < num else "")
