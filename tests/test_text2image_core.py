@@ -231,6 +231,8 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     assert events[-1].kind == "done"
     pipe = load_pipeline(tmp_path / "t2i")
     assert _run(pipe, steps=2).images.shape == (1, 3, 16, 16)
+    card = (tmp_path / "t2i" / "unet" / "README.md").read_text()  # named after the checkpoint, not the export's temp folder
+    assert card.startswith("# `t2i/unet`") and ".export-" not in card
     # the frozen CLIP text tower is kept once, in its own folder: the pipeline is filled in from there
     from core.text2image.text_encoders import load_clip_text
 

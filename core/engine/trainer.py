@@ -233,7 +233,7 @@ class Trainer:
         from safetensors.torch import save_model
 
         out = self.out_dir
-        with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
+        with tempfile.TemporaryDirectory(prefix=EXPORT_PREFIX, dir=out) as tmp:
             tmp = Path(tmp)
             self.method.save_inference(module, tmp)
             for name, extra in (extras or {}).items():
@@ -366,6 +366,15 @@ class Trainer:
             history.append({"from": before["step"], "to": step, "wall_time": round(wall_time - before["wall_time"], 3),
                             "command": self.command, "hardware": hardware(acc)})
         return history
+
+
+EXPORT_PREFIX = ".export-"  # the inference files are written in <out>/.export-XXXX, then moved into <out>
+
+
+def checkpoint_name(folder) -> str:
+    """The name of the checkpoint that ``folder`` holds or, during an export, will hold (its ``out`` folder)."""
+    folder = Path(folder)
+    return folder.parent.name if folder.name.startswith(EXPORT_PREFIX) else folder.name
 
 
 LOSS_LOG = "losses.json"  # [{"step": s, "<loss>": mean since the previous row, ...}, ...]

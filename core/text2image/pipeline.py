@@ -95,7 +95,10 @@ PART_ROLES = {"unet": "the denoising UNet eps_theta(z_t, t, tau(y))", "vae": "th
 def write_part_cards(folder) -> None:
     """A short card in each weights subfolder, pointing to the pipeline's card (command, data, steps, time, hardware,
     metrics live there, written by the trainer)."""
+    from core.engine.trainer import checkpoint_name
+
     folder = Path(folder)
+    name = checkpoint_name(folder)  # not the temporary export folder's
     meta = read_meta(folder)
     trained_apart = {"vae": meta.get("autoencoder"), "text_encoder": meta.get("text_encoder_source")}
     for part, role in PART_ROLES.items():
@@ -104,7 +107,7 @@ def write_part_cards(folder) -> None:
             origin = (f" It was trained on its own, before the UNet: its card is `{apart}/README.md`." if apart and
                       apart != MINILM else "")
             (folder / part / "README.md").write_text(
-                f"# `{folder.name}/{part}`\n\n{role[0].upper() + role[1:]} of the text-to-image pipeline `{folder.name}`: "
+                f"# `{name}/{part}`\n\n{role[0].upper() + role[1:]} of the text-to-image pipeline `{name}`: "
                 f"how it was trained (command, data, steps, wall time, hardware) and what it measures are in the pipeline's "
                 f"card, [`../README.md`](../README.md). Load the whole pipeline with "
                 f"`core.text2image.pipeline.load_pipeline`, or this part alone with diffusers' / transformers' "
