@@ -26,7 +26,7 @@ pretrained MiniLM sentence encoder; each is a diffusers `StableDiffusionPipeline
 folder put in `checkpoints/text2image/` runs through the same tab."""
 
 METHOD = "text2image"
-DEFAULT_MODEL = "t2i-clip-shapes"
+DEFAULT_MODEL = "t2i-minilm-shapes"  # the one that draws the most right shapes (its card)
 EXAMPLES = ["a large red circle", "a small blue star", "a large yellow heart to the left of a medium purple square",
             "a medium green diamond above a large orange hexagon", "a large red star",
             "a large pink cross below a medium cyan circle, and a small yellow square to the left of the medium cyan circle"]

@@ -26,7 +26,8 @@ def test_endpoint_has_named_parameters_and_runs_with_its_defaults(app_client):
     assert "25 ddim steps" in status and "red" in readout
     sheet = np.asarray(Image.open(attention))           # one map per word of "a large red circle", labelled below
     assert sheet.shape == (176, 4 * 156 - 6, 3)
-    assert "&lt;start&gt; · a · large · red · circle · &lt;end&gt;" in story and "(1, 32, 256)" in story   # escaped: shown as text
+    assert "&lt;start&gt; · a · large · red · circle · &lt;end&gt;" in story   # escaped: shown as text
+    assert "(1, 40, 384)" in story  # the default model, t2i-minilm-shapes: 40 MiniLM tokens of 384-d hidden states
 
 
 def test_same_seed_same_image_and_a_grid_of_images(app_client):
