@@ -43,7 +43,7 @@ FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (
                    ("CLIP", "clip")]
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
            "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64", "translation/pix2pix-labels2face"],
-           "shapes": ["text2image/t2i-clip-shapes"]}
+           "shapes": ["text2image/t2i-minilm-shapes"]}  # the text-to-image model that draws the most right shapes
 
 
 _CANCELS: dict[str, threading.Event] = {}  # session -> the Cancel flag of its measurement in progress
