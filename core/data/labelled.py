@@ -69,14 +69,16 @@ def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[st
     return grid
 
 
-def with_legend(image: Image.Image, lines: list[str], title: str = "", font_size: int = 15) -> Image.Image:
-    """``image`` with a white strip below it holding ``title`` and ``lines`` (each wrapped to the image's width)."""
+def with_legend(image: Image.Image, lines: list[str], title: str = "", font_size: int = 15, margin: int = 6,
+                chars: int | None = None) -> Image.Image:
+    """``image`` with a white strip below it holding ``title`` and ``lines``, each wrapped to ``chars`` characters
+    (default: as many as fit the image's width at about 8 px each)."""
     face, step = font(font_size), font_size + 5
-    width = max(20, (image.width - 12) // 8)
-    wrapped = ([title] if title else []) + [w for line in lines for w in wrap_text(line, width)]
+    chars = chars or max(20, (image.width - 2 * margin) // 8)
+    wrapped = ([title] if title else []) + [w for line in lines for w in wrap_text(line, chars)]
     out = Image.new("RGB", (image.width, image.height + 8 + step * len(wrapped)), "white")
     out.paste(image.convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(out)
     for k, line in enumerate(wrapped):
-        draw.text((6, image.height + 4 + step * k), line, fill="black", font=face)
+        draw.text((margin, image.height + 4 + step * k), line, fill="black", font=face)
     return out

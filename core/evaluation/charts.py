@@ -24,14 +24,9 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 def message_image(text: str, width: int = 900) -> Image.Image:
     """A chart-sized panel with one sentence (wrapped), where a chart has nothing to draw."""
-    from core.data.labelled import wrap_text
+    from core.data.labelled import with_legend
 
-    lines = wrap_text(text, 80)
-    image = Image.new("RGB", (width, 40 + 26 * len(lines)), "white")
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((16, 20 + 26 * i), line, fill="black", font=font(18))
-    return image
+    return with_legend(Image.new("RGB", (width, 16), "white"), [text], font_size=18, margin=16, chars=80)
 
 
 def bar_chart(names: list[str], values: list[float], errors: list[float], floor: float | None, title: str,

@@ -103,9 +103,9 @@ class WorldJudge:
 
             self.inception = load_inception()
         elif features == "clip":
-            from core.metrics.clip import load_clip
+            from core.metrics.clip import best_clip
 
-            self.clip = load_clip("openai") or load_clip("genlab")
+            self.clip = best_clip()
         self.description = (f"CLIP image embeddings ({self.clip.name})" if self.clip is not None
                             else FEATURES[features])
         net = self.extractor.classifier

@@ -67,7 +67,7 @@ def _is_sampler(method: str, name: str) -> bool:
     folder = resolve_checkpoint(method, name)
     if method == "text2image":  # pipelines only, not their autoencoder or CLIP parts
         return (folder / "model_index.json").is_file()
-    return bool(_weights(method, name))
+    return bool(_weights(folder))
 
 
 def evaluable(world: str) -> list[str]:
@@ -91,8 +91,8 @@ def split(key: str) -> tuple[str, str]:
     return method, name
 
 
-def _weights(method: str, name: str) -> list[Path]:
-    return sorted(resolve_checkpoint(method, name).rglob("*.safetensors"))
+def _weights(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.safetensors"))
 
 
 def fingerprint(key: str) -> str:
@@ -106,8 +106,7 @@ def judge_fingerprint(key: str) -> str:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                    for p in sorted(folder.rglob("*.safetensors")))
+    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in _weights(folder))
 
 
 def load(key: str, device="cpu"):

@@ -124,9 +124,9 @@ def check_features(features) -> str:
     if features not in FEATURES:
         raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
     if features == "clip":
-        from core.metrics.clip import load_clip
+        from core.metrics.clip import best_clip
 
-        if load_clip("openai") is None and load_clip("genlab") is None:
+        if best_clip() is None:
             raise ValueError("no CLIP on this machine: GenLab's text2image/clip-shapes is missing, and OpenAI's "
                              "clip-vit-base-patch32 is neither in checkpoints/metrics/ nor in the Hugging Face cache")
     if features == "inception":

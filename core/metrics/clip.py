@@ -98,6 +98,11 @@ def load_clip(which: str = "genlab") -> Clip | None:
         return _LOADED[which]
 
 
+def best_clip() -> Clip | None:
+    """OpenAI's CLIP when it is on disk, else GenLab's; None when neither is."""
+    return load_clip("openai") or load_clip("genlab")
+
+
 def _load(which: str) -> Clip | None:
     from core.diffusion.lib import transformers_class
     from core.engine import list_checkpoints, resolve_checkpoint
