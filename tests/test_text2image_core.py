@@ -233,6 +233,10 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     assert _run(pipe, steps=2).images.shape == (1, 3, 16, 16)
     card = (tmp_path / "t2i" / "unet" / "README.md").read_text()  # named after the checkpoint, not the export's temp folder
     assert card.startswith("# `t2i/unet`") and ".export-" not in card
+    # the frozen autoencoder's weights are a link to its own checkpoint (one copy in the repository), as the bundles are
+    vae_weights = tmp_path / "t2i" / "vae" / "diffusion_pytorch_model.safetensors"
+    assert vae_weights.is_symlink() and vae_weights.resolve() == (tmp_path / "ae" / vae_weights.name).resolve()
+    assert vae_weights.readlink().parts[:2] == ("..", "..")   # relative: the link survives a clone elsewhere
     # the frozen CLIP text tower is kept once, in its own folder: the pipeline is filled in from there
     from core.text2image.text_encoders import load_clip_text
 

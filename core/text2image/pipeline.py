@@ -74,7 +74,8 @@ def assemble(unet, vae, tokenizer, text_encoder, scheduler):
 
 def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
     """``pipe.save_pretrained(folder)`` (cast to ``dtype``: a copy) + ``genlab_text2image.json``; a text encoder with
-    a ``text_encoder_source`` in ``meta`` is left out (see the module docstring)."""
+    a ``text_encoder_source`` in ``meta`` is left out (see the module docstring), and ``vae/``'s weights become a link
+    to the ``autoencoder`` checkpoint of ``meta`` when they are its bytes (:func:`link_shared_weights`)."""
     folder = Path(folder)
     kind = text_encoder_kind(pipe.text_encoder)
     parts = {k: getattr(pipe, k) for k in ("unet", "vae", "text_encoder")}
@@ -84,8 +85,32 @@ def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
     saved.save_pretrained(folder, safe_serialization=True)
     if meta.get("text_encoder_source"):
         shutil.rmtree(folder / "text_encoder", ignore_errors=True)
+    if meta.get("autoencoder"):
+        link_shared_weights(folder / "vae", Path(meta["autoencoder"]))
     (folder / META_FILE).write_text(json.dumps({**meta, "text_encoder": kind}, indent=2) + "\n")
     write_part_cards(folder)
+
+
+def link_shared_weights(part: Path, source: Path, name: str = "diffusion_pytorch_model.safetensors") -> bool:
+    """Replace ``part/name`` by a relative link to ``source/name`` when the two files hold the same bytes.
+
+    A pipeline's frozen autoencoder is the autoencoder checkpoint it was trained on; the link keeps one copy of its
+    weights in the repository. ``part`` may sit in an export's temporary folder (``<out>/.export-XXXX/vae``): the link
+    is relative to where the part ends up (``<out>/vae``). Returns whether it linked.
+    """
+    import filecmp
+    import os
+
+    from core.engine.trainer import EXPORT_PREFIX
+
+    saved, shared = part / name, source / name
+    if not (saved.is_file() and shared.is_file() and filecmp.cmp(saved, shared, shallow=False)):
+        return False
+    checkpoint = part.parent.parent if part.parent.name.startswith(EXPORT_PREFIX) else part.parent
+    target = os.path.relpath(shared.resolve(), (checkpoint / part.name).resolve())
+    saved.unlink()
+    saved.symlink_to(target)
+    return True
 
 
 PART_ROLES = {"unet": "the denoising UNet eps_theta(z_t, t, tau(y))", "vae": "the latent autoencoder (E, D)",
