@@ -245,6 +245,31 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     assert all(torch.equal(v, tower[k]) for k, v in pipe.text_encoder.state_dict().items())
 
 
+def test_a_cached_dataset_runs_the_frozen_parts_once_per_item_with_the_same_loss(tmp_path):
+    from core.engine import StepContext
+
+    method = _tiny_method(tmp_path, cache_items=16, caption_dropout=0.0)
+    model = method.build_model()
+    dataset = method.build_dataset("train")
+    batch = dataset.get_batch([3, 5, 7, 9])
+    ctx = StepContext(0, SimpleNamespace(device=torch.device("cpu")), {})
+    vae = method.frozen()[0]
+    calls = []
+    encode = vae.encode
+    vae.encode = lambda x: calls.append(len(x)) or encode(x)
+    losses = []
+    for with_item in (False, True, True):
+        torch.manual_seed(2)
+        b = batch if with_item else {k: v for k, v in batch.items() if k != "item"}
+        losses.append(float(method.training_step(model, b, ctx)["loss"]))
+    assert calls == [4, 4]                                  # live, then encoded once and kept for the second draw
+    assert losses[1] == pytest.approx(losses[0], rel=1e-3)  # the kept embeddings are float16
+    assert losses[2] == losses[1]
+    torch.manual_seed(2)
+    method.training_step(model, dataset.get_batch([5, 11]), ctx)
+    assert calls == [4, 4, 1]                               # only the item not seen before
+
+
 def test_caption_dropout_rate(tmp_path):
     from core.engine import StepContext
 

@@ -79,11 +79,13 @@ class CaptionedWorld:
         return len(self.indices)
 
     def get_batch(self, indices) -> dict:
-        """{"image": (B, C, H, W) float in [0, 1], "text": [B captions]} for positions ``indices`` of the kept items."""
+        """{"image": (B, C, H, W) float in [0, 1], "text": [B captions]} for positions ``indices`` of the kept items;
+        from the cache also "item": (B,) int64, the positions, so a method can keep what it computes per item."""
         indices = [int(i) for i in indices]
         if self.cache_items:
             cache = self._cache
-            return {"image": cache["image"][indices].float() / 255, "text": [cache["text"][i] for i in indices]}
+            return {"image": cache["image"][indices].float() / 255, "text": [cache["text"][i] for i in indices],
+                    "item": torch.tensor(indices, dtype=torch.int64)}
         batch = self.world.get_batch(self.indices[indices].tolist())
         return {"image": batch["image"], "text": batch["text"]}
 

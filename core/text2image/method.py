@@ -33,6 +33,7 @@ class Text2ImageMethod(CaptionedData, Method):
     def __init__(self, config: Text2ImageConfig):
         super().__init__(config)
         self._frozen = None
+        self._encoded = None
 
     # ------------------------------------------------------------------ data, frozen parts, model
     def frozen(self, device=None):
@@ -85,20 +86,61 @@ class Text2ImageMethod(CaptionedData, Method):
         c = self.config
         device = ctx.device
         vae, _, _ = self.frozen(device)
-        x = batch["image"] * 2 - 1                                             # (B, 3, H, W) in [-1, 1]
         with torch.no_grad():
-            z0 = vae.encode(x).latent_dist.sample() * vae.config.scaling_factor  # (B, 4, h, w)
-            drop = (torch.rand(len(x)) < c.caption_dropout).tolist()           # caption dropout (CFG)
-            texts = ["" if d else t for d, t in zip(drop, batch["text"])]
-            cond = self.encode_text(texts, device)                             # (B, L, D)
+            mean, std, embeds = self.frozen_outputs(batch, device)
+            z0 = (mean + std * torch.randn(std.shape, device=device)) * vae.config.scaling_factor  # z0 ~ E(x), (B, 4, h, w)
+            drop = torch.rand(len(mean)) < c.caption_dropout                   # caption dropout (CFG)
+            cond = torch.where(drop.to(device).view(-1, 1, 1), self.empty_prompt(device), embeds)  # (B, L, D)
         ab = self._alphas_cumprod(device)
-        t = torch.randint(0, c.num_train_timesteps, (len(x),), device=device)
-        eps = torch.randn_like(z0)
+        t = torch.randint(0, c.num_train_timesteps, (len(z0),), device=device)
+        eps = torch.randn(z0.shape, device=device)                            # (not _like: the layout of z0 varies)
         a = ab[t].view(-1, 1, 1, 1)
         z_t = a.sqrt() * z0 + (1 - a).sqrt() * eps                             # q(z_t | z_0)
         eps_hat = model(z_t, t, encoder_hidden_states=cond).sample
         mse = F.mse_loss(eps_hat.float(), eps.float())
-        return {"loss": mse, "mse": mse.detach(), "caption_dropout": torch.tensor(sum(drop) / len(drop))}
+        return {"loss": mse, "mse": mse.detach(), "caption_dropout": drop.float().mean()}
+
+    def empty_prompt(self, device) -> torch.Tensor:
+        """tau("") (1, L, D): the unconditional input, encoded once."""
+        cache = self.__dict__.setdefault("_empty", {})
+        if str(device) not in cache:
+            with torch.no_grad():
+                cache[str(device)] = self.encode_text([""], device)
+        return cache[str(device)]
+
+    @torch.no_grad()
+    def frozen_outputs(self, batch, device):
+        """What the frozen parts give for a batch: the autoencoder's posterior mean and std (B, 4, h, w) and the
+        caption embeddings tau(y) (B, L, D), float32 on ``device``.
+
+        The parts are frozen, so for a cached dataset (batches with "item") each item is encoded once, the first time
+        it is drawn, and kept (latents float32, embeddings float16: a relative change of about 1e-3) for the later
+        epochs; a step then runs the UNet alone (on the CPU about 30 % faster at batch 32). z0 is still drawn afresh
+        from the posterior every time.
+        """
+        vae, _, _ = self.frozen(device)
+        if "item" not in batch:
+            posterior = vae.encode(batch["image"] * 2 - 1).latent_dist
+            return posterior.mean, posterior.std, self.encode_text(batch["text"], device)
+        item = batch["item"].to(device)
+        if self._encoded is None or self._encoded["done"].device != item.device:
+            n = len(self.build_dataset("train"))
+            self._encoded = {"done": torch.zeros(n, dtype=torch.bool, device=device)}
+        memo = self._encoded
+        new = (~memo["done"][item]).nonzero().flatten()
+        if len(new):
+            fresh = item[new]
+            posterior = vae.encode(batch["image"][new] * 2 - 1).latent_dist
+            embeds = self.encode_text([batch["text"][i] for i in new.tolist()], device)
+            if "mean" not in memo:
+                n = len(memo["done"])
+                memo["mean"] = torch.empty((n, *posterior.mean.shape[1:]), device=device)
+                memo["std"] = torch.empty_like(memo["mean"])
+                memo["embeds"] = torch.empty((n, *embeds.shape[1:]), dtype=torch.float16, device=device)
+            memo["mean"][fresh], memo["std"][fresh] = posterior.mean, posterior.std
+            memo["embeds"][fresh] = embeds.half()
+            memo["done"][fresh] = True
+        return memo["mean"][item], memo["std"][item], memo["embeds"][item].float()
 
     # ------------------------------------------------------------------ inference
     def pipeline(self, unet):
