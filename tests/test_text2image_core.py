@@ -310,3 +310,28 @@ def test_hub_ids_load_only_online(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")   # no network in the tests: the download is attempted and fails
     with pytest.raises(ValueError, match="did not load as a Stable Diffusion pipeline"):
         service.load_model("someone/stable-diffusion")
+
+
+def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
+    """A model that drew each prompt's own real image scores exactly the ceiling, per attribute."""
+    from core.text2image.config import Text2ImageConfig
+    from core.text2image.evaluate import prompt_faithfulness
+    from core.text2image.method import Text2ImageMethod
+
+    method = Text2ImageMethod(Text2ImageConfig(holdout=("red star",)))
+    world = method.build_dataset("test").world
+    real = world.get_batch(list(range(40)))
+    by_prompt = dict(zip(real["text"], real["image"]))
+    blank = torch.zeros(3, 64, 64) + 0.5
+
+    def generate(unet, prompts, generator, steps, guidance):
+        return torch.stack([by_prompt.get(p, blank) for p in prompts])
+
+    method.generate = generate
+    m = prompt_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num_prompts=40)
+    for name in ("shape", "colour", "count", "size", "relation", "exact"):
+        assert m[f"faithfulness/{name}"] == m[f"measure_ceiling/{name}"]
+        if f"faithfulness_single/{name}" in m:
+            assert m[f"faithfulness_single/{name}"] == m[f"measure_ceiling_single/{name}"]
+    assert m["faithfulness_single/shape"] > 0.8 and m["measure_ceiling/colour"] == 1.0
+    assert {"holdout_pairs_correct", "seen_pairs_correct", "clip_score"} <= set(m)

@@ -129,7 +129,8 @@ def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     """Generate one image per held-out prompt (test split captions) and per held-out pair; read them back.
 
     Returns scalars ``faithfulness/<attribute>`` (all prompts), ``faithfulness_single/<attribute>`` (one-object
-    prompts), ``measure_ceiling/<size|relation>`` (the same reading on the real images), ``holdout_pairs_correct`` and
+    prompts), ``measure_ceiling/<attribute>`` and ``measure_ceiling_single/<attribute>`` (the same reading on the real
+    images of those prompts), ``holdout_pairs_correct`` and
     ``seen_pairs_correct`` (colour and shape both right), ``clip_score`` when a CLIP is at hand, and "table".
     """
     from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
@@ -156,10 +157,9 @@ def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     for name, values in {**seen, "size": sizes, "relation": relations}.items():
         metrics[f"faithfulness/{name}"] = _rate(values)
         metrics[f"faithfulness_single/{name}"] = _rate([v for v, s in zip(values, single) if s])
-    for name, values in real.items():
+    for name, values in {**real, "size": real_sizes, "relation": real_relations}.items():
         metrics[f"measure_ceiling/{name}"] = _rate(values)
-    metrics["measure_ceiling/size"] = _rate(real_sizes)
-    metrics["measure_ceiling/relation"] = _rate(real_relations)
+        metrics[f"measure_ceiling_single/{name}"] = _rate([v for v, s in zip(values, single) if s])
 
     # compositional generalisation: held-out pairs vs the same number of seen pairs, one object each
     held = parse_holdout(c.holdout) if c.holdout else []
@@ -195,11 +195,12 @@ def results_markdown(metrics: dict) -> str:
     if "faithfulness/shape" not in metrics:
         return ""
     fmt = lambda v: "-" if v is None else f"{100 * v:.1f} %"
-    rows = ["| attribute | all prompts | one-object prompts | the same reading on the real images |", "|---|---|---|---|"]
+    rows = ["| attribute | all prompts | one-object prompts | the same reading on the real images (all / one-object) |",
+            "|---|---|---|---|"]
     for name in ("shape", "colour", "count", "size", "relation", "exact"):
-        ceiling = metrics.get(f"measure_ceiling/{name}")
+        ceiling = " / ".join(fmt(metrics.get(f"measure_ceiling{part}/{name}")) for part in ("", "_single"))
         rows.append(f"| {name} | {fmt(metrics.get(f'faithfulness/{name}'))} | "
-                    f"{fmt(metrics.get(f'faithfulness_single/{name}'))} | {fmt(ceiling)} |")
+                    f"{fmt(metrics.get(f'faithfulness_single/{name}'))} | {ceiling} |")
     text = (f"### Prompt faithfulness ({metrics.get('eval_prompts', 0)} held-out prompts, one image each)\n\n" + "\n".join(rows)
             + "\n\nshape / colour / count / exact: the bundled shapes classifier; size / relation: colour masks "
               "(`core/text2image/evaluate.py`).\n")

@@ -252,7 +252,8 @@ def checkpoint_note(name: str) -> str:
                      + (" of the time" if good else "") + ("; " if good and bad else "")
                      + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
     figures = [f"{k}: {percent(m[f'faithfulness/{k}'])} of all prompts, {percent(m[f'faithfulness_single/{k}'])} of "
-               f"one-object prompts (reading real images the same way: {percent(m.get(f'measure_ceiling/{k}', 0))})"
+               f"one-object prompts (reading real images the same way: {percent(m.get(f'measure_ceiling/{k}', 0))}"
+               + (f" / {percent(m[f'measure_ceiling_single/{k}'])}" if f"measure_ceiling_single/{k}" in m else "") + ")"
                for k in ("shape", "colour", "count", "size") if f"faithfulness/{k}" in m]
     if "faithfulness/relation" in m:
         figures.append(f"relation (left of, above...): {percent(m['faithfulness/relation'])}")
