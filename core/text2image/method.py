@@ -115,8 +115,8 @@ class Text2ImageMethod(CaptionedData, Method):
 
         The parts are frozen, so for a cached dataset (batches with "item") each item is encoded once, the first time
         it is drawn, and kept (latents float32, embeddings float16: a relative change of about 1e-3) for the later
-        epochs; a step then runs the UNet alone (on the CPU about 30 % faster at batch 32). z0 is still drawn afresh
-        from the posterior every time.
+        epochs; a step then runs the UNet alone (the bundled MiniLM recipe, batch 32 on 2 CPU cores: 0.56 s a step once
+        the scenes are encoded, against 0.73 s). z0 is still drawn afresh from the posterior every time.
         """
         vae, _, _ = self.frozen(device)
         if "item" not in batch:

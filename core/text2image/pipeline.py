@@ -25,7 +25,7 @@ import torch
 
 from core.diffusion.schedules import SAMPLING_SPACING
 
-from .text_encoders import MINILM, load_text_encoder, text_encoder_kind
+from .text_encoders import MINILM, load_text_encoder, project_path, text_encoder_kind
 
 META_FILE = "genlab_text2image.json"
 SAMPLER_CLASSES = {"ddim": "DDIMScheduler", "dpm++": "DPMSolverMultistepScheduler",
@@ -86,7 +86,7 @@ def save_pipeline(pipe, folder, meta: dict, dtype: str = "float32") -> None:
     if meta.get("text_encoder_source"):
         shutil.rmtree(folder / "text_encoder", ignore_errors=True)
     if meta.get("autoencoder"):
-        link_shared_weights(folder / "vae", Path(meta["autoencoder"]))
+        link_shared_weights(folder / "vae", project_path(meta["autoencoder"]))
     (folder / META_FILE).write_text(json.dumps({**meta, "text_encoder": kind}, indent=2) + "\n")
     write_part_cards(folder)
 
