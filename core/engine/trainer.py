@@ -371,10 +371,15 @@ class Trainer:
 EXPORT_PREFIX = ".export-"  # the inference files are written in <out>/.export-XXXX, then moved into <out>
 
 
+def checkpoint_folder(folder) -> Path:
+    """The checkpoint folder that ``folder`` is or, during an export (``<out>/.export-XXXX``), will be: ``out``."""
+    folder = Path(folder)
+    return folder.parent if folder.name.startswith(EXPORT_PREFIX) else folder
+
+
 def checkpoint_name(folder) -> str:
     """The name of the checkpoint that ``folder`` holds or, during an export, will hold (its ``out`` folder)."""
-    folder = Path(folder)
-    return folder.parent.name if folder.name.startswith(EXPORT_PREFIX) else folder.name
+    return checkpoint_folder(folder).name
 
 
 LOSS_LOG = "losses.json"  # [{"step": s, "<loss>": mean since the previous row, ...}, ...]

@@ -33,7 +33,8 @@ class Text2ImageMethod(CaptionedData, Method):
     def __init__(self, config: Text2ImageConfig):
         super().__init__(config)
         self._frozen = None
-        self._encoded = None
+        self._encoded = None   # per cached item: the frozen parts' outputs (frozen_outputs)
+        self._empty = {}       # device -> tau("")
 
     # ------------------------------------------------------------------ data, frozen parts, model
     def frozen(self, device=None):
@@ -102,11 +103,10 @@ class Text2ImageMethod(CaptionedData, Method):
 
     def empty_prompt(self, device) -> torch.Tensor:
         """tau("") (1, L, D): the unconditional input, encoded once."""
-        cache = self.__dict__.setdefault("_empty", {})
-        if str(device) not in cache:
+        if str(device) not in self._empty:
             with torch.no_grad():
-                cache[str(device)] = self.encode_text([""], device)
-        return cache[str(device)]
+                self._empty[str(device)] = self.encode_text([""], device)
+        return self._empty[str(device)]
 
     @torch.no_grad()
     def frozen_outputs(self, batch, device):

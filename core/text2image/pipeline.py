@@ -101,13 +101,12 @@ def link_shared_weights(part: Path, source: Path, name: str = "diffusion_pytorch
     import filecmp
     import os
 
-    from core.engine.trainer import EXPORT_PREFIX
+    from core.engine.trainer import checkpoint_folder
 
     saved, shared = part / name, source / name
     if not (saved.is_file() and shared.is_file() and filecmp.cmp(saved, shared, shallow=False)):
         return False
-    checkpoint = part.parent.parent if part.parent.name.startswith(EXPORT_PREFIX) else part.parent
-    target = os.path.relpath(shared.resolve(), (checkpoint / part.name).resolve())
+    target = os.path.relpath(shared.resolve(), (checkpoint_folder(part.parent) / part.name).resolve())
     saved.unlink()
     saved.symlink_to(target)
     return True
