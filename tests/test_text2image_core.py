@@ -245,6 +245,30 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     assert all(torch.equal(v, tower[k]) for k, v in pipe.text_encoder.state_dict().items())
 
 
+def test_a_decoder_only_leg_keeps_the_latent_space(tmp_path):
+    """--decoder-only continues an autoencoder with q(z|x) frozen: the encoder and the exported scaling factor are
+    unchanged (every diffusion model trained in that latent space stays valid); the decoder learns."""
+    import json
+
+    from core.engine import Trainer
+    from core.text2image.autoencoder_method import AutoencoderMethod
+    from core.text2image.config import AutoencoderConfig
+
+    quiet = dict(batch_size=4, sample_every=0, checkpoint_every=0, log_every=1, num_samples=2, device="cpu",
+                 resolution=16, widths=(8, 8), eval_images=8, lr=1e-2, ema_decay=0.0)
+    list(Trainer(AutoencoderMethod(AutoencoderConfig(steps=2, **quiet)), tmp_path / "ae").run())
+    before = AutoencoderMethod(AutoencoderConfig(**quiet)).load_inference(tmp_path / "ae").state_dict()
+    factor = json.loads((tmp_path / "ae" / "config.json").read_text())["scaling_factor"]
+    leg = AutoencoderMethod(AutoencoderConfig(steps=6, decoder_only=True, **quiet))
+    list(Trainer(leg, tmp_path / "ae", from_export=True).run())
+    after = leg.load_inference(tmp_path / "ae").state_dict()
+    frozen = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
+    trained = [k for k in before if k.startswith(("decoder.", "post_quant_conv.")) and k.endswith("weight")]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in trained)
+    assert json.loads((tmp_path / "ae" / "config.json").read_text())["scaling_factor"] == factor
+
+
 def test_a_cached_dataset_runs_the_frozen_parts_once_per_item_with_the_same_loss(tmp_path):
     from core.engine import StepContext
 
@@ -327,10 +351,20 @@ def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
     def generate(unet, prompts, generator, steps, guidance):
         return torch.stack([by_prompt.get(p, blank) for p in prompts])
 
+    class LosslessAutoencoder(torch.nn.Module):   # D(E(x)) = x: its column must equal the real images' column
+        def encode(self, x):
+            return SimpleNamespace(latent_dist=SimpleNamespace(mean=x))
+
+        def decode(self, z):
+            return SimpleNamespace(sample=z)
+
+    lossless = LosslessAutoencoder()
+    lossless.anchor = torch.nn.Parameter(torch.zeros(1))     # where it runs
     method.generate = generate
+    method.frozen = lambda device=None: (lossless, None, None)
     m = prompt_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num_prompts=40)
     for name in ("shape", "colour", "count", "size", "relation", "exact"):
-        assert m[f"faithfulness/{name}"] == m[f"measure_ceiling/{name}"]
+        assert m[f"faithfulness/{name}"] == m[f"measure_ceiling/{name}"] == m[f"autoencoder_ceiling/{name}"]
         if f"faithfulness_single/{name}" in m:
             assert m[f"faithfulness_single/{name}"] == m[f"measure_ceiling_single/{name}"]
     assert m["faithfulness_single/shape"] > 0.8 and m["measure_ceiling/colour"] == 1.0

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from core.engine import CheckpointError
-from core.translation.losses import ImagePool, cycle_loss, discriminator_loss, gan_loss, linear_decay
+from core.translation.losses import (ImagePool, cycle_loss, discriminator_loss, feature_matching_loss, gan_loss,
+                                    linear_decay)
 from core.translation.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator,
                                        build_discriminator, receptive_field)
 from core.translation.official import infer_architecture, load_generator, load_official_folder
@@ -144,6 +145,22 @@ def test_cycle_loss_is_zero_for_identity_generators():
     assert cycle_loss(a, a + 0.5, b, b) == pytest.approx(0.5)
 
 
+def test_feature_matching_is_the_weighted_l1_of_each_hidden_layer():
+    torch.manual_seed(0)
+    D = NLayerDiscriminator(6, ndf=4, n_layers=2, norm="none")
+    real, fake = torch.rand(2, 6, 32, 32), torch.rand(2, 6, 32, 32, requires_grad=True)
+    assert feature_matching_loss(D, real, real) == 0
+    hidden_real, hidden_fake, expected = real, fake, 0.0    # by hand: every LeakyReLU output, weight 4 / 3
+    for module in D.model:
+        hidden_real, hidden_fake = module(hidden_real.clone()), module(hidden_fake.clone())
+        if isinstance(module, nn.LeakyReLU):
+            expected = expected + (hidden_fake - hidden_real).abs().mean()
+    loss = feature_matching_loss(D, real, fake)
+    assert loss.item() == pytest.approx(float(expected) * 4 / 3, rel=1e-5)
+    loss.backward()
+    assert fake.grad.abs().sum() > 0                        # it trains G through the fake side only
+
+
 def test_image_pool_keeps_at_most_pool_size_and_returns_the_batch_shape():
     pool = ImagePool(4, seed=0)
     for _ in range(5):
@@ -187,6 +204,7 @@ def test_face_pairs_and_domains():
     {"model": "pix2pix", "gan_mode": "vanilla"},
     {"model": "cyclegan", "netG": "resnet_6blocks", "gan_mode": "lsgan", "dropout": False},
     {"model": "pix2pix", "gan_mode": "wgangp", "netD": "pixel", "norm": "batch"},
+    {"model": "pix2pix", "gan_mode": "lsgan", "lambda_feat": 10.0},
 ])
 def test_tiny_training_lowers_the_generator_loss_and_round_trips(tmp_path, extra):
     from core.engine import Trainer
@@ -216,6 +234,8 @@ def test_config_rejects_what_cannot_train():
         TranslationConfig(lambda_GAN=0, lambda_L1=0).validate()
     with pytest.raises(ValueError, match="divisible"):
         TranslationConfig(resolution=48, netG="unet_64").validate()
+    with pytest.raises(ValueError, match="feature matching"):
+        TranslationConfig(lambda_feat=10, netD="pixel").validate()
 
 
 def test_float16_export_halves_the_weights_and_loads_into_float32(tmp_path):

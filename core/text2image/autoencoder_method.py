@@ -2,6 +2,7 @@
 
 Loss (Rombach et al. 2022 sec. 3, without the perceptual and adversarial terms, which need pretrained networks):
 L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised).
+``decoder_only`` trains D alone on z ~ q(z|x) of the frozen encoder (the KL term is then a constant).
 At export the latent's scale is measured and saved as ``scaling_factor`` = 1 / std(z) (as Stable Diffusion's 0.18215),
 so the diffusion model sees latents of unit variance.
 """
@@ -39,11 +40,16 @@ class AutoencoderMethod(Method):
         from .models import build_autoencoder
 
         c = self.config
-        return build_autoencoder(c.resolution, c.widths, c.layers_per_block)
+        model = build_autoencoder(c.resolution, c.widths, c.layers_per_block)
+        if c.decoder_only:                                           # q(z|x) frozen: the latent space stays as it is
+            model.encoder.requires_grad_(False)
+            model.quant_conv.requires_grad_(False)
+        return model
 
     def training_step(self, model, batch, ctx):
         x = batch["image"] * 2 - 1                                   # (B, 3, H, W) in [-1, 1]
-        posterior = model.encode(x).latent_dist
+        with torch.set_grad_enabled(not self.config.decoder_only):
+            posterior = model.encode(x).latent_dist
         z = posterior.sample()                                       # (B, 4, H/f, W/f)
         x_hat = model.decode(z).sample
         l1 = F.l1_loss(x_hat.float(), x.float())

@@ -45,6 +45,9 @@ class AutoencoderConfig(TrainConfig):
     Args:
         widths: channels per level; L levels give a latent of side resolution / 2^(L-1).
         kl_weight: weight of KL(q(z|x) || N(0, I)) (a light regulariser: the latent stays an image-like map).
+        decoder_only: train the decoder alone, the encoder frozen (continue with ``--from-export``): the latent space,
+            its ``scaling_factor`` and every diffusion model trained in it stay valid, as with Stable Diffusion's
+            fine-tuned decoders (sd-vae-ft-mse).
         weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
     """
 
@@ -58,6 +61,7 @@ class AutoencoderConfig(TrainConfig):
     widths: tuple[int, ...] = (32, 64, 128)
     layers_per_block: int = number(1, 1, 4)
     kl_weight: float = number(1e-5, 0.0, 1.0)
+    decoder_only: bool = False
     eval_images: int = number(512, 0, 10_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 

@@ -251,9 +251,14 @@ def checkpoint_note(name: str) -> str:
         sentence += (" On one-object prompts it gets " + _listing([f"the {k} right {percent(single[k])}" for k in good])
                      + (" of the time" if good else "") + ("; " if good and bad else "")
                      + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
+    def both(prefix: str, k: str) -> str:   # "all prompts / one-object prompts" of a reading of the real images
+        return percent(m.get(f"{prefix}/{k}", 0)) + (f" / {percent(m[f'{prefix}_single/{k}'])}"
+                                                     if f"{prefix}_single/{k}" in m else "")
+
     figures = [f"{k}: {percent(m[f'faithfulness/{k}'])} of all prompts, {percent(m[f'faithfulness_single/{k}'])} of "
-               f"one-object prompts (reading real images the same way: {percent(m.get(f'measure_ceiling/{k}', 0))}"
-               + (f" / {percent(m[f'measure_ceiling_single/{k}'])}" if f"measure_ceiling_single/{k}" in m else "") + ")"
+               f"one-object prompts (reading real images the same way: {both('measure_ceiling', k)}"
+               + (f"; after the autoencoder's round trip: {both('autoencoder_ceiling', k)}"
+                  if f"autoencoder_ceiling/{k}" in m else "") + ")"
                for k in ("shape", "colour", "count", "size") if f"faithfulness/{k}" in m]
     if "faithfulness/relation" in m:
         figures.append(f"relation (left of, above...): {percent(m['faithfulness/relation'])}")

@@ -9,6 +9,9 @@
 * CycleGAN objective (eq. 3): L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_cyc (||F(G(a)) - a||_1 + ||G(F(b)) - b||_1),
   lambda_cyc = 10, plus the identity loss (section 5.2) lambda_id lambda_cyc (||G(b) - b||_1 + ||F(a) - a||_1),
   lambda_id = 0.5.
+* Discriminator feature matching (pix2pixHD, Wang et al. 2018, eq. 4): lambda_feat sum_i 1/N_i ||D_i(x, y) -
+  D_i(x, G(x))||_1 over D's hidden layers i, weighted 4 / (n_layers + 1) as its reference does; a paired target
+  in D's features, where an L1 in pixels settles on the median colour of what the input leaves open.
 """
 
 from __future__ import annotations
@@ -32,6 +35,22 @@ def gan_loss(logits: torch.Tensor, target_is_real: bool, gan_mode: str) -> torch
     if gan_mode == "wgangp":
         return -logits.mean() if target_is_real else logits.mean()
     raise ValueError(f"unknown gan_mode {gan_mode!r}; valid: {', '.join(GAN_MODES)}")
+
+
+def feature_matching_loss(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """pix2pixHD's eq. 4 for one PatchGAN ``D`` (an ``nn.Sequential`` in ``D.model``): the mean absolute difference of
+    each hidden activation (after every LeakyReLU) on ``real`` (no gradient) and ``fake``, summed over layers and
+    weighted 4 / (n_layers + 1). real, fake: (B, C, H, W) D inputs. Zero when fake == real."""
+    total, layers = 0.0, 0
+    x_real, x_fake = real, fake
+    for module in D.model:
+        with torch.no_grad():
+            x_real = module(x_real)
+        x_fake = module(x_fake)
+        if isinstance(module, torch.nn.LeakyReLU):
+            total = total + F.l1_loss(x_fake, x_real)
+            layers += 1
+    return total * 4.0 / max(layers, 1)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, gan_mode: str) -> torch.Tensor:

@@ -43,6 +43,8 @@ class TranslationConfig(TrainConfig):
         gan_mode: "vanilla" (pix2pix), "lsgan" (CycleGAN) or "wgangp".
         lambda_GAN, lambda_L1, lambda_cycle, lambda_identity, lambda_gp: loss weights (paper values 1, 100, 10,
             0.5, 10; lambda_GAN 0 trains L1 only, lambda_L1 0 the GAN only: the loss comparison).
+        lambda_feat: pix2pix, PatchGAN discriminators: pix2pixHD's feature-matching loss on D's hidden layers
+            (0 = off, the pix2pix paper; pix2pixHD uses 10).
         pool_size: generated images kept for CycleGAN's discriminators (0 disables).
         beta1: Adam's beta1.
         lr_decay_fraction: the share of the steps over which the learning rate decays linearly to 0.
@@ -81,6 +83,7 @@ class TranslationConfig(TrainConfig):
     lambda_cycle: float = number(10.0, 0.0, 1e4)
     lambda_identity: float = number(0.5, 0.0, 1e4)
     lambda_gp: float = number(10.0, 0.0, 1e4)
+    lambda_feat: float = number(0.0, 0.0, 1e4, help="pix2pix: discriminator feature matching (pix2pixHD uses 10)")
     pool_size: int = number(50, 0, 10_000)
     beta1: float = number(0.5, 0.0, 0.999)
     lr_decay_fraction: float = number(0.5, 0.0, 1.0)
@@ -92,6 +95,8 @@ class TranslationConfig(TrainConfig):
         super().validate()
         if self.model == "pix2pix" and self.lambda_GAN == 0 and self.lambda_L1 == 0:
             raise ValueError("lambda_GAN and lambda_L1 are both 0: pix2pix would have no loss")
+        if self.lambda_feat and (self.model != "pix2pix" or self.netD == "pixel"):
+            raise ValueError("lambda_feat (feature matching) is for pix2pix with a PatchGAN (netD basic or n_layers)")
         if self.resolution and self.resolution % multiple_of(self.netG):
             raise ValueError(f"resolution {self.resolution} is not divisible by {multiple_of(self.netG)}, "
                              f"which {self.netG} needs (unet_<N> needs a multiple of N)")
@@ -167,7 +172,8 @@ class TranslationMethod(Method):
     def build_model(self) -> TranslationGAN:
         c = self.config
         return TranslationGAN(self.build_translator(), c.netD, c.ndf, c.n_layers_D, c.norm, c.gan_mode, c.lambda_GAN,
-                              c.lambda_L1, c.lambda_cycle, c.lambda_identity, c.lambda_gp, c.pool_size, c.seed)
+                              c.lambda_L1, c.lambda_cycle, c.lambda_identity, c.lambda_gp, c.pool_size, c.seed,
+                              c.lambda_feat)
 
     def configure_optimizers(self, model: TranslationGAN) -> dict[str, torch.optim.Optimizer]:
         c = self.config

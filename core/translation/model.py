@@ -13,7 +13,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn import functional as F
 
-from .losses import ImagePool, cycle_loss, discriminator_loss, gan_loss, gradient_penalty
+from .losses import ImagePool, cycle_loss, discriminator_loss, feature_matching_loss, gan_loss, gradient_penalty
 from .networks import Generator, build_discriminator, init_weights
 
 MODELS = ("pix2pix", "cyclegan")
@@ -71,7 +71,7 @@ class TranslationGAN(nn.Module):
     def __init__(self, translator: Translator, netD: str = "basic", ndf: int = 64, n_layers_D: int = 3,
                  norm: str = "instance", gan_mode: str = "vanilla", lambda_GAN: float = 1.0, lambda_L1: float = 100.0,
                  lambda_cycle: float = 10.0, lambda_identity: float = 0.5, lambda_gp: float = 10.0,
-                 pool_size: int = 50, seed: int = 0):
+                 pool_size: int = 50, seed: int = 0, lambda_feat: float = 0.0):
         super().__init__()
         self.translator = translator
         a_nc, b_nc = translator.G_AB.input_nc, translator.G_AB.output_nc
@@ -83,6 +83,7 @@ class TranslationGAN(nn.Module):
                 init_weights(net)
         self.gan_mode, self.lambda_GAN, self.lambda_L1 = gan_mode, lambda_GAN, lambda_L1
         self.lambda_cycle, self.lambda_identity, self.lambda_gp = lambda_cycle, lambda_identity, lambda_gp
+        self.lambda_feat = lambda_feat
         # the reference uses the history pool for CycleGAN only (pix2pix's D is conditional on A)
         self.pools = (ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)) if self.cyclegan else None
 
@@ -105,6 +106,9 @@ class TranslationGAN(nn.Module):
         if self.lambda_GAN > 0:
             losses["G_GAN"] = gan_loss(self.D_B(torch.cat([a, fake_b], 1)), True, self.gan_mode)
             total = total + self.lambda_GAN * losses["G_GAN"]
+        if self.lambda_feat > 0:
+            losses["G_feat"] = feature_matching_loss(self.D_B, torch.cat([a, b], 1), torch.cat([a, fake_b], 1))
+            total = total + self.lambda_feat * losses["G_feat"]
         losses["G_L1"] = F.l1_loss(fake_b.float(), b.float())
         if self.lambda_L1 > 0:
             total = total + self.lambda_L1 * losses["G_L1"]
