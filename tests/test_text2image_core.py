@@ -336,6 +336,35 @@ def test_hub_ids_load_only_online(monkeypatch):
         service.load_model("someone/stable-diffusion")
 
 
+class LosslessAutoencoder(torch.nn.Module):
+    """D(E(x)) = x, with the encode / decode interface of diffusers' AutoencoderKL."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))   # where it runs
+
+    def encode(self, x):
+        return SimpleNamespace(latent_dist=SimpleNamespace(mean=x))
+
+    def decode(self, z):
+        return SimpleNamespace(sample=z)
+
+
+def test_an_autoencoder_card_measures_what_its_round_trip_keeps_of_each_shape():
+    from core.text2image.autoencoder_method import AutoencoderMethod
+    from core.text2image.config import AutoencoderConfig
+
+    method = AutoencoderMethod(AutoencoderConfig())
+    kept = method.shapes_kept(LosslessAutoencoder(), num=120)
+    assert set(kept) == {f"shape_{k}/{s}" for k in ("read", "kept") for s in ("small", "medium", "large")}
+    assert all(kept[f"shape_kept/{s}"] == kept[f"shape_read/{s}"] for s in ("small", "medium", "large"))
+    assert kept["shape_read/large"] > 0.8
+    blank = method.shapes_kept(SimpleNamespace(parameters=lambda: iter([torch.zeros(1)]),
+                                                 encode=LosslessAutoencoder().encode,
+                                                 decode=lambda z: SimpleNamespace(sample=z * 0)), num=120)
+    assert blank["shape_kept/large"] < blank["shape_read/large"]   # a decoder that draws nothing keeps nothing
+
+
 def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
     """A model that drew each prompt's own real image scores exactly the ceiling, per attribute."""
     from core.text2image.config import Text2ImageConfig
@@ -351,15 +380,7 @@ def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
     def generate(unet, prompts, generator, steps, guidance):
         return torch.stack([by_prompt.get(p, blank) for p in prompts])
 
-    class LosslessAutoencoder(torch.nn.Module):   # D(E(x)) = x: its column must equal the real images' column
-        def encode(self, x):
-            return SimpleNamespace(latent_dist=SimpleNamespace(mean=x))
-
-        def decode(self, z):
-            return SimpleNamespace(sample=z)
-
-    lossless = LosslessAutoencoder()
-    lossless.anchor = torch.nn.Parameter(torch.zeros(1))     # where it runs
+    lossless = LosslessAutoencoder()                # its column must equal the real images' column
     method.generate = generate
     method.frozen = lambda device=None: (lossless, None, None)
     m = prompt_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num_prompts=40)

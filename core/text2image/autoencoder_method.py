@@ -19,6 +19,7 @@ from core.engine import Method
 from .config import AutoencoderConfig
 
 SCALE_IMAGES = 256
+SHAPE_SCENES = 600     # held-out shapes scenes whose one-object ones measure what the latent keeps
 
 
 class AutoencoderMethod(Method):
@@ -90,7 +91,8 @@ class AutoencoderMethod(Method):
 
     @torch.no_grad()
     def evaluate(self, module) -> dict:
-        """PSNR (dB) and L1 of reconstructions of held-out images, and the latent's std."""
+        """PSNR (dB) and L1 of reconstructions of held-out images, the latent's std, and on the shapes world what the
+        round trip keeps of each object's shape (``shapes_kept``)."""
         c = self.config
         if c.eval_images <= 0:
             return {}
@@ -103,8 +105,37 @@ class AutoencoderMethod(Method):
             errors.append(((x_hat - x) ** 2).flatten(1).mean(1))
             l1s.append((x_hat - x).abs().flatten(1).mean(1))
         mse = torch.cat(errors)
-        return {"psnr_db": float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()),
-                "l1": float(torch.cat(l1s).mean()), "latent_std": self.latent_std(module)}
+        metrics = {"psnr_db": float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()),
+                   "l1": float(torch.cat(l1s).mean()), "latent_std": self.latent_std(module)}
+        if c.dataset == "shapes":
+            metrics.update(self.shapes_kept(module))
+        return metrics
+
+    @torch.no_grad()
+    def shapes_kept(self, module, num: int = SHAPE_SCENES) -> dict:
+        """How often the bundled shapes classifier reads the right shape in the one-object scenes among the first ``num``
+        held-out images, per object size: ``shape_read/<size>`` on the images, ``shape_kept/<size>`` on their round trip
+        D(mu(x)). The second is the most any diffusion model in this latent space can draw. {} without the classifier."""
+        from core.engine import list_checkpoints
+        from core.metrics import load_classifier
+
+        from .evaluate import SIZES_FOR_HOLDOUT, autoencoder_round_trip, parse_prompt, read_attributes
+
+        if "shapes" not in list_checkpoints("classifier"):
+            return {}
+        batch = self.build_dataset("test").get_batch(list(range(num)))
+        single = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1]
+        images, objects = batch["image"][single], batch["objects"][single]
+        classifier = load_classifier("shapes", None, "cpu")
+        read = read_attributes(images, objects, classifier)["shape"]
+        kept = read_attributes(autoencoder_round_trip(module, images), objects, classifier)["shape"]
+        metrics = {}
+        for k, size in enumerate(SIZES_FOR_HOLDOUT):
+            rows = [j for j, o in enumerate(objects) if parse_prompt(o)[0][2] == k]
+            if rows:
+                metrics[f"shape_read/{size}"] = sum(read[j] for j in rows) / len(rows)
+                metrics[f"shape_kept/{size}"] = sum(kept[j] for j in rows) / len(rows)
+        return metrics
 
     def model_card_notes(self) -> str:
         c = self.config
