@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from core.engine import CheckpointError, TrainConfig, list_checkpoints, load_pretrained, load_tensors, resolve_checkpoint
-from core.engine.checkpoint import atomic_folder
+from core.engine.checkpoint import atomic_folder, same_weights
 from tests.toy_method import TinyAE
 
 
@@ -105,3 +105,17 @@ def test_card_history_says_which_legs_had_fresh_optimizers():
     assert "optimizers, EMA and RNG restored):" in resumed and "fresh optimizers" not in resumed
     exported = "\n".join(_history([leg, {**leg, "from": 10, "to": 20, "command": "python -m core.train vae --from-export"}]))
     assert "a `--from-export` leg restores the weights and EMA only, with fresh optimizers" in exported
+
+
+def test_same_weights_compares_tensors_not_bytes(tmp_path):
+    a, b = {"w": torch.arange(6.0).view(2, 3), "b": torch.ones(2)}, {"b": torch.ones(2), "w": torch.arange(6.0).view(2, 3)}
+    save_file(a, tmp_path / "a.safetensors")
+    save_file(b, tmp_path / "b.safetensors", metadata={"format": "pt"})   # other order and metadata: other bytes
+    assert (tmp_path / "a.safetensors").read_bytes() != (tmp_path / "b.safetensors").read_bytes()
+    assert same_weights(tmp_path / "a.safetensors", tmp_path / "b.safetensors")
+    save_file({**a, "b": torch.ones(2).half()}, tmp_path / "c.safetensors")
+    save_file({**a, "b": torch.tensor([1.0, 2.0])}, tmp_path / "d.safetensors")
+    save_file({"w": a["w"]}, tmp_path / "e.safetensors")
+    (tmp_path / "f.safetensors").write_bytes(b"not safetensors")
+    for other in ("c", "d", "e", "f", "missing"):
+        assert not same_weights(tmp_path / "a.safetensors", tmp_path / f"{other}.safetensors"), other

@@ -237,7 +237,9 @@ def test_reevaluate_rewrites_card_and_metrics_from_the_exported_folder_alone(tmp
     shutil.rmtree(out / "resume")
     (out / "metrics.json").unlink()
     (out / "notes.md").write_text("Re-measured by hand.")
+    files = {p.name: p.stat().st_ino for p in out.glob("*.safetensors")}
     metrics = Trainer(ToyMethod(config(steps=20)), out).reevaluate()
+    assert files and {p.name: p.stat().st_ino for p in out.glob("*.safetensors")} == files  # unchanged weights: kept
     assert metrics["mse"] == pytest.approx(before["mse"], rel=1e-6)
     assert json.loads((out / "metrics.json").read_text())["mse"] == pytest.approx(before["mse"], rel=1e-6)
     card = (out / "README.md").read_text()

@@ -121,6 +121,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def same_weights(a: str | Path, b: str | Path) -> bool:
+    """Whether two ``.safetensors`` files hold the same tensors (names, dtypes, shapes, values), whatever their bytes.
+
+    The export keeps the file already in place when they do, so re-measuring a bundled checkpoint does not put a new
+    version of unchanged weights into the repository's history. False when either file is missing or unreadable."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(a), "pt") as fa, safe_open(str(b), "pt") as fb:
+            if set(fa.keys()) != set(fb.keys()):
+                return False
+            for key in fa.keys():
+                x, y = fa.get_tensor(key), fb.get_tensor(key)
+                if x.dtype != y.dtype or not torch.equal(x, y):
+                    return False
+    except (OSError, SafetensorError):   # missing, truncated or not safetensors: write the new one
+        return False
+    return True
+
+
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a tensor dict from ``.safetensors`` or a ``.pt``/``.pth``/``.ckpt`` file without pickled code.
 

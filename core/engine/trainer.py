@@ -21,7 +21,7 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import atomic_folder, load_tensors, read_json, recover_folder
+from .checkpoint import atomic_folder, load_tensors, read_json, recover_folder, same_weights
 from .device import resolve_device
 from .events import TrainEvent
 from .method import Method, StepContext
@@ -259,6 +259,8 @@ class Trainer:
                     with atomic_folder(target) as t:
                         os.rmdir(t)
                         os.replace(f, t)
+                elif f.suffix == ".safetensors" and not target.is_symlink() and same_weights(f, target):
+                    continue  # unchanged weights keep their file (and a bundle's history stays one version long)
                 else:
                     os.chmod(f, 0o644)  # temporary files are created private
                     os.replace(f, target)
