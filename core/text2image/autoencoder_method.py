@@ -22,6 +22,16 @@ SCALE_IMAGES = 256
 SHAPE_SCENES = 600     # held-out shapes scenes whose one-object ones measure what the latent keeps
 
 
+@torch.no_grad()
+def reconstruct(vae, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
+    """D(mu(x)): images (N, 3, H, W) in [0, 1] -> their round trip through ``vae`` (N, 3, H, W) in [0, 1], on the
+    images' device; run in batches on the autoencoder's device."""
+    device = next(vae.parameters()).device
+    out = [(vae.decode(vae.encode(images[s:s + batch_size].to(device) * 2 - 1).latent_dist.mean).sample / 2 + 0.5)
+           .clamp(0, 1) for s in range(0, len(images), batch_size)]
+    return torch.cat(out).to(images.device)
+
+
 class AutoencoderMethod(Method):
     """A KL autoencoder (diffusers ``AutoencoderKL``) for latent diffusion."""
 
@@ -49,8 +59,7 @@ class AutoencoderMethod(Method):
 
     def training_step(self, model, batch, ctx):
         x = batch["image"] * 2 - 1                                   # (B, 3, H, W) in [-1, 1]
-        with torch.set_grad_enabled(not self.config.decoder_only):
-            posterior = model.encode(x).latent_dist
+        posterior = model.encode(x).latent_dist                      # no graph when decoder_only froze E
         z = posterior.sample()                                       # (B, 4, H/f, W/f)
         x_hat = model.decode(z).sample
         l1 = F.l1_loss(x_hat.float(), x.float())
@@ -70,7 +79,7 @@ class AutoencoderMethod(Method):
         device = next(module.parameters()).device
         per_row = max(1, int(num ** 0.5 + 0.999))
         x = self.build_dataset("test").get_batch(list(range(num)))["image"].to(device)
-        x_hat = (module.decode(module.encode(x * 2 - 1).latent_dist.mean).sample / 2 + 0.5).clamp(0, 1)
+        x_hat = reconstruct(module, x)
         rows = []
         for s in range(0, num, per_row):
             rows += [x[s:s + per_row], x_hat[s:s + per_row]]
@@ -101,7 +110,7 @@ class AutoencoderMethod(Method):
         errors, l1s = [], []
         for s in range(0, c.eval_images, 64):
             x = ds.get_batch(list(range(s, min(s + 64, c.eval_images))))["image"].to(device)
-            x_hat = (module.decode(module.encode(x * 2 - 1).latent_dist.mean).sample / 2 + 0.5).clamp(0, 1)
+            x_hat = reconstruct(module, x)
             errors.append(((x_hat - x) ** 2).flatten(1).mean(1))
             l1s.append((x_hat - x).abs().flatten(1).mean(1))
         mse = torch.cat(errors)
@@ -119,7 +128,7 @@ class AutoencoderMethod(Method):
         from core.engine import list_checkpoints
         from core.metrics import load_classifier
 
-        from .evaluate import SIZES_FOR_HOLDOUT, autoencoder_round_trip, parse_prompt, read_attributes
+        from .evaluate import SIZES_FOR_HOLDOUT, parse_prompt, read_attributes
 
         if "shapes" not in list_checkpoints("classifier"):
             return {}
@@ -128,7 +137,7 @@ class AutoencoderMethod(Method):
         images, objects = batch["image"][single], batch["objects"][single]
         classifier = load_classifier("shapes", None, "cpu")
         read = read_attributes(images, objects, classifier)["shape"]
-        kept = read_attributes(autoencoder_round_trip(module, images), objects, classifier)["shape"]
+        kept = read_attributes(reconstruct(module, images), objects, classifier)["shape"]
         metrics = {}
         for k, size in enumerate(SIZES_FOR_HOLDOUT):
             rows = [j for j, o in enumerate(objects) if parse_prompt(o)[0][2] == k]

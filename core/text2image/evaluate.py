@@ -127,15 +127,6 @@ def read_attributes(images: torch.Tensor, objects: torch.Tensor, classifier) -> 
 
 
 @torch.no_grad()
-def autoencoder_round_trip(vae, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
-    """D(mu(x)) for images (N, 3, H, W) in [0, 1] -> (N, 3, H, W) in [0, 1] on the CPU: what the latent keeps."""
-    device = next(vae.parameters()).device
-    out = [(vae.decode(vae.encode(images[s:s + batch_size].to(device) * 2 - 1).latent_dist.mean).sample / 2 + 0.5)
-           .clamp(0, 1).cpu() for s in range(0, len(images), batch_size)]
-    return torch.cat(out)
-
-
-@torch.no_grad()
 def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     """Generate one image per held-out prompt (test split captions) and per held-out pair; read them back.
 
@@ -149,6 +140,7 @@ def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     from core.engine import make_generator
     from core.metrics import load_classifier
 
+    from .autoencoder_method import reconstruct
     from .data import parse_holdout
 
     c = method.config
@@ -169,7 +161,7 @@ def prompt_faithfulness(method, unet, num_prompts: int = 200) -> dict:
     for name, values in {**seen, "size": sizes, "relation": relations}.items():
         metrics[f"faithfulness/{name}"] = _rate(values)
         metrics[f"faithfulness_single/{name}"] = _rate([v for v, s in zip(values, single) if s])
-    round_trip = autoencoder_round_trip(method.frozen(device)[0], batch["image"])
+    round_trip = reconstruct(method.frozen(device)[0], batch["image"])
     kept = read_attributes(round_trip, objects, classifier)
     kept_sizes, kept_relations = read_size_relation(round_trip, objects, positions, areas)
     for prefix, read, read_sizes, read_relations in (("measure_ceiling", real, real_sizes, real_relations),
