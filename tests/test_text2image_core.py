@@ -390,3 +390,19 @@ def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
             assert m[f"faithfulness_single/{name}"] == m[f"measure_ceiling_single/{name}"]
     assert m["faithfulness_single/shape"] > 0.8 and m["measure_ceiling/colour"] == 1.0
     assert {"holdout_pairs_correct", "seen_pairs_correct", "clip_score"} <= set(m)
+
+
+def test_the_latent_probe_reads_shapes_from_a_latent_that_holds_them_and_not_from_a_blank_one():
+    from torch.nn import functional as F
+
+    from core.text2image.latent_probe import one_object_scenes, probe_accuracy
+
+    train, test = one_object_scenes("train", 2000), one_object_scenes("test", 400)
+    assert len(train[0]) == len(train[1]) == len(train[2]) == len(train[3]) > 300
+    def pooled(x):                                                  # a 3 x 16 x 16 "latent" that holds the shapes
+        return F.avg_pool2d(x * 2 - 1, 4)
+
+    read = probe_accuracy(pooled, train, test, num_classes=8, epochs=20, batch_size=32)
+    blank = probe_accuracy(lambda x: torch.zeros(len(x), 4, 16, 16), train, test, 8, epochs=20, batch_size=32)
+    assert set(read) == set(blank) == {f"shape_in_latent/{s}" for s in ("small", "medium", "large")}
+    assert sum(read.values()) / 3 > 0.45 and sum(read.values()) / 3 > sum(blank.values()) / 3 + 0.25

@@ -1,6 +1,6 @@
 """Training the latent autoencoder (``python -m core.train autoencoder``): an ``AutoencoderKL`` on a world.
 
-Loss (Rombach et al. 2022 sec. 3, without the perceptual and adversarial terms, which need pretrained networks):
+Loss (Rombach et al. 2022 sec. 3, without its perceptual term, which needs a pretrained network, and its GAN term):
 L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised).
 ``decoder_only`` trains D alone on z ~ q(z|x) of the frozen encoder (the KL term is then a constant).
 At export the latent's scale is measured and saved as ``scaling_factor`` = 1 / std(z) (as Stable Diffusion's 0.18215),
