@@ -247,7 +247,8 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
 
 def test_a_decoder_only_leg_keeps_the_latent_space(tmp_path):
     """--decoder-only continues an autoencoder with q(z|x) frozen: the encoder and the exported scaling factor are
-    unchanged (every diffusion model trained in that latent space stays valid); the decoder learns."""
+    unchanged (every diffusion model trained in that latent space stays valid); the decoder learns (here with the
+    edge-weighted L1, as the bundled decoder's leg)."""
     import json
 
     from core.engine import Trainer
@@ -259,7 +260,7 @@ def test_a_decoder_only_leg_keeps_the_latent_space(tmp_path):
     list(Trainer(AutoencoderMethod(AutoencoderConfig(steps=2, **quiet)), tmp_path / "ae").run())
     before = AutoencoderMethod(AutoencoderConfig(**quiet)).load_inference(tmp_path / "ae").state_dict()
     factor = json.loads((tmp_path / "ae" / "config.json").read_text())["scaling_factor"]
-    leg = AutoencoderMethod(AutoencoderConfig(steps=6, decoder_only=True, **quiet))
+    leg = AutoencoderMethod(AutoencoderConfig(steps=6, decoder_only=True, edge_weight=20.0, **quiet))
     list(Trainer(leg, tmp_path / "ae", from_export=True).run())
     after = leg.load_inference(tmp_path / "ae").state_dict()
     frozen = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
@@ -406,3 +407,22 @@ def test_the_latent_probe_reads_shapes_from_a_latent_that_holds_them_and_not_fro
     blank = probe_accuracy(lambda x: torch.zeros(len(x), 4, 16, 16), train, test, 8, epochs=20, batch_size=32)
     assert set(read) == set(blank) == {f"shape_in_latent/{s}" for s in ("small", "medium", "large")}
     assert sum(read.values()) / 3 > 0.45 and sum(read.values()) / 3 > sum(blank.values()) / 3 + 0.25
+
+
+def test_edge_weighted_l1_is_l1_at_zero_and_weighs_an_outline_more_than_a_flat_pixel():
+    from torch.nn import functional as F
+
+    from core.text2image.autoencoder_method import edge_map, edge_weighted_l1
+
+    x = -torch.ones(1, 3, 16, 16)
+    x[..., 4:12, 4:12] = 1                                           # a square on a flat background
+    noise = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(edge_weighted_l1(x + noise, x, 0.0), F.l1_loss(x + noise, x))
+    w = 1 + 20 * edge_map(x)
+    assert torch.allclose(edge_weighted_l1(x + noise, x, 20.0), (w * noise.abs()).sum() / (3 * w.sum()))
+    on_edge, flat = x.clone(), x.clone()
+    on_edge[..., 4, 8] += 0.5                                        # the same error on the outline ...
+    flat[..., 0, 0] += 0.5                                           # ... and in a flat corner
+    assert edge_map(x)[0, 0, 4, 8] == 1 and edge_map(x)[0, 0, 0, 0] == 0
+    assert edge_weighted_l1(on_edge, x, 20.0) > 10 * edge_weighted_l1(flat, x, 20.0)
+    assert edge_weighted_l1(on_edge, x, 0.0) == edge_weighted_l1(flat, x, 0.0)

@@ -1,7 +1,8 @@
 """Training the latent autoencoder (``python -m core.train autoencoder``): an ``AutoencoderKL`` on a world.
 
 Loss (Rombach et al. 2022 sec. 3, without its perceptual term, which needs a pretrained network, and its GAN term):
-L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised).
+L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised);
+with ``edge_weight`` > 0 the L1 is weighted towards the image's edges (:func:`edge_weighted_l1`).
 ``decoder_only`` trains D alone on z ~ q(z|x) of the frozen encoder (the KL term is then a constant).
 At export the latent's scale is measured and saved as ``scaling_factor`` = 1 / std(z) (as Stable Diffusion's 0.18215),
 so the diffusion model sees latents of unit variance.
@@ -30,6 +31,24 @@ def reconstruct(vae, images: torch.Tensor, batch_size: int = 100) -> torch.Tenso
     out = [(vae.decode(vae.encode(images[s:s + batch_size].to(device) * 2 - 1).latent_dist.mean).sample / 2 + 0.5)
            .clamp(0, 1) for s in range(0, len(images), batch_size)]
     return torch.cat(out).to(images.device)
+
+
+def edge_map(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) in [0, 1]: the absolute horizontal plus vertical finite differences of ``x`` (N, C, H, W), summed
+    over channels, dilated by a 3x3 max (both sides of an edge) and clipped to 1."""
+    dx = F.pad((x[..., :, 1:] - x[..., :, :-1]).abs().sum(1, keepdim=True), (0, 1))
+    dy = F.pad((x[..., 1:, :] - x[..., :-1, :]).abs().sum(1, keepdim=True), (0, 0, 0, 1))
+    return F.max_pool2d(dx + dy, 3, stride=1, padding=1).clamp(max=1)
+
+
+def edge_weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, edge_weight: float) -> torch.Tensor:
+    """sum_i w_i |x_hat_i - x_i| / sum_i w_i over pixels and channels, w = 1 + edge_weight * edge_map(x): the L1 with an
+    object's outline weighing up to 1 + edge_weight times a flat pixel. Equals ``F.l1_loss`` at ``edge_weight`` 0.
+    x_hat, x: (N, C, H, W) in [-1, 1]."""
+    if edge_weight == 0:
+        return F.l1_loss(x_hat, x)
+    w = 1 + edge_weight * edge_map(x)
+    return (w * (x_hat - x).abs()).mean() / w.mean()
 
 
 class AutoencoderMethod(Method):
@@ -62,7 +81,7 @@ class AutoencoderMethod(Method):
         posterior = model.encode(x).latent_dist                      # no graph when decoder_only froze E
         z = posterior.sample()                                       # (B, 4, H/f, W/f)
         x_hat = model.decode(z).sample
-        l1 = F.l1_loss(x_hat.float(), x.float())
+        l1 = edge_weighted_l1(x_hat.float(), x.float(), self.config.edge_weight)
         kl = posterior.kl().mean() / x[0].numel()                    # per pixel, as the L1
         return {"loss": l1 + self.config.kl_weight * kl, "l1": l1.detach(), "kl": kl.detach()}
 
@@ -149,9 +168,14 @@ class AutoencoderMethod(Method):
     def model_card_notes(self) -> str:
         c = self.config
         f = 2 ** (len(c.widths) - 1)
+        loss = f"L1 + {c.kl_weight:g} KL"
+        if c.decoder_only:
+            loss += "; the last leg trained the decoder alone, the encoder frozen,"
+        if c.edge_weight:
+            loss += f" with the L1 weighted towards edges (lambda_edge {c.edge_weight:g}, `edge_weighted_l1`)"
         return f"""A KL-regularised autoencoder for latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752),
 sec. 3): diffusers `AutoencoderKL`, widths {list(c.widths)}, a {c.resolution} px RGB image <-> a 4 x {c.resolution // f} x
-{c.resolution // f} latent (f = {f}, {3 * f * f / 4:g}x fewer numbers). Loss: L1 + {c.kl_weight:g} KL. `scaling_factor` in
+{c.resolution // f} latent (f = {f}, {3 * f * f / 4:g}x fewer numbers). Loss: {loss}. `scaling_factor` in
 `config.json` is 1 / std of the latent on {SCALE_IMAGES} held-out images. `samples.png`: held-out images (odd rows) above
 their reconstructions (even rows). `psnr_db` / `l1`: reconstruction of the first {c.eval_images} held-out images.
 

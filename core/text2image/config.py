@@ -48,6 +48,9 @@ class AutoencoderConfig(TrainConfig):
         decoder_only: train the decoder alone, the encoder frozen (continue with ``--from-export``): the latent space,
             its ``scaling_factor`` and every diffusion model trained in it stay valid, as with Stable Diffusion's
             fine-tuned decoders (sd-vae-ft-mse).
+        edge_weight: lambda_edge of the edge-weighted L1 (:func:`core.text2image.autoencoder_method.edge_weighted_l1`;
+            0 = plain L1): an object's outline weighs 1 + lambda_edge times a flat pixel, so the decoder draws the
+            outlines of small objects, which are a few pixels of each image, instead of blobs of their colour.
         weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
     """
 
@@ -62,6 +65,7 @@ class AutoencoderConfig(TrainConfig):
     layers_per_block: int = number(1, 1, 4)
     kl_weight: float = number(1e-5, 0.0, 1.0)
     decoder_only: bool = False
+    edge_weight: float = number(0.0, 0.0, 1000.0)
     eval_images: int = number(512, 0, 10_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 
