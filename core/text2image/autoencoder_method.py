@@ -147,19 +147,17 @@ class AutoencoderMethod(Method):
         from core.engine import list_checkpoints
         from core.metrics import load_classifier
 
-        from .evaluate import SIZES_FOR_HOLDOUT, parse_prompt, read_attributes
+        from .evaluate import SIZES_FOR_HOLDOUT, one_object_scenes, read_attributes
 
         if "shapes" not in list_checkpoints("classifier"):
             return {}
-        batch = self.build_dataset("test").get_batch(list(range(num)))
-        single = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1]
-        images, objects = batch["image"][single], batch["objects"][single]
+        images, _, sizes, objects = one_object_scenes("test", num, self.config.resolution)
         classifier = load_classifier("shapes", None, "cpu")
         read = read_attributes(images, objects, classifier)["shape"]
         kept = read_attributes(reconstruct(module, images), objects, classifier)["shape"]
         metrics = {}
         for k, size in enumerate(SIZES_FOR_HOLDOUT):
-            rows = [j for j, o in enumerate(objects) if parse_prompt(o)[0][2] == k]
+            rows = (sizes == k).nonzero().flatten().tolist()
             if rows:
                 metrics[f"shape_read/{size}"] = sum(read[j] for j in rows) / len(rows)
                 metrics[f"shape_kept/{size}"] = sum(kept[j] for j in rows) / len(rows)

@@ -48,6 +48,24 @@ def parse_prompt(objects_row: torch.Tensor) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in o[:3]) for o in objects_row if int(o[3])]
 
 
+def one_object_scenes(split: str, num: int, resolution: int = 64, batch: int = 500) -> tuple:
+    """Images (M, 3, H, W) in [0, 1], shape ids (M,), size ids (M,) and scene tables (M, 3, 4) of the one-object
+    scenes among the first ``num`` of ``split`` in the ``shapes`` world."""
+    from core.data import get_dataset
+
+    ds = get_dataset("shapes", split=split, resolution=resolution)
+    images, shapes, sizes, tables = [], [], [], []
+    for s in range(0, num, batch):
+        b = ds.get_batch(list(range(s, min(num, s + batch))))
+        objects = [parse_prompt(o) for o in b["objects"]]
+        keep = [i for i, o in enumerate(objects) if len(o) == 1]
+        images.append(b["image"][keep])
+        tables.append(b["objects"][keep])
+        shapes += [objects[i][0][0] for i in keep]
+        sizes += [objects[i][0][2] for i in keep]
+    return torch.cat(images), torch.tensor(shapes), torch.tensor(sizes), torch.cat(tables)
+
+
 def size_areas(world) -> dict:
     """Median mask area (pixels) of real single objects per (shape, size), from held-out images."""
     from core.data.worlds.shapes import COLOUR_NAMES

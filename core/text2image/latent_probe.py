@@ -18,26 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .autoencoder_method import reconstruct
-from .evaluate import SIZES_FOR_HOLDOUT, parse_prompt
-
-
-def one_object_scenes(split: str, num: int, resolution: int = 64, batch: int = 500) -> tuple:
-    """Images (M, 3, H, W) in [0, 1], shape ids (M,), size ids (M,) and scene tables (M, 3, 4) of the one-object
-    scenes among the first ``num`` of ``split`` in the ``shapes`` world."""
-    from core.data import get_dataset
-
-    ds = get_dataset("shapes", split=split, resolution=resolution)
-    images, shapes, sizes, tables = [], [], [], []
-    for s in range(0, num, batch):
-        b = ds.get_batch(list(range(s, min(num, s + batch))))
-        objects = [parse_prompt(o) for o in b["objects"]]
-        keep = [i for i, o in enumerate(objects) if len(o) == 1]
-        images.append(b["image"][keep])
-        tables.append(b["objects"][keep])
-        shapes += [objects[i][0][0] for i in keep]
-        sizes += [objects[i][0][2] for i in keep]
-    return torch.cat(images), torch.tensor(shapes), torch.tensor(sizes), torch.cat(tables)
+from .evaluate import SIZES_FOR_HOLDOUT, one_object_scenes
 
 
 def make_probe(channels: int, num_classes: int, width: int = 64) -> nn.Module:
@@ -59,7 +40,8 @@ def probe_accuracy(encode, train: tuple, test: tuple, num_classes: int, epochs: 
 
     Args:
         encode: images (N, 3, H, W) in [0, 1] -> latents (N, C, h, w).
-        train, test: (images, shape ids, size ids, tables) as :func:`one_object_scenes` returns.
+        train, test: (images, shape ids, size ids, tables) as :func:`core.text2image.evaluate.one_object_scenes`
+            returns.
         num_classes: number of shapes.
     Returns:
         {"shape_in_latent/<size>": accuracy in [0, 1]} for each size present in ``test``.
@@ -85,9 +67,9 @@ def probe_accuracy(encode, train: tuple, test: tuple, num_classes: int, epochs: 
 
 def main(argv=None) -> dict:
     from core.data.worlds.shapes import SHAPES
-    from core.metrics import load_classifier
 
-    from .evaluate import read_attributes
+    from .autoencoder_method import AutoencoderMethod
+    from .config import AutoencoderConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vae", default="checkpoints/text2image/autoencoder-shapes", help="an AutoencoderKL folder")
@@ -103,11 +85,7 @@ def main(argv=None) -> dict:
     test = one_object_scenes("test", args.test_scenes)
     metrics = probe_accuracy(lambda x: vae.encode(x * 2 - 1).latent_dist.mean, train, test, len(SHAPES),
                              epochs=args.epochs)
-    classifier = load_classifier("shapes", None, "cpu")
-    for name, images in (("shape_read", test[0]), ("shape_kept", reconstruct(vae, test[0]))):
-        right = torch.tensor(read_attributes(images, test[3], classifier)["shape"], dtype=torch.float32)
-        metrics.update({f"{name}/{size}": float(right[test[2] == k].mean())
-                        for k, size in enumerate(SIZES_FOR_HOLDOUT) if bool((test[2] == k).any())})
+    metrics.update(AutoencoderMethod(AutoencoderConfig()).shapes_kept(vae, num=args.test_scenes))
     print(f"{len(train[1])} one-object train scenes, {len(test[1])} held-out ones "
           f"({', '.join(f'{int((test[2] == k).sum())} {s}' for k, s in enumerate(SIZES_FOR_HOLDOUT))})")
     print("| object size | classifier on x | probe on z = mu(x) | classifier on D(z) |\n|---|---:|---:|---:|")
