@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from core.engine import CheckpointError, TrainConfig, list_checkpoints, load_pretrained, load_tensors, resolve_checkpoint
-from core.engine.checkpoint import atomic_folder, same_weights
+from core.engine.checkpoint import atomic_folder, drop_load_paths, same_weights
 from tests.toy_method import TinyAE
 
 
@@ -119,3 +119,19 @@ def test_same_weights_compares_tensors_not_bytes(tmp_path):
     (tmp_path / "f.safetensors").write_bytes(b"not safetensors")
     for other in ("c", "d", "e", "f", "missing"):
         assert not same_weights(tmp_path / "a.safetensors", tmp_path / f"{other}.safetensors"), other
+
+
+def test_drop_load_paths_makes_a_resaved_model_write_the_same_config(tmp_path):
+    from core.diffusion.lib import diffusers_class
+
+    AutoencoderKL = diffusers_class("AutoencoderKL")
+    first = tmp_path / "first"
+    AutoencoderKL(block_out_channels=(8,), norm_num_groups=4, latent_channels=2).save_pretrained(first)
+    again = tmp_path / "nested" / "again"
+    AutoencoderKL.from_pretrained(first).save_pretrained(again)
+    assert json.loads((again / "config.json").read_text())["_name_or_path"] == str(first)  # what diffusers writes
+    (tmp_path / "nested" / "link").mkdir()
+    (tmp_path / "nested" / "link" / "config.json").symlink_to(again / "config.json")
+    drop_load_paths(tmp_path / "nested")
+    assert (again / "config.json").read_text() == (first / "config.json").read_text()
+    assert AutoencoderKL.from_pretrained(again).config.block_out_channels == [8]

@@ -141,6 +141,21 @@ def same_weights(a: str | Path, b: str | Path) -> bool:
     return True
 
 
+def drop_load_paths(folder: str | Path) -> None:
+    """Remove ``_name_or_path`` from every ``config.json`` under ``folder``.
+
+    diffusers and transformers record in a model's config the path it was loaded from, and write it back on
+    ``save_pretrained``: a fact of one machine and one run, not of the weights. Without it, measuring a bundled
+    checkpoint again (``--reevaluate``) writes the same configs byte for byte."""
+    for config in Path(folder).rglob("config.json"):
+        if config.is_symlink():
+            continue
+        data = json.loads(config.read_text())
+        if isinstance(data, dict) and "_name_or_path" in data:
+            del data["_name_or_path"]
+            config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a tensor dict from ``.safetensors`` or a ``.pt``/``.pth``/``.ckpt`` file without pickled code.
 

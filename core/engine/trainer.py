@@ -21,7 +21,7 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import atomic_folder, load_tensors, read_json, recover_folder, same_weights
+from .checkpoint import atomic_folder, drop_load_paths, load_tensors, read_json, recover_folder, same_weights
 from .device import resolve_device
 from .events import TrainEvent
 from .method import Method, StepContext
@@ -236,6 +236,7 @@ class Trainer:
         with tempfile.TemporaryDirectory(prefix=EXPORT_PREFIX, dir=out) as tmp:
             tmp = Path(tmp)
             self.method.save_inference(module, tmp)
+            drop_load_paths(tmp)
             for name, extra in (extras or {}).items():
                 save_model(extra, str(tmp / f"{name}.safetensors"))
             self.config.save(tmp / "train_config.json")
