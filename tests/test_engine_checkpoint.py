@@ -130,8 +130,11 @@ def test_drop_load_paths_makes_a_resaved_model_write_the_same_config(tmp_path):
     again = tmp_path / "nested" / "again"
     AutoencoderKL.from_pretrained(first).save_pretrained(again)
     assert json.loads((again / "config.json").read_text())["_name_or_path"] == str(first)  # what diffusers writes
+    outside = tmp_path / "outside"                      # a link out of the folder: its target is not rewritten
+    AutoencoderKL.from_pretrained(first).save_pretrained(outside)
     (tmp_path / "nested" / "link").mkdir()
-    (tmp_path / "nested" / "link" / "config.json").symlink_to(again / "config.json")
+    (tmp_path / "nested" / "link" / "config.json").symlink_to(outside / "config.json")
     drop_load_paths(tmp_path / "nested")
     assert (again / "config.json").read_text() == (first / "config.json").read_text()
+    assert "_name_or_path" in json.loads((outside / "config.json").read_text())
     assert AutoencoderKL.from_pretrained(again).config.block_out_channels == [8]
