@@ -140,10 +140,11 @@ class AutoencoderMethod(Method):
         return metrics
 
     @torch.no_grad()
-    def shapes_kept(self, module, num: int = SHAPE_SCENES) -> dict:
+    def shapes_kept(self, module, num: int = SHAPE_SCENES, scenes: tuple | None = None) -> dict:
         """How often the bundled shapes classifier reads the right shape in the one-object scenes among the first ``num``
         held-out images, per object size: ``shape_read/<size>`` on the images, ``shape_kept/<size>`` on their round trip
-        D(mu(x)). The second is the most any diffusion model in this latent space can draw. {} without the classifier."""
+        D(mu(x)). The second is the most any diffusion model in this latent space can draw. {} without the classifier.
+        ``scenes``: those scenes already drawn (:func:`core.text2image.evaluate.one_object_scenes`), instead of ``num``."""
         from core.engine import list_checkpoints
         from core.metrics import load_classifier
 
@@ -151,7 +152,7 @@ class AutoencoderMethod(Method):
 
         if "shapes" not in list_checkpoints("classifier"):
             return {}
-        images, _, sizes, objects = one_object_scenes("test", num, self.config.resolution)
+        images, _, sizes, objects = scenes or one_object_scenes("test", num, self.config.resolution)
         classifier = load_classifier("shapes", None, "cpu")
         read = read_attributes(images, objects, classifier)["shape"]
         kept = read_attributes(reconstruct(module, images), objects, classifier)["shape"]
@@ -168,9 +169,10 @@ class AutoencoderMethod(Method):
         f = 2 ** (len(c.widths) - 1)
         loss = f"L1 + {c.kl_weight:g} KL"
         if c.decoder_only:
-            loss += "; the last leg trained the decoder alone, the encoder frozen,"
+            loss += "; the last leg trained the decoder alone, the encoder frozen"
         if c.edge_weight:
-            loss += f" with the L1 weighted towards edges (lambda_edge {c.edge_weight:g}, `edge_weighted_l1`)"
+            loss += (", with" if c.decoder_only else ";") + \
+                f" the L1 weighted towards edges (lambda_edge {c.edge_weight:g}, `edge_weighted_l1`)"
         return f"""A KL-regularised autoencoder for latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752),
 sec. 3): diffusers `AutoencoderKL`, widths {list(c.widths)}, a {c.resolution} px RGB image <-> a 4 x {c.resolution // f} x
 {c.resolution // f} latent (f = {f}, {3 * f * f / 4:g}x fewer numbers). Loss: {loss}. `scaling_factor` in

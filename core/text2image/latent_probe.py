@@ -78,14 +78,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=15)
     args = parser.parse_args(argv)
 
-    from diffusers import AutoencoderKL
+    from core.diffusion.lib import diffusers_class
 
-    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
+    vae = diffusers_class("AutoencoderKL").from_pretrained(args.vae, dtype=torch.float32).eval()
     train = one_object_scenes("train", args.train_scenes)
     test = one_object_scenes("test", args.test_scenes)
     metrics = probe_accuracy(lambda x: vae.encode(x * 2 - 1).latent_dist.mean, train, test, len(SHAPES),
                              epochs=args.epochs)
-    metrics.update(AutoencoderMethod(AutoencoderConfig()).shapes_kept(vae, num=args.test_scenes))
+    metrics.update(AutoencoderMethod(AutoencoderConfig()).shapes_kept(vae, scenes=test))
     print(f"{len(train[1])} one-object train scenes, {len(test[1])} held-out ones "
           f"({', '.join(f'{int((test[2] == k).sum())} {s}' for k, s in enumerate(SIZES_FOR_HOLDOUT))})")
     print("| object size | classifier on x | probe on z = mu(x) | classifier on D(z) |\n|---|---:|---:|---:|")
