@@ -51,6 +51,8 @@ class AutoencoderConfig(TrainConfig):
         edge_weight: lambda_edge of the edge-weighted L1 (:func:`core.text2image.autoencoder_method.edge_weighted_l1`;
             0 = plain L1): an object's outline weighs 1 + lambda_edge times a flat pixel, so the decoder draws the
             outlines of small objects, which are a few pixels of each image, instead of blobs of their colour.
+        output_edges: weigh the edges of the reconstruction too (``edge_weighted_l1``'s ``output_edges``), so that an
+            edge the decoder draws where the image has none costs as much as a missed outline.
         weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
     """
 
@@ -66,6 +68,7 @@ class AutoencoderConfig(TrainConfig):
     kl_weight: float = number(1e-5, 0.0, 1.0)
     decoder_only: bool = False
     edge_weight: float = number(0.0, 0.0, 1000.0)
+    output_edges: bool = False
     eval_images: int = number(512, 0, 10_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 

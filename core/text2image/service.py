@@ -247,7 +247,7 @@ def checkpoint_note(name: str) -> str:
     single = {k.split("/", 1)[1]: v for k, v in m.items() if k.startswith("faithfulness_single/")}
     if single:
         good = [k for k, v in single.items() if v >= 0.8 and k != "exact"]
-        bad = [k for k, v in single.items() if v < 0.5 and k != "exact"]
+        bad = [k for k, v in single.items() if v < 0.8 and k != "exact"]   # every attribute is named
         sentence += (" On one-object prompts it gets " + _listing([f"the {k} right {percent(single[k])}" for k in good])
                      + (" of the time" if good else "") + ("; " if good and bad else "")
                      + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
