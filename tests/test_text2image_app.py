@@ -74,15 +74,14 @@ def test_readme_example_runs_against_the_app(app_client):
 def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():
     """The lead sentence of a bundled model says how often it gets each attribute right, the weak ones too (an
     attribute between "good" and "bad" used to vanish from it)."""
-    import json
     import re
 
-    from core.engine.notes import percent
+    from core.engine.notes import percent, read_metrics
     from core.text2image.service import checkpoint_note, resolve_checkpoint
 
     for name in ("t2i-minilm-shapes", "t2i-clip-shapes"):
         lead = checkpoint_note(name).split("\n")[0]
-        metrics = json.loads((resolve_checkpoint("text2image", name) / "metrics.json").read_text())
+        metrics = read_metrics(resolve_checkpoint("text2image", name))
         single = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith("faithfulness_single/")}
         for attribute in set(single) - {"exact"}:
             assert re.search(rf"the {attribute} (right|only) {re.escape(percent(single[attribute]))}", lead), lead
