@@ -43,7 +43,7 @@ def test_loss_goes_down_and_checkpoint_rebuilds_model(tmp_path):
     assert ToyConfig.load(out / "train_config.json") == config()
     card = (out / "README.md").read_text()
     assert "40 of 40" in card and "wall time" in card and "| mse |" in card
-    assert "checkpoint `run`" in card and "--out checkpoints/toy/run" in card
+    assert "checkpoint `run`" in card and f"--out {out.as_posix()}`" in card   # the folder it is in
 
 
 def test_resume_after_interruption_is_exact(tmp_path):
@@ -224,6 +224,7 @@ def test_model_card_offers_the_saved_config_when_legs_differ_only_in_steps(tmp_p
     list(Trainer(ToyMethod(config(steps=20)), out, command="train --lr 0.1 --steps 20").run())
     card = (out / "README.md").read_text()
     assert "Reproduce it from the saved config" in card and "replay their commands" not in card
+    assert f"--config {out.as_posix()}/train_config.json --out {out.as_posix()}`" in card   # its real folder
 
 
 def test_reevaluate_rewrites_card_and_metrics_from_the_exported_folder_alone(tmp_path):

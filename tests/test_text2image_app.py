@@ -82,6 +82,7 @@ def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():
     for name in ("t2i-minilm-shapes", "t2i-clip-shapes"):
         lead = checkpoint_note(name).split("\n")[0]
         metrics = read_metrics(resolve_checkpoint("text2image", name))
-        single = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith("faithfulness_single/")}
+        prefix = "one_object/" if "one_object/shape" in metrics else "faithfulness_single/"
+        single = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith(prefix)}
         for attribute in set(single) - {"exact"}:
             assert re.search(rf"the {attribute} (right|only) {re.escape(percent(single[attribute]))}", lead), lead

@@ -366,3 +366,33 @@ def test_faithfulness_of_the_real_images_is_the_measures_ceiling():
             assert m[f"faithfulness_single/{name}"] == m[f"measure_ceiling_single/{name}"]
     assert m["faithfulness_single/shape"] > 0.8 and m["measure_ceiling/colour"] == 1.0
     assert {"holdout_pairs_correct", "seen_pairs_correct", "clip_score"} <= set(m)
+
+
+def test_one_object_faithfulness_reads_only_one_object_prompts_after_the_first_set():
+    """The tighter single-object figure: ``num`` one-object captions after item ``start``; drawing each caption's own
+    real image scores the ceiling, drawing nothing scores no shape."""
+    from core.text2image.config import Text2ImageConfig
+    from core.text2image.evaluate import one_object_faithfulness, parse_prompt
+    from core.text2image.method import Text2ImageMethod
+
+    method = Text2ImageMethod(Text2ImageConfig())
+    real = method.build_dataset("test").world.get_batch(list(range(40, 540)))
+    queue = {}
+    for text, image, objects in zip(real["text"], real["image"], real["objects"]):
+        if len(parse_prompt(objects)) == 1:
+            queue.setdefault(text, []).append(image)
+    drawn = []
+
+    def generate(unet, prompts, generator, steps, guidance):
+        drawn.extend(prompts)
+        return torch.stack([queue[p].pop(0) for p in prompts])
+
+    method.generate = generate
+    method.frozen = lambda device=None: (LosslessAutoencoder(), None, None)
+    m = one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num=30, start=40)
+    assert m["one_object_prompts"] == len(drawn) == 30 and set(drawn) <= set(queue)
+    for name in ("shape", "colour", "count", "size", "exact"):
+        assert m[f"one_object/{name}"] == m[f"one_object_ceiling/{name}"] == m[f"one_object_autoencoder/{name}"]
+    assert m["one_object/shape"] > 0.8 and m["one_object/count"] == 1.0
+    method.generate = lambda unet, prompts, *a: torch.zeros(len(prompts), 3, 64, 64) + 0.5
+    assert one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num=30, start=40)["one_object/shape"] < 0.2

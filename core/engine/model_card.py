@@ -13,8 +13,10 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min {sec:02d} s" if hours else f"{minutes} min {sec:02d} s"
 
 
-def write_model_card(path, name: str, method, state: dict, metrics: dict, hardware: str, notes: str = "") -> None:
-    """Write the model card ``path`` of checkpoint ``name`` from the trainer state and the method.
+def write_model_card(path, name: str, method, state: dict, metrics: dict, hardware: str, notes: str = "",
+                     folder=None) -> None:
+    """Write the model card ``path`` of checkpoint ``name`` (exported to ``folder``, by default the card's own) from
+    the trainer state and the method.
 
     ``metrics`` may hold non-scalar results (tables) that only ``method.model_card_results`` renders;
     ``notes`` is hand-written markdown kept across re-exports (the folder's ``notes.md``).
@@ -52,7 +54,7 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         command,
         "```",
         "",
-        _reproduce(method.name, name, legs),
+        _reproduce(method.name, Path(folder or Path(path).parent), legs),
         "",
         "| | |",
         "|---|---|",
@@ -76,16 +78,26 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
     Path(path).write_text("\n".join(lines))
 
 
-def _reproduce(method: str, name: str, legs: list[dict]) -> str:
-    """How to reproduce the checkpoint: the saved config, unless its legs ran different commands (other
-    than ``--steps``), since then the saved config holds only the last leg's settings."""
+def _reproduce(method: str, folder: Path, legs: list[dict]) -> str:
+    """How to reproduce the checkpoint in ``folder``: the saved config, unless its legs ran different commands (other
+    than ``--steps``), since then the saved config holds only the last leg's settings. The folder is named as the
+    project's commands name it, relative to the project root (a CLIP lives in ``checkpoints/text2image/``, not under
+    its method's name)."""
     commands = {re.sub(r"\s--steps[ =]\d+", "", leg.get("command") or "") for leg in legs}
     if len(commands) > 1:
         return ("The legs in the training history below ran with different settings, and the saved config "
                 "holds only the last leg's; replay their commands in order to reproduce this checkpoint.")
     return ("Reproduce it from the saved config: "
-            f"`python -m core.train {method} --config checkpoints/{method}/{name}/train_config.json "
-            f"--out checkpoints/{method}/{name}`.")
+            f"`python -m core.train {method} --config {_project_relative(folder)}/train_config.json "
+            f"--out {_project_relative(folder)}`.")
+
+
+def _project_relative(folder: Path) -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return Path(folder).resolve().relative_to(root).as_posix()
+    except ValueError:          # a folder outside the project: as it was given
+        return Path(folder).as_posix()
 
 
 def _history(legs: list[dict]) -> list[str]:

@@ -249,7 +249,7 @@ class Trainer:
                 to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
             notes = out / "notes.md"
             write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware_line,
-                             notes=notes.read_text() if notes.is_file() else "")
+                             notes=notes.read_text() if notes.is_file() else "", folder=out)
             if metrics:
                 (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
             else:  # metrics of an earlier finished run no longer describe these weights

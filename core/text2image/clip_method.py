@@ -4,6 +4,11 @@ Contrastive loss of Radford et al. 2021 (fig. 3): for a batch of N (image, capti
 I_i, T_j and a learned temperature, logits = exp(t) I T^T (N x N) and L = (CE(logits, diag) + CE(logits^T, diag)) / 2:
 each image must pick out its own caption among the batch's, and each caption its image. The BPE tokenizer is trained
 first on the training captions (``tokenizer.py``) and saved beside the weights.
+
+With ``hard_negatives`` (NegCLIP, Yuksekgonul et al. 2023, sec. 5) each caption also gets a twin with one shape word
+swapped for another, and each image must pick its own caption among the N captions and the N twins (an N x 2N
+image-to-text cross-entropy; the text-to-image side is unchanged). In the ``shapes`` world two random captions almost
+always differ in colour, so without them a CLIP need not see outlines at all.
 """
 
 from __future__ import annotations
@@ -18,6 +23,22 @@ from .config import ClipConfig
 from .data import CaptionedData
 
 RETRIEVAL_GROUP = 100
+
+
+def swap_shape(caption: str, generator: torch.Generator | None = None) -> str:
+    """``caption`` with one of its shape words (chosen at random) replaced by another shape (a hard negative);
+    unchanged when it names no shape."""
+    import re
+
+    from core.data.worlds.shapes import SHAPES
+
+    found = list(re.finditer(r"\b(" + "|".join(SHAPES) + r")\b", caption))
+    if not found:
+        return caption
+    pick = lambda n: int(torch.randint(n, (1,), generator=generator))
+    word = found[pick(len(found))]
+    others = [s for s in SHAPES if s != word.group(1)]
+    return caption[:word.start()] + others[pick(len(others))] + caption[word.end():]
 
 
 class ClipMethod(CaptionedData, Method):
@@ -47,10 +68,18 @@ class ClipMethod(CaptionedData, Method):
                               return_tensors="pt")["input_ids"].to(device)
 
     def training_step(self, model, batch, ctx):
-        ids = self.tokenize(batch["text"], ctx.device)                # (B, L)
-        out = model(input_ids=ids, pixel_values=batch["image"] * 2 - 1, return_loss=True)
-        matched = (out.logits_per_image.argmax(1) == torch.arange(len(ids), device=ids.device)).float().mean()
-        return {"loss": out.loss, "batch_accuracy": matched.detach()}
+        import torch.nn.functional as F
+
+        texts = list(batch["text"])
+        if self.config.hard_negatives:
+            texts += [swap_shape(t) for t in texts]        # the global RNG: restored on resume
+        ids = self.tokenize(texts, ctx.device)                        # (B, L), or (2B, L): captions, then twins
+        out = model(input_ids=ids, pixel_values=batch["image"] * 2 - 1)
+        n = len(batch["text"])
+        target = torch.arange(n, device=ids.device)
+        loss = (F.cross_entropy(out.logits_per_image, target) + F.cross_entropy(out.logits_per_text[:n], target)) / 2
+        matched = (out.logits_per_image.argmax(1) == target).float().mean()
+        return {"loss": loss, "batch_accuracy": matched.detach()}
 
     @torch.no_grad()
     def sample(self, module, num, generator):
@@ -101,9 +130,15 @@ class ClipMethod(CaptionedData, Method):
             img = torch.nn.functional.normalize(out.image_embeds, dim=-1)
             txt = torch.nn.functional.normalize(out.text_embeds, dim=-1)
             scores.append(100 * (img * txt).sum(-1).mean())
-        return {"retrieval_image_to_text_top1": float(torch.stack(i2t).mean()),
-                "retrieval_text_to_image_top1": float(torch.stack(t2i).mean()),
-                "clip_score_real_pairs": float(torch.stack(scores).mean())}
+        metrics = {"retrieval_image_to_text_top1": float(torch.stack(i2t).mean()),
+                   "retrieval_text_to_image_top1": float(torch.stack(t2i).mean()),
+                   "clip_score_real_pairs": float(torch.stack(scores).mean())}
+        if self.config.dataset == "shapes":
+            from .evaluate import clip_zero_shot, text_state_shares
+
+            metrics.update(clip_zero_shot(module, self.tokenizer, resolution=self.config.resolution))
+            metrics.update(text_state_shares(self.tokenizer, module.text_model))
+        return metrics
 
     def model_card_notes(self) -> str:
         c = self.config
@@ -116,7 +151,11 @@ Held out of training (scenes holding any of them are skipped): {', '.join(c.hold
 Its text tower is the `clip` text encoder of the text-to-image models; its two towers give the CLIP score of generated
 images. `samples.png`: held-out images framed green when CLIP picks their own caption among {max(c.num_samples, 2)}.
 Metrics on 1,000 held-out pairs in groups of {RETRIEVAL_GROUP}: retrieval top-1 both ways (chance 1 %) and the mean CLIP
-score 100 cos(image, caption) of matched pairs.
+score 100 cos(image, caption) of matched pairs. On the `shapes` world also what it tells apart
+(`core.text2image.evaluate`): `zero_shot/<attribute>`, how often a held-out one-object image scores its own caption
+above every caption that differs in that attribute only (chance 1/8 for shape and colour, 1/3 for size), and
+`text_states/<attribute>`, the share of the variance of the text tower's hidden states (what a text-to-image UNet
+reads) that the attribute explains over the 192 one-object captions.
 
 Load: `transformers.CLIPModel.from_pretrained(folder)`, `transformers.CLIPTokenizer.from_pretrained(folder)`.
 """

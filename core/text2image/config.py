@@ -88,6 +88,9 @@ class ClipConfig(TrainConfig):
         vocab_size: tokens of the BPE tokenizer trained on ``tokenizer_captions`` training captions.
         max_length: tokens per prompt, start and end included (the text tower's positions).
         holdout: "colour shape" pairs whose scenes are never shown (the same as the UNet's).
+        hard_negatives: also score each image against its own caption with one shape word swapped for another
+            (NegCLIP, Yuksekgonul et al. 2023), so that telling shapes apart pays even when the batch's other
+            captions differ in colour anyway (``shapes`` world).
     """
 
     dataset: str = choice("shapes", WORLDS)
@@ -107,6 +110,7 @@ class ClipConfig(TrainConfig):
     max_length: int = number(32, 4, 512)
     tokenizer_captions: int = number(20_000, 100, 1_000_000)
     holdout: tuple[str, ...] = HOLDOUT
+    hard_negatives: bool = False
     cache_items: int = number(0, 0, 1_000_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 
@@ -134,6 +138,8 @@ class Text2ImageConfig(TrainConfig):
         beta_start / beta_end: Stable Diffusion's "scaled_linear" betas over ``num_train_timesteps``.
         sample_steps / sample_guidance: DDIM steps and guidance scale w of the sample grids and the evaluation.
         eval_prompts: held-out prompts generated and read back by the world classifier at the end (0 skips).
+        eval_one_object: one-object held-out prompts (after those) measured on their own, for a tighter figure on the
+            single-object target (0 skips, as does ``eval_prompts`` 0).
         cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
     """
 
@@ -158,6 +164,7 @@ class Text2ImageConfig(TrainConfig):
     sample_steps: int = number(25, 1, 1000)
     sample_guidance: float = number(4.0, 0.0, 20.0)
     eval_prompts: int = number(200, 0, 10_000)
+    eval_one_object: int = number(400, 0, 10_000)
     cache_items: int = number(0, 0, 1_000_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 

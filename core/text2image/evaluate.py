@@ -15,6 +15,10 @@ ceiling of the measurement, reported beside the model's figure. It is also run o
 through the frozen autoencoder, x -> D(E(x)): no model that draws in that latent space can show more than it keeps.
 Compositional generalisation: single-object prompts of the held-out colour-shape pairs against the same prompts of
 seen pairs.
+
+One-object prompts are the issue's target, but only about a quarter of the held-out captions have one object (56 of
+the first 200: a standard error near 5 points). :func:`one_object_faithfulness` measures them on their own, on the
+next ``num`` one-object captions of the test split after those used above (400: about 2 points).
 """
 
 from __future__ import annotations
@@ -110,6 +114,99 @@ def read_size_relation(images, objects, positions, areas):
             rel_ok.append(ca is not None and cb is not None and relation_holds(ca, cb, relation(pos[a].tolist(), pos[b].tolist())))
         relations.append(all(rel_ok) if rel_ok else None)
     return sizes, relations
+
+
+@torch.no_grad()
+def one_object_faithfulness(method, unet, num: int = 400, start: int = 200) -> dict:
+    """The one-object captions among test items ``start``, ``start`` + 1, ... (the first ``num`` of them), one image
+    each, read back as in :func:`prompt_faithfulness`.
+
+    Returns ``one_object/<shape|colour|count|size|exact>`` (the generated images), ``one_object_ceiling/<...>`` (the
+    real images), ``one_object_autoencoder/<...>`` (the real images after x -> D(E(x))) and ``one_object_prompts``.
+    """
+    from core.engine import make_generator
+    from core.metrics import load_classifier
+
+    from .autoencoder_method import reconstruct
+
+    c = method.config
+    world = method.build_dataset("test").world
+    prompts, objects, positions, real = [], [], [], []
+    while len(prompts) < num and start < len(world):
+        batch = world.get_batch(list(range(start, min(len(world), start + 500))))
+        keep = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1][:num - len(prompts)]
+        prompts += [batch["text"][i] for i in keep]
+        objects.append(batch["objects"][keep])
+        positions.append(batch["positions"][keep])
+        real.append(batch["image"][keep])
+        start += 500
+    objects, positions, real = torch.cat(objects), torch.cat(positions), torch.cat(real)
+    device = unet.device
+    classifier = load_classifier("shapes", None, device)
+    areas = size_areas(world)
+    images = method.generate(unet, prompts, make_generator(c.seed + 13, device), c.sample_steps, c.sample_guidance)
+    round_trip = reconstruct(method.frozen(device)[0], real)
+    metrics = {"one_object_prompts": len(prompts)}
+    for prefix, x in (("one_object", images), ("one_object_ceiling", real), ("one_object_autoencoder", round_trip)):
+        read = read_attributes(x, objects, classifier)
+        read["size"] = read_size_relation(x, objects, positions, areas)[0]
+        metrics.update({f"{prefix}/{name}": _rate(values) for name, values in read.items()})
+    return metrics
+
+
+def attribute_captions() -> tuple[list[str], torch.Tensor]:
+    """Every one-object caption "a <size> <colour> <shape>" of the world (3 x 8 x 8 = 192) and its (shape, colour,
+    size) ids (192, 3)."""
+    from core.data.worlds.shapes import COLOUR_NAMES, SHAPES, SIZE_NAMES
+
+    ids = [(s, c, z) for s in range(len(SHAPES)) for c in range(len(COLOUR_NAMES)) for z in range(len(SIZE_NAMES))]
+    return [f"a {SIZE_NAMES[z]} {COLOUR_NAMES[c]} {SHAPES[s]}" for s, c, z in ids], torch.tensor(ids)
+
+
+@torch.no_grad()
+def text_state_shares(tokenizer, text_encoder) -> dict:
+    """How much of what the UNet reads is each attribute: over the 192 one-object captions, the share of the
+    variance of the hidden states tau(y) (L x D numbers per caption, as :func:`encode_prompts` gives them) explained
+    by the shape, the colour and the size (between-group variance / total variance, the eta squared of an ANOVA; the
+    three add up to 1 less their interactions). A UNet reads a small-variance attribute too (a linear map can scale
+    it up), but it learns it later: returns ``text_states/<shape|colour|size>`` in [0, 1]."""
+    from .text_encoders import encode_prompts
+
+    captions, ids = attribute_captions()
+    x = encode_prompts(tokenizer, text_encoder, captions).embeds.float().flatten(1).cpu()
+    x = x - x.mean(0)
+    total = float((x ** 2).sum())
+    shares = {}
+    for k, name in enumerate(("shape", "colour", "size")):
+        means = torch.stack([x[ids[:, k] == v].mean(0) for v in range(int(ids[:, k].max()) + 1)])
+        shares[f"text_states/{name}"] = float((means[ids[:, k]] ** 2).sum()) / total
+    return shares
+
+
+@torch.no_grad()
+def clip_zero_shot(model, tokenizer, num_scenes: int = 1500, resolution: int = 64) -> dict:
+    """Which attributes a CLIP tells apart: for each one-object scene among the first ``num_scenes`` test items, its
+    image against the captions that differ from its own in one attribute only ("a large red circle" against "a large
+    red square", ...); right when its own caption has the highest cosine. Returns ``zero_shot/<shape|colour|size>``
+    (chance: 1/8, 1/8, 1/3) and ``zero_shot_images``."""
+    import torch.nn.functional as F
+
+    from core.metrics.clip import Clip
+
+    captions, ids = attribute_captions()
+    clip = Clip(model.eval(), tokenizer, "genlab")
+    images, _, _, tables = one_object_scenes("test", num_scenes, resolution)
+    image = F.normalize(clip.image_embeds(images), dim=-1)
+    text = F.normalize(clip.text_embeds(captions), dim=-1)
+    cos = image @ text.T                                                  # (M, 192)
+    truth = torch.tensor([parse_prompt(t)[0] for t in tables])           # (M, 3) shape, colour, size
+    metrics = {"zero_shot_images": len(images)}
+    for k, name in enumerate(("shape", "colour", "size")):
+        others = [j for j in range(3) if j != k]
+        rival = (ids[None, :, others] == truth[:, None, others]).all(-1)   # (M, 192) captions differing in k only
+        best = cos.masked_fill(~rival, -2).argmax(1)
+        metrics[f"zero_shot/{name}"] = float((ids[best, k] == truth[:, k]).float().mean())
+    return metrics
 
 
 def relation_holds(a, b, stated: str) -> bool:
@@ -237,4 +334,13 @@ def results_markdown(metrics: dict) -> str:
         text += (f"\nCompositional generalisation: one-object prompts of the colour-shape pairs held out of training come "
                  f"out right (colour and shape) in **{fmt(metrics['holdout_pairs_correct'])}**, against "
                  f"{fmt(metrics.get('seen_pairs_correct'))} for the same colours on shapes seen with them.\n")
+    if "one_object/shape" in metrics:
+        rows = ["| attribute | generated | the real images through the autoencoder | the real images |", "|---|---|---|---|"]
+        rows += [f"| {name} | **{fmt(metrics.get(f'one_object/{name}'))}** | "
+                 f"{fmt(metrics.get(f'one_object_autoencoder/{name}'))} | {fmt(metrics.get(f'one_object_ceiling/{name}'))} |"
+                 for name in ("shape", "colour", "count", "size", "exact")]
+        text += (f"\n### One-object prompts ({metrics['one_object_prompts']} more held-out captions, one image each)\n\n"
+                 "The issue's target (90 % for shape and colour) is on one-object prompts, a quarter of the captions above; "
+                 f"these are the next {metrics['one_object_prompts']} one-object captions of the test split, read the same "
+                 "way (seed + 13).\n\n" + "\n".join(rows) + "\n")
     return text

@@ -185,11 +185,17 @@ class Text2ImageMethod(CaptionedData, Method):
     @torch.no_grad()
     def evaluate(self, module) -> dict:
         """Held-out denoising loss; prompt faithfulness read by the world classifier (``evaluate.py``)."""
-        from .evaluate import prompt_faithfulness
+        from .evaluate import one_object_faithfulness, prompt_faithfulness, text_state_shares
 
+        c = self.config
         metrics = {"test_mse": self._test_mse(module)}
-        if self.config.eval_prompts > 0 and self.config.dataset == "shapes":
-            metrics.update(prompt_faithfulness(self, module, self.config.eval_prompts))
+        if c.dataset == "shapes":
+            _, tokenizer, encoder = self.frozen(module.device)
+            metrics.update(text_state_shares(tokenizer, encoder))
+        if c.eval_prompts > 0 and c.dataset == "shapes":
+            metrics.update(prompt_faithfulness(self, module, c.eval_prompts))
+        if c.eval_prompts > 0 and c.eval_one_object > 0 and c.dataset == "shapes":
+            metrics.update(one_object_faithfulness(self, module, c.eval_one_object, start=c.eval_prompts))
         return metrics
 
     @torch.no_grad()

@@ -244,10 +244,10 @@ def checkpoint_note(name: str) -> str:
         meta.get("text_encoder"), f"the {meta.get('text_encoder', '?')} text encoder")
     sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(steps):,} steps on the "
                 f"`{meta.get('dataset', '?')}` world's captions.")
-    single = {k.split("/", 1)[1]: v for k, v in m.items() if k.startswith("faithfulness_single/")}
+    single = one_object_rates(m)
     if single:
-        good = [k for k, v in single.items() if v >= 0.8 and k != "exact"]
-        bad = [k for k, v in single.items() if v < 0.8 and k != "exact"]   # every attribute is named
+        good = [k for k, v in single.items() if v >= 0.8]
+        bad = [k for k, v in single.items() if v < 0.8]   # every attribute is named
         sentence += (" On one-object prompts it gets " + _listing([f"the {k} right {percent(single[k])}" for k in good])
                      + (" of the time" if good else "") + ("; " if good and bad else "")
                      + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
@@ -260,6 +260,10 @@ def checkpoint_note(name: str) -> str:
                + (f"; after the autoencoder's round trip: {both('autoencoder_ceiling', k)}"
                   if f"autoencoder_ceiling/{k}" in m else "") + ")"
                for k in ("shape", "colour", "count", "size") if f"faithfulness/{k}" in m]
+    if "one_object/shape" in m:
+        figures.append(f"{m['one_object_prompts']} more one-object prompts: " + ", ".join(
+            f"{k} {percent(m[f'one_object/{k}'])} (real images {percent(m[f'one_object_ceiling/{k}'])})"
+            for k in ("shape", "colour", "count", "size")))
     if "faithfulness/relation" in m:
         figures.append(f"relation (left of, above...): {percent(m['faithfulness/relation'])}")
     if "holdout_pairs_correct" in m:
@@ -270,6 +274,13 @@ def checkpoint_note(name: str) -> str:
                        f"{m['clip_score']:.1f}")
     return plain_note(sentence, figures, f"prompt faithfulness ({m.get('eval_prompts', '?')} held-out captions, "
                                          "read by the shapes classifier and colour masks)")
+
+
+def one_object_rates(metrics: dict) -> dict:
+    """{attribute: rate} on one-object prompts: the larger one-object set when measured, else the one-object
+    prompts among the held-out captions; "exact" left out."""
+    prefix = "one_object/" if "one_object/shape" in metrics else "faithfulness_single/"
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix) and k != prefix + "exact"}
 
 
 def _listing(items: list[str]) -> str:

@@ -1,0 +1,99 @@
+"""The project's CLIP: hard negatives (NegCLIP) and the measures of what a CLIP and a text encoder tell apart."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from core.data.worlds.shapes import COLOUR_NAMES, SHAPES, SIZE_NAMES
+
+
+def test_swap_shape_changes_one_shape_word_to_another():
+    from core.text2image.clip_method import swap_shape
+
+    g = torch.Generator().manual_seed(0)
+    caption = "a large red circle to the left of a small blue square"
+    seen = set()
+    for _ in range(40):
+        twin = swap_shape(caption, g)
+        a, b = caption.split(), twin.split()
+        diff = [(x, y) for x, y in zip(a, b) if x != y]
+        assert len(a) == len(b) and len(diff) == 1 and diff[0][0] in ("circle", "square") and diff[0][1] in SHAPES
+        seen.add(diff[0])
+    assert len(seen) > 6                                   # both words and many replacements get drawn
+    assert swap_shape("a photo of nothing", g) == "a photo of nothing"
+
+
+def test_hard_negatives_add_rivals_to_the_image_side_only():
+    """Cross-entropy over a superset of logits is larger: the same model and batch lose more with the twins."""
+    from core.engine import StepContext
+    from core.text2image.clip_method import ClipMethod
+    from core.text2image.config import ClipConfig
+
+    losses = {}
+    for hard in (False, True):
+        method = ClipMethod(ClipConfig(resolution=16, width=16, layers=1, heads=2, patch_size=8, projection_dim=8,
+                                       tokenizer_captions=200, hard_negatives=hard, device="cpu"))
+        torch.manual_seed(0)
+        model = method.build_model()
+        batch = method.build_dataset("train").get_batch(list(range(8)))
+        out = method.training_step(model, batch, StepContext(0, SimpleNamespace(device=torch.device("cpu")), {}))
+        out["loss"].backward()
+        losses[hard] = float(out["loss"].detach())
+        assert all(p.grad is not None for p in model.text_model.parameters() if p.requires_grad)
+    assert losses[True] > losses[False]
+
+
+def _one_hot_of(shape, colour, size):
+    return torch.cat([torch.eye(8)[shape], torch.eye(8)[colour], torch.eye(3)[size]])
+
+
+def _attributes(caption):
+    words = caption.split()
+    return SHAPES.index(words[3]), COLOUR_NAMES.index(words[2]), SIZE_NAMES.index(words[1])
+
+
+@pytest.mark.parametrize("parts, expected", [((0,), (1.0, 0.0, 0.0)), ((0, 1), (0.5, 0.5, 0.0)),
+                                             ((1, 2), (0.0, 0.5, 0.5))])
+def test_text_state_shares_are_the_attributes_share_of_the_variance(monkeypatch, parts, expected):
+    """Hidden states that are one-hot codes of some attributes: each coded attribute holds an equal share (balanced
+    captions, equal variances of the codes), the others none."""
+    import core.text2image.text_encoders as text_encoders
+    from core.text2image.evaluate import text_state_shares
+
+    def encode(tokenizer, encoder, captions, device=None):
+        codes = [torch.eye(8 if k < 2 else 3)[_attributes(c)[k]] for c in captions for k in parts]
+        codes = torch.stack([torch.cat(codes[i * len(parts):(i + 1) * len(parts)]) for i in range(len(captions))])
+        if parts == (1, 2):                                 # equal variance: scale the size code to the colour's
+            codes[:, 8:] *= ((7 / 8) / (2 / 3)) ** 0.5   # total variances of 8- and 3-way one-hot codes
+        return SimpleNamespace(embeds=codes[:, None, :])
+
+    monkeypatch.setattr(text_encoders, "encode_prompts", encode)
+    shares = text_state_shares(None, None)
+    for name, value in zip(("shape", "colour", "size"), expected):
+        assert shares[f"text_states/{name}"] == pytest.approx(value, abs=1e-6)
+
+
+def test_clip_zero_shot_is_perfect_for_a_clip_that_sees_every_attribute_and_blind_without_shapes(monkeypatch):
+    import core.metrics.clip as clip_module
+    import core.text2image.evaluate as evaluate
+
+    tables = torch.tensor([[[s, c, z, 1], [0, 0, 0, 0], [0, 0, 0, 0]] for s, c, z in
+                           [(k % 8, (3 * k) % 8, k % 3) for k in range(48)]])
+    images = torch.arange(48, dtype=torch.float32).view(48, 1, 1, 1).expand(48, 3, 2, 2)
+    monkeypatch.setattr(evaluate, "one_object_scenes", lambda split, num, resolution=64: (images, None, None, tables))
+    monkeypatch.setattr(clip_module.Clip, "text_embeds", lambda self, prompts: torch.stack(
+        [_one_hot_of(*_attributes(p)) for p in prompts]))
+    for blind, shape_rate in ((False, 1.0), (True, 6 / 48)):
+        def image_embeds(self, x):
+            codes = torch.stack([_one_hot_of(*tables[int(i[0, 0, 0])][0, :3].tolist()) for i in x])
+            if blind:
+                codes[:, :8] = 0
+            return codes
+        monkeypatch.setattr(clip_module.Clip, "image_embeds", image_embeds)
+        m = evaluate.clip_zero_shot(torch.nn.Identity(), None)
+        assert m["zero_shot_images"] == 48 and m["zero_shot/colour"] == m["zero_shot/size"] == 1.0
+        assert m["zero_shot/shape"] == pytest.approx(shape_rate)   # blind: the first rival, a circle, always wins
