@@ -97,3 +97,5 @@ def test_clip_zero_shot_is_perfect_for_a_clip_that_sees_every_attribute_and_blin
         m = evaluate.clip_zero_shot(torch.nn.Identity(), None)
         assert m["zero_shot_images"] == 48 and m["zero_shot/colour"] == m["zero_shot/size"] == 1.0
         assert m["zero_shot/shape"] == pytest.approx(shape_rate)   # blind: the first rival, a circle, always wins
+        by_size = [m[f"zero_shot/shape_{size}"] for size in SIZE_NAMES]
+        assert sum(by_size) / 3 == pytest.approx(shape_rate)       # 16 images of each size

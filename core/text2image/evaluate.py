@@ -188,8 +188,10 @@ def clip_zero_shot(model, tokenizer, num_scenes: int = 1500, resolution: int = 6
     """Which attributes a CLIP tells apart: for each one-object scene among the first ``num_scenes`` test items, its
     image against the captions that differ from its own in one attribute only ("a large red circle" against "a large
     red square", ...); right when its own caption has the highest cosine. Returns ``zero_shot/<shape|colour|size>``
-    (chance: 1/8, 1/8, 1/3) and ``zero_shot_images``."""
+    (chance: 1/8, 1/8, 1/3), ``zero_shot/shape_<small|medium|large>`` and ``zero_shot_images``."""
     import torch.nn.functional as F
+
+    from core.data.worlds.shapes import SIZE_NAMES
 
     from core.metrics.clip import Clip
 
@@ -205,7 +207,12 @@ def clip_zero_shot(model, tokenizer, num_scenes: int = 1500, resolution: int = 6
         others = [j for j in range(3) if j != k]
         rival = (ids[None, :, others] == truth[:, None, others]).all(-1)   # (M, 192) captions differing in k only
         best = cos.masked_fill(~rival, -2).argmax(1)
-        metrics[f"zero_shot/{name}"] = float((ids[best, k] == truth[:, k]).float().mean())
+        right = ids[best, k] == truth[:, k]
+        metrics[f"zero_shot/{name}"] = float(right.float().mean())
+        if name == "shape":                                              # by object size: outlines need pixels
+            for z, size in enumerate(SIZE_NAMES):
+                if bool((truth[:, 2] == z).any()):
+                    metrics[f"zero_shot/shape_{size}"] = float(right[truth[:, 2] == z].float().mean())
     return metrics
 
 
