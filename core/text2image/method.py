@@ -189,13 +189,14 @@ class Text2ImageMethod(CaptionedData, Method):
 
         c = self.config
         metrics = {"test_mse": self._test_mse(module)}
-        if c.dataset == "shapes":
-            _, tokenizer, encoder = self.frozen(module.device)
-            metrics.update(text_state_shares(tokenizer, encoder))
-        if c.eval_prompts > 0 and c.dataset == "shapes":
+        if c.dataset != "shapes":                      # the read-back needs the shapes world's classifier
+            return metrics
+        _, tokenizer, encoder = self.frozen(module.device)
+        metrics.update(text_state_shares(tokenizer, encoder))
+        if c.eval_prompts > 0:
             metrics.update(prompt_faithfulness(self, module, c.eval_prompts))
-        if c.eval_prompts > 0 and c.eval_one_object > 0 and c.dataset == "shapes":
-            metrics.update(one_object_faithfulness(self, module, c.eval_one_object, start=c.eval_prompts))
+            if c.eval_one_object > 0:
+                metrics.update(one_object_faithfulness(self, module, c.eval_one_object, start=c.eval_prompts))
         return metrics
 
     @torch.no_grad()
