@@ -34,10 +34,15 @@ class CheckpointError(ValueError):
     """A checkpoint name, path or file that cannot be used; the message says which and why."""
 
 
+def project_root() -> Path:
+    """The folder that holds ``app.py`` and ``core/``."""
+    return Path(__file__).resolve().parents[2]
+
+
 def checkpoint_root() -> Path:
     """The ``checkpoints/`` folder (``GENLAB_CHECKPOINTS`` overrides it, e.g. in tests)."""
     env = os.environ.get("GENLAB_CHECKPOINTS")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+    root = Path(env) if env else project_root() / "checkpoints"
     return root.resolve()
 
 

@@ -93,9 +93,10 @@ def _reproduce(method: str, folder: Path, legs: list[dict]) -> str:
 
 
 def _project_relative(folder: Path) -> str:
-    root = Path(__file__).resolve().parents[2]
+    from .checkpoint import project_root
+
     try:
-        return Path(folder).resolve().relative_to(root).as_posix()
+        return Path(folder).resolve().relative_to(project_root()).as_posix()
     except ValueError:          # a folder outside the project: as it was given
         return Path(folder).as_posix()
 
