@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -266,3 +267,43 @@ def test_task_describes_each_side_for_the_tab():
     assert face2labels["input"] == "photo" and (face2labels["a"], face2labels["b"]) == ("face", "label map")
     hair = TranslationMethod(TranslationConfig(model="cyclegan", netG="resnet_6blocks")).task()
     assert (hair["a"], hair["b"]) == ("black hair", "blonde hair")
+
+
+def test_recoloured_faces_keep_every_shape_and_redraw_the_colours():
+    from core.data import get_dataset
+    from core.data.worlds.faces import ATTRIBUTE_NAMES, COLOUR_ATTRIBUTES
+
+    world = get_dataset("faces", "test", 32)
+    again = world.recoloured([0, 1, 2, 3], seed=1)
+    assert again.shape == (4, 3, 32, 32) and 0 <= again.min() and again.max() <= 1
+    assert torch.equal(again, world.recoloured([0, 1, 2, 3], seed=1))
+    assert not torch.equal(again, world.recoloured([0, 1, 2, 3], seed=2))
+    u, z = world._random_rows(np.arange(4))
+    columns = [ATTRIBUTE_NAMES.index(n) for n in COLOUR_ATTRIBUTES]
+    u[:, columns] = np.random.default_rng(1).random((4, len(columns)))
+    redrawn = [world.render(u[r], z[r]) for r in range(4)]
+    original = world.get_batch([0, 1, 2, 3])
+    for r in range(4):   # the same label map (every shape), the same shape attributes
+        assert torch.equal(torch.from_numpy(redrawn[r]["label_map"]), original["label_map"][r])
+        shapes = [k for k in range(len(ATTRIBUTE_NAMES)) if k not in columns]
+        assert (redrawn[r]["attributes"][shapes] == original["attributes"][r][shapes].numpy()).all()
+    assert not torch.equal(again, original["image"])
+
+
+def test_a_translator_that_draws_the_shapes_exactly_scores_the_shape_exact_column(monkeypatch):
+    from core.data import get_dataset
+    from core.translation import evaluate
+    from core.translation.data import FacePairs
+
+    held = FacePairs("labels", "test", 64).get_batch(list(range(12)))
+    held["B_recoloured"] = get_dataset("faces", "test", 64).recoloured(range(12), seed=0)
+    monkeypatch.setattr(evaluate, "_translate_all", lambda translator, images, direction: held["B_recoloured"])
+    fake_translator = type("T", (), {"G_BA": None})()
+    metrics = evaluate.evaluate_translator(fake_translator, held, {"world": "faces"})
+    assert metrics["attribute_agreement"] == metrics["attribute_agreement_shape_exact"]
+    assert metrics["attribute_agreement"]["pose"] == 1.0   # a shape the classifier reads without fail
+    table = evaluate.results_markdown(metrics)
+    assert "| attribute | fixed by the input | agreement | shape-exact redraw |" in table
+    monkeypatch.setattr(evaluate, "_translate_all", lambda translator, images, direction: held["B"])
+    exact = evaluate.evaluate_translator(fake_translator, held, {"world": "faces"})["attribute_agreement"]
+    assert set(exact.values()) == {1.0}    # the real target itself agrees with itself everywhere

@@ -250,7 +250,11 @@ class TranslationMethod(Method):
         c = self.config
         if not c.eval_samples:
             return {}
-        return evaluate_translator(module, self.held_out(c.eval_samples), self.task())
+        held_out = self.held_out(c.eval_samples)
+        world = getattr(self.build_dataset("test"), "world", None)
+        if c.model == "pix2pix" and self.task().get("world") == "faces" and hasattr(world, "recoloured"):
+            held_out["B_recoloured"] = world.recoloured(range(len(held_out["B"])), seed=c.seed)
+        return evaluate_translator(module, held_out, self.task())
 
     def save_inference(self, module: Translator, folder) -> None:
         """config.json + model.safetensors; cast to float16 when ``weights_dtype`` says so (a copy: training goes on

@@ -24,6 +24,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .base import ProceduralWorld
@@ -46,6 +47,7 @@ ATTRIBUTES = {
     "shirt_colour": ["red", "blue", "green", "yellow", "purple", "charcoal"],
 }
 ATTRIBUTE_NAMES = list(ATTRIBUTES)
+COLOUR_ATTRIBUTES = ("skin_tone", "hair_colour", "eye_colour", "background", "shirt_colour")  # palette only
 GLASSES_WEIGHTS = (0.5, 0.25, 0.25)  # half of the faces wear no glasses; other attributes uniform
 HEAD_SCALES = (0.95, 1.0, 1.05)
 
@@ -137,6 +139,22 @@ class Faces(ProceduralWorld):
             "edge_map": boundary_mask(labels).astype(np.float32)[None],  # (1, R, R)
             "text": caption(a),
         }
+
+    def recoloured(self, indices, seed: int = 0) -> torch.Tensor:
+        """Items ``indices`` drawn again with new random colours: the same geometry and shape attributes (head,
+        hair style, eyes, expression, glasses, pose), each of ``COLOUR_ATTRIBUTES`` drawn afresh (it may repeat).
+
+        What a translator that draws every shape exactly, but has to guess the colours a label or edge map leaves
+        open, would produce: the reference that measures how far a classifier's reads depend on colours alone.
+        Returns (N, 3, R, R) float in [0, 1]; deterministic in ``seed``.
+        """
+        idx = self._check_indices(indices)
+        u, z = self._random_rows(idx)
+        columns = [ATTRIBUTE_NAMES.index(name) for name in COLOUR_ATTRIBUTES]
+        u = u.copy()
+        u[:, columns] = np.random.default_rng(seed).random((len(idx), len(columns)))
+        images = np.stack([self.render(u[r], z[r])["image"] for r in range(len(idx))])
+        return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def _relevant(part: str, g: Geometry) -> Geometry:
