@@ -56,11 +56,11 @@ def evaluate_translator(translator, held_out: dict, task: dict) -> dict:
     (N, 3, H, W) in [0, 1]) or {"A", "B"} (folders)."""
     a, b = held_out["A"].float(), held_out["B"].float()
     if translator.G_BA is None:
-        return _evaluate_paired(translator, a, b, task, held_out)
+        return _evaluate_paired(translator, a, b, task, held_out.get("B_recoloured"))
     return _evaluate_unpaired(translator, a, b, task)
 
 
-def _evaluate_paired(translator, a, b, task, held_out) -> dict:
+def _evaluate_paired(translator, a, b, task, shape_exact=None) -> dict:
     fake = _translate_all(translator, a, "AtoB")
     psnr, ssim = _psnr_ssim(fake, b)
     metrics = {"pairs": len(a), "l1": float((fake - b).abs().mean()), "psnr_db": psnr, "ssim": ssim}
@@ -72,8 +72,8 @@ def _evaluate_paired(translator, a, b, task, held_out) -> dict:
         agree = {name: float((read_fake[:, k] == read_real[:, k]).float().mean())
                  for k, name in enumerate(ATTRIBUTE_NAMES)}
         metrics["attribute_agreement"] = agree
-        if "B_recoloured" in held_out:  # the same faces, every shape exact, colours guessed: the ruler's own limit
-            read_exact = predict(held_out["B_recoloured"].float(), "faces")
+        if shape_exact is not None:  # the same faces, every shape exact, colours guessed: the ruler's own limit
+            read_exact = predict(shape_exact.float(), "faces")
             metrics["attribute_agreement_shape_exact"] = {
                 name: float((read_exact[:, k] == read_real[:, k]).float().mean())
                 for k, name in enumerate(ATTRIBUTE_NAMES)}
