@@ -213,8 +213,11 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
                            arg=["#vae-point img", before], timeout=30_000)
     page.locator("#vae-map-mode label", has_text="picks A").click()
+    page.wait_for_timeout(1000)     # the mode's change (it forgets earlier picks) lands before the first pick
+    before = img.get_attribute("src")
     page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    page.wait_for_timeout(800)
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=["#vae-map img", before], timeout=30_000)   # A is drawn on the map
     assert page.locator("#vae-segment img").count() == 0        # A alone: no walk yet
     page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.85)
     page.locator("#vae-segment img").wait_for(timeout=30_000)
