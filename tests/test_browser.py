@@ -31,6 +31,12 @@ def page(app_url, tmp_path_factory):
         browser.close()
 
 
+def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
+    """Wait until the image at ``selector`` shows something other than ``old_src`` (an output arrived)."""
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=[selector, old_src], timeout=timeout)
+
+
 def test_every_tab_renders_without_console_errors(page):
     from app import tab_modules
 
@@ -72,8 +78,7 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
         page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * k), box["y"] + box["height"] * (0.3 + 0.04 * k))
     page.mouse.up()
     page.get_by_role("button", name="Translate the drawing").click()
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
-                           arg=["#translation-pix2pix-seen img", before], timeout=20_000)
+    wait_for_new_src(page, "#translation-pix2pix-seen img", before, timeout=20_000)
     drawn = None
     for _ in range(40):  # the new src can point at a file that is still being written: retry until it decodes
         try:
@@ -190,8 +195,7 @@ def test_gan_class_control_follows_the_checkpoint(page):
     before = image.get_attribute("src")
     page.locator("#gans-class input").click()
     page.get_by_role("option", name="7", exact=True).click()
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
-                           arg=["#gans-image img", before], timeout=10_000)
+    wait_for_new_src(page, "#gans-image img", before, timeout=10_000)
     page.locator("#gans-checkpoint input").click()
     page.get_by_role("option", name="dcgan-digits", exact=True).click()
     page.get_by_text("this checkpoint is unconditional").wait_for(timeout=10_000)
@@ -210,14 +214,12 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     point = page.locator("#vae-point img")
     before = point.get_attribute("src")
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.25)
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
-                           arg=["#vae-point img", before], timeout=30_000)
+    wait_for_new_src(page, "#vae-point img", before, timeout=30_000)
     page.locator("#vae-map-mode label", has_text="picks A").click()
     page.wait_for_timeout(1000)     # the mode's change (it forgets earlier picks) lands before the first pick
     before = img.get_attribute("src")
     page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
-                           arg=["#vae-map img", before], timeout=30_000)   # A is drawn on the map
+    wait_for_new_src(page, "#vae-map img", before, timeout=30_000)   # A is drawn on the map
     assert page.locator("#vae-segment img").count() == 0        # A alone: no walk yet
     page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.85)
     page.locator("#vae-segment img").wait_for(timeout=30_000)

@@ -251,8 +251,8 @@ class TranslationMethod(Method):
         if not c.eval_samples:
             return {}
         held_out = self.held_out(c.eval_samples)
-        world = getattr(self.build_dataset("test"), "world", None)
-        if c.model == "pix2pix" and self.task().get("world") == "faces" and hasattr(world, "recoloured"):
+        world = getattr(self.build_dataset("test"), "world", None)    # the faces world's pairs (A -> B) only
+        if c.model == "pix2pix" and hasattr(world, "recoloured"):
             held_out["B_recoloured"] = world.recoloured(range(len(held_out["B"])), seed=c.seed)
         return evaluate_translator(module, held_out, self.task())
 
