@@ -196,7 +196,9 @@ def build(ctx: AppContext) -> None:
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
             return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
 
-        gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private")
+        # "always_last": a second pick while the first translates shows the second (the default "once" drops it)
+        gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private",
+                         trigger_mode="always_last")
         on_open = page_open()
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
@@ -235,7 +237,7 @@ def build(ctx: AppContext) -> None:
             return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
 
         gallery_c.select(ui_errors(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
-                         api_visibility="private")
+                         api_visibility="private", trigger_mode="always_last")
         gr.on([ckpt_c.change, direction.change, *on_open],
               lambda c, d: (describe(ctx, c), examples(ctx, c, d)), [ckpt_c, direction], [about_c, gallery_c],
               api_visibility="private")

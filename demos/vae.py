@@ -72,7 +72,7 @@ def build(ctx: AppContext) -> None:
             # the map's hover position in image pixels ("x,y"), written by HOVER_JS; hidden by CSS, not by
             # visible=False (a component that is not rendered cannot receive the browser's input events)
             hover = gr.Textbox(elem_id="vae-map-hover", elem_classes="genlab-hidden", show_label=False)
-            ends = gr.State([])
+            ends = gr.State({})   # {"for": [checkpoint, mode], "points": [A] or [A, B]}
             gr.Markdown("For models with more than 2 latent dims the map shows the first two principal axes "
                         "(PC1, PC2) of the encoded held-out set, and a point decodes z = mean + x PC1 + y PC2.")
             with gr.Row():
@@ -215,8 +215,8 @@ def build(ctx: AppContext) -> None:
 
     gr.on(triggers=None, fn=on_map_checkpoint, inputs=map_ckpt,
           outputs=[map_info, map_img, z1, z2, point_img, grid_img, grid_btn], api_visibility="private")  # load + change
-    map_ckpt.change(lambda: ([], gr.update(visible=False, value=None)), None, [ends, segment_img],
-                    api_visibility="private", queue=False)  # A and B belonged to the old model's plane
+    map_ckpt.change(lambda: gr.update(visible=False, value=None), None, segment_img,
+                    api_visibility="private", queue=False)  # the old model's walk goes
     for slider in (z1, z2):
         slider.input(ui_errors(functools.partial(views.point_image, ctx)), inputs=[map_ckpt, z1, z2],
                      outputs=point_img, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -233,15 +233,19 @@ def build(ctx: AppContext) -> None:
         x, y = views.map_click(ctx, name, *evt.index)
         point = views.point_image(ctx, name, x, y)
         if mode == MAP_MODES[0]:
-            return x, y, point, views.map_image(ctx, name, x, y), [], gr.update(visible=False)
-        picked = [(x, y)] if len(picked) != 1 else [picked[0], (x, y)]
-        strip = views.map_segment(ctx, name, *picked) if len(picked) == 2 else None
-        return (x, y, point, views.map_image(ctx, name, None, None, ends=picked), picked,
-                gr.update(visible=strip is not None, value=strip))
+            return x, y, point, views.map_image(ctx, name, x, y), {}, gr.update(visible=False)
+        # picks made under another mode or model are forgotten here, in the click's own event: a separate reset
+        # event could land between A and B on a busy server and wipe A
+        earlier = picked.get("points", []) if picked.get("for") == [name, mode] else []
+        points = [earlier[0], (x, y)] if len(earlier) == 1 else [(x, y)]
+        strip = views.map_segment(ctx, name, *points) if len(points) == 2 else None
+        return (x, y, point, views.map_image(ctx, name, None, None, ends=points), {"for": [name, mode],
+                "points": points}, gr.update(visible=strip is not None, value=strip))
 
+    # "multiple": B clicked while A is still decoding is queued, not dropped (the default "once" drops it)
     map_img.select(on_map_click, inputs=[map_ckpt, click_mode, ends], outputs=[z1, z2, point_img, map_img, ends,
                                                                              segment_img],
-                   api_visibility="private", show_progress="hidden")
+                   api_visibility="private", show_progress="hidden", trigger_mode="multiple")
 
     @ui_errors
     def on_map_hover(name, position):
@@ -250,7 +254,7 @@ def build(ctx: AppContext) -> None:
 
     hover.change(on_map_hover, inputs=[map_ckpt, hover], outputs=point_img, api_visibility="private",
                 trigger_mode="always_last", show_progress="hidden", queue=False)
-    click_mode.change(lambda: ([], gr.update(visible=False, value=None)), None, [ends, segment_img],
+    click_mode.change(lambda: gr.update(visible=False, value=None), None, segment_img,
                       api_visibility="private", queue=False)
     grid_btn.click(ui_errors(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n], outputs=grid_img,
                    api_visibility="private")

@@ -215,8 +215,7 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     before = point.get_attribute("src")
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.25)
     wait_for_new_src(page, "#vae-point img", before, timeout=30_000)
-    page.locator("#vae-map-mode label", has_text="picks A").click()
-    page.wait_for_timeout(1000)     # the mode's change (it forgets earlier picks) lands before the first pick
+    page.locator("#vae-map-mode label", has_text="picks A").click()    # no wait: the click carries the mode
     before = img.get_attribute("src")
     page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
     wait_for_new_src(page, "#vae-map img", before, timeout=30_000)   # A is drawn on the map
