@@ -206,6 +206,7 @@ def test_face_pairs_and_domains():
     {"model": "cyclegan", "netG": "resnet_6blocks", "gan_mode": "lsgan", "dropout": False},
     {"model": "pix2pix", "gan_mode": "wgangp", "netD": "pixel", "norm": "batch"},
     {"model": "pix2pix", "gan_mode": "lsgan", "lambda_feat": 10.0},
+    {"model": "pix2pix", "gan_mode": "lsgan", "lambda_parts": 1.0},
 ])
 def test_tiny_training_lowers_the_generator_loss_and_round_trips(tmp_path, extra):
     from core.engine import Trainer
@@ -237,6 +238,9 @@ def test_config_rejects_what_cannot_train():
         TranslationConfig(resolution=48, netG="unet_64").validate()
     with pytest.raises(ValueError, match="feature matching"):
         TranslationConfig(lambda_feat=10, netD="pixel").validate()
+    for wrong in ({"model": "cyclegan"}, {"direction": "BtoA"}, {"dataset": "folder"}):
+        with pytest.raises(ValueError, match="label map locates the parts"):
+            TranslationConfig(lambda_parts=1, **wrong).validate()
 
 
 def test_float16_export_halves_the_weights_and_loads_into_float32(tmp_path):

@@ -64,7 +64,8 @@ class FacePairs:
     def get_batch(self, indices) -> dict:
         items = self.world.get_batch(indices)
         a = colour_labels(items["label_map"]) if self.paired_input == "labels" else draw_edges(items["edge_map"])
-        return {"A": a, "B": items["image"], "attributes_A": items["attributes"], "attributes_B": items["attributes"]}
+        return {"A": a, "B": items["image"], "attributes_A": items["attributes"], "attributes_B": items["attributes"],
+                "label_map": items["label_map"]}   # (N, H, W): where the facial parts are (``parts.py``)
 
 
 @lru_cache(maxsize=8)

@@ -22,6 +22,7 @@ from .data import PAIRED_INPUTS, FaceDomains, FacePairs, Reversed
 from .losses import GAN_MODES, linear_decay
 from .model import MODELS, TranslationGAN, Translator, set_requires_grad
 from .networks import DISCRIMINATORS, GENERATORS, NORMS, multiple_of
+from .parts import part_weights
 
 DATASETS = ("faces", "folder", "official")
 
@@ -45,6 +46,8 @@ class TranslationConfig(TrainConfig):
             0.5, 10; lambda_GAN 0 trains L1 only, lambda_L1 0 the GAN only: the loss comparison).
         lambda_feat: pix2pix, PatchGAN discriminators: pix2pixHD's feature-matching loss on D's hidden layers
             (0 = off, the pix2pix paper; pix2pixHD uses 10).
+        lambda_parts: pix2pix on the faces world, A to B: the L1 weight of each eyebrow, eye and mouth pixel of the
+            label map is 1 + lambda_parts (``parts.py``; 0 = off, every pixel weighs 1 as in the paper).
         pool_size: generated images kept for CycleGAN's discriminators (0 disables).
         beta1: Adam's beta1.
         lr_decay_fraction: the share of the steps over which the learning rate decays linearly to 0.
@@ -84,6 +87,7 @@ class TranslationConfig(TrainConfig):
     lambda_identity: float = number(0.5, 0.0, 1e4)
     lambda_gp: float = number(10.0, 0.0, 1e4)
     lambda_feat: float = number(0.0, 0.0, 1e4, help="pix2pix: discriminator feature matching (pix2pixHD uses 10)")
+    lambda_parts: float = number(0.0, 0.0, 1e4, help="pix2pix, faces world: extra L1 weight on eyes, brows, mouth")
     pool_size: int = number(50, 0, 10_000)
     beta1: float = number(0.5, 0.0, 0.999)
     lr_decay_fraction: float = number(0.5, 0.0, 1.0)
@@ -97,6 +101,9 @@ class TranslationConfig(TrainConfig):
             raise ValueError("lambda_GAN and lambda_L1 are both 0: pix2pix would have no loss")
         if self.lambda_feat and (self.model != "pix2pix" or self.netD == "pixel"):
             raise ValueError("lambda_feat (feature matching) is for pix2pix with a PatchGAN (netD basic or n_layers)")
+        if self.lambda_parts and not (self.model == "pix2pix" and self.dataset == "faces" and self.direction == "AtoB"):
+            raise ValueError("lambda_parts (the part-weighted L1) is for pix2pix on the faces world, direction AtoB: "
+                             "the label map locates the parts")
         if self.resolution and self.resolution % multiple_of(self.netG):
             raise ValueError(f"resolution {self.resolution} is not divisible by {multiple_of(self.netG)}, "
                              f"which {self.netG} needs (unet_<N> needs a multiple of N)")
@@ -202,10 +209,11 @@ class TranslationMethod(Method):
             for group in opt.param_groups:
                 group["lr"] = c.lr * factor
         a, b = self._images(batch)
+        l1_weights = part_weights(batch["label_map"], c.lambda_parts) if c.lambda_parts else None
 
         if not distributed:
             set_requires_grad(raw.discriminators(), False)               # G step: D is a fixed judge
-        loss_g, g_losses, fakes = model(mode="g", a=a, b=b)
+        loss_g, g_losses, fakes = model(mode="g", a=a, b=b, l1_weights=l1_weights)
         ctx.optimizers["g"].zero_grad(set_to_none=True)
         ctx.backward(loss_g)
         ctx.optimizers["g"].step()

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from .losses import ImagePool, cycle_loss, discriminator_loss, feature_matching_loss, gan_loss, gradient_penalty
 from .networks import Generator, build_discriminator, init_weights
+from .parts import weighted_l1
 
 MODELS = ("pix2pix", "cyclegan")
 
@@ -66,6 +67,7 @@ class TranslationGAN(nn.Module):
 
     pix2pix's D is conditional: it sees cat(A, B) (input_nc + output_nc channels; Isola et al. eq. 1).
     CycleGAN's D_B judges domain B (G_AB's outputs), D_A domain A (G_BA's outputs).
+    pix2pix's L1 term can weigh pixels unequally: ``forward(..., l1_weights=)`` (``parts.part_weights``).
     """
 
     def __init__(self, translator: Translator, netD: str = "basic", ndf: int = 64, n_layers_D: int = 3,
@@ -90,16 +92,19 @@ class TranslationGAN(nn.Module):
     def discriminators(self):
         return [d for d in (self.D_B, self.D_A) if d is not None]
 
-    def forward(self, mode: str, a: torch.Tensor, b: torch.Tensor, fakes: tuple | None = None):
-        """mode "g": (total G loss, {name: loss}, fakes); mode "d": (total D loss, {name: loss})."""
+    def forward(self, mode: str, a: torch.Tensor, b: torch.Tensor, fakes: tuple | None = None,
+                l1_weights: torch.Tensor | None = None):
+        """mode "g": (total G loss, {name: loss}, fakes); mode "d": (total D loss, {name: loss}).
+
+        ``l1_weights``: pix2pix, (N, 1, H, W) per-pixel weights of the L1 term (None: all 1, the paper's eq. 3)."""
         if mode == "g":
-            return self._g_cyclegan(a, b) if self.cyclegan else self._g_pix2pix(a, b)
+            return self._g_cyclegan(a, b) if self.cyclegan else self._g_pix2pix(a, b, l1_weights)
         if mode == "d":
             return self._d_cyclegan(a, b, fakes) if self.cyclegan else self._d_pix2pix(a, b, fakes)
         raise ValueError(f"unknown mode {mode!r}")
 
     # ---------------------------------------------------------------- pix2pix (Isola et al. 2017, eq. 4)
-    def _g_pix2pix(self, a, b):
+    def _g_pix2pix(self, a, b, l1_weights=None):
         fake_b = self.translator.G_AB(a)
         losses = {}
         total = 0.0
@@ -109,9 +114,11 @@ class TranslationGAN(nn.Module):
         if self.lambda_feat > 0:
             losses["G_feat"] = feature_matching_loss(self.D_B, torch.cat([a, b], 1), torch.cat([a, fake_b], 1))
             total = total + self.lambda_feat * losses["G_feat"]
-        losses["G_L1"] = F.l1_loss(fake_b.float(), b.float())
+        losses["G_L1"] = F.l1_loss(fake_b.float(), b.float())        # unweighted: comparable between runs
+        if l1_weights is not None:
+            losses["G_L1_weighted"] = weighted_l1(fake_b, b, l1_weights)
         if self.lambda_L1 > 0:
-            total = total + self.lambda_L1 * losses["G_L1"]
+            total = total + self.lambda_L1 * losses["G_L1_weighted" if l1_weights is not None else "G_L1"]
         return total, losses, (fake_b.detach(),)
 
     def _d_pix2pix(self, a, b, fakes):
