@@ -46,8 +46,8 @@ class TranslationConfig(TrainConfig):
             0.5, 10; lambda_GAN 0 trains L1 only, lambda_L1 0 the GAN only: the loss comparison).
         lambda_feat: pix2pix, PatchGAN discriminators: pix2pixHD's feature-matching loss on D's hidden layers
             (0 = off, the pix2pix paper; pix2pixHD uses 10).
-        lambda_parts: pix2pix on the faces world, A to B: the L1 weight of each eyebrow, eye and mouth pixel of the
-            label map is 1 + lambda_parts (``parts.py``; 0 = off, every pixel weighs 1 as in the paper).
+        lambda_parts: pix2pix on the faces world, A to B: the L1 weight of each eyebrow, eye, mouth and glasses pixel
+            of the label map is 1 + lambda_parts (``parts.py``; 0 = off, every pixel weighs 1 as in the paper).
         pool_size: generated images kept for CycleGAN's discriminators (0 disables).
         beta1: Adam's beta1.
         lr_decay_fraction: the share of the steps over which the learning rate decays linearly to 0.
@@ -87,7 +87,7 @@ class TranslationConfig(TrainConfig):
     lambda_identity: float = number(0.5, 0.0, 1e4)
     lambda_gp: float = number(10.0, 0.0, 1e4)
     lambda_feat: float = number(0.0, 0.0, 1e4, help="pix2pix: discriminator feature matching (pix2pixHD uses 10)")
-    lambda_parts: float = number(0.0, 0.0, 1e4, help="pix2pix, faces world: extra L1 weight on eyes, brows, mouth")
+    lambda_parts: float = number(0.0, 0.0, 1e4, help="pix2pix, faces world: extra L1 weight on eyes, brows, mouth, glasses")
     pool_size: int = number(50, 0, 10_000)
     beta1: float = number(0.5, 0.0, 0.999)
     lr_decay_fraction: float = number(0.5, 0.0, 1.0)
