@@ -1,15 +1,16 @@
 """The part-weighted L1 of pix2pix on the faces world: the eyes, brows, mouth and glasses weigh more.
 
 pix2pix's L1 term (Isola et al. 2017, eq. 3) weighs every pixel alike, and at 64 px a frowning mouth is a 7 x 3 px
-arc, an eyebrow and a glasses frame 1-2 px lines, some in colours the label map leaves open: most of the per-pixel loss is the colour
-guess of the large regions, and the small parts that decide expression and eye shape stay soft. Weighting the L1
-per pixel by the label map,
+arc, an eyebrow or a glasses frame a 1-2 px line, some in colours the label map leaves open: most of the per-pixel
+loss is the colour guess of the large regions, and the small parts that decide expression and eye shape stay soft.
+Weighting the L1 per pixel by the label map,
 
     L_L1(G) = E[ sum_ij w_ij |B_ij - G(A)_ij| ] / (H W),      w_ij = 1 + lambda_parts * M_ij,
 
-with M the eyebrow, eye, mouth and glasses pixels of the label map dilated by one pixel (their rims too), adds weight there
-and takes none from the rest (w is not normalised: the outline keeps the weight it has in pix2pix). As in
-pix2pixHD's and GFPGAN's face-part losses, the label map, known at training time, says where the parts are.
+with M the eyebrow, eye, mouth and glasses pixels of the label map dilated by one pixel (their rims too), adds weight
+there and takes none from the rest (w is not normalised: the outline keeps the weight it has in pix2pix). Where
+GFPGAN's facial-component losses (Wang et al. 2021) find the eyes and mouth by landmarks, here the label map, known
+at training time, says where the parts are.
 """
 
 from __future__ import annotations
