@@ -215,10 +215,15 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     before = point.get_attribute("src")
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.25)
     wait_for_new_src(page, "#vae-point img", before, timeout=30_000)
-    page.locator("#vae-map-mode label", has_text="picks A").click()    # no wait: the click carries the mode
-    before = img.get_attribute("src")
+    page.locator("#vae-map-mode label", has_text="picks A").click()
+    # the radio's new value must be in the page before the click that reads it (a person is never this fast)
+    page.locator("#vae-map-mode label", has_text="picks A").locator("input").wait_for(state="attached")
+    page.wait_for_function("() => document.querySelectorAll('#vae-map-mode input')[1].checked", timeout=30_000)
     page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    wait_for_new_src(page, "#vae-map img", before, timeout=30_000)   # A is drawn on the map
+    # A's click has returned when z1 leaves 0 (only a click sets it; a late redraw of the map on page load also
+    # changes the map's src, and B clicked before A returns would read the picks without A)
+    page.wait_for_function("() => Number(document.querySelector('#vae-z1 input[type=number]').value) !== 0",
+                           timeout=30_000)
     assert page.locator("#vae-segment img").count() == 0        # A alone: no walk yet
     page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.85)
     page.locator("#vae-segment img").wait_for(timeout=30_000)

@@ -87,7 +87,7 @@ class TranslationConfig(TrainConfig):
     lambda_identity: float = number(0.5, 0.0, 1e4)
     lambda_gp: float = number(10.0, 0.0, 1e4)
     lambda_feat: float = number(0.0, 0.0, 1e4, help="pix2pix: discriminator feature matching (pix2pixHD uses 10)")
-    lambda_parts: float = number(0.0, 0.0, 1e4, help="pix2pix, faces world: more L1 weight on eyes, brows, mouth")
+    lambda_parts: float = number(0.0, 0.0, 1e4, help="pix2pix, faces: more L1 weight on eyes, brows, mouth, glasses")
     pool_size: int = number(50, 0, 10_000)
     beta1: float = number(0.5, 0.0, 0.999)
     lr_decay_fraction: float = number(0.5, 0.0, 1.0)
