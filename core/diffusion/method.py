@@ -169,18 +169,18 @@ class DiffusionMethod(Method):
             print(f"no {world} classifier (checkpoints/classifier/{world}; for MNIST or CIFAR-10 train one with "
                   f"python -m core.train classifier --dataset {world}): sample metrics skipped", flush=True)
             return metrics
-        from core.metrics import frechet_distance, label_accuracy, reference_images
-        from core.metrics.accuracy import label_head
-        from core.metrics.features import load_classifier
+        from core.metrics import frechet_distance, label_accuracy, label_head, load_feature_extractor, reference_images
 
         labels = torch.arange(c.eval_samples) % num_classes
         images = self.generate(module, labels.to(device), make_generator(c.seed + 1, device), c.eval_steps,
                                c.sample_guidance)
         try:
-            if label_head(world, load_classifier(world)):  # the digit, the hair style, the CIFAR class
-                metrics.update(label_accuracy(images, labels, world, names))
+            extractor = load_feature_extractor(world)  # one load for the label head and the FID features
+            if label_head(world, extractor.classifier):  # the digit, the hair style, the CIFAR class
+                metrics.update(label_accuracy(images, labels, world, names, classifier=extractor.classifier))
             real = reference_images(world, len(images), resolution=c.resolution or None)
-            metrics[f"fid_{world}_classifier_features"] = frechet_distance(real, images, world=world)
+            metrics[f"fid_{world}_classifier_features"] = frechet_distance(real, images, world=world,
+                                                                           extractor=extractor)
             if images.shape[1] == 1:  # grey ink on black: is the paper as clean as the world's?
                 metrics["near_black_share"] = float((images <= NEAR_BLACK).float().mean())
                 metrics["world_near_black_share"] = float((real <= NEAR_BLACK).float().mean())

@@ -74,9 +74,8 @@ def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
                     "python -m core.train classifier --dataset %s --out checkpoints/classifier/%s)",
                     world, world, world, world)
         return {}
-    from core.metrics import (LABEL_HEADS, classifier_score, density_coverage, frechet_distance,
-                              kernel_inception_distance, load_feature_extractor, precision_recall, predict,
-                              reference_images)
+    from core.metrics import (classifier_score, density_coverage, frechet_distance, kernel_inception_distance,
+                              label_head, load_feature_extractor, precision_recall, predict, reference_images)
 
     extractor = load_feature_extractor(world)
     net = extractor.classifier
@@ -89,7 +88,7 @@ def evaluate_generator(G, world: str, num: int, seed: int = EVAL_SEED) -> dict:
     if fake.shape[-1] != native:
         fake = F.interpolate(fake, size=(native, native), mode="bilinear", antialias=True).clamp(0, 1)
     train_real = reference_images(world, num, split="train")
-    head = list(net.head_names).index(LABEL_HEADS.get(world, net.head_names[0]))
+    head = list(net.head_names).index(label_head(world, net) or net.head_names[0])
     k = net.head_sizes[head]
     fake_classes, real_classes = predict(fake, classifier=net)[:, head], predict(real, classifier=net)[:, head]
     fake_shares, real_shares = class_shares(fake_classes, k), class_shares(real_classes, k)

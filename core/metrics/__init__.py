@@ -15,14 +15,15 @@
 Nothing is loaded at import time.
 """
 
-from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, predict
+from .accuracy import LABEL_HEADS, class_accuracy, label_accuracy, label_head, predict
 from .coverage import attribute_coverage, coverage_table, under_drawn, value_frequencies
 from .features import ClassifierFeatures, load_classifier, load_feature_extractor
 from .fid import frechet_distance, kernel_inception_distance, reference_images, to_uint8
 from .manifold import density_coverage, precision_recall
 from .score import classifier_score
 
-__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "predict", "attribute_coverage", "coverage_table",
+__all__ = ["LABEL_HEADS", "class_accuracy", "label_accuracy", "label_head", "predict", "attribute_coverage",
+           "coverage_table",
            "under_drawn", "value_frequencies", "classifier_score", "precision_recall", "density_coverage",
            "ClassifierFeatures", "load_classifier",
            "load_feature_extractor", "frechet_distance", "kernel_inception_distance", "reference_images", "to_uint8"]

@@ -71,13 +71,14 @@ def label_head(world: str, net) -> str | None:
     return LABEL_HEADS.get(world) or (net.head_names[0] if len(net.head_names) == 1 else None)
 
 
-def label_accuracy(images: torch.Tensor, labels, world: str, names=()) -> dict[str, float]:
-    """How often the head of the ``world`` classifier that reads its class label (digits: the digit; faces: the
-    hair style, one of the attribute heads) agrees with the ``labels`` a conditional generator was given.
+def label_accuracy(images: torch.Tensor, labels, world: str, names=(), classifier=None) -> dict[str, float]:
+    """How often the head of the ``world`` classifier (or the ``classifier`` given, already loaded) that reads its
+    class label (:func:`label_head`) agrees with the ``labels`` a conditional generator was given.
 
     Returns ``class_accuracy`` and, per label ``k`` present, ``class_accuracy/<names[k]>``.
+    Raises ValueError when the classifier has no class-label head.
     """
-    net = load_classifier(world)
+    net = classifier if classifier is not None else load_classifier(world)
     head = label_head(world, net)
     if head is None:
         raise ValueError(f"the {world!r} classifier has no single class-label head (heads: {list(net.head_names)})")
