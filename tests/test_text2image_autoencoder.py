@@ -100,3 +100,45 @@ def test_the_latent_probe_reads_shapes_from_a_latent_that_holds_them_and_not_fro
     blank = probe_accuracy(lambda x: torch.zeros(len(x), 4, 16, 16), train, test, 8, epochs=20, batch_size=32)
     assert set(read) == set(blank) == {f"shape_in_latent/{s}" for s in ("small", "medium", "large")}
     assert sum(read.values()) / 3 > 0.45 and sum(read.values()) / 3 > sum(blank.values()) / 3 + 0.25
+
+
+def test_a_decoder_leg_with_a_critic_keeps_the_latent_space_and_exports_the_critic(tmp_path):
+    """--lambda-adv adds a PatchGAN critic (hinge loss, adaptive weight from --disc-start on): the decoder-only leg still leaves the encoder
+    as it was, the critic learns and is exported beside the autoencoder (critic.safetensors), and a further
+    --from-export leg continues with it."""
+    from safetensors.torch import load_file
+
+    from core.engine import Trainer
+    from core.text2image.autoencoder_method import AutoencoderMethod
+    from core.text2image.config import AutoencoderConfig
+
+    quiet = dict(batch_size=4, sample_every=0, checkpoint_every=0, log_every=1, num_samples=2, device="cpu",
+                 resolution=16, widths=(8, 8), eval_images=8, lr=1e-2, ema_decay=0.0)
+    list(Trainer(AutoencoderMethod(AutoencoderConfig(steps=2, **quiet)), tmp_path / "ae").run())
+    before = AutoencoderMethod(AutoencoderConfig(**quiet)).load_inference(tmp_path / "ae").state_dict()
+    adv = dict(decoder_only=True, lambda_adv=0.5, ndf=8, n_layers_D=1, critic_lr=2e-2, **quiet)
+    leg = AutoencoderMethod(AutoencoderConfig(steps=5, disc_start=3, **adv))
+    events = list(Trainer(leg, tmp_path / "ae", resume=False, from_export=True).run())  # as from a bundled export
+    after = leg.load_inference(tmp_path / "ae").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "quant_conv.")))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    logged = [e.losses for e in events if e.kind == "step" and e.losses]
+    assert len(logged) == 3 and all({"critic", "adv", "adaptive_weight"} <= set(e) for e in logged)
+    assert float(logged[0]["adaptive_weight"]) == 0 < min(float(e["adaptive_weight"]) for e in logged[1:])  # disc_start
+    exported = load_file(str(tmp_path / "ae" / "critic.safetensors"))
+    fresh = AutoencoderMethod(AutoencoderConfig(**adv)).build_model().critic.state_dict()
+    assert exported.keys() == fresh.keys() and all(exported[k].shape == fresh[k].shape for k in fresh)
+    assert any(not torch.equal(exported[k], fresh[k]) for k in fresh if k.endswith("weight"))
+
+
+def test_the_adaptive_weight_balances_the_two_gradients():
+    """Esser et al. 2021 eq. 7: scaling L_adv by lambda gives its gradient at the last layer the norm of L_rec's."""
+    from core.text2image.autoencoder_method import adaptive_weight
+
+    w = torch.randn(4, 4, requires_grad=True)
+    rec, adv = (w ** 2).sum(), 1000 * w.sum()
+    lam = adaptive_weight(rec, adv, w)
+    g_rec = torch.autograd.grad(rec, w, retain_graph=True)[0].norm()
+    g_adv = torch.autograd.grad(lam * adv, w)[0].norm()
+    assert abs(float(g_adv / g_rec) - 1) < 1e-3
+    assert not lam.requires_grad

@@ -381,18 +381,19 @@ def test_one_object_faithfulness_reads_only_one_object_prompts_after_the_first_s
     for text, image, objects in zip(real["text"], real["image"], real["objects"]):
         if len(parse_prompt(objects)) == 1:
             queue.setdefault(text, []).append(image)
-    drawn = []
+    drawn, settings = [], set()
 
-    def generate(unet, prompts, generator, steps, guidance):
+    def generate(unet, prompts, generator, steps, guidance, sampler="ddim"):
         drawn.extend(prompts)
+        settings.add((steps, guidance, sampler))
         return torch.stack([queue[p].pop(0) for p in prompts])
 
     method.generate = generate
     method.frozen = lambda device=None: (LosslessAutoencoder(), None, None)
-    m = one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num=30, start=40)
-    assert m["one_object_prompts"] == len(drawn) == 30 and set(drawn) <= set(queue)
+    m = one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), 30, 40, 7, 2.5, "euler")
+    assert m["one_object_prompts"] == len(drawn) == 30 and set(drawn) <= set(queue) and settings == {(7, 2.5, "euler")}
     for name in ("shape", "colour", "count", "size", "exact"):
         assert m[f"one_object/{name}"] == m[f"one_object_ceiling/{name}"] == m[f"one_object_autoencoder/{name}"]
     assert m["one_object/shape"] > 0.8 and m["one_object/count"] == 1.0
-    method.generate = lambda unet, prompts, *a: torch.zeros(len(prompts), 3, 64, 64) + 0.5
+    method.generate = lambda unet, prompts, *a, **k: torch.zeros(len(prompts), 3, 64, 64) + 0.5
     assert one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num=30, start=40)["one_object/shape"] < 0.2

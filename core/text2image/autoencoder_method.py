@@ -1,8 +1,9 @@
 """Training the latent autoencoder (``python -m core.train autoencoder``): an ``AutoencoderKL`` on a world.
 
-Loss (Rombach et al. 2022 sec. 3, without its perceptual term, which needs a pretrained network, and its GAN term):
+Loss (Rombach et al. 2022 sec. 3, without its perceptual term, which needs a pretrained network):
 L = ||x - D(z)||_1 + kl_weight KL(q(z|x) || N(0, I)), z ~ q(z|x) = N(mu(x), sigma(x)^2) (reparameterised);
-with ``edge_weight`` > 0 the L1 is weighted towards the image's edges (:func:`edge_weighted_l1`).
+with ``edge_weight`` > 0 the L1 is weighted towards the image's edges (:func:`edge_weighted_l1`); with ``lambda_adv``
+> 0 a PatchGAN critic's hinge term is added with the adaptive weight of Esser et al. 2021 (:class:`AutoencoderWithCritic`).
 ``decoder_only`` trains D alone on z ~ q(z|x) of the frozen encoder (the KL term is then a constant).
 At export the latent's scale is measured and saved as ``scaling_factor`` = 1 / std(z) (as Stable Diffusion's 0.18215),
 so the diffusion model sees latents of unit variance.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from core.engine import Method
@@ -70,6 +72,46 @@ def off_edge_peaks(x_hat: torch.Tensor, x: torch.Tensor, margin: int = 3) -> tor
     return patch.masked_fill(near, 0).amax((1, 2, 3))
 
 
+def adaptive_weight(rec_loss: torch.Tensor, adv_loss: torch.Tensor, last_layer: torch.Tensor,
+                    max_weight: float = 1e4) -> torch.Tensor:
+    """Esser et al. 2021 eq. 7: lambda = ||grad_{G_L} L_rec|| / (||grad_{G_L} L_adv|| + 1e-4), clamped to
+    [0, ``max_weight``] and detached, G_L the weight of the decoder's last layer: the adversarial gradient is scaled
+    to the size of the reconstruction's, whatever their losses' scales."""
+    g_rec = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(adv_loss, last_layer, retain_graph=True)[0]
+    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, max_weight).detach()
+
+
+class AutoencoderWithCritic(nn.Module):
+    """The autoencoder and a PatchGAN critic (Isola et al. 2017; without normalisation layers: judged batch by batch,
+    a batch-normalised critic could not tell 36 dB reconstructions from the images) that judges patches of x against
+    patches of D(z), trained with the hinge loss: L_critic = E[relu(1 - C(x))] + E[relu(1 + C(D(z)))], L_adv = -E[C(D(z))].
+    ``forward(mode="g")`` gives the decoder's loss (without the adversarial term when ``adversarial`` is False) and
+    ``mode="d"`` the critic's (one module, so DDP sees both)."""
+
+    def __init__(self, vae, config):
+        from core.translation.networks import NLayerDiscriminator
+
+        super().__init__()
+        self.vae = vae
+        self.critic = NLayerDiscriminator(3, config.ndf, config.n_layers_D, "none")
+        self.config = config
+
+    def forward(self, mode: str, x: torch.Tensor, x_hat: torch.Tensor | None = None, adversarial: bool = True):
+        c = self.config
+        if mode == "d":                                              # x, x_hat (detached): (B, 3, H, W) in [-1, 1]
+            loss = F.relu(1 - self.critic(x)).mean() + F.relu(1 + self.critic(x_hat)).mean()
+            return loss, {"critic": loss.detach()}
+        posterior = self.vae.encode(x).latent_dist
+        x_hat = self.vae.decode(posterior.sample()).sample
+        rec = edge_weighted_l1(x_hat.float(), x.float(), c.edge_weight, c.output_edges)
+        kl = posterior.kl().mean() / x[0].numel()
+        adv = -self.critic(x_hat).mean()
+        lam = adaptive_weight(rec, adv, self.vae.decoder.conv_out.weight) if adversarial else torch.zeros(())
+        loss = rec + c.kl_weight * kl + c.lambda_adv * lam * adv
+        return loss, {"l1": rec.detach(), "kl": kl.detach(), "adv": adv.detach(), "adaptive_weight": lam}, x_hat
+
+
 class AutoencoderMethod(Method):
     """A KL autoencoder (diffusers ``AutoencoderKL``) for latent diffusion."""
 
@@ -85,6 +127,11 @@ class AutoencoderMethod(Method):
             self._datasets[split] = get_dataset(self.config.dataset, split=split, resolution=self.config.resolution)
         return self._datasets[split]
 
+    @property
+    def manual_optimization(self) -> bool:
+        """With a critic (``lambda_adv`` > 0) the step alternates the decoder's and the critic's updates itself."""
+        return self.config.lambda_adv > 0
+
     def build_model(self):
         from .models import build_autoencoder
 
@@ -93,16 +140,51 @@ class AutoencoderMethod(Method):
         if c.decoder_only:                                           # q(z|x) frozen: the latent space stays as it is
             model.encoder.requires_grad_(False)
             model.quant_conv.requires_grad_(False)
-        return model
+        return AutoencoderWithCritic(model, c) if c.lambda_adv > 0 else model
+
+    def ema_module(self, model):
+        return model.vae if isinstance(model, AutoencoderWithCritic) else model
+
+    def continuation_modules(self, model) -> dict:
+        return {"critic": model.critic} if isinstance(model, AutoencoderWithCritic) else {}
+
+    def configure_optimizers(self, model):
+        if not isinstance(model, AutoencoderWithCritic):
+            return super().configure_optimizers(model)
+        c, betas = self.config, (0.5, 0.9)                           # Esser et al. 2021's Adam settings
+        trainable = [p for p in model.vae.parameters() if p.requires_grad]
+        return {"g": torch.optim.Adam(trainable, lr=c.lr, betas=betas),
+                "d": torch.optim.Adam(model.critic.parameters(), lr=c.critic_lr or c.lr, betas=betas)}
 
     def training_step(self, model, batch, ctx):
         x = batch["image"] * 2 - 1                                   # (B, 3, H, W) in [-1, 1]
+        if self.manual_optimization:
+            return self._adversarial_step(model, x, ctx)
         posterior = model.encode(x).latent_dist                      # no graph when decoder_only froze E
         z = posterior.sample()                                       # (B, 4, H/f, W/f)
         x_hat = model.decode(z).sample
         l1 = edge_weighted_l1(x_hat.float(), x.float(), self.config.edge_weight, self.config.output_edges)
         kl = posterior.kl().mean() / x[0].numel()                    # per pixel, as the L1
         return {"loss": l1 + self.config.kl_weight * kl, "l1": l1.detach(), "kl": kl.detach()}
+
+    def _adversarial_step(self, model, x, ctx):
+        raw = model.module if hasattr(model, "module") else model
+        distributed = raw is not model
+        if not distributed:
+            raw.critic.requires_grad_(False)                         # the decoder's step: the critic is a fixed judge
+        loss, logs, x_hat = model(mode="g", x=x, adversarial=ctx.step >= self.config.disc_start)
+        ctx.optimizers["g"].zero_grad(set_to_none=True)
+        ctx.backward(loss)
+        if self.config.grad_clip > 0:
+            ctx.accelerator.clip_grad_norm_(raw.vae.parameters(), self.config.grad_clip)
+        ctx.optimizers["g"].step()
+        if not distributed:
+            raw.critic.requires_grad_(True)
+        loss_d, logs_d = model(mode="d", x=x, x_hat=x_hat.detach())
+        ctx.optimizers["d"].zero_grad(set_to_none=True)
+        ctx.backward(loss_d)
+        ctx.optimizers["d"].step()
+        return {"loss": loss.detach(), **logs, **logs_d}
 
     @torch.no_grad()
     def latent_std(self, module) -> float:
@@ -197,6 +279,9 @@ class AutoencoderMethod(Method):
                 f" the L1 weighted towards edges (lambda_edge {c.edge_weight:g}, `edge_weighted_l1`)"
             if c.output_edges:
                 loss += ", those the reconstruction draws as well as the image's"
+        if c.lambda_adv:
+            loss += (f"; plus {c.lambda_adv:g} x a PatchGAN critic's hinge term with the adaptive weight of Esser et al. "
+                     f"2021 (ndf {c.ndf}, {c.n_layers_D} layers)")
         return f"""A KL-regularised autoencoder for latent diffusion ([Rombach et al. 2022](https://arxiv.org/abs/2112.10752),
 sec. 3): diffusers `AutoencoderKL`, widths {list(c.widths)}, a {c.resolution} px RGB image <-> a 4 x {c.resolution // f} x
 {c.resolution // f} latent (f = {f}, {3 * f * f / 4:g}x fewer numbers). Loss: {loss}. `scaling_factor` in

@@ -53,6 +53,15 @@ class AutoencoderConfig(TrainConfig):
             outlines of small objects, which are a few pixels of each image, instead of blobs of their colour.
         output_edges: weigh the edges of the reconstruction too (``edge_weighted_l1``'s ``output_edges``), so that an
             edge the decoder draws where the image has none costs as much as a missed outline.
+        lambda_adv: weight of the patch-adversarial term of Esser et al. 2021 (VQGAN) and Rombach et al. 2022 sec. 3
+            (0 = none): a PatchGAN critic judges patches of x and D(z) (hinge loss), and the decoder's loss adds
+            lambda_adv * lambda * (-critic(D(z))), lambda the adaptive weight ||grad L_rec|| / ||grad L_adv|| at the
+            decoder's last layer (:func:`adaptive_weight`). Stable Diffusion's autoencoders use 0.5.
+        ndf / n_layers_D: the critic's first-layer width and number of stride-2 layers (pix2pix's PatchGAN; 2 layers
+            see 34 x 34 px patches).
+        disc_start: the step from which the adversarial term enters the decoder's loss (Esser et al. 2021's
+            ``disc_start``); before it the critic learns alone, so the decoder is not pushed by an untrained judge.
+        critic_lr: the critic's learning rate (0 = ``lr``; a faster critic is Heusel et al. 2017's two time-scale rule).
         weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
     """
 
@@ -69,6 +78,11 @@ class AutoencoderConfig(TrainConfig):
     decoder_only: bool = False
     edge_weight: float = number(0.0, 0.0, 1000.0)
     output_edges: bool = False
+    lambda_adv: float = number(0.0, 0.0, 10.0)
+    ndf: int = number(32, 8, 256)
+    n_layers_D: int = number(2, 1, 4)
+    disc_start: int = number(0, 0, 10_000_000)
+    critic_lr: float = number(0.0, 0.0, 1.0)
     eval_images: int = number(512, 0, 10_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 

@@ -117,9 +117,11 @@ def read_size_relation(images, objects, positions, areas):
 
 
 @torch.no_grad()
-def one_object_faithfulness(method, unet, num: int = 400, start: int = 200) -> dict:
+def one_object_faithfulness(method, unet, num: int = 400, start: int = 200, steps: int | None = None,
+                            guidance: float | None = None, sampler: str = "ddim") -> dict:
     """The one-object captions among test items ``start``, ``start`` + 1, ... (the first ``num`` of them), one image
-    each, read back as in :func:`prompt_faithfulness`.
+    each (``steps``, ``guidance`` w and ``sampler``; by default the config's DDIM settings), read back as in
+    :func:`prompt_faithfulness`.
 
     Returns ``one_object/<shape|colour|count|size|exact>`` (the generated images), ``one_object_ceiling/<...>`` (the
     real images), ``one_object_autoencoder/<...>`` (the real images after x -> D(E(x))) and ``one_object_prompts``.
@@ -144,7 +146,8 @@ def one_object_faithfulness(method, unet, num: int = 400, start: int = 200) -> d
     device = unet.device
     classifier = load_classifier("shapes", None, device)
     areas = size_areas(world)
-    images = method.generate(unet, prompts, make_generator(c.seed + 13, device), c.sample_steps, c.sample_guidance)
+    images = method.generate(unet, prompts, make_generator(c.seed + 13, device), steps or c.sample_steps,
+                             c.sample_guidance if guidance is None else guidance, sampler=sampler)
     round_trip = reconstruct(method.frozen(device)[0], real)
     metrics = {"one_object_prompts": len(prompts)}
     for prefix, x in (("one_object", images), ("one_object_ceiling", real), ("one_object_autoencoder", round_trip)):

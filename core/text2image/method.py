@@ -152,15 +152,17 @@ class Text2ImageMethod(CaptionedData, Method):
         return assemble(unet, vae, tokenizer, encoder, self._scheduler)
 
     @torch.no_grad()
-    def generate(self, unet, prompts, generator, steps=None, guidance=None, batch: int = 50) -> torch.Tensor:
-        """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM), in batches; the generator seeds them all."""
+    def generate(self, unet, prompts, generator, steps=None, guidance=None, batch: int = 50,
+                 sampler: str = "ddim") -> torch.Tensor:
+        """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM unless ``sampler`` says otherwise), in batches; the
+        generator seeds them all."""
         from .sampling import images_for_prompts
 
         c = self.config
         pipe = self.pipeline(unet)
         guidance = c.sample_guidance if guidance is None else guidance
         return torch.cat([images_for_prompts(pipe, list(prompts[s:s + batch]), generator, steps or c.sample_steps,
-                                             guidance).cpu() for s in range(0, len(prompts), batch)])
+                                             guidance, sampler).cpu() for s in range(0, len(prompts), batch)])
 
     @torch.no_grad()
     def sample(self, module, num, generator):
