@@ -82,6 +82,15 @@ def adaptive_weight(rec_loss: torch.Tensor, adv_loss: torch.Tensor, last_layer: 
     return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, max_weight).detach()
 
 
+def reconstruction_loss(vae, x: torch.Tensor, config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L_rec, KL per pixel, x_hat) for images x (B, 3, H, W) in [-1, 1]: x_hat = D(z), z ~ q(z|x) reparameterised,
+    L_rec the (edge-weighted) L1 of ``config``. No graph through the encoder when ``decoder_only`` froze it."""
+    posterior = vae.encode(x).latent_dist
+    x_hat = vae.decode(posterior.sample()).sample                   # (B, 3, H, W)
+    rec = edge_weighted_l1(x_hat.float(), x.float(), config.edge_weight, config.output_edges)
+    return rec, posterior.kl().mean() / x[0].numel(), x_hat
+
+
 class AutoencoderWithCritic(nn.Module):
     """The autoencoder and a PatchGAN critic (Isola et al. 2017; without normalisation layers: judged batch by batch,
     a batch-normalised critic could not tell 36 dB reconstructions from the images) that judges patches of x against
@@ -102,10 +111,7 @@ class AutoencoderWithCritic(nn.Module):
         if mode == "d":                                              # x, x_hat (detached): (B, 3, H, W) in [-1, 1]
             loss = F.relu(1 - self.critic(x)).mean() + F.relu(1 + self.critic(x_hat)).mean()
             return loss, {"critic": loss.detach()}
-        posterior = self.vae.encode(x).latent_dist
-        x_hat = self.vae.decode(posterior.sample()).sample
-        rec = edge_weighted_l1(x_hat.float(), x.float(), c.edge_weight, c.output_edges)
-        kl = posterior.kl().mean() / x[0].numel()
+        rec, kl, x_hat = reconstruction_loss(self.vae, x, c)
         adv = -self.critic(x_hat).mean()
         lam = adaptive_weight(rec, adv, self.vae.decoder.conv_out.weight) if adversarial else torch.zeros(())
         loss = rec + c.kl_weight * kl + c.lambda_adv * lam * adv
@@ -160,11 +166,7 @@ class AutoencoderMethod(Method):
         x = batch["image"] * 2 - 1                                   # (B, 3, H, W) in [-1, 1]
         if self.manual_optimization:
             return self._adversarial_step(model, x, ctx)
-        posterior = model.encode(x).latent_dist                      # no graph when decoder_only froze E
-        z = posterior.sample()                                       # (B, 4, H/f, W/f)
-        x_hat = model.decode(z).sample
-        l1 = edge_weighted_l1(x_hat.float(), x.float(), self.config.edge_weight, self.config.output_edges)
-        kl = posterior.kl().mean() / x[0].numel()                    # per pixel, as the L1
+        l1, kl, _ = reconstruction_loss(model, x, self.config)
         return {"loss": l1 + self.config.kl_weight * kl, "l1": l1.detach(), "kl": kl.detach()}
 
     def _adversarial_step(self, model, x, ctx):

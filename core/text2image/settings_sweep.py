@@ -13,7 +13,6 @@ another: a setting chosen on the card's own prompts would flatter the card.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -36,9 +35,8 @@ def parse_setting(spec: str) -> tuple[str, int, float]:
 
 
 def main(argv=None) -> dict:
-    from core.methods import get_method_class
-
     from .evaluate import one_object_faithfulness
+    from .method import Text2ImageMethod
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="checkpoints/text2image/t2i-minilm-shapes", help="a text-to-image folder")
@@ -48,8 +46,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     settings = [parse_setting(s) for s in args.settings]
 
-    cls = get_method_class("text2image")
-    method = cls(cls.config_class(**json.loads((Path(args.model) / "train_config.json").read_text())))
+    method = Text2ImageMethod(Text2ImageMethod.config_class.load(Path(args.model) / "train_config.json"))
     unet = method.load_inference(args.model).eval()
     results = {}
     print(f"| sampler | steps | w | {' | '.join(ATTRIBUTES)} |\n|---|---:|---:|{'---:|' * len(ATTRIBUTES)}")
