@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.text2image_tiny import CAPTIONS, tiny_pipeline, tiny_tokenizer
+from tests.text2image_tiny import CAPTIONS, tiny_method, tiny_pipeline, tiny_tokenizer
 
 
 def _run(pipe, prompt="a large red circle", negative="", steps=3, guidance=3.0, seed=0, sampler="ddim", num=1,
@@ -191,30 +191,11 @@ def test_bad_prompts_and_values():
 
 
 # ---------------------------------------------------------------- training
-def _tiny_method(tmp_path, **changes):
-    from core.engine import Trainer
-    from core.text2image.autoencoder_method import AutoencoderMethod
-    from core.text2image.clip_method import ClipMethod
-    from core.text2image.config import AutoencoderConfig, ClipConfig, Text2ImageConfig
-    from core.text2image.method import Text2ImageMethod
-
-    quiet = dict(steps=2, batch_size=4, sample_every=0, checkpoint_every=0, log_every=1, num_samples=2, device="cpu")
-    ae = AutoencoderConfig(resolution=16, widths=(8, 8), eval_images=8, **quiet)
-    list(Trainer(AutoencoderMethod(ae), tmp_path / "ae").run())
-    clip = ClipConfig(resolution=16, width=16, layers=1, heads=2, patch_size=8, projection_dim=8,
-                      tokenizer_captions=200, max_length=32, **quiet)
-    list(Trainer(ClipMethod(clip), tmp_path / "clip").run())
-    config = Text2ImageConfig(resolution=16, widths=(8, 16), heads=2, autoencoder=str(tmp_path / "ae"),
-                              text_encoder=str(tmp_path / "clip"), eval_prompts=0, sample_steps=2,
-                              **{**quiet, **changes})
-    return Text2ImageMethod(config)
-
-
 def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
     from core.engine import Trainer, StepContext
     from core.text2image.pipeline import load_pipeline
 
-    method = _tiny_method(tmp_path, caption_dropout=0.0, lr=3e-3)
+    method = tiny_method(tmp_path, caption_dropout=0.0, lr=3e-3)
     torch.manual_seed(0)
     model = method.build_model()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -248,7 +229,7 @@ def test_tiny_training_lowers_the_loss_and_its_pipeline_loads(tmp_path):
 def test_a_cached_dataset_runs_the_frozen_parts_once_per_item_with_the_same_loss(tmp_path):
     from core.engine import StepContext
 
-    method = _tiny_method(tmp_path, cache_items=16, caption_dropout=0.0)
+    method = tiny_method(tmp_path, cache_items=16, caption_dropout=0.0)
     model = method.build_model()
     dataset = method.build_dataset("train")
     batch = dataset.get_batch([3, 5, 7, 9])
@@ -273,7 +254,7 @@ def test_a_cached_dataset_runs_the_frozen_parts_once_per_item_with_the_same_loss
 def test_caption_dropout_rate(tmp_path):
     from core.engine import StepContext
 
-    method = _tiny_method(tmp_path, caption_dropout=0.3)
+    method = tiny_method(tmp_path, caption_dropout=0.3)
     model = method.build_model()
     batch = method.build_dataset("train").get_batch(list(range(200)))
     ctx = StepContext(0, SimpleNamespace(device=torch.device("cpu")), {})

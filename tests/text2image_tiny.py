@@ -39,3 +39,24 @@ def tiny_pipeline(seed: int = 0, scheduler: str = "ddpm", resolution: int = 16):
     else:
         sched = training_scheduler(1000, 0.00085, 0.012)
     return assemble(unet, vae, tokenizer, text_encoder, sched)
+
+
+def tiny_method(tmp_path, clip_width: int = 16, **changes):
+    """A Text2ImageMethod at 16 px on a 2-step autoencoder (tmp_path/ae) and a 2-step CLIP of width ``clip_width``
+    (tmp_path/clip); ``changes`` override its config."""
+    from core.engine import Trainer
+    from core.text2image.autoencoder_method import AutoencoderMethod
+    from core.text2image.clip_method import ClipMethod
+    from core.text2image.config import AutoencoderConfig, ClipConfig, Text2ImageConfig
+    from core.text2image.method import Text2ImageMethod
+
+    quiet = dict(steps=2, batch_size=4, sample_every=0, checkpoint_every=0, log_every=1, num_samples=2, device="cpu")
+    ae = AutoencoderConfig(resolution=16, widths=(8, 8), eval_images=8, **quiet)
+    list(Trainer(AutoencoderMethod(ae), tmp_path / "ae").run())
+    clip = ClipConfig(resolution=16, width=clip_width, layers=1, heads=2, patch_size=8, projection_dim=8,
+                      tokenizer_captions=200, max_length=32, **quiet)
+    list(Trainer(ClipMethod(clip), tmp_path / "clip").run())
+    config = Text2ImageConfig(**{**quiet, "resolution": 16, "widths": (8, 16), "heads": 2, "eval_prompts": 0,
+                                 "sample_steps": 2, "autoencoder": str(tmp_path / "ae"),
+                                 "text_encoder": str(tmp_path / "clip"), **changes})
+    return Text2ImageMethod(config)

@@ -155,6 +155,9 @@ class Text2ImageConfig(TrainConfig):
         eval_one_object: one-object held-out prompts (after those) measured on their own, for a tighter figure on the
             single-object target (0 skips, as does ``eval_prompts`` 0).
         cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
+        init_unet: folder of a trained text-to-image model (same UNet layout, any text encoder) whose UNet starts this
+            one ("" = a fresh UNet); weights that read a text encoder of another width start fresh
+            (:func:`core.text2image.models.init_unet_from`). Used at step 0 only; a resumed run goes on from its own.
     """
 
     dataset: str = choice("shapes", WORLDS)
@@ -180,6 +183,7 @@ class Text2ImageConfig(TrainConfig):
     eval_prompts: int = number(200, 0, 10_000)
     eval_one_object: int = number(400, 0, 10_000)
     cache_items: int = number(0, 0, 1_000_000)
+    init_unet: str = ""
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 
     def validate(self) -> "Text2ImageConfig":

@@ -9,6 +9,8 @@ unconditional model that classifier-free guidance needs (Ho & Salimans 2022, Alg
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch.nn import functional as F
 
@@ -64,8 +66,15 @@ class Text2ImageMethod(CaptionedData, Method):
         c = self.config
         vae, _, encoder = self.frozen()
         latent = c.resolution // 2 ** (len(vae.config.block_out_channels) - 1)
-        return build_unet(latent, encoder.config.hidden_size, c.widths, c.layers_per_block, c.heads,
+        unet = build_unet(latent, encoder.config.hidden_size, c.widths, c.layers_per_block, c.heads,
                           vae.config.latent_channels)
+        if c.init_unet:
+            from .models import init_unet_from
+            from .text_encoders import project_path
+
+            fresh = init_unet_from(unet, project_path(c.init_unet))
+            logging.getLogger(__name__).info("UNet from %s; %d text-reading weights start fresh", c.init_unet, len(fresh))
+        return unet
 
     def _alphas_cumprod(self, device):
         if getattr(self, "_ab", None) is None:

@@ -11,6 +11,8 @@ All sizes are small enough to train and sample on a CPU; the shapes are those of
 
 from __future__ import annotations
 
+from pathlib import Path
+
 LATENT_CHANNELS = 4
 
 
@@ -78,3 +80,34 @@ def build_clip(tokenizer, width: int = 256, layers: int = 4, heads: int = 4, ima
     )
     return CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(),
                                 projection_dim=projection_dim))
+
+
+TEXT_READING = ("attn2.to_k.weight", "attn2.to_v.weight")  # the only UNet weights whose shape is the text width
+
+
+def init_unet_from(unet, folder) -> list[str]:
+    """Copy a trained text-to-image model's UNet into ``unet`` (same widths, levels and heads) and return the names
+    of the weights left as initialised: the cross-attention keys and values (``attn2.to_k`` / ``attn2.to_v``, each
+    (width, D_text)) when the two models' text encoders differ in width D_text. What the UNet knows about drawing
+    carries over; how it reads the new text encoder is learned afresh (a warm start for a UNet on another encoder).
+
+    Raises ``ValueError`` if ``folder`` holds no UNet or one of another layout."""
+    from core.diffusion.lib import diffusers_class
+    UNet2DConditionModel = diffusers_class("UNet2DConditionModel")
+
+    if not (Path(folder) / "unet" / "config.json").is_file():
+        raise ValueError(f"init_unet {str(folder)!r} holds no text-to-image UNet (no unet/config.json)")
+    try:
+        source = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").state_dict()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"init_unet {str(folder)!r} holds no text-to-image UNet: {str(exc).splitlines()[0]}") from None
+    target = unet.state_dict()
+    if source.keys() != target.keys():
+        raise ValueError(f"init_unet {str(folder)!r}: its UNet has another layout (widths, layers_per_block, heads)")
+    fresh = [k for k, v in target.items() if v.shape != source[k].shape]
+    wrong = [k for k in fresh if not k.endswith(TEXT_READING)]
+    if wrong:
+        raise ValueError(f"init_unet {str(folder)!r}: {wrong[0]} is {tuple(source[wrong[0]].shape)} there, "
+                         f"{tuple(target[wrong[0]].shape)} here (another UNet layout)")
+    unet.load_state_dict({k: (target[k] if k in fresh else source[k]).to(target[k].dtype) for k in target})
+    return fresh
