@@ -6,6 +6,8 @@ classifier readout, attention maps, how it works).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -86,3 +88,5 @@ def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():
         single = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith(prefix)}
         for attribute in set(single) - {"exact"}:
             assert re.search(rf"the {attribute} (right|only) {re.escape(percent(single[attribute]))}", lead), lead
+        start = json.loads((resolve_checkpoint("text2image", name) / "train_config.json").read_text()).get("init_unet")
+        assert ("from the UNet of t2i-minilm-shapes." in lead) == bool(start), lead  # a warm start is said

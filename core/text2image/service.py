@@ -236,14 +236,16 @@ def checkpoint_note(name: str) -> str:
         raise
     try:
         meta = json.loads((folder / "genlab_text2image.json").read_text())
-        steps = json.loads((folder / "train_config.json").read_text()).get("steps", 0)
+        config = json.loads((folder / "train_config.json").read_text())
     except (OSError, ValueError):
         return f"**{name}**: a diffusers pipeline folder (no GenLab card: nothing measured here)."
     m = read_metrics(folder)
     encoder = {"clip": "GenLab's small CLIP text encoder", "minilm": "the frozen MiniLM sentence encoder"}.get(
         meta.get("text_encoder"), f"the {meta.get('text_encoder', '?')} text encoder")
-    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(steps):,} steps on the "
-                f"`{meta.get('dataset', '?')}` world's captions.")
+    start = config.get("init_unet") or ""
+    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} steps on the "
+                f"`{meta.get('dataset', '?')}` world's captions"
+                + (f" from the UNet of {start.rstrip('/').rsplit('/', 1)[-1]}." if start else "."))
     single = one_object_rates(m)
     if single:
         good = [k for k, v in single.items() if v >= 0.8]
