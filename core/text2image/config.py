@@ -157,7 +157,8 @@ class Text2ImageConfig(TrainConfig):
         cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
         init_unet: folder of a trained text-to-image model (same UNet layout, any text encoder) whose UNet starts this
             one ("" = a fresh UNet); weights that read a text encoder of another width start fresh
-            (:func:`core.text2image.models.init_unet_from`). Used at step 0 only; a resumed run goes on from its own.
+            (:func:`core.text2image.models.init_unet_from`). A resumed or ``--from-export`` leg then replaces these
+            weights by its own, so only the first leg starts from them (the folder is still read when the model is built).
     """
 
     dataset: str = choice("shapes", WORLDS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -245,7 +246,7 @@ def checkpoint_note(name: str) -> str:
     start = config.get("init_unet") or ""
     sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} steps on the "
                 f"`{meta.get('dataset', '?')}` world's captions"
-                + (f" from the UNet of {start.rstrip('/').rsplit('/', 1)[-1]}." if start else "."))
+                + (f" from the UNet of {Path(start).name}." if start else "."))
     single = one_object_rates(m)
     if single:
         good = [k for k, v in single.items() if v >= 0.8]
