@@ -144,7 +144,7 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 trigger = gr.Textbox("sks", label="trigger word", min_width=80)
                 class_word = gr.Textbox("circle", label="class word", min_width=80)
-                method = gr.Dropdown(list(METHODS), value="textual_inversion", label="method", min_width=120)
+                method = gr.Dropdown(list(METHODS), value="lora", label="method", min_width=120)
             with gr.Row():
                 steps = Slider(1, MAX_STEPS, value=300, step=1, label="steps")
                 rank = Slider(1, 64, value=4, step=1, label="LoRA rank")
@@ -195,7 +195,7 @@ def build(ctx: AppContext) -> None:
             file_out = gr.File(label="adapter file", interactive=False)
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
-                   method: str = "textual_inversion", class_word: str = "circle", steps: int = 300, rank: int = 4,
+                   method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
                    admin_token: str | None = None, train_text_encoder: bool = False):
         yield from train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
