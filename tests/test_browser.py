@@ -224,6 +224,10 @@ def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     # changes the map's src, and B clicked before A returns would read the picks without A)
     page.wait_for_function("() => Number(document.querySelector('#vae-z1 input[type=number]').value) !== 0",
                            timeout=30_000)
+    # ... and the map it returned (A marked) is in place: B clicked while the new image loads hits no image and
+    # selects nothing (about one run in three)
+    page.wait_for_function("() => { const i = document.querySelector('#vae-map img');"
+                           " return i !== null && i.complete && i.naturalWidth > 0; }", timeout=30_000)
     assert page.locator("#vae-segment img").count() == 0        # A alone: no walk yet
     page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.85)
     page.locator("#vae-segment img").wait_for(timeout=30_000)
