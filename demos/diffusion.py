@@ -174,9 +174,12 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
 
     bundle = _bundle(ctx, checkpoint)
     last_sent = 0.0
+    start = None
     for frame in sdedit_stream(bundle, image, t, seed, class_label, guidance, steps):
-        status = (f"SDEdit from t = {int(t)}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
-                  f"(t = {frame['t']})")
+        start = frame["t"] + 1 if start is None else start  # the grid's step at or below t (paper indexing)
+        origin = f"t = {start}" if start == int(t) else f"t = {start}, the sampling step nearest below t = {int(t)}"
+        status = (f"SDEdit from {origin}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
+                  f"(t = {frame['t'] + 1})")
         if "image" in frame:
             yield _enlarge(_pil(frame["image"])), status + f" · done in {frame['elapsed']:.2f} s"
             return
@@ -258,7 +261,7 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=1):
                 x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
                                    elem_id="diffusion-xt", elem_classes=PIXELS, interactive=False)
-                t_info = gr.Markdown()
+                t_info = gr.Markdown(label="about t")
             with gr.Column(scale=2):
                 curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")
                 plot = gr.Image(type="pil", format="png", label="noise schedules, marker at t", interactive=False,
@@ -280,7 +283,7 @@ def build(ctx: AppContext) -> None:
                         sde_out = gr.Image(type="pil", format="png", label="denoised from t (SDEdit)",
                                            height=VIEW_SIZE, elem_id="diffusion-sdedit", elem_classes=PIXELS,
                                            interactive=False)
-                        sde_status = gr.Markdown()
+                        sde_status = gr.Markdown(label="status")
 
         forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out)
         plot_args = dict(fn=ui_errors(schedule_view), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
@@ -311,7 +314,7 @@ def build(ctx: AppContext) -> None:
                 # the main button first: on a 1024x768 projector it stays on screen beside the live frames
                 ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
                 go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button")
-                note = gr.Markdown(elem_id="diffusion-checkpoint-note")
+                note = gr.Markdown(elem_id="diffusion-checkpoint-note", label="checkpoint note")
                 with gr.Row():
                     label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
                                         allow_custom_value=True, min_width=100)
@@ -333,7 +336,7 @@ def build(ctx: AppContext) -> None:
                                         min_width=150, elem_id="diffusion-live-eps", elem_classes=PIXELS)
                     x0_view = gr.Image(type="pil", format="png", label="predicted x_0", height=VIEW_SIZE,
                                        min_width=150, elem_id="diffusion-live-x0", elem_classes=PIXELS)
-                status = gr.Markdown()
+                status = gr.Markdown(label="status")
                 replay = gr.State([])
                 scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,
                                   elem_id="diffusion-replay")
@@ -383,7 +386,7 @@ def build(ctx: AppContext) -> None:
             run_c = gr.Button("Run comparison", variant="primary")
         table = gr.Dataframe(label="quality vs speed", interactive=False)
         same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
-        offline = gr.Markdown()
+        offline = gr.Markdown(label="offline note")
         def compare_samplers(checkpoint, seed, num, guidance, progress=gr.Progress()):
             yield from compare_rows(ctx, checkpoint, seed, num, guidance, progress)
 

@@ -75,7 +75,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop", elem_id="evaluate-cancel")
-    status = gr.Markdown(elem_id="evaluate-status")
+    status = gr.Markdown(elem_id="evaluate-status", label="status")
     table = gr.Dataframe(headers=HEADERS, label="value ± std (a jackknife over 20 random 80 % subsets: about what another seed would "
                          "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
                          "noisy at small N",
@@ -91,7 +91,7 @@ def build(ctx: AppContext) -> None:
                     elem_id="evaluate-bars")
     pr = gr.Image(label="precision (fidelity) vs recall (diversity)", type="pil", format="png", interactive=False,
                   elem_id="evaluate-pr")
-    why = gr.Markdown(elem_id="evaluate-why")
+    why = gr.Markdown(elem_id="evaluate-why", label="why")
     samples = gr.Image(label="eight samples of each model, side by side", type="pil", format="png",
                        interactive=False, elem_id="evaluate-samples")
     with gr.Row():

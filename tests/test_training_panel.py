@@ -55,8 +55,9 @@ def _long_run(client, name: str):
 
 
 def test_cancel_from_the_ui_stops_and_keeps_a_resumable_checkpoint(client, tmp_path):
+    assert "nothing of yours is training" in client.predict(api_name="/cancel_toy")  # no run: says so
     job, _ = _long_run(client, "run2")
-    client.predict(api_name="/cancel_toy")
+    assert "cancelling" in client.predict(api_name="/cancel_toy")
     status = job.result(timeout=60)[0]
     assert "cancelled at step" in status
     assert (tmp_path / "toy" / "run2" / "resume" / "trainer_state.json").is_file()

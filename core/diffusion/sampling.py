@@ -16,6 +16,7 @@ Sampling with another noise schedule than the one the network was trained on: th
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -144,7 +145,8 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
 
     With ``x0`` and ``start_t`` it is SDEdit (Meng et al. 2022), as diffusers' img2img pipelines do it: of the
     ``steps`` sampling timesteps only those at or below ``start_t`` run, from x0 noised to the first of them,
-    x_t = sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) eps (eps drawn from ``generator``).
+    x_t = sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) eps (eps drawn from ``generator``); a grid with none at
+    or below ``start_t`` is refined until it has one (:func:`_sdedit_start`).
 
     Args:
         bundle: a :class:`core.diffusion.pipeline.DiffusionBundle`.
@@ -209,11 +211,19 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
 
 
 def _sdedit_start(scheduler, x0: torch.Tensor, noise: torch.Tensor, start_t) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the timesteps at or below ``start_t``, x0 noised to the first of them); at least the last timestep runs."""
-    if start_t is None or not 0 <= int(start_t) < len(scheduler.alphas_cumprod):
-        raise ValueError(f"start_t {start_t!r} is outside 0..{len(scheduler.alphas_cumprod) - 1}")
+    """(the timesteps at or below ``start_t``, x0 noised to the first of them).
+
+    When the grid is too coarse to have a timestep at or below ``start_t`` (1 step over 0..999 is t = 999 alone),
+    it is refined to ceil(T / (start_t + 1)) steps, the fewest whose last timestep is at or below ``start_t``, so
+    the image is never noised above the level asked for.
+    """
+    T = len(scheduler.alphas_cumprod)
+    if start_t is None or not 0 <= int(start_t) < T:
+        raise ValueError(f"start_t {start_t!r} is outside 0..{T - 1}")
+    if not (scheduler.timesteps <= int(start_t)).any():
+        scheduler.set_timesteps(math.ceil(T / (int(start_t) + 1)), device=x0.device)
     all_t = scheduler.timesteps
-    begin = int((all_t > int(start_t)).sum()) if (all_t <= int(start_t)).any() else len(all_t) - 1
+    begin = int((all_t > int(start_t)).sum())
     if hasattr(scheduler, "set_begin_index"):   # multistep solvers keep their own step index (as img2img does)
         scheduler.set_begin_index(begin * scheduler.order)
     timesteps = all_t[begin:]

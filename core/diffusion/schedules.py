@@ -47,6 +47,32 @@ def check_sampler(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=None)
+def scheduler_class(sampler: str):
+    """The diffusers scheduler class for ``sampler``; for "ddim", :func:`_ddim_with_safe_variance`'s subclass."""
+    cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
+    return _ddim_with_safe_variance(cls) if sampler == "ddim" else cls
+
+
+def _ddim_with_safe_variance(base):
+    """diffusers' ``DDIMScheduler`` with sigma_t^2 kept just below 1 - alpha-bar_{t-1}.
+
+    DDIM's step (Song et al. 2021, eq. 12) takes sqrt(1 - alpha-bar_{t-1} - sigma_t^2) with, at eta = 1,
+    sigma_t^2 = (1 - alpha-bar_{t-1}) / (1 - alpha-bar_t) * (1 - alpha-bar_t / alpha-bar_{t-1}), which tends to
+    1 - alpha-bar_{t-1} as alpha-bar_t -> 0. At t = 999 of the capped cosine schedule (alpha-bar = 2.4e-9) the
+    float32 difference rounds below zero and the square root is NaN: 5 DDIM steps at eta 1 gave an all-black image.
+    Capping sigma_t^2 at (1 - 1e-6) (1 - alpha-bar_{t-1}) changes sigma_t by at most 5e-7 of itself.
+    """
+
+    class DDIMSchedulerSafeVariance(base):
+        def _get_variance(self, timestep, prev_timestep):
+            variance = super()._get_variance(timestep, prev_timestep)
+            ab_prev = self.alphas_cumprod[prev_timestep] if prev_timestep >= 0 else self.final_alpha_cumprod
+            return torch.minimum(variance, (1 - ab_prev) * (1 - 1e-6))
+
+    return DDIMSchedulerSafeVariance
+
+
 @lru_cache(maxsize=32)
 def _betas(name: str, num_train_timesteps: int) -> torch.Tensor:
     return diffusers_class("DDPMScheduler")(num_train_timesteps=num_train_timesteps,
@@ -82,7 +108,7 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
     DDPM: ancestral sampling, Ho et al. 2020 Algorithm 2. DDIM: Song et al. 2021 eq. 12 (eta blends
     deterministic DDIM, eta = 0, with DDPM-like noise, eta = 1). DPM-Solver++(2M): Lu et al. 2022.
     """
-    cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
+    cls = scheduler_class(sampler)
     common = dict(num_train_timesteps=num_train_timesteps, trained_betas=betas(schedule, num_train_timesteps).tolist(),
                   prediction_type=prediction_type, **SAMPLING_SPACING)
     # No clipping of x0-hat to [-1, 1]: at high noise x0-hat = (x_t - sqrt(1 - ab) eps) / sqrt(ab) amplifies
@@ -99,5 +125,5 @@ def make_scheduler(sampler: str, schedule: str, num_train_timesteps: int = 1000,
 def scheduler_from_config(sampler: str, config: dict):
     """A scheduler for ``sampler`` from a saved scheduler config (e.g. a diffusers pipeline folder's), with the
     forward process of the config and :data:`SAMPLING_SPACING` for the sampling timesteps."""
-    cls = diffusers_class(SCHEDULER_CLASSES[check_sampler(sampler)])
+    cls = scheduler_class(sampler)
     return cls.from_config({**dict(config), **SAMPLING_SPACING})

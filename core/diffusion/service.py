@@ -143,6 +143,9 @@ def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, 
         t: 1..T (paper indexing, as the forward view): how much of the image is destroyed before denoising;
             small t keeps the layout, large t keeps only what the model imagines.
         steps: sampling steps over the full 0..T range; only those at or below t run (so t = T/2 runs half).
+            The image is noised to the first of them, at most T / steps below t; a grid with none at or below t
+            (1 step over 0..T) is refined to ceil(T / t) steps, so one step runs, from the level asked for or
+            just below it.
     Yields :func:`sample_stream` frames; the first also has "x0" (the image as the model sees it, (C, H, W)).
     A grey model gets dark ink on light paper inverted: its data is light ink on black.
     """

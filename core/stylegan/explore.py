@@ -56,10 +56,13 @@ def check_cutoff(G: Generator, cutoff) -> int | None:
 
 
 def check_layers(G: Generator, layers) -> list[int]:
-    """Layer indices (ints, or labels like "w3: 16x16") as sorted ints in [0, num_ws), else ValueError."""
+    """Layer indices (ints, labels like "w3: 16x16", or one string of them: "0,1" or "[0, 1]") as sorted ints in
+    [0, num_ws), else ValueError."""
     if layers is None:
         return []
-    if isinstance(layers, (int, str)):
+    if isinstance(layers, str):
+        layers = [part for part in layers.strip().strip("[]").split(",") if part.strip()]
+    elif isinstance(layers, int):
         layers = [layers]
     out = set()
     for item in layers:
