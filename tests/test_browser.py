@@ -280,3 +280,46 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
     finally:
         tab.close()
         demo.close()
+
+
+def test_dragging_t_asks_for_each_value_once_and_stops_when_the_thumb_rests(page):
+    """Held still mid-drag, the forward view sends nothing new: with the schedule plot as a second always_last
+    listener of t.change the two events re-triggered each other, a dozen requests a second for the same t, and
+    after a drag to t = 1000 x_t never settled (a teacher's first step in the tab)."""
+    import re
+    from collections import Counter
+
+    page.get_by_role("tab", name="DDPM / DDIM").first.click()
+    page.get_by_role("tab", name="Forward process").first.click()
+    slider = page.locator("#diffusion-t input[type=range]")
+    slider.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    sent = []
+    listen = lambda r: sent.append(r.post_data or "") if r.method == "POST" else None  # noqa: E731
+    page.on("request", listen)
+    try:
+        page.mouse.move(box["x"] + box["width"] * 0.25, y)
+        page.mouse.down()
+        held = []
+        for f in (0.5, 0.8, 1.0):
+            page.mouse.move(box["x"] + box["width"] * f, y, steps=3)
+            page.wait_for_timeout(800)  # the last answers of the move arrive
+            n = len(sent)
+            page.wait_for_timeout(1500)
+            held.append(len(sent) - n)
+        page.mouse.up()
+        page.wait_for_timeout(800)
+        n = len(sent)
+        page.wait_for_timeout(1500)
+        after = len(sent) - n
+    finally:
+        page.remove_listener("request", listen)
+    # each held window: at most a few late requests for the move's last value (view, plot, a repeated plot when
+    # the app is slow); the loop sent the same t over and over, 6 to 12 requests a second for as long as it lasted
+    asked = Counter((m.group(1), m.group(2)) for d in sent
+                    for m in [re.search(r'"data":\[(?:\{.*?\}\},)?(\d+),.*"fn_index":(\d+)', d)] if m)
+    assert max(held) <= 4 and after <= 4 and max(asked.values()) <= 3, (held, after, asked.most_common(3))
+    assert ("1000", min(fn for _, fn in asked)) in asked  # the drag's end was drawn
+    assert page.locator("#diffusion-xt img").count() == 1

@@ -161,3 +161,17 @@ def test_replay_shows_each_step_of_the_last_run():
     assert replay_step(replay, 99)[3].startswith("replay: step 6 / 6")  # clamped to the run
     with pytest.raises(ValueError, match="press Sample first"):
         replay_step([], 1)
+
+
+def test_t_has_one_listener_chain_so_a_held_thumb_sends_nothing():
+    """Two always_last listeners of the forward view's t (the view, and the schedule plot through gr.on) re-triggered
+    each other in the browser while a dragged thumb rested: a dozen requests a second for the same t, sometimes for
+    good (tests/test_browser.py drives the drag). The plot now follows the view in one chain (.then)."""
+    from app import build_demo
+
+    config = build_demo(device="cpu").get_config_file()
+    t_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "diffusion-t")
+    listeners = [d for d in config["dependencies"] if [t_id, "change"] in [list(x) for x in d["targets"]]]
+    assert [d["api_name"] for d in listeners] == ["diffusion_forward"]
+    plot = [d for d in config["dependencies"] if d["trigger_after"] == listeners[0]["id"]]
+    assert len(plot) == 1 and len(plot[0]["outputs"]) == 2  # the schedule chart and the line of numbers at t
