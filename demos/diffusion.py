@@ -17,7 +17,7 @@ from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, check
 
 TITLE = "DDPM / DDIM"
 TRY = """
-1. **Forward process**: drag **t** from 0 to the end: the image dissolves into noise, step by step. Press
+1. **Forward process**: drag **t** down to 0, then to the end: the image dissolves into noise, step by step. Press
    **Denoise from t** at t = 300 and at t = 800: the model redraws what the noise destroyed (SDEdit).
 2. **Reverse process**: pick a class and press **Sample**: watch noise become a digit; then drag the replay
    slider back through the run; then set **steps** to 5.
