@@ -285,20 +285,19 @@ def build(ctx: AppContext) -> None:
                                            interactive=False)
                         sde_status = gr.Markdown(label="status")
 
-        forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out,
-                            show_progress="hidden")
+        forward_args = dict(fn=ui_errors(forward_image), inputs=[x0_in, t, schedule_f, noise_seed], outputs=x_t_out)
         plot_args = dict(fn=ui_errors(schedule_view), inputs=[t, schedule_f, curve], outputs=[plot, t_info],
-                         api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
+                         api_visibility="private", queue=False)
         # one event chain per move of t: with the plot as a second listener of t.change, the two always_last events
         # re-triggered each other while the thumb was held (a dozen requests a second at a standstill)
-        t.change(**forward_args, api_name="diffusion_forward", trigger_mode="always_last", queue=False).then(
-            **{k: v for k, v in plot_args.items() if k != "trigger_mode"})
+        t.change(**forward_args, api_name="diffusion_forward", trigger_mode="always_last",
+                 queue=False).then(**plot_args)
         for widget in (schedule_f, noise_seed, x0_in):
             widget.change(**forward_args, api_visibility="private", queue=False)
         # a picture drawn on the server: it follows a dragged slider at no browser-side cost (a Vega line plot
         # re-rendered per step doubled the slider latency; benchmarks/bench_browser.py)
         on_open = page_open()
-        gr.on([schedule_f.change, curve.change, *on_open], **plot_args)
+        gr.on([schedule_f.change, curve.change, *on_open], **plot_args, trigger_mode="always_last")
         gr.on([pick.click, *on_open], ui_errors(dataset_image), [world, index], x0_in, api_visibility="private",
               queue=False)  # on page open: held-out digit 0, so x_t is there before anything is touched
         sde_ckpt.change(class_choices, sde_ckpt, sde_label, api_visibility="private", queue=False)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import torch
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
+# A "running" flag is set while the session's run of that method trains.
 _FLAGS: dict[tuple[str, str, str], threading.Event] = {}
-_ACTIVE: set[tuple[str, str]] = set()  # (session, method) of the runs training now
 _LOCK = threading.Lock()
 STRIP_COLUMNS = 12   # samples over time: at most this many training moments, evenly spread over the run
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
@@ -180,13 +180,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         cancel.clear()
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
-        with _LOCK:
-            _ACTIVE.add((session, method))
+        running = _flag("running", session, method)
+        running.set()
         try:
             yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
         finally:
-            with _LOCK:
-                _ACTIVE.discard((session, method))
+            running.clear()
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -198,9 +197,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def cancel_run(request: gr.Request = None):
         session = session_of(request)
-        with _LOCK:
-            running = (session, method) in _ACTIVE
-        if not running:
+        if not _flag("running", session, method).is_set():
             return "nothing of yours is training here: no run to cancel"
         _cancel_flag(session, method).set()
         return "cancelling after the current step, then saving…"
