@@ -246,6 +246,7 @@ def config_widget(config_cls, name: str, value):
 PIXELS = "genlab-pixels"
 PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
 LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
+GALLERY_FIT, GALLERY_CELL_PX = "genlab-gallery-fit", 384  # a Gallery whose box fits its images, each at most 384 px
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
 CSS = f"""
@@ -255,15 +256,25 @@ footer {{display: none !important}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 .{PIXELS}.{PIXELS_LARGE} img {{height: 384px !important}}
-.genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
+.genlab-hidden {{display: none !important}}
+/* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
+   one image is shown 384 px square, not stretched across the column and cut off */
+.{GALLERY_FIT} .grid-wrap {{max-height: none !important; min-height: 0 !important; overflow-y: visible !important}}
+.{GALLERY_FIT} .grid-container {{grid-template-columns: repeat(var(--grid-cols), minmax(100px, {GALLERY_CELL_PX}px)) !important;
+                                 justify-content: center; margin-top: 28px}}  /* under the box's label */
+.{GALLERY_FIT} .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
+.{GALLERY_FIT} .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
+.{GALLERY_FIT} .caption-label {{position: static !important; display: block; max-width: 100% !important; border: none !important;
+                                opacity: 1 !important}}  /* each image's caption under its pixels, not over them */  /* in the page (it gets browser events), not on screen */
 /* every image output: its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
 {_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
 {_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
-/* "large images" (a projector at the back of a room): every output image 390 px high; side-by-side images wrap */
-body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: {LARGE_PX}px !important; width: 100% !important;
-                                                      object-fit: contain !important}}
+/* "large images" (a projector at the back of a room): every output image at least 390 px high (one that is shown
+   taller keeps its size; CSS 2.1 sec. 10.4 keeps the aspect ratio); side-by-side images wrap */
+body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: auto !important; width: auto !important;
+    min-height: {LARGE_PX}px !important; max-width: 100% !important; object-fit: contain !important}}
 body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
 body.{LARGE} .row:has(.image-container) > .column {{min-width: {LARGE_PX + 10}px !important}}
 /* the wrapped StyleGAN mix keeps seed B's column in reach: its preset radio goes under the image */
@@ -366,5 +377,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "PIXELS", "PIXELS_LARGE", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Number, Slider, page_open, run_standalone, seed_control, training_panel,
+from demos.common import (GALLERY_FIT, AppContext, Number, Slider, page_open, run_standalone, seed_control, training_panel,
                           ui_errors, warn_and_keep)
 
 TITLE = "Text-to-image"
@@ -100,16 +100,17 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Generate"):
         with gr.Row():
             with gr.Column(scale=2):
-                model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
-                                    label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
-                                    info="a folder in checkpoints/text2image; a hub id with --online")
-                note = gr.Markdown(elem_id="t2i-model-note", label="model note")
                 prompt = gr.Textbox(EXAMPLES[0], label="prompt", lines=2, elem_id="t2i-prompt")
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-go")  # on screen beside the images
                 with gr.Row():
                     steps = Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
                     guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 seed = seed_control("seed", elem_id="t2i-seed")
+                # the model and its note under the prompt's controls: Generate stays on a 768 px screen
+                model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
+                                    label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
+                                    info="a folder in checkpoints/text2image; a hub id with --online")
+                note = gr.Markdown(elem_id="t2i-model-note", label="model note")
                 gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
                             "seen in training)")
                 with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False):
@@ -119,8 +120,8 @@ def build(ctx: AppContext) -> None:
                         sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                         num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
-                gallery = gr.Gallery(label="images", columns=2, height=IMAGE_SIZE + 40, format="png",
-                                     object_fit="contain", elem_id="t2i-gallery", preview=False)
+                gallery = gr.Gallery(label="images", columns=2, height="auto", format="png", object_fit="contain",
+                                     elem_id="t2i-gallery", elem_classes=GALLERY_FIT, preview=False)
                 status = gr.Markdown(elem_id="t2i-status", label="status")
                 readout = gr.Markdown(elem_id="t2i-readout", label="classifier readout")
         with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):

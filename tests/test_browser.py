@@ -93,15 +93,31 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
 
 
 def test_text_to_image_generates_with_attention_maps(page):
-    """A click on Generate streams previews, then the image, the classifier's reading and one map per word."""
+    """A click on Generate streams previews, then the image, the classifier's reading and one map per word. The image
+    is shown whole and square in its box with its caption under it; the "large images" switch does not shrink the
+    sheet of maps, which is already taller than the switch's 390 px."""
     page.get_by_role("tab", name="Text-to-image").click()
     page.get_by_role("tab", name="Generate", exact=True).click()
-    page.locator("#t2i-prompt textarea").fill("a large blue circle")
+    page.locator("#t2i-prompt textarea").fill("a large blue circle to the left of a small red star, and a small green heart below a large pink square")
     page.locator("#t2i-go").click()
     page.locator("#t2i-status").get_by_text("ddim steps").wait_for(timeout=30_000)
     assert page.locator("#t2i-gallery img").count() == 1
-    assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps: a, large, blue, circle
+    assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps, one per token
     assert "blue" in page.locator("#t2i-readout").inner_text()
+    image, box = page.locator("#t2i-gallery img").bounding_box(), page.locator("#t2i-gallery").bounding_box()
+    assert image["height"] >= 300 and abs(image["width"] - image["height"]) < 2, image       # large, not stretched
+    assert box["y"] <= image["y"] and image["y"] + image["height"] <= box["y"] + box["height"], (image, box)  # whole
+    caption = page.locator("#t2i-gallery .caption-label").bounding_box()
+    assert caption["y"] >= image["y"] + image["height"] - 1, (caption, image)            # under the pixels
+    maps = page.locator("#t2i-attention img")
+    before = maps.bounding_box()
+    assert before["height"] > 390, before                       # 21 tokens: three rows of maps
+    page.locator("#genlab-large-switch input").check()
+    try:
+        after = maps.bounding_box()
+        assert after["height"] >= before["height"] - 1 and after["width"] >= before["width"] - 1, (before, after)
+    finally:
+        page.locator("#genlab-large-switch input").uncheck()
     assert page.errors == []
 
 
