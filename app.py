@@ -60,7 +60,9 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):
                     with gr.Accordion("First time here? Try this", open=False, elem_id=f"{name}-try"):
-                        gr.Markdown(module.TRY)
+                        # a server that does not train for its visitors gets the tab's steps without training
+                        visitors_train = ctx.allow_train and not public
+                        gr.Markdown(module.TRY if visitors_train else getattr(module, "TRY_NO_TRAIN", module.TRY))
                     module.build(ctx)
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT_INTRO + "\n\n".join(f"### {m.TITLE}\n{m.ABOUT.strip()}" for m in modules))

@@ -246,6 +246,7 @@ def config_widget(config_cls, name: str, value):
 PIXELS = "genlab-pixels"
 PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
 LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
+ONE_BUTTON = "genlab-one-button"  # a narrow image output with buttons=["fullscreen"]: its label gets the bar's width
 GALLERY_FIT, GALLERY_CELL_PX = "genlab-gallery-fit", 384  # a Gallery whose box fits its images, each at most 384 px
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
@@ -268,7 +269,10 @@ footer {{display: none !important}}
                                 opacity: 1 !important}}  /* each image's caption under its pixels, not over them */  /* in the page (it gets browser events), not on screen */
 /* every image output: its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
-{_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0}}
+{_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0;
+    max-width: calc(100% - var(--genlab-buttons, 96px)); white-space: normal !important; height: auto !important}}
+/* (a label too long for its bar wraps left of the buttons; ONE_BUTTON: an image with only its fullscreen button) */
+.{ONE_BUTTON} {{--genlab-buttons: 36px}}
 {_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
 {_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
 /* "large images" (a projector at the back of a room): every output image at least 390 px high (one that is shown
@@ -377,5 +381,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -12,7 +12,7 @@ import time
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, run_standalone,
+from demos.common import (ONE_BUTTON, PIXELS, AppContext, ImageUpload, Number, Slider, checkpoint_picker, run_standalone,
                           page_open, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "DDPM / DDIM"
@@ -333,12 +333,12 @@ def build(ctx: AppContext) -> None:
                     guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
             with gr.Column(scale=2):
                 with gr.Row():  # x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) eps, term by term
-                    xt_view = gr.Image(type="pil", format="png", label="x_t", height=VIEW_SIZE, min_width=150,
-                                       elem_id="diffusion-live-xt", elem_classes=PIXELS)
-                    eps_view = gr.Image(type="pil", format="png", label="predicted noise eps", height=VIEW_SIZE,
-                                        min_width=150, elem_id="diffusion-live-eps", elem_classes=PIXELS)
-                    x0_view = gr.Image(type="pil", format="png", label="predicted x_0", height=VIEW_SIZE,
-                                       min_width=150, elem_id="diffusion-live-x0", elem_classes=PIXELS)
+                    # three side by side: only a fullscreen button each, so their labels stay clear of buttons
+                    live = dict(type="pil", format="png", height=VIEW_SIZE, min_width=150, buttons=["fullscreen"],
+                                elem_classes=[PIXELS, ONE_BUTTON])
+                    xt_view = gr.Image(label="x_t", elem_id="diffusion-live-xt", **live)
+                    eps_view = gr.Image(label="predicted eps", elem_id="diffusion-live-eps", **live)
+                    x0_view = gr.Image(label="predicted x_0", elem_id="diffusion-live-x0", **live)
                 status = gr.Markdown(label="status")
                 replay = gr.State([])
                 scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,

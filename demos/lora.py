@@ -23,6 +23,13 @@ TRY = """
 2. When it finishes, **Generate base and personalised** with the trigger word in the prompt.
 3. Move the **LoRA scale** from 0 to 1: the concept fades in.
 """
+TRY_NO_TRAIN = """
+1. Pick the adapter **purple-circle-lora** (taught purple circles, which the base model has never seen) and press
+   **Generate base and personalised**.
+2. Move the **LoRA scale** from 0 to 1: the concept fades in.
+3. Pick **purple-circle-ti** (textual inversion: only one new word's embedding was learnt) and compare.
+(This server does not train for visitors; on your own machine `python app.py` teaches your own adapters.)
+"""
 ABOUT = """**LoRA personalization.** Teach the text-to-image model a concept it has never seen from 3-20 images and a
 rare trigger word: [LoRA (Hu et al. 2022)](https://arxiv.org/abs/2106.09685) trains a low-rank update of the UNet's
 attention projections, DreamBooth-style ([Ruiz et al. 2023](https://arxiv.org/abs/2208.12242)), optionally with prior
@@ -136,7 +143,8 @@ def build(ctx: AppContext) -> None:
     models = list_models()
     with gr.Row():
         with gr.Column(scale=1):
-            gr.Markdown("**1 · Teach**")
+            gr.Markdown("**1 · Teach**" + ("" if ctx.allow_train else
+                                           " (switched off on this server, `--no-train`: compare the adapters on the right)"))
             files = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="3-20 images",
                             height=120)
             use_example = gr.Checkbox(True, label="use the built-in example instead: purple circles (held out of the "
@@ -152,12 +160,12 @@ def build(ctx: AppContext) -> None:
                 prior = gr.Checkbox(False, label="prior preservation")
                 seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
                 model = gr.Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
-                                    label="base model", min_width=120)
+                                    label="base model", min_width=180, scale=2)  # its name clear of the arrow
             text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
             with gr.Row():
-                train = gr.Button("Train", variant="primary")
+                train = gr.Button("Train", variant="primary", interactive=ctx.allow_train)
                 stop = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(label="status")
             plot = gr.LinePlot(x="step", y="loss", label="loss", height=180)

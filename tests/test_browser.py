@@ -178,6 +178,30 @@ def controls_share_the_screen_with_their_outputs(page):
         assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
 
 
+LABEL_UNDER_BUTTONS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
+    const buttons = b.querySelector('.icon-button-wrapper');
+    if (!label || !buttons) return [];
+    const l = label.getBoundingClientRect(), r = buttons.getBoundingClientRect();
+    const overlap = Math.min(l.right, r.right) > Math.max(l.left, r.left) && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top);
+    return overlap && r.width > 0 ? [label.innerText] : []; })"""
+
+
+def test_reverse_process_views_keep_their_labels_clear_of_their_buttons(page):
+    """At 1024x768 the reverse process's three side-by-side views (x_t, predicted eps, predicted x_0) show their labels
+    whole once they hold images: no image label on the page lies under its buttons."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="DDPM / DDIM").first.click()
+        page.get_by_role("tab", name="Reverse process").first.click()
+        page.locator("#diffusion-sample-button").click()
+        page.locator("#diffusion-live-x0 img").wait_for(timeout=30_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate(LABEL_UNDER_BUTTONS) == []
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
     """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen, and
     every main control still shares the screen with its output."""

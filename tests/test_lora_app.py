@@ -86,3 +86,20 @@ def test_five_hundred_uploads_get_one_message_and_mixed_sizes_train(app_client, 
     status, _, shots, name = app_client.predict(images=mixed, trigger="qzv", steps=1, use_example=False,
                                                 api_name="/lora_train")
     assert "saved" in status and name.startswith("qzv-") and len(shots) >= 4
+
+
+@pytest.mark.parametrize("allow_train, public", [(True, False), (False, False), (True, True)])
+def test_try_this_asks_to_train_only_where_visitors_may(allow_train, public):
+    """A --no-train or public server's LoRA tab: its "Try this" steps use the bundled adapters, and its Train button
+    is off under --no-train (on a public server the owner trains with the admin token)."""
+    import gradio as gr
+
+    from app import build_demo
+
+    demo = build_demo(device="cpu", allow_train=allow_train, public=public)
+    texts = [b.value or "" for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+    asks_to_train = any("press **Train**" in t for t in texts)
+    assert asks_to_train == (allow_train and not public)
+    assert any("Pick the adapter **purple-circle-lora**" in t for t in texts) == (not asks_to_train)
+    train = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value == "Train"]
+    assert len(train) == 1 and train[0].interactive is allow_train
