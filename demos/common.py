@@ -257,7 +257,7 @@ footer {{display: none !important}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 .{PIXELS}.{PIXELS_LARGE} img {{height: 384px !important}}
-.genlab-hidden {{display: none !important}}
+.genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */
 .{GALLERY_FIT} .grid-wrap {{max-height: none !important; min-height: 0 !important; overflow-y: visible !important}}
@@ -266,7 +266,7 @@ footer {{display: none !important}}
 .{GALLERY_FIT} .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
 .{GALLERY_FIT} .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
 .{GALLERY_FIT} .caption-label {{position: static !important; display: block; max-width: 100% !important; border: none !important;
-                                opacity: 1 !important}}  /* each image's caption under its pixels, not over them */  /* in the page (it gets browser events), not on screen */
+                                opacity: 1 !important}}  /* each image's caption under its pixels, not over them */
 /* every image output: its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0;
