@@ -132,23 +132,8 @@ class Trainer:
                                      message=f"resumed at step {step}/{total}")
                     continue
                 model.train()
-                for micro in range(c.grad_accum):
-                    batch = self._batch(dataset, step, micro, acc.process_index, acc.num_processes, acc.device)
-                    ctx = StepContext(step, acc, optimizers, micro)
-                    with acc.autocast():
-                        losses = method.training_step(model, batch, ctx)
-                    if not method.manual_optimization:
-                        acc.backward(losses["loss"] / c.grad_accum)
-                    for k, v in losses.items():
-                        sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) / c.grad_accum
-                if not method.manual_optimization:
-                    opt = optimizers["main"]
-                    if c.grad_clip > 0:
-                        acc.clip_grad_norm_(model.parameters(), c.grad_clip)
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
-                if ema is not None:
-                    ema.update_parameters(method.ema_module(raw))
+                with torch.enable_grad():   # whatever mode this worker thread was left in; no yield inside
+                    self._optimisation_step(method, model, raw, ema, dataset, optimizers, acc, step, sums)
                 step += 1
                 count += 1
                 elapsed = time.time() - t0
@@ -182,6 +167,26 @@ class Trainer:
                          losses={f"metric/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
 
     # ------------------------------------------------------------------ pieces
+    def _optimisation_step(self, method, model, raw, ema, dataset, optimizers, acc, step: int, sums: dict) -> None:
+        """One optimiser step over ``grad_accum`` micro-batches; adds each loss's mean to ``sums``."""
+        c = self.config
+        for micro in range(c.grad_accum):
+            batch = self._batch(dataset, step, micro, acc.process_index, acc.num_processes, acc.device)
+            with acc.autocast():
+                losses = method.training_step(model, batch, StepContext(step, acc, optimizers, micro))
+            if not method.manual_optimization:
+                acc.backward(losses["loss"] / c.grad_accum)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) / c.grad_accum
+        if not method.manual_optimization:
+            opt = optimizers["main"]
+            if c.grad_clip > 0:
+                acc.clip_grad_norm_(model.parameters(), c.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update_parameters(method.ema_module(raw))
+
     def _start_message(self, acc, start_step: int) -> str:
         how = f"resuming at step {start_step}" if start_step else "starting"
         return (f"{how}: {self.method.name} on {self.config.dataset}, device {acc.device}, "

@@ -184,11 +184,11 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(c.seed)
     losses, start, step = [], time.perf_counter(), 0
-    with torch.enable_grad():
-        for step in range(1, c.steps + 1):
-            if cancel():
-                step -= 1
-                break
+    for step in range(1, c.steps + 1):
+        if cancel():
+            step -= 1
+            break
+        with torch.enable_grad():   # the step only: a yield inside would leave the mode on another thread
             idx = torch.randint(len(z_inst), (min(c.batch_size, len(z_inst)),), generator=generator)
             z0 = z_inst[idx]
             if c.method == "textual_inversion" or train_text:   # the prompt's encoding moves with what is trained
@@ -208,10 +208,10 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
                     keep = torch.ones(len(table), dtype=torch.bool)
                     keep[token_id] = False
                     table[keep] = frozen_rows[keep]
-            losses.append(float(loss.detach()))
-            yield {"step": step, "steps": c.steps, "loss": losses[-1]}
-            if c.validate_every and step % c.validate_every == 0 and step < c.steps:
-                yield {"validation": _validation_image(work, c), "step": step}
+        losses.append(float(loss.detach()))
+        yield {"step": step, "steps": c.steps, "loss": losses[-1]}
+        if c.validate_every and step % c.validate_every == 0 and step < c.steps:
+            yield {"validation": _validation_image(work, c), "step": step}
     if c.validate_every:
         yield {"validation": _validation_image(work, c), "step": step}
     state = lora_state(unet) if c.method == "lora" else \

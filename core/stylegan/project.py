@@ -108,11 +108,12 @@ def project(G: Generator, target: torch.Tensor, steps: int = 200, space: str = "
             loss.backward()
             opt.step()
             if (step + 1) % report_every == 0 or step + 1 == steps:
-                with torch.no_grad():
+                with torch.no_grad():   # closed before the yield: the next step may run on another thread
                     ws = w.detach().expand(1, G.num_ws, -1).clone()
                     final = G.synthesis(ws, noise=noise)
-                    yield ProjectionStep(step + 1, steps, float(pyramid_loss(final, x)),
-                                         ((final + 1) / 2).clamp(0, 1).cpu(), ws)
+                    report = ProjectionStep(step + 1, steps, float(pyramid_loss(final, x)),
+                                            ((final + 1) / 2).clamp(0, 1).cpu(), ws)
+                yield report
     finally:
         for p, flag in zip(G.parameters(), params):
             p.requires_grad_(flag)
