@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT.parent / "shared" / "cases" / "uploads" / "transparent_rgba.png"
@@ -105,6 +105,32 @@ def test_the_same_transparent_upload_comes_out_on_white_through_every_image_endp
         small = np.asarray(image.resize(alpha.shape[::-1], Image.NEAREST)).astype(int)
         assert small[alpha == 0].mean() >= 245, endpoint
         assert small[alpha == 255].mean() <= 120, endpoint      # the drawing itself stays dark
+
+
+@pytest.mark.parametrize("ink", [0, 255])
+def test_a_drawing_on_a_transparent_sheet_survives_every_image_endpoint(app_client, tmp_path, ink):
+    """A black or a white 7 on a transparent PNG (as drawing apps export them): every model sees the 7 (black
+    on black or white on white came out blank in some tabs). The VAE's grey digits model sees white on black."""
+    from gradio_client import handle_file
+
+    im = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(im).line([(60, 40), (140, 40), (90, 170)], fill=(ink, ink, ink, 255), width=16)
+    im.save(tmp_path / "seven.png")
+    f = handle_file(str(tmp_path / "seven.png"))
+    seen = {
+        "/vae_reconstruct": app_client.predict("vae2d-digits", f, api_name="/vae_reconstruct")[0],
+        "/diffusion_forward": app_client.predict(f, 0, "linear", 0, api_name="/diffusion_forward"),
+        "/diffusion_sdedit": app_client.predict(f, 0, 0, "ddpm-digits", "none", 2.0, 20,
+                                                api_name="/diffusion_sdedit")[0],
+        "/stylegan_project": app_client.submit("stylegan-faces64", f, "w", 20, api_name="/stylegan_project").result()[1],
+        "/pix2pix": app_client.predict(image=f, api_name="/pix2pix")[0],
+        "/cyclegan": app_client.predict(image=f, api_name="/cyclegan")[0],
+    }
+    for endpoint, path in seen.items():
+        grey = np.asarray(Image.open(path).convert("L")).astype(float)
+        assert grey.std() > 40, (endpoint, grey.std())               # a blank sheet has none
+    vae_input = np.asarray(Image.open(seen["/vae_reconstruct"]).convert("L")).astype(float)
+    assert np.median(vae_input) < 40                                  # white ink on black, like its digits
 
 
 def test_the_same_odd_files_look_the_same_through_every_image_endpoint(app_client, tmp_path):

@@ -64,6 +64,26 @@ def test_alpha_is_composited_on_the_background(background, value):
     assert la.max() == la.min()  # fully transparent: only the background
 
 
+def _ink_on_transparency(ink: int) -> Image.Image:
+    im = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    im.paste((ink, ink, ink, 255), (10, 5, 30, 35))
+    return im
+
+
+@pytest.mark.parametrize("ink", [0, 255, 230])
+@pytest.mark.parametrize("background", ["black", "white"])
+def test_a_drawing_on_transparency_survives_either_paper(ink, background):
+    """Black ink given black paper, or white ink given white, would vanish: it goes on the other one instead."""
+    x = load_user_image(_ink_on_transparency(ink), 1, 40, background=background)[0]
+    inside, outside = float(x[20, 20]), float(x[2, 2])
+    assert abs(inside - ink / 255) < 0.01
+    assert abs(inside - outside) > 0.5
+    if abs(ink / 255 - (background == "white")) > 0.5:
+        assert outside == (background == "white")          # visible on the paper asked for: that paper
+    padded = load_user_image(_ink_on_transparency(ink).crop((0, 0, 40, 20)), 1, 40, fit="pad", background=background)
+    assert float(padded[0, 0, 0]) == float(padded[0, 12, 2])   # the padding is the paper chosen
+
+
 def test_odd_modes_are_scaled_properly():
     p = Image.new("P", (4, 4), 1)
     p.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)

@@ -24,6 +24,8 @@ MAX_PIXELS = 100_000_000  # larger images are refused before they are decoded
 # converted), so thirty students uploading phone photos at once cannot run the server out of memory.
 LARGE_PIXELS = 16_000_000
 _LARGE_DECODES = threading.BoundedSemaphore(2)
+# transparent pixels go on the paper colour asked for unless what is drawn is within this many levels of it
+PAPER_CONTRAST = 64
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _HIGH_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
@@ -41,7 +43,8 @@ def load_user_image(src, channels: int = 3, size: int = 64, background="black", 
         channels: 1 (grayscale) or 3 (RGB).
         size: output side in pixels.
         background: colour that transparent pixels are composited on (a name, "#rrggbb", a gray
-            level, or an RGB tuple); black suits digits-style white-on-black drawings.
+            level, or an RGB tuple), unless what is drawn is within ``PAPER_CONTRAST`` levels of it
+            (white ink on a transparent sheet, given white): then on black or white, whichever it shows on.
         fit: "crop" (scale the short side to ``size``, centre-crop), "pad" (scale the long side,
             pad with ``background``) or "stretch".
 
@@ -199,6 +202,28 @@ def _to_mode(im: Image.Image, channels: int, fill: tuple, bits: int | None = Non
     return im if im.mode == target else im.convert(target)
 
 
+def _luma(rgb) -> np.ndarray:
+    """ITU-R 601-2 luma (as PIL's "L") of (..., 3) values."""
+    return np.asarray(rgb, dtype=np.float32)[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _paper(rgba: Image.Image, fill: tuple) -> tuple:
+    """The colour transparent pixels go on: ``fill``, unless what is drawn is that light too (white ink on a
+    transparent sheet, given white paper; black ink given black): then black or white, whichever it shows on.
+
+    "What is drawn" is the alpha-weighted mean colour; "that light" is within ``PAPER_CONTRAST`` levels of ``fill`` in
+    every channel. An image with no transparency keeps ``fill``.
+    """
+    a = np.asarray(rgba)
+    alpha = a[..., 3].astype(np.float32)
+    if alpha.min() == 255 or alpha.sum() == 0:
+        return fill
+    ink = (a[..., :3].astype(np.float32) * alpha[..., None]).sum((0, 1)) / alpha.sum()   # mean drawn colour
+    if np.abs(ink - np.asarray(fill, dtype=np.float32)).max() >= PAPER_CONTRAST:
+        return fill
+    return (0, 0, 0) if _luma(ink) >= 128 else (255, 255, 255)
+
+
 def _finish(im: Image.Image, channels: int, size: int, fill: tuple, fit: str) -> torch.Tensor:
     """Orientation, mode, size: a decoded PIL image to the output tensor."""
     _check_size(im.size, "the image")
@@ -217,6 +242,8 @@ def _finish(im: Image.Image, channels: int, size: int, fill: tuple, fit: str) ->
             im = im.reduce(factor)
         except ValueError:  # a mode reduce() does not handle: the resize below copes
             pass
+    if im.mode in _ALPHA_MODES:
+        fill = _paper(im.convert("RGBA"), fill)   # the padding too
     im = _to_mode(im, channels, fill, bits)
     if orientation in _EXIF_TRANSPOSE:
         im = im.transpose(_EXIF_TRANSPOSE[orientation])
@@ -232,7 +259,7 @@ def _finish(im: Image.Image, channels: int, size: int, fill: tuple, fit: str) ->
         scale = size / max(w, h)
         inner = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = im.resize(inner, lanczos, reducing_gap=3.0)
-        gray = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2]  # ITU-R 601-2 luma, as PIL's "L"
+        gray = float(_luma(fill))
         pad = {"RGB": fill, "L": int(round(gray)), "F": gray / 255.0}[im.mode]
         im = Image.new(im.mode, (size, size), pad)
         im.paste(small, ((size - inner[0]) // 2, (size - inner[1]) // 2))

@@ -186,9 +186,8 @@ def load_upload(model, src, dataset: str = ""):
         src = src.get("composite") if src.get("composite") is not None else src.get("background")
         if src is None:
             raise ValueError("draw something on the sketchpad first")
-    # transparency on white, as in every tab; grey models of white-on-black digits keep black (their paper)
-    x = load_user_image(src, model.in_channels, model.image_size,
-                        background="white" if model.in_channels == 3 else "black")
+    # transparency on white as in every tab (on black when what is drawn is white): the ink survives either way
+    x = load_user_image(src, model.in_channels, model.image_size, background="white")
     light = model.in_channels == 1 and float(x.mean()) > 0.5  # dark ink on light paper
     if model.in_channels == 1 and dataset in ("digits", "mnist"):
         big = load_user_image(src, 1, 8 * model.image_size, fit="pad", background="white" if light else "black")
