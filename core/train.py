@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             elif event.kind == "step":
                 bar.update(event.step - bar.n)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()})
-            elif event.kind in ("checkpoint", "done", "cancelled"):
+            elif event.kind in ("checkpoint", "evaluating", "done", "cancelled"):
                 bar.write(event.message or f"{event.kind}: {event.path}")
                 for k, v in event.losses.items():
                     bar.write(f"  {k} = {v:.4g}")

@@ -176,6 +176,9 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
     last_sent = 0.0
     start = None
     for frame in sdedit_stream(bundle, image, t, seed, class_label, guidance, steps):
+        if frame["num_steps"] == 0:
+            yield _enlarge(_pil(frame["image"])), "t = 0: nothing was noised, so nothing is redrawn (x_0 as the model sees it)"
+            return
         start = frame["t"] + 1 if start is None else start  # the grid's step at or below t (paper indexing)
         origin = f"t = {start}" if start == int(t) else f"t = {start}, the sampling step nearest below t = {int(t)}"
         status = (f"SDEdit from {origin}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
@@ -304,7 +307,7 @@ def build(ctx: AppContext) -> None:
 
         def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,
                              class_label: str = "none", guidance: float = 2.0, steps: int = 50):
-            """SDEdit: noise ``image`` to step t (1..1000) and denoise it with ``checkpoint`` (DDIM, eta 0)."""
+            """SDEdit: noise ``image`` to step t (0..1000; 0 returns it as it is) and denoise it with ``checkpoint`` (DDIM, eta 0)."""
             yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
         sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
@@ -399,7 +402,7 @@ def build(ctx: AppContext) -> None:
 
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
                    advanced=["resolution", "schedule", "prediction_type", "channels", "label_dropout",
-                             "noisy_classifier"],
+                             "noisy_classifier", "eval_samples"],
                    defaults={"steps": 300, "sample_every": 100, "num_samples": 20, "eval_samples": 100,
                              "eval_steps": 20, "sample_steps": 20}, pickers=(ckpt, ckpt_c))
 

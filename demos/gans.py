@@ -132,7 +132,7 @@ def build(ctx: AppContext) -> None:
 
     training_panel(ctx, METHOD, ["loss", "conditional", "dataset", "steps"],
                    advanced=["architecture", "conditioning", "spectral_norm", "feature_matching", "minibatch_std",
-                             "batch_size", "n_critic", "lr", "d_lr_ratio", "z_dim", "ngf", "ndf"],
+                             "batch_size", "n_critic", "lr", "d_lr_ratio", "z_dim", "ngf", "ndf", "eval_samples"],
                    defaults={"steps": 1000, "sample_every": 100, "checkpoint_every": 250, "eval_samples": 500},
                    pickers=(picker,))
 

@@ -166,7 +166,7 @@ def build(ctx: AppContext) -> None:
 
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
                    advanced=["resolution", "channel_max", "w_dim", "mapping_layers", "r1_gamma", "mixing_prob",
-                             "diffaug"],
+                             "diffaug", "eval_samples"],
                    defaults={"steps": 500, "sample_every": 100, "checkpoint_every": 100, "eval_samples": 500},
                    pickers=(picker,))
 

@@ -127,7 +127,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             strip = samples_over_time(history)
         elif event.kind == "paused":
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
-        elif event.kind in ("start", "checkpoint", "resumed", "done", "cancelled"):
+        elif event.kind in ("start", "checkpoint", "resumed", "evaluating", "done", "cancelled"):
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"

@@ -127,7 +127,8 @@ def test_compare_rows_report_progress_before_each_row(monkeypatch):
 
 
 def test_sdedit_keeps_the_image_at_small_t_and_redraws_it_at_large_t(app_client, tmp_path):
-    """SDEdit through the app: t = 50 changes a held-out digit a little, t = 1000 replaces it (same seed)."""
+    """SDEdit through the app: t = 50 changes a held-out digit a little, t = 1000 replaces it (same seed), t = 0 gives
+    it back; outside 0..1000 is refused."""
     from gradio_client import handle_file
 
     png = _digit_png(tmp_path)
@@ -140,8 +141,13 @@ def test_sdedit_keeps_the_image_at_small_t_and_redraws_it_at_large_t(app_client,
         assert out.width % 28 == 0 and "done" in status and f"from t = {t}" in status
         diffs[t] = np.abs(np.asarray(out.resize((28, 28), Image.NEAREST)).astype(float) - clean).mean()
     assert diffs[50] < 10 < diffs[1000], diffs
-    with pytest.raises(Exception, match="(outside 1..1000|out of range)"):
-        app_client.predict(handle_file(str(png)), 0, 0, _checkpoint(), "none", 2.0, 20, api_name="/diffusion_sdedit")
+    same, status = app_client.predict(handle_file(str(png)), 0, 0, _checkpoint(), "none", 2.0, 20,
+                                      api_name="/diffusion_sdedit")      # t = 0 (the slider's left end): no noise
+    assert "nothing was noised" in status
+    assert np.array_equal(np.asarray(Image.open(same).convert("L").resize((28, 28), Image.NEAREST)), clean)
+    for t in (-5, 1001):
+        with pytest.raises(Exception, match="(outside 0..1000|in \\[0, 1000\\])"):
+            app_client.predict(handle_file(str(png)), t, 0, _checkpoint(), "none", 2.0, 20, api_name="/diffusion_sdedit")
     with pytest.raises(Exception, match="give an image"):
         app_client.predict(None, 300, 0, _checkpoint(), "none", 2.0, 20, api_name="/diffusion_sdedit")
 

@@ -35,6 +35,7 @@ def test_loss_goes_down_and_checkpoint_rebuilds_model(tmp_path):
     losses = [e.losses["loss"] for e in events if e.kind == "step"]
     assert losses[-1] < 0.6 * losses[0]
     assert events[0].kind == "start" and events[-1].kind == "done" and events[-1].step == 40
+    assert events[-2].kind == "evaluating" and events[-2].message.startswith("trained 40/40 steps; measuring")
     out = tmp_path / "run"
     for name in ("config.json", "model.safetensors", "train_config.json", "README.md", "samples.png", "metrics.json"):
         assert (out / name).is_file(), name

@@ -150,6 +150,13 @@ class DiffusionMethod(Method):
         return model
 
     # ------------------------------------------------------------------ evaluation
+    def evaluation_note(self) -> str:
+        c = self.config
+        if c.eval_samples <= 0:
+            return "measuring the held-out denoising loss for the card"
+        return (f"measuring the model for its card: the held-out loss, then {c.eval_samples} samples of {c.eval_steps} "
+                f"DDIM steps each, scored by the {c.dataset} classifier (eval_samples sets how many; 0 skips them)")
+
     @torch.no_grad()
     def evaluate(self, module) -> dict[str, float]:
         """Held-out denoising loss; with a classifier of the dataset (``checkpoints/classifier/<dataset>``): class

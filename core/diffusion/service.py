@@ -140,8 +140,8 @@ def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, 
 
     Args:
         image: a path or PIL image; it goes through the project's loader at the model's channels and size.
-        t: 1..T (paper indexing, as the forward view): how much of the image is destroyed before denoising;
-            small t keeps the layout, large t keeps only what the model imagines.
+        t: 0..T (paper indexing, as the forward view): how much of the image is destroyed before denoising;
+            small t keeps the layout, large t keeps only what the model imagines; 0 gives x_0 back (no steps run).
         steps: sampling steps over the full 0..T range; only those at or below t run (so t = T/2 runs half).
             The image is noised to the first of them, at most T / steps below t; a grid with none at or below t
             (1 step over 0..T) is refined to ceil(T / t) steps, so one step runs, from the level asked for or
@@ -151,12 +151,15 @@ def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, 
     """
     from core.data import load_user_image, open_image
 
-    t = _check_int(t, "t", 1, bundle.num_train_timesteps)
+    t = _check_int(t, "t", 0, bundle.num_train_timesteps)
     if image is None:
         raise ValueError("give an image: upload one or pick a dataset image")
     x0 = load_user_image(open_image(image), channels=bundle.channels, size=bundle.resolution, background="white")
     if bundle.channels == 1 and float(x0.mean()) > 0.5:
         x0 = 1.0 - x0
+    if t == 0:   # nothing destroyed, nothing to redraw
+        yield {"image": x0, "x0": x0, "t": -1, "index": -1, "num_steps": 0, "elapsed": 0.0}
+        return
     for i, frame in enumerate(sample_stream(bundle, sampler, steps, 0.0, seed, class_label, guidance,
                                             x0=x0, start_t=t - 1)):
         yield frame | ({"x0": x0} if i == 0 else {})

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-KINDS = ("start", "step", "samples", "checkpoint", "paused", "resumed", "done", "cancelled")
+KINDS = ("start", "step", "samples", "checkpoint", "paused", "resumed", "evaluating", "done", "cancelled")
 
 
 @dataclass

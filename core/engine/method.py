@@ -119,6 +119,16 @@ class Method:
         """
         return {}
 
+    def evaluation_note(self) -> str:
+        """What :meth:`evaluate` is about to do, in one line for the training panel and the CLI (it may take
+        minutes after the last step)."""
+        n = getattr(self.config, "eval_samples", None)
+        if n == 0:
+            return "measuring the model for its card"
+        what = f"{n} generated images scored" if n else "the model scored"
+        return (f"measuring the model for its card: {what} on held-out data"
+                + (" (eval_samples sets how many; 0 skips it)" if n else ""))
+
     def model_card_results(self, metrics: dict) -> str:
         """Markdown for the measured results beyond the scalar metric table (e.g. a table in ``metrics``)."""
         return ""

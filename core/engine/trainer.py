@@ -158,6 +158,8 @@ class Trainer:
             yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)
         metrics = {}
         if step >= total and acc.is_main_process:
+            yield TrainEvent("evaluating", step, total, elapsed=elapsed,
+                             message=f"trained {step}/{total} steps; {method.evaluation_note()}")
             with torch.no_grad():
                 metrics = method.evaluate(self._export_module(raw, ema).eval())
         path = self._save(acc, raw, ema, optimizers, step, wall, metrics=metrics)
