@@ -14,7 +14,7 @@ import torch
 
 from core.engine import list_checkpoints
 from core.vae import views
-from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_latent, reconstruct, zero_latent
+from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_latent, reconstruct
 from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 
@@ -97,8 +97,9 @@ def build(ctx: AppContext) -> None:
                 with gr.Column(scale=2, elem_classes="genlab-sticky"):  # stays on screen while sliders move
                     dense_img = gr.Image(label="decoded z", type="pil", format="png", interactive=False,
                                          elem_id="vae-decoded", elem_classes=PIXELS, height=260)
-                    latent_box = gr.Textbox(label="latent z (comma-separated; |z| > 6 is clamped)",
-                                            value=zero_latent(dense_ckpt.value), elem_id="vae-latent")
+                    latent_box = gr.Textbox(label="latent z (comma-separated; |z| > 6 is clamped)", value="",
+                                            placeholder="empty: z = 0, the centre of the latent space",
+                                            elem_id="vae-latent")
                     decode_btn = gr.Button("Decode z", variant="primary")
                     with gr.Row():
                         zero_btn = gr.Button("z = 0")
@@ -299,11 +300,13 @@ def build(ctx: AppContext) -> None:
             return [image] + [gr.update()] * MAX_DIMS
         from core.vae.explore import as_latent
 
-        return [image] + slider_updates(model, as_latent(model, parse_latent(text))[0])
+        values = parse_latent(text) if str(text or "").strip() else [0.0] * model.latent_dim   # empty: z = 0
+        return [image] + slider_updates(model, as_latent(model, values)[0])
 
     @ui_errors
     def vae_decode(checkpoint: str, latent: str):
-        """Decode a latent: "z1, z2, ..." for ae/dae/vae (|z| > 6 clamped), or h*w code indices for a VQ-VAE."""
+        """Decode a latent: "z1, z2, ..." for ae/dae/vae (|z| > 6 clamped), or h*w code indices for a VQ-VAE; empty
+        decodes z = 0 (a VQ-VAE: code 0 everywhere)."""
         return decode(ctx, checkpoint, latent)
 
     # the public endpoint: checkpoint + latent -> image (sliders follow in the UI)

@@ -36,9 +36,10 @@ def test_resuming_into_another_architecture_says_what_differs(tmp_path):
                 device="cpu")
     for event in Trainer(VAEMethod(VAEConfig(latent_dim=2, **base)), tmp_path / "run").run():
         pass
-    with pytest.raises(ValueError, match=r"latent_dim 2 -> 3.*--fresh"):
+    with pytest.raises(ValueError, match=r"latent_dim 2 -> 3.*another run name.*--fresh") as info:
         for event in Trainer(VAEMethod(VAEConfig(latent_dim=3, **{**base, "steps": 4})), tmp_path / "run").run():
             pass
+    assert str(info.value).startswith(f"{tmp_path.as_posix()}/run holds a run")   # outside the project: as given
 
 
 def test_a_fault_reaches_the_user_as_one_line_and_the_log_keeps_the_traceback(caplog):
@@ -83,6 +84,10 @@ def test_vae_decode_works_with_its_own_defaults(app_client):
     assert [p["parameter_name"] for p in params] == ["checkpoint", "latent"]
     image = app_client.predict(api_name="/vae_decode")            # every parameter at its default
     assert Image.open(image).size[0] > 1
+    for name in ("vae2d-digits", "vqvae-faces", "vae16-digits"):  # the default latent fits any model
+        assert Image.open(app_client.predict(checkpoint=name, api_name="/vae_decode")).size[0] > 1
+    rows = "\n".join(" ".join(["3"] * 16) for _ in range(16))        # a VQ grid as rows of a text
+    assert Image.open(app_client.predict("vqvae-faces", rows, api_name="/vae_decode")).size[0] > 1
 
 
 @pytest.mark.skipif(not CASE.is_file(), reason="shared case not present")

@@ -40,12 +40,14 @@ def test_vae_decode_endpoint(app_client):
     ("1, 2, 3", "2-D latent"),
     ("nan, 0", "finite"),
     ("one, two", "not a number"),
-    ("", "enter latent values"),
+    (",, ;", "enter latent values"),
 ])
 def test_vae_decode_bad_input_then_serves_again(app_client, latent, message):
     with pytest.raises(Exception, match=message):
         app_client.predict("vae2d-digits", latent, api_name="/vae_decode")
     assert _image(app_client.predict("vae2d-digits", "0, 0", api_name="/vae_decode")).std() > 10
+    origin = _image(app_client.predict("vae2d-digits", "0, 0", api_name="/vae_decode"))
+    assert np.array_equal(_image(app_client.predict("vae2d-digits", "", api_name="/vae_decode")), origin)  # empty: z = 0
 
 
 @needs("vqvae-faces")

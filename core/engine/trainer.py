@@ -335,8 +335,10 @@ class Trainer:
         old, new = saved.get("config", {}), self.config.to_dict()
         diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k] and k not in skip]
         what = ", ".join(diffs) if diffs else str(exc).splitlines()[0][:200]
-        return (f"{folder.parent} holds a run whose model has another shape ({what}); resume it with its own "
-                "settings, start over with --fresh (the tab: another run name), or choose another --out")
+        from .model_card import _project_relative
+
+        return (f"{_project_relative(folder.parent)} holds a run whose model has another shape ({what}): resume it "
+                "with its own settings, or give another run name (from the CLI: --fresh starts it over)")
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model

@@ -8,6 +8,7 @@ by it. ``ctx`` is the app context (``device``, ``cache``).
 from __future__ import annotations
 
 import json
+import re
 
 import torch
 
@@ -112,15 +113,16 @@ def latent_to_plane(model, s, z: torch.Tensor) -> tuple[float, float]:
 
 
 def parse_latent(text) -> list[float]:
-    """"0.5, -1.2" or "[0.5, -1.2]" (or a list) -> floats; a clear ValueError otherwise."""
+    """"0.5, -1.2", "0.5 -1.2", "[0.5, -1.2]" (or a list; a VQ grid may come as rows on lines) -> floats; a clear
+    ValueError otherwise."""
     if isinstance(text, (list, tuple)):
         values = list(text)
     else:
-        text = str(text or "").strip()
+        text = str(text or "").strip(",; \t\r\n")
         if not text:
             raise ValueError("enter latent values, e.g. '0.5, -1.2'")
         try:
-            values = json.loads(text) if text.startswith("[") else [v for v in text.replace(";", ",").split(",")]
+            values = json.loads(text) if text.startswith("[") else re.split(r"[,;\s]+", text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"latent {text[:80]!r} is not a list of numbers: {exc}") from None
     out = []
@@ -135,28 +137,18 @@ def parse_latent(text) -> list[float]:
     return out
 
 
-def zero_latent(name) -> str:
-    """"0, 0, ..." with one value per latent dimension of checkpoint ``name`` (read from its config.json, no
-    weights), so /vae_decode's defaults decode the origin of the default model; "0, 0" if unknown."""
-    import json
-
-    from core.engine import resolve_checkpoint
-
-    try:
-        config = json.loads((resolve_checkpoint("vae", name) / "config.json").read_text())
-        dims = int(config["latent_dim"]) if config.get("model_type") != "vqvae" else 2
-    except Exception:
-        dims = 2
-    return ", ".join(["0"] * dims)
-
-
 # ---------------------------------------------------------------------------------------------- actions
 def decode(ctx, name, latent):
-    """/vae_decode: a latent vector (ae/dae/vae; values beyond +-6 are clamped) or a VQ code grid -> image."""
+    """/vae_decode: a latent vector (ae/dae/vae; values beyond +-6 are clamped) or a VQ code grid -> image.
+
+    An empty ``latent`` decodes z = 0 (a VQ-VAE: code 0 at every position), whatever the model's latent size."""
     from core.vae.explore import decode_point
 
     model = load_model(ctx, name)
-    values = parse_latent(latent)
+    if latent is None or not str(latent).strip():   # the API's default: the origin of this model's latent space
+        values = [0] * (model.grid_size**2 if is_vq(model) else model.latent_dim)
+    else:
+        values = parse_latent(latent)
     if is_vq(model):
         n = model.grid_size**2
         if len(values) != n:
