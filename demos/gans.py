@@ -12,7 +12,8 @@ import gradio as gr
 
 from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS, TRUNCATION_RANGE,
                                checkpoint_note, class_grid, compare_grid, curves, generate_image,
-                               interpolation_strip, measurements, num_classes, why_it_matters)
+                               interpolation_strip, measurements, num_classes, why_it_matters,
+                               world_of)
 from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Slider, checkpoint_picker, page_open, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
@@ -105,8 +106,9 @@ def build(ctx: AppContext) -> None:
                        api_visibility="undocumented")
 
     with gr.Accordion("Every variant side by side", open=False):
-        gr.Markdown("The same seeds through every finished checkpoint (conditional ones draw digit = column); then "
-                    "each card's measurements, its training curves, and what they say about mode collapse.")
+        gr.Markdown("The same seeds through every finished checkpoint of the picked one's world (conditional ones "
+                    "draw digit = column); then each card's measurements, its training curves, and what they say "
+                    "about mode collapse.")
         with gr.Row():
             compare_seeds = gr.Textbox(value="1, 2, 3, 4, 5, 6, 7, 8", label="seeds (columns, 1-8)", scale=3)
             compare_btn = gr.Button("Compare", variant="primary", scale=1, elem_id="gans-compare")
@@ -121,14 +123,20 @@ def build(ctx: AppContext) -> None:
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
 
-        def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
-            return compare_grid(ctx, seeds, truncation), measurements(), why_it_matters(), curves("D loss")
+        def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, checkpoint: str = DEFAULT_CHECKPOINT):
+            """Every finished variant of the picked checkpoint's world, on the same seeds."""
+            world = world_of(checkpoint)
+            return (compare_grid(ctx, seeds, truncation, world), measurements(world), why_it_matters(world),
+                    curves("D loss", world=world))
 
-        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation],
+        def world_curves(curve, checkpoint):
+            return curves(curve, world=world_of(checkpoint))
+
+        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation, picker],
                           outputs=[compare, table, why, plot],
                           api_name="gan_compare", api_visibility="undocumented")
         compare_btn.click(lambda: "D loss", outputs=curve, api_visibility="private", queue=False)
-        curve.input(ui_errors(curves), inputs=curve, outputs=plot, api_visibility="private")
+        curve.input(ui_errors(world_curves), inputs=[curve, picker], outputs=plot, api_visibility="private")
 
     training_panel(ctx, METHOD, ["loss", "conditional", "dataset", "steps"],
                    advanced=["architecture", "conditioning", "spectral_norm", "feature_matching", "minibatch_std",

@@ -60,7 +60,8 @@ def test_bad_input_gives_one_clear_line_and_the_app_keeps_serving(app_client, kw
 def test_every_variant_side_by_side(app_client):
     from core.gans.service import variants
 
-    grid, table, why, plot = app_client.predict("1, 2, 3", 0.0, api_name="/gan_compare")  # undocumented: by position
+    grid, table, why, plot = app_client.predict("1, 2, 3", 0.0, "dcgan-digits",   # undocumented: by position
+                                             api_name="/gan_compare")
     names = variants()
     assert len(table["data"]) == len(names) >= 2
     assert all(name in why for name in names)

@@ -72,3 +72,23 @@ def test_notes_and_tables_read_every_finished_variant():
     assert set(frame["variant"]) == set(names) and frame["value"].notna().all()
     with pytest.raises(ValueError, match="curve must be one of"):
         service.curves("loss")
+
+
+def test_the_side_by_side_compares_one_world(tmp_path, monkeypatch):
+    """A finished faces GAN is not drawn beside the digits ones (its row compared nothing); it has its own page."""
+    import json
+    import shutil
+
+    from core.engine import resolve_checkpoint
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(resolve_checkpoint("gans", UNCONDITIONAL), root / "gans" / UNCONDITIONAL)
+    faces = root / "gans" / "my-faces-gan"
+    shutil.copytree(resolve_checkpoint("gans", UNCONDITIONAL), faces)
+    config = json.loads((faces / "train_config.json").read_text())
+    (faces / "train_config.json").write_text(json.dumps(config | {"dataset": "faces"}))
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(root))
+    assert service.variants() == [UNCONDITIONAL] and service.variants("faces") == ["my-faces-gan"]
+    assert [r[0].split(" · ")[1] for r in service.measurements("faces")] == ["my-faces-gan"]
+    assert "my-faces-gan" not in service.why_it_matters() and set(service.curves(world="faces")["variant"]) == {
+        "my-faces-gan"}

@@ -167,11 +167,23 @@ def _cell(image):
 
 
 # ---------------------------------------------------------------- every variant side by side
-def variants() -> list[str]:
-    """The installed GAN checkpoints whose training finished (they have metrics), in the order of the README."""
+def world_of(name: str) -> str:
+    """The dataset checkpoint ``name`` was trained on ("digits" when its config cannot be read)."""
+    from .method import GANConfig
+
+    try:
+        return GANConfig.load(resolve_checkpoint(METHOD, name) / "train_config.json").dataset
+    except (OSError, ValueError, CheckpointError):
+        return "digits"
+
+
+def variants(world: str = "digits") -> list[str]:
+    """The installed GAN checkpoints of ``world`` whose training finished (they have metrics), in the README's order
+    (a comparison of one world: a faces GAN beside the digits ones compares nothing)."""
     order = ["dcgan", "lsgan", "wgan-digits", "wgan-gp", "progan", "cgan-digits", "cgan-ms", "cgan-sn-ms", "cgan-sn-fm",
              "cgan-projection"]
-    names = [n for n in list_checkpoints(METHOD) if read_metrics(resolve_checkpoint(METHOD, n))]
+    names = [n for n in list_checkpoints(METHOD)
+             if read_metrics(resolve_checkpoint(METHOD, n)) and world_of(n) == world]
     rank = lambda n: next((i for i, key in enumerate(order) if n.startswith(key)), len(order))
     return sorted(names, key=lambda n: (rank(n), n))
 
@@ -187,14 +199,14 @@ def variant_label(name: str) -> str:
         return name
 
 
-def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
-    """Every finished variant on the same seeds: a row per checkpoint (conditional ones draw class = column % K)."""
+def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, world: str = "digits"):
+    """Every finished variant of ``world`` on the same seeds: a row per checkpoint (conditional ones draw class = column % K)."""
     from core.data.labelled import labelled_grid
 
     seeds = parse_seeds(seeds)
-    names = variants()
+    names = variants(world)
     if not names:
-        raise ValueError("no finished GAN checkpoint is installed: train one in the Train panel")
+        raise ValueError(f"no finished GAN checkpoint of {world!r} is installed: train one in the Train panel")
     rows = []
     for name in names:
         G = _generator(ctx, name)
@@ -204,10 +216,10 @@ def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0):
     return labelled_grid(rows, [variant_label(n) for n in names], [f"seed {s}" for s in seeds], left=290)
 
 
-def measurements() -> list[list]:
-    """One row per finished variant: the card's measured figures (a table for the tab and the README)."""
+def measurements(world: str = "digits") -> list[list]:
+    """One row per finished variant of ``world``: the card's measured figures (a table for the tab and the README)."""
     rows = []
-    for name in variants():
+    for name in variants(world):
         folder = resolve_checkpoint(METHOD, name)
         m = read_metrics(folder)
         state = read_json(folder / "trainer_state.json")
@@ -225,8 +237,8 @@ MEASUREMENT_HEADERS = ["variant", "score", "FID", "precision", "recall", "class 
                        "accuracy", "minutes"]
 
 
-def curves(curve: str = "D loss", smooth: int = 10):
-    """A DataFrame (step, value, variant) of one training curve of every finished variant, a running mean over
+def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
+    """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world``, a running mean over
     ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
     import json
 
@@ -235,7 +247,7 @@ def curves(curve: str = "D loss", smooth: int = 10):
     if curve not in CURVES:
         raise ValueError(f"curve must be one of {list(CURVES)}, got {curve!r}")
     key, frames = CURVES[curve], []
-    for name in variants():
+    for name in variants(world):
         try:
             rows = json.loads((resolve_checkpoint(METHOD, name) / "losses.json").read_text())
         except (OSError, ValueError):
@@ -252,10 +264,10 @@ def curves(curve: str = "D loss", smooth: int = 10):
     return pd.concat(frames, ignore_index=True)
 
 
-def why_it_matters() -> str:
+def why_it_matters(world: str = "digits") -> str:
     """What the measurements say about mode collapse and stability, variant by variant, in plain words."""
     lines = []
-    for name in variants():
+    for name in variants(world):
         m = read_metrics(resolve_checkpoint(METHOD, name))
         label = variant_label(name)
         shares = m.get("class_shares", {})
