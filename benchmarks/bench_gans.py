@@ -60,7 +60,8 @@ def through_app(rows: list) -> None:
                      median_ms(lambda: client.predict(checkpoint="dcgan-digits", seed=next(seeds),
                                                       api_name="/gan_generate"), 30), 250))
         rows.append(("app: every variant side by side (/gan_compare: grid, table, notes, curves)",
-                     median_ms(lambda: client.predict("1, 2, 3, 4, 5, 6, 7, 8", 0.0, "dcgan-digits", api_name="/gan_compare"), 10),
+                     median_ms(lambda: client.predict("1, 2, 3, 4, 5, 6, 7, 8", 0.0, "dcgan-digits",
+                                                      api_name="/gan_compare"), 10),
                      1000))
 
 
