@@ -321,6 +321,18 @@ APP_JS = """
 """
 
 
+def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:
+    """``gr.Dataframe`` column widths (percent) in which each header's longest word fits whole at 1024x768 (the
+    table is then about ``table_px`` wide; evenly split columns broke "precision" into "precis / ion"); column
+    ``flexible`` (a long label) takes what is left. Words are counted at the table's monospace 14 px (8.5 px a
+    character) plus the cell's padding; a column is at least ``min_chars`` wide, for its numbers."""
+    need = [max(min_chars, *(len(w) for w in h.replace("-", "- ").split())) * 8.5 + 18 for h in headers]
+    need[flexible] = 0
+    widths = [100 * n / table_px for n in need]
+    widths[flexible] = 100 - sum(widths)
+    return [f"{w:.1f}%" for w in widths]
+
+
 def large_images_switch() -> gr.Checkbox:
     """The header's "large images" switch: it only toggles a class on the page (no server round trip), which makes
     every output image 390 px high and lets side-by-side images wrap onto more lines."""

@@ -15,7 +15,7 @@ from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
 from demos.common import (AppContext, CheckboxGroup, Number, Slider, page_open, run_standalone, session_of,
-                          ui_errors)
+                          ui_errors, word_fit_widths)
 
 TITLE = "Evaluate"
 TRY = """
@@ -80,7 +80,7 @@ def build(ctx: AppContext) -> None:
                          "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
                          "noisy at small N",
                          interactive=False, wrap=True, elem_id="evaluate-table",
-                         column_widths=["4%", "20%"] + [f"{76 / (len(HEADERS) - 2):.1f}%"] * (len(HEADERS) - 2))
+                         column_widths=word_fit_widths(HEADERS, flexible=1))
     asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
                          "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,

@@ -15,7 +15,7 @@ from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS
                                interpolation_strip, measurements, num_classes, why_it_matters,
                                world_of)
 from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Slider, checkpoint_picker, page_open, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+                          seed_control, training_panel, ui_errors, warn_and_keep, word_fit_widths)
 
 TITLE = "GANs"
 TRY = """
@@ -118,7 +118,8 @@ def build(ctx: AppContext) -> None:
                              "score: the Inception-Score-style score in the digits classifier, real digits 9.6; "
                              "precision: fidelity, recall: diversity (k-NN manifolds); spread: how different two "
                              "samples of one digit are, real = 1)", interactive=False, wrap=True,
-                             column_widths=["28%"] + ["8%"] * 9)
+                             column_widths=word_fit_widths(MEASUREMENT_HEADERS, flexible=0),
+                             elem_id="gans-measurements")
         why = gr.Markdown(elem_id="gans-why", label="why")
         curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")

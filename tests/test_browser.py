@@ -202,6 +202,33 @@ def test_reverse_process_views_keep_their_labels_clear_of_their_buttons(page):
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+BROKEN_HEADER_WORDS = """(sel) => { const ctx = document.createElement('canvas').getContext('2d');
+    const spans = [...document.querySelectorAll(sel + ' th span.header')].filter(s => s.parentElement.clientWidth > 0);
+    const broken = spans.flatMap(span => {   // the span shrinks to its text: the room is its parent's
+        ctx.font = getComputedStyle(span).font;
+        const room = span.parentElement.clientWidth + 0.5;
+        return span.innerText.replace(/-/g, '- ').split(/\\s+/).filter(w => w && ctx.measureText(w).width > room);
+    });
+    return [spans.length, broken]; }"""
+
+
+def test_table_headers_keep_their_words_whole_at_1024(page):
+    """At 1024x768 the GANs' measurements and the Evaluate table's headers break between words, not inside them
+    (evenly split columns showed "precis / ion", "accura / cy")."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="GANs").first.click()
+        if not page.locator("#gans-measurements").is_visible():
+            page.get_by_text("Every variant side by side").first.click()
+        for tab, table, columns in (("GANs", "#gans-measurements", 10), ("Evaluate", "#evaluate-table", 12)):
+            page.get_by_role("tab", name=tab).first.click()
+            page.locator(f"{table} th").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(300)
+            assert page.evaluate(BROKEN_HEADER_WORDS, table) == [columns, []], table
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
     """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen, and
     every main control still shares the screen with its output."""
