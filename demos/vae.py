@@ -150,7 +150,8 @@ def build(ctx: AppContext) -> None:
                                              elem_id="vae-upload")
                             upload_btn = gr.Button("Encode the upload", variant="primary")
                         with gr.Tab("Draw"):
-                            sketch = gr.Sketchpad(label="draw (grey models see dark ink on white inverted, like the digits)",
+                            gr.Markdown("Grey models see dark ink on white inverted, like their digits.")
+                            sketch = gr.Sketchpad(label="draw",   # a short label: the canvas's toolbar sits beside it
                                                   canvas_size=(280, 280), type="numpy", image_mode="RGB",
                                                   brush=gr.Brush(colors=["#000000", "#e0402a", "#f2c230", "#3a7bd5",
                                                                          "#3cb371", "#ffffff"],

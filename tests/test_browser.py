@@ -229,6 +229,27 @@ def test_table_headers_keep_their_words_whole_at_1024(page):
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+LABEL_UNDER_CANVAS_TOOLS = """(sel) => { const b = document.querySelector(sel);
+    const l = b.querySelector('label[data-testid="block-label"]').getBoundingClientRect();
+    const tools = [...b.querySelectorAll('button')].map(t => t.getBoundingClientRect()).filter(r => r.width > 0);
+    return [tools.length, tools.filter(r => Math.min(l.right, r.right) > Math.max(l.left, r.left)
+                                         && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top)).length]; }"""
+
+
+def test_the_vae_sketchpad_label_is_clear_of_its_toolbar(page):
+    """At 1024x768 the VAE's Draw canvas shows its label whole: its zoom / undo toolbar sat over a long label."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="VAE explorer").first.click()
+        page.get_by_role("tab", name="Encode your own").first.click()
+        page.get_by_role("tab", name="Draw").first.click()
+        page.locator("#vae-sketch button[aria-label='Zoom out']").wait_for(timeout=10_000)
+        tools, over_label = page.evaluate(LABEL_UNDER_CANVAS_TOOLS, "#vae-sketch")
+        assert tools >= 4 and over_label == 0
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
     """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen, and
     every main control still shares the screen with its output."""
