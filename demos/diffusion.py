@@ -177,7 +177,8 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
     start = None
     for frame in sdedit_stream(bundle, image, t, seed, class_label, guidance, steps):
         if frame["num_steps"] == 0:
-            yield _enlarge(_pil(frame["image"])), "t = 0: nothing was noised, so nothing is redrawn (x_0 as the model sees it)"
+            yield (_enlarge(_pil(frame["image"])),
+                   "t = 0: nothing was noised, so nothing is redrawn (x_0 as the model sees it)")
             return
         start = frame["t"] + 1 if start is None else start  # the grid's step at or below t (paper indexing)
         origin = f"t = {start}" if start == int(t) else f"t = {start}, the sampling step nearest below t = {int(t)}"
@@ -307,7 +308,8 @@ def build(ctx: AppContext) -> None:
 
         def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,
                              class_label: str = "none", guidance: float = 2.0, steps: int = 50):
-            """SDEdit: noise ``image`` to step t (0..1000; 0 returns it as it is) and denoise it with ``checkpoint`` (DDIM, eta 0)."""
+            """SDEdit: noise ``image`` to step t (0..1000; 0 returns it as it is) and denoise it with ``checkpoint``
+            (DDIM, eta 0)."""
             yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
         sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
@@ -373,26 +375,29 @@ def build(ctx: AppContext) -> None:
                     queue=False)
 
     with gr.Tab("Compare samplers"):
-        gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): wall time "
-                    "per image on this machine, and quality on N class-balanced samples: the accuracy of the bundled "
-                    "classifier of the checkpoint's world (digits: the digit; faces: the hair style) on the class asked "
-                    "for, and FID against N held-out images **in the penultimate features of that classifier (not "
-                    "Inception)**. FID is biased upwards for small N: the first "
-                    "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.  \n"
-                    "**Why samples can score below that first row:** it is not a lower bound. At small N, FID is "
-                    "dominated by its covariance term, Tr(S1 + S2 - 2 (S1 S2)^1/2), which grows with how spread out "
-                    "each set is; guided samples sit close to their class's typical look (less varied than real "
-                    "images), so that term shrinks. Below the floor means *less diverse than real data*, not better "
-                    "than real: compare rows with each other, at the same N.")
+        gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): the "
+                    "time per image and the quality of N samples of each (what the columns measure: below).")
         with gr.Row():
             ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
             seed_c = Number(0, label="seed", precision=0, minimum=0)
             num = gr.Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
             guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
-            run_c = gr.Button("Run comparison", variant="primary")
-        table = gr.Dataframe(label="quality vs speed", interactive=False)
+            run_c = gr.Button("Run comparison", variant="primary", elem_id="diffusion-compare-run")
+        table = gr.Dataframe(label="quality vs speed", interactive=False, elem_id="diffusion-compare-table")
         same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
         offline = gr.Markdown(label="offline note")
+        with gr.Accordion("What the columns measure, and why samples can score below the first row", open=False):
+            gr.Markdown("Wall time per image on this machine, and quality on N class-balanced samples: the "
+                        "accuracy of the bundled classifier of the checkpoint's world (digits: the digit; faces: the "
+                        "hair style) on the class asked for, and FID against N held-out images **in the penultimate "
+                        "features of that classifier (not Inception)**. FID is biased upwards for small N: the first "
+                        "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.  \n"
+                        "**Why samples can score below that first row:** it is not a lower bound. At small N, FID is "
+                        "dominated by its covariance term, Tr(S1 + S2 - 2 (S1 S2)^1/2), which grows with how spread "
+                        "out each set is; guided samples sit close to their class's typical look (less varied than "
+                        "real images), so that term shrinks. Below the floor means *less diverse than real data*, not "
+                        "better than real: compare rows with each other, at the same N.")
+
         def compare_samplers(checkpoint, seed, num, guidance, progress=gr.Progress()):
             yield from compare_rows(ctx, checkpoint, seed, num, guidance, progress)
 

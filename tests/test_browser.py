@@ -144,6 +144,7 @@ PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the m
     ("DDPM / DDIM", "Forward process", "#diffusion-t", "#diffusion-xt"),
     ("DDPM / DDIM", "Forward process", "#diffusion-sdedit-button", "#diffusion-sdedit"),
     ("DDPM / DDIM", "Reverse process", "#diffusion-sample-button", "#diffusion-live-xt"),
+    ("DDPM / DDIM", "Compare samplers", "#diffusion-compare-run", "#diffusion-compare-table"),
     ("Text-to-image", "Generate", "#t2i-go", "#t2i-gallery"),
     ("LoRA", None, "#lora-generate", "#lora-personalised"),
     ("LoRA", None, "#lora-scale", "#lora-personalised"),
