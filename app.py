@@ -16,7 +16,7 @@ import gradio as gr
 from core.engine import resolve_device
 from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch
+from demos.common import APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch, name_controls_by_api
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -68,6 +68,7 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
                 gr.Markdown(ABOUT_INTRO + "\n\n".join(f"### {m.TITLE}\n{m.ABOUT.strip()}" for m in modules))
     # Thirty students on one link: requests wait in line (max_size) instead of failing,
     # two run at a time per endpoint by default; training is limited to one in its panel.
+    name_controls_by_api(demo)
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.genlab_context = ctx  # for tests and scripts: the shared model cache lives here
     return demo

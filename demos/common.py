@@ -101,6 +101,32 @@ def session_of(request) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
+def name_controls_by_api(demo: gr.Blocks) -> None:
+    """Tell each input control the API parameter names it fills (``api_names``), so its messages name both: a
+    client that sent ``seed`` is told about "Seed A (API: seed)". Uses Gradio's own naming; nothing on failure."""
+    from gradio import blocks, utils
+
+    try:
+        for fn in demo.fns.values():
+            if not fn.fn or fn.api_visibility == "private":
+                continue
+            info = utils.get_function_params(fn.fn)
+            for index, block in enumerate(fn.inputs):
+                names = block.__dict__.setdefault("api_names", set())
+                names.add(blocks._get_api_parameter_name(fn, info, index))
+    except Exception:          # another Gradio: messages keep the labels alone
+        LOG.warning("API parameter names not attached to the controls", exc_info=True)
+
+
+def control_name(block) -> str:
+    """A control's name for messages: its label, and the API parameters it fills where they read otherwise."""
+    label = getattr(block, "label", None) or "value"
+    names = sorted(n for n in getattr(block, "api_names", ()) if n)
+    if all(n == label.lower().replace(" ", "_") for n in names):
+        return label
+    return f"{label} (API: {', '.join(names)})"
+
+
 def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
     """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
     control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
@@ -139,7 +165,7 @@ class Slider(gr.Slider):
     preprocess input component at index 2 ..." for a word or null)."""
 
     def preprocess(self, payload):
-        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+        return super().preprocess(check_number(payload, control_name(self), self.minimum, self.maximum,
                                                integer=self.precision == 0))
 
 
@@ -147,7 +173,7 @@ class Number(gr.Number):
     """``gr.Number`` checked like :class:`Slider`; with ``precision=0`` a decimal is refused, not rounded."""
 
     def preprocess(self, payload):
-        return super().preprocess(check_number(payload, self.label, self.minimum, self.maximum,
+        return super().preprocess(check_number(payload, control_name(self), self.minimum, self.maximum,
                                                integer=self.precision == 0))
 
 
@@ -162,11 +188,12 @@ class CheckboxGroup(gr.CheckboxGroup):
         elif isinstance(payload, str):
             payload = [p.strip() for p in payload.split(",") if p.strip()]
         if not isinstance(payload, list):
-            raise gr.Error(f"{self.label}: give a list of choices, got {type(payload).__name__}", print_exception=False)
+            raise gr.Error(f"{control_name(self)}: give a list of choices, got {type(payload).__name__}",
+                           print_exception=False)
         values = [value for _, value in self.choices]
         unknown = [v for v in payload if v not in values]
         if unknown:
-            raise gr.Error(f"{self.label}: {str(unknown[0])[:60]!r} is not one of the choices"
+            raise gr.Error(f"{control_name(self)}: {str(unknown[0])[:60]!r} is not one of the choices"
                            f"{f' (for example {values[0]!r})' if values else ''}", print_exception=False)
         return super().preprocess(payload)
 
@@ -387,6 +414,7 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     with gr.Blocks(title=f"GenLab - {title}") as demo:
         with gr.Tab(title):
             build(AppContext())
+    name_controls_by_api(demo)
     demo.queue(default_concurrency_limit=2).launch(css=CSS, js=APP_JS)
 
 

@@ -67,7 +67,8 @@ def build(ctx: AppContext) -> None:
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
     layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
                               info="w_k: the style input of layer k, and the resolution it acts on", elem_id="stylegan-layers")
-    layers_api = gr.JSON(value=groups[first_preset], visible=False)  # what the endpoint reads (any checkpoint)
+    layers_api = gr.JSON(value=groups[first_preset], visible=False,  # what the endpoint reads (any checkpoint)
+                         label="layers taken from seed B (indices k of w_k)")
     psi = Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
     with gr.Accordion("Advanced (defaults: truncate every layer; the stored noise)", open=False):
         with gr.Row():

@@ -46,9 +46,9 @@ def test_mix_endpoint(app_client):
 
 @pytest.mark.parametrize("call, message", [
     (lambda c: generate(c, 2**32, 1.0), r"4294967296 is out of range.*\[0, 4294967295\]"),
-    (lambda c: generate(c, -5, 1.0), r"-5 is out of range"),
-    (lambda c: generate(c, 1, 1.6), r"psi: 1.6 is out of range.*\[-1, 1.5\]"),
-    (lambda c: generate(c, 1, -1.2), r"psi: -1.2 is out of range"),
+    (lambda c: generate(c, -5, 1.0), r"Seed A \(API: seed, seed_a\): -5 is out of range"),   # the name the client sent
+    (lambda c: generate(c, 1, 1.6), r"truncation psi \(API: psi\): 1.6 is out of range.*\[-1, 1.5\]"),
+    (lambda c: generate(c, 1, -1.2), r"\(API: psi\): -1.2 is out of range"),
     (lambda c: mix(c, 1, 2, [0, 10]), "does not exist"),
     (lambda c: mix(c, 1, 2, ["coarse"]), "not a layer index"),
     (lambda c: read(c.predict("no-such-model", 1, 1.0, api_name="/stylegan_generate")), "unknown stylegan checkpoint"),
