@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import random
+import re
 import tempfile
 from dataclasses import fields
 from typing import Callable
@@ -122,7 +123,8 @@ def control_name(block) -> str:
     """A control's name for messages: its label, and the API parameters it fills where they read otherwise."""
     label = getattr(block, "label", None) or "value"
     names = sorted(n for n in getattr(block, "api_names", ()) if n)
-    if all(n == label.lower().replace(" ", "_") for n in names):
+    plain = "_".join(re.sub(r"\([^)]*\)|[^a-z0-9 ]", " ", label.lower()).split())   # "truncation τ" -> truncation
+    if all(n.lower() == plain for n in names):
         return label
     return f"{label} (API: {', '.join(names)})"
 
