@@ -150,7 +150,8 @@ def build(ctx: AppContext) -> None:
                                              elem_id="vae-upload")
                             upload_btn = gr.Button("Encode the upload", variant="primary")
                         with gr.Tab("Draw"):
-                            gr.Markdown("Grey models see dark ink on white inverted, like their digits.")
+                            gr.Markdown("Each stroke is encoded as you draw. Grey models see dark ink on white "
+                                        "inverted, like their digits.")
                             sketch = gr.Sketchpad(label="draw",   # a short label: the canvas's toolbar sits beside it
                                                   canvas_size=(280, 280), type="numpy", image_mode="RGB",
                                                   brush=gr.Brush(colors=["#000000", "#e0402a", "#f2c230", "#3a7bd5",
@@ -160,7 +161,8 @@ def build(ctx: AppContext) -> None:
                             sketch_btn = gr.Button("Encode the drawing", variant="primary")
                 with gr.Column():
                     with gr.Row():
-                        seen_img = gr.Image(label="input as the model sees it", type="pil", format="png", interactive=False)
+                        seen_img = gr.Image(label="input as the model sees it", type="pil", format="png", interactive=False,
+                                            elem_id="vae-own-seen")
                         rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False)
                     latent_json = gr.JSON(label="latent")
                 own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False)
@@ -346,8 +348,9 @@ def build(ctx: AppContext) -> None:
     upload_btn.click(vae_reconstruct, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json],
                      api_name="vae_reconstruct").then(
         own, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json, own_map], api_visibility="private")
-    sketch_btn.click(own, inputs=[own_ckpt, sketch], outputs=[seen_img, rec_img, latent_json, own_map],
-                     api_visibility="private")
+    for trigger in (sketch_btn.click, sketch.change):   # each stroke encodes too: the button may be below the fold
+        trigger(own, inputs=[own_ckpt, sketch], outputs=[seen_img, rec_img, latent_json, own_map],
+                api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
     # ---- compare
     @ui_errors

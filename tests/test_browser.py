@@ -237,8 +237,9 @@ LABEL_UNDER_CANVAS_TOOLS = """(sel) => { const b = document.querySelector(sel);
                                          && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top)).length]; }"""
 
 
-def test_the_vae_sketchpad_label_is_clear_of_its_toolbar(page):
-    """At 1024x768 the VAE's Draw canvas shows its label whole: its zoom / undo toolbar sat over a long label."""
+def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke(page):
+    """At 1024x768 the VAE's Draw canvas shows its label whole (its zoom / undo toolbar sat over a long label), and a
+    stroke is encoded when it ends."""
     page.set_viewport_size({"width": 1024, "height": 768})
     try:
         page.get_by_role("tab", name="VAE explorer").first.click()
@@ -247,6 +248,17 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar(page):
         page.locator("#vae-sketch button[aria-label='Zoom out']").wait_for(timeout=10_000)
         tools, over_label = page.evaluate(LABEL_UNDER_CANVAS_TOOLS, "#vae-sketch")
         assert tools >= 4 and over_label == 0
+        # a stroke is encoded as it ends, no button pressed (the button is below the fold at 1024x768)
+        seen = page.locator("#vae-own-seen img")
+        before = seen.get_attribute("src") if seen.count() else None
+        box = page.locator("#vae-sketch canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.05 * k))
+        page.mouse.up()
+        seen.wait_for(timeout=20_000)
+        wait_for_new_src(page, "#vae-own-seen img", before, timeout=20_000)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
