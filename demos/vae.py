@@ -161,8 +161,8 @@ def build(ctx: AppContext) -> None:
                             sketch_btn = gr.Button("Encode the drawing", variant="primary")
                 with gr.Column():
                     with gr.Row():
-                        seen_img = gr.Image(label="input as the model sees it", type="pil", format="png", interactive=False,
-                                            elem_id="vae-own-seen")
+                        seen_img = gr.Image(label="input as the model sees it", type="pil", format="png",
+                                            interactive=False, elem_id="vae-own-seen")
                         rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False)
                     latent_json = gr.JSON(label="latent")
                 own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False)
