@@ -200,6 +200,34 @@ class CheckboxGroup(gr.CheckboxGroup):
         return super().preprocess(payload)
 
 
+def _check_choice(block, payload):
+    """``payload`` if it is one of ``block``'s choices, else one ``gr.Error`` line naming the control and the choices
+    (Gradio's own says "Value: foo is not in the list of choices" and logs a traceback)."""
+    values = [value for _, value in block.choices]
+    if payload is None or payload in values:   # None: as Gradio's own (the handler says what is missing)
+        return payload
+    shown = ", ".join(repr(v) for v in values[:12]) + (", ..." if len(values) > 12 else "")
+    raise gr.Error(f"{control_name(block)}: {str(payload)[:60]!r} is not one of the choices ({shown})",
+                   print_exception=False)
+
+
+class Dropdown(gr.Dropdown):
+    """``gr.Dropdown`` whose API values get :func:`_check_choice`'s one line (one with ``allow_custom_value``
+    leaves the value to its handler)."""
+
+    def preprocess(self, payload):
+        if not self.allow_custom_value and not self.multiselect:
+            _check_choice(self, payload)
+        return super().preprocess(payload)
+
+
+class Radio(gr.Radio):
+    """``gr.Radio`` checked like :class:`Dropdown`."""
+
+    def preprocess(self, payload):
+        return super().preprocess(_check_choice(self, payload))
+
+
 class _FileImage(gr.Image):
     """``gr.Image`` whose handler receives the uploaded file's path untouched (see :func:`ImageUpload`)."""
 
@@ -237,7 +265,7 @@ def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None 
                       elem_id: str | None = None, **kwargs) -> gr.Dropdown:
     """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus."""
     names = list_checkpoints(method)
-    picker = gr.Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
+    picker = Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
                          label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
     picker.focus(lambda: gr.update(choices=list_checkpoints(method)), outputs=picker, api_visibility="private",
                  queue=False)
@@ -260,7 +288,7 @@ def config_widget(config_cls, name: str, value):
     label = name.replace("_", " ")
     info = f.metadata.get("help") or None
     if "choices" in f.metadata:
-        return gr.Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
+        return Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
     if isinstance(value, bool):
         return gr.Checkbox(value=value, label=label, info=info)
     low, high = f.metadata.get("range", (None, None))

@@ -12,8 +12,9 @@ import time
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (ONE_BUTTON, PIXELS, AppContext, ImageUpload, Number, Slider, checkpoint_picker, run_standalone,
-                          page_open, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
+                          checkpoint_picker, run_standalone, page_open, seed_control, training_panel, ui_errors,
+                          warn_and_keep)
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -254,10 +255,10 @@ def build(ctx: AppContext) -> None:
                 x0_in = ImageUpload(format="png", label="x_0 (upload, or pick a dataset image)", height=224,
                                     elem_id="diffusion-x0", elem_classes=PIXELS)
                 with gr.Row():
-                    world = gr.Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
+                    world = Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
                     index = Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
                     pick = gr.Button("Use it", scale=1)
-                schedule_f = gr.Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
+                schedule_f = Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
                                          elem_id="diffusion-forward-schedule")
                 t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
                            elem_id="diffusion-t")
@@ -267,7 +268,7 @@ def build(ctx: AppContext) -> None:
                                    elem_id="diffusion-xt", elem_classes=PIXELS, interactive=False)
                 t_info = gr.Markdown(label="about t")
             with gr.Column(scale=2):
-                curve = gr.Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")
+                curve = Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")
                 plot = gr.Image(type="pil", format="png", label="noise schedules, marker at t", interactive=False,
                                 show_label=False, buttons=[], elem_id="diffusion-schedule-chart")
                 with gr.Row():
@@ -276,7 +277,7 @@ def build(ctx: AppContext) -> None:
                                     "model denoise it. Small t keeps the image, large t keeps little of it.")
                         sde_ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, label="model",
                                                      elem_id="diffusion-sdedit-checkpoint")
-                        sde_label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
+                        sde_label = Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
                                                 allow_custom_value=True)
                         sde_go = gr.Button("Denoise from t", variant="primary", elem_id="diffusion-sdedit-button")
                         with gr.Accordion("SDEdit settings", open=False):
@@ -324,18 +325,18 @@ def build(ctx: AppContext) -> None:
                 go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button")
                 note = gr.Markdown(elem_id="diffusion-checkpoint-note", label="checkpoint note")
                 with gr.Row():
-                    label = gr.Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
+                    label = Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
                                         allow_custom_value=True, min_width=100)
-                    sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
+                    sampler = Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                 steps = Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
                 seed = seed_control("seed", elem_id="diffusion-seed")
                 guidance = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25,
                                   label="guidance w (0 none, 1 conditional, >1 guided)")
                 with gr.Accordion("Advanced (defaults are the paper's)", open=False):
                     eta = Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
-                    schedule_r = gr.Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
+                    schedule_r = Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
                                              label="noise schedule (trained = the checkpoint's own)")
-                    guidance_type = gr.Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
+                    guidance_type = Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
             with gr.Column(scale=2):
                 with gr.Row():  # x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) eps, term by term
                     # three side by side: only a fullscreen button each, so their labels stay clear of buttons
@@ -380,7 +381,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
             seed_c = Number(0, label="seed", precision=0, minimum=0)
-            num = gr.Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
+            num = Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
             guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
             run_c = gr.Button("Run comparison", variant="primary", elem_id="diffusion-compare-run")
         table = gr.Dataframe(label="quality vs speed", interactive=False, elem_id="diffusion-compare-table")

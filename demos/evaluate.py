@@ -14,8 +14,8 @@ from core.evaluation.samplers import evaluable
 from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS, MOST, NUM_RANGE, WORLDS,
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
-from demos.common import (AppContext, CheckboxGroup, Number, Slider, page_open, run_standalone, session_of,
-                          ui_errors, word_fit_widths)
+from demos.common import (AppContext, Dropdown, Radio, CheckboxGroup, Number, Slider, page_open, run_standalone,
+                          session_of, ui_errors, word_fit_widths)
 
 TITLE = "Evaluate"
 TRY = """
@@ -60,7 +60,7 @@ def build(ctx: AppContext) -> None:
                 "Results are kept: asking again (or a classmate asking) shows them at once.")
     first = DEFAULT["digits"]
     with gr.Row():
-        world = gr.Radio(list(WORLDS), value="digits", label="world", scale=1)
+        world = Radio(list(WORLDS), value="digits", label="world", scale=1)
         # every world's checkpoints, so the endpoint takes any of them; the page shows the chosen world's only
         everything = [n for w in WORLDS for n in evaluable(w)]
         picks = CheckboxGroup(everything, value=[n for n in first if n in everything],
@@ -70,7 +70,7 @@ def build(ctx: AppContext) -> None:
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "
                           "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
-        features = gr.Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
+        features = Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
                             info="Inception-v3 needs its weights on disk (see About)")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
@@ -85,7 +85,7 @@ def build(ctx: AppContext) -> None:
                          "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,
                          column_widths=["4%", "30%", "20%", "18%", "14%", "14%"])
-    metric = gr.Dropdown(CHART_METRICS, value="FID", label="metric of the bar chart (conditional metrics: the models "
+    metric = Dropdown(CHART_METRICS, value="FID", label="metric of the bar chart (conditional metrics: the models "
                          "they apply to)")
     bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
                     elem_id="evaluate-bars")
@@ -95,7 +95,7 @@ def build(ctx: AppContext) -> None:
     samples = gr.Image(label="eight samples of each model, side by side", type="pil", format="png",
                        interactive=False, elem_id="evaluate-samples")
     with gr.Row():
-        report_model = gr.Dropdown([], label="model for a portfolio page", scale=3)
+        report_model = Dropdown([], label="model for a portfolio page", scale=3)
         report_btn = gr.Button("Portfolio page of this model (HTML)", scale=2)
         compare_btn = gr.Button("Page of the whole comparison (HTML)", scale=2)
     report_file = gr.File(label="report: one self-contained HTML file (images embedded)", interactive=False)

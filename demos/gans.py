@@ -14,8 +14,8 @@ from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS
                                checkpoint_note, class_grid, compare_grid, curves, generate_image,
                                interpolation_strip, measurements, num_classes, why_it_matters,
                                world_of)
-from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Slider, checkpoint_picker, page_open, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep, word_fit_widths)
+from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Dropdown, Radio, Slider, checkpoint_picker, page_open,
+                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep, word_fit_widths)
 
 TITLE = "GANs"
 TRY = """
@@ -62,7 +62,7 @@ def build(ctx: AppContext) -> None:
             note = gr.Markdown(checkpoint_note(picker.value) if picker.value else "", elem_id="gans-checkpoint-note",
                                label="checkpoint note")
             seed = seed_control("Seed", value=1, elem_id="gans-seed")
-            label = gr.Dropdown(CLASSES, value=RANDOM_CLASS, label="class", elem_id="gans-class",
+            label = Dropdown(CLASSES, value=RANDOM_CLASS, label="class", elem_id="gans-class",
                                 info="the digit a conditional G is asked for",
                                 allow_custom_value=True)  # the API's value is checked by check_class, in one line
             truncation = Slider(*TRUNCATION_RANGE, value=0.0, step=0.1, label="truncation τ",
@@ -121,7 +121,7 @@ def build(ctx: AppContext) -> None:
                              column_widths=word_fit_widths(MEASUREMENT_HEADERS, flexible=0),
                              elem_id="gans-measurements")
         why = gr.Markdown(elem_id="gans-why", label="why")
-        curve = gr.Radio(list(CURVES), value="D loss", label="training curve")
+        curve = Radio(list(CURVES), value="D loss", label="training curve")
         plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
 
         def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, checkpoint: str = DEFAULT_CHECKPOINT):

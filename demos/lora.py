@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Number, Slider, page_open, run_standalone, seed_control, session_of,
+from demos.common import (AppContext, Dropdown, Number, Slider, page_open, run_standalone, seed_control, session_of,
                           ui_errors)
 
 TITLE = "LoRA"
@@ -105,6 +105,7 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
 def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
     """(base image, personalised image, line) for one prompt and seed; ``fuse`` merges LoRA into the weights."""
     from core.lora.service import adapter_folder, generate_pair, read_meta
+    from core.text2image.text_encoders import tokens_beyond_limit
     from core.text2image.views import to_pil
 
     if not adapter:
@@ -115,7 +116,10 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     if second_adapter:
         if second_adapter == adapter:
             raise ValueError("the second adapter is the first one: choose another, or none")
-        adapters.append((adapter_folder(second_adapter, session), second_weight))
+        try:
+            adapters.append((adapter_folder(second_adapter, session), second_weight))
+        except ValueError as exc:
+            raise ValueError(f"second adapter: {exc}") from None
     if fuse not in (True, False):
         raise ValueError(f"fuse must be true or false, got {fuse!r}")
     started = time.perf_counter()
@@ -130,6 +134,12 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
         line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
     if fuse and meta["method"] == "lora":
         line += " · fused into the UNet's weights for this image (W + scale B A), then taken out again"
+    elif meta["method"] != "lora" and (scale != 1 or fuse):
+        line += (" · the LoRA scale and fuse do not apply to a textual-inversion adapter (a new word, used whole): "
+                 "the image is the same at any scale")
+    cut = tokens_beyond_limit(_pipe(ctx, meta["base"]).tokenizer, prompt)
+    if cut:
+        line += f" · **the prompt was truncated**: {cut} token(s) beyond the encoder's limit were ignored"
     return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}; both images in {seconds:.1f} s"
 
 
@@ -152,14 +162,14 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 trigger = gr.Textbox("sks", label="trigger word", min_width=80)
                 class_word = gr.Textbox("circle", label="class word", min_width=80)
-                method = gr.Dropdown(list(METHODS), value="lora", label="method", min_width=120)
+                method = Dropdown(list(METHODS), value="lora", label="method", min_width=120)
             with gr.Row():
                 steps = Slider(1, MAX_STEPS, value=300, step=1, label="steps")
                 rank = Slider(1, 64, value=4, step=1, label="LoRA rank")
             with gr.Row():
                 prior = gr.Checkbox(False, label="prior preservation")
                 seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
-                model = gr.Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
+                model = Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
                                     label="base model", min_width=180, scale=2)  # its name clear of the arrow
             text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
@@ -174,7 +184,7 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("**2 · Compare**")
             shared = list_adapters()
             default = DEFAULT_ADAPTER if DEFAULT_ADAPTER in shared else (shared[0] if shared else "")
-            adapter = gr.Dropdown([""] + shared, value=default, label="adapter",
+            adapter = Dropdown([""] + shared, value=default, label="adapter",
                                   allow_custom_value=True, elem_id="lora-adapter")
             note = gr.Markdown(elem_id="lora-adapter-note", label="adapter note")
             with gr.Row():
@@ -191,7 +201,7 @@ def build(ctx: AppContext) -> None:
                            elem_id="lora-scale")
             with gr.Accordion("combine with a second adapter", open=False):
                 with gr.Row():
-                    second = gr.Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
+                    second = Dropdown([""] + shared, value="", label="second adapter", allow_custom_value=True)
                     second_weight = Slider(0, 1.5, value=0.5, step=0.05, label="its weight")
             fuse = gr.Checkbox(False, label="fuse the LoRA into the weights (W + scale B A): the same image, no extra "
                                             "products per layer; taken out again afterwards", elem_id="lora-fuse")

@@ -15,7 +15,7 @@ from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, 
                                    preset_layers, preset_of_layers, project_stream, recommended_preset)
 
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, page_open,
+from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, page_open,
                           run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
@@ -62,7 +62,7 @@ def build(ctx: AppContext) -> None:
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
                              elem_classes=PIXELS, interactive=False)
         with gr.Column(min_width=240):
-            preset = gr.Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset")
+            preset = Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
     layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
@@ -74,7 +74,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             cutoff = Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
                             info=f"truncate only layers < cutoff (0 = all {num_ws} layers)", elem_id="stylegan-cutoff")
-            noise_mode = gr.Radio(["const", "random", "none"], value="const", label="noise inputs",
+            noise_mode = Radio(["const", "random", "none"], value="const", label="noise inputs",
                                   info="const: the stored noise images; random: drawn from the noise seed; none: off")
             noise_seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="noise seed")
 
@@ -130,9 +130,9 @@ def build(ctx: AppContext) -> None:
 
     with gr.Accordion("Interpolation (animated GIF)", open=False):
         with gr.Row():
-            space = gr.Radio(["z", "w"], value="w", label="space",
+            space = Radio(["z", "w"], value="w", label="space",
                              info="z: interpolate the input noise; w: interpolate after the mapping network")
-            method = gr.Radio(["lerp", "slerp"], value="lerp", label="path",
+            method = Radio(["lerp", "slerp"], value="lerp", label="path",
                               info="slerp follows the sphere; natural for Gaussian z")
             frames = Slider(4, 60, value=24, step=1, label="frames")
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
@@ -151,7 +151,7 @@ def build(ctx: AppContext) -> None:
             proj_image = gr.Image(label="projection", format="png", interactive=False, height=220)
             proj_mix = gr.Image(label="projection with B's styles", format="png", interactive=False, height=220)
         with gr.Row():
-            proj_space = gr.Radio(["w", "w+"], value="w+", label="latent space")
+            proj_space = Radio(["w", "w+"], value="w+", label="latent space")
             proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps")
             proj_btn = gr.Button("Project", variant="primary")
             proj_mix_btn = gr.Button("Mix projection with seed B")

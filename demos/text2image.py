@@ -8,8 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (GALLERY_FIT, AppContext, Number, Slider, page_open, run_standalone, seed_control, training_panel,
-                          ui_errors, warn_and_keep)
+from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, page_open, run_standalone,
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "Text-to-image"
 TRY = """
@@ -62,6 +62,9 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
     if r.truncated:
         status += (f" · **the prompt was truncated**: {r.truncated} token(s) beyond the encoder's limit of "
                    f"{len(r.tokens)} were ignored")
+    if r.info["negative_truncated"]:
+        status += (f" · **the negative prompt was truncated**: {r.info['negative_truncated']} token(s) beyond the "
+                   f"encoder's limit of {len(r.tokens)} were ignored")
     if not request.prompt.strip():
         status += " · empty prompt: the unconditional model"
     images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
@@ -107,7 +110,7 @@ def build(ctx: AppContext) -> None:
                     guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 seed = seed_control("seed", elem_id="t2i-seed")
                 # the model and its note under the prompt's controls: Generate stays on a 768 px screen
-                model = gr.Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
+                model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                     label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
                                     info="a folder in checkpoints/text2image; a hub id with --online")
                 note = gr.Markdown(elem_id="t2i-model-note", label="model note")
@@ -117,7 +120,7 @@ def build(ctx: AppContext) -> None:
                     negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)",
                                           elem_id="t2i-negative")
                     with gr.Row():
-                        sampler = gr.Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
+                        sampler = Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                         num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 gallery = gr.Gallery(label="images", columns=2, height="auto", format="png", object_fit="contain",
@@ -157,7 +160,7 @@ def build(ctx: AppContext) -> None:
         gr.Markdown("One prompt through many settings: guidance against steps, seeds against prompts, or models (text "
                     "encoders) against prompts. Lists: numbers separated by commas, prompts and models by semicolons.")
         with gr.Row():
-            mode = gr.Radio(list(XY_MODES), value=XY_MODES[0], label="grid")
+            mode = Radio(list(XY_MODES), value=XY_MODES[0], label="grid")
             x_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][0], label="columns (x)")
             y_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][1], label="rows (y)")
         with gr.Row():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (AppContext, Number, checkpoint_picker, page_open, run_standalone, seed_control,
+from demos.common import (AppContext, Radio, Number, checkpoint_picker, page_open, run_standalone, seed_control,
                           training_panel, ui_errors)
 
 TITLE = "pix2pix & CycleGAN"
@@ -211,7 +211,7 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=2):
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown(label="about")
-                direction = gr.Radio(list(DIRECTIONS), value="AtoB", label="direction")
+                direction = Radio(list(DIRECTIONS), value="AtoB", label="direction")
                 gallery_c = gr.Gallery(label="held-out examples: click one", columns=3, height=220,
                                        allow_preview=False, object_fit="contain", format="png",
                                        elem_id="translation-cyclegan-examples")

@@ -15,7 +15,7 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_latent, reconstruct
-from demos.common import (PIXELS, AppContext, Number, Slider, checkpoint_picker, run_standalone, seed_control,
+from demos.common import (PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE explorer"
@@ -65,7 +65,7 @@ def build(ctx: AppContext) -> None:
                                          interactive=False, elem_id="vae-point", height=320)
                     segment_img = gr.Image(label="from A to B along the line on the map", type="pil",
                                            format="png", interactive=False, elem_id="vae-segment", visible=False)
-                    click_mode = gr.Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
+                    click_mode = Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
                                           elem_id="vae-map-mode")
                     z1 = Slider(-3, 3, value=0, step=0.01, label="z1", elem_id="vae-z1")
                     z2 = Slider(-3, 3, value=0, step=0.01, label="z2", elem_id="vae-z2")

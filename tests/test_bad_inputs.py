@@ -83,26 +83,34 @@ def _raw_call(base: str, endpoint: str, data: list) -> tuple[str, str]:
     return event, payload
 
 
+def _uploaded(base: str, tmp_path) -> dict:
+    """A small image uploaded to the app, as the FileData an image parameter takes."""
+    from PIL import Image
+
+    image = tmp_path / "small.png"
+    Image.new("RGB", (32, 32), (120, 60, 200)).save(image)
+    with open(image, "rb") as f:
+        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": f}).json()[0]
+    return {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+
+
+def _default(param: dict, file_data: dict):
+    """The value sent for a parameter not under test: the uploaded image for an image, else its default."""
+    kind = param["python_type"]["type"]
+    return [file_data] if kind.startswith("list[filepath") else file_data if "filepath" in kind \
+        else param.get("parameter_default")
+
+
 def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_client, tmp_path):
     """NaN, inf, 1e30, "abc" and null are refused for every number of every public endpoint (training ones
     included: nothing starts); -1 is refused or, where it is in range, works."""
     base = app_url.rstrip("/")
-    image = tmp_path / "small.png"
-    from PIL import Image
-
-    Image.new("RGB", (32, 32), (120, 60, 200)).save(image)
-    with open(image, "rb") as f:
-        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": f}).json()[0]
-    file_data = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+    file_data = _uploaded(base, tmp_path)
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     checked = 0
     for endpoint, ep in info.items():
         params = ep["parameters"]
-        defaults = []
-        for p in params:
-            kind = p["python_type"]["type"]
-            defaults.append([file_data] if kind.startswith("list[filepath") else file_data if "filepath" in kind
-                            else p.get("parameter_default"))
+        defaults = [_default(p, file_data) for p in params]
         for i, p in enumerate(params):
             if p["python_type"]["type"] not in ("float", "int"):
                 continue
@@ -120,4 +128,31 @@ def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_c
                 assert clear_message(str(message)), where
                 checked += 1
     assert checked > 100
+    assert app_client.predict(api_name="/vae_decode")  # still serving
+
+
+def test_every_choice_parameter_refuses_an_unknown_choice_naming_it(app_url, app_client, tmp_path):
+    """An unknown value for any fixed-choice parameter (a sampler, a direction, a LoRA method) of a public endpoint
+    is refused in one line naming the parameter the client sent and the choices (Gradio's own said "Value: foo is
+    not in the list of choices" and logged a traceback)."""
+    base = app_url.rstrip("/")
+    file_data = _uploaded(base, tmp_path)
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    checked = 0
+    for endpoint, ep in info.items():
+        params = ep["parameters"]
+        defaults = [_default(p, file_data) for p in params]
+        for i, p in enumerate(params):
+            if not p["python_type"]["type"].startswith("Literal["):
+                continue
+            data = list(defaults)
+            data[i] = "no-such-choice"
+            event, payload = _raw_call(base, endpoint, data)
+            message = str(json.loads(payload)) if payload and payload != "null" else ""
+            where = (endpoint, p["parameter_name"], message[:200])
+            assert event == "error" and clear_message(message), where
+            named = any(n in message for n in (p["parameter_name"], p["parameter_name"].replace("_", " "), p["label"]))
+            assert named and "'no-such-choice'" in message, where   # a checkpoint picker's handler says "unknown"
+            checked += 1
+    assert checked >= 10
     assert app_client.predict(api_name="/vae_decode")  # still serving

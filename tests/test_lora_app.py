@@ -54,6 +54,24 @@ def test_bad_requests_get_one_message(app_client):
         app_client.predict(adapter="nobody-has-this", api_name="/lora_generate")
     with pytest.raises(AppError, match="choose an adapter"):
         app_client.predict(adapter="", api_name="/lora_generate")
+    with pytest.raises(AppError, match="second adapter: unknown adapter 'nobody'"):
+        app_client.predict(adapter="purple-circle-lora", second_adapter="nobody", api_name="/lora_generate")
+    with pytest.raises(AppError, match="class word 'x{40}'… must be one plain word") as info:
+        app_client.predict(steps=1, class_word="x" * 10_000, api_name="/lora_train")
+    assert len(str(info.value)) < 200
+
+
+def test_generate_says_what_it_could_not_do(app_client):
+    """A textual-inversion adapter ignores the LoRA scale and fuse, and a prompt past the encoder's limit is cut:
+    the status line says so (the images came back without a word)."""
+    _, ti_zero, line = app_client.predict(adapter="purple-circle-ti", scale=0.0, api_name="/lora_generate")
+    _, ti_one, _ = app_client.predict(adapter="purple-circle-ti", scale=1.0, api_name="/lora_generate")
+    assert "do not apply to a textual-inversion adapter" in line
+    assert open(ti_zero, "rb").read() == open(ti_one, "rb").read()          # what the note says
+    line = app_client.predict(adapter="purple-circle-lora", prompt="a sks circle " * 100, api_name="/lora_generate")[2]
+    assert "the prompt was truncated" in line
+    line = app_client.predict(adapter="purple-circle-lora", api_name="/lora_generate")[2]
+    assert "truncated" not in line and "do not apply" not in line
 
 
 def test_readme_example_runs_against_the_app(app_client):

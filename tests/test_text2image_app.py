@@ -50,13 +50,15 @@ def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
     for kwargs, message in [({"steps": 0}, r"0 is out of range.*\[1, 200\]"), ({"steps": 201}, r"201 is out of range"),
                             ({"guidance": 99}, r"99 is out of range.*\[0, 20\]"), ({"steps": 2.5}, "integer"),
                             ({"seed": -5}, r"-5 is out of range"),
-                            ({"sampler": "plms"}, "not in the list of choices"), ({"model": "../vae"}, "not allowed"),
+                            ({"sampler": "plms"}, r"sampler: 'plms' is not one of the choices \('ddim'"), ({"model": "../vae"}, "not allowed"),
                             ({"model": "autoencoder-shapes"}, "not a text-to-image pipeline"),
                             ({"model": "someone/sd-turbo"}, "offline"), ({"num_images": 20}, r"20 is out of range.*\[1, 8\]")]:
         with pytest.raises(AppError, match=message):
             app_client.predict(**kwargs, api_name="/text_to_image")
     long = app_client.predict(prompt="a large red circle " * 530, steps=2, api_name="/text_to_image")
-    assert "truncated" in long[1]
+    assert "the prompt was truncated" in long[1] and "negative" not in long[1]
+    long_negative = app_client.predict(negative_prompt="blue " * 2000, steps=2, api_name="/text_to_image")[1]
+    assert "the negative prompt was truncated" in long_negative and "the prompt was" not in long_negative
     empty = app_client.predict(prompt="", steps=2, api_name="/text_to_image")
     assert "unconditional" in empty[1]
     assert len(app_client.predict(prompt="ein Herz 🦄", steps=2, api_name="/text_to_image")[0]) == 1

@@ -80,6 +80,12 @@ def adapter_folder(name: str, session: str = "") -> Path:
     raise ValueError(f"unknown adapter {name!r}; available: {', '.join(list_adapters(session)) or 'none yet: train one'}")
 
 
+def _short(value, limit: int = 40) -> str:
+    """``repr`` of a user's value, cut at ``limit`` characters (a 10,000-character word is not echoed whole)."""
+    text = str(value)
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def read_meta(folder: Path) -> dict:
     try:
         return json.loads((folder / META_FILE).read_text())
@@ -98,11 +104,12 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
         raise ValueError("give a trigger word: a rare made-up word such as 'sks' (letters and digits, 2-16 long)")
     trigger = trigger.strip().lower()
     if not TRIGGER.match(trigger):
-        raise ValueError(f"trigger {trigger!r} must be one word of 2-16 letters or digits, starting with a letter")
+        raise ValueError(f"trigger {_short(trigger)} must be one word of 2-16 letters or digits, starting with "
+                         "a letter")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
     if not isinstance(class_word, str) or not re.fullmatch(r"[a-z]{2,20}", class_word.strip().lower()):
-        raise ValueError(f"class word {class_word!r} must be one plain word (e.g. circle, shape, face)")
+        raise ValueError(f"class word {_short(class_word)} must be one plain word (e.g. circle, shape, face)")
     warnings = []
     if base_vocab is not None and f"{trigger}</w>" in base_vocab:
         warnings.append(f"'{trigger}' is a word the base model already knows: its meaning will change for every "

@@ -92,12 +92,18 @@ class EncodedPrompts:
     truncated: list[int]       # tokens cut off per prompt (0: the prompt fits)
 
 
+def tokens_beyond_limit(tokenizer, prompt: str) -> int:
+    """How many tokens of ``prompt`` (start and end tokens counted) the encoder's ``model_max_length`` cuts off."""
+    return max(0, len(tokenizer(prompt or "", add_special_tokens=True, verbose=False)["input_ids"])
+               - int(tokenizer.model_max_length))
+
+
 @torch.no_grad()
 def encode_prompts(tokenizer, text_encoder, prompts: list[str], device=None) -> EncodedPrompts:
     """Hidden states of ``prompts`` as the Stable Diffusion pipeline computes them (no gradient)."""
     device = device or next(text_encoder.parameters()).device
     max_length = int(tokenizer.model_max_length)
-    full = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+    full = tokenizer(list(prompts), add_special_tokens=True, verbose=False)["input_ids"]
     batch = tokenizer(list(prompts), padding="max_length", max_length=max_length, truncation=True,
                       return_tensors="pt")
     mask = batch["attention_mask"].to(device) if getattr(text_encoder.config, "use_attention_mask", False) else None
