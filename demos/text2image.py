@@ -164,11 +164,15 @@ def build(ctx: AppContext) -> None:
             x_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][0], label="columns (x)")
             y_values = gr.Textbox(XY_DEFAULTS[XY_MODES[0]][1], label="rows (y)")
         with gr.Row():
-            xy_prompt = gr.Textbox("a large yellow heart to the left of a medium purple square", label="prompt", scale=3)
+            xy_prompt = gr.Textbox("a large yellow heart to the left of a medium purple square", label="prompt",
+                                   scale=3, elem_id="t2i-grid-prompt")
             xy_seed = Number(0, label="seed", precision=0, minimum=0, scale=1)
             xy_go = gr.Button("Make the grid", variant="primary", scale=1)
         grid = gr.Image(type="pil", format="png", label="grid", interactive=False, elem_id="t2i-grid")
-        mode.change(lambda m: XY_DEFAULTS[m], mode, [x_values, y_values], api_visibility="private", queue=False)
+        def on_mode(m):   # the prompt box only where the prompt is not one of the axes
+            return *XY_DEFAULTS[m], gr.update(visible="prompt" not in m)
+
+        mode.change(on_mode, mode, [x_values, y_values, xy_prompt], api_visibility="private", queue=False)
 
         def xy(mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
             return xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler)

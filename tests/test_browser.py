@@ -121,6 +121,17 @@ def test_text_to_image_generates_with_attention_maps(page):
     assert page.errors == []
 
 
+def test_the_xy_grid_shows_the_prompt_box_only_where_the_prompt_is_not_an_axis(page):
+    page.get_by_role("tab", name="Text-to-image").first.click()
+    page.get_by_role("tab", name="X/Y grid").first.click()
+    box = page.locator("#t2i-grid-prompt")
+    box.wait_for(timeout=10_000)
+    for mode, shown in (("seed x prompt", False), ("model x prompt", False), ("guidance x steps", True)):
+        page.get_by_label(mode).check()
+        page.wait_for_timeout(300)
+        assert box.is_visible() == shown, mode
+
+
 def test_lora_compares_base_and_personalised(page):
     """The LoRA tab opens on a bundled adapter; one click shows the base and the personalised image side by side."""
     page.get_by_role("tab", name="LoRA").click()

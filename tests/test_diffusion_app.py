@@ -58,7 +58,7 @@ def test_forward_endpoint_matches_q_sample(app_client, tmp_path):
     (1001, "linear", "1001 is (outside 0..1000|out of range; give a number in \\[0, 1000\\])"),
     (-5, "linear", "-5 is (outside 0..1000|out of range; give a number in \\[0, 1000\\])"),
     # unknown names are refused by the dropdown (listing its choices) or by core.diffusion.schedules
-    (10, "quadratic", r"quadratic.*(valid schedules: |list of choices: ).*linear.*cosine.*sigmoid.*scaled_linear"),
+    (10, "quadratic", r"quadratic.*(valid schedules: |one of the choices \().*linear.*cosine.*sigmoid.*scaled_linear"),
 ])
 def test_forward_endpoint_refuses_bad_input_and_keeps_serving(app_client, tmp_path, t, schedule, message):
     from gradio_client import handle_file
@@ -96,10 +96,10 @@ def test_sample_endpoint_streams_every_step_and_is_deterministic(app_client):
     (dict(steps=100000), "100000 is (outside 1..1000|out of range; give a number in \\[1, 1000\\])"),
     (dict(eta=1.5), "1.5 is (outside 0..1|out of range; give a number in \\[0, 1\\])"),
     (dict(guidance=50.0), "50 is (outside 0..20|out of range; give a number in \\[0, 20\\])"),
-    (dict(sampler="euler"), r"euler.*(valid samplers: |list of choices: ).*ddpm.*ddim.*dpm\+\+"),
-    (dict(schedule="quadratic"), r"quadratic.*(valid schedules: |list of choices: ).*trained.*linear.*cosine.*sigmoid"),
+    (dict(sampler="euler"), r"euler.*(valid samplers: |one of the choices \().*ddpm.*ddim.*dpm\+\+"),
+    (dict(schedule="quadratic"), r"quadratic.*(valid schedules: |one of the choices \().*trained.*linear.*cosine.*sigmoid"),
     (dict(class_label="cat"), "unknown class 'cat'"),
-    (dict(guidance_type="magic"), r"magic.*(valid: |list of choices: ).*classifier-free.*classifier"),
+    (dict(guidance_type="magic"), r"magic.*(valid: |one of the choices \().*classifier-free.*classifier"),
     (dict(checkpoint="../../etc"), "not allowed"),
     (dict(checkpoint="no-such-model"), "unknown diffusion checkpoint"),
 ])
