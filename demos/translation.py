@@ -165,8 +165,10 @@ def build(ctx: AppContext) -> None:
                 about_p = gr.Markdown(label="about")
                 with gr.Tabs():
                     with gr.Tab("Examples"):
+                        # a picker, not an output: no buttons over the thumbnails' corners
                         gallery_p = gr.Gallery(show_label=False, columns=3, height=260, allow_preview=False,
-                                               object_fit="contain", format="png", elem_id="translation-pix2pix-examples")
+                                               object_fit="contain", format="png", buttons=[],
+                                               elem_id="translation-pix2pix-examples")
                     with gr.Tab("Draw"):
                         sketch = gr.Sketchpad(label="draw", type="pil", image_mode="RGBA", canvas_size=(256, 256),
                                               elem_id="translation-sketch")
@@ -212,8 +214,9 @@ def build(ctx: AppContext) -> None:
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown(label="about")
                 direction = Radio(list(DIRECTIONS), value="AtoB", label="direction")
-                gallery_c = gr.Gallery(label="held-out examples: click one", columns=3, height=220,
-                                       allow_preview=False, object_fit="contain", format="png",
+                gr.Markdown("Held-out examples: click one")   # a label over the gallery covered its thumbnails
+                gallery_c = gr.Gallery(show_label=False, columns=3, height=220, allow_preview=False,
+                                       object_fit="contain", format="png", buttons=[],
                                        elem_id="translation-cyclegan-examples")
                 upload_c = gr.File(label="or an image (any size or mode)", file_types=["image"], type="filepath",
                                    elem_id="translation-cyclegan-upload")
