@@ -266,7 +266,7 @@ def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None 
     """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus."""
     names = list_checkpoints(method)
     picker = Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
-                         label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
+                      label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
     picker.focus(lambda: gr.update(choices=list_checkpoints(method)), outputs=picker, api_visibility="private",
                  queue=False)
     return picker

@@ -259,7 +259,7 @@ def build(ctx: AppContext) -> None:
                     index = Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
                     pick = gr.Button("Use it", scale=1)
                 schedule_f = Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
-                                         elem_id="diffusion-forward-schedule")
+                                      elem_id="diffusion-forward-schedule")
                 t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
                            elem_id="diffusion-t")
                 noise_seed = seed_control("noise seed (eps)", elem_id="diffusion-noise-seed")
@@ -278,7 +278,7 @@ def build(ctx: AppContext) -> None:
                         sde_ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, label="model",
                                                      elem_id="diffusion-sdedit-checkpoint")
                         sde_label = Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
-                                                allow_custom_value=True)
+                                             allow_custom_value=True)
                         sde_go = gr.Button("Denoise from t", variant="primary", elem_id="diffusion-sdedit-button")
                         with gr.Accordion("SDEdit settings", open=False):
                             sde_w = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance w")
@@ -326,7 +326,7 @@ def build(ctx: AppContext) -> None:
                 note = gr.Markdown(elem_id="diffusion-checkpoint-note", label="checkpoint note")
                 with gr.Row():
                     label = Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
-                                        allow_custom_value=True, min_width=100)
+                                     allow_custom_value=True, min_width=100)
                     sampler = Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                 steps = Slider(1, 1000, value=50, step=1, label="steps", elem_id="diffusion-steps")
                 seed = seed_control("seed", elem_id="diffusion-seed")
@@ -335,7 +335,7 @@ def build(ctx: AppContext) -> None:
                 with gr.Accordion("Advanced (defaults are the paper's)", open=False):
                     eta = Slider(0, 1, value=0.0, step=0.05, label="eta (DDIM: 0 deterministic, 1 DDPM-like)")
                     schedule_r = Dropdown([TRAINED, *SCHEDULES], value=TRAINED,
-                                             label="noise schedule (trained = the checkpoint's own)")
+                                          label="noise schedule (trained = the checkpoint's own)")
                     guidance_type = Radio(list(GUIDANCE_TYPES), value="classifier-free", label="guidance")
             with gr.Column(scale=2):
                 with gr.Row():  # x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) eps, term by term

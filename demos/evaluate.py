@@ -71,7 +71,7 @@ def build(ctx: AppContext) -> None:
                           "image: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
         features = Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
-                            info="Inception-v3 needs its weights on disk (see About)")
+                         info="Inception-v3 needs its weights on disk (see About)")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop", elem_id="evaluate-cancel")
@@ -86,7 +86,7 @@ def build(ctx: AppContext) -> None:
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,
                          column_widths=["4%", "30%", "20%", "18%", "14%", "14%"])
     metric = Dropdown(CHART_METRICS, value="FID", label="metric of the bar chart (conditional metrics: the models "
-                         "they apply to)")
+                      "they apply to)")
     bars = gr.Image(label="one metric per model", type="pil", format="png", interactive=False,
                     elem_id="evaluate-bars")
     pr = gr.Image(label="precision (fidelity) vs recall (diversity)", type="pil", format="png", interactive=False,

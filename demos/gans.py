@@ -63,8 +63,8 @@ def build(ctx: AppContext) -> None:
                                label="checkpoint note")
             seed = seed_control("Seed", value=1, elem_id="gans-seed")
             label = Dropdown(CLASSES, value=RANDOM_CLASS, label="class", elem_id="gans-class",
-                                info="the digit a conditional G is asked for",
-                                allow_custom_value=True)  # the API's value is checked by check_class, in one line
+                             info="the digit a conditional G is asked for",
+                             allow_custom_value=True)  # the API's value is checked by check_class, in one line
             truncation = Slider(*TRUNCATION_RANGE, value=0.0, step=0.1, label="truncation τ",
                                 elem_id="gans-truncation",
                                 info="0 = off. Else every z component beyond ±τ is drawn again (BigGAN): a small τ "

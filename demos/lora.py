@@ -170,7 +170,7 @@ def build(ctx: AppContext) -> None:
                 prior = gr.Checkbox(False, label="prior preservation")
                 seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
                 model = Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
-                                    label="base model", min_width=180, scale=2)  # its name clear of the arrow
+                                 label="base model", min_width=180, scale=2)  # its name clear of the arrow
             text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
@@ -185,7 +185,7 @@ def build(ctx: AppContext) -> None:
             shared = list_adapters()
             default = DEFAULT_ADAPTER if DEFAULT_ADAPTER in shared else (shared[0] if shared else "")
             adapter = Dropdown([""] + shared, value=default, label="adapter",
-                                  allow_custom_value=True, elem_id="lora-adapter")
+                               allow_custom_value=True, elem_id="lora-adapter")
             note = gr.Markdown(elem_id="lora-adapter-note", label="adapter note")
             with gr.Row():
                 prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)", scale=3)

@@ -75,7 +75,7 @@ def build(ctx: AppContext) -> None:
             cutoff = Slider(0, num_ws, value=0, step=1, label="truncation layer cutoff",
                             info=f"truncate only layers < cutoff (0 = all {num_ws} layers)", elem_id="stylegan-cutoff")
             noise_mode = Radio(["const", "random", "none"], value="const", label="noise inputs",
-                                  info="const: the stored noise images; random: drawn from the noise seed; none: off")
+                               info="const: the stored noise images; random: drawn from the noise seed; none: off")
             noise_seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="noise seed")
 
     common = [psi, cutoff, noise_mode, noise_seed]
@@ -131,9 +131,9 @@ def build(ctx: AppContext) -> None:
     with gr.Accordion("Interpolation (animated GIF)", open=False):
         with gr.Row():
             space = Radio(["z", "w"], value="w", label="space",
-                             info="z: interpolate the input noise; w: interpolate after the mapping network")
+                          info="z: interpolate the input noise; w: interpolate after the mapping network")
             method = Radio(["lerp", "slerp"], value="lerp", label="path",
-                              info="slerp follows the sphere; natural for Gaussian z")
+                           info="slerp follows the sphere; natural for Gaussian z")
             frames = Slider(4, 60, value=24, step=1, label="frames")
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
         gif = gr.Image(label="A -> B -> A", type="filepath", interactive=False, height=280)

@@ -109,19 +109,21 @@ def build(ctx: AppContext) -> None:
                     steps = Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
                     guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 seed = seed_control("seed", elem_id="t2i-seed")
-                # the model and its note under the prompt's controls: Generate stays on a 768 px screen
-                model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
-                                    label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
-                                    info="a folder in checkpoints/text2image; a hub id with --online")
-                note = gr.Markdown(elem_id="t2i-model-note", label="model note")
-                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
-                            "seen in training)")
-                with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False):
+                # sampler and number of images next to the other settings, not under the model's note
+                with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False,
+                                  elem_id="t2i-advanced"):
                     negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)",
                                           elem_id="t2i-negative")
                     with gr.Row():
                         sampler = Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                         num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
+                # the model and its note under the prompt's controls: Generate stays on a 768 px screen
+                model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
+                                 label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
+                                 info="a folder in checkpoints/text2image; a hub id with --online")
+                note = gr.Markdown(elem_id="t2i-model-note", label="model note")
+                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
+                            "seen in training)")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 gallery = gr.Gallery(label="images", columns=2, height="auto", format="png", object_fit="contain",
                                      elem_id="t2i-gallery", elem_classes=GALLERY_FIT, preview=False)

@@ -66,7 +66,7 @@ def build(ctx: AppContext) -> None:
                     segment_img = gr.Image(label="from A to B along the line on the map", type="pil",
                                            format="png", interactive=False, elem_id="vae-segment", visible=False)
                     click_mode = Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
-                                          elem_id="vae-map-mode")
+                                       elem_id="vae-map-mode")
                     z1 = Slider(-3, 3, value=0, step=0.01, label="z1", elem_id="vae-z1")
                     z2 = Slider(-3, 3, value=0, step=0.01, label="z2", elem_id="vae-z2")
             # the map's hover position in image pixels ("x,y"), written by HOVER_JS; hidden by CSS, not by
