@@ -1,0 +1,161 @@
+"""Input controls that check what they receive, from the page or the API, and say what is wrong in one line naming
+the control (and the API parameter a client sent): numbers, choices and image files. Re-exported by
+``demos.common``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+
+import gradio as gr
+
+LOG = logging.getLogger("genlab")
+
+
+def name_controls_by_api(demo: gr.Blocks) -> None:
+    """Tell each input control the API parameter names it fills (``api_names``), so its messages name both: a
+    client that sent ``seed`` is told about "Seed A (API: seed)". Uses Gradio's own naming; nothing on failure."""
+    from gradio import blocks, utils
+
+    try:
+        for fn in demo.fns.values():
+            if not fn.fn or fn.api_visibility == "private":
+                continue
+            info = utils.get_function_params(fn.fn)
+            for index, block in enumerate(fn.inputs):
+                names = block.__dict__.setdefault("api_names", set())
+                names.add(blocks._get_api_parameter_name(fn, info, index))
+    except Exception:          # another Gradio: messages keep the labels alone
+        LOG.warning("API parameter names not attached to the controls", exc_info=True)
+
+
+def control_name(block) -> str:
+    """A control's name for messages: its label, and the API parameters it fills where they read otherwise."""
+    label = getattr(block, "label", None) or "value"
+    names = sorted(n for n in getattr(block, "api_names", ()) if n)
+    plain = "_".join(re.sub(r"\([^)]*\)|[^a-z0-9 ]", " ", label.lower()).split())   # "truncation τ" -> truncation
+    if all(n.lower() == plain for n in names):
+        return label
+    return f"{label} (API: {', '.join(names)})"
+
+
+def check_number(payload, label: str | None, minimum=None, maximum=None, integer: bool = False) -> float:
+    """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
+    control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
+    Numeric strings ("3", " 2.5") are converted."""
+    def show(v) -> str:  # 4294967295, not 4.29497e+09
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+    name = label or "value"
+    bounds = (f" in [{show(minimum)}, {show(maximum)}]" if minimum is not None and maximum is not None
+              else f" >= {show(minimum)}" if minimum is not None
+              else f" <= {show(maximum)}" if maximum is not None else "")
+    kind = "a whole number" if integer else "a number"
+    if isinstance(payload, str):
+        try:
+            payload = float(payload.strip())
+        except ValueError:
+            raise gr.Error(f"{name}: {payload[:40]!r} is not a number; give {kind}{bounds}",
+                           print_exception=False) from None
+    if payload is None or isinstance(payload, bool) or not isinstance(payload, (int, float)):
+        raise gr.Error(f"{name}: no number was given (got {payload!r}); give {kind}{bounds}", print_exception=False)
+    try:
+        finite = math.isfinite(payload)
+    except OverflowError:  # an integer too large for a float (10**400): out of any range
+        raise gr.Error(f"{name}: {str(payload)[:12]}… is out of range; give {kind}{bounds}", print_exception=False) from None
+    if not finite:
+        raise gr.Error(f"{name}: {payload} is not a finite number; give {kind}{bounds}", print_exception=False)
+    if integer and payload != int(payload):
+        raise gr.Error(f"{name}: {show(payload)} is not a whole number; give {kind}{bounds}", print_exception=False)
+    if (minimum is not None and payload < minimum) or (maximum is not None and payload > maximum):
+        raise gr.Error(f"{name}: {show(payload)} is out of range; give {kind}{bounds}", print_exception=False)
+    return payload
+
+
+class Slider(gr.Slider):
+    """``gr.Slider`` whose API values get :func:`check_number`'s one-line messages (Gradio's own say "Could not
+    preprocess input component at index 2 ..." for a word or null)."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, control_name(self), self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+
+
+class Number(gr.Number):
+    """``gr.Number`` checked like :class:`Slider`; with ``precision=0`` a decimal is refused, not rounded."""
+
+    def preprocess(self, payload):
+        return super().preprocess(check_number(payload, control_name(self), self.minimum, self.maximum,
+                                               integer=self.precision == 0))
+
+
+class CheckboxGroup(gr.CheckboxGroup):
+    """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
+    comma-separated list, an unknown choice is named (Gradio's own message lists every choice, and null or a string
+    gave "Could not preprocess input component ...")."""
+
+    def preprocess(self, payload):
+        if payload is None:
+            payload = []
+        elif isinstance(payload, str):
+            payload = [p.strip() for p in payload.split(",") if p.strip()]
+        if not isinstance(payload, list):
+            raise gr.Error(f"{control_name(self)}: give a list of choices, got {type(payload).__name__}",
+                           print_exception=False)
+        values = [value for _, value in self.choices]
+        unknown = [v for v in payload if v not in values]
+        if unknown:
+            raise gr.Error(f"{control_name(self)}: {str(unknown[0])[:60]!r} is not one of the choices"
+                           f"{f' (for example {values[0]!r})' if values else ''}", print_exception=False)
+        return super().preprocess(payload)
+
+
+def _check_choice(block, payload):
+    """``payload`` if it is one of ``block``'s choices, else one ``gr.Error`` line naming the control and the choices
+    (Gradio's own says "Value: foo is not in the list of choices" and logs a traceback)."""
+    values = [value for _, value in block.choices]
+    if payload is None or payload in values:   # None: as Gradio's own (the handler says what is missing)
+        return payload
+    shown = ", ".join(repr(v) for v in values[:12]) + (", ..." if len(values) > 12 else "")
+    raise gr.Error(f"{control_name(block)}: {str(payload)[:60]!r} is not one of the choices ({shown})",
+                   print_exception=False)
+
+
+class Dropdown(gr.Dropdown):
+    """``gr.Dropdown`` whose API values get :func:`_check_choice`'s one line (one with ``allow_custom_value``
+    leaves the value to its handler)."""
+
+    def preprocess(self, payload):
+        if not self.allow_custom_value and not self.multiselect:
+            _check_choice(self, payload)
+        return super().preprocess(payload)
+
+
+class Radio(gr.Radio):
+    """``gr.Radio`` checked like :class:`Dropdown`."""
+
+    def preprocess(self, payload):
+        return super().preprocess(_check_choice(self, payload))
+
+
+class _FileImage(gr.Image):
+    """``gr.Image`` whose handler receives the uploaded file's path untouched (see :func:`ImageUpload`)."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own Image component
+        return "image"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
+def ImageUpload(**kwargs) -> gr.Image:  # noqa: N802 - used like a component class
+    """An image input that hands the file, exactly as uploaded, to the project's one loader
+    (``core.data.load_user_image``): the handler receives its path. ``gr.Image`` opens every upload with PIL
+    first, so a broken or non-image file gave its "Could not preprocess input component" dump instead of the
+    loader's one line."""
+    return _FileImage(**{"type": "filepath", "image_mode": None, **kwargs})
