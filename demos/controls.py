@@ -75,11 +75,24 @@ def check_number(payload, label: str | None, minimum=None, maximum=None, integer
 
 class Slider(gr.Slider):
     """``gr.Slider`` whose API values get :func:`check_number`'s one-line messages (Gradio's own say "Could not
-    preprocess input component at index 2 ..." for a word or null)."""
+    preprocess input component at index 2 ..." for a word or null). A slider of whole numbers (integer bounds and
+    step) takes whole numbers only, and the API lists it as an integer (it said float, then refused 2.5 deeper in)."""
+
+    # no __init__ here: Gradio builds a component's config from its class's __init__ signature
+
+    def whole_numbers(self) -> bool:
+        """Integer bounds and step (>= 1), or ``precision=0``."""
+        if self.precision == 0:
+            return True
+        values = (self.minimum, self.maximum, self.step)
+        return self.precision is None and self.step >= 1 and all(float(v).is_integer() for v in values)
+
+    def api_info(self) -> dict:
+        return super().api_info() | ({"type": "integer"} if self.whole_numbers() else {})
 
     def preprocess(self, payload):
         return super().preprocess(check_number(payload, control_name(self), self.minimum, self.maximum,
-                                               integer=self.precision == 0))
+                                               integer=self.whole_numbers()))
 
 
 class Number(gr.Number):

@@ -55,8 +55,8 @@ def test_forward_endpoint_matches_q_sample(app_client, tmp_path):
 
 @pytest.mark.parametrize("t, schedule, message", [
     # out-of-range numbers are refused by the slider itself (gradio) or by core.diffusion.service
-    (1001, "linear", "1001 is (outside 0..1000|out of range; give a number in \\[0, 1000\\])"),
-    (-5, "linear", "-5 is (outside 0..1000|out of range; give a number in \\[0, 1000\\])"),
+    (1001, "linear", "1001 is (outside 0..1000|out of range; give a (whole )?number in \\[0, 1000\\])"),
+    (-5, "linear", "-5 is (outside 0..1000|out of range; give a (whole )?number in \\[0, 1000\\])"),
     # unknown names are refused by the dropdown (listing its choices) or by core.diffusion.schedules
     (10, "quadratic", r"quadratic.*(valid schedules: |one of the choices \().*linear.*cosine.*sigmoid.*scaled_linear"),
 ])
@@ -92,10 +92,10 @@ def test_sample_endpoint_streams_every_step_and_is_deterministic(app_client):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(steps=0), "0 is (outside 1..1000|out of range; give a number in \\[1, 1000\\])"),
-    (dict(steps=100000), "100000 is (outside 1..1000|out of range; give a number in \\[1, 1000\\])"),
-    (dict(eta=1.5), "1.5 is (outside 0..1|out of range; give a number in \\[0, 1\\])"),
-    (dict(guidance=50.0), "50 is (outside 0..20|out of range; give a number in \\[0, 20\\])"),
+    (dict(steps=0), "0 is (outside 1..1000|out of range; give a (whole )?number in \\[1, 1000\\])"),
+    (dict(steps=100000), "100000 is (outside 1..1000|out of range; give a (whole )?number in \\[1, 1000\\])"),
+    (dict(eta=1.5), "1.5 is (outside 0..1|out of range; give a (whole )?number in \\[0, 1\\])"),
+    (dict(guidance=50.0), "50 is (outside 0..20|out of range; give a (whole )?number in \\[0, 20\\])"),
     (dict(sampler="euler"), r"euler.*(valid samplers: |one of the choices \().*ddpm.*ddim.*dpm\+\+"),
     (dict(schedule="quadratic"), r"quadratic.*(valid schedules: |one of the choices \().*trained.*linear.*cosine.*sigmoid"),
     (dict(class_label="cat"), "unknown class 'cat'"),

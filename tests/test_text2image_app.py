@@ -48,7 +48,7 @@ def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
 
     # the sliders' own bounds answer first (one line naming the control), then the service's checks
     for kwargs, message in [({"steps": 0}, r"0 is out of range.*\[1, 200\]"), ({"steps": 201}, r"201 is out of range"),
-                            ({"guidance": 99}, r"99 is out of range.*\[0, 20\]"), ({"steps": 2.5}, "integer"),
+                            ({"guidance": 99}, r"99 is out of range.*\[0, 20\]"), ({"steps": 2.5}, "whole number"),
                             ({"seed": -5}, r"-5 is out of range"),
                             ({"sampler": "plms"}, r"sampler: 'plms' is not one of the choices \('ddim'"), ({"model": "../vae"}, "not allowed"),
                             ({"model": "autoencoder-shapes"}, "not a text-to-image pipeline"),
