@@ -200,7 +200,8 @@ def variant_label(name: str) -> str:
 
 
 def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, world: str = "digits"):
-    """Every finished variant of ``world`` on the same seeds: a row per checkpoint (conditional ones draw class = column % K)."""
+    """Every finished variant of ``world`` on the same seeds: a row per checkpoint (conditional ones draw class =
+    column % K)."""
     from core.data.labelled import labelled_grid
 
     seeds = parse_seeds(seeds)
@@ -238,8 +239,8 @@ MEASUREMENT_HEADERS = ["variant", "score", "FID", "precision", "recall", "class 
 
 
 def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
-    """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world``, a running mean over
-    ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
+    """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world``, a running mean
+    over ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
     import json
 
     import pandas as pd
