@@ -14,7 +14,7 @@ import torch
 
 from core.engine import list_checkpoints
 from core.vae import views
-from core.vae.service import checkpoint_info, decode, is_vq, load_model, parse_latent, reconstruct
+from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 
@@ -303,8 +303,7 @@ def build(ctx: AppContext) -> None:
             return [image] + [gr.update()] * MAX_DIMS
         from core.vae.explore import as_latent
 
-        values = parse_latent(text) if str(text or "").strip() else [0.0] * model.latent_dim   # empty: z = 0
-        return [image] + slider_updates(model, as_latent(model, values)[0])
+        return [image] + slider_updates(model, as_latent(model, latent_values(model, text))[0])
 
     @ui_errors
     def vae_decode(checkpoint: str, latent: str):

@@ -101,32 +101,37 @@ def _default(param: dict, file_data: dict):
         else param.get("parameter_default")
 
 
-def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_client, tmp_path):
-    """NaN, inf, 1e30, "abc" and null are refused for every number of every public endpoint (training ones
-    included: nothing starts); -1 is refused or, where it is in range, works."""
+def _each_parameter(app_url: str, app_client, tmp_path, picks):
+    """(endpoint, parameter, send) for each parameter of each public endpoint whose type ``picks`` accepts;
+    ``send(value)`` calls the endpoint with that parameter at ``value`` and the others at :func:`_default`, and returns
+    (last event, its data)."""
     base = app_url.rstrip("/")
     file_data = _uploaded(base, tmp_path)
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    checked = 0
     for endpoint, ep in info.items():
-        params = ep["parameters"]
-        defaults = [_default(p, file_data) for p in params]
-        for i, p in enumerate(params):
-            if p["python_type"]["type"] not in ("float", "int"):
+        defaults = [_default(p, file_data) for p in ep["parameters"]]
+        for i, p in enumerate(ep["parameters"]):
+            if picks(p["python_type"]["type"]):
+                yield endpoint, p, lambda value, e=endpoint, i=i, d=defaults: _raw_call(
+                    base, e, d[:i] + [value] + d[i + 1:])
+
+
+def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_client, tmp_path):
+    """NaN, inf, 1e30, "abc" and null are refused for every number of every public endpoint (training ones
+    included: nothing starts); -1 is refused or, where it is in range, works."""
+    checked = 0
+    for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: kind in ("float", "int")):
+        for value in BAD_NUMBERS:
+            event, payload = send(value)
+            where = (endpoint, p["parameter_name"], value, payload[:200])
+            if event == "complete":
+                assert not (isinstance(value, float) and math.isnan(value)) and value not in MUST_REFUSE, where
+                assert not endpoint.startswith("/train_"), where  # a training must never start on -1
                 continue
-            for value in BAD_NUMBERS:
-                data = list(defaults)
-                data[i] = value
-                event, payload = _raw_call(base, endpoint, data)
-                where = (endpoint, p["parameter_name"], value, payload[:200])
-                if event == "complete":
-                    assert not (isinstance(value, float) and math.isnan(value)) and value not in MUST_REFUSE, where
-                    assert not endpoint.startswith("/train_"), where  # a training must never start on -1
-                    continue
-                assert event == "error", where
-                message = json.loads(payload) if payload and payload != "null" else ""
-                assert clear_message(str(message)), where
-                checked += 1
+            assert event == "error", where
+            message = json.loads(payload) if payload and payload != "null" else ""
+            assert clear_message(str(message)), where
+            checked += 1
     assert checked > 100
     assert app_client.predict(api_name="/vae_decode")  # still serving
 
@@ -135,24 +140,14 @@ def test_every_choice_parameter_refuses_an_unknown_choice_naming_it(app_url, app
     """An unknown value for any fixed-choice parameter (a sampler, a direction, a LoRA method) of a public endpoint
     is refused in one line naming the parameter the client sent and the choices (Gradio's own said "Value: foo is
     not in the list of choices" and logged a traceback)."""
-    base = app_url.rstrip("/")
-    file_data = _uploaded(base, tmp_path)
-    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     checked = 0
-    for endpoint, ep in info.items():
-        params = ep["parameters"]
-        defaults = [_default(p, file_data) for p in params]
-        for i, p in enumerate(params):
-            if not p["python_type"]["type"].startswith("Literal["):
-                continue
-            data = list(defaults)
-            data[i] = "no-such-choice"
-            event, payload = _raw_call(base, endpoint, data)
-            message = str(json.loads(payload)) if payload and payload != "null" else ""
-            where = (endpoint, p["parameter_name"], message[:200])
-            assert event == "error" and clear_message(message), where
-            named = any(n in message for n in (p["parameter_name"], p["parameter_name"].replace("_", " "), p["label"]))
-            assert named and "'no-such-choice'" in message, where   # a checkpoint picker's handler says "unknown"
-            checked += 1
+    for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: kind.startswith("Literal[")):
+        event, payload = send("no-such-choice")
+        message = str(json.loads(payload)) if payload and payload != "null" else ""
+        where = (endpoint, p["parameter_name"], message[:200])
+        assert event == "error" and clear_message(message), where
+        named = any(n in message for n in (p["parameter_name"], p["parameter_name"].replace("_", " "), p["label"]))
+        assert named and "'no-such-choice'" in message, where   # a checkpoint picker's handler says "unknown"
+        checked += 1
     assert checked >= 10
     assert app_client.predict(api_name="/vae_decode")  # still serving

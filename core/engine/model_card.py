@@ -88,11 +88,11 @@ def _reproduce(method: str, folder: Path, legs: list[dict]) -> str:
         return ("The legs in the training history below ran with different settings, and the saved config "
                 "holds only the last leg's; replay their commands in order to reproduce this checkpoint.")
     return ("Reproduce it from the saved config: "
-            f"`python -m core.train {method} --config {_project_relative(folder)}/train_config.json "
-            f"--out {_project_relative(folder)}`.")
+            f"`python -m core.train {method} --config {project_relative(folder)}/train_config.json "
+            f"--out {project_relative(folder)}`.")
 
 
-def _project_relative(folder: Path) -> str:
+def project_relative(folder: Path) -> str:
     from .checkpoint import project_root
 
     try:

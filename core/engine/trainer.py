@@ -335,9 +335,9 @@ class Trainer:
         old, new = saved.get("config", {}), self.config.to_dict()
         diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k] and k not in skip]
         what = ", ".join(diffs) if diffs else str(exc).splitlines()[0][:200]
-        from .model_card import _project_relative
+        from .model_card import project_relative
 
-        return (f"{_project_relative(folder.parent)} holds a run whose model has another shape ({what}): resume it "
+        return (f"{project_relative(folder.parent)} holds a run whose model has another shape ({what}): resume it "
                 "with its own settings, or give another run name (from the CLI: --fresh starts it over)")
 
     def _load_resume(self, raw, ema, optimizers, state) -> dict:

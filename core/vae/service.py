@@ -138,6 +138,14 @@ def parse_latent(text) -> list[float]:
 
 
 # ---------------------------------------------------------------------------------------------- actions
+def latent_values(model, latent) -> list[float]:
+    """``latent`` as :func:`parse_latent` reads it; empty (the API's default) is the origin of ``model``'s latent
+    space, whatever its size: z = 0, or code 0 at every position of a VQ-VAE grid."""
+    if latent is None or not str(latent).strip():
+        return [0] * (model.grid_size**2 if is_vq(model) else model.latent_dim)
+    return parse_latent(latent)
+
+
 def decode(ctx, name, latent):
     """/vae_decode: a latent vector (ae/dae/vae; values beyond +-6 are clamped) or a VQ code grid -> image.
 
@@ -145,10 +153,7 @@ def decode(ctx, name, latent):
     from core.vae.explore import decode_point
 
     model = load_model(ctx, name)
-    if latent is None or not str(latent).strip():   # the API's default: the origin of this model's latent space
-        values = [0] * (model.grid_size**2 if is_vq(model) else model.latent_dim)
-    else:
-        values = parse_latent(latent)
+    values = latent_values(model, latent)
     if is_vq(model):
         n = model.grid_size**2
         if len(values) != n:
