@@ -205,6 +205,15 @@ APP_JS = """
   new MutationObserver(pick).observe(document.body, {subtree: true, childList: true, attributes: true,
                                                      attributeFilter: ["style", "class", "hidden"]});
   pick();
+  // a slider that redraws on release (an expensive output) redraws for the keyboard too: Enter in its number box
+  // leaves the box (Gradio sends release on blur), and an arrow key let go on the range sends release as the mouse's does
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && e.target.matches?.('input[type="number"][aria-label^="number input for"]')) e.target.blur();
+  });
+  document.addEventListener("keyup", (e) => {
+    if (e.target.matches?.('input[type="range"]') && /^(Arrow|Page|Home|End)/.test(e.key))
+      e.target.dispatchEvent(new PointerEvent("pointerup", {bubbles: true}));
+  });
   // the mouse over an image of HOVER: the image pixel under it (natural size, object-fit contain) goes to the hidden
   // textbox named there, at most every 60 ms (the latent map's "hover to decode")
   const HOVER = {"vae-map": "vae-map-hover"};

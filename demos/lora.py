@@ -197,7 +197,8 @@ def build(ctx: AppContext) -> None:
                                   elem_id="lora-base")
                 after = gr.Image(type="pil", format="png", label="personalised", height=256, interactive=False,
                                  elem_id="lora-personalised")
-            scale = Slider(0, 1.5, value=1.0, step=0.05, label="LoRA scale (0 = the base image; redraws on release)",
+            scale = Slider(0, 1.5, value=1.0, step=0.05,
+                           label="LoRA scale (0 = the base image; redraws when let go, or on Enter)",
                            elem_id="lora-scale")
             with gr.Accordion("combine with a second adapter", open=False):
                 with gr.Row():

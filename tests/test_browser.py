@@ -139,6 +139,11 @@ def test_lora_compares_base_and_personalised(page):
     page.get_by_text("purple-circle-lora on t2i-clip-shapes: LoRA scale 1").wait_for(timeout=30_000)
     panel = page.locator("[role=tabpanel]:visible").first
     assert panel.locator("img").count() >= 2
+    # a scale typed into the slider's box and confirmed with Enter redraws, as letting go of the slider does
+    box = page.locator("#lora-scale input[type=number]")
+    box.fill("0.5")
+    box.press("Enter")
+    page.get_by_text("purple-circle-lora on t2i-clip-shapes: LoRA scale 0.5").wait_for(timeout=30_000)
     assert page.errors == []
 
 
