@@ -59,10 +59,9 @@ def curves_charts(folder: Path) -> list:
     """The run's logged losses (losses.json), one chart per loss (a running mean over 10 logged steps)."""
     from core.evaluation.charts import line_chart
 
-    try:
-        rows = json.loads((folder / "losses.json").read_text())
-    except (OSError, ValueError):
-        return []
+    from core.engine.loss_log import read_loss_log
+
+    rows = read_loss_log(folder)
     keys = [k for k in rows[0] if k != "step"][:8] if rows else []
     charts = []
     for key in keys:

@@ -371,7 +371,7 @@ def _step(state_file) -> int:
 
 
 def test_the_exported_loss_log_is_thinned_evenly_and_keeps_the_last_row():
-    from core.engine.trainer import thin_rows
+    from core.engine.loss_log import thin_rows
 
     rows = [{"step": 10 * i, "loss": float(i)} for i in range(1, 1001)]
     thin = thin_rows(rows, 150)

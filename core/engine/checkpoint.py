@@ -227,3 +227,17 @@ def read_json(path: str | Path) -> dict:
         raise CheckpointError(f"{path} does not exist") from None
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+
+
+EXPORT_PREFIX = ".export-"  # the inference files are written in <out>/.export-XXXX, then moved into <out>
+
+
+def checkpoint_folder(folder) -> Path:
+    """The checkpoint folder that ``folder`` is or, during an export (``<out>/.export-XXXX``), will be: ``out``."""
+    folder = Path(folder)
+    return folder.parent if folder.name.startswith(EXPORT_PREFIX) else folder
+
+
+def checkpoint_name(folder) -> str:
+    """The name of the checkpoint that ``folder`` holds or, during an export, will hold (its ``out`` folder)."""
+    return checkpoint_folder(folder).name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+
 import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -22,3 +25,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("device 'mps' was asked for but MPS is not available")
     return torch.device(name)
+
+
+def hardware(acc) -> str:
+    """One line naming where a run ran, for model cards."""
+    if acc.device.type == "cuda":
+        name = torch.cuda.get_device_name(acc.device)
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    return f"{acc.num_processes} x {name} (torch {torch.__version__})"

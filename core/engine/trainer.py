@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -21,9 +20,11 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import atomic_folder, drop_load_paths, load_tensors, read_json, recover_folder, same_weights
-from .device import resolve_device
+from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, read_json, recover_folder,
+                         same_weights)
+from .device import hardware, resolve_device
 from .events import TrainEvent
+from .loss_log import LOSS_LOG, read_loss_log, thin_rows
 from .method import Method, StepContext
 from .model_card import write_model_card
 from .seed import make_generator
@@ -380,52 +381,7 @@ class Trainer:
         return history
 
 
-EXPORT_PREFIX = ".export-"  # the inference files are written in <out>/.export-XXXX, then moved into <out>
-
-
-def checkpoint_folder(folder) -> Path:
-    """The checkpoint folder that ``folder`` is or, during an export (``<out>/.export-XXXX``), will be: ``out``."""
-    folder = Path(folder)
-    return folder.parent if folder.name.startswith(EXPORT_PREFIX) else folder
-
-
-def checkpoint_name(folder) -> str:
-    """The name of the checkpoint that ``folder`` holds or, during an export, will hold (its ``out`` folder)."""
-    return checkpoint_folder(folder).name
-
-
-LOSS_LOG = "losses.json"  # [{"step": s, "<loss>": mean since the previous row, ...}, ...]
-
-
-EXPORT_LOG_ROWS = 150  # a bundled checkpoint's losses.json stays a few tens of KB
-
-
-def thin_rows(rows: list[dict], most: int = EXPORT_LOG_ROWS) -> list[dict]:
-    """``rows`` at ``most`` evenly spaced indices, the last one included (all of them when there are fewer)."""
-    if len(rows) <= most:
-        return list(rows)
-    return [rows[round(i * (len(rows) - 1) / (most - 1))] for i in range(most)]
-
-
-def read_loss_log(folder: Path, upto: int) -> list[dict]:
-    """The rows of ``folder/losses.json`` up to step ``upto`` ([] when there is none or it is unreadable)."""
-    try:
-        rows = json.loads((Path(folder) / LOSS_LOG).read_text())
-        return [r for r in rows if isinstance(r, dict) and int(r.get("step", upto + 1)) <= upto]
-    except (OSError, ValueError, TypeError):
-        return []
-
-
 def _progress(saved: dict) -> dict:
     """Where a saved run stands (its trainer_state.json): step, wall time and the legs so far."""
     return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
             "history": list(saved.get("history", []))}
-
-
-def hardware(acc) -> str:
-    """One line naming where a run ran, for model cards."""
-    if acc.device.type == "cuda":
-        name = torch.cuda.get_device_name(acc.device)
-    else:
-        name = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-    return f"{acc.num_processes} x {name} (torch {torch.__version__})"

@@ -241,18 +241,15 @@ MEASUREMENT_HEADERS = ["variant", "score", "FID", "precision", "recall", "class 
 def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
     """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world``, a running mean
     over ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
-    import json
-
     import pandas as pd
+
+    from core.engine.loss_log import read_loss_log
 
     if curve not in CURVES:
         raise ValueError(f"curve must be one of {list(CURVES)}, got {curve!r}")
     key, frames = CURVES[curve], []
     for name in variants(world):
-        try:
-            rows = json.loads((resolve_checkpoint(METHOD, name) / "losses.json").read_text())
-        except (OSError, ValueError):
-            continue
+        rows = read_loss_log(resolve_checkpoint(METHOD, name))
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             frame = pd.DataFrame(points, columns=["step", "value"])
@@ -291,12 +288,9 @@ def why_it_matters(world: str = "digits") -> str:
 
 def _critic_trend(name) -> str:
     """For a critic (WGAN, WGAN-GP): how its Wasserstein estimate moved from the first to the last tenth of the run."""
-    import json
+    from core.engine.loss_log import read_loss_log
 
-    try:
-        rows = json.loads((resolve_checkpoint(METHOD, name) / "losses.json").read_text())
-    except (OSError, ValueError):
-        return ""
+    rows = read_loss_log(resolve_checkpoint(METHOD, name))
     w = [r["w_estimate"] for r in rows if "w_estimate" in r]
     if len(w) < 20:
         return ""

@@ -101,7 +101,7 @@ def link_shared_weights(part: Path, source: Path, name: str = "diffusion_pytorch
     import filecmp
     import os
 
-    from core.engine.trainer import checkpoint_folder
+    from core.engine.checkpoint import checkpoint_folder
 
     saved, shared = part / name, source / name
     if not (saved.is_file() and shared.is_file() and filecmp.cmp(saved, shared, shallow=False)):
@@ -119,7 +119,7 @@ PART_ROLES = {"unet": "the denoising UNet eps_theta(z_t, t, tau(y))", "vae": "th
 def write_part_cards(folder) -> None:
     """A short card in each weights subfolder, pointing to the pipeline's card (command, data, steps, time, hardware,
     metrics live there, written by the trainer)."""
-    from core.engine.trainer import checkpoint_name
+    from core.engine.checkpoint import checkpoint_name
 
     folder = Path(folder)
     name = checkpoint_name(folder)  # not the temporary export folder's
