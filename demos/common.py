@@ -166,6 +166,9 @@ footer {{display: none !important}}
 .{PIXELS} img {{width: 100% !important; height: 224px !important; object-fit: contain !important;
                image-rendering: pixelated;}}
 .{PIXELS}.{PIXELS_LARGE} img {{height: 384px !important}}
+.genlab-examples {{flex-wrap: wrap !important; gap: 6px !important}}  /* example prompts: buttons that wrap */
+.genlab-examples > button {{flex: 0 1 auto !important; width: auto !important; max-width: 100%; white-space: normal !important;
+                           height: auto !important; text-align: left}}
 .genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */

@@ -90,6 +90,15 @@ def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, gui
     return labelled_grid(rows, row_labels, col_labels)
 
 
+# A click on Generate scrolls the page (only if needed) so that the gallery's first image, a square as wide as the
+# gallery, ends on screen; the prompt and the button stay in view above it on a 1024 x 768 projector.
+SHOW_GALLERY = """() => {
+  const g = document.querySelector('#t2i-gallery');
+  if (!g) return;
+  const r = g.getBoundingClientRect(), over = r.top + r.width + 60 - window.innerHeight;
+  if (over > 0) window.scrollBy({top: Math.min(over, r.top - 8), behavior: 'smooth'});
+}"""
+
 XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0, 1, 2, 3", "a large red circle; a small blue star"),
                "model x prompt": ("t2i-clip-shapes; t2i-minilm-shapes", "a large yellow heart; a large red star")}
 
@@ -122,8 +131,13 @@ def build(ctx: AppContext) -> None:
                                  label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
                                  info="a folder in checkpoints/text2image; a hub id with --online")
                 note = gr.Markdown(elem_id="t2i-model-note", label="model note")
-                gr.Examples([[e] for e in EXAMPLES], [prompt], label="prompts that work (\"a large red star\" was never "
-                            "seen in training)")
+                # buttons, not gr.Examples: Gradio cuts an example's text after 60 characters (a three-object
+                # prompt is twice that)
+                gr.Markdown('**prompts that work** ("a large red star" was never seen in training)')
+                with gr.Row(elem_classes="genlab-examples"):
+                    for text in EXAMPLES:
+                        gr.Button(text, size="sm", min_width=0, scale=0).click(
+                            lambda text=text: text, outputs=prompt, api_visibility="private", queue=False)
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 gallery = gr.Gallery(label="images", columns=2, height="auto", format="png", object_fit="contain",
                                      elem_id="t2i-gallery", elem_classes=GALLERY_FIT, preview=False)
@@ -149,6 +163,8 @@ def build(ctx: AppContext) -> None:
         prompt.submit(generate, [prompt, negative, steps, guidance, seed, sampler, num, model],
                       [gallery, status, readout, att_gallery, story, state], api_visibility="private",
                       concurrency_limit=2, concurrency_id="text_to_image")
+        for trigger in (go.click, prompt.submit):  # the picture whole on a 768 px screen while it forms
+            trigger(None, js=SHOW_GALLERY, api_visibility="private", queue=False)
         att_step.change(ui_errors(attention_at_step), [state, att_step], att_gallery, api_visibility="private",
                         queue=False, trigger_mode="always_last")
         steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)

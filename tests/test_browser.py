@@ -121,6 +121,29 @@ def test_text_to_image_generates_with_attention_maps(page):
     assert page.errors == []
 
 
+def test_text_to_image_shows_its_image_whole_on_a_projector(page):
+    """At 1024x768, from the top of the page, a click on Generate brings the whole image on screen with the button."""
+    from demos.text2image import EXAMPLES
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="Text-to-image").first.click()
+        page.get_by_role("tab", name="Generate", exact=True).click()
+        longest = max(EXAMPLES, key=len)  # an example prompt is shown and given whole (Gradio's cut at 60 characters)
+        page.get_by_role("button", name=longest, exact=True).click()
+        page.wait_for_function(f"document.querySelector('#t2i-prompt textarea').value === {longest!r}")
+        page.locator("#t2i-seed input").fill("5")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#t2i-go").click()
+        page.locator("#t2i-status").get_by_text("seed 5:").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)  # the smooth scroll
+        image, button = page.locator("#t2i-gallery img").bounding_box(), page.locator("#t2i-go").bounding_box()
+        assert image["height"] >= 300 and 0 <= image["y"] and image["y"] + image["height"] <= 768, image
+        assert 0 <= button["y"] and button["y"] + button["height"] <= 768, button
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_the_xy_grid_shows_the_prompt_box_only_where_the_prompt_is_not_an_axis(page):
     page.get_by_role("tab", name="Text-to-image").first.click()
     page.get_by_role("tab", name="X/Y grid").first.click()
