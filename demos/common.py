@@ -173,12 +173,16 @@ footer {{display: none !important}}
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */
 .{GALLERY_FIT} .grid-wrap {{max-height: none !important; min-height: 0 !important; overflow-y: visible !important}}
+/* every gallery: its columns fit the box (Gradio's are at least 100 px wide and ran off the side), the thumbnails start
+   under the box's label and its buttons, not behind them, and each image's caption sits under its pixels, whole */
+.gallery-container .grid-container {{grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important}}
 .{GALLERY_FIT} .grid-container {{grid-template-columns: repeat(var(--grid-cols), minmax(100px, {GALLERY_CELL_PX}px)) !important;
-                                 justify-content: center; margin-top: 28px}}  /* under the box's label */
-.{GALLERY_FIT} .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
-.{GALLERY_FIT} .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
-.{GALLERY_FIT} .caption-label {{position: static !important; display: block; max-width: 100% !important; border: none !important;
-                                opacity: 1 !important}}  /* each image's caption under its pixels, not over them */
+                                 justify-content: center}}
+.block:has(> label[data-testid="block-label"]) > .gallery-container .grid-container {{padding-top: 34px !important}}
+.gallery-container .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
+.gallery-container .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
+.gallery-container .caption-label {{position: static !important; display: block; max-width: 100% !important;
+    border: none !important; opacity: 1 !important; white-space: normal !important; overflow: visible !important}}
 /* every image output: its label and buttons sit in a bar above the pixels, never over them */
 {_IMAGE}, .{PIXELS} {{height: auto !important}}
 {_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0;

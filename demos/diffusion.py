@@ -59,8 +59,9 @@ def _enlarge(image, size: int = VIEW_SIZE):
 def _bundle(ctx: AppContext, name: str):
     from core.diffusion.service import load_checkpoint
 
-    if not name:
-        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    from core.engine.checkpoint import check_checkpoint_chosen
+
+    name = check_checkpoint_chosen(METHOD, name)
     return ctx.cache.get((METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 
@@ -194,6 +195,9 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
             yield _enlarge(_pil(frame["x_t"])), status
 
 
+COMPARE_COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")
+
+
 def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None):
     """Stream the quality-vs-speed table and the same-seed images, one setting at a time.
 
@@ -214,13 +218,10 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None
         if progress is not None and done < len(names):
             progress((done, len(names)), desc=f"row {done + 1} of {len(names)}: {names[done]}, N = {int(num)}",
                      unit="rows")
-        rows.append({
-            "setting": row["setting"],
-            "seconds per image (batch 1)": (None if row["seconds_per_image"] is None
-                                            else round(row["seconds_per_image"], 3)),
-            "class accuracy (%)": None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
-            "FID (classifier features)": None if row["fid"] is None else round(row["fid"], 2),
-        })
+        values = (row["setting"], None if row["seconds_per_image"] is None else round(row["seconds_per_image"], 3),
+                  None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
+                  None if row["fid"] is None else round(row["fid"], 2))
+        rows.append(dict(zip(COMPARE_COLUMNS, values)))
         if row["image"] is not None:
             gallery.append((_enlarge(_pil(row["image"]), 112), row["setting"]))
         yield pd.DataFrame(rows), gallery
@@ -350,8 +351,8 @@ def build(ctx: AppContext) -> None:
                 scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,
                                   elem_id="diffusion-replay")
                 with gr.Row():
-                    strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=5, height=170, format="png",
-                                       scale=3)
+                    strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=5, height="auto",
+                                       format="png", scale=3)  # every frame and its caption whole, no scrolling
                     final = gr.Image(type="pil", format="png", label="sample (exact PNG)", height=170, scale=1,
                                      min_width=120, elem_id="diffusion-final", elem_classes=PIXELS)
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
@@ -384,7 +385,8 @@ def build(ctx: AppContext) -> None:
             num = Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
             guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
             run_c = gr.Button("Run comparison", variant="primary", elem_id="diffusion-compare-run")
-        table = gr.Dataframe(label="quality vs speed", interactive=False, elem_id="diffusion-compare-table")
+        table = gr.Dataframe(headers=list(COMPARE_COLUMNS), label="quality vs speed", interactive=False,
+                             elem_id="diffusion-compare-table")
         same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
         offline = gr.Markdown(label="offline note")
         with gr.Accordion("What the columns measure, and why samples can score below the first row", open=False):

@@ -78,13 +78,18 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
                                       prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab(),
                                       train_text_encoder=train_text_encoder)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-    pixels = example_concept() if use_example else load_images(images, side)
+    if images or not use_example:   # images given are what it learns, whatever use_example says
+        pixels, source = load_images(images, side), "your images"
+        if use_example:
+            warnings.append("your images, not the built-in example, are what it learns")
+    else:
+        pixels, source = example_concept(), "the built-in example's images"
     name = _new_name(config.trigger, config.method, session)
     cancel = _CANCELS.setdefault(session, threading.Event())
     cancel.clear()
     rows, shots = [], [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
     note = (" · " + " · ".join(warnings)) if warnings else ""
-    yield f"training **{name}** on {len(pixels)} images{note}", _losses(rows), shots, gr.skip()
+    yield f"training **{name}** on {source} ({len(pixels)}){note}", _losses(rows), shots, gr.skip()
     for event in train_adapter(pipe, model, pixels, config, session_root(session) / name, cancel.is_set):
         if "loss" in event:
             rows.append({"step": event["step"], "loss": event["loss"]})
@@ -157,7 +162,7 @@ def build(ctx: AppContext) -> None:
                                            " (switched off on this server, `--no-train`: compare the adapters on the right)"))
             files = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="3-20 images",
                             height=120)
-            use_example = gr.Checkbox(True, label="use the built-in example instead: purple circles (held out of the "
+            use_example = gr.Checkbox(True, label="no images? the built-in example: purple circles (held out of the "
                                                   "base model's training)")
             with gr.Row():
                 trigger = gr.Textbox("sks", label="trigger word", min_width=80)
@@ -257,6 +262,8 @@ def build(ctx: AppContext) -> None:
                 [status, plot, shots, adapter], api_name="lora_train",
                 concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
                                                                   api_visibility="private")
+    # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
+    files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
     go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight, fuse],
              [before, after, line],

@@ -59,12 +59,10 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
                    "clean latent z0-hat)", gr.skip(), gr.skip(), gr.skip(), gr.skip())
     r = frame["result"]
     status = f"{request.steps} {request.sampler} steps, w = {request.guidance:g}, seed {request.seed}: {r.info['elapsed']:.2f} s"
-    if r.truncated:
-        status += (f" · **the prompt was truncated**: {r.truncated} token(s) beyond the encoder's limit of "
-                   f"{len(r.tokens)} were ignored")
-    if r.info["negative_truncated"]:
-        status += (f" · **the negative prompt was truncated**: {r.info['negative_truncated']} token(s) beyond the "
-                   f"encoder's limit of {len(r.tokens)} were ignored")
+    for what, cut in (("prompt", r.truncated), ("negative prompt", r.info["negative_truncated"])):
+        if cut:
+            status += (f" · **the {what} was truncated**: {cut} token(s) beyond the encoder's limit of "
+                       f"{r.info['max_length']} tokens were ignored")
     if not request.prompt.strip():
         status += " · empty prompt: the unconditional model"
     images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
@@ -97,6 +95,15 @@ SHOW_GALLERY = """() => {
   if (!g) return;
   const r = g.getBoundingClientRect(), over = r.top + r.width + 60 - window.innerHeight;
   if (over > 0) window.scrollBy({top: Math.min(over, r.top - 8), behavior: 'smooth'});
+}"""
+
+SHOW_GRID = """() => {  // once the new grid image has loaded (the event ends before the browser fetches it)
+  const show = (tries) => {
+    const img = document.querySelector('#t2i-grid img');
+    if (img && img.complete && img.naturalHeight) img.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    else if (tries > 0) setTimeout(() => show(tries - 1), 100);
+  };
+  setTimeout(() => show(50), 150);
 }"""
 
 XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0, 1, 2, 3", "a large red circle; a small blue star"),
@@ -196,7 +203,8 @@ def build(ctx: AppContext) -> None:
             return xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler)
 
         xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler], grid,
-                    api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid")
+                    api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid").then(
+            None, js=SHOW_GRID, api_visibility="private", queue=False)  # the grid forms under the fold of a projector
 
     training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"],
                    advanced=["widths", "caption_dropout", "holdout"],

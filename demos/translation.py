@@ -36,8 +36,9 @@ _EXAMPLE_CACHES: dict = {}  # per app: held-out example inputs by (checkpoint, d
 def _bundle(ctx: AppContext, name):
     from core.translation.service import load_checkpoint
 
-    if not name or not isinstance(name, str):
-        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    from core.engine.checkpoint import check_checkpoint_chosen
+
+    name = check_checkpoint_chosen(METHOD, name)
     return ctx.cache.get((METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 

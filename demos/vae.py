@@ -230,8 +230,9 @@ def build(ctx: AppContext) -> None:
     @ui_errors
     def on_map_click(name, mode, picked, evt: gr.SelectData):
         """Decode the clicked point; in the two-point mode the first click is A, the second B (and the strip)."""
-        if not name:
-            raise ValueError("choose a checkpoint first")
+        from core.engine.checkpoint import check_checkpoint_chosen
+
+        name = check_checkpoint_chosen("vae", name)
         if not isinstance(evt.index, (list, tuple)):
             raise ValueError("click a point of the map")
         x, y = views.map_click(ctx, name, *evt.index)

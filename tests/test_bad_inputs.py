@@ -151,3 +151,18 @@ def test_every_choice_parameter_refuses_an_unknown_choice_naming_it(app_url, app
         checked += 1
     assert checked >= 10
     assert app_client.predict(api_name="/vae_decode")  # still serving
+
+
+def test_an_empty_checkpoint_names_the_installed_ones(app_url, app_client, tmp_path):
+    """checkpoint="" (or null) on any endpoint: one line naming the checkpoints that are installed (the pix2pix tab said
+    "none is installed" with seven there)."""
+    checked = 0
+    for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: True):
+        if p["parameter_name"] != "checkpoint":
+            continue
+        for value in ("", None):
+            event, payload = send(value)
+            message = str(json.loads(payload)) if payload and payload != "null" else ""
+            assert event == "error" and "choose a checkpoint: one of " in message, (endpoint, value, message[:200])
+        checked += 1
+    assert checked >= 8

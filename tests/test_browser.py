@@ -101,6 +101,7 @@ def test_text_to_image_generates_with_attention_maps(page):
     page.locator("#t2i-prompt textarea").fill("a large blue circle to the left of a small red star, and a small green heart below a large pink square")
     page.locator("#t2i-go").click()
     page.locator("#t2i-status").get_by_text("ddim steps").wait_for(timeout=30_000)
+    page.wait_for_timeout(800)  # the page's smooth scroll to the image ends before anything is measured
     assert page.locator("#t2i-gallery img").count() == 1
     assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps, one per token
     assert "blue" in page.locator("#t2i-readout").inner_text()
@@ -140,6 +141,25 @@ def test_text_to_image_shows_its_image_whole_on_a_projector(page):
         image, button = page.locator("#t2i-gallery img").bounding_box(), page.locator("#t2i-go").bounding_box()
         assert image["height"] >= 300 and 0 <= image["y"] and image["y"] + image["height"] <= 768, image
         assert 0 <= button["y"] and button["y"] + button["height"] <= 768, button
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_the_xy_grid_comes_on_screen_when_it_is_made(page):
+    """At 1024x768 the grid forms under the fold: once made, the page brings it on screen."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="Text-to-image").first.click()
+        page.get_by_role("tab", name="X/Y grid").first.click()
+        page.get_by_label("guidance x steps").check()
+        page.get_by_label("columns (x)").fill("0, 3")
+        page.get_by_label("rows (y)").fill("2")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.get_by_role("button", name="Make the grid").click()
+        page.locator("#t2i-grid img").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)  # the smooth scroll
+        grid = page.locator("#t2i-grid img").bounding_box()
+        assert grid["y"] >= 0 and grid["y"] + min(grid["height"], 300) <= 769, grid  # (sub-pixel rounding)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
@@ -227,9 +247,22 @@ LABEL_UNDER_BUTTONS = """() => [...document.querySelectorAll('.block')].filter(b
     return overlap && r.width > 0 ? [label.innerText] : []; })"""
 
 
+# a gallery whose label lies over its first thumbnail, or whose thumbnails or captions run out of its box
+GALLERIES_COVERED = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
+    const items = [...b.querySelectorAll('.gallery-container .thumbnail-item')];
+    if (!label || !items.length) return [];
+    const l = label.getBoundingClientRect(), box = b.querySelector('.grid-wrap').getBoundingClientRect();
+    const bad = items.filter(i => { const r = i.getBoundingClientRect();
+        return (r.top < l.bottom && r.left < l.right) || r.right > box.right + 1; });
+    const cut = [...b.querySelectorAll('.caption-label')].filter(c => c.innerText.endsWith('...') || c.scrollWidth > c.clientWidth + 1);
+    return bad.length || cut.length ? [label.innerText] : []; })"""
+
+
 def test_reverse_process_views_keep_their_labels_clear_of_their_buttons(page):
     """At 1024x768 the reverse process's three side-by-side views (x_t, predicted eps, predicted x_0) show their labels
-    whole once they hold images: no image label on the page lies under its buttons."""
+    whole once they hold images: no image label on the page lies under its buttons; the filmstrip's frames sit under
+    its label, inside its box, with their captions whole."""
     page.set_viewport_size({"width": 1024, "height": 768})
     try:
         page.get_by_role("tab", name="DDPM / DDIM").first.click()
@@ -238,6 +271,8 @@ def test_reverse_process_views_keep_their_labels_clear_of_their_buttons(page):
         page.locator("#diffusion-live-x0 img").wait_for(timeout=30_000)
         page.wait_for_timeout(300)
         assert page.evaluate(LABEL_UNDER_BUTTONS) == []
+        page.get_by_text("x_0 (final)").wait_for(timeout=30_000)  # the filmstrip's last frame
+        assert page.evaluate(GALLERIES_COVERED) == []
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -47,11 +47,14 @@ def test_bad_requests_get_one_message(app_client):
     from gradio_client.exceptions import AppError
 
     for kwargs, message in [({"use_example": False}, "got 0"), ({"trigger": "   "}, "give a trigger"),
-                            ({"trigger": "two words"}, "one word")]:
+                            ({"trigger": "two words"}, "one word"), ({"class_word": None}, "give a class word")]:
         with pytest.raises(AppError, match=message):
             app_client.predict(steps=1, **kwargs, api_name="/lora_train")
     with pytest.raises(AppError, match="unknown adapter"):
         app_client.predict(adapter="nobody-has-this", api_name="/lora_generate")
+    # the control named by its label without its usage note "(0 = the base image; ...)"
+    with pytest.raises(AppError, match=r"^LoRA scale \(API: scale\): 1.55 is out of range"):
+        app_client.predict(adapter="purple-circle-lora", scale=1.55, api_name="/lora_generate")
     with pytest.raises(AppError, match="choose an adapter"):
         app_client.predict(adapter="", api_name="/lora_generate")
     with pytest.raises(AppError, match="second adapter: unknown adapter 'nobody'"):
@@ -88,7 +91,7 @@ def test_readme_example_runs_against_the_app(app_client):
 
 
 def test_five_hundred_uploads_get_one_message_and_mixed_sizes_train(app_client, tmp_path):
-    """A class that drops a whole folder: one line, nothing decoded; a mix of sizes and modes is converted."""
+    """A class that drops a whole folder: one line, nothing decoded; a mix of sizes and modes is converted and learnt."""
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
@@ -101,9 +104,10 @@ def test_five_hundred_uploads_get_one_message_and_mixed_sizes_train(app_client, 
         path = tmp_path / f"m{k}.png"
         Image.new(mode, size, 120).save(path)
         mixed.append(handle_file(str(path)))
-    status, _, shots, name = app_client.predict(images=mixed, trigger="qzv", steps=1, use_example=False,
-                                                api_name="/lora_train")
-    assert "saved" in status and name.startswith("qzv-") and len(shots) >= 4
+    # use_example left at its default (True): the images given are what it learns, and the status says so
+    status, _, shots, name = app_client.predict(images=mixed, trigger="qzv", steps=1, api_name="/lora_train")
+    assert "saved" in status and name.startswith("qzv-") and "your images, not the built-in example" in status
+    assert 4 <= len(shots) <= 5, shots   # the four uploads (and a validation image), not the example's six
 
 
 @pytest.mark.parametrize("allow_train, public", [(True, False), (False, False), (True, True)])

@@ -7,8 +7,10 @@ classifier readout, attention maps, how it works).
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+
 import pytest
 from PIL import Image
 
@@ -59,6 +61,7 @@ def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
     assert "the prompt was truncated" in long[1] and "negative" not in long[1]
     long_negative = app_client.predict(negative_prompt="blue " * 2000, steps=2, api_name="/text_to_image")[1]
     assert "the negative prompt was truncated" in long_negative and "the prompt was" not in long_negative
+    assert re.search(r"limit of (32|40) tokens", long_negative), long_negative  # the encoder's, not the prompt's length
     empty = app_client.predict(prompt="", steps=2, api_name="/text_to_image")
     assert "unconditional" in empty[1]
     assert len(app_client.predict(prompt="ein Herz 🦄", steps=2, api_name="/text_to_image")[0]) == 1

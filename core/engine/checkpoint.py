@@ -67,6 +67,16 @@ def resolve_checkpoint(method: str, name: str, must_exist: bool = True) -> Path:
     return path
 
 
+def check_checkpoint_chosen(method: str, name) -> str:
+    """``name`` when it is a non-empty string; otherwise ValueError naming the installed checkpoints (or, with none
+    installed, where to get one). Whether it exists is ``resolve_checkpoint``'s check."""
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    names = list_checkpoints(method)
+    raise ValueError(f"choose a checkpoint: one of {', '.join(names)}" if names else
+                     "choose a checkpoint (none is installed: train one in the Train panel)")
+
+
 def list_checkpoints(method: str) -> list[str]:
     """Names of the ``checkpoints/<method>/*`` folders that hold a ``config.json``, sorted."""
     folder = checkpoint_root() / check_name(method, "method")

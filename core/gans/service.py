@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from core.engine import CheckpointError, check_seed, list_checkpoints, load_pretrained, resolve_checkpoint
-from core.engine.checkpoint import read_json
+from core.engine.checkpoint import check_checkpoint_chosen, read_json
 from core.engine.notes import percent, plain_note, read_metrics
 
 METHOD = "gans"
@@ -39,10 +39,7 @@ def load_generator(folder) -> torch.nn.Module:
 
 
 def _generator(ctx, name):
-    if not name or not isinstance(name, str):
-        names = list_checkpoints(METHOD)
-        raise ValueError(f"choose a checkpoint: one of {', '.join(names)}" if names else
-                         "choose a checkpoint (none is installed: train one in the Train panel)")
+    name = check_checkpoint_chosen(METHOD, name)
     folder = resolve_checkpoint(METHOD, name)
     return ctx.cache.get((METHOD, name), lambda: load_generator(folder).to(ctx.device))
 

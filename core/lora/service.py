@@ -108,7 +108,9 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
                          "a letter")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    if not isinstance(class_word, str) or not re.fullmatch(r"[a-z]{2,20}", class_word.strip().lower()):
+    if not isinstance(class_word, str) or not class_word.strip():
+        raise ValueError("give a class word: what the images show, one plain word (e.g. circle, shape, face)")
+    if not re.fullmatch(r"[a-z]{2,20}", class_word.strip().lower()):
         raise ValueError(f"class word {_short(class_word)} must be one plain word (e.g. circle, shape, face)")
     warnings = []
     if base_vocab is not None and f"{trigger}</w>" in base_vocab:

@@ -20,8 +20,9 @@ PROJECTION_VIEW = 192
 def _generator(ctx, name):
     from core.stylegan.explore import load_generator
 
-    if not name or not isinstance(name, str):
-        raise ValueError("choose a checkpoint (none is installed: train one in the Train panel)")
+    from core.engine.checkpoint import check_checkpoint_chosen
+
+    name = check_checkpoint_chosen(METHOD, name)
     return ctx.cache.get((METHOD, name), lambda: load_generator(name, ctx.device))
 
 

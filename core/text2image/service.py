@@ -154,7 +154,8 @@ def generate_stream(pipe, request: Request, preview_every: int = 5, record_atten
             yield {"index": step.index, "num_steps": step.num_steps, "preview": decode(pipe, step.x0_latents).cpu()}
     images = decode(pipe, last.prev).cpu()
     info = {"token_ids": cond.input_ids[0, :cond.lengths[0]].tolist(), "embeds_shape": tuple(cond.embeds.shape),
-            "latent_shape": tuple(last.prev.shape), "elapsed": last.elapsed, "negative_truncated": neg.truncated[0]}
+            "latent_shape": tuple(last.prev.shape), "elapsed": last.elapsed, "negative_truncated": neg.truncated[0],
+            "max_length": int(pipe.tokenizer.model_max_length)}
     yield {"result": Result(images, readable_tokens(pipe.tokenizer, cond.input_ids[0], cond.lengths[0]),
                             cond.truncated[0], torch.stack(maps) if maps else None, info)}
 

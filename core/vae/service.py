@@ -35,8 +35,9 @@ def stamp(name: str) -> tuple:
 def load_model(ctx, name):
     from core.vae import load_vae
 
-    if not name:
-        raise ValueError("choose a checkpoint first")
+    from core.engine.checkpoint import check_checkpoint_chosen
+
+    name = check_checkpoint_chosen("vae", name)
     path, mtime = stamp(name)
     return ctx.cache.get(("vae", name, mtime), lambda: load_vae(path).to(ctx.device))
 
