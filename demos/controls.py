@@ -32,7 +32,8 @@ def name_controls_by_api(demo: gr.Blocks) -> None:
 
 def control_name(block) -> str:
     """A control's name for messages: its label, and the API parameters it fills where they read otherwise."""
-    label = re.sub(r"\s*\([^)]*\)$", "", getattr(block, "label", None) or "") or "value"  # without "(how to use it)"
+    # without a usage note "(0 = the base image; ...)"; a short bound such as "(1-8)" stays
+    label = re.sub(r"\s*\([^)]*\s[^)]*\)$", "", getattr(block, "label", None) or "") or "value"
     names = sorted(n for n in getattr(block, "api_names", ()) if n)
     plain = "_".join(re.sub(r"\([^)]*\)|[^a-z0-9 ]", " ", label.lower()).split())   # "truncation τ" -> truncation
     if all(n.lower() == plain for n in names):
