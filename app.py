@@ -16,7 +16,8 @@ import gradio as gr
 from core.engine import resolve_device
 from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch, name_controls_by_api
+from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch,
+                          name_controls_by_api, one_line_file_errors)
 
 HEADER = """
 # GenLab · image generation, hands on
@@ -69,6 +70,7 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
     # Thirty students on one link: requests wait in line (max_size) instead of failing,
     # two run at a time per endpoint by default; training is limited to one in its panel.
     name_controls_by_api(demo)
+    one_line_file_errors(demo)
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.genlab_context = ctx  # for tests and scripts: the shared model cache lives here
     return demo

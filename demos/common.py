@@ -15,7 +15,8 @@ import gradio as gr
 
 from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_checkpoints
 from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio, Slider,  # noqa: F401
-                            check_number, control_name, name_controls_by_api)
+                            check_number, control_name, name_controls_by_api,
+                            one_line_file_errors)
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
 LOG = logging.getLogger("genlab")
@@ -315,6 +316,7 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
         with gr.Tab(title):
             build(AppContext())
     name_controls_by_api(demo)
+    one_line_file_errors(demo)
     demo.queue(default_concurrency_limit=2).launch(css=CSS, js=APP_JS)
 
 

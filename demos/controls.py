@@ -30,6 +30,30 @@ def name_controls_by_api(demo: gr.Blocks) -> None:
         LOG.warning("API parameter names not attached to the controls", exc_info=True)
 
 
+def one_line_file_errors(demo: gr.Blocks) -> None:
+    """Every file and image input answers a value that is not a file (a bare path string, "", a number: gradio_client
+    sends files as ``handle_file(path)``) with one line naming the control, where Gradio's own input check gave a
+    three-line pydantic dump ("1 validation error for FileData ... 'meta' field must be explicitly provided ...")."""
+    import pydantic
+
+    def checked(model, block):
+        def model_validate(cls, obj, *args, **kwargs):
+            try:
+                return model.model_validate.__func__(cls, obj, *args, **kwargs)
+            except pydantic.ValidationError:
+                shown = repr(obj) if len(repr(obj)) <= 40 else repr(obj)[:40] + "…"
+                raise gr.Error(f"{control_name(block)}: send a file (gradio_client: handle_file(path)), not "
+                               f"{shown}") from None
+        # the same name and fields: the API's schema, and the client's file detection, are unchanged
+        return type(model.__name__, (model,), {"model_validate": classmethod(model_validate),
+                                               "__module__": model.__module__})
+
+    for block in demo.blocks.values():
+        model = getattr(block, "data_model", None)
+        if isinstance(block, (gr.File, gr.Image)) and model is not None:
+            block.data_model = checked(model, block)
+
+
 def control_name(block) -> str:
     """A control's name for messages: its label, and the API parameters it fills where they read otherwise."""
     # without a usage note "(0 = the base image; ...)"; a short bound such as "(1-8)" stays

@@ -166,3 +166,19 @@ def test_an_empty_checkpoint_names_the_installed_ones(app_url, app_client, tmp_p
             assert event == "error" and "choose a checkpoint: one of " in message, (endpoint, value, message[:200])
         checked += 1
     assert checked >= 8
+
+
+def test_a_file_parameter_given_no_file_names_it_in_one_line(app_url, app_client, tmp_path):
+    """An image or file parameter sent a bare string ("" or a server path, not gradio_client's handle_file), or a
+    number: one line naming the parameter and how to send a file (Gradio's own check gave a pydantic dump)."""
+    checked = 0
+    for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: "filepath" in kind):
+        for value in ("", "/etc/passwd", 5):
+            event, payload = send(value)
+            message = str(json.loads(payload)) if payload and payload != "null" else ""
+            where = (endpoint, p["parameter_name"], value, message[:300])
+            assert event == "error" and clear_message(message) and "handle_file" in message, where
+            assert p["parameter_name"] in message and "pydantic" not in message, where
+        checked += 1
+    assert checked >= 6
+    assert app_client.predict(api_name="/vae_decode")  # still serving
