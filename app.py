@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
+import threading
 
 import gradio as gr
 
@@ -104,6 +106,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads per process; 0 = 1 on machines with <= 4 cores, where two "
                              "requests run at once and more threads only fight (measured), else torch's default")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="load each tab's models at its first use instead of in the background at start")
     return parser.parse_args(argv)
 
 
@@ -116,12 +120,32 @@ def set_cpu_threads(threads: int) -> None:
         torch.set_num_threads(1)
 
 
+def warm_up(ctx, modules=None) -> None:
+    """Load each tab's default models (``warm_up(ctx)`` of the tab modules that have one) into the shared cache, so
+    that the first visitor's click does not wait for them (text-to-image: 3 s of loading). A model that fails to
+    load is left for its tab to report."""
+    import time
+
+    log = logging.getLogger("genlab")
+    for module in modules or tab_modules():
+        if hasattr(module, "warm_up"):
+            start = time.perf_counter()
+            try:
+                module.warm_up(ctx)
+            except Exception as exc:  # a missing or broken checkpoint: the tab says so when it is used
+                log.warning("warm-up of %s: %s", module.__name__, exc)
+                continue
+            log.info("warm-up of %s: %.1f s", module.__name__, time.perf_counter() - start)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.online:
         os.environ["GENLAB_ONLINE"] = "1"
     set_cpu_threads(args.threads)
     demo = build_demo(device=args.device, allow_train=not args.no_train, public=args.public)
+    if not args.no_warm_up:  # while the server starts and the first page loads
+        threading.Thread(target=warm_up, args=(demo.genlab_context,), name="genlab-warm-up", daemon=True).start()
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)
 
 

@@ -56,6 +56,11 @@ def _enlarge(image, size: int = VIEW_SIZE):
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
+def warm_up(ctx: AppContext) -> None:
+    """Load the default checkpoint before the first visitor asks (``python app.py`` does, in the background)."""
+    _bundle(ctx, DEFAULT_CHECKPOINT)
+
+
 def _bundle(ctx: AppContext, name: str):
     from core.diffusion.service import load_checkpoint
 

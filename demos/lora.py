@@ -42,6 +42,11 @@ BASE = "t2i-clip-shapes"
 _CANCELS: dict[str, threading.Event] = {}
 
 
+def warm_up(ctx: AppContext) -> None:
+    """Load the base pipeline before the first visitor asks (``python app.py`` does, in the background)."""
+    _pipe(ctx, BASE)
+
+
 def _pipe(ctx: AppContext, name: str):
     """This tab's own copy of the base pipeline: adapters switched on it never reach the text-to-image tab."""
     from core.text2image.service import load_model

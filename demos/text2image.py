@@ -33,6 +33,11 @@ EXAMPLES = ["a large red circle", "a small blue star", "a large yellow heart to 
 IMAGE_SIZE = 384
 
 
+def warm_up(ctx: AppContext) -> None:
+    """Load the default model (3 s here) before the first visitor asks (``python app.py`` does, in the background)."""
+    _load(ctx, DEFAULT_MODEL)
+
+
 def _load(ctx: AppContext, name: str):
     from core.text2image.service import load_model
 

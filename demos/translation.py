@@ -33,6 +33,12 @@ EXAMPLES = 6
 _EXAMPLE_CACHES: dict = {}  # per app: held-out example inputs by (checkpoint, direction)
 
 
+def warm_up(ctx: AppContext) -> None:
+    """Load the default checkpoints before the first visitor asks (``python app.py`` does, in the background)."""
+    for name in (DEFAULT_PIX2PIX, DEFAULT_CYCLEGAN):
+        _bundle(ctx, name)
+
+
 def _bundle(ctx: AppContext, name):
     from core.translation.service import load_checkpoint
 

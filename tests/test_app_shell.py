@@ -78,3 +78,16 @@ def test_undocumented_endpoints_name_their_parameters_too():
     unlabelled = {name: [r["label"] for r in ep["returns"] if str(r["label"]).startswith("value_")]
                   for name, ep in info["named_endpoints"].items()}
     assert {name: v for name, v in unlabelled.items() if v} == {}
+
+
+def test_warm_up_loads_each_tab_default_models_into_the_shared_cache():
+    """``python app.py`` loads the slow defaults in the background (text-to-image: 3 s) before the first click."""
+    import torch
+
+    from app import warm_up
+    from core.engine import AppContext
+
+    ctx = AppContext(device=torch.device("cpu"))
+    warm_up(ctx)
+    assert {("text2image", "t2i-minilm-shapes"), ("lora-base", "t2i-clip-shapes"), ("diffusion", "ddpm-digits"),
+            ("translation", "pix2pix-labels2face"), ("translation", "cyclegan-black2blonde-hair")} <= set(ctx.cache._items)
