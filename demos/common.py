@@ -160,6 +160,9 @@ ONE_BUTTON = "genlab-one-button"  # a narrow image output with buttons=["fullscr
 GALLERY_FIT, GALLERY_CELL_PX = "genlab-gallery-fit", 384  # a Gallery whose box fits its images, each at most 384 px
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
+# an image input (an upload box; a Sketchpad, which holds a canvas, keeps Gradio's layout: its canvas could open 0 px tall)
+_UPLOAD = '.block:has(> .image-container[data-testid="image"]):not(:has(canvas))'
+
 CSS = f"""
 .gradio-container {{max-width: 1280px !important}}
 footer {{display: none !important}}
@@ -184,14 +187,16 @@ footer {{display: none !important}}
 .gallery-container .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
 .gallery-container .caption-label {{position: static !important; display: block; max-width: 100% !important;
     border: none !important; opacity: 1 !important; white-space: normal !important; overflow: visible !important}}
-/* every image output: its label and buttons sit in a bar above the pixels, never over them */
-{_IMAGE}, .{PIXELS} {{height: auto !important}}
-{_IMAGE} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0;
+/* every image output and upload box: its label and buttons sit in a bar above the pixels, never over them */
+{_IMAGE}, {_UPLOAD}, .{PIXELS} {{height: auto !important}}
+{_IMAGE} > label[data-testid="block-label"].float,
+{_UPLOAD} > label[data-testid="block-label"].float {{position: static !important; margin: 0 0 4px 0;
     max-width: calc(100% - var(--genlab-buttons, 96px)); white-space: normal !important; height: auto !important}}
 /* (a label too long for its bar wraps left of the buttons; ONE_BUTTON: an image with only its fullscreen button) */
 .{ONE_BUTTON} {{--genlab-buttons: 36px}}
-{_IMAGE} > .image-container:not([data-testid]) {{position: relative; overflow: visible}}
-{_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
+{_IMAGE} > .image-container:not([data-testid]), {_UPLOAD} > .image-container {{position: relative; overflow: visible}}
+{_IMAGE} > .image-container:not([data-testid]) > .icon-button-wrapper,
+{_UPLOAD} > .image-container > .icon-button-wrapper {{top: -34px !important; right: 0 !important}}
 /* "large images" (a projector at the back of a room): every output image at least 390 px high (one that is shown
    taller keeps its size; CSS 2.1 sec. 10.4 keeps the aspect ratio); side-by-side images wrap */
 body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: auto !important; width: auto !important;

@@ -221,7 +221,7 @@ def build(ctx: AppContext) -> None:
                 share = gr.Button("Put on the shared list")
                 delete = gr.Button("Delete", variant="stop")
                 download = gr.Button("Download")
-            file_out = gr.File(label="adapter file", interactive=False)
+            file_out = gr.File(label="adapter file", interactive=False, height=80)
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,

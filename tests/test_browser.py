@@ -37,7 +37,18 @@ def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
                            arg=[selector, old_src], timeout=timeout)
 
 
+# the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
+LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
+    const img = b.querySelector(':scope > .image-container img');
+    if (!label || !img || !img.naturalWidth) return [];
+    const l = label.getBoundingClientRect(), r = img.getBoundingClientRect();
+    const over = Math.min(l.right, r.right) > Math.max(l.left, r.left) && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top);
+    return over ? [label.innerText] : []; })"""
+
+
 def test_every_tab_renders_without_console_errors(page):
+    """Every tab opens with content and no console error; no image box's label lies over its pixels."""
     from app import tab_modules
 
     shots = Path(os.environ.get("GENLAB_SCREENSHOTS", "")) if os.environ.get("GENLAB_SCREENSHOTS") else None
@@ -48,6 +59,7 @@ def test_every_tab_renders_without_console_errors(page):
         panel = page.locator("[role=tabpanel]:visible")
         assert panel.count() >= 1, title
         assert panel.first.inner_text().strip(), f"tab {title!r} is empty"
+        assert page.evaluate(LABELS_OVER_PIXELS) == [], title
         if shots:
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / f"{title.split()[0].lower()}.png"), full_page=True)
