@@ -48,7 +48,8 @@ def one_line_file_errors(demo: gr.Blocks) -> None:
         return type(model.__name__, (model,), {"model_validate": classmethod(model_validate),
                                                "__module__": model.__module__})
 
-    for block in demo.blocks.values():
+    inputs = {id(block): block for fn in demo.fns.values() for block in fn.inputs}
+    for block in inputs.values():
         model = getattr(block, "data_model", None)
         if isinstance(block, (gr.File, gr.Image)) and model is not None:
             block.data_model = checked(model, block)
