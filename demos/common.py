@@ -18,7 +18,7 @@ from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio,
                             check_number, control_name, name_controls_by_api,
                             one_line_file_errors)
 
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError)
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, CheckpointError, TypeError, ConnectionError)
 LOG = logging.getLogger("genlab")
 
 
@@ -31,6 +31,12 @@ def _user_message(exc: Exception, name: str) -> str:
     message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
     LOG.info("user error in %s: %s", name, message)
     return message
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """A CPU allocation that failed (torch's "can't allocate memory", MemoryError) or a GPU one (OutOfMemoryError)."""
+    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower())
 
 
 def ui_errors(fn):
@@ -47,6 +53,10 @@ def ui_errors(fn):
     def convert(exc):
         if isinstance(exc, USER_ERRORS):
             return gr.Error(_user_message(exc, name), print_exception=False)
+        if _out_of_memory(exc):
+            LOG.warning("out of memory in %s: %s", name, exc)
+            return gr.Error(f"{what} ran out of memory on this machine: lower the resolution, the batch size or the "
+                            "number of images", print_exception=False)
         LOG.exception("fault in %s", name)
         return gr.Error(f"{what} failed: {type(exc).__name__}: {str(exc)[:200]} "
                         "(a fault of the app, logged on the server; other settings may work)", print_exception=False)

@@ -59,6 +59,25 @@ def test_a_fault_reaches_the_user_as_one_line_and_the_log_keeps_the_traceback(ca
         assert not any(r.exc_info for r in caplog.records)      # a user error: one line, no traceback
 
 
+def test_offline_downloads_and_memory_limits_are_the_users_to_fix_and_said_whole():
+    """A download that cannot reach the internet is said whole (its remedy is at the end of a long line), not cut at
+    200 characters as "a fault of the app"; running out of memory says what to lower."""
+    from demos.common import ui_errors
+
+    def raise_(exc):
+        raise exc
+
+    offline = ConnectionError("could not download cifar-10-python.tar.gz from https://example.org/" + "x" * 200
+                              + "; copy the file into ~/.cache/genlab/datasets/cifar10 by hand")
+    with pytest.raises(gr.Error) as info:
+        ui_errors(lambda: raise_(offline))()
+    assert info.value.message.endswith("by hand") and "fault of the app" not in info.value.message
+    for exc in (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                             "tried to allocate 68719476736 bytes"), MemoryError()):
+        with pytest.raises(gr.Error, match="ran out of memory on this machine: lower the resolution"):
+            ui_errors(lambda: raise_(exc))()
+
+
 def test_diffusion_sample_has_named_parameters(app_client):
     api = app_client.view_api(return_format="dict", print_info=False)
     names = [p["parameter_name"] for p in api["named_endpoints"]["/diffusion_sample"]["parameters"]]

@@ -47,7 +47,8 @@ def get_dataset(name: str, split: str = "train", resolution: int | None = None, 
         return Shapes(split, resolution, seed)
     if name == "folder":
         if not root:
-            raise ValueError("dataset 'folder' needs root=<path of the image folder>")
+            raise ValueError("dataset 'folder' needs data_root: the path of the image folder (--data-root on the "
+                             "command line)")
         from .folder import open_folder
 
         return open_folder(root, split, resolution, **kwargs)

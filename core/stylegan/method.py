@@ -129,10 +129,11 @@ class StyleGANMethod(Method):
 
     # ------------------------------------------------------------------ model
     def data_shape(self) -> tuple[int, int]:
-        """(channels, resolution) of the training images (the config's resolution, else the dataset's)."""
+        """(channels, resolution) of the training images: the config's resolution, else the power of two at or above
+        the dataset's (the digits' 28 px -> 32; real images are resized to it at each step)."""
         if self._data_shape is None:
             ds = self.build_dataset("train")
-            res = self.config.resolution or ds.resolution
+            res = self.config.resolution or max(8, 1 << (int(ds.resolution) - 1).bit_length())
             self._data_shape = (ds.channels, res)
         return self._data_shape
 
