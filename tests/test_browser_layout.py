@@ -1,0 +1,219 @@
+"""The real app in headless Chromium at projector size (1024x768): controls and their outputs on one screen, labels
+clear of pixels and buttons, table headers and captions whole."""
+
+from __future__ import annotations
+
+from tests.browser import wait_for_new_src
+
+
+def test_text_to_image_shows_its_image_whole_on_a_projector(page):
+    """At 1024x768, from the top of the page, a click on Generate brings the whole image on screen with the button."""
+    from demos.text2image import EXAMPLES
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="Text-to-image").first.click()
+        page.get_by_role("tab", name="Generate", exact=True).click()
+        longest = max(EXAMPLES, key=len)  # an example prompt is shown and given whole (Gradio's cut at 60 characters)
+        page.get_by_role("button", name=longest, exact=True).click()
+        page.wait_for_function(f"document.querySelector('#t2i-prompt textarea').value === {longest!r}")
+        page.locator("#t2i-seed input").fill("5")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#t2i-go").click()
+        page.locator("#t2i-status").get_by_text("seed 5:").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)  # the smooth scroll
+        image, button = page.locator("#t2i-gallery img").bounding_box(), page.locator("#t2i-go").bounding_box()
+        assert image["height"] >= 300 and 0 <= image["y"] and image["y"] + image["height"] <= 768, image
+        assert 0 <= button["y"] and button["y"] + button["height"] <= 768, button
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_the_xy_grid_comes_on_screen_when_it_is_made(page):
+    """At 1024x768 the grid forms under the fold: once made, the page brings it on screen."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="Text-to-image").first.click()
+        page.get_by_role("tab", name="X/Y grid").first.click()
+        page.get_by_label("guidance x steps").check()
+        page.get_by_label("columns (x)").fill("0, 3")
+        page.get_by_label("rows (y)").fill("2")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.get_by_role("button", name="Make the grid").click()
+        page.locator("#t2i-grid img").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)  # the smooth scroll
+        grid = page.locator("#t2i-grid img").bounding_box()
+        assert grid["y"] >= 0 and grid["y"] + min(grid["height"], 300) <= 769, grid  # (sub-pixel rounding)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+
+PROJECTOR_PAIRS = [  # (tab, sub-tab, the control, the output it changes), the main ones of every tab
+    ("VAE explorer", "Latent map", "#vae-map", "#vae-point"),
+    ("VAE explorer", "Traverse & sample", "#vae-dim-0", "#vae-decoded"),
+    ("GANs", None, "#gans-class", "#gans-image"),
+    ("GANs", None, "#gans-truncation", "#gans-image"),
+    ("StyleGAN", None, "#stylegan-seed-b", "#stylegan-image-mix"),
+    ("StyleGAN", None, "#stylegan-psi", "#stylegan-image-mix"),
+    ("pix2pix & CycleGAN", "pix2pix: draw or upload", "#translation-pix2pix-checkpoint", "#translation-pix2pix-output"),
+    ("pix2pix & CycleGAN", "CycleGAN: A <-> B", "#translation-cyclegan-examples", "#translation-cyclegan-output"),
+    ("DDPM / DDIM", "Forward process", "#diffusion-t", "#diffusion-xt"),
+    ("DDPM / DDIM", "Forward process", "#diffusion-sdedit-button", "#diffusion-sdedit"),
+    ("DDPM / DDIM", "Reverse process", "#diffusion-sample-button", "#diffusion-live-xt"),
+    ("DDPM / DDIM", "Compare samplers", "#diffusion-compare-run", "#diffusion-compare-table"),
+    ("Text-to-image", "Generate", "#t2i-go", "#t2i-gallery"),
+    ("LoRA", None, "#lora-generate", "#lora-personalised"),
+    ("LoRA", None, "#lora-scale", "#lora-personalised"),
+    ("Evaluate", None, "#evaluate-go", "#evaluate-table"),
+]
+
+
+def test_projector_main_controls_share_the_screen_with_their_output(page):
+    from app import tab_modules
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        for title in [m.TITLE for m in tab_modules()] + ["About"]:  # every tab in the bar, none in an overflow menu
+            assert page.get_by_role("tab", name=title).first.is_visible(), title
+        controls_share_the_screen_with_their_outputs(page)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def controls_share_the_screen_with_their_outputs(page):
+    """At 1024 x 768, one scroll position shows each main control whole and at least half of its output."""
+    for tab, sub, control, output in PROJECTOR_PAIRS:
+        page.get_by_role("tab", name=tab).first.click()
+        if sub:
+            page.get_by_role("tab", name=sub).first.click()
+        page.locator(output).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        c, o = page.locator(control).bounding_box(), page.locator(output).bounding_box()
+        assert c and o, (tab, sub, control, output, "not on the page")
+        span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
+        assert span <= 768, (tab, control, output, c, o)
+        assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
+
+
+LABEL_UNDER_BUTTONS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
+    const buttons = b.querySelector('.icon-button-wrapper');
+    if (!label || !buttons) return [];
+    const l = label.getBoundingClientRect(), r = buttons.getBoundingClientRect();
+    const overlap = Math.min(l.right, r.right) > Math.max(l.left, r.left) && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top);
+    return overlap && r.width > 0 ? [label.innerText] : []; })"""
+
+
+# a gallery whose label lies over its first thumbnail, or whose thumbnails or captions run out of its box
+GALLERIES_COVERED = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
+    const items = [...b.querySelectorAll('.gallery-container .thumbnail-item')];
+    if (!label || !items.length) return [];
+    const l = label.getBoundingClientRect(), box = b.querySelector('.grid-wrap').getBoundingClientRect();
+    const bad = items.filter(i => { const r = i.getBoundingClientRect();
+        return (r.top < l.bottom && r.left < l.right) || r.right > box.right + 1; });
+    const cut = [...b.querySelectorAll('.caption-label')].filter(c => c.innerText.endsWith('...') || c.scrollWidth > c.clientWidth + 1);
+    return bad.length || cut.length ? [label.innerText] : []; })"""
+
+
+def test_reverse_process_views_keep_their_labels_clear_of_their_buttons(page):
+    """At 1024x768 the reverse process's three side-by-side views (x_t, predicted eps, predicted x_0) show their labels
+    whole once they hold images: no image label on the page lies under its buttons; the filmstrip's frames sit under
+    its label, inside its box, with their captions whole."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="DDPM / DDIM").first.click()
+        page.get_by_role("tab", name="Reverse process").first.click()
+        page.locator("#diffusion-sample-button").click()
+        page.locator("#diffusion-live-x0 img").wait_for(timeout=30_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate(LABEL_UNDER_BUTTONS) == []
+        page.get_by_text("x_0 (final)").wait_for(timeout=30_000)  # the filmstrip's last frame
+        assert page.evaluate(GALLERIES_COVERED) == []
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+BROKEN_HEADER_WORDS = """(sel) => { const ctx = document.createElement('canvas').getContext('2d');
+    const spans = [...document.querySelectorAll(sel + ' th span.header')].filter(s => s.parentElement.clientWidth > 0);
+    const broken = spans.flatMap(span => {   // the span shrinks to its text: the room is its parent's
+        ctx.font = getComputedStyle(span).font;
+        const room = span.parentElement.clientWidth + 0.5;
+        return span.innerText.replace(/-/g, '- ').split(/\\s+/).filter(w => w && ctx.measureText(w).width > room);
+    });
+    return [spans.length, broken]; }"""
+
+
+def test_table_headers_keep_their_words_whole_at_1024(page):
+    """At 1024x768 the GANs' measurements and the Evaluate table's headers break between words, not inside them
+    (evenly split columns showed "precis / ion", "accura / cy")."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="GANs").first.click()
+        if not page.locator("#gans-measurements").is_visible():
+            page.get_by_text("Every variant side by side").first.click()
+        for tab, table, columns in (("GANs", "#gans-measurements", 10), ("Evaluate", "#evaluate-table", 12)):
+            page.get_by_role("tab", name=tab).first.click()
+            page.locator(f"{table} th").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(300)
+            assert page.evaluate(BROKEN_HEADER_WORDS, table) == [columns, []], table
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+LABEL_UNDER_CANVAS_TOOLS = """(sel) => { const b = document.querySelector(sel);
+    const l = b.querySelector('label[data-testid="block-label"]').getBoundingClientRect();
+    const tools = [...b.querySelectorAll('button')].map(t => t.getBoundingClientRect()).filter(r => r.width > 0);
+    return [tools.length, tools.filter(r => Math.min(l.right, r.right) > Math.max(l.left, r.left)
+                                         && Math.min(l.bottom, r.bottom) > Math.max(l.top, r.top)).length]; }"""
+
+
+def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke(page):
+    """At 1024x768 the VAE's Draw canvas shows its label whole (its zoom / undo toolbar sat over a long label), and a
+    stroke is encoded when it ends."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="VAE explorer").first.click()
+        page.get_by_role("tab", name="Encode your own").first.click()
+        page.get_by_role("tab", name="Draw").first.click()
+        page.locator("#vae-sketch button[aria-label='Zoom out']").wait_for(timeout=10_000)
+        tools, over_label = page.evaluate(LABEL_UNDER_CANVAS_TOOLS, "#vae-sketch")
+        assert tools >= 4 and over_label == 0
+        # a stroke is encoded as it ends, no button pressed (the button is below the fold at 1024x768)
+        seen = page.locator("#vae-own-seen img")
+        before = seen.get_attribute("src") if seen.count() else None
+        box = page.locator("#vae-sketch canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.05 * k))
+        page.mouse.up()
+        seen.wait_for(timeout=20_000)
+        wait_for_new_src(page, "#vae-own-seen img", before, timeout=20_000)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
+    """The header's switch: StyleGAN's A / B / mix, the diffusion x_t and the GAN image at least 384 px on screen, and
+    every main control still shares the screen with its output."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    switch = page.locator("#genlab-large-switch input")
+    try:
+        switch.check()
+        for tab, sub, image in (("StyleGAN", None, "#stylegan-image-a"), ("StyleGAN", None, "#stylegan-image-mix"),
+                                ("DDPM / DDIM", "Forward process", "#diffusion-xt"), ("GANs", None, "#gans-image")):
+            page.get_by_role("tab", name=tab).first.click()
+            if sub:
+                page.get_by_role("tab", name=sub).first.click()
+            img = page.locator(f"{image} img")
+            img.wait_for(timeout=30_000)
+            img.scroll_into_view_if_needed()
+            box = img.bounding_box()
+            assert box["width"] >= 384 and box["height"] >= 384, (image, box)
+            assert box["x"] + box["width"] <= 1024, (image, box)
+        controls_share_the_screen_with_their_outputs(page)  # the larger images still leave each control in reach
+    finally:
+        switch.uncheck()
+        page.set_viewport_size({"width": 1400, "height": 1000})
