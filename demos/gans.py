@@ -122,7 +122,7 @@ def build(ctx: AppContext) -> None:
                              elem_id="gans-measurements")
         why = gr.Markdown(elem_id="gans-why", label="why")
         curve = Radio(list(CURVES), value="D loss", label="training curve")
-        plot = gr.LinePlot(x="step", y="value", color="variant", height=300, label="training curves")
+        plot = gr.LinePlot(x="step", y="value", color="variant", label="training curves")  # no height: one cuts the legend off
 
         def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, checkpoint: str = DEFAULT_CHECKPOINT):
             """Every finished variant of the picked checkpoint's world, on the same seeds."""

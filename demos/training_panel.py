@@ -113,6 +113,9 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     method_ = cls(config)
     trainer = Trainer(method_, out, cancel=cancel, command=None, pause=pause)
     for event in trainer.run():
+        if event.kind == "start" and event.step:  # a resumed run: its curve so far, from the loss log
+            rows = [{"step": r["step"], "value": v, "loss": k} for r in trainer.loss_log for k, v in r.items()
+                    if k != "step" and isinstance(v, (int, float))]
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()]
             status = (f"step **{event.step} / {event.total}** · "
@@ -143,7 +146,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                    advanced: list[str] = ()) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones)."""
-    from demos.common import config_widget, session_of, ui_errors
+    from demos.common import GALLERY_FIT, config_widget, session_of, ui_errors
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
@@ -169,8 +172,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                     widgets += [config_widget(cls.config_class, f, base[f]) for f in advanced]
         status = gr.Markdown(label="status")
         with gr.Row():
-            plot = gr.LinePlot(x="step", y="value", color="loss", label="losses", height=260)
-            gallery = gr.Gallery(label="samples (newest first)", columns=3, height=260, format="png")
+            plot = gr.LinePlot(x="step", y="value", color="loss", label="losses")  # no height: Gradio 6 fits a sized chart
+            # to the height without its legend and cuts the legend off
+            gallery = gr.Gallery(label="samples (newest first)", columns=2, height="auto", format="png",
+                                 object_fit="contain", preview=False, elem_classes=GALLERY_FIT)
         over_time = gr.Image(label="samples over time: the same seeds at each moment of the run, left to right",
                              type="pil", format="png", interactive=False, elem_id=f"train-{cls.name}-over-time")
 

@@ -222,6 +222,14 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
         strokes = tab.evaluate("() => [...document.querySelectorAll('[aria-roledescription=\"line mark\"]')]"
                                ".map(e => e.getAttribute('stroke'))")
         assert strokes and all(strokes), f"line marks without a stroke: {strokes}"
+        # the legend names each line inside the chart's box (a chart given a height cut its legend off under it)
+        shown = tab.evaluate("""() => [...document.querySelectorAll('.role-legend-label text')].map(e => {
+            const box = e.getBoundingClientRect(), block = e.closest('.block'), style = getComputedStyle(block);
+            const inner = block.getBoundingClientRect().bottom - parseFloat(style.paddingBottom)
+                          - parseFloat(style.borderBottomWidth);
+            return [e.textContent, box.height > 0 && box.bottom <= inner]; })""")
+        assert shown and all(inside for _, inside in shown), f"legend labels cut off: {shown}"
+        assert {"loss"} <= {name for name, _ in shown}
     finally:
         tab.close()
         demo.close()

@@ -63,6 +63,17 @@ def test_cancel_from_the_ui_stops_and_keeps_a_resumable_checkpoint(client, tmp_p
     assert (tmp_path / "toy" / "run2" / "resume" / "trainer_state.json").is_file()
 
 
+def test_a_resumed_run_charts_its_whole_curve_not_only_the_new_leg(client, tmp_path):
+    job, _ = _long_run(client, "run4")
+    client.predict(api_name="/cancel_toy")
+    first = job.result(timeout=60)
+    assert "cancelled at step" in first[0]
+    first_steps = sorted({row[0] for row in first[1]["data"]})
+    plot = client.predict("run4", first_steps[-1] + 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")[1]
+    steps = sorted({row[0] for row in plot["data"]})
+    assert steps[:len(first_steps)] == first_steps and steps[-1] == first_steps[-1] + 10
+
+
 def test_bad_settings_and_names_give_clear_errors(client):
     with pytest.raises(Exception, match="is not allowed"):
         client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
