@@ -143,7 +143,7 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
         views = [_pil(frame[k]) for k in ("x_t", "eps_hat", "x0_hat")]
         replay.append((status, *views))
         if frame["index"] in keep:
-            strip.append((_enlarge(views[0]), f"step {frame['index'] + 1}: t = {frame['t']}"))
+            strip.append((_enlarge(views[0]), f"step {frame['index'] + 1}: t = {paper_t(frame)}"))
         if "image" in frame:
             final = _pil(frame["image"])
             strip.append((_enlarge(final), "x_0 (final)"))
@@ -155,8 +155,13 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
             yield *[_enlarge(v) for v in views], gr.skip(), gr.skip(), status, gr.skip()
 
 
+def paper_t(frame) -> int:
+    """The frame's t as the forward view and the papers count it, 1..T (x_T pure noise): the scheduler's index + 1."""
+    return int(frame["t"]) + 1
+
+
 def step_status(frame) -> str:
-    return f"step {frame['index'] + 1} / {frame['num_steps']} · t = {frame['t']} · {frame['elapsed']:.2f} s"
+    return f"step {frame['index'] + 1} / {frame['num_steps']} · t = {paper_t(frame)} · {frame['elapsed']:.2f} s"
 
 
 def replay_slider(replay):
@@ -187,10 +192,10 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
             yield (_enlarge(_pil(frame["image"])),
                    "t = 0: nothing was noised, so nothing is redrawn (x_0 as the model sees it)")
             return
-        start = frame["t"] + 1 if start is None else start  # the grid's step at or below t (paper indexing)
+        start = paper_t(frame) if start is None else start  # the grid's step at or below t
         origin = f"t = {start}" if start == int(t) else f"t = {start}, the sampling step nearest below t = {int(t)}"
         status = (f"SDEdit from {origin}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
-                  f"(t = {frame['t'] + 1})")
+                  f"(t = {paper_t(frame)})")
         if "image" in frame:
             yield _enlarge(_pil(frame["image"])), status + f" · done in {frame['elapsed']:.2f} s"
             return

@@ -169,6 +169,22 @@ def test_replay_shows_each_step_of_the_last_run():
         replay_step([], 1)
 
 
+def test_sampling_and_sdedit_count_t_as_the_forward_view_does(tmp_path):
+    """One t for one x_t: the reverse process's first DDIM step over 0..T and SDEdit from t = T on the same grid both
+    say the same t (the sampler said the scheduler's 0-based index, one less than SDEdit and the forward view)."""
+    import re
+
+    from core.engine import AppContext
+    from demos.diffusion import sample_frames, sdedit_frames
+
+    ctx = AppContext(device=__import__("torch").device("cpu"))
+    statuses = [out[5] for out in sample_frames(ctx, _checkpoint(), "ddim", 5, 0.0, 1, "none", 2.0)]
+    sampled = [int(re.search(r"· t = (\d+)", s).group(1)) for s in statuses]
+    edited = [s for _, s in sdedit_frames(ctx, str(_digit_png(tmp_path)), 1000, 0, _checkpoint(), "none", 2.0, 5)]
+    assert re.search(r"\(t = (\d+)\)", edited[0]).group(1) == str(sampled[0])
+    assert sampled == sorted(sampled, reverse=True) and sampled[-1] >= 1 and sampled[0] <= 1000
+
+
 def test_t_has_one_listener_chain_so_a_held_thumb_sends_nothing():
     """Two always_last listeners of the forward view's t (the view, and the schedule plot through gr.on) re-triggered
     each other in the browser while a dragged thumb rested: a dozen requests a second for the same t, sometimes for
