@@ -47,6 +47,30 @@ def test_hard_negatives_add_rivals_to_the_image_side_only():
     assert losses[True] > losses[False]
 
 
+def test_shape_groups_end_each_batch_in_captions_that_differ_only_in_shape():
+    """With shape_groups, the batch's last 8 k captions come in groups of one colour and size, one shape each (the
+    held-out pairs never among them), the rest as drawn; the same indices give the same batch (resume is exact)."""
+    from core.text2image.clip_method import ClipMethod
+    from core.text2image.config import ClipConfig
+
+    config = ClipConfig(batch_size=32, shape_groups=2, cache_items=3000, tokenizer_captions=200).validate()
+    data = ClipMethod(config).build_dataset("train")
+    indices = list(range(500, 532))
+    batch = data.get_batch(indices)
+    assert batch["text"][:16] == data.dataset.get_batch(indices[:16])["text"]
+    for g in (16, 24):
+        group = batch["text"][g:g + 7]  # 7 or 8 shapes per colour and size: 8 less the held-out pair's
+        words = [c.split() for c in group]
+        assert all(re.fullmatch(r"a \w+ \w+ \w+", c) for c in group) and len({w[3] for w in words}) == 7
+        assert len({(w[1], w[2]) for w in words}) == 1                             # one size and colour
+        assert not {f"{w[2]} {w[3]}" for w in words} & set(config.holdout)
+    assert data.get_batch(indices)["text"] == batch["text"]
+    with pytest.raises(ValueError, match="exceed batch_size"):
+        ClipConfig(batch_size=8, shape_groups=2, cache_items=100).validate()
+    with pytest.raises(ValueError, match="cache_items"):
+        ClipConfig(shape_groups=1).validate()
+
+
 def _one_hot_of(shape, colour, size):
     return torch.cat([torch.eye(8)[shape], torch.eye(8)[colour], torch.eye(3)[size]])
 

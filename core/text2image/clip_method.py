@@ -8,7 +8,9 @@ first on the training captions (``tokenizer.py``) and saved beside the weights.
 With ``hard_negatives`` (NegCLIP, Yuksekgonul et al. 2023, sec. 5) each caption also gets a twin with one shape word
 swapped for another, and each image must pick its own caption among the N captions and the N twins (an N x 2N
 image-to-text cross-entropy; the text-to-image side is unchanged). In the ``shapes`` world two random captions almost
-always differ in colour, so without them a CLIP need not see outlines at all.
+always differ in colour, so without them a CLIP need not see outlines at all. With ``shape_groups`` each batch also
+ends in groups of one-object scenes of one colour and size (``data.ShapeGroups``): there the images and the captions'
+text states can only be told apart by their shapes.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ class ClipMethod(CaptionedData, Method):
             self._tokenizer = train_clip_tokenizer(self.build_dataset("train").captions(c.tokenizer_captions),
                                                    c.max_length, c.vocab_size)
         return self._tokenizer
+
+    def build_dataset(self, split: str = "train"):
+        """The world's captioned pairs; for training with ``shape_groups``, batches that end in shape-only groups."""
+        dataset = super().build_dataset(split)
+        if split != "train" or not self.config.shape_groups:
+            return dataset
+        if getattr(self, "_grouped", None) is None:
+            from .data import ShapeGroups
+
+            self._grouped = ShapeGroups(dataset, self.config.shape_groups)
+        return self._grouped
 
     def build_model(self):
         from .models import build_clip

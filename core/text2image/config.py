@@ -105,6 +105,8 @@ class ClipConfig(TrainConfig):
         hard_negatives: also score each image against its own caption with one shape word swapped for another
             (NegCLIP, Yuksekgonul et al. 2023), so that telling shapes apart pays even when the batch's other
             captions differ in colour anyway (``shapes`` world).
+        shape_groups: end each batch with this many groups of 8 one-object scenes of one colour and size that differ
+            only in shape (``data.ShapeGroups``; ``shapes`` world, cached); 0 = random batches.
     """
 
     dataset: str = choice("shapes", WORLDS)
@@ -125,12 +127,17 @@ class ClipConfig(TrainConfig):
     tokenizer_captions: int = number(20_000, 100, 1_000_000)
     holdout: tuple[str, ...] = HOLDOUT
     hard_negatives: bool = False
+    shape_groups: int = number(0, 0, 512)
     cache_items: int = number(0, 0, 1_000_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 
     def validate(self) -> "ClipConfig":
         super().validate()
         self.holdout = parse_holdout_field(self.holdout)
+        if self.shape_groups and (self.dataset != "shapes" or not self.cache_items):
+            raise ValueError("shape_groups needs the shapes world and cache_items > 0")
+        if self.shape_groups * 8 > self.batch_size:
+            raise ValueError(f"shape_groups {self.shape_groups} x 8 scenes exceed batch_size {self.batch_size}")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
         if self.resolution % self.patch_size:

@@ -94,6 +94,57 @@ class CaptionedWorld:
         return [self.world[int(i)]["text"] for i in self.indices[:num]]
 
 
+class ShapeGroups:
+    """A cached ``shapes`` training set whose batches end in groups of one-object scenes that differ only in shape.
+
+    Each group of ``GROUP`` items shares one colour and size ("a large red circle", "a large red square", ...), so
+    within it only the shape word tells captions apart: a contrastive loss pays for seeing outlines and for text
+    states that carry the shape word, where in a random batch the colour alone almost always wins. The last
+    ``groups * GROUP`` positions of a batch are regrouped, the rest kept; which scenes, from the indices alone (so a
+    resumed run draws the same batches).
+    """
+
+    GROUP = 8
+
+    def __init__(self, dataset: CaptionedWorld, groups: int):
+        import re
+        from collections import defaultdict
+
+        from core.data.worlds.shapes import COLOUR_NAMES, SHAPES, SIZE_NAMES
+
+        if not dataset.cache_items:
+            raise ValueError("shape groups need cache_items > 0 (they are drawn from the cached scenes)")
+        self.dataset, self.groups = dataset, int(groups)
+        one = re.compile(rf"a ({'|'.join(SIZE_NAMES)}) ({'|'.join(COLOUR_NAMES)}) ({'|'.join(SHAPES)})")
+        buckets = defaultdict(list)
+        for i, text in enumerate(dataset._cache["text"]):
+            m = one.fullmatch(text)
+            if m:
+                buckets[(m.group(1), m.group(2))].append((m.group(3), i))
+        self.keys = sorted(k for k, items in buckets.items() if len({s for s, _ in items}) >= 2)
+        self.by_shape = {k: [[i for s, i in buckets[k] if s == shape] for shape in SHAPES] for k in self.keys}
+        if not self.keys:
+            raise ValueError("no colour and size has one-object scenes of two shapes in the cache: raise cache_items")
+        self.channels, self.resolution, self.name = dataset.channels, dataset.resolution, dataset.name
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def get_batch(self, indices) -> dict:
+        indices = [int(i) for i in indices]
+        head = max(0, len(indices) - self.groups * self.GROUP)
+        out = list(indices[:head])
+        for g in range(head, len(indices), self.GROUP):
+            draw = indices[g:g + self.GROUP]
+            lists = [items for items in self.by_shape[self.keys[draw[0] % len(self.keys)]] if items]
+            # one scene per shape this colour and size has; a random scene where it has fewer shapes than places
+            out += [lists[k][i % len(lists[k])] if k < len(lists) else i for k, i in enumerate(draw)]
+        return self.dataset.get_batch(out)
+
+    def captions(self, num: int) -> list[str]:
+        return self.dataset.captions(num)
+
+
 class CaptionedData:
     """Mixin for a ``Method`` whose config has ``dataset``, ``resolution``, ``holdout`` and ``cache_items``: its
     datasets are the world's captioned pairs, the training split without the held-out pairs (and cached if asked),
