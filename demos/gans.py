@@ -11,7 +11,7 @@ import functools
 import gradio as gr
 
 from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS, TRUNCATION_RANGE,
-                               checkpoint_note, class_grid, compare_grid, curves, generate_image,
+                               checkpoint_note, class_grid, compare_grid, curves_chart, generate_image,
                                interpolation_strip, measurements, num_classes, why_it_matters,
                                world_of)
 from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Dropdown, Radio, Slider, checkpoint_picker, page_open,
@@ -122,16 +122,19 @@ def build(ctx: AppContext) -> None:
                              elem_id="gans-measurements")
         why = gr.Markdown(elem_id="gans-why", label="why")
         curve = Radio(list(CURVES), value="D loss", label="training curve")
-        plot = gr.LinePlot(x="step", y="value", color="variant", label="training curves")  # no height: one cuts the legend off
+        # a picture, not a gr.LinePlot: Gradio's puts the legend on one line under the chart, and eleven variants'
+        # names ran off its side
+        plot = gr.Image(label="training curves", type="pil", format="png", interactive=False, elem_id="gans-curves",
+                        buttons=["fullscreen", "download"])
 
         def compare_all(seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, checkpoint: str = DEFAULT_CHECKPOINT):
             """Every finished variant of the picked checkpoint's world, on the same seeds."""
             world = world_of(checkpoint)
             return (compare_grid(ctx, seeds, truncation, world), measurements(world), why_it_matters(world),
-                    curves("D loss", world=world))
+                    curves_chart("D loss", world=world))
 
         def world_curves(curve, checkpoint):
-            return curves(curve, world=world_of(checkpoint))
+            return curves_chart(curve, world=world_of(checkpoint))
 
         compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation, picker],
                           outputs=[compare, table, why, plot],

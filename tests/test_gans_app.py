@@ -67,3 +67,4 @@ def test_every_variant_side_by_side(app_client):
     assert all(name in why for name in names)
     height = Image.open(grid).size[1]
     assert height >= 34 + len(names) * 64  # a row of 64 px cells per variant, under the column labels
+    assert Image.open(plot).width == 900  # the curves of every variant, drawn with its legend

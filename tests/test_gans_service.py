@@ -69,9 +69,22 @@ def test_notes_and_tables_read_every_finished_variant():
     assert "DCGAN" in service.checkpoint_note(UNCONDITIONAL)
     assert "of 10" in service.checkpoint_note(CONDITIONAL)
     frame = service.curves("D loss")
-    assert set(frame["variant"]) == set(names) and frame["value"].notna().all()
+    assert set(frame["variant"]) == {n.removesuffix("-digits") for n in names} and frame["value"].notna().all()
     with pytest.raises(ValueError, match="curve must be one of"):
         service.curves("loss")
+    # the chart: every variant in its own colour, each in the legend beside the plot (Gradio's line plot cut the
+    # legend off after nine of eleven names)
+    import numpy as np
+
+    from core.evaluation.charts import COLOURS
+
+    chart = np.asarray(service.curves_chart("D loss"))
+    black = (chart == 0).all(-1)
+    frame_right = max(x for x in range(chart.shape[1]) if black[:, x].sum() > chart.shape[0] // 2)  # the plot's box
+    legend = chart[:, frame_right + 1:]
+    assert len(names) <= len(COLOURS)
+    for colour in COLOURS[:len(names)]:
+        assert (legend == colour).all(-1).any(), f"no legend entry drawn in {colour}"
 
 
 def test_the_side_by_side_compares_one_world(tmp_path, monkeypatch):

@@ -18,8 +18,9 @@ def number(value: float, digits: int = 3) -> str:
     return text + suffix
 
 
+GRID = (225, 225, 225)
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (64, 64, 160), (128, 0, 64)]
 
 
 def message_image(text: str, width: int = 900) -> Image.Image:
@@ -92,12 +93,29 @@ def pr_plot(names: list[str], precision: list[float], recall: list[float], floor
     return image
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900, height: int = 360
-               ) -> Image.Image:
-    """One line per named series of (step, value) points, a legend on the right (a training curve)."""
-    left, top, right, bottom, legend = 70, 40, 20, 40, 220 if len(series) > 1 else 0
+def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Round tick values within [lo, hi], a step of 1, 2 or 5 times a power of ten, at most ``most`` of them."""
+    import math
+
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    power = 10 ** math.floor(math.log10(span / most))
+    step = next(m * power for m in (1, 2, 5, 10) if span / (m * power) <= most)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + k * step, 12) for k in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900, height: int = 360,
+               x_title: str = "step") -> Image.Image:
+    """One line per named series of (step, value) points, a legend on the right as wide as its longest name (a
+    training curve; up to len(COLOURS) series get a colour each)."""
+    face = font(14)
+    left, top, right, bottom = 70, 40, 20, 50
+    legend = 50 + int(max(face.getlength(name) for name in series)) if len(series) > 1 else 0
+    height = max(height, top + 10 + 22 * len(series) + bottom) if legend else height
     image = Image.new("RGB", (width, height), "white")
-    draw, face = ImageDraw.Draw(image), font(14)
+    draw = ImageDraw.Draw(image)
     draw.text((12, 10), title, fill="black", font=font(16))
     points = [p for s in series.values() for p in s]
     if not points:
@@ -109,12 +127,14 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
     plot_w, plot_h = width - left - right - legend, height - top - bottom
     x_of = lambda x: left + (x - x0) / max(x1 - x0, 1e-12) * plot_w
     y_of = lambda y: top + (1 - (y - y0) / (y1 - y0)) * plot_h
-    draw.rectangle((left, top, left + plot_w, top + plot_h), outline="black")
-    for frac in (0, 0.5, 1):
-        y = y0 + frac * (y1 - y0)
+    for y in nice_ticks(y0, y1):
+        draw.line((left, y_of(y), left + plot_w, y_of(y)), fill=GRID)
         draw.text((left - 6, y_of(y)), number(y), fill="black", font=face, anchor="rm")
-        x = x0 + frac * (x1 - x0)
-        draw.text((x_of(x), top + plot_h + 14), f"{x:.0f}", fill="black", font=face, anchor="mm")
+    for x in nice_ticks(x0, x1):
+        draw.line((x_of(x), top, x_of(x), top + plot_h), fill=GRID)
+        draw.text((x_of(x), top + plot_h + 12), number(x), fill="black", font=face, anchor="mm")
+    draw.text((left + plot_w / 2, top + plot_h + 30), x_title, fill="black", font=face, anchor="mm")
+    draw.rectangle((left, top, left + plot_w, top + plot_h), outline="black")
     for i, (name, pts) in enumerate(series.items()):
         colour = COLOURS[i % len(COLOURS)]
         if len(pts) > 1:
@@ -122,5 +142,5 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
         if legend:
             ly = top + 10 + 22 * i
             draw.line((left + plot_w + 14, ly, left + plot_w + 34, ly), fill=colour, width=3)
-            draw.text((left + plot_w + 40, ly), clip_text(name, 22), fill="black", font=face, anchor="lm")
+            draw.text((left + plot_w + 40, ly), name, fill="black", font=face, anchor="lm")
     return image

@@ -236,8 +236,9 @@ MEASUREMENT_HEADERS = ["variant", "score", "FID", "precision", "recall", "class 
 
 
 def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
-    """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world``, a running mean
-    over ``smooth`` logged points; ``curve`` is a key of ``CURVES``."""
+    """A DataFrame (step, value, variant) of one training curve of every finished variant of ``world`` (named by its
+    checkpoint without the "-<world>" suffix), a running mean over ``smooth`` logged points; ``curve`` is a key of
+    ``CURVES``."""
     import pandas as pd
 
     from core.engine.loss_log import read_loss_log
@@ -251,12 +252,21 @@ def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
         if points:
             frame = pd.DataFrame(points, columns=["step", "value"])
             frame["value"] = frame["value"].rolling(smooth, min_periods=1).mean()
-            frame["variant"] = name
+            frame["variant"] = name.removesuffix(f"-{world}")  # the chart's legend fits one line at 1024 px
             frames.append(frame)
     if not frames:
         return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
                              "variant": pd.Series(dtype="str")})
     return pd.concat(frames, ignore_index=True)
+
+
+def curves_chart(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
+    """:func:`curves` drawn as one chart (PIL, 900 px wide, a legend naming every variant beside it)."""
+    from core.evaluation.charts import line_chart
+
+    frame = curves(curve, smooth, world)
+    series = {name: list(zip(rows["step"], rows["value"])) for name, rows in frame.groupby("variant", sort=False)}
+    return line_chart(series, f"{curve} of every {world} variant (running mean over {smooth} logged points)")
 
 
 def why_it_matters(world: str = "digits") -> str:
