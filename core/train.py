@@ -5,8 +5,9 @@
     torchrun --standalone --nproc_per_node 2 -m core.train vae ...      # 2 processes (gloo on CPU)
     accelerate launch -m core.train diffusion ...                      # many GPUs
 
-A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over); Ctrl-C saves
-a checkpoint before exiting. ``--reevaluate`` measures a finished checkpoint again (new metrics or
+A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over); Ctrl-C (or kill) stops after the
+current step and saves a checkpoint before exiting (a second Ctrl-C stops at once, unsaved). A finished model in
+``--out`` is kept unless ``--overwrite`` is given. ``--reevaluate`` measures a finished checkpoint again (new metrics or
 figures) from its exported files alone.
 """
 
@@ -28,6 +29,8 @@ def build_parser(method: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="a train_config.json to start from (flags override it)")
     parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train over a finished model in --out (without it such a folder is refused)")
     parser.add_argument("--from-export", action="store_true",
                         help="no resume state in --out: continue from its exported weights and trainer_state.json "
                              "(fresh optimizers; a GAN's discriminator from the export, if it has one)")
@@ -39,10 +42,20 @@ def build_parser(method: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a user's mistake is one ``error:`` line (exit status 2), never a traceback."""
+    from core.engine.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in METHODS and ":" not in argv[0]):
-        print(f"usage: python -m core.train {{{','.join(METHODS)}}} [--help] [options]", file=sys.stderr)
-        return 2
+    usage = f"usage: python -m core.train {{{','.join(METHODS)}}} [--help] [options]"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage + "\n\n" + __doc__.strip(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] not in METHODS and ":" not in argv[0]:
+        raise ValueError(f"unknown method {argv[0]!r}; choose one of {', '.join(METHODS)}")
     name, rest = argv[0], argv[1:]
     cls = get_method_class(name)
     args = build_parser(name).parse_args(rest)
@@ -68,9 +81,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {k} = {v:.4g}")
         return 0
 
-    cancel = threading.Event()
-    # kill (SIGTERM) stops after the current step and saves, like Ctrl-C; background jobs ignore SIGINT
-    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    check_not_finished(out, args)
+    cancel, stopped_by = threading.Event(), []
+
+    def stop(signum, _frame):
+        """Ctrl-C or kill: stop after the current step and save; a second Ctrl-C stops at once (unsaved)."""
+        if signum == signal.SIGINT and cancel.is_set():
+            raise KeyboardInterrupt
+        stopped_by.append(signum)
+        cancel.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (background jobs ignore SIGINT: kept so)
+        signal.signal(signal.SIGINT, stop)
     trainer = Trainer(cls(config), out, cancel=cancel, resume=not args.fresh, command=command,
                       from_export=args.from_export)
     main_process = int(os.environ.get("RANK", "0")) == 0
@@ -91,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in event.losses.items():
                     bar.write(f"  {k} = {v:.4g}")
     except KeyboardInterrupt:
-        cancel.set()
-        events.close()  # the trainer saves a checkpoint on close
-        print(f"\ninterrupted; checkpoint saved in {out}; run the same command to resume", file=sys.stderr)
+        print(f"\nstopped at once (a second Ctrl-C): only the last periodic checkpoint in {out} is kept",
+              file=sys.stderr)
         return 130
     finally:
         if bar is not None:
@@ -102,7 +124,23 @@ def main(argv: list[str] | None = None) -> int:
 
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
+    if stopped_by:
+        print(f"stopped; checkpoint saved in {out}; run the same command to resume", file=sys.stderr)
+        return 128 + stopped_by[0]
     return 0
+
+
+def check_not_finished(out: str, args) -> None:
+    """Refuse to train afresh over a finished (or bundled) model in ``out``, unless ``--overwrite`` is given."""
+    from pathlib import Path
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    finished = any((folder / f).exists() for f in ("trainer_state.json", "config.json"))
+    if finished and not (folder / "resume").exists() and not (args.from_export or args.overwrite):
+        raise ValueError(f"{out} holds a finished model: choose another --out, continue it with --from-export, "
+                         "or pass --overwrite to train over it")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_loss_goes_down_and_checkpoint_rebuilds_model(tmp_path):
     assert ToyConfig.load(out / "train_config.json") == config()
     card = (out / "README.md").read_text()
     assert "40 of 40" in card and "wall time" in card and "| mse |" in card
-    assert "checkpoint `run`" in card and f"--out {out.as_posix()}`" in card   # the folder it is in
+    assert "checkpoint `run`" in card and f"--out {out.as_posix()} --overwrite`" in card   # the folder it is in
 
 
 def test_resume_after_interruption_is_exact(tmp_path):
@@ -168,7 +168,10 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
     assert state["param_groups"][0]["lr"] == 1e-4  # what the resumed run used
 
 
-def test_cli_run_stopped_with_sigterm_saves_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_run_stopped_with_kill_or_ctrl_c_saves_and_exits(tmp_path, signum):
+    """kill or Ctrl-C: the run stops after its step, saves, and exits 128 + the signal (not 0: it did not finish).
+    Ctrl-C used to end the trainer inside a step: nothing was saved although the message said so."""
     out = tmp_path / "term"
     cmd = [sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--steps", "1000000", "--batch-size", "16",
            "--checkpoint-every", "0", "--sample-every", "0", "--log-every", "5", "--out", str(out)]
@@ -178,10 +181,10 @@ def test_cli_run_stopped_with_sigterm_saves_and_exits_cleanly(tmp_path):
         if "starting" in line:
             break
     time.sleep(2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     output = proc.communicate(timeout=60)[0]
-    assert proc.returncode == 0, output[-2000:]
-    assert "cancelled at step" in output
+    assert proc.returncode == 128 + signum, output[-2000:]
+    assert "cancelled at step" in output and "checkpoint saved" in output
     assert (out / "resume" / "trainer_state.json").is_file() and (out / "model.safetensors").is_file()
 
 
@@ -225,7 +228,7 @@ def test_model_card_offers_the_saved_config_when_legs_differ_only_in_steps(tmp_p
     list(Trainer(ToyMethod(config(steps=20)), out, command="train --lr 0.1 --steps 20").run())
     card = (out / "README.md").read_text()
     assert "Reproduce it from the saved config" in card and "replay their commands" not in card
-    assert f"--config {out.as_posix()}/train_config.json --out {out.as_posix()}`" in card   # its real folder
+    assert f"--config {out.as_posix()}/train_config.json --out {out.as_posix()} --overwrite`" in card   # its real folder
 
 
 def test_reevaluate_rewrites_card_and_metrics_from_the_exported_folder_alone(tmp_path):

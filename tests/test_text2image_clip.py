@@ -71,6 +71,32 @@ def test_shape_groups_end_each_batch_in_captions_that_differ_only_in_shape():
         ClipConfig(shape_groups=1).validate()
 
 
+def test_pool_padding_trains_the_states_after_the_end_token():
+    """The CLIP loss reads each caption at its end token only, so the padding states after it (which a text-to-image
+    UNet reads too) get no gradient; with pool_padding they do."""
+    from core.engine import StepContext
+    from core.text2image.clip_method import ClipMethod
+    from core.text2image.config import ClipConfig
+
+    reached = {}
+    for pool in (False, True):
+        method = ClipMethod(ClipConfig(resolution=16, width=16, layers=1, heads=2, patch_size=8, projection_dim=8,
+                                       max_length=16, tokenizer_captions=200, pool_padding=pool, device="cpu"))
+        torch.manual_seed(0)
+        model = method.build_model()
+        grads = []
+        model.text_model.final_layer_norm.register_full_backward_hook(lambda m, gin, gout: grads.append(gout[0]))
+        batch = method.build_dataset("train").get_batch(list(range(8)))
+        out = method.training_step(model, batch, StepContext(0, SimpleNamespace(device=torch.device("cpu")), {}))
+        out["loss"].backward()
+        ids = method.tokenize(batch["text"], torch.device("cpu"))
+        eos = (ids == model.config.text_config.eos_token_id).int().argmax(1)
+        after = torch.arange(ids.shape[1])[None] > eos[:, None]                    # (B, L): the padding
+        assert after.any()
+        reached[pool] = float(grads[0][after].abs().sum())
+    assert reached[False] == 0 and reached[True] > 0
+
+
 def _one_hot_of(shape, colour, size):
     return torch.cat([torch.eye(8)[shape], torch.eye(8)[colour], torch.eye(3)[size]])
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 from .checkpoint import CheckpointError
 
-USER_ERRORS = (ValueError, CheckpointError, FileNotFoundError)
+USER_ERRORS = (ValueError, CheckpointError, OSError)  # OSError: a missing or unwritable file, a failed download
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

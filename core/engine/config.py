@@ -74,7 +74,7 @@ class TrainConfig:
                 raise ValueError(f"{f.name}={value!r} is not one of {list(f.metadata['choices'])}")
             if "range" in f.metadata:
                 low, high = f.metadata["range"]
-                if (low is not None and value < low) or (high is not None and value > high):
+                if value != value or (low is not None and value < low) or (high is not None and value > high):  # NaN
                     raise ValueError(f"{f.name}={value!r} is outside [{low}, {high}]")
         return self
 

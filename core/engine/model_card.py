@@ -89,7 +89,7 @@ def _reproduce(method: str, folder: Path, legs: list[dict]) -> str:
                 "holds only the last leg's; replay their commands in order to reproduce this checkpoint.")
     return ("Reproduce it from the saved config: "
             f"`python -m core.train {method} --config {project_relative(folder)}/train_config.json "
-            f"--out {project_relative(folder)}`.")
+            f"--out {project_relative(folder)} --overwrite` (`--overwrite` replaces the model in that folder).")
 
 
 def project_relative(folder: Path) -> str:

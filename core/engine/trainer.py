@@ -110,6 +110,9 @@ class Trainer:
             state = self._load_resume(raw, ema, optimizers, state)
         if self.from_export and state["step"] == 0:
             state = self._load_export(raw, ema)
+        if state["step"] > c.steps:
+            raise ValueError(f"steps {c.steps} is below the {state['step']} steps this run has trained: steps counts "
+                             "the whole run, resumed legs included; give more")
         self._resumed = state  # where this leg started: history of earlier legs, their steps and wall time
         if state["step"]:
             self.loss_log = read_loss_log(self.out_dir / "resume", state["step"]) or read_loss_log(self.out_dir,

@@ -92,7 +92,26 @@ class ClipMethod(CaptionedData, Method):
         target = torch.arange(n, device=ids.device)
         loss = (F.cross_entropy(out.logits_per_image, target) + F.cross_entropy(out.logits_per_text[:n], target)) / 2
         matched = (out.logits_per_image.argmax(1) == target).float().mean()
-        return {"loss": loss, "batch_accuracy": matched.detach()}
+        if not self.config.pool_padding:
+            return {"loss": loss, "batch_accuracy": matched.detach()}
+        padded = self._padding_logits(model, out, ids[:n])
+        padding_loss = (F.cross_entropy(padded, target) + F.cross_entropy(padded.T, target)) / 2
+        return {"loss": (loss + padding_loss) / 2, "eos_loss": loss.detach(), "padding_loss": padding_loss.detach(),
+                "batch_accuracy": matched.detach()}
+
+    @staticmethod
+    def _padding_logits(model, out, ids):
+        """Image-to-caption logits (B, B) with each caption pooled at a random position from its end token on (the
+        padding, which a text-to-image UNet reads too) instead of at the end token alone."""
+        import torch.nn.functional as F
+
+        states = out.text_model_output.last_hidden_state[:len(ids)]               # (B, L, D), final layer norm
+        length = ids.shape[1]
+        eos = (ids == model.config.text_config.eos_token_id).int().argmax(1)       # first end token
+        pick = eos + (torch.rand(len(ids), device=ids.device) * (length - eos)).long().clamp(max=length - 1 - eos)
+        text = F.normalize(model.text_projection(states[torch.arange(len(ids)), pick]), dim=-1)
+        image = F.normalize(out.image_embeds, dim=-1)
+        return model.logit_scale.exp() * image @ text.T
 
     @torch.no_grad()
     def sample(self, module, num, generator):

@@ -107,6 +107,9 @@ class ClipConfig(TrainConfig):
             captions differ in colour anyway (``shapes`` world).
         shape_groups: end each batch with this many groups of 8 one-object scenes of one colour and size that differ
             only in shape (``data.ShapeGroups``; ``shapes`` world, cached); 0 = random batches.
+        pool_padding: half the loss with each caption pooled at a random position after its end token instead of at
+            the end token: the padding states, which a text-to-image UNet reads beside the words but which the CLIP
+            loss never trains, then summarise the caption too.
     """
 
     dataset: str = choice("shapes", WORLDS)
@@ -128,6 +131,7 @@ class ClipConfig(TrainConfig):
     holdout: tuple[str, ...] = HOLDOUT
     hard_negatives: bool = False
     shape_groups: int = number(0, 0, 512)
+    pool_padding: bool = False
     cache_items: int = number(0, 0, 1_000_000)
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)
 

@@ -1,0 +1,40 @@
+"""``python -m core.train`` as a user meets it: one line for a mistake, a finished model kept (Ctrl-C and kill:
+test_engine_trainer.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+TOY = "tests.toy_method:ToyMethod"
+TINY = ["--batch-size", "8", "--sample-every", "0", "--log-every", "5", "--checkpoint-every", "1000"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vae", "--steps", "-5"], "steps=-5 is outside"),
+    (["vae", "--lr", "nan"], "lr=nan is outside"),            # NaN compared false with both bounds and slipped by
+    (["nope"], "unknown method 'nope'"),
+    (["vae", "--config", "/nonexistent.json"], "No such file"),
+])
+def test_a_mistake_is_one_error_line_not_a_traceback(tmp_path, capsys, args, message):
+    from core.train import main
+
+    assert main(args + ["--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_finished_model_is_kept_unless_overwrite_and_steps_count_the_whole_run(tmp_path, capsys):
+    from core.train import main
+
+    out = str(tmp_path / "done")
+    assert main([TOY, "--steps", "10", *TINY, "--out", out]) == 0
+    import shutil
+
+    shutil.rmtree(tmp_path / "done" / "resume")  # as a bundled model ships: no resume state
+    weights = (tmp_path / "done" / "model.safetensors").read_bytes()
+    assert main([TOY, "--steps", "20", *TINY, "--out", out]) == 2                     # a fresh run over it: refused
+    assert "holds a finished model" in capsys.readouterr().err
+    assert (tmp_path / "done" / "model.safetensors").read_bytes() == weights
+    assert main([TOY, "--steps", "5", *TINY, "--out", out, "--from-export"]) == 2      # fewer than it has trained
+    assert "below the 10 steps this run has trained" in capsys.readouterr().err
+    assert main([TOY, "--steps", "20", *TINY, "--out", out, "--overwrite"]) == 0
