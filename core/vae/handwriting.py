@@ -40,10 +40,13 @@ def digit_class_kept(module, test, num: int, trained_on: str = "digits") -> dict
         batch = test.get_batch(list(range(start, min(n, start + BATCH))))
         right += kept(batch["image"], batch["label"])[0]
     metrics = {"class_kept": right / n}
+    side = batch["image"].shape[-1]  # the model's input size: real 28 px digits are resized to it (a 32 px VAE)
     for name, (images, labels) in real_digit_sets(trained_on).items():
         right, sq = 0, 0.0
         for start in range(0, len(labels), BATCH):
             x = torch.from_numpy(images[start:start + BATCH]).float().div(255.0)
+            if x.shape[-1] != side:
+                x = torch.nn.functional.interpolate(x, size=(side, side), mode="bilinear", antialias=True)
             r, s = kept(x, torch.from_numpy(labels[start:start + BATCH]))
             right, sq = right + r, sq + s
         metrics[f"real/{name}_class_kept"] = right / len(labels)
