@@ -160,6 +160,25 @@ def test_save_then_load_gives_the_same_image_in_genlab_and_in_diffusers(tmp_path
     assert torch.allclose(theirs, _run(pipe).images, atol=1e-5)
 
 
+def test_a_bundled_model_runs_in_diffusers_with_its_text_encoder_passed_in_as_the_readme_says():
+    """A bundled folder leaves its frozen text encoder out (kept once, in the CLIP's folder; the README said
+    from_pretrained(folder) alone ran it): with the README's text_encoder= it gives GenLab's image."""
+    import transformers
+    from diffusers import StableDiffusionPipeline
+
+    from core.engine import resolve_checkpoint
+    from core.text2image.pipeline import load_pipeline, sampling_scheduler
+
+    folder = resolve_checkpoint("text2image", "t2i-clip-shapes")
+    text_encoder = transformers.CLIPTextModel.from_pretrained(resolve_checkpoint("text2image", "clip-shapes"),
+                                                              dtype=torch.float32)
+    plain = StableDiffusionPipeline.from_pretrained(folder, text_encoder=text_encoder, safety_checker=None)
+    plain.scheduler = sampling_scheduler(plain, "ddim")
+    theirs = plain("a large red circle", num_inference_steps=3, guidance_scale=3.0, output_type="pt",
+                   generator=torch.Generator().manual_seed(0)).images
+    assert torch.allclose(theirs, _run(load_pipeline(folder)).images, atol=1e-4)
+
+
 def test_a_folder_that_is_not_a_pipeline_is_refused(tmp_path):
     from core.text2image.pipeline import load_pipeline
 

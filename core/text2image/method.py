@@ -248,6 +248,6 @@ Held out of training (no scene holding one of them was shown): {', '.join(c.hold
 `samples.png`: DDIM {c.sample_steps} steps, w = {c.sample_guidance:g}, seed {c.seed}, one image per prompt of
 `core.text2image.method.SAMPLE_PROMPTS` (row-major; images 11 and 12 are held-out combinations).
 
-Load: `core.text2image.pipeline.load_pipeline(folder)`, or with diffusers alone
-`StableDiffusionPipeline.from_pretrained(folder)`.
+Load: `core.text2image.pipeline.load_pipeline(folder)`, or with diffusers, passing in the text encoder this folder
+leaves out: `StableDiffusionPipeline.from_pretrained(folder, text_encoder=core.text2image.text_encoders.load_text_encoder("{c.text_encoder}")[1])`.
 """
