@@ -27,13 +27,15 @@ def build_parser(method: str) -> argparse.ArgumentParser:
     cls = get_method_class(method)
     parser = argparse.ArgumentParser(prog=f"python -m core.train {method}", description=cls.__doc__)
     parser.add_argument("--config", help="a train_config.json to start from (flags override it)")
-    parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>)")
+    parser.add_argument("--out", help="output folder (default checkpoints/<method>/<method>-<dataset>, in the "
+                                      "folder GENLAB_CHECKPOINTS names if set)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing resume state in --out")
     parser.add_argument("--overwrite", action="store_true",
                         help="train over a finished model in --out (without it such a folder is refused)")
     parser.add_argument("--from-export", action="store_true",
                         help="no resume state in --out: continue from its exported weights and trainer_state.json "
-                             "(fresh optimizers; a GAN's discriminator from the export, if it has one)")
+                             "(fresh optimizers; a GAN's discriminator from the export, if it has one; --config "
+                             "defaults to its train_config.json)")
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the finished checkpoint in --out again and rewrite its card, figures and "
                              "metrics (needs no resume state; --config defaults to its train_config.json)")
@@ -59,11 +61,13 @@ def _main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     cls = get_method_class(name)
     args = build_parser(name).parse_args(rest)
-    if args.reevaluate and not args.config and args.out:
+    if (args.reevaluate or args.from_export) and not args.config and args.out:  # the model's own settings
         args.config = os.path.join(args.out, "train_config.json")
     base = cls.config_class.load(args.config) if args.config else None
     config = cls.config_class.from_args(args, base)
-    out = args.out or os.path.join("checkpoints", cls.name, f"{cls.name}-{config.dataset}")
+    from core.engine.checkpoint import checkpoint_root
+
+    out = args.out or str(checkpoint_root() / getattr(cls, "checkpoint_dir", cls.name) / f"{cls.name}-{config.dataset}")
     command = "python -m core.train " + " ".join(shlex.quote(a) for a in argv)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         command = f"torchrun --nproc_per_node {os.environ['WORLD_SIZE']} -m core.train " + " ".join(
@@ -78,7 +82,7 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"re-evaluated {out}:")
         for k, v in metrics.items():
             if isinstance(v, (int, float)):
-                print(f"  {k} = {v:.4g}")
+                print(f"  {k} = {_number(v)}")
         return 0
 
     check_not_finished(out, args)
@@ -112,7 +116,7 @@ def _main(argv: list[str] | None = None) -> int:
             elif event.kind in ("checkpoint", "evaluating", "done", "cancelled"):
                 bar.write(event.message or f"{event.kind}: {event.path}")
                 for k, v in event.losses.items():
-                    bar.write(f"  {k} = {v:.4g}")
+                    bar.write(f"  {k} = {_number(v)}")
     except KeyboardInterrupt:
         print(f"\nstopped at once (a second Ctrl-C): only the last periodic checkpoint in {out} is kept",
               file=sys.stderr)
@@ -128,6 +132,11 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"stopped; checkpoint saved in {out}; run the same command to resume", file=sys.stderr)
         return 128 + stopped_by[0]
     return 0
+
+
+def _number(value: float) -> str:
+    """A metric for the terminal: whole numbers whole (10000, not 1e+04), others to 4 significant digits."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
 
 
 def check_not_finished(out: str, args) -> None:

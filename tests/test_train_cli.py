@@ -38,3 +38,21 @@ def test_a_finished_model_is_kept_unless_overwrite_and_steps_count_the_whole_run
     assert main([TOY, "--steps", "5", *TINY, "--out", out, "--from-export"]) == 2      # fewer than it has trained
     assert "below the 10 steps this run has trained" in capsys.readouterr().err
     assert main([TOY, "--steps", "20", *TINY, "--out", out, "--overwrite"]) == 0
+
+
+def test_the_default_out_is_in_the_checkpoints_folder_and_from_export_keeps_the_models_settings(tmp_path, monkeypatch):
+    """The default --out was relative to the working directory (GENLAB_CHECKPOINTS ignored); --from-export built the
+    default model, not the folder's, and failed on its weights."""
+    import json
+
+    from core.train import main
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    assert main([TOY, "--steps", "5", "--hidden", "12", *TINY]) == 0
+    (out,) = (tmp_path / "toy").iterdir()
+    assert json.loads((out / "train_config.json").read_text())["hidden"] == 12
+    import shutil
+
+    shutil.rmtree(out / "resume")
+    assert main([TOY, "--steps", "8", *TINY, "--out", str(out), "--from-export"]) == 0
+    assert json.loads((out / "train_config.json").read_text())["hidden"] == 12

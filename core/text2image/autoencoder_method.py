@@ -122,6 +122,7 @@ class AutoencoderMethod(Method):
     """A KL autoencoder (diffusers ``AutoencoderKL``) for latent diffusion."""
 
     name = "autoencoder"
+    checkpoint_dir = "text2image"  # its models sit beside the text-to-image ones that use them
     config_class = AutoencoderConfig
 
     def build_dataset(self, split: str = "train"):

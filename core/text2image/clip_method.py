@@ -47,6 +47,7 @@ class ClipMethod(CaptionedData, Method):
     """CLIP (``transformers.CLIPModel``) trained from scratch on a world's captions and images."""
 
     name = "clip"
+    checkpoint_dir = "text2image"  # its models sit beside the text-to-image ones that use them
     config_class = ClipConfig
 
     @property
