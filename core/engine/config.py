@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -106,11 +107,17 @@ class TrainConfig:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add one ``--field`` flag per config field (defaults come from ``--config`` or the class)."""
-        hints = typing.get_type_hints(cls)
+        hints, docs = typing.get_type_hints(cls), field_docs(cls)
         for f in fields(cls):
             flag = "--" + f.name.replace("_", "-")
             kind = hints[f.name]
-            kwargs = {"dest": f.name, "default": None, "help": f.metadata.get("help", "")}
+            text = f.metadata.get("help") or docs.get(f.name, "")
+            if "range" in f.metadata:
+                low, high = (f"{v:,}" if float(v).is_integer() else f"{v:g}" for v in f.metadata["range"])
+                text += f" [{low} to {high}]"
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            text += f" (default: {','.join(map(str, default)) if isinstance(default, tuple) else default!r})"
+            kwargs = {"dest": f.name, "default": None, "help": text.strip().replace("%", "%%")}
             if kind is bool:
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
                 continue
@@ -126,6 +133,35 @@ class TrainConfig:
             if value is not None:
                 data[f.name] = value
         return cls.from_dict(data)
+
+
+NAMES = r"(\w+(?:\s*[/,]\s*\w+)*)"  # a docstring entry's field names: "a", "a / b" or "a, b"
+
+
+def field_docs(cls) -> dict[str, str]:
+    """Each field's description from the "Args:" sections of ``cls``'s docstrings (its own over its bases'), for
+    ``--help``: "name: text", "a / b: text" or "a, b: text" entries, continued on more indented lines."""
+    import inspect
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        lines = inspect.cleandoc(klass.__doc__ or "").splitlines()
+        if "Args:" not in lines:
+            continue
+        names: list[str] = []
+        for line in lines[lines.index("Args:") + 1:]:
+            if not line.strip():
+                break
+            entry = re.match(rf"^    {NAMES}:\s*(.*)$", line)
+            if entry:  # "a: text. b / c: text" holds two entries
+                chunks = re.split(rf"(?<=[.;]) {NAMES}: ", entry.group(2))
+                pieces = [(entry.group(1), chunks[0])] + list(zip(chunks[1::2], chunks[2::2]))
+                for group, text in pieces:
+                    names = [n.strip() for n in re.split(r"[/,]", group)]
+                    docs.update({n: text for n in names})
+            elif names:
+                docs.update({n: docs[n] + " " + line.strip() for n in names})
+    return docs
 
 
 def _parser_type(kind):

@@ -44,6 +44,8 @@ class AutoencoderConfig(TrainConfig):
 
     Args:
         widths: channels per level; L levels give a latent of side resolution / 2^(L-1).
+        layers_per_block: residual blocks per level.
+        eval_images: held-out images whose reconstructions the card measures.
         kl_weight: weight of KL(q(z|x) || N(0, I)) (a light regulariser: the latent stays an image-like map).
         decoder_only: train the decoder alone, the encoder frozen (continue with ``--from-export``): the latent space,
             its ``scaling_factor`` and every diffusion model trained in it stay valid, as with Stable Diffusion's
@@ -102,6 +104,9 @@ class ClipConfig(TrainConfig):
         vocab_size: tokens of the BPE tokenizer trained on ``tokenizer_captions`` training captions.
         max_length: tokens per prompt, start and end included (the text tower's positions).
         holdout: "colour shape" pairs whose scenes are never shown (the same as the UNet's).
+        tokenizer_captions: training captions the tokenizer is trained on.
+        cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
+        weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
         hard_negatives: also score each image against its own caption with one shape word swapped for another
             (NegCLIP, Yuksekgonul et al. 2023), so that telling shapes apart pays even when the batch's other
             captions differ in colour anyway (``shapes`` world).
@@ -161,6 +166,8 @@ class Text2ImageConfig(TrainConfig):
         caption_dropout: probability of training on the empty prompt instead of the caption (the unconditional model).
         holdout: "colour shape" pairs whose scenes are never shown (compositional generalisation).
         beta_start / beta_end: Stable Diffusion's "scaled_linear" betas over ``num_train_timesteps``.
+        num_train_timesteps: T, the noise levels of the forward process.
+        weights_dtype: dtype of the exported weights ("float16" halves a bundled checkpoint; they load into float32).
         sample_steps / sample_guidance: DDIM steps and guidance scale w of the sample grids and the evaluation.
         eval_prompts: held-out prompts generated and read back by the world classifier at the end (0 skips).
         eval_one_object: one-object held-out prompts (after those) measured on their own, for a tighter figure on the
