@@ -69,3 +69,13 @@ def test_help_describes_every_flag_with_its_range_and_default():
                 assert action.help and not action.help.startswith(("(default", "[")), (method, action.option_strings)
     steps = next(a for a in build_parser("vae")._actions if a.dest == "steps").help
     assert "counting resumed" in steps and "[1 to 10,000,000]" in steps and "(default: 3000)" in steps
+
+
+def test_the_other_command_lines_answer_a_mistake_in_one_line(tmp_path, capsys):
+    from core.data.fashion_npm import main as fashion_main
+    from core.lora.__main__ import main as lora_main
+
+    assert fashion_main([str(tmp_path / "nowhere")]) == 2
+    assert lora_main(["--example", "--steps", "-1", "--out", str(tmp_path / "adapter")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2 and "steps -1 is outside" in err and "Traceback" not in err

@@ -87,14 +87,22 @@ def write_idx_files(clothes: str | os.PathLike, root: str | os.PathLike | None =
     return root
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
+    """The command line; a missing or unreadable folder is one ``error:`` line (exit status 2)."""
+    from core.engine.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("clothes", help="the package's src/clothes folder (0.json .. 9.json)")
     parser.add_argument("--root", default=None, help="where to write the IDX files (default: GenLab's dataset folder)")
     args = parser.parse_args(argv)
     root = write_idx_files(args.clothes, args.root)
     print(f"wrote Fashion-MNIST (60,000 train + 10,000 test) to {root}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

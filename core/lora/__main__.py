@@ -15,6 +15,13 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
+    """The command line; a user's mistake is one ``error:`` line (exit status 2), never a traceback."""
+    from core.engine.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")
     parser.add_argument("--images", nargs="*", default=[], help="3-20 instance images")

@@ -227,6 +227,13 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
 
 
 def main(argv=None) -> int:
+    """The command line; an offline download is one ``error:`` line (exit status 2), never a traceback."""
+    from core.engine.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.metrics.inception",
                                      description="Where the FID Inception-v3 weights are; --download fetches them.")
     parser.add_argument("--download", action="store_true", help=f"download {FILES[0]} into torch's hub cache")
@@ -235,7 +242,11 @@ def main(argv=None) -> int:
     if found is None and args.download:
         target = Path(torch.hub.get_dir()) / "checkpoints" / FILES[0]
         target.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(URL, str(target), hash_prefix="6726825d")
+        try:
+            torch.hub.download_url_to_file(URL, str(target), hash_prefix="6726825d")
+        except OSError as exc:  # offline: urllib's URLError
+            raise ConnectionError(f"could not download {URL} ({getattr(exc, 'reason', exc)}); on a machine with "
+                                  f"internet run this again, or copy {FILES[0]} into {target.parent}") from None
         found = target
     print(found if found else f"not found in {', '.join(map(str, search_folders()))} (--download fetches it)")
     return 0 if found else 1
