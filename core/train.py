@@ -61,8 +61,10 @@ def _main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     cls = get_method_class(name)
     args = build_parser(name).parse_args(rest)
-    if (args.reevaluate or args.from_export) and not args.config and args.out:  # the model's own settings
-        args.config = os.path.join(args.out, "train_config.json")
+    if (args.reevaluate or args.from_export) and args.out:
+        check_method(args.out, cls.name)
+        if not args.config:  # the model's own settings
+            args.config = os.path.join(args.out, "train_config.json")
     base = cls.config_class.load(args.config) if args.config else None
     config = cls.config_class.from_args(args, base)
     from core.engine.checkpoint import checkpoint_root
@@ -137,6 +139,18 @@ def _main(argv: list[str] | None = None) -> int:
 def _number(value: float) -> str:
     """A metric for the terminal: whole numbers whole (10000, not 1e+04), others to 4 significant digits."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
+def check_method(out: str, method: str) -> None:
+    """Refuse a folder whose finished model belongs to another method (its settings would not even load)."""
+    import json
+
+    try:
+        saved = json.loads(open(os.path.join(out, "trainer_state.json")).read()).get("method")
+    except (OSError, ValueError):
+        return
+    if saved and saved != method:
+        raise ValueError(f"{out} holds a {saved} checkpoint, not a {method} one: python -m core.train {saved} ...")
 
 
 def check_not_finished(out: str, args) -> None:

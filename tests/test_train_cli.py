@@ -38,6 +38,8 @@ def test_a_finished_model_is_kept_unless_overwrite_and_steps_count_the_whole_run
     assert main([TOY, "--steps", "5", *TINY, "--out", out, "--from-export"]) == 2      # fewer than it has trained
     assert "below the 10 steps this run has trained" in capsys.readouterr().err
     assert main([TOY, "--steps", "20", *TINY, "--out", out, "--overwrite"]) == 0
+    assert main(["vae", "--reevaluate", "--out", out]) == 2                             # another method's folder
+    assert "holds a toy checkpoint, not a vae one" in capsys.readouterr().err
 
 
 def test_the_default_out_is_in_the_checkpoints_folder_and_from_export_keeps_the_models_settings(tmp_path, monkeypatch):
