@@ -53,6 +53,7 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     page.get_by_role("tab", name="Draw", exact=True).click()
     canvas = page.locator("#translation-sketch canvas").first
     canvas.wait_for(timeout=10_000)
+    canvas.scroll_into_view_if_needed()  # a stroke below the fold never reaches the canvas
     page.wait_for_timeout(500)
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)

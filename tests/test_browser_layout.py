@@ -183,15 +183,16 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         # a stroke is encoded as it ends, no button pressed (the button is below the fold at 1024x768)
         seen = page.locator("#vae-own-seen img")
         before = seen.get_attribute("src") if seen.count() else None
-        page.wait_for_timeout(1000)  # the canvas takes its pointer events a moment after its toolbar shows (CI: 2 cores)
-        box = page.locator("#vae-sketch canvas").first.bounding_box()
+        canvas = page.locator("#vae-sketch canvas").first
+        canvas.scroll_into_view_if_needed()  # at 1024x768 the canvas starts at the fold: the stroke fell off screen
+        box = canvas.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
         page.mouse.down()
         for k in range(1, 11):
             page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.05 * k))
         page.mouse.up()
-        seen.wait_for(timeout=40_000)
-        wait_for_new_src(page, "#vae-own-seen img", before, timeout=40_000)
+        seen.wait_for(timeout=20_000)
+        wait_for_new_src(page, "#vae-own-seen img", before, timeout=20_000)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
