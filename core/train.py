@@ -143,11 +143,11 @@ def _number(value: float) -> str:
 
 def check_method(out: str, method: str) -> None:
     """Refuse a folder whose finished model belongs to another method (its settings would not even load)."""
-    import json
+    from core.engine.checkpoint import CheckpointError, read_json
 
     try:
-        saved = json.loads(open(os.path.join(out, "trainer_state.json")).read()).get("method")
-    except (OSError, ValueError):
+        saved = read_json(os.path.join(out, "trainer_state.json")).get("method")
+    except CheckpointError:  # none (or unreadable): the trainer says what is missing
         return
     if saved and saved != method:
         raise ValueError(f"{out} holds a {saved} checkpoint, not a {method} one: python -m core.train {saved} ...")
@@ -155,13 +155,11 @@ def check_method(out: str, method: str) -> None:
 
 def check_not_finished(out: str, args) -> None:
     """Refuse to train afresh over a finished (or bundled) model in ``out``, unless ``--overwrite`` is given."""
-    from pathlib import Path
+    from core.engine.checkpoint import is_finished
 
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
+    if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
-    finished = any((folder / f).exists() for f in ("trainer_state.json", "config.json"))
-    if finished and not (folder / "resume").exists() and not (args.from_export or args.overwrite):
+    if is_finished(out) and not (args.from_export or args.overwrite):
         raise ValueError(f"{out} holds a finished model: choose another --out, continue it with --from-export, "
                          "or pass --overwrite to train over it")
 

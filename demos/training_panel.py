@@ -16,6 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from core.engine import Trainer, resolve_checkpoint
+from core.engine.checkpoint import is_finished
 from core.engine.hosting import gpu_task
 from core.methods import get_method_class
 
@@ -102,7 +103,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     cls = get_method_class(method)
     config = cls.config_class.from_dict({**settings, "device": ctx.device.type})
     out = resolve_checkpoint(cls.name, name, must_exist=False)
-    if (out / "config.json").exists() and not (out / "resume").exists():
+    if is_finished(out):
         raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")
     rows: list[dict] = []
     grids: list[tuple] = []

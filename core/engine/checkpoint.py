@@ -239,6 +239,14 @@ def read_json(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
 
 
+def is_finished(folder) -> bool:
+    """Whether ``folder`` holds a finished (exported or bundled) model and no resume state: training into it
+    afresh would replace that model (the tab and ``python -m core.train`` refuse it unless asked)."""
+    folder = Path(folder)
+    exported = any((folder / f).exists() for f in ("trainer_state.json", "config.json"))
+    return exported and not (folder / "resume").exists()
+
+
 EXPORT_PREFIX = ".export-"  # the inference files are written in <out>/.export-XXXX, then moved into <out>
 
 

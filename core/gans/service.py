@@ -252,7 +252,7 @@ def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
         if points:
             frame = pd.DataFrame(points, columns=["step", "value"])
             frame["value"] = frame["value"].rolling(smooth, min_periods=1).mean()
-            frame["variant"] = name.removesuffix(f"-{world}")  # the chart's legend fits one line at 1024 px
+            frame["variant"] = name.removesuffix(f"-{world}")  # the chart's title names the world
             frames.append(frame)
     if not frames:
         return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),

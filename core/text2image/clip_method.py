@@ -109,7 +109,7 @@ class ClipMethod(CaptionedData, Method):
         states = out.text_model_output.last_hidden_state[:len(ids)]               # (B, L, D), final layer norm
         length = ids.shape[1]
         eos = (ids == model.config.text_config.eos_token_id).int().argmax(1)       # first end token
-        pick = eos + (torch.rand(len(ids), device=ids.device) * (length - eos)).long().clamp(max=length - 1 - eos)
+        pick = eos + (torch.rand(len(ids), device=ids.device) * (length - eos)).long()   # eos .. length - 1
         text = F.normalize(model.text_projection(states[torch.arange(len(ids)), pick]), dim=-1)
         image = F.normalize(out.image_embeds, dim=-1)
         return model.logit_scale.exp() * image @ text.T
