@@ -65,6 +65,8 @@ def _main(argv: list[str] | None = None) -> int:
         check_method(args.out, cls.name)
         if not args.config:  # the model's own settings
             args.config = os.path.join(args.out, "train_config.json")
+    if args.config:
+        check_config(args.config, cls)
     base = cls.config_class.load(args.config) if args.config else None
     config = cls.config_class.from_args(args, base)
     from core.engine.checkpoint import checkpoint_root
@@ -151,6 +153,26 @@ def check_method(out: str, method: str) -> None:
         return
     if saved and saved != method:
         raise ValueError(f"{out} holds a {saved} checkpoint, not a {method} one: python -m core.train {saved} ...")
+
+
+def check_config(path: str, cls) -> None:
+    """Refuse another method's ``train_config.json``: its settings mean nothing here and this method's defaults would
+    train in their place (a GAN's config given to ``vae`` trained a default VAE)."""
+    import dataclasses
+    import json
+
+    check_method(os.path.dirname(path) or ".", cls.name)
+    try:
+        keys = set(json.loads(open(path, encoding="utf-8").read()))
+    except (OSError, ValueError, TypeError):  # the config loader says what is wrong with the file
+        return
+    unknown = keys - {f.name for f in dataclasses.fields(cls.config_class)}
+    if not unknown:
+        return
+    for name in METHODS:
+        if name != cls.name and keys <= {f.name for f in dataclasses.fields(get_method_class(name).config_class)}:
+            raise ValueError(f"{path} is a {name} config ({', '.join(sorted(unknown)[:3])} mean nothing to "
+                             f"{cls.name}): python -m core.train {name} --config {path}")
 
 
 def check_not_finished(out: str, args) -> None:

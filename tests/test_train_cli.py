@@ -23,6 +23,21 @@ def test_a_mistake_is_one_error_line_not_a_traceback(tmp_path, capsys, args, mes
     assert err.startswith("error: ") and message in err and "Traceback" not in err and err.count("\n") == 1
 
 
+def test_another_methods_config_is_refused_not_replaced_by_defaults(tmp_path, capsys):
+    """A GAN's train_config.json given to ``vae`` trained a default VAE (its keys were dropped as unknown)."""
+    import shutil
+
+    from core.train import main
+
+    bundled = "checkpoints/gans/cgan-digits/train_config.json"
+    shutil.copy(bundled, tmp_path / "gan.json")
+    for config, message in ((bundled, "holds a gans checkpoint, not a vae one"),
+                            (str(tmp_path / "gan.json"), "is a gans config")):
+        assert main(["vae", "--config", config, "--steps", "1", "--out", str(tmp_path / "run")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_finished_model_is_kept_unless_overwrite_and_steps_count_the_whole_run(tmp_path, capsys):
     from core.train import main
 
