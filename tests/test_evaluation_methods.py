@@ -34,7 +34,7 @@ def test_translators_are_measured_against_their_targets_and_cyclegan_against_its
     rows = service.table_rows(results)
     assert [r[0] for r in rows] == ["R", "1", "2", "R2"] and "blonde" in rows[3][1]
     assert rows[0][2] != rows[3][2]  # the domain's own floor
-    asked = {(r[1], r[3]): float(r[4].split(" ± ")[0]) for r in service.conditional_rows(results)}
+    asked = {(r[1], r[3]): float(r[4].split("±")[0]) for r in service.conditional_rows(results)}
     pix2pix = "translation/pix2pix-labels2face"
     assert 10 < asked[(pix2pix, "PSNR (dB)")] < 100 and 0 < asked[(pix2pix, "SSIM")] < 1
     assert 0 < asked[(pix2pix, "LPIPS-style distance")] < 4

@@ -224,7 +224,8 @@ class Cancelled(Exception):
 
 
 def _pm(value: float, std: float) -> str:
-    return f"{number(value)} ± {number(std, 1)}"
+    """"value ± std" held together by no-break spaces (a narrow table column broke it after the value)."""
+    return f"{number(value)}\u00a0±\u00a0{number(std, 1)}"
 
 
 def _world_floor(results: dict) -> dict:

@@ -223,6 +223,11 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
                                                     for x in xs]
 
 
+def _origin(start: str, name: str) -> str:
+    """The model a UNet started from, by name; "its earlier version" when a model was retrained from its own UNet."""
+    return "its earlier version" if start == name else start
+
+
 def checkpoint_note(name: str) -> str:
     """A bundled text-to-image model in one plain sentence (text encoder, what it gets right and wrong), the prompt
     faithfulness figures in a toggle; a folder without GenLab's metrics (a Stable Diffusion) gets the sentence only."""
@@ -247,7 +252,7 @@ def checkpoint_note(name: str) -> str:
     start = config.get("init_unet") or ""
     sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} steps on the "
                 f"`{meta.get('dataset', '?')}` world's captions"
-                + (f" from the UNet of {Path(start).name}." if start else "."))
+                + (f" from the UNet of {_origin(Path(start).name, name)}." if start else "."))
     single = one_object_rates(m)
     if single:
         good = [k for k, v in single.items() if v >= 0.8]
