@@ -14,11 +14,14 @@ figures) from its exported files alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from core.methods import METHODS, get_method_class
 
@@ -65,9 +68,11 @@ def _main(argv: list[str] | None = None) -> int:
         check_method(args.out, cls.name)
         if not args.config:  # the model's own settings
             args.config = os.path.join(args.out, "train_config.json")
+    base = None
     if args.config:
-        check_config(args.config, cls)
-    base = cls.config_class.load(args.config) if args.config else None
+        settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        check_config(args.config, settings, cls)
+        base = cls.config_class.from_dict(settings)
     config = cls.config_class.from_args(args, base)
     from core.engine.checkpoint import checkpoint_root
 
@@ -155,22 +160,16 @@ def check_method(out: str, method: str) -> None:
         raise ValueError(f"{out} holds a {saved} checkpoint, not a {method} one: python -m core.train {saved} ...")
 
 
-def check_config(path: str, cls) -> None:
-    """Refuse another method's ``train_config.json``: its settings mean nothing here and this method's defaults would
-    train in their place (a GAN's config given to ``vae`` trained a default VAE)."""
-    import dataclasses
-    import json
-
+def check_config(path: str, settings: dict, cls) -> None:
+    """Refuse another method's ``train_config.json`` (``settings``, read from ``path``): its settings mean nothing here
+    and this method's defaults would train in their place (a GAN's config given to ``vae`` trained a default VAE)."""
     check_method(os.path.dirname(path) or ".", cls.name)
-    try:
-        keys = set(json.loads(open(path, encoding="utf-8").read()))
-    except (OSError, ValueError, TypeError):  # the config loader says what is wrong with the file
-        return
-    unknown = keys - {f.name for f in dataclasses.fields(cls.config_class)}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(cls.config_class)}
     if not unknown:
         return
     for name in METHODS:
-        if name != cls.name and keys <= {f.name for f in dataclasses.fields(get_method_class(name).config_class)}:
+        known = {f.name for f in dataclasses.fields(get_method_class(name).config_class)}
+        if name != cls.name and set(settings) <= known:
             raise ValueError(f"{path} is a {name} config ({', '.join(sorted(unknown)[:3])} mean nothing to "
                              f"{cls.name}): python -m core.train {name} --config {path}")
 

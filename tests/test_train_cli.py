@@ -35,6 +35,9 @@ def test_another_methods_config_is_refused_not_replaced_by_defaults(tmp_path, ca
                             (str(tmp_path / "gan.json"), "is a gans config")):
         assert main(["vae", "--config", config, "--steps", "1", "--out", str(tmp_path / "run")]) == 2
         assert message in capsys.readouterr().err
+    (tmp_path / "list.json").write_text("[1]")
+    assert main(["vae", "--config", str(tmp_path / "list.json"), "--out", str(tmp_path / "run")]) == 2
+    assert "a config is a JSON object of settings, not a list" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -84,7 +84,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        """Build from a dict, ignoring unknown keys (older or newer configs still load)."""
+        """Build from a dict, ignoring unknown keys (older or newer configs still load); ``ValueError`` if ``data``
+        is not a dict (a config file holding a JSON list, say)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a config is a JSON object of settings, not a {type(data).__name__}")
         names = {f.name: f for f in fields(cls)}
         hints = typing.get_type_hints(cls)
         kwargs = {}
