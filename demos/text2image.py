@@ -76,6 +76,13 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
            attention_sheet(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
 
 
+def model_view(name: str):
+    """The picked model's note and the guidance w its card was measured with (for the slider)."""
+    from core.text2image.service import card_guidance, checkpoint_note
+
+    return checkpoint_note(name), card_guidance(name)
+
+
 def attention_at_step(state, step):
     from core.text2image.views import attention_sheet
 
@@ -116,7 +123,8 @@ XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0
 
 
 def build(ctx: AppContext) -> None:
-    from core.text2image.service import MAX_GUIDANCE, MAX_IMAGES, MAX_STEPS, SAMPLERS, XY_MODES, list_models
+    from core.text2image.service import (DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_IMAGES, MAX_STEPS, SAMPLERS, XY_MODES,
+                                         list_models)
 
     gr.Markdown("Type a prompt about the shapes world (8 shapes, 8 colours, 3 sizes, left / right / above / below) and "
                 "watch the predicted image sharpen while the model denoises. The same seed gives the same image.")
@@ -128,7 +136,7 @@ def build(ctx: AppContext) -> None:
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-go")  # on screen beside the images
                 with gr.Row():
                     steps = Slider(1, MAX_STEPS, value=25, step=1, label="steps", elem_id="t2i-steps")
-                    guidance = Slider(0, MAX_GUIDANCE, value=4.0, step=0.5, label="guidance w", elem_id="t2i-guidance")
+                    guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 seed = seed_control("seed", elem_id="t2i-seed")
                 # sampler and number of images next to the other settings, not under the model's note
                 with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False,
@@ -181,10 +189,8 @@ def build(ctx: AppContext) -> None:
                         queue=False, trigger_mode="always_last")
         steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
         model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
-        from core.text2image.service import checkpoint_note
-
-        gr.on([model.change, *page_open()],
-              warn_and_keep(1)(checkpoint_note), model, note, api_visibility="private", queue=False)
+        gr.on([model.change, *page_open()],  # the guidance slider takes the model's card setting
+              warn_and_keep(2)(model_view), model, [note, guidance], api_visibility="private", queue=False)
 
     with gr.Tab("X/Y grid"):
         gr.Markdown("One prompt through many settings: guidance against steps, seeds against prompts, or models (text "

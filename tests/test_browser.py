@@ -106,6 +106,27 @@ def test_text_to_image_generates_with_attention_maps(page):
     assert page.errors == []
 
 
+def test_the_guidance_slider_follows_the_picked_model(page):
+    """Picking a text-to-image model sets the guidance slider to the w its card was measured with, and the note says
+    so; picking the first model again sets its own back."""
+    from core.text2image.service import card_guidance
+
+    page.get_by_role("tab", name="Text-to-image").first.click()
+    page.get_by_role("tab", name="Generate", exact=True).click()
+    number = page.locator("#t2i-guidance input[type=number]")
+    first = page.locator("#t2i-model input").input_value()
+    assert card_guidance(first) != card_guidance("t2i-clip-shapes"), "the test needs two models measured at two w"
+    for name in ("t2i-clip-shapes", first):
+        page.locator("#t2i-model input").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        page.locator("#t2i-model-note").get_by_text(name).first.wait_for(timeout=10_000)
+        page.wait_for_function(f"() => document.querySelector('#t2i-guidance input[type=number]').value == "
+                               f"'{card_guidance(name):g}'", timeout=10_000)
+        assert f"guidance w = {card_guidance(name):g}" in page.locator("#t2i-model-note").inner_text()
+    assert number.input_value() == f"{card_guidance(first):g}"
+    assert page.errors == []
+
+
 def test_the_xy_grid_shows_the_prompt_box_only_where_the_prompt_is_not_an_axis(page):
     page.get_by_role("tab", name="Text-to-image").first.click()
     page.get_by_role("tab", name="X/Y grid").first.click()

@@ -97,3 +97,27 @@ def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():
         start = json.loads((resolve_checkpoint("text2image", name) / "train_config.json").read_text()).get("init_unet")
         origin = start and ("its earlier version" if Path(start).name == name else Path(start).name)
         assert (f"from the UNet of {origin}." in lead if start else "from the UNet" not in lead), lead  # said
+
+
+def test_picking_a_model_sets_the_guidance_its_card_was_measured_with(tmp_path, monkeypatch):
+    """The slider takes the model's ``sample_guidance`` (a model is measured, and drawn best, at its own w); a Stable
+    Diffusion folder or hub id gets diffusers' 7.5; a config's odd value is clamped to the slider; an unknown name is
+    refused (the tab keeps the slider as it was)."""
+    from core.engine import CheckpointError
+    from demos.text2image import model_view
+
+    root = tmp_path / "text2image"
+    for name, config in {"own": {"sample_guidance": 6.5, "sample_steps": 30}, "huge": {"sample_guidance": 1e9},
+                         "nan": {"sample_guidance": float("nan")}, "sd": None}.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "model_index.json").write_text("{}")
+        if config is not None:
+            (root / name / "train_config.json").write_text(json.dumps(config))
+            (root / name / "genlab_text2image.json").write_text('{"text_encoder": "clip", "dataset": "shapes"}')
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    note, w = model_view("own")
+    assert w == 6.5 and "30 DDIM steps, guidance w = 6.5" in note
+    assert model_view("huge")[1] == 20.0 and model_view("nan")[1] == 4.0
+    assert model_view("sd")[1] == 7.5 and model_view("someone/stable-diffusion")[1] == 7.5
+    with pytest.raises(CheckpointError):
+        model_view("missing")

@@ -26,6 +26,8 @@ MAX_STEPS = 200
 MAX_IMAGES = 8
 MAX_GUIDANCE = 20.0
 MAX_PROMPT_CHARS = 20_000
+DEFAULT_GUIDANCE = 4.0
+PIPELINE_GUIDANCE = 7.5  # diffusers' StableDiffusionPipeline default guidance_scale
 
 
 def online() -> bool:
@@ -97,7 +99,7 @@ class Request:
     num_images: int
 
 
-def check_request(prompt, negative_prompt="", steps=25, guidance=4.0, seed=0, sampler="ddim", num_images=1) -> Request:
+def check_request(prompt, negative_prompt="", steps=25, guidance=DEFAULT_GUIDANCE, seed=0, sampler="ddim", num_images=1) -> Request:
     """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one."""
     g = guidance
     if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(float(g)):
@@ -228,6 +230,34 @@ def _origin(start: str, name: str) -> str:
     return "its earlier version" if start == name else start
 
 
+def _hub_id(name) -> bool:
+    """Whether ``name`` reads as a hub id ("owner/name"), for a model not found on disk."""
+    return isinstance(name, str) and name.count("/") == 1 and ".." not in name
+
+
+def card_guidance(name: str) -> float:
+    """The guidance w a model's card was measured with (its config's ``sample_guidance``): the tab's slider takes it
+    when the model is picked. A pipeline without GenLab's config (a Stable Diffusion folder or hub id) gets 7.5,
+    diffusers' default for Stable Diffusion.
+
+    Raises:
+        ValueError / FileNotFoundError: as :func:`core.engine.resolve_checkpoint` for an unknown or unsafe name.
+    """
+    import json
+
+    try:
+        folder = resolve_checkpoint(METHOD, name)
+    except Exception:
+        if _hub_id(name):
+            return PIPELINE_GUIDANCE
+        raise
+    try:
+        w = float(json.loads((folder / "train_config.json").read_text())["sample_guidance"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return PIPELINE_GUIDANCE
+    return min(max(w, 0.0), MAX_GUIDANCE) if math.isfinite(w) else DEFAULT_GUIDANCE
+
+
 def checkpoint_note(name: str) -> str:
     """A bundled text-to-image model in one plain sentence (text encoder, what it gets right and wrong), the prompt
     faithfulness figures in a toggle; a folder without GenLab's metrics (a Stable Diffusion) gets the sentence only."""
@@ -238,7 +268,7 @@ def checkpoint_note(name: str) -> str:
     try:
         folder = resolve_checkpoint(METHOD, name)
     except Exception:
-        if isinstance(name, str) and name.count("/") == 1 and ".." not in name:  # a hub id: nothing on disk
+        if _hub_id(name):  # nothing on disk
             return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub (loaded with --online)."
         raise
     try:
@@ -260,6 +290,8 @@ def checkpoint_note(name: str) -> str:
         sentence += (" On one-object prompts it gets " + _listing([f"the {k} right {percent(single[k])}" for k in good])
                      + (" of the time" if good else "") + ("; " if good and bad else "")
                      + _listing([f"the {k} only {percent(single[k])}" for k in bad]) + ".")
+    sentence += (f" Its card's setting: {int(config.get('sample_steps', 25))} DDIM steps, guidance w = "
+                 f"{float(config.get('sample_guidance', DEFAULT_GUIDANCE)):g} (the guidance slider is set to it).")
     def both(prefix: str, k: str) -> str:   # "all prompts / one-object prompts" of a reading of the real images
         return percent(m.get(f"{prefix}/{k}", 0)) + (f" / {percent(m[f'{prefix}_single/{k}'])}"
                                                      if f"{prefix}_single/{k}" in m else "")
