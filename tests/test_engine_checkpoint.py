@@ -138,3 +138,27 @@ def test_drop_load_paths_makes_a_resaved_model_write_the_same_config(tmp_path):
     assert (again / "config.json").read_text() == (first / "config.json").read_text()
     assert "_name_or_path" in json.loads((outside / "config.json").read_text())
     assert AutoencoderKL.from_pretrained(again).config.block_out_channels == [8]
+
+
+def test_written_checkpoints_are_readable_by_other_accounts(tmp_path):
+    """safetensors and tempfile create 0600 files and 0700 folders: an atomic folder (the LoRA adapters, a resume
+    state, a converted StyleGAN) and a trainer's export get the modes of a file the user saved (0644, folders 0755)."""
+    import stat
+    import subprocess
+    import sys
+
+    def modes(folder):
+        return {p.relative_to(folder).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [folder, *folder.rglob("*")]}
+
+    with atomic_folder(tmp_path / "adapter") as tmp:
+        (tmp / "sub").mkdir()
+        save_file({"w": torch.zeros(2)}, str(tmp / "sub" / "weights.safetensors"))
+        assert stat.S_IMODE(os.stat(tmp / "sub" / "weights.safetensors").st_mode) == 0o600  # what safetensors writes
+    assert modes(tmp_path / "adapter") == {".": 0o755, "sub": 0o755, "sub/weights.safetensors": 0o644}
+
+    out = tmp_path / "toy" / "export"
+    env = os.environ | {"GENLAB_CHECKPOINTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--steps", "2", "--batch-size",
+                    "4", "--out", str(out)], check=True, env=env, capture_output=True)
+    bad = {name: oct(mode) for name, mode in modes(out).items() if mode & 0o044 != 0o044}
+    assert not bad, bad

@@ -92,6 +92,26 @@ def _is_checkpoint(path: Path) -> bool:
                                                "latest_net_G_A.pth"))
 
 
+FILE_MODE, FOLDER_MODE = 0o644, 0o755
+
+
+def make_readable(path: str | Path) -> None:
+    """Give a written file, or a folder and everything under it, the modes of a file the user saved (0644, folders
+    0755; links left alone). ``tempfile`` creates 0600 files and 0700 folders and safetensors writes 0600 files, so a
+    checkpoint exported through them could not be read by another account: the web server serving the app, a
+    classmate on a shared machine."""
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if path.is_dir():
+        os.chmod(path, FOLDER_MODE)
+        for item in path.rglob("*"):
+            if not item.is_symlink():
+                os.chmod(item, FOLDER_MODE if item.is_dir() else FILE_MODE)
+    elif path.exists():
+        os.chmod(path, FILE_MODE)
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path):
     """Yield a temporary folder next to ``path``; on success it replaces ``path`` by rename.
@@ -103,6 +123,7 @@ def atomic_folder(path: str | Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
+        make_readable(tmp)
         old = None
         if path.exists():
             old = path.parent / f".{path.name}.old-{os.getpid()}"
@@ -133,6 +154,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    make_readable(tmp)
     os.replace(tmp, path)
 
 

@@ -20,8 +20,8 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, read_json, recover_folder,
-                         same_weights)
+from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, make_readable, read_json,
+                         recover_folder, same_weights)
 from .device import hardware, resolve_device
 from .events import TrainEvent
 from .loss_log import LOSS_LOG, read_loss_log, thin_rows
@@ -274,7 +274,7 @@ class Trainer:
                 elif f.suffix == ".safetensors" and not target.is_symlink() and same_weights(f, target):
                     continue  # unchanged weights keep their file (and a bundle's history stays one version long)
                 else:
-                    os.chmod(f, 0o644)  # temporary files are created private
+                    make_readable(f)  # temporary files are created private
                     os.replace(f, target)
 
     def reevaluate(self) -> dict:

@@ -163,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError) as exc:  # expected: a refused pickle, not a generator, no file
         print(f"cannot convert {args.checkpoint}: {exc}", file=sys.stderr)
         return 1
-    G.save_pretrained(args.out)
+    from core.engine.checkpoint import atomic_folder
+
+    with atomic_folder(args.out) as tmp:  # readable by the app's account, and never half-written
+        G.save_pretrained(tmp)
     centre = "its stored latent_avg" if latent_avg is not None else "the mean of 4096 mapped z"
     print(f"converted {args.checkpoint} ({G.resolution}x{G.resolution}, {G.num_ws} ws; truncation centre: {centre}) "
           f"-> {args.out}")
