@@ -40,9 +40,8 @@ def test_card_figures_reproduce(folder: Path, tmp_path: Path):
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("resume"))
     if folder.parent.name == "lora":
-        argv = json.loads((folder / "command.json").read_text())  # the training command's arguments
-        argv[argv.index("--out") + 1] = str(copy)
-        subprocess.run([sys.executable, "-m", "core.lora", *argv, "--reevaluate"], cwd=ROOT, check=True)
+        # the card's line: the adapter's own command (base, images, settings) from its command.json
+        subprocess.run([sys.executable, "-m", "core.lora", "--out", str(copy), "--reevaluate"], cwd=ROOT, check=True)
         after = scalar_metrics(json.loads((copy / "metrics.json").read_text()))
     else:
         from core.engine import Trainer

@@ -275,3 +275,27 @@ def test_the_concept_reading_finds_the_instances_concept_and_not_random_scenes()
     scenes = Shapes("test", seed=5).get_batch(list(range(100)))["image"]
     assert name.startswith("purple ") and reads[""](instances) >= 0.8 and reads["_colour"](instances) == 1.0
     assert reads[""](scenes) <= 0.1 and reads["_colour"](scenes) <= 0.4 and reads["_shape"](scenes) <= 0.4
+
+
+def test_the_command_line_reevaluates_from_the_adapters_own_command_and_refuses_a_folder_without_one(tmp_path, capsys):
+    """``python -m core.lora --out F --reevaluate`` takes base, images and settings from F/command.json; a folder
+    without an adapter is one error line naming what is missing (it used to ask for instance images)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.lora.__main__ import main
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-m", "core.lora", "--out", str(tmp_path / "nope"), "--reevaluate"],
+                         cwd=root, capture_output=True, text=True)
+    assert run.returncode == 2 and "adapter.json or command.json is missing" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+    folder = tmp_path / "stored"
+    folder.mkdir()
+    (folder / "adapter.json").write_text("{}")
+    (folder / "command.json").write_text(json.dumps(["--base", "no-such-base", "--example", "--out", "elsewhere"]))
+    assert main(["--out", str(folder), "--reevaluate"]) == 2
+    assert "no-such-base" in capsys.readouterr().err  # the stored command's base is the one loaded (refused here)

@@ -38,8 +38,18 @@ def _main(argv=None) -> int:
     parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--reevaluate", action="store_true", help="measure the adapter in --out again (no training)")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="measure the adapter in --out again with the settings and images of its command (no "
+                             "training; other flags are ignored)")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.reevaluate:  # the adapter's own command: its base, images and settings
+        if not (out / "adapter.json").is_file() or not (out / "command.json").is_file():
+            raise ValueError(f"{out} holds no adapter trained by this command (adapter.json or command.json is "
+                             f"missing); train one first, e.g. python -m core.lora --example --out {out}")
+        argv = json.loads((out / "command.json").read_text())
+        args = parser.parse_args([*argv, "--out", str(out)])
+        args.reevaluate = True
 
     import torch
 
@@ -58,10 +68,7 @@ def _main(argv=None) -> int:
         print("warning:", w)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     images = example_concept() if args.example else load_images(args.images, side)
-    out = Path(args.out)
-    if args.reevaluate:
-        argv = json.loads((out / "command.json").read_text())
-    else:
+    if not args.reevaluate:
         for event in train_adapter(pipe, args.base, images, config, out):
             if "loss" in event and event["step"] % 50 == 0:
                 print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}", flush=True)
@@ -85,9 +92,8 @@ diffusers' format).
 {command}
 ```
 
-Measure it again: `python -m core.lora --example --out {out} --reevaluate` (with `--images ...` instead of `--example` for
-an adapter of your own images; the figures below use seeds
-0-{m['seeds'] - 1}).
+Measure it again: `python -m core.lora --out {out} --reevaluate` (the command above's base, images and settings; the
+figures below use seeds 0-{m['seeds'] - 1}).
 
 | measured ({m['seeds']} seeds, DDIM 25 steps, w = 4) | base model | with the adapter | the instances, through the autoencoder |
 |---|---:|---:|---:|
