@@ -52,14 +52,16 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     before = seen.get_attribute("src")
     page.get_by_role("tab", name="Draw", exact=True).click()
     canvas = page.locator("#translation-sketch canvas").first
-    canvas.wait_for(timeout=10_000)
+    canvas.wait_for(timeout=40_000)  # under the full suite's load the editor takes seconds to size its canvas
     canvas.scroll_into_view_if_needed()  # a stroke below the fold never reaches the canvas
     page.wait_for_timeout(500)
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
     page.mouse.down()
-    for k in range(1, 11):
-        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * k), box["y"] + box["height"] * (0.3 + 0.04 * k))
+    for k in range(1, 11):  # at a hand's pace: a loaded page drops part of an instant stroke
+        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * k), box["y"] + box["height"] * (0.3 + 0.04 * k),
+                        steps=3)
+        page.wait_for_timeout(20)
     page.mouse.up()
     page.get_by_role("button", name="Translate the drawing").click()
     wait_for_new_src(page, "#translation-pix2pix-seen img", before, timeout=20_000)

@@ -176,7 +176,8 @@ def test_cli_run_stopped_with_kill_or_ctrl_c_saves_and_exits(tmp_path, signum):
     cmd = [sys.executable, "-m", "core.train", "tests.toy_method:ToyMethod", "--steps", "1000000", "--batch-size", "16",
            "--checkpoint-every", "0", "--sample-every", "0", "--log-every", "5", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | {"OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,  # Ctrl-C as in a terminal, even when the tests run
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a background job
     for line in proc.stdout:  # wait until it trains
         if "starting" in line:
             break
