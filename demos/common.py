@@ -94,6 +94,7 @@ def warn_and_keep(n_outputs: int):
     def decorate(fn):
         name = _fn_name(fn)
 
+        @functools.wraps(fn)  # its signature: Gradio passes a gr.Request only to a function that asks for one
         def keep(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
@@ -101,7 +102,7 @@ def warn_and_keep(n_outputs: int):
                 gr.Warning(_user_message(exc, name))
                 return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
 
-        keep.__name__ = name
+        keep.__name__ = name  # (a functools.partial has none to copy)
         return ui_errors(keep)
 
     return decorate

@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, Dropdown, Number, Slider, page_open, run_standalone, seed_control, session_of,
-                          ui_errors)
+                          ui_errors, warn_and_keep)
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -291,7 +291,9 @@ def build(ctx: AppContext) -> None:
           adapter_info, adapter, note, api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
-    share.click(ui_errors(share_it), [adapter, token], line, api_visibility="private")
+    # a refused share, delete or download: one warning toast; the picker and the status line stay on screen (an
+    # error would cover them with red badges)
+    share.click(warn_and_keep(1)(share_it), [adapter, token], line, api_visibility="private")
 
     from gradio.context import Context
 
@@ -302,8 +304,8 @@ def build(ctx: AppContext) -> None:
             delete_session(session_of(request))
 
         Context.root_block.unload(forget)
-    delete.click(ui_errors(delete_it), adapter, [line, adapter], api_visibility="private")
-    download.click(ui_errors(download_it), adapter, file_out, api_visibility="private")
+    delete.click(warn_and_keep(2)(delete_it), adapter, [line, adapter], api_visibility="private")
+    download.click(warn_and_keep(1)(download_it), adapter, file_out, api_visibility="private")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ pretrained MiniLM sentence encoder; each is a diffusers `StableDiffusionPipeline
 folder put in `checkpoints/text2image/` runs through the same tab."""
 
 METHOD = "text2image"
-DEFAULT_MODEL = "t2i-minilm-shapes"  # the one that draws the most right shapes (its card)
+DEFAULT_MODEL = "t2i-minilm-shapes"  # the pretrained encoder's: shapes as often as the CLIP model's (cards)
 EXAMPLES = ["a large red circle", "a small blue star", "a large yellow heart to the left of a medium purple square",
             "a medium green diamond above a large orange hexagon", "a large red star",
             "a large pink cross below a medium cyan circle, and a small yellow square to the left of the medium cyan circle"]
@@ -68,6 +68,10 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
         if cut:
             status += (f" · **the {what} was truncated**: {cut} token(s) beyond the encoder's limit of "
                        f"{r.info['max_length']} tokens were ignored")
+    unknown = sum(t == pipe.tokenizer.unk_token for t in r.tokens) if pipe.tokenizer.unk_token else 0
+    if unknown:  # MiniLM's word pieces have no emoji and few scripts: such words reach the model as one blank token
+        status += (f" · {unknown} word(s) unknown to this model's tokenizer, read as {pipe.tokenizer.unk_token} "
+                   "(see How it works)")
     if not request.prompt.strip():
         status += " · empty prompt: the unconditional model"
     images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
@@ -77,10 +81,14 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
 
 
 def model_view(name: str):
-    """The picked model's note and the guidance w its card was measured with (for the slider)."""
+    """The picked model's note and the guidance w its card was measured with (for the slider); for a name that is
+    not a model, the note says why and the slider keeps its value (the note of the model before would mislead)."""
     from core.text2image.service import card_guidance, checkpoint_note
 
-    return checkpoint_note(name), card_guidance(name)
+    try:
+        return checkpoint_note(name), card_guidance(name)
+    except ValueError as exc:
+        return f"**{str(name).strip() or '(no model)'}**: {exc}", gr.update()
 
 
 def attention_at_step(state, step):
@@ -95,9 +103,14 @@ def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, gui
     from core.text2image.service import xy_grid
     from core.text2image.views import labelled_grid
 
-    rows, row_labels, col_labels = xy_grid(lambda name: _load(ctx, name), mode, x_values, y_values, prompt, model,
-                                           seed, steps, guidance, sampler)
-    return labelled_grid(rows, row_labels, col_labels)
+    if "model" not in mode:  # the grid tab has no model box: say where the model comes from
+        try:
+            _load(ctx, model)
+        except ValueError as exc:
+            raise ValueError(f"the model picked on the Generate tab: {exc}") from None
+    rows, row_labels, col_labels, shared = xy_grid(lambda name: _load(ctx, name), mode, x_values, y_values, prompt,
+                                                   model, seed, steps, guidance, sampler)
+    return labelled_grid(rows, row_labels, col_labels), f"Every cell: {shared}."
 
 
 # A click on Generate scrolls the page (only if needed) so that the gallery's first image, a square as wide as the
@@ -205,15 +218,20 @@ def build(ctx: AppContext) -> None:
             xy_seed = Number(0, label="seed", precision=0, minimum=0, scale=1)
             xy_go = gr.Button("Make the grid", variant="primary", scale=1)
         grid = gr.Image(type="pil", format="png", label="grid", interactive=False, elem_id="t2i-grid")
-        def on_mode(m):   # the prompt box only where the prompt is not one of the axes
-            return *XY_DEFAULTS[m], gr.update(visible="prompt" not in m)
+        grid_note = gr.Markdown("Every cell uses the Generate tab's model, steps, guidance w and sampler, but for what "
+                                "the axes vary (in *model x prompt* each model draws at its card's w).",
+                                elem_id="t2i-grid-note")
 
-        mode.change(on_mode, mode, [x_values, y_values, xy_prompt], api_visibility="private", queue=False)
+        def on_mode(m):   # the prompt and seed boxes only where they are not one of the axes
+            return *XY_DEFAULTS[m], gr.update(visible="prompt" not in m), gr.update(visible="seed" not in m)
+
+        mode.change(on_mode, mode, [x_values, y_values, xy_prompt, xy_seed], api_visibility="private", queue=False)
 
         def xy(mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
             return xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler)
 
-        xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler], grid,
+        xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler],
+                    [grid, grid_note],
                     api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid").then(
             None, js=SHOW_GRID, api_visibility="private", queue=False)  # the grid forms under the fold of a projector
 

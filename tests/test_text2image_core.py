@@ -397,3 +397,26 @@ def test_one_object_faithfulness_reads_only_one_object_prompts_after_the_first_s
     assert m["one_object/shape"] > 0.8 and m["one_object/count"] == 1.0
     method.generate = lambda unet, prompts, *a, **k: torch.zeros(len(prompts), 3, 64, 64) + 0.5
     assert one_object_faithfulness(method, SimpleNamespace(device=torch.device("cpu")), num=30, start=40)["one_object/shape"] < 0.2
+
+
+def test_xy_grid_draws_each_model_at_its_card_guidance_and_says_what_every_cell_shares(tmp_path, monkeypatch):
+    """"model x prompt": each model at the w its card was measured with (the slider's w is not used), the same image
+    as /text_to_image at that w; the line under the grid names what the cells share."""
+    from core.text2image.service import xy_grid
+
+    for name, w in (("low", 1.5), ("high", 6.0)):
+        (tmp_path / "text2image" / name).mkdir(parents=True)
+        (tmp_path / "text2image" / name / "train_config.json").write_text(json.dumps({"sample_guidance": w}))
+        (tmp_path / "text2image" / name / "model_index.json").write_text("{}")
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    pipe = tiny_pipeline()
+    rows, row_labels, col_labels, shared = xy_grid(lambda name: pipe, "model x prompt", "low; high", "a red circle",
+                                                   "", "low", seed=2, steps=3, guidance=9.0)
+    assert col_labels == ["low", "high"] and row_labels == ["a red circle"]
+    for image, w in zip(rows[0], (1.5, 6.0)):
+        assert torch.equal(image, _run(pipe, "a red circle", steps=3, guidance=w, seed=2).images[0])
+    assert shared == "each model at its card's guidance (low: w = 1.5, high: w = 6), 3 ddim steps, seed 2"
+    rows, _, col_labels, shared = xy_grid(lambda name: pipe, "seed x prompt", "0, 1", "a red circle", "", "low",
+                                          steps=3, guidance=2.0)
+    assert col_labels == ["seed 0", "seed 1"] and shared == "low, 3 ddim steps, w = 2"
+    assert torch.equal(rows[0][1], _run(pipe, "a red circle", steps=3, guidance=2.0, seed=1).images[0])

@@ -22,21 +22,23 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")
     parser.add_argument("--images", nargs="*", default=[], help="3-20 instance images")
     parser.add_argument("--example", action="store_true", help="the built-in example concept (purple circles)")
-    parser.add_argument("--trigger", default="sks")
-    parser.add_argument("--class-word", default="circle")
-    parser.add_argument("--method", default="textual_inversion", choices=["lora", "textual_inversion"])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--rank", type=int, default=4)
+    parser.add_argument("--trigger", default="sks", help="the rare word that names the concept in prompts")
+    parser.add_argument("--class-word", default="circle", help="what the concept is ('a <trigger> <class word>')")
+    parser.add_argument("--method", default="lora", choices=["lora", "textual_inversion"],
+                        help="as the tab starts: LoRA comes closest to the concept (README, LoRA)")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps")
+    parser.add_argument("--rank", type=int, default=4, help="LoRA rank r of the update B A")
     parser.add_argument("--lr", type=float, default=None, help="default 1e-3 (LoRA), 5e-3 (textual inversion)")
     parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha (the update is scaled by alpha / rank); "
                                                                    "default: the rank")
     parser.add_argument("--prior-preservation", action="store_true")
     parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, batches and noise")
     parser.add_argument("--out", required=True)
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the adapter in --out again with the settings and images of its command (no "

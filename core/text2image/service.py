@@ -188,13 +188,14 @@ def _values(text, kind, name: str) -> list:
 
 
 def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0, steps=25, guidance=4.0,
-            sampler="ddim", negative_prompt: str = "") -> tuple[list[list[torch.Tensor]], list[str], list[str]]:
-    """Images for every (y, x) pair, with the row and column labels.
+            sampler="ddim", negative_prompt: str = "") -> tuple[list[list[torch.Tensor]], list[str], list[str], str]:
+    """Images for every (y, x) pair, with the row and column labels and a line saying what every cell shares.
 
     Args:
         load: name -> pipeline (the app's cached loader).
         mode: "guidance x steps" (x: guidance values, y: step counts), "seed x prompt" (x: seeds, y: prompts separated
-            by ";"), "model x prompt" (x: model names separated by ";", y: prompts separated by ";").
+            by ";"), "model x prompt" (x: model names separated by ";", y: prompts separated by ";"; each model at the
+            guidance its card was measured with, :func:`card_guidance`, and ``guidance`` unused).
     Raises:
         ValueError: an unknown mode, bad values, more than ``MAX_CELLS`` cells.
     """
@@ -217,12 +218,19 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
             elif mode == "seed x prompt":
                 kw.update(seed=x, prompt=y)
             else:
-                name, kw["prompt"] = x, y
+                name, kw["prompt"], kw["guidance"] = x, y, card_guidance(x)
             row.append(generate(load(name), check_request(**kw)).images[0])
         rows.append(row)
     prefix = {"guidance x steps": ("w = ", "steps "), "seed x prompt": ("seed ", ""), "model x prompt": ("", "")}[mode]
+    if mode == "guidance x steps":
+        shared = f"{model}, {sampler}, seed {seed}"
+    elif mode == "seed x prompt":
+        shared = f"{model}, {steps} {sampler} steps, w = {float(guidance):g}"
+    else:
+        shared = ("each model at its card's guidance (" + ", ".join(f"{x}: w = {card_guidance(x):g}" for x in xs)
+                  + f"), {steps} {sampler} steps, seed {seed}")
     return rows, [f"{prefix[1]}{y}" for y in ys], [f"{prefix[0]}{x:g}" if isinstance(x, float) else f"{prefix[0]}{x}"
-                                                    for x in xs]
+                                                    for x in xs], shared
 
 
 def _origin(start: str, name: str) -> str:
@@ -269,7 +277,9 @@ def checkpoint_note(name: str) -> str:
         folder = resolve_checkpoint(METHOD, name)
     except Exception:
         if _hub_id(name):  # nothing on disk
-            return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub (loaded with --online)."
+            return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub, " + (
+                "downloaded on first use." if online() else "which this app, running offline, cannot download: start "
+                "it with --online, or copy the pipeline folder into checkpoints/text2image/.")
         raise
     try:
         meta = json.loads((folder / "genlab_text2image.json").read_text())
@@ -280,9 +290,11 @@ def checkpoint_note(name: str) -> str:
     encoder = {"clip": "GenLab's small CLIP text encoder", "minilm": "the frozen MiniLM sentence encoder"}.get(
         meta.get("text_encoder"), f"the {meta.get('text_encoder', '?')} text encoder")
     start = config.get("init_unet") or ""
-    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} steps on the "
-                f"`{meta.get('dataset', '?')}` world's captions"
-                + (f" from the UNet of {_origin(Path(start).name, name)}." if start else "."))
+    again = Path(start).name == name   # retrained from its own UNet: the steps before are not in this config
+    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} "
+                f"{'more ' if again else ''}steps on the `{meta.get('dataset', '?')}` world's captions"
+                + (f" from the UNet of {_origin(Path(start).name, name)}" if start else "")
+                + (" (its card tells the whole lineage)." if again else "."))
     single = one_object_rates(m)
     if single:
         good = [k for k, v in single.items() if v >= 0.8]
