@@ -99,7 +99,8 @@ class Request:
     num_images: int
 
 
-def check_request(prompt, negative_prompt="", steps=25, guidance=DEFAULT_GUIDANCE, seed=0, sampler="ddim", num_images=1) -> Request:
+def check_request(prompt, negative_prompt="", steps=25, guidance=DEFAULT_GUIDANCE, seed=0, sampler="ddim",
+                  num_images=1) -> Request:
     """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one."""
     g = guidance
     if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(float(g)):
