@@ -89,7 +89,8 @@ def ui_errors(fn):
 def warn_and_keep(n_outputs: int):
     """For events that refresh a view when a control changes (a checkpoint typed in a picker): a user error shows
     one warning toast and leaves every output as it was (``gr.Error`` would mark each output with an "Error"
-    badge, sliders included). Faults go through :func:`ui_errors` (one line for the user, the traceback logged)."""
+    badge, sliders included). Faults go through :func:`ui_errors` (one line for the user, the traceback logged).
+    Gradio shows the toast only for a queued event; a note refreshed with ``queue=False`` uses :func:`note_or_reason`."""
 
     def decorate(fn):
         name = _fn_name(fn)
@@ -106,6 +107,22 @@ def warn_and_keep(n_outputs: int):
         return ui_errors(keep)
 
     return decorate
+
+
+def note_or_reason(fn):
+    """For a picker's note, refreshed by an event with ``queue=False`` (where Gradio never shows a warning toast): a
+    name that is not a checkpoint gets the reason in the note itself, so the note of the checkpoint before does not
+    stay on screen as if it described the typed one. Faults go through :func:`ui_errors`."""
+    name = _fn_name(fn)
+
+    @functools.wraps(fn)
+    def note(checkpoint, *args):
+        try:
+            return fn(checkpoint, *args)
+        except USER_ERRORS as exc:
+            return f"**{str(checkpoint or '').strip() or '(none)'}**: {_user_message(exc, name)}"
+
+    return ui_errors(note)
 
 
 def session_of(request) -> str:

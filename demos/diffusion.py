@@ -13,8 +13,8 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
-                          checkpoint_picker, run_standalone, page_open, seed_control, training_panel, ui_errors,
-                          warn_and_keep)
+                          checkpoint_picker, note_or_reason, run_standalone, page_open, seed_control, training_panel,
+                          ui_errors)
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -368,7 +368,7 @@ def build(ctx: AppContext) -> None:
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
         from core.diffusion.service import checkpoint_note
 
-        gr.on([ckpt.change, *on_open], warn_and_keep(1)(checkpoint_note), ckpt, note, api_visibility="private",
+        gr.on([ckpt.change, *on_open], note_or_reason(checkpoint_note), ckpt, note, api_visibility="private",
               queue=False)
         def diffusion_sample(checkpoint: str = DEFAULT_CHECKPOINT, sampler: str = "ddim", steps: int = 50,
                              eta: float = 0.0, seed: int = 0, class_label: str = "0", guidance: float = 2.0,

@@ -176,3 +176,20 @@ def test_the_same_odd_files_look_the_same_through_every_image_endpoint(app_clien
         reference = means["/pix2pix"]
         for endpoint, mean in means.items():
             assert np.abs(mean - reference).max() < 24, (name, endpoint, mean, reference)
+
+
+def test_a_pickers_note_says_why_a_typed_name_is_not_a_checkpoint():
+    """A note refreshed with queue=False shows no toast: a name that is not a checkpoint gets its reason in the note
+    (the diffusion tab's note kept the last checkpoint's text); a fault still becomes one gr.Error line."""
+    from core.diffusion.service import checkpoint_note
+    from demos.common import note_or_reason
+
+    assert note_or_reason(checkpoint_note)("nope").startswith("**nope**: unknown diffusion checkpoint 'nope'; available:")
+    assert note_or_reason(checkpoint_note)("../x").startswith("**../x**: checkpoint name '../x' is not allowed")
+    assert note_or_reason(checkpoint_note)("ddpm-digits") == checkpoint_note("ddpm-digits")
+
+    def broken(name):
+        raise RuntimeError("deep in a library")
+
+    with pytest.raises(gr.Error, match="deep in a library"):
+        note_or_reason(broken)("x")
