@@ -15,7 +15,7 @@ from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
 from demos.common import (AppContext, Dropdown, Radio, CheckboxGroup, Number, Slider, page_open, run_standalone,
-                          session_of, ui_errors, word_fit_widths)
+                          session_of, ui_errors, warn_and_keep, word_fit_widths)
 
 TITLE = "Evaluate"
 TRY = """
@@ -80,7 +80,7 @@ def build(ctx: AppContext) -> None:
                          "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
                          "noisy at small N",
                          interactive=False, wrap=True, elem_id="evaluate-table",
-                         column_widths=word_fit_widths(HEADERS, flexible=1))
+                         column_widths=word_fit_widths(HEADERS, flexible=1, min_chars=6))  # "± 0.02" whole
     asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
                          "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,
@@ -129,9 +129,11 @@ def build(ctx: AppContext) -> None:
                    outputs=report_model, api_visibility="private", queue=False)
     results.change(lambda res: gr.update(visible=bool(conditional_rows(res))), inputs=results, outputs=asked,
                    api_visibility="private", queue=False)  # the second table only when a model is conditional
-    report_btn.click(ui_errors(model_report), inputs=[report_model, results], outputs=report_file,
+    # a page asked for before measuring: one toast, and no "Error" badge left on the file box after the next success
+    report_btn.click(warn_and_keep(1)(model_report), inputs=[report_model, results], outputs=report_file,
                      api_visibility="private")
-    compare_btn.click(ui_errors(whole_report), inputs=[world, results], outputs=report_file, api_visibility="private")
+    compare_btn.click(warn_and_keep(1)(whole_report), inputs=[world, results], outputs=report_file,
+                      api_visibility="private")
 
 
 def model_report(key, results):

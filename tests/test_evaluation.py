@@ -58,7 +58,7 @@ def test_measure_through_the_running_app(app_client):
     assert "done" in status
     rows = table["data"]
     assert [r[1] for r in rows][1:] == ["vae/vae2d-digits", "gans/cgan-digits"]
-    assert rows[0][0] == "R" and all("\u00a0±\u00a0" in str(cell) for cell in rows[1][2:-2])
+    assert rows[0][0] == "R" and all(" ±\u00a0" in str(cell) for cell in rows[1][2:-2])
     # the conditional GAN alone is asked whether its digits are the classes it was given
     assert [(r[1], r[3]) for r in asked["data"]] == [("gans/cgan-digits", "condition accuracy")]
     assert bars is not None

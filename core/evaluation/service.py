@@ -224,8 +224,9 @@ class Cancelled(Exception):
 
 
 def _pm(value: float, std: float) -> str:
-    """"value ± std" held together by no-break spaces (a narrow table column broke it after the value)."""
-    return f"{number(value)}\u00a0±\u00a0{number(std, 1)}"
+    """"value ± std" that a narrow table column breaks only before the "±" (a no-break space after it): "0.748" over
+    "± 0.02", never inside a number (held together whole, the cell broke it at any character: "0.748 ± 0" over ".02")."""
+    return f"{number(value)} ±\u00a0{number(std, 1)}"
 
 
 def _world_floor(results: dict) -> dict:
