@@ -71,8 +71,8 @@ def _main(argv: list[str] | None = None) -> int:
     base = None
     if args.config:
         settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        base = cls.config_class.from_dict(settings)  # (a file that is not a JSON object is refused here)
         check_config(args.config, settings, cls)
-        base = cls.config_class.from_dict(settings)
     config = cls.config_class.from_args(args, base)
     from core.engine.checkpoint import checkpoint_root
 

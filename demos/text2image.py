@@ -9,7 +9,7 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, page_open, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+                          note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "Text-to-image"
 TRY = """
@@ -68,7 +68,7 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
         if cut:
             status += (f" · **the {what} was truncated**: {cut} token(s) beyond the encoder's limit of "
                        f"{r.info['max_length']} tokens were ignored")
-    unknown = sum(t == pipe.tokenizer.unk_token for t in r.tokens) if pipe.tokenizer.unk_token else 0
+    unknown = r.tokens.count(pipe.tokenizer.unk_token)  # (0 for a byte-level tokenizer, whose unk_token is None)
     if unknown:  # MiniLM's word pieces have no emoji and few scripts: such words reach the model as one blank token
         status += (f" · {unknown} word(s) unknown to this model's tokenizer, read as {pipe.tokenizer.unk_token} "
                    "(see How it works)")
@@ -78,17 +78,6 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
     state = {"image": r.images[0], "maps": r.attention, "tokens": r.tokens}
     yield (images, status, classifier_readout(r.images, request.prompt),
            attention_sheet(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
-
-
-def model_view(name: str):
-    """The picked model's note and the guidance w its card was measured with (for the slider); for a name that is
-    not a model, the note says why and the slider keeps its value (the note of the model before would mislead)."""
-    from core.text2image.service import card_guidance, checkpoint_note
-
-    try:
-        return checkpoint_note(name), card_guidance(name)
-    except ValueError as exc:
-        return f"**{str(name).strip() or '(no model)'}**: {exc}", gr.update()
 
 
 def attention_at_step(state, step):
@@ -202,8 +191,14 @@ def build(ctx: AppContext) -> None:
                         queue=False, trigger_mode="always_last")
         steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
         model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
-        gr.on([model.change, *page_open()],  # the guidance slider takes the model's card setting
-              warn_and_keep(2)(model_view), model, [note, guidance], api_visibility="private", queue=False)
+        from core.text2image.service import card_guidance, checkpoint_note
+
+        # the model's note (or why the name is not a model) and the guidance w its card was measured with (a name
+        # that is not a model leaves the slider as it was)
+        gr.on([model.change, *page_open()], note_or_reason(checkpoint_note), model, note, api_visibility="private",
+              queue=False)
+        gr.on([model.change, *page_open()], warn_and_keep(1)(card_guidance), model, guidance,
+              api_visibility="private", queue=False)
 
     with gr.Tab("X/Y grid"):
         gr.Markdown("One prompt through many settings: guidance against steps, seeds against prompts, or models (text "

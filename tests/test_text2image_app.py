@@ -106,7 +106,11 @@ def test_picking_a_model_sets_the_guidance_its_card_was_measured_with(tmp_path, 
     """The slider takes the model's ``sample_guidance`` (a model is measured, and drawn best, at its own w); a Stable
     Diffusion folder or hub id gets diffusers' 7.5; a config's odd value is clamped to the slider; a name that is not
     a model is said in the note, and the slider keeps its value."""
-    from demos.text2image import model_view
+    from core.text2image.service import card_guidance, checkpoint_note
+    from demos.common import note_or_reason, warn_and_keep
+
+    def model_view(name):  # what the tab's two model.change events give the note and the slider
+        return note_or_reason(checkpoint_note)(name), warn_and_keep(1)(card_guidance)(name)
 
     root = tmp_path / "text2image"
     for name, config in {"own": {"sample_guidance": 6.5, "sample_steps": 30}, "huge": {"sample_guidance": 1e9},

@@ -207,6 +207,7 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
     ys = _values(y_values, kinds[1], mode.split(" x ")[1])
     if len(xs) * len(ys) > MAX_CELLS:
         raise ValueError(f"{len(ys)} x {len(xs)} = {len(xs) * len(ys)} images; at most {MAX_CELLS}")
+    own_w = {x: card_guidance(x) for x in xs} if mode == "model x prompt" else {}
     rows = []
     for y in ys:
         row = []
@@ -219,7 +220,7 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
             elif mode == "seed x prompt":
                 kw.update(seed=x, prompt=y)
             else:
-                name, kw["prompt"], kw["guidance"] = x, y, card_guidance(x)
+                name, kw["prompt"], kw["guidance"] = x, y, own_w[x]
             row.append(generate(load(name), check_request(**kw)).images[0])
         rows.append(row)
     prefix = {"guidance x steps": ("w = ", "steps "), "seed x prompt": ("seed ", ""), "model x prompt": ("", "")}[mode]
@@ -228,7 +229,7 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
     elif mode == "seed x prompt":
         shared = f"{model}, {steps} {sampler} steps, w = {float(guidance):g}"
     else:
-        shared = ("each model at its card's guidance (" + ", ".join(f"{x}: w = {card_guidance(x):g}" for x in xs)
+        shared = ("each model at its card's guidance (" + ", ".join(f"{x}: w = {w:g}" for x, w in own_w.items())
                   + f"), {steps} {sampler} steps, seed {seed}")
     return rows, [f"{prefix[1]}{y}" for y in ys], [f"{prefix[0]}{x:g}" if isinstance(x, float) else f"{prefix[0]}{x}"
                                                     for x in xs], shared
