@@ -109,10 +109,12 @@ def warn_and_keep(n_outputs: int):
     return decorate
 
 
-def note_or_reason(fn):
+def note_or_reason(fn, keep: int = 0):
     """For a picker's note, refreshed by an event with ``queue=False`` (where Gradio never shows a warning toast): a
     name that is not a checkpoint gets the reason in the note itself, so the note of the checkpoint before does not
-    stay on screen as if it described the typed one. Faults go through :func:`ui_errors`."""
+    stay on screen as if it described the typed one. ``fn`` returns the note, or the note and ``keep`` more outputs,
+    which a refused name leaves as they are (a layout that would otherwise follow the picker). Faults go through
+    :func:`ui_errors`."""
     name = _fn_name(fn)
 
     @functools.wraps(fn)
@@ -120,7 +122,8 @@ def note_or_reason(fn):
         try:
             return fn(checkpoint, *args)
         except USER_ERRORS as exc:
-            return f"**{str(checkpoint or '').strip() or '(none)'}**: {_user_message(exc, name)}"
+            reason = f"**{str(checkpoint or '').strip() or '(none)'}**: {_user_message(exc, name)}"
+            return (reason, *[gr.update()] * keep) if keep else reason
 
     return ui_errors(note)
 

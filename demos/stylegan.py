@@ -14,9 +14,10 @@ from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, 
                                    grid_image, interpolation_gif, layer_layout, mix_image, mix_projection,
                                    preset_layers, preset_of_layers, project_stream, recommended_preset)
 
+from core.engine import resolve_checkpoint
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, page_open,
-                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, note_or_reason,
+                          page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
 TRY = """
@@ -103,14 +104,15 @@ def build(ctx: AppContext) -> None:
     preset.input(ui_errors(preset_layers), inputs=[picker, preset], outputs=layers, api_visibility="private",
                  queue=False)
 
-    def relayout(name):  # a new checkpoint opens on its own cleanest split
+    def relayout(name):  # a new checkpoint opens on its own cleanest split; a typed name that is none changes nothing
+        resolve_checkpoint(METHOD, name)  # (new layers would redraw the mix for it: an Error toast beside the warning)
         new_choices, new_groups, n = layer_layout(name)
         chosen = recommended_preset(name)
-        return (gr.update(choices=new_choices, value=new_groups[chosen]), chosen, checkpoint_note(name, chosen),
+        return (checkpoint_note(name, chosen), gr.update(choices=new_choices, value=new_groups[chosen]), chosen,
                 gr.update(maximum=n, value=0, info=f"truncate only layers < cutoff (0 = all {n} layers)"))
 
-    picker.change(relayout, inputs=picker, outputs=[layers, preset, note, cutoff], api_visibility="private",
-                  queue=False)
+    picker.change(note_or_reason(relayout, keep=3), inputs=picker, outputs=[note, layers, preset, cutoff],
+                  api_visibility="private", queue=False)
     preset.input(checkpoint_note, inputs=[picker, preset], outputs=note, api_visibility="private", queue=False)
 
     with gr.Accordion("What each layer decides (measured crossover)", open=False):

@@ -177,6 +177,25 @@ def test_gan_class_control_follows_the_checkpoint(page):
     assert page.errors == []
 
 
+def test_stylegan_typed_name_that_is_no_checkpoint_warns_once_and_keeps_the_views(page):
+    """A name typed into the StyleGAN picker that is no checkpoint: one warning, the reason in the note, the layer
+    boxes as they were (a new layout redrew the mix for the typed name: an Error toast beside the warning)."""
+    page.get_by_role("tab", name="StyleGAN").click()
+    page.locator("#stylegan-image-mix img").wait_for(timeout=30_000)
+    layers = page.locator("#stylegan-layers input:checked").count()
+    box = page.locator("#stylegan-checkpoint input")
+    box.fill("nope")
+    box.press("Enter")
+    page.locator("#stylegan-checkpoint-note").get_by_text("unknown stylegan checkpoint 'nope'").wait_for(timeout=10_000)
+    page.locator(".toast-body").first.wait_for(timeout=10_000)
+    page.wait_for_timeout(1500)  # (an Error toast would come with the redrawn mix)
+    toasts = [t.inner_text() for t in page.locator(".toast-body").all()]
+    assert len(toasts) == 1 and "Warning" in toasts[0], toasts
+    assert page.locator("#stylegan-layers input:checked").count() == layers
+    assert page.locator("#stylegan-image-mix img").count() == 1
+    assert page.errors == []
+
+
 def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     """Hovering the latent map decodes the point under the mouse; in the two-point mode two clicks draw the walk."""
     page.get_by_role("tab", name="VAE explorer").click()
