@@ -108,3 +108,17 @@ def test_shapes_contents_targets():
                           [1, 0, 0, 0, 0, 1, 0, 0]]   # has circle; colour 1; 1 object
     assert resolve_target("shapes", "auto") == "contents"
     assert resolve_target("shapes", "label") == "label"
+
+
+def test_aspect_jitter_changes_width_against_height_within_its_bound():
+    x = torch.zeros(256, 1, 28, 28)
+    x[:, :, 4:24, 12:16] = 1.0  # a bar 4 px wide, 20 px tall
+    torch.manual_seed(0)
+    y = random_affine(x, degrees=0, scale=0, shift=0, aspect=0.6)
+    width = y[:, 0].sum(2).amax(1)  # ink in the fullest row: the bar's width, px
+    height = y[:, 0].sum(1).amax(1)  # ink in the fullest column: its height
+    ratio = torch.log((width / height) / (4 / 20))
+    assert ratio.abs().max() <= 0.6 + 0.15 and ratio.abs().max() > 0.4  # log of the ratio's change within +-0.6
+    assert (width > 4.5).any() and (width < 3.5).any()  # wider and narrower bars both drawn
+    assert torch.equal(random_affine(x[:4], degrees=0, scale=0, shift=0, aspect=0.0), random_affine(
+        x[:4], degrees=0, scale=0, shift=0))  # 0: off

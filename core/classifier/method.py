@@ -39,6 +39,8 @@ class ClassifierConfig(TrainConfig):
         norm: "group" or "batch" normalisation in the conv blocks (see ``model.conv_block``).
         pool: "mean" (global average) or "grid" (4x4 grid of means: keeps where things are).
         augment: random small affine jitter (rotation, scale, shift) of the training images.
+        rotation: with ``augment``, the largest random rotation, degrees either way.
+        aspect: with ``augment``, the largest |log| change of the width-to-height ratio (0: none).
         shear: with ``augment``, a random horizontal shear up to this slope (slanted handwriting).
         elastic_alpha: with ``augment``, the strength (px at 28x28) of Simard et al.'s (2003)
             elastic distortion: a random displacement field smoothed by a Gaussian of
@@ -53,7 +55,9 @@ class ClassifierConfig(TrainConfig):
     norm: str = choice("group", NORMS, help="GroupNorm or BatchNorm (keeps absolute colour)")
     pool: str = choice("mean", POOLS, help="global mean or a 4x4 grid of means (keeps the layout)")
     augment: bool = True
+    rotation: float = number(8.0, 0.0, 45.0, help="augment: largest random rotation, degrees either way")
     shear: float = number(0.0, 0.0, 1.0, help="augment: random shear slope (0: none)")
+    aspect: float = number(0.0, 0.0, 1.0, help="augment: largest |log| change of width/height (0: none)")
     elastic_alpha: float = number(0.0, 0.0, 100.0, help="augment: elastic distortion strength, px at 28x28")
     elastic_sigma: float = number(4.0, 0.5, 20.0, help="augment: elastic field smoothness, px at 28x28")
     label_smoothing: float = number(0.0, 0.0, 0.5)
@@ -130,12 +134,14 @@ def batch_max_objects(ds) -> int:
 
 
 def random_affine(x: torch.Tensor, degrees: float = 8.0, scale: float = 0.08, shift: float = 0.08,
-                  shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0) -> torch.Tensor:
+                  shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
+                  aspect: float = 0.0) -> torch.Tensor:
     """Jitter a batch (B, C, H, W) by a random rotation, scale, shear and shift, then optionally an
     elastic distortion (global torch RNG).
 
     ``shift`` is a fraction of the half-width (affine_grid's [-1, 1] coordinates); ``shear`` the
-    largest slope of the horizontal shear x' = x + k y; borders repeat. The elastic distortion is
+    largest slope of the horizontal shear x' = x + k y; ``aspect`` the largest |log| of the width-to-height
+    ratio's change (width times sqrt(r), height over sqrt(r), log r uniform); borders repeat. The elastic distortion is
     Simard, Steinkraus & Platt (2003), "Best practices for convolutional neural networks applied to
     visual document analysis", section 2: a displacement field uniform in [-1, 1] per pixel, smoothed
     by a Gaussian of ``elastic_sigma`` px and scaled by ``elastic_alpha`` px (both at 28x28, scaled
@@ -149,6 +155,9 @@ def random_affine(x: torch.Tensor, degrees: float = 8.0, scale: float = 0.08, sh
     cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
     theta = torch.stack([torch.stack([cos, k * cos - sin, t[:, 0]], 1),
                          torch.stack([sin, k * sin + cos, t[:, 1]], 1)], 1)  # (B, 2, 3): rotation @ shear
+    if aspect > 0:  # output -> input map: the columns scale the output's x and y before the rotation
+        r = torch.exp((torch.rand(b, device=x.device) * 2 - 1) * aspect / 2)  # sqrt of the ratio's change
+        theta = theta * torch.stack([1 / r, r, torch.ones_like(r)], 1)[:, None, :]
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2) in [-1, 1]
     if elastic_alpha > 0:
         grid = grid + elastic_field(b, h, w, elastic_alpha * h / 28.0, elastic_sigma * h / 28.0, x.device)
@@ -201,7 +210,8 @@ class ClassifierMethod(Method):
         x, y = batch["image"], self.targets(batch)  # (B, C, H, W), (B, n_heads)
         if self.config.augment:
             c = self.config
-            x = random_affine(x, shear=c.shear, elastic_alpha=c.elastic_alpha, elastic_sigma=c.elastic_sigma)
+            x = random_affine(x, degrees=c.rotation, shear=c.shear, aspect=c.aspect, elastic_alpha=c.elastic_alpha,
+                              elastic_sigma=c.elastic_sigma)
         logits = model(x)  # (B, sum(head_sizes))
         raw = ctx.accelerator.unwrap_model(model)
         loss = raw.loss(logits, y, self.config.label_smoothing)
