@@ -173,12 +173,14 @@ def config_widget(config_cls, name: str, value):
     info = f.metadata.get("help") or None
     if "choices" in f.metadata:
         return Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
-    if isinstance(value, bool):
-        return gr.Checkbox(value=value, label=label, info=info)
+    if isinstance(value, bool):  # (at Gradio's narrow default width a row squeezed it to a box without its label)
+        return gr.Checkbox(value=value, label=label, info=info, min_width=200)
     low, high = f.metadata.get("range", (None, None))
     if isinstance(value, (int, float)):
         return Number(value=value, label=label, info=info, minimum=low, maximum=high,
                          precision=0 if isinstance(value, int) else None)
+    if isinstance(value, (tuple, list)):  # as the CLI takes it: "32, 64, 64", not a Python tuple
+        value = ", ".join(map(str, value))
     return gr.Textbox(value=str(value), label=label, info=info)
 
 

@@ -180,7 +180,8 @@ def build(ctx: AppContext) -> None:
                 prior = gr.Checkbox(False, label="prior preservation")
                 seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
                 model = Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
-                                 label="base model", min_width=180, scale=2)  # its name clear of the arrow
+                                 label="base model", min_width=180, scale=2,  # its name clear of the arrow
+                                 allow_custom_value=True)  # a model trained since the app started (checked on use)
             text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
@@ -267,6 +268,7 @@ def build(ctx: AppContext) -> None:
                 [status, plot, shots, adapter], api_name="lora_train",
                 concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
                                                                   api_visibility="private")
+    model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False)

@@ -183,15 +183,28 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
         session = session_of(request)
         cancel, paused = _cancel_flag(session, method), _flag("pause", session, method)
-        cancel.clear()
+        running, waiting = _flag("running", session, method), _flag("waiting", session, method)
+        waiting.clear()
+        if cancel.is_set():  # Cancel pressed while the run waited in the queue (one training at a time)
+            cancel.clear()
+            yield "cancelled before it started (it was waiting for another run to end)", *[gr.skip()] * 3
+            return
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
-        running = _flag("running", session, method)
         running.set()
         try:
             yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
         finally:
             running.clear()
+            cancel.clear()
+            paused.clear()
+
+    def wait_in_queue(request: gr.Request = None):
+        """At the click, before the queue: a Cancel from now on reaches this run, also while it waits its turn."""
+        session = session_of(request)
+        _cancel_flag(session, method).clear()
+        if not _flag("running", session, method).is_set():
+            _flag("waiting", session, method).set()
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -203,20 +216,27 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def cancel_run(request: gr.Request = None):
         session = session_of(request)
-        if not _flag("running", session, method).is_set():
-            return "nothing of yours is training here: no run to cancel"
-        _cancel_flag(session, method).set()
-        return "cancelling after the current step, then saving…"
+        if _flag("running", session, method).is_set():
+            _cancel_flag(session, method).set()
+            return "cancelling after the current step, then saving…"
+        if _flag("waiting", session, method).is_set():
+            _cancel_flag(session, method).set()
+            return "cancelled: your run waiting in the queue will not start"
+        return "nothing of yours is training here: no run to cancel"
 
     def pause_or_resume(request: gr.Request = None):
         """Pause the session's run between two steps, or resume it; the button says what a click will do."""
-        paused = _flag("pause", session_of(request), method)
+        session = session_of(request)
+        paused = _flag("pause", session, method)
         if paused.is_set():
             paused.clear()
-            return gr.update(value="Pause")
+            return gr.update(value="Pause"), gr.skip()
+        if not _flag("running", session, method).is_set():
+            return gr.update(value="Pause"), "nothing of yours is training here: nothing to pause"
         paused.set()
-        return gr.update(value="Resume")
+        return gr.update(value="Resume"), gr.skip()
 
+    start.click(wait_in_queue, api_visibility="private", queue=False)
     event = start.click(gpu_task(train, duration=600), inputs=[run_name, *widgets, token],
                         outputs=[status, plot, gallery, over_time],
                         api_name=f"train_{cls.name}", concurrency_limit=1, concurrency_id="train")
@@ -227,7 +247,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
     stop.click(cancel_run, outputs=status, api_name=f"cancel_{cls.name}", api_visibility="undocumented",
                queue=False)
-    pause.click(pause_or_resume, outputs=pause, api_name=f"pause_{cls.name}", api_visibility="undocumented",
+    pause.click(pause_or_resume, outputs=[pause, status], api_name=f"pause_{cls.name}", api_visibility="undocumented",
                 queue=False)
 
 

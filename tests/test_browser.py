@@ -283,6 +283,44 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
         demo.close()
 
 
+def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeypatch):
+    """One training at a time: a run started while another trains waits in the queue. Cancel pressed then is kept,
+    and the run does not start when its turn comes (the flag was cleared as the run started, and it trained to
+    the end)."""
+    import time
+
+    import gradio as gr
+    from gradio_client import Client
+
+    from demos.common import AppContext, training_panel
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    other = Client(demo.local_url, verbose=False)  # another visitor's run holds the one training slot
+    job = other.submit("theirs", 1_000_000, 5, 0, api_name="/train_toy")
+    tab = page.context.browser.new_page()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+            time.sleep(0.1)
+        tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
+        tab.get_by_role("button", name="Train your own").click()
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.wait_for_timeout(1000)
+        tab.get_by_role("button", name="Cancel").click()
+        tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
+        other.predict(api_name="/cancel_toy")
+        assert "cancelled at step" in job.result(timeout=60)[0]
+        tab.get_by_text("cancelled before it started").wait_for(timeout=30_000)
+        assert not (tmp_path / "toy" / "my-toy").exists()
+    finally:
+        tab.close()
+        demo.close()
+
+
 def test_dragging_t_asks_for_each_value_once_and_stops_when_the_thumb_rests(page):
     """Held still mid-drag, the forward view sends nothing new: with the schedule plot as a second always_last
     listener of t.change the two events re-triggered each other, a dozen requests a second for the same t, and

@@ -162,3 +162,23 @@ def test_written_checkpoints_are_readable_by_other_accounts(tmp_path):
                     "4", "--out", str(out)], check=True, env=env, capture_output=True)
     bad = {name: oct(mode) for name, mode in modes(out).items() if mode & 0o044 != 0o044}
     assert not bad, bad
+
+
+def test_a_run_stopped_early_is_noted_with_the_steps_it_trained(tmp_path, monkeypatch):
+    """A model note says the steps trained (trainer_state.json), not the planned steps of its config, when a run was
+    cancelled: a VAE stopped at step 583 of 1,500 reads "trained 583 of 1,500 steps"."""
+    import shutil
+
+    from core.engine import trained_steps
+    from core.vae.service import checkpoint_info
+
+    assert trained_steps(tmp_path, 1500) == "1,500"  # no trainer_state.json: the config's steps
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"step": 583}))
+    assert trained_steps(tmp_path, 1500) == "583 of 1,500"
+    assert trained_steps(tmp_path, 583) == "583"
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    folder = tmp_path / "checkpoints" / "vae" / "stopped"
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "checkpoints", "vae", "vae2d-digits"), folder)
+    state = json.loads((folder / "trainer_state.json").read_text())
+    (folder / "trainer_state.json").write_text(json.dumps(state | {"step": 583}))
+    assert "trained 583 of 3,000 steps" in checkpoint_info("stopped")

@@ -84,6 +84,8 @@ def test_bad_settings_and_names_give_clear_errors(client):
 
 
 def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
+    said = client.predict(api_name="/pause_toy")  # no run: says so, and the button stays "Pause"
+    assert "nothing to pause" in str(said) and "Resume" not in str(said), said
     job, deadline = _long_run(client, "run3")
     client.predict(api_name="/pause_toy")
     while time.time() < deadline and not any("paused" in str(o[0]) for o in job.outputs()):

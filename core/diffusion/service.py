@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from core.engine import check_seed, resolve_checkpoint
+from core.engine import check_seed, resolve_checkpoint, trained_steps
 
 from .config import SCHEDULES
 from .forward import q_sample
@@ -180,7 +180,7 @@ def checkpoint_note(name: str) -> str:
     m = read_metrics(folder)
     classes = meta.get("class_names") or []
     kind = "a class-conditional DDPM" if classes else "a DDPM"
-    sentence = (f"**{name}** is {kind} trained {int(config.get('steps', 0)):,} steps on the "
+    sentence = (f"**{name}** is {kind} trained {trained_steps(folder, int(config.get('steps', 0)))} steps on the "
                 f"`{meta.get('dataset', config.get('dataset', '?'))}` world ({meta.get('schedule', '?')} noise schedule).")
     if "class_accuracy" in m:
         what = {"digits": "digit", "faces": "hair style"}.get(meta.get("dataset"), "class")

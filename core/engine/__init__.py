@@ -8,6 +8,7 @@ from .checkpoint import (
     load_pretrained,
     load_tensors,
     resolve_checkpoint,
+    trained_steps,
 )
 from .cache import AppContext, ModelCache
 from .config import TrainConfig, choice, number

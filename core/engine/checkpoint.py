@@ -261,6 +261,16 @@ def read_json(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
 
 
+def trained_steps(folder, planned: int) -> str:
+    """The steps a checkpoint was trained, for its note: "1,500" or, for a run stopped early (its
+    ``trainer_state.json`` step below the ``planned`` steps of its config), "583 of 1,500"."""
+    try:
+        step = int(json.loads((Path(folder) / "trainer_state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        step = planned
+    return f"{step:,}" if step >= planned else f"{step:,} of {planned:,}"
+
+
 def is_finished(folder) -> bool:
     """Whether ``folder`` holds a finished (exported or bundled) model and no resume state: training into it
     afresh would replace that model (the tab and ``python -m core.train`` refuse it unless asked)."""

@@ -81,6 +81,7 @@ def recommended_preset(name) -> str:
 def checkpoint_note(name, preset=None) -> str:
     """What the checkpoint's training measured (its metrics.json): FID, what B's coarse layers bring, what the
     chosen preset (default: the cleanest split) brings and keeps, and which preset splits best; "" if unknown."""
+    from core.engine import resolve_checkpoint, trained_steps
     from core.stylegan.evaluate import cleanest_split
 
     found = _metrics(name)
@@ -90,10 +91,11 @@ def checkpoint_note(name, preset=None) -> str:
     steps, data = int(config["steps"]), {"faces": "cartoon faces"}.get(config.get("dataset"), config.get("dataset"))
     transfer = metrics.get("mixing_transfer")
     best = cleanest_split(transfer) if transfer else None
-    lead = f"**{name}**: a StyleGAN2 trained {steps:,} steps" + (f" on {data}." if data else ".")
+    trained = trained_steps(resolve_checkpoint(METHOD, name), steps)
+    lead = f"**{name}**: a StyleGAN2 trained {trained} steps" + (f" on {data}." if data else ".")
     if best:
         lead += f" Its cleanest split of A's shapes from B's colours is **{best}**."
-    text = f"{steps:,} training steps"
+    text = f"{trained} training steps"
     if "fid" in metrics:
         text += (f", FID {metrics['fid']:.0f} in GenLab's classifier features (real vs real gives "
                  f"{metrics.get('fid_real_train_vs_test', float('nan')):.0f}; lower is better)")

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from core.engine import check_seed, checkpoint_root, resolve_checkpoint
+from core.engine import check_seed, checkpoint_root, resolve_checkpoint, trained_steps
 
 from .pipeline import SAMPLER_CLASSES, HUB_ID
 
@@ -293,7 +293,7 @@ def checkpoint_note(name: str) -> str:
         meta.get("text_encoder"), f"the {meta.get('text_encoder', '?')} text encoder")
     start = config.get("init_unet") or ""
     again = Path(start).name == name   # retrained from its own UNet: the steps before are not in this config
-    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {int(config.get('steps', 0)):,} "
+    sentence = (f"**{name}**: latent diffusion with {encoder}, trained {trained_steps(folder, int(config.get('steps', 0)))} "
                 f"{'more ' if again else ''}steps on the `{meta.get('dataset', '?')}` world's captions"
                 + (f" from the UNet of {_origin(Path(start).name, name)}" if start else "")
                 + (" (its card tells the whole lineage)." if again else "."))

@@ -12,7 +12,7 @@ import re
 
 import torch
 
-from core.engine import CheckpointError, ModelCache, resolve_checkpoint
+from core.engine import CheckpointError, ModelCache, resolve_checkpoint, trained_steps
 from core.engine.notes import plain_note
 
 SCATTER_IMAGES = 1000
@@ -236,7 +236,7 @@ def checkpoint_info(name) -> str:
     side = {"digits": 28, "mnist": 28}.get(c.dataset)
     squeeze = ("a grid of code indices" if c.model_type == "vqvae"
                else f"{c.latent_dim} number{'s' if c.latent_dim > 1 else ''}")
-    sentence = f"**{name}** is {what} that squeezes each `{c.dataset}` image into {squeeze}; trained {c.steps:,} steps."
+    sentence = f"**{name}** is {what} that squeezes each `{c.dataset}` image into {squeeze}; trained {trained_steps(path, c.steps)} steps."
     if "class_kept" in metrics:
         real = next((metrics[k] for k in ("real/mnist_test_class_kept", "real/mnist5k_class_kept") if k in metrics), None)
         sentence += f" Its reconstructions keep the digit {metrics['class_kept']:.0%} of the time" + (
