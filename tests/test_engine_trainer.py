@@ -168,6 +168,16 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
     assert state["param_groups"][0]["lr"] == 1e-4  # what the resumed run used
 
 
+def test_a_resume_on_other_data_is_refused_naming_the_change(tmp_path):
+    """A run of the same name asked to go on with another dataset: refused (its card would name only the new data),
+    the saved run untouched; the same data resumes."""
+    run(config(steps=10), tmp_path / "data")
+    with pytest.raises(ValueError, match=r"trained on other data \(dataset 'digits' -> 'shapes'\).*another run name"):
+        run(config(steps=20, dataset="shapes"), tmp_path / "data")
+    events = run(config(steps=20), tmp_path / "data")
+    assert events[0].kind == "start" and events[0].step == 10 and events[-1].step == 20
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_cli_run_stopped_with_kill_or_ctrl_c_saves_and_exits(tmp_path, signum):
     """kill or Ctrl-C: the run stops after its step, saves, and exits 128 + the signal (not 0: it did not finish).

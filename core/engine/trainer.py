@@ -344,6 +344,19 @@ class Trainer:
         return (f"{project_relative(folder.parent)} holds a run whose model has another shape ({what}): resume it "
                 "with its own settings, or give another run name (from the CLI: --fresh starts it over)")
 
+    DATA_KEYS = ("dataset", "data_root", "resolution")
+
+    def _check_same_data(self, folder, old: dict) -> None:
+        """Refuse a resume on other data (the card would name only the new data; a fine-tune is a new run)."""
+        new = self.config.to_dict()
+        diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in self.DATA_KEYS if k in old and k in new and old[k] != new[k]]
+        if diffs:
+            from .model_card import project_relative
+
+            raise ValueError(f"{project_relative(folder.parent)} holds a run trained on other data ({', '.join(diffs)}): "
+                             "resume it with its own data, or give another run name (from the CLI: --fresh starts it "
+                             "over)")
+
     def _load_resume(self, raw, ema, optimizers, state) -> dict:
         from safetensors.torch import load_model
 
@@ -355,6 +368,7 @@ class Trainer:
         if saved.get("method") != self.method.name:
             raise ValueError(f"{folder} holds a {saved.get('method')!r} run, not {self.method.name!r}; "
                              "choose another output name or start fresh")
+        self._check_same_data(folder, saved.get("config", {}))
         try:
             load_model(raw, str(folder / "model.safetensors"))
         except RuntimeError as exc:  # size mismatch / missing keys: the saved run is another architecture
