@@ -84,6 +84,18 @@ def test_cancel_stops_cleanly_and_saves(tmp_path):
     assert not (tmp_path / "c" / "metrics.json").exists()  # metrics only for finished runs
 
 
+def test_a_run_cancelled_on_a_sample_step_shows_those_samples_once(tmp_path):
+    cancel = threading.Event()
+    events = []
+    for event in Trainer(ToyMethod(config(steps=1000, sample_every=10, checkpoint_every=0)), tmp_path / "s",
+                         cancel=cancel).run():
+        events.append(event)
+        if event.kind == "samples" and event.step == 20:
+            cancel.set()
+    assert [e.step for e in events if e.kind == "samples"] == [10, 20]  # step 20's grid was sent twice
+    assert events[-1].kind == "cancelled" and (tmp_path / "s" / "samples.png").is_file()
+
+
 def test_pause_waits_between_steps_and_the_pause_is_not_training_time(tmp_path):
     pause = threading.Event()
     events = []

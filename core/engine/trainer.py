@@ -122,7 +122,7 @@ class Trainer:
         yield TrainEvent("start", start_step, total, message=self._start_message(acc, start_step))
 
         sums: dict[str, float] = {}
-        count, step = 0, start_step
+        count, step, sampled_at = 0, start_step, None
         try:
             while step < total and not self.cancel.is_set():
                 if self.pause.is_set():
@@ -149,6 +149,7 @@ class Trainer:
                     sums, count = {}, 0
                 if c.sample_every and step % c.sample_every == 0 and step < total:
                     yield self._samples_event(raw, ema, step, total, elapsed, eta, acc)
+                    sampled_at = step
                 if c.checkpoint_every and step % c.checkpoint_every == 0 and step < total:
                     path = self._save(acc, raw, ema, optimizers, step, state["wall_time"] + elapsed)
                     yield TrainEvent("checkpoint", step, total, path=path, elapsed=elapsed, eta=eta,
@@ -158,8 +159,8 @@ class Trainer:
             raise
         elapsed = time.time() - t0
         wall = state["wall_time"] + elapsed
-        if step > start_step or not (self.out_dir / "config.json").exists():
-            yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)
+        if step != sampled_at and (step > start_step or not (self.out_dir / "config.json").exists()):
+            yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)  # (once: cancelled on a sample step)
         metrics = {}
         if step >= total and acc.is_main_process:
             yield TrainEvent("evaluating", step, total, elapsed=elapsed,
