@@ -84,6 +84,29 @@ def test_cancel_stops_cleanly_and_saves(tmp_path):
     assert not (tmp_path / "c" / "metrics.json").exists()  # metrics only for finished runs
 
 
+def test_cancel_while_the_finished_run_is_measured_stops_the_measurement_and_keeps_the_model(tmp_path):
+    """Cancel pressed during the measurement for the card (minutes for a text-to-image run): it stops at the next
+    stop point; the trained model is saved, unmeasured, and the last line says how to measure it later."""
+    from core.engine.events import stop_point
+
+    cancel, measured = threading.Event(), []
+
+    class SlowToMeasure(ToyMethod):
+        def evaluate(self, module):
+            for i in range(1000):
+                stop_point()
+                measured.append(i)
+                if i == 3:
+                    cancel.set()  # pressed while measuring
+            return {"mse": 0.0}
+
+    events = list(Trainer(SlowToMeasure(config(steps=10, checkpoint_every=0)), tmp_path / "m", cancel=cancel).run())
+    assert measured == [0, 1, 2, 3] and "evaluating" in [e.kind for e in events]
+    assert events[-1].kind == "done" and "its measurement was cancelled (--reevaluate measures it)" in events[-1].message
+    assert (tmp_path / "m" / "model.safetensors").is_file() and not (tmp_path / "m" / "metrics.json").exists()
+    stop_point()  # outside a measurement: nothing to stop, even with the flag still set
+
+
 def test_a_run_cancelled_on_a_sample_step_shows_those_samples_once(tmp_path):
     cancel = threading.Event()
     events = []

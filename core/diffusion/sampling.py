@@ -24,6 +24,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from core.engine.events import stop_point
+
 from .forward import split_prediction
 from .schedules import check_sampler, check_schedule, make_scheduler, scheduler_from_config
 
@@ -185,6 +187,7 @@ def reverse_steps(bundle, num: int = 1, sampler: str = "ddim", steps: int = 50, 
     cfg = guidance_type == "classifier-free"
     start = time.perf_counter()
     for i, t in enumerate(timesteps):
+        stop_point()  # (a training run's measurement, which its Cancel may stop)
         t_model = t if same_schedule else t_model_all[i].to(device)
         x_in = scheduler.scale_model_input(x, t)
         if cfg:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -34,3 +37,29 @@ class TrainEvent:
     elapsed: float = 0.0
     eta: float = 0.0
     message: str = ""
+
+
+class MeasurementCancelled(Exception):
+    """Raised by :func:`stop_point` when the run's Cancel was pressed while its model was being measured."""
+
+
+_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("genlab_cancel", default=None)
+
+
+@contextlib.contextmanager
+def stoppable(cancel: threading.Event):
+    """Within this block (the trainer's measurement of a finished run), :func:`stop_point` raises
+    :class:`MeasurementCancelled` once ``cancel`` is set."""
+    token = _CANCEL.set(cancel)
+    try:
+        yield
+    finally:
+        _CANCEL.reset(token)
+
+
+def stop_point() -> None:
+    """A place where a long measurement may stop (between batches or sampling steps); a no-op outside
+    :func:`stoppable`, e.g. in the app's own sampling."""
+    cancel = _CANCEL.get()
+    if cancel is not None and cancel.is_set():
+        raise MeasurementCancelled()

@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, make_readable, read_json,
                          recover_folder, same_weights)
 from .device import hardware, resolve_device
-from .events import TrainEvent
+from .events import MeasurementCancelled, TrainEvent, stoppable
 from .loss_log import LOSS_LOG, read_loss_log, thin_rows
 from .method import Method, StepContext
 from .model_card import write_model_card
@@ -161,16 +161,20 @@ class Trainer:
         wall = state["wall_time"] + elapsed
         if step != sampled_at and (step > start_step or not (self.out_dir / "config.json").exists()):
             yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)  # (once: cancelled on a sample step)
-        metrics = {}
+        metrics, skipped = {}, ""
         if step >= total and acc.is_main_process:
             yield TrainEvent("evaluating", step, total, elapsed=elapsed,
                              message=f"trained {step}/{total} steps; {method.evaluation_note()}")
-            with torch.no_grad():
-                metrics = method.evaluate(self._export_module(raw, ema).eval())
+            try:
+                with torch.no_grad(), stoppable(self.cancel):
+                    metrics = method.evaluate(self._export_module(raw, ema).eval())
+            except MeasurementCancelled:  # Cancel pressed while measuring: the trained model is kept, unmeasured
+                log.info("measurement cancelled; python -m core.train ... --reevaluate measures it later")
+                skipped = "; its measurement was cancelled (--reevaluate measures it)"
         path = self._save(acc, raw, ema, optimizers, step, wall, metrics=metrics)
         kind = "cancelled" if step < total else "done"
         yield TrainEvent(kind, step, total, path=path, elapsed=elapsed,
-                         message=f"{kind} at step {step}/{total}; saved to {path}",
+                         message=f"{kind} at step {step}/{total}; saved to {path}{skipped}",
                          losses={f"metric/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
 
     # ------------------------------------------------------------------ pieces

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.engine.events import stop_point
+
 from .features import load_feature_extractor
 
 
@@ -34,6 +36,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 def _feed(metric, images: torch.Tensor, real: bool, batch_size: int, device) -> None:
     images = to_uint8(images)
     for start in range(0, len(images), batch_size):
+        stop_point()  # (a training run's measurement, which its Cancel may stop)
         metric.update(images[start:start + batch_size].to(device), real=real)
 
 

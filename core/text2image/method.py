@@ -165,13 +165,19 @@ class Text2ImageMethod(CaptionedData, Method):
                  sampler: str = "ddim") -> torch.Tensor:
         """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM unless ``sampler`` says otherwise), in batches; the
         generator seeds them all."""
+        from core.engine.events import stop_point
+
         from .sampling import images_for_prompts
 
         c = self.config
         pipe = self.pipeline(unet)
         guidance = c.sample_guidance if guidance is None else guidance
-        return torch.cat([images_for_prompts(pipe, list(prompts[s:s + batch]), generator, steps or c.sample_steps,
-                                             guidance, sampler).cpu() for s in range(0, len(prompts), batch)])
+        images = []
+        for s in range(0, len(prompts), batch):
+            stop_point()  # (a measurement the run's Cancel may stop)
+            images.append(images_for_prompts(pipe, list(prompts[s:s + batch]), generator, steps or c.sample_steps,
+                                             guidance, sampler).cpu())
+        return torch.cat(images)
 
     @torch.no_grad()
     def sample(self, module, num, generator):
