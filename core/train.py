@@ -71,6 +71,7 @@ def _main(argv: list[str] | None = None) -> int:
     base = None
     if args.config:
         settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        settings = portable_device(args.config, settings)
         base = cls.config_class.from_dict(settings)  # (a file that is not a JSON object is refused here)
         check_config(args.config, settings, cls)
     config = cls.config_class.from_args(args, base)
@@ -158,6 +159,22 @@ def check_method(out: str, method: str) -> None:
         return
     if saved and saved != method:
         raise ValueError(f"{out} holds a {saved} checkpoint, not a {method} one: python -m core.train {saved} ...")
+
+
+def portable_device(path: str, settings):
+    """A config saved on a machine with a device this one lacks (a GPU server's "cuda") trains here on "auto",
+    with a line saying so; ``--device`` still asks for one explicitly (and fails clearly where it is missing)."""
+    from core.engine import resolve_device
+
+    device = settings.get("device") if isinstance(settings, dict) else None
+    if isinstance(device, str) and device not in ("auto", "cpu"):
+        try:
+            resolve_device(device)
+        except ValueError:
+            print(f"{path} was saved on a machine with device {device!r}, which this one lacks: training on "
+                  "'auto' here", file=sys.stderr)
+            return settings | {"device": "auto"}
+    return settings
 
 
 def check_config(path: str, settings: dict, cls) -> None:

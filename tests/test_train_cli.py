@@ -99,3 +99,22 @@ def test_the_other_command_lines_answer_a_mistake_in_one_line(tmp_path, capsys):
     assert lora_main(["--example", "--steps", "-1", "--out", str(tmp_path / "adapter")]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "steps -1 is outside" in err and "Traceback" not in err
+
+
+def test_a_config_saved_on_a_gpu_server_trains_here_on_auto(tmp_path, capsys):
+    """The tab writes its server's device into train_config.json; on a machine without that device the config still
+    trains (on "auto", said in one line); --device asks explicitly and fails clearly where it is missing."""
+    import json
+
+    import torch
+
+    from core.train import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has the GPU the config names")
+    (tmp_path / "gpu.json").write_text(json.dumps({"device": "cuda", "steps": 5}))
+    assert main([TOY, "--config", str(tmp_path / "gpu.json"), *TINY, "--out", str(tmp_path / "run")]) == 0
+    assert "saved on a machine with device 'cuda', which this one lacks: training on 'auto'" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["device"] == "auto"
+    assert main([TOY, "--device", "cuda", "--steps", "5", *TINY, "--out", str(tmp_path / "run2")]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
