@@ -8,8 +8,10 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import time
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -143,6 +145,27 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             strip = None
 
 
+def tab_datasets(choices) -> list[str]:
+    """The dataset choices a tab can train on: the worlds; MNIST, Fashion-MNIST and CIFAR-10 when their files are on
+    disk or the server is online (``--online``), pix2pix's official datasets when online; not "folder", whose
+    ``--data-root`` (a folder of the server) only the CLI takes."""
+    from core.data.standard import RESOURCES, files_present
+
+    online = os.environ.get("GENLAB_ONLINE") == "1"
+    return [d for d in choices if d != "folder" and (online or (d in RESOURCES and files_present(d))
+                                                     or d not in RESOURCES and d != "official")]
+
+
+def dataset_widget(config_cls, value):
+    """The dataset dropdown of a Train panel (:func:`tab_datasets`), saying where the others come from."""
+    from demos.common import Dropdown
+
+    choices = tab_datasets(next(f for f in fields(config_cls) if f.name == "dataset").metadata["choices"])
+    return Dropdown(choices, value=value if value in choices else choices[0], label="dataset",
+                    info="real datasets: listed when their files are on disk (or the app runs with --online); "
+                         "an image folder: from the CLI (--dataset folder --data-root)")
+
+
 def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=(),
                    advanced: list[str] = ()) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
@@ -151,6 +174,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
+    if "download" in base and os.environ.get("GENLAB_ONLINE") == "1":
+        base["download"] = True  # an online server fetches a standard dataset that is not on disk yet
     fields = list(fields) + list(advanced)
     with gr.Accordion("Train your own", open=False):
         if not ctx.allow_train:
@@ -166,7 +191,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
             stop = gr.Button("Cancel", variant="stop", scale=1)
         with gr.Row():
-            widgets = [config_widget(cls.config_class, f, base[f]) for f in fields if f not in advanced]
+            widgets = [dataset_widget(cls.config_class, base[f]) if f == "dataset" else config_widget(cls.config_class, f, base[f])
+                       for f in fields if f not in advanced]
         if advanced:
             with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
                 with gr.Row():

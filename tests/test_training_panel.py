@@ -115,3 +115,23 @@ def test_samples_over_time_spreads_columns_over_the_run():
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None
     assert samples_over_time(history[:3]).width == 3 * (tile + 4) + 4
+
+
+def test_the_panel_offers_only_the_datasets_it_can_train_on(tmp_path, monkeypatch):
+    """No choice that can only fail: "folder" needs --data-root (a server folder: CLI only); a standard dataset is
+    offered when its files are on disk or the app is online (it then downloads); pix2pix's official sets online."""
+    from core.data import standard
+    from demos.training_panel import tab_datasets
+
+    every = ("digits", "faces", "shapes", "folder", "mnist", "fashion_mnist", "cifar10")
+    monkeypatch.delenv("GENLAB_ONLINE", raising=False)
+    monkeypatch.setattr(standard, "default_root", lambda name: tmp_path / name)
+    assert tab_datasets(every) == ["digits", "faces", "shapes"] and tab_datasets(("faces", "folder", "official")) == [
+        "faces"]
+    (tmp_path / "mnist").mkdir()
+    for stem in standard.IDX_FILES["train"]:
+        (tmp_path / "mnist" / stem).write_bytes(b"")
+    assert tab_datasets(every) == ["digits", "faces", "shapes", "mnist"]
+    monkeypatch.setenv("GENLAB_ONLINE", "1")
+    assert tab_datasets(every) == ["digits", "faces", "shapes", "mnist", "fashion_mnist", "cifar10"]
+    assert tab_datasets(("faces", "folder", "official")) == ["faces", "official"]

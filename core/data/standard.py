@@ -280,6 +280,15 @@ class StandardDataset(Dataset):
         return {"image": images, "label": torch.from_numpy(self.labels[idx].astype(np.int64))}
 
 
+def files_present(name: str, root=None) -> bool:
+    """Whether the train split of standard dataset ``name`` is on disk (in ``root`` or its default cache folder)."""
+    root = Path(root).expanduser() if root else default_root(name)
+    if name == "cifar10":
+        folder = root / CIFAR_FOLDER if (root / CIFAR_FOLDER).is_dir() else root
+        return all((folder / n).is_file() for n in CIFAR_FILES["train"]) or (root / "cifar-10-python.tar.gz").is_file()
+    return name in RESOURCES and all(_find_idx(root, stem) is not None for stem in IDX_FILES["train"])
+
+
 def load_standard(name: str, split: str = "train", resolution: int | None = None, root=None,
                   download: bool = False) -> StandardDataset:
     """MNIST, Fashion-MNIST or CIFAR-10 from ``root`` (see the module docstring).
