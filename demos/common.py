@@ -173,8 +173,8 @@ def config_widget(config_cls, name: str, value):
     info = f.metadata.get("help") or None
     if "choices" in f.metadata:
         return Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
-    if isinstance(value, bool):  # (at Gradio's narrow default width a row squeezed it to a box without its label)
-        return gr.Checkbox(value=value, label=label, info=info, min_width=200)
+    if isinstance(value, bool):  # (a row of number boxes squeezed it to a box without its label: CSS below)
+        return gr.Checkbox(value=value, label=label, info=info, elem_classes="genlab-setting-check")
     low, high = f.metadata.get("range", (None, None))
     if isinstance(value, (int, float)):
         return Number(value=value, label=label, info=info, minimum=low, maximum=high,
@@ -206,6 +206,7 @@ footer {{display: none !important}}
 .genlab-examples {{flex-wrap: wrap !important; gap: 6px !important}}  /* example prompts: buttons that wrap */
 .genlab-examples > button {{flex: 0 1 auto !important; width: auto !important; max-width: 100%; white-space: normal !important;
                            height: auto !important; text-align: left}}
+.genlab-setting-check {{min-width: 180px !important}}  /* a setting's checkbox keeps its label beside number boxes */
 .genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */

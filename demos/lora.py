@@ -40,6 +40,7 @@ embedding. Adapters are saved in diffusers' formats (`pytorch_lora_weights.safet
 METHOD = "lora"
 BASE = "t2i-clip-shapes"
 _CANCELS: dict[str, threading.Event] = {}
+_TRAINING: set[str] = set()  # the sessions whose adapter is training now
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -95,7 +96,20 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
     rows, shots = [], [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
     note = (" · " + " · ".join(warnings)) if warnings else ""
     yield f"training **{name}** on {source} ({len(pixels)}){note}", _losses(rows), shots, gr.skip()
-    for event in train_adapter(pipe, model, pixels, config, session_root(session) / name, cancel.is_set):
+    _TRAINING.add(session)
+    try:
+        yield from _train_events(train_adapter(pipe, model, pixels, config, session_root(session) / name, cancel.is_set),
+                                 name, config, note, rows, shots)
+    finally:
+        _TRAINING.discard(session)
+
+
+def _train_events(events, name, config, note, rows, shots):
+    """The panel's (status, loss table, gallery, adapter update) for each event of ``train_adapter``."""
+    from core.data import to_pil
+
+    status = f"training **{name}**{note}"
+    for event in events:
         if "loss" in event:
             rows.append({"step": event["step"], "loss": event["loss"]})
             if event["step"] % 10 and event["step"] != event["steps"]:
@@ -237,6 +251,8 @@ def build(ctx: AppContext) -> None:
                                fuse)
 
     def stop_training(request: gr.Request):
+        if session_of(request) not in _TRAINING:
+            return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
         _CANCELS.setdefault(session_of(request), threading.Event()).set()
         return "stopping after this step; what was learnt is saved"
 

@@ -104,6 +104,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     cls = get_method_class(method)
     config = cls.config_class.from_dict({**settings, "device": ctx.device.type})
+    name = str(name or "").strip()  # " my-run " as typed: the run my-run
     out = resolve_checkpoint(cls.name, name, must_exist=False)
     if is_finished(out):
         raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")

@@ -79,8 +79,8 @@ def test_bad_settings_and_names_give_clear_errors(client):
         client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     with pytest.raises(Exception, match=r"steps: 0 is out of range; give a whole number in \[1, "):  # the widget's range check
         client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
-    status = client.predict("ok-name", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
-    assert "done at step 5/5" in status  # and the app still serves
+    status = client.predict(" ok-name ", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
+    assert "done at step 5/5" in status and "ok-name" in status  # spaces around a typed name: trimmed
 
 
 def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
