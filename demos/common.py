@@ -168,9 +168,14 @@ def refresh_pickers(method: str, count: int):
 
 def config_widget(config_cls, name: str, value):
     """A widget for one config field: dropdown for choices, checkbox for bools, number otherwise."""
+    from core.engine.config import field_docs
+
     f = {f.name: f for f in fields(config_cls)}[name]
     label = name.replace("_", " ")
-    info = f.metadata.get("help") or None
+    doc = (field_docs(config_cls).get(name) or "").replace("``", "`")  # what --help says, when it has no short help
+    if len(doc) > 160:  # its first sentence, or its first words
+        doc = doc[:doc.find(". ") + 1] if 0 < doc.find(". ") < 160 else doc[:doc.rfind(" ", 0, 150)] + " …"
+    info = f.metadata.get("help") or doc or None
     if "choices" in f.metadata:
         return Dropdown(list(f.metadata["choices"]), value=value, label=label, info=info)
     if isinstance(value, bool):  # (a row of number boxes squeezed it to a box without its label: CSS below)

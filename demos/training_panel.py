@@ -90,6 +90,9 @@ def loss_table(rows: list[dict]):
                                                                            "loss": "str"})
 
 
+NOT_CHARTED = {"step", "lr"}  # logged values that are not losses (the status line still shows the learning rate)
+
+
 def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = "",
                    pause: threading.Event | None = None):
     """Yield (status markdown, loss rows, sample grids, samples over time) while training ``method`` into ``name``.
@@ -119,9 +122,10 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     for event in trainer.run():
         if event.kind == "start" and event.step:  # a resumed run: its curve so far, from the loss log
             rows = [{"step": r["step"], "value": v, "loss": k} for r in trainer.loss_log for k, v in r.items()
-                    if k != "step" and isinstance(v, (int, float))]
+                    if k not in NOT_CHARTED and isinstance(v, (int, float))]
         if event.kind == "step":
-            rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()]
+            rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()
+                     if k not in NOT_CHARTED]
             status = (f"step **{event.step} / {event.total}** · "
                       + " · ".join(f"{k} {v:.4g}" for k, v in event.losses.items())
                       + f" · {event.elapsed:.0f} s elapsed, about {event.eta:.0f} s left")

@@ -36,10 +36,12 @@ def _main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=None, help="default 1e-3 (LoRA), 5e-3 (textual inversion)")
     parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha (the update is scaled by alpha / rank); "
                                                                    "default: the rank")
-    parser.add_argument("--prior-preservation", action="store_true")
+    parser.add_argument("--prior-preservation", action="store_true",
+                        help="DreamBooth's prior preservation: also train on the base model's own 'a <class word>' "
+                             "images, so the class word keeps its meaning (the tab's box of that name)")
     parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights, batches and noise")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="the adapter's folder, e.g. checkpoints/lora/my-adapter")
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the adapter in --out again with the settings and images of its command (no "
                              "training; other flags are ignored)")
