@@ -196,8 +196,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
             stop = gr.Button("Cancel", variant="stop", scale=1)
         with gr.Row():
-            widgets = [dataset_widget(cls.config_class, base[f]) if f == "dataset" else config_widget(cls.config_class, f, base[f])
-                       for f in fields if f not in advanced]
+            widgets = [dataset_widget(cls.config_class, base[f]) if f == "dataset"
+                       else config_widget(cls.config_class, f, base[f]) for f in fields if f not in advanced]
         if advanced:
             with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
                 with gr.Row():
@@ -278,8 +278,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
     stop.click(cancel_run, outputs=status, api_name=f"cancel_{cls.name}", api_visibility="undocumented",
                queue=False)
-    pause.click(pause_or_resume, outputs=[pause, status], api_name=f"pause_{cls.name}", api_visibility="undocumented",
-                queue=False)
+    pause.click(pause_or_resume, outputs=[pause, status], api_name=f"pause_{cls.name}",
+                api_visibility="undocumented", queue=False)
 
 
 __all__ = ["training_panel", "start_training"]

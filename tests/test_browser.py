@@ -50,9 +50,19 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     seen = page.locator("#translation-pix2pix-seen img")
     seen.wait_for(timeout=30_000)                                 # the first example, shown on open
     before = seen.get_attribute("src")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.get_by_role("tab", name="Draw", exact=True).click()
     canvas = page.locator("#translation-sketch canvas").first
-    canvas.wait_for(timeout=40_000)  # under the full suite's load the editor takes seconds to size its canvas
+    size = page.viewport_size
+    for attempt in range(4):  # under the full suite's load the editor once measured its box at 0 px and kept a canvas
+        try:              # 0 px high for 40 s: a resize of the window makes it measure again (as a user's would)
+            canvas.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.set_viewport_size({"width": size["width"] - 10 * ((attempt + 1) % 2), "height": size["height"]})
+    page.set_viewport_size(size)
+    canvas.wait_for(timeout=10_000)
     canvas.scroll_into_view_if_needed()  # a stroke below the fold never reaches the canvas
     page.wait_for_timeout(500)
     box = canvas.bounding_box()
