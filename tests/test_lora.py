@@ -38,7 +38,13 @@ def test_lora_trains_saves_in_diffusers_format_and_reloads_to_the_same_image(tmp
     folder, config, final, losses = _train(pipe, tmp_path, steps=12)
     keys = list(load_file(folder / "pytorch_lora_weights.safetensors"))
     assert keys and all(k.startswith("unet.") and ".lora" in k for k in keys)
-    assert sorted(p.name for p in folder.iterdir()) == ["adapter.json", "instances.png", "pytorch_lora_weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["adapter.json", "instances", "instances.png",
+                                                        "pytorch_lora_weights.safetensors"]
+    from core.data import load_user_image
+
+    saved = torch.stack([load_user_image(p, channels=3, size=_images().shape[-1])
+                         for p in sorted((folder / "instances").iterdir())])
+    assert torch.allclose(saved, _images(), atol=1 / 255 + 1e-6)  # each taught image, for --reevaluate
     base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
     assert torch.allclose(personal, final, atol=1e-4)          # diffusers' loader gives the trained model's image
     assert not torch.allclose(base, personal, atol=1e-3)
@@ -299,3 +305,23 @@ def test_the_command_line_reevaluates_from_the_adapters_own_command_and_refuses_
     (folder / "command.json").write_text(json.dumps(["--base", "no-such-base", "--example", "--out", "elsewhere"]))
     assert main(["--out", str(folder), "--reevaluate"]) == 2
     assert "no-such-base" in capsys.readouterr().err  # the stored command's base is the one loaded (refused here)
+
+    # an adapter trained in the tab has no command.json: its adapter.json settings and instances/ make the command
+    from core.lora.__main__ import command_of
+
+    tab = tmp_path / "from-the-tab"
+    (tab / "instances").mkdir(parents=True)
+    for i in range(3):
+        (tab / "instances" / f"{i:02d}.png").write_bytes(b"")
+    (tab / "adapter.json").write_text(json.dumps({"method": "lora", "base": "no-such-base", "trigger": "zwx",
+                                                  "class_word": "star", "steps": 120, "rank": 8, "seed": 3,
+                                                  "lr": 0.001, "alpha": 8.0, "prior_preservation": True}))
+    argv = command_of(tab)
+    assert argv[:2] == ["--base", "no-such-base"] and argv[-2:] == ["--out", str(tab)]
+    assert [a for a in argv if a.endswith(".png")] == [str(tab / "instances" / f"{i:02d}.png") for i in range(3)]
+    for flag, value in (("--trigger", "zwx"), ("--class-word", "star"), ("--steps", "120"), ("--rank", "8"),
+                        ("--seed", "3"), ("--lr", "0.001"), ("--alpha", "8.0")):
+        assert argv[argv.index(flag) + 1] == value
+    assert "--prior-preservation" in argv and "--train-text-encoder" not in argv
+    assert main(["--out", str(tab), "--reevaluate"]) == 2
+    assert "no-such-base" in capsys.readouterr().err  # its own base is the one loaded

@@ -21,6 +21,20 @@ def main(argv=None) -> int:
     return run_cli(_main, argv)
 
 
+def command_of(folder: Path) -> list[str]:
+    """The command-line arguments that train the adapter in ``folder`` as the tab did: its ``adapter.json`` settings
+    and the images in its ``instances/`` (written with it)."""
+    meta = json.loads((folder / "adapter.json").read_text())
+    argv = ["--base", meta["base"], "--images", *sorted(str(p) for p in (folder / "instances").glob("*.png")),
+            "--trigger", meta["trigger"], "--class-word", meta["class_word"], "--method", meta["method"],
+            "--steps", str(meta["steps"]), "--rank", str(meta["rank"]), "--seed", str(meta["seed"])]
+    for flag, key in (("--lr", "lr"), ("--alpha", "alpha")):
+        if meta.get(key) is not None:
+            argv += [flag, str(meta[key])]
+    return argv + ["--prior-preservation"] * bool(meta.get("prior_preservation")) + \
+        ["--train-text-encoder"] * bool(meta.get("train_text_encoder")) + ["--out", str(folder)]
+
+
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -48,10 +62,13 @@ def _main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.reevaluate:  # the adapter's own command: its base, images and settings
-        if not (out / "adapter.json").is_file() or not (out / "command.json").is_file():
+        if (out / "adapter.json").is_file() and not (out / "command.json").is_file() and (out / "instances").is_dir():
+            argv = command_of(out)  # trained in the tab: its settings and images, as a command
+        elif not (out / "adapter.json").is_file() or not (out / "command.json").is_file():
             raise ValueError(f"{out} holds no adapter trained by this command (adapter.json or command.json is "
                              f"missing); train one first, e.g. python -m core.lora --example --out {out}")
-        argv = json.loads((out / "command.json").read_text())
+        else:
+            argv = json.loads((out / "command.json").read_text())
         args = parser.parse_args([*argv, "--out", str(out)])
         args.reevaluate = True
 

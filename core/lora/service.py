@@ -28,6 +28,7 @@ MIN_IMAGES, MAX_IMAGES = 3, 20
 TRIGGER = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 MAX_STEPS = 2000
 LORA_FILE, TI_FILE, META_FILE = "pytorch_lora_weights.safetensors", "learned_embeds.safetensors", "adapter.json"
+INSTANCES = "instances"  # the taught images, one file each (the tab's uploads are temporary files)
 _LOCKS: dict[int, threading.Lock] = {}
 _TRAIN_LOCK = threading.Lock()
 
@@ -221,6 +222,9 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
                 "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else []}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         to_pil(make_grid(images, nrow=min(len(images), 6))).save(tmp / "instances.png")
+        (tmp / INSTANCES).mkdir()  # each image, so `python -m core.lora --out <folder> --reevaluate` can measure it
+        for i, image in enumerate(images):
+            to_pil(image).save(tmp / INSTANCES / f"{i:02d}.png")
     return folder
 
 
