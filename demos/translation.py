@@ -270,7 +270,7 @@ def build(ctx: AppContext) -> None:
               [compare_img, compare_cols, compare_table], api_visibility="private")
 
     training_panel(ctx, METHOD, ["model", "paired_input", "dataset", "steps", "batch_size", "lr"],
-                   advanced=["official", "data_root", "netG", "gan_mode", "lambda_L1", "lambda_parts", "eval_samples"],
+                   advanced=["official", "netG", "gan_mode", "lambda_L1", "lambda_parts", "eval_samples"],
                    defaults={"steps": 300, "sample_every": 100, "eval_samples": 100}, pickers=(ckpt_p, ckpt_c))
 
 
