@@ -8,7 +8,6 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 from __future__ import annotations
 
 import inspect
-import os
 import threading
 import time
 from dataclasses import fields
@@ -19,7 +18,7 @@ import pandas as pd
 
 from core.engine import Trainer, resolve_checkpoint
 from core.engine.checkpoint import is_finished
-from core.engine.hosting import gpu_task
+from core.engine.hosting import gpu_task, online
 from core.methods import get_method_class
 
 if TYPE_CHECKING:
@@ -156,8 +155,7 @@ def tab_datasets(choices) -> list[str]:
     ``--data-root`` (a folder of the server) only the CLI takes."""
     from core.data.standard import RESOURCES, files_present
 
-    online = os.environ.get("GENLAB_ONLINE") == "1"
-    return [d for d in choices if d != "folder" and (online or (d in RESOURCES and files_present(d))
+    return [d for d in choices if d != "folder" and (online() or (d in RESOURCES and files_present(d))
                                                      or d not in RESOURCES and d != "official")]
 
 
@@ -179,7 +177,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
-    if "download" in base and os.environ.get("GENLAB_ONLINE") == "1":
+    if "download" in base and online():
         base["download"] = True  # an online server fetches a standard dataset that is not on disk yet
     fields = list(fields) + list(advanced)
     with gr.Accordion("Train your own", open=False):

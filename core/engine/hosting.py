@@ -24,6 +24,12 @@ from typing import Callable
 SCRATCH_MAX_AGE_S = 3600
 
 
+def online() -> bool:
+    """Whether downloads the user asks for are allowed (``--online``, i.e. ``GENLAB_ONLINE=1``): hub pipelines,
+    standard datasets, official pix2pix / CycleGAN archives."""
+    return os.environ.get("GENLAB_ONLINE", "") == "1"
+
+
 def on_space() -> bool:
     """True on a Hugging Face Space (the platform sets ``SYSTEM=spaces``)."""
     return os.environ.get("SYSTEM") == "spaces"

@@ -24,8 +24,10 @@ def main(argv=None) -> int:
 def command_of(folder: Path) -> list[str]:
     """The command-line arguments that train the adapter in ``folder`` as the tab did: its ``adapter.json`` settings
     and the images in its ``instances/`` (written with it)."""
-    meta = json.loads((folder / "adapter.json").read_text())
-    argv = ["--base", meta["base"], "--images", *sorted(str(p) for p in (folder / "instances").glob("*.png")),
+    from .service import INSTANCES, META_FILE
+
+    meta = json.loads((folder / META_FILE).read_text())
+    argv = ["--base", meta["base"], "--images", *sorted(str(p) for p in (folder / INSTANCES).glob("*.png")),
             "--trigger", meta["trigger"], "--class-word", meta["class_word"], "--method", meta["method"],
             "--steps", str(meta["steps"]), "--rank", str(meta["rank"]), "--seed", str(meta["seed"])]
     for flag, key in (("--lr", "lr"), ("--alpha", "alpha")):
@@ -62,13 +64,14 @@ def _main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.reevaluate:  # the adapter's own command: its base, images and settings
-        if (out / "adapter.json").is_file() and not (out / "command.json").is_file() and (out / "instances").is_dir():
-            argv = command_of(out)  # trained in the tab: its settings and images, as a command
-        elif not (out / "adapter.json").is_file() or not (out / "command.json").is_file():
+        from .service import INSTANCES, META_FILE
+
+        stored = out / "command.json"
+        if not (out / META_FILE).is_file() or not (stored.is_file() or (out / INSTANCES).is_dir()):
             raise ValueError(f"{out} holds no adapter trained by this command (adapter.json or command.json is "
                              f"missing); train one first, e.g. python -m core.lora --example --out {out}")
-        else:
-            argv = json.loads((out / "command.json").read_text())
+        # trained by this command: the command; in the tab: its settings and images, as a command
+        argv = json.loads(stored.read_text()) if stored.is_file() else command_of(out)
         args = parser.parse_args([*argv, "--out", str(out)])
         args.reevaluate = True
 

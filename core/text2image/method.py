@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from core.engine import Method
+from core.engine.events import stop_point
 
 from .config import Text2ImageConfig
 from .data import CaptionedData
@@ -165,8 +166,6 @@ class Text2ImageMethod(CaptionedData, Method):
                  sampler: str = "ddim") -> torch.Tensor:
         """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM unless ``sampler`` says otherwise), in batches; the
         generator seeds them all."""
-        from core.engine.events import stop_point
-
         from .sampling import images_for_prompts
 
         c = self.config

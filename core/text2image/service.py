@@ -8,7 +8,6 @@ only when the app runs online (``GENLAB_ONLINE=1``).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from core.engine import check_seed, checkpoint_root, resolve_checkpoint, trained_steps
+from core.engine.hosting import online
 
 from .pipeline import SAMPLER_CLASSES, HUB_ID
 
@@ -28,11 +28,6 @@ MAX_GUIDANCE = 20.0
 MAX_PROMPT_CHARS = 20_000
 DEFAULT_GUIDANCE = 4.0
 PIPELINE_GUIDANCE = 7.5  # diffusers' StableDiffusionPipeline default guidance_scale
-
-
-def online() -> bool:
-    """Whether hub downloads are allowed (``GENLAB_ONLINE=1``)."""
-    return os.environ.get("GENLAB_ONLINE", "") == "1"
 
 
 def list_models() -> list[str]:
