@@ -7,3 +7,55 @@ def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
     """Wait until the image at ``selector`` shows something other than ``old_src`` (an output arrived)."""
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
                            arg=[selector, old_src], timeout=timeout)
+
+
+def open_sketch_canvas(page, open_tabs, sketch: str, other_tab: str):
+    """Open the Sketchpad ``sketch`` (click the tab names in ``open_tabs``, the last being its "Draw") and return its
+    canvas once it has a size.
+
+    Under the full suite's load (Chromium on the same 2 cores) Gradio's image editor sometimes set up its canvas while
+    its box measured 0 px and kept it 0 px high (pix2pix: 2 of 4 runs; VAE: 1 CI run; never alone): show ``other_tab``
+    and "Draw" again, then load the page afresh, as a user would. Errors logged by the reload's aborted streams are not
+    the page's."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    def click(name):
+        page.get_by_role("tab", name=name, exact=True).first.click()
+
+    canvas = page.locator(f"{sketch} canvas").first
+    for attempt in range(3):
+        if attempt == 2:
+            kept = list(page.errors)
+            page.reload()
+            page.errors[:] = kept
+        if attempt != 1:
+            for name in open_tabs:
+                click(name)
+        else:
+            click(other_tab)
+            click(open_tabs[-1])
+        try:
+            canvas.wait_for(timeout=20_000)
+            page.wait_for_function("(c) => c.getBoundingClientRect().height > 0", arg=canvas.element_handle(),
+                                   timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    canvas.wait_for(timeout=20_000)
+    canvas.scroll_into_view_if_needed()  # a stroke below the fold never reaches the canvas
+    page.wait_for_timeout(500)
+    return canvas
+
+
+def draw_stroke(page, canvas, start, end, moves: int = 10) -> None:
+    """Drag the mouse over ``canvas`` from ``start`` to ``end`` (fractions of its box) at a hand's pace: a loaded page
+    drops part of an instant stroke."""
+    box = canvas.bounding_box()
+    at = lambda t: (box["x"] + box["width"] * (start[0] + (end[0] - start[0]) * t),  # noqa: E731
+                    box["y"] + box["height"] * (start[1] + (end[1] - start[1]) * t))
+    page.mouse.move(*at(0))
+    page.mouse.down()
+    for k in range(1, moves + 1):
+        page.mouse.move(*at(k / moves), steps=3)
+        page.wait_for_timeout(20)
+    page.mouse.up()

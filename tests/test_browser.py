@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.browser import wait_for_new_src
+from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -44,45 +44,16 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
 
     import numpy as np
     from PIL import Image
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.get_by_role("tab", name="pix2pix & CycleGAN").click()
     page.get_by_role("tab", name="pix2pix: draw or upload").click()
     seen = page.locator("#translation-pix2pix-seen img")
     seen.wait_for(timeout=30_000)                                 # the first example, shown on open
+    canvas = open_sketch_canvas(page, ["pix2pix & CycleGAN", "pix2pix: draw or upload", "Draw"],
+                                "#translation-sketch", other_tab="Examples")
+    seen.wait_for(timeout=30_000)                                 # (the page may have been reloaded)
     before = seen.get_attribute("src")
-    canvas = page.locator("#translation-sketch canvas").first
-    # Under the full suite's load (Chromium on the same 2 cores) the editor sometimes set up its canvas while its box
-    # measured 0 px and kept it 0 px high (seen in 2 of 4 runs, never alone): show the tab again, then load the page
-    # afresh, as a user would.
-    for attempt in range(3):
-        if attempt == 2:
-            kept = list(page.errors)
-            page.reload()
-            page.errors[:] = kept  # (the old page's streams, aborted by the reload, log AbortErrors)
-            page.get_by_role("tab", name="pix2pix & CycleGAN").click()
-            page.get_by_role("tab", name="pix2pix: draw or upload").click()
-            seen.wait_for(timeout=30_000)
-            before = seen.get_attribute("src")
-        elif attempt == 1:
-            page.get_by_role("tab", name="Examples", exact=True).click()
-        page.get_by_role("tab", name="Draw", exact=True).click()
-        try:
-            canvas.wait_for(timeout=20_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    canvas.wait_for(timeout=20_000)
-    canvas.scroll_into_view_if_needed()  # a stroke below the fold never reaches the canvas
-    page.wait_for_timeout(500)
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
-    page.mouse.down()
-    for k in range(1, 11):  # at a hand's pace: a loaded page drops part of an instant stroke
-        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * k), box["y"] + box["height"] * (0.3 + 0.04 * k),
-                        steps=3)
-        page.wait_for_timeout(20)
-    page.mouse.up()
+    draw_stroke(page, canvas, (0.3, 0.3), (0.7, 0.7))
     page.get_by_role("button", name="Translate the drawing").click()
     wait_for_new_src(page, "#translation-pix2pix-seen img", before, timeout=20_000)
     drawn = None

@@ -3,7 +3,7 @@ clear of pixels and buttons, table headers and captions whole."""
 
 from __future__ import annotations
 
-from tests.browser import wait_for_new_src
+from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
 
 
 def test_text_to_image_shows_its_image_whole_on_a_projector(page):
@@ -182,16 +182,10 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         assert tools >= 4 and over_label == 0
         # a stroke is encoded as it ends, no button pressed (the button is below the fold at 1024x768)
         seen = page.locator("#vae-own-seen img")
-        before = seen.get_attribute("src") if seen.count() else None
-        canvas = page.locator("#vae-sketch canvas").first
-        canvas.scroll_into_view_if_needed()  # at 1024x768 the canvas starts at the fold: the stroke fell off screen
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
-        page.mouse.down()
-        for k in range(1, 11):  # at a hand's pace: a loaded 2-core CI dropped part of an instant stroke
-            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.05 * k), steps=3)
-            page.wait_for_timeout(20)
-        page.mouse.up()
+        canvas = open_sketch_canvas(page, ["VAE explorer", "Encode your own", "Draw"], "#vae-sketch",
+                                    other_tab="Upload")
+        before = seen.get_attribute("src") if seen.count() else None  # (the page may have been reloaded)
+        draw_stroke(page, canvas, (0.5, 0.2), (0.5, 0.7))
         seen.wait_for(timeout=40_000)
         wait_for_new_src(page, "#vae-own-seen img", before, timeout=40_000)
     finally:
