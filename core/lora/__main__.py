@@ -3,6 +3,7 @@
     python -m core.lora --example --trigger sks --class-word circle --method textual_inversion --steps 300 \\
         --out checkpoints/lora/purple-circle-ti
     python -m core.lora --images a.png b.png c.png --trigger zqx --method lora --out checkpoints/lora/mine
+    python -m core.lora --config <an adapter trained in the tab> --steps 600 --out checkpoints/lora/mine-600
 """
 
 from __future__ import annotations
@@ -21,25 +22,40 @@ def main(argv=None) -> int:
     return run_cli(_main, argv)
 
 
-def command_of(folder: Path) -> list[str]:
-    """The command-line arguments that train the adapter in ``folder`` as the tab did: its ``adapter.json`` settings
-    and the images in its ``instances/`` (written with it)."""
+def saved_settings(config: Path) -> dict:
+    """The settings an adapter was trained with, as this command's options (``dest`` -> value): its ``adapter.json``
+    (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both)."""
     from .service import INSTANCES, META_FILE
 
+    folder = config if config.is_dir() else config.parent
+    if not (folder / META_FILE).is_file():
+        raise ValueError(f"{config} is not an adapter: its folder has no {META_FILE} (give an adapter's folder or its "
+                         f"{META_FILE})")
     meta = json.loads((folder / META_FILE).read_text())
-    argv = ["--base", meta["base"], "--images", *sorted(str(p) for p in (folder / INSTANCES).glob("*.png")),
-            "--trigger", meta["trigger"], "--class-word", meta["class_word"], "--method", meta["method"],
-            "--steps", str(meta["steps"]), "--rank", str(meta["rank"]), "--seed", str(meta["seed"])]
-    for flag, key in (("--lr", "lr"), ("--alpha", "alpha")):
-        if meta.get(key) is not None:
-            argv += [flag, str(meta[key])]
-    return argv + ["--prior-preservation"] * bool(meta.get("prior_preservation")) + \
-        ["--train-text-encoder"] * bool(meta.get("train_text_encoder")) + ["--out", str(folder)]
+    images = sorted(str(p) for p in (folder / INSTANCES).glob("*.png"))
+    if not images:
+        raise ValueError(f"{folder} keeps no instance images ({INSTANCES}/): give them with --images or --example")
+    return {"base": meta["base"], "images": images, "trigger": meta["trigger"], "class_word": meta["class_word"],
+            "method": meta["method"], "steps": meta["steps"], "rank": meta["rank"], "seed": meta["seed"],
+            "lr": meta.get("lr"), "alpha": meta.get("alpha"), "prior_preservation": bool(meta.get("prior_preservation")),
+            "train_text_encoder": bool(meta.get("train_text_encoder"))}
 
 
-def _main(argv=None) -> int:
+def command_of(folder: Path) -> list[str]:
+    """The command-line arguments but ``--out`` that train the adapter in ``folder`` again, every setting written
+    out: its :func:`saved_settings`."""
+    s = saved_settings(folder)
+    argv = ["--base", s["base"], "--images", *s["images"], "--trigger", s["trigger"], "--class-word", s["class_word"],
+            "--method", s["method"], "--steps", str(s["steps"]), "--rank", str(s["rank"]), "--seed", str(s["seed"])]
+    argv += [a for flag in ("lr", "alpha") if s[flag] is not None for a in (f"--{flag}", str(s[flag]))]
+    return argv + ["--prior-preservation"] * s["prior_preservation"] + ["--train-text-encoder"] * s["train_text_encoder"]
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", help="an adapter's folder (or its adapter.json), e.g. one trained in the tab: its "
+                                         "base, images and settings are the defaults (flags override them)")
     parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")
     parser.add_argument("--images", nargs="*", default=[], help="3-20 instance images")
     parser.add_argument("--example", action="store_true", help="the built-in example concept (purple circles)")
@@ -61,6 +77,14 @@ def _main(argv=None) -> int:
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the adapter in --out again with the settings and images of its command (no "
                              "training; other flags are ignored)")
+    return parser
+
+
+def parse(argv=None) -> tuple[argparse.Namespace, list[str] | None]:
+    """(options, the command-line arguments that reproduce them): ``--config``'s settings under the flags given (the
+    arguments are then None: written out from the trained adapter); with ``--reevaluate``, the command the adapter in
+    ``--out`` was trained with."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.reevaluate:  # the adapter's own command: its base, images and settings
@@ -71,9 +95,21 @@ def _main(argv=None) -> int:
             raise ValueError(f"{out} holds no adapter trained by this command (adapter.json or command.json is "
                              f"missing); train one first, e.g. python -m core.lora --example --out {out}")
         # trained by this command: the command; in the tab: its settings and images, as a command
-        argv = json.loads(stored.read_text()) if stored.is_file() else command_of(out)
-        args = parser.parse_args([*argv, "--out", str(out)])
+        command = json.loads(stored.read_text()) if stored.is_file() else [*command_of(out), "--out", str(out)]
+        args = parser.parse_args([*command, "--out", str(out)])
         args.reevaluate = True
+        return args, command
+    command = list(sys.argv[1:] if argv is None else argv)
+    if args.config:
+        parser.set_defaults(**saved_settings(Path(args.config)))
+        args = parser.parse_args(argv)
+        command = None  # every setting written out (the config's folder may change or go)
+    return args, command
+
+
+def _main(argv=None) -> int:
+    args, argv = parse(argv)
+    out = Path(args.out)
 
     import torch
 
@@ -96,13 +132,15 @@ def _main(argv=None) -> int:
         for event in train_adapter(pipe, args.base, images, config, out):
             if "loss" in event and event["step"] % 50 == 0:
                 print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}", flush=True)
-        (out / "command.json").write_text(json.dumps(argv if argv is not None else sys.argv[1:]) + "\n")
+        if argv is None:  # --config: every setting, and the images the new adapter keeps (instances/)
+            argv = [*command_of(out), "--out", str(out)]
+        (out / "command.json").write_text(json.dumps(argv) + "\n")
     m = measure(pipe, args.base, out, images)
     before, after = m.pop("samples")
     to_pil(make_grid(torch.cat([before[:6], after[:6]]), nrow=6)).save(out / "samples.png")
     meta = json.loads((out / "adapter.json").read_text())
     (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
-    command = "python -m core.lora " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python -m core.lora " + " ".join(shlex.quote(a) for a in argv)
     size = sum(f.stat().st_size for f in out.glob("*.safetensors"))
     (out / "README.md").write_text(f"""# GenLab adapter `{out.name}`
 

@@ -337,6 +337,7 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
 def adapter_note(folder: Path) -> str:
     """An adapter in one plain sentence (method, base, concept; whether it brings the images nearer the concept),
     the measured figures of its ``metrics.json`` (``core.lora.evaluate``) in a toggle."""
+    from core.engine.model_card import project_relative
     from core.engine.notes import plain_note, read_metrics
 
     meta = read_meta(folder)
@@ -345,9 +346,12 @@ def adapter_note(folder: Path) -> str:
     prompt = html.escape(str(meta.get("prompt", "?")))  # a textual-inversion prompt holds "<sks>"
     sentence = (f"**{folder.name}** is {method} on `{meta.get('base', '?')}` that teaches \"{prompt}\" "
                 f"from {meta.get('images', '?')} images in {meta.get('steps', '?')} steps.")
+    again = [f"the command line trains it again (its images and settings; flags change them) and measures it: "
+             f"`python -m core.lora --config {project_relative(folder)} --out checkpoints/lora/{folder.name}-cli`"
+             ] if (folder / INSTANCES).is_dir() else []  # (a bundled adapter: the command of its card)
     m = read_metrics(folder)
     if "fidelity_adapter" not in m:
-        return sentence
+        return plain_note(sentence, again, summary="command line")
     base, adapted, reachable = m["fidelity_base"], m["fidelity_adapter"], m.get("fidelity_reachable", float("nan"))
     sentence += (" With it the prompt's images come nearer the taught images than the base model's."
                  if adapted < base else
@@ -363,4 +367,4 @@ def adapter_note(folder: Path) -> str:
     if "prior_drift" in m:
         figures.append(f"change to prompts without the trigger word (mean |pixel difference|, 0-1): "
                        f"{m['prior_drift']:.3f}")
-    return plain_note(sentence, figures)
+    return plain_note(sentence, figures + again)
