@@ -283,6 +283,21 @@ def test_the_concept_reading_finds_the_instances_concept_and_not_random_scenes()
     assert reads[""](scenes) <= 0.1 and reads["_colour"](scenes) <= 0.4 and reads["_shape"](scenes) <= 0.4
 
 
+def _tab_adapter(tab):
+    """An adapter folder as the tab leaves it (adapter.json and instances/, no command.json; no weights: the base
+    it names does not exist, so a command line stops there)."""
+    import json
+
+    (tab / "instances").mkdir(parents=True)
+    for i in range(3):
+        (tab / "instances" / f"{i:02d}.png").write_bytes(b"")
+    (tab / "adapter.json").write_text(json.dumps({"method": "lora", "base": "no-such-base", "trigger": "zwx",
+                                                  "class_word": "star", "steps": 120, "rank": 8, "seed": 3,
+                                                  "lr": 0.001, "alpha": 8.0, "prior_preservation": True,
+                                                  "images": 3, "prompt": "a zwx star"}))
+    return tab
+
+
 def test_the_command_line_reevaluates_from_the_adapters_own_command_and_refuses_a_folder_without_one(tmp_path, capsys):
     """``python -m core.lora --out F --reevaluate`` takes base, images and settings from F/command.json; a folder
     without an adapter is one error line naming what is missing (it used to ask for instance images)."""
@@ -309,13 +324,7 @@ def test_the_command_line_reevaluates_from_the_adapters_own_command_and_refuses_
     # an adapter trained in the tab has no command.json: its adapter.json settings and instances/ make the command
     from core.lora.__main__ import command_of
 
-    tab = tmp_path / "from-the-tab"
-    (tab / "instances").mkdir(parents=True)
-    for i in range(3):
-        (tab / "instances" / f"{i:02d}.png").write_bytes(b"")
-    (tab / "adapter.json").write_text(json.dumps({"method": "lora", "base": "no-such-base", "trigger": "zwx",
-                                                  "class_word": "star", "steps": 120, "rank": 8, "seed": 3,
-                                                  "lr": 0.001, "alpha": 8.0, "prior_preservation": True}))
+    tab = _tab_adapter(tmp_path / "from-the-tab")
     argv = command_of(tab)
     assert argv[:2] == ["--base", "no-such-base"] and "--out" not in argv
     assert [a for a in argv if a.endswith(".png")] == [str(tab / "instances" / f"{i:02d}.png") for i in range(3)]
@@ -331,19 +340,10 @@ def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_
     """``python -m core.lora --config <adapter> --steps 7 --out F``: the adapter's base, images and settings (as the
     tab saved them), the flags given over them; the note of a tab-trained adapter gives that command. Something that
     is not an adapter is one error line."""
-    import json
-
     from core.lora.__main__ import main, parse
     from core.lora.service import adapter_note
 
-    tab = tmp_path / "zwx-lora-1"
-    (tab / "instances").mkdir(parents=True)
-    for i in range(3):
-        (tab / "instances" / f"{i:02d}.png").write_bytes(b"")
-    (tab / "adapter.json").write_text(json.dumps({"method": "lora", "base": "no-such-base", "trigger": "zwx",
-                                                  "class_word": "star", "steps": 120, "rank": 8, "seed": 3,
-                                                  "lr": 0.001, "alpha": 8.0, "prior_preservation": True,
-                                                  "images": 3, "prompt": "a zwx star"}))
+    tab = _tab_adapter(tmp_path / "zwx-lora-1")
     for config in (tab, tab / "adapter.json"):
         args, command = parse(["--config", str(config), "--steps", "7", "--rank", "2", "--out", str(tmp_path / "b")])
         assert (args.base, args.trigger, args.class_word, args.method) == ("no-such-base", "zwx", "star", "lora")
