@@ -116,7 +116,7 @@ def _main(argv=None) -> int:
     from core.data import make_grid, to_pil
     from core.text2image.service import load_model
 
-    from .evaluate import measure
+    from .evaluate import DRIFT_PROMPTS, measure
     from .service import check_settings, example_concept, load_images, train_adapter
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -166,7 +166,7 @@ figures below use seeds 0-{m['seeds'] - 1}).
 The target is what the pipeline's autoencoder makes of the instance images: a UNet adapter cannot draw outside its
 latent space (`core/lora/evaluate.py`).
 
-Prior drift (prompts without the trigger word, {len(__import__('core.lora.evaluate', fromlist=['x']).DRIFT_PROMPTS)} prompts x 3 seeds,
+Prior drift (prompts without the trigger word, {len(DRIFT_PROMPTS)} prompts x 3 seeds,
 mean |pixel difference| with and without the adapter): {m['prior_drift']:.4f}.
 
 `samples.png`: the prompt through the base model (top row) and with the adapter (bottom row), seeds 0-5.
