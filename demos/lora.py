@@ -12,6 +12,7 @@ import time
 import gradio as gr
 import pandas as pd
 
+from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, Dropdown, Number, Slider, page_open, run_standalone, seed_control, session_of,
                           ui_errors, warn_and_keep)
@@ -142,8 +143,12 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
             raise ValueError("the second adapter is the first one: choose another, or none")
         try:
             adapters.append((adapter_folder(second_adapter, session), second_weight))
+            second_meta = read_meta(adapters[-1][0])
         except ValueError as exc:
             raise ValueError(f"second adapter: {exc}") from None
+        if second_meta.get("base") != meta["base"]:
+            raise ValueError(f"{adapter} and {second_adapter} were trained on different base models "
+                             f"({meta['base']}, {second_meta.get('base')}): only adapters of one model combine")
     if fuse not in (True, False):
         raise ValueError(f"fuse must be true or false, got {fuse!r}")
     started = time.perf_counter()
@@ -152,8 +157,11 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
            f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
     line = f"{adapter} on {meta['base']}: {how}"
-    if len(adapters) > 1:
+    if len(adapters) > 1 and second_meta["method"] == "lora":
         line += f", combined with {second_adapter} at weight {second_weight:g}"
+    elif len(adapters) > 1:
+        line += (f", combined with {second_adapter}, a textual-inversion adapter: its new word is used whole "
+                 f"(the weight does not apply)")
     if not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt or "", re.IGNORECASE):
         line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
     if fuse and meta["method"] == "lora":
@@ -192,7 +200,7 @@ def build(ctx: AppContext) -> None:
                 rank = Slider(1, 64, value=4, step=1, label="LoRA rank")
             with gr.Row():
                 prior = gr.Checkbox(False, label="prior preservation")
-                seed_t = Number(0, label="seed", precision=0, minimum=0, min_width=80)
+                seed_t = Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED, min_width=80)
                 model = Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
                                  label="base model", min_width=180, scale=2,  # its name clear of the arrow
                                  allow_custom_value=True)  # a model trained since the app started (checked on use)

@@ -143,8 +143,14 @@ def test_bad_inputs(tmp_path):
                              ("x", "one word"), (None, "give a trigger")]:
         with pytest.raises(ValueError, match=message):
             service.check_settings(trigger)
-    _, warnings = service.check_settings("circle", base_vocab={"circle</w>": 5})
+    _, warnings = service.check_settings("circle", class_word="shape", base_vocab={"circle</w>": 5})
     assert warnings and "already knows" in warnings[0]
+    for changes, message in [({"class_word": "SKS"}, "the trigger word and the class word are both 'sks'"),
+                             ({"method": "textual_inversion", "prior_preservation": True},
+                              "prior preservation goes with the lora method"),  # its loss reached no learned weight
+                             ({"prior_preservation": "yes"}, "prior_preservation must be true or false")]:
+        with pytest.raises(ValueError, match=message):
+            service.check_settings("sks", **changes)
     with pytest.raises(ValueError, match="unknown method"):
         service.check_settings("sks", method="dreambooth-xl")
     assert service.check_settings("sks", rank=8)[0].alpha == 8.0          # alpha defaults to the rank (scale 1)
@@ -355,7 +361,11 @@ def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_
     assert args.images == ["a.png"] and args.steps == 120
     assert main(["--config", str(tab), "--out", str(tmp_path / "b")]) == 2
     assert "no-such-base" in capsys.readouterr().err  # the config's base is the one loaded (refused here)
-    assert main(["--config", str(tmp_path / "nothing"), "--out", str(tmp_path / "b")]) == 2
-    err = capsys.readouterr().err
-    assert "is not an adapter" in err and "Traceback" not in err
+    (tmp_path / "empty").mkdir()
+    (tab / "README.md").write_text("a card")
+    for config, message in (("nothing", "does not exist"), ("empty", "is not an adapter: its folder has no"),
+                            ("zwx-lora-1/README.md", "is not an adapter's adapter.json")):
+        assert main(["--config", str(tmp_path / config), "--out", str(tmp_path / "b")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert f"python -m core.lora --config {tab} --out checkpoints/lora/zwx-lora-1-cli" in adapter_note(tab)

@@ -75,6 +75,27 @@ def test_generate_says_what_it_could_not_do(app_client):
     assert "the prompt was truncated" in line
     line = app_client.predict(adapter="purple-circle-lora", api_name="/lora_generate")[2]
     assert "truncated" not in line and "do not apply" not in line
+    # a textual-inversion second adapter is used whole: the line said "at weight 0" over the same image as at 1.5
+    images = []
+    for weight in (0.0, 1.5):
+        _, personal, line = app_client.predict(adapter="purple-circle-lora", second_adapter="purple-circle-ti",
+                                               second_weight=weight, api_name="/lora_generate")
+        assert "a textual-inversion adapter: its new word is used whole (the weight does not apply)" in line
+        images.append(open(personal, "rb").read())
+    assert images[0] == images[1]
+
+
+def test_adapters_of_two_base_models_are_refused_together(app_client):
+    """The message asked to "pick that model", with no model control on the Compare side."""
+    from gradio_client.exceptions import AppError
+
+    if "t2i-minilm-shapes" not in list_models():
+        pytest.skip("bundled t2i-minilm-shapes missing")
+    _, _, _, name = app_client.predict(trigger="zvq", method="lora", steps=1, use_example=True,
+                                       model="t2i-minilm-shapes", api_name="/lora_train")
+    with pytest.raises(AppError, match=f"{name} and purple-circle-lora were trained on different base models "
+                                       r"\(t2i-minilm-shapes, t2i-clip-shapes\)"):
+        app_client.predict(adapter=name, second_adapter="purple-circle-lora", api_name="/lora_generate")
 
 
 def test_readme_example_runs_against_the_app(app_client):

@@ -27,6 +27,10 @@ def saved_settings(config: Path) -> dict:
     (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both)."""
     from .service import INSTANCES, META_FILE
 
+    if not config.exists():
+        raise ValueError(f"--config {config} does not exist: give an adapter's folder or its {META_FILE}")
+    if config.is_file() and config.name != META_FILE:
+        raise ValueError(f"--config {config} is not an adapter's {META_FILE}: give the adapter's folder or that file")
     folder = config if config.is_dir() else config.parent
     if not (folder / META_FILE).is_file():
         raise ValueError(f"{config} is not an adapter: its folder has no {META_FILE} (give an adapter's folder or its "
@@ -37,7 +41,8 @@ def saved_settings(config: Path) -> dict:
         raise ValueError(f"{folder} keeps no instance images ({INSTANCES}/): give them with --images or --example")
     return {"base": meta["base"], "images": images, "trigger": meta["trigger"], "class_word": meta["class_word"],
             "method": meta["method"], "steps": meta["steps"], "rank": meta["rank"], "seed": meta["seed"],
-            "lr": meta.get("lr"), "alpha": meta.get("alpha"), "prior_preservation": bool(meta.get("prior_preservation")),
+            "lr": meta.get("lr"), "alpha": meta.get("alpha"),
+            "prior_preservation": bool(meta.get("prior_preservation")),
             "train_text_encoder": bool(meta.get("train_text_encoder"))}
 
 
@@ -48,12 +53,24 @@ def command_of(folder: Path) -> list[str]:
     argv = ["--base", s["base"], "--images", *s["images"], "--trigger", s["trigger"], "--class-word", s["class_word"],
             "--method", s["method"], "--steps", str(s["steps"]), "--rank", str(s["rank"]), "--seed", str(s["seed"])]
     argv += [a for flag in ("lr", "alpha") if s[flag] is not None for a in (f"--{flag}", str(s[flag]))]
-    return argv + ["--prior-preservation"] * s["prior_preservation"] + ["--train-text-encoder"] * s["train_text_encoder"]
+    return (argv + ["--prior-preservation"] * s["prior_preservation"]
+            + ["--train-text-encoder"] * s["train_text_encoder"])
+
+
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, except where there is none to give (a flag, a required option, a default
+    its help explains)."""
+
+    def _get_help_string(self, action):
+        none = any(action.default is v for v in (None, False, argparse.SUPPRESS)) or action.default == []
+        if action.required or none:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.lora", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=_DefaultsHelp)
     parser.add_argument("--config", help="an adapter's folder (or its adapter.json), e.g. one trained in the tab: its "
                                          "base, images and settings are the defaults (flags override them)")
     parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")

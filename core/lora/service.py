@@ -121,6 +121,14 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
         raise ValueError(f"train_text_encoder must be true or false, got {train_text_encoder!r}")
     if train_text_encoder and method != "lora":
         raise ValueError("a text-encoder LoRA goes with the lora method (textual inversion trains one embedding)")
+    if prior_preservation not in (True, False):
+        raise ValueError(f"prior_preservation must be true or false, got {prior_preservation!r}")
+    if prior_preservation and method != "lora":  # its class images' loss reaches no learned weight
+        raise ValueError("prior preservation goes with the lora method: textual inversion changes no weight of the "
+                         "model, so the class word keeps its meaning without it")
+    if trigger == class_word.strip().lower():
+        raise ValueError(f"the trigger word and the class word are both '{trigger}': the trigger names the new "
+                         "concept, the class word says what it is (e.g. 'sks' and 'circle')")
     lr = (1e-3 if method == "lora" else 5e-3) if lr is None else lr
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < float(lr) <= 0.1:
         raise ValueError(f"learning rate {lr!r} is outside (0, 0.1]")
