@@ -120,7 +120,7 @@ def build(ctx: AppContext) -> None:
 
     go.click(ui_errors(run), inputs=[world, picks, num, seed, metric, features],
              outputs=[status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
-             api_visibility="undocumented", concurrency_limit=8, concurrency_id="evaluate")  # the service takes turns
+             concurrency_limit=8, concurrency_id="evaluate")  # the service takes turns
     stop.click(stop_run, api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")

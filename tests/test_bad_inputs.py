@@ -119,8 +119,9 @@ def _each_parameter(app_url: str, app_client, tmp_path, picks):
 def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_client, tmp_path):
     """NaN, inf, 1e30, "abc" and null are refused for every number of every public endpoint (training ones
     included: nothing starts); -1 is refused or, where it is in range, works."""
-    checked = 0
+    checked, parameters = 0, set()
     for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: kind in ("float", "int")):
+        parameters.add((endpoint, p["parameter_name"]))
         for value in BAD_NUMBERS:
             event, payload = send(value)
             where = (endpoint, p["parameter_name"], value, payload[:200])
@@ -133,6 +134,12 @@ def test_every_numeric_parameter_refuses_bad_values_with_one_line(app_url, app_c
             assert clear_message(str(message)), where
             checked += 1
     assert checked > 100
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    endpoints = {e for e, _ in parameters}  # the README's figure is this test's
+    assert (f"{len(parameters) * len(BAD_NUMBERS)} requests to the {len(parameters)} numeric parameters of "
+            f"{len(endpoints)} endpoints") in readme
     assert app_client.predict(api_name="/vae_decode")  # still serving
 
 

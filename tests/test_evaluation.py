@@ -53,7 +53,7 @@ def test_results_are_cached_until_the_weights_or_the_judges_change(tmp_path, mon
 
 
 def test_measure_through_the_running_app(app_client):
-    status, table, asked, bars, pr, samples, why = app_client.predict(  # undocumented: by position
+    status, table, asked, bars, pr, samples, why = app_client.predict(  # by position, as the tab sends them
         "digits", ["vae/vae2d-digits", "gans/cgan-digits"], 100, 1, "condition accuracy", "world", api_name="/evaluate")
     assert "done" in status
     rows = table["data"]

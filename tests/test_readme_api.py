@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RUN_HERE = ("Training through the API", "VAE latent explorer", "GAN variants", "StyleGAN", "DDPM / DDIM step viewer")
+RUN_HERE = ("Training through the API", "VAE latent explorer", "GAN variants", "StyleGAN", "DDPM / DDIM step viewer",
+            "Evaluate")
 
 
 def _api_section() -> str:
@@ -66,6 +67,10 @@ def test_readme_example_runs_as_written(title, app_url, tmp_path, monkeypatch):
         assert Image.open(scope["image"]).size == (32, 32)
     elif title == "StyleGAN":
         assert Image.open(scope["img"]).size == Image.open(scope["mixed"]).size == (64, 64)
+    elif title == "Evaluate":
+        assert "done" in scope["status"] and list(scope["fid"])[1:] == ["vae/vae2d-digits", "gans/cgan-digits"]
+        assert scope["table"]["headers"][2] == "FID" and all(" ±" in v for v in list(scope["fid"].values())[1:])
+        assert Image.open(scope["sheet"]).width > 0 and Image.open(scope["bars"]).width > 0
     else:
         assert Image.open(scope["final_png"]).size == (28, 28) and "step" in scope["status"].lower()
         assert Image.open(scope["edited"]).width % 28 == 0 and "SDEdit" in scope["status"]
