@@ -211,7 +211,8 @@ def build(ctx: AppContext) -> None:
                 train = gr.Button("Train", variant="primary", interactive=ctx.allow_train)
                 stop = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(label="status")
-            plot = gr.LinePlot(x="step", y="loss", label="loss", height=180)
+            plot = gr.LinePlot(x="step", y="loss", label="loss", x_title="step")  # no height: a sized chart cut its
+            # step labels off (as in the Train panels)
             shots = gr.Gallery(label="validation (newest first) and instances", columns=4, height=180, format="png")
         with gr.Column(scale=1):
             gr.Markdown("**2 · Compare**")
