@@ -358,7 +358,12 @@ def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_
         assert args.images == [str(tab / "instances" / f"{i:02d}.png") for i in range(3)]
         assert command is None  # written out from the new adapter once trained (the config's folder may go)
     args, _ = parse(["--config", str(tab), "--images", "a.png", "--out", str(tmp_path / "b")])
-    assert args.images == ["a.png"] and args.steps == 120
+    assert args.images == ["a.png"] and args.steps == 120 and not args.example
+    # a bundled adapter keeps no images: its command taught the built-in example, which the config then teaches
+    args, _ = parse(["--config", "checkpoints/lora/purple-circle-ti", "--steps", "9", "--out", str(tmp_path / "b")])
+    assert args.example and (args.method, args.steps) == ("textual_inversion", 9)
+    args, _ = parse(["--config", "checkpoints/lora/purple-circle-ti", "--images", "a.png", "--out", str(tmp_path)])
+    assert not args.example and args.images == ["a.png"]
     assert main(["--config", str(tab), "--out", str(tmp_path / "b")]) == 2
     assert "no-such-base" in capsys.readouterr().err  # the config's base is the one loaded (refused here)
     (tmp_path / "empty").mkdir()

@@ -24,7 +24,8 @@ def main(argv=None) -> int:
 
 def saved_settings(config: Path) -> dict:
     """The settings an adapter was trained with, as this command's options (``dest`` -> value): its ``adapter.json``
-    (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both)."""
+    (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both), or the
+    built-in example when its ``command.json`` taught that (the bundled adapters)."""
     from .service import INSTANCES, META_FILE
 
     if not config.exists():
@@ -37,9 +38,10 @@ def saved_settings(config: Path) -> dict:
                          f"{META_FILE})")
     meta = json.loads((folder / META_FILE).read_text())
     images = sorted(str(p) for p in (folder / INSTANCES).glob("*.png"))
-    if not images:
-        raise ValueError(f"{folder} keeps no instance images ({INSTANCES}/): give them with --images or --example")
-    return {"base": meta["base"], "images": images, "trigger": meta["trigger"], "class_word": meta["class_word"],
+    stored = folder / "command.json"  # an adapter this command taught the built-in example keeps no images
+    example = not images and stored.is_file() and "--example" in json.loads(stored.read_text())
+    return {"base": meta["base"], "images": images, "example": example, "trigger": meta["trigger"],
+            "class_word": meta["class_word"],
             "method": meta["method"], "steps": meta["steps"], "rank": meta["rank"], "seed": meta["seed"],
             "lr": meta.get("lr"), "alpha": meta.get("alpha"),
             "prior_preservation": bool(meta.get("prior_preservation")),
@@ -50,7 +52,7 @@ def command_of(folder: Path) -> list[str]:
     """The command-line arguments but ``--out`` that train the adapter in ``folder`` again, every setting written
     out: its :func:`saved_settings`."""
     s = saved_settings(folder)
-    argv = ["--base", s["base"], "--images", *s["images"], "--trigger", s["trigger"], "--class-word", s["class_word"],
+    argv = ["--base", s["base"], *(["--example"] if s["example"] else ["--images", *s["images"]]), "--trigger", s["trigger"], "--class-word", s["class_word"],
             "--method", s["method"], "--steps", str(s["steps"]), "--rank", str(s["rank"]), "--seed", str(s["seed"])]
     argv += [a for flag in ("lr", "alpha") if s[flag] is not None for a in (f"--{flag}", str(s[flag]))]
     return (argv + ["--prior-preservation"] * s["prior_preservation"]
@@ -120,6 +122,10 @@ def parse(argv=None) -> tuple[argparse.Namespace, list[str] | None]:
     if args.config:
         parser.set_defaults(**saved_settings(Path(args.config)))
         args = parser.parse_args(argv)
+        if "--images" in command and "--example" not in command:  # images given replace the config's example
+            args.example = False
+        if not (args.images or args.example):
+            raise ValueError(f"{args.config} keeps no instance images: give them with --images, or --example")
         command = None  # every setting written out (the config's folder may change or go)
     return args, command
 
