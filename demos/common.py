@@ -248,7 +248,8 @@ body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wra
 
 
 # The app's script. Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew
-# nothing); each Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later).
+# nothing); each Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later),
+# and again after "Clear canvas".
 APP_JS = """
 () => {
   const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
@@ -257,6 +258,12 @@ APP_JS = """
   new MutationObserver(pick).observe(document.body, {subtree: true, childList: true, attributes: true,
                                                      attributeFilter: ["style", "class", "hidden"]});
   pick();
+  // "Clear canvas" leaves the editor with no tool (the next stroke drew nothing): its brush again (seen while the
+  // click goes down: the editor stops it there)
+  document.addEventListener("click", (e) => {
+    const block = e.target.closest?.('button[aria-label="Clear canvas"]')?.closest(".block");
+    if (block) setTimeout(() => block.querySelector('button[aria-label="Brush"]')?.click(), 200);
+  }, true);
   // a slider that redraws on release (an expensive output) redraws for the keyboard too: Enter in its number box
   // leaves the box (Gradio sends release on blur), and an arrow key let go on the range sends release as the mouse's does
   document.addEventListener("keydown", (e) => {

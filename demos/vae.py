@@ -344,13 +344,19 @@ def build(ctx: AppContext) -> None:
         """Encode and decode an image file: (the input as the model sees it, its reconstruction, the latent)."""
         return reconstruct(ctx, checkpoint, image)
 
-    own = ui_errors(functools.partial(views.encode_own, ctx))
-    upload_btn.click(vae_reconstruct, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json],
-                     api_name="vae_reconstruct").then(
-        own, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json, own_map], api_visibility="private")
-    for trigger in (sketch_btn.click, sketch.change):   # each stroke encodes too: the button may be below the fold
-        trigger(own, inputs=[own_ckpt, sketch], outputs=[seen_img, rec_img, latent_json, own_map],
-                api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    # The endpoint has its own (hidden) trigger: on the page a refused input (no file, a broken one) is one warning
+    # and the outputs stay (an error put "Error" badges on three of them and left the map's cross of the last image)
+    api_trigger = gr.Button(visible=False)
+    api_trigger.click(vae_reconstruct, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json],
+                      api_name="vae_reconstruct")
+    own_outputs = [seen_img, rec_img, latent_json, own_map]
+    own = warn_and_keep(len(own_outputs))(functools.partial(views.encode_own, ctx))
+    upload_btn.click(own, inputs=[own_ckpt, upload], outputs=own_outputs, api_visibility="private")
+    sketch_btn.click(own, inputs=[own_ckpt, sketch], outputs=own_outputs, api_visibility="private",
+                     trigger_mode="always_last", show_progress="hidden")
+    # each stroke encodes too (the button may be below the fold); a cleared canvas clears the outputs, quietly
+    sketch.change(ui_errors(functools.partial(views.encode_own, ctx, blank_clears=True)), inputs=[own_ckpt, sketch],
+                  outputs=own_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
     # ---- compare
     @ui_errors

@@ -170,8 +170,8 @@ LABEL_UNDER_CANVAS_TOOLS = """(sel) => { const b = document.querySelector(sel);
 
 
 def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke(page):
-    """At 1024x768 the VAE's Draw canvas shows its label whole (its zoom / undo toolbar sat over a long label), and a
-    stroke is encoded when it ends."""
+    """At 1024x768 the VAE's Draw canvas shows its label whole (its zoom / undo toolbar sat over a long label), a
+    stroke is encoded when it ends, and a cleared canvas takes the next stroke."""
     page.set_viewport_size({"width": 1024, "height": 768})
     try:
         page.get_by_role("tab", name="VAE explorer").first.click()
@@ -188,6 +188,20 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         draw_stroke(page, canvas, (0.5, 0.2), (0.5, 0.7))
         seen.wait_for(timeout=40_000)
         wait_for_new_src(page, "#vae-own-seen img", before, timeout=40_000)
+        # "Clear canvas": the outputs go, quietly (a red "draw something first" came while the last digit stayed),
+        # and the brush is selected again (Gradio's editor dropped it: the next stroke drew nothing)
+        page.locator("#vae-sketch button[aria-label='Clear canvas']").click()
+        page.wait_for_function("() => !document.querySelector('#vae-own-seen img')", timeout=40_000)
+        page.locator("#vae-sketch button[aria-label='Color']").wait_for(timeout=10_000)
+        assert page.get_by_text("draw something on the sketchpad first").count() == 0
+        draw_stroke(page, canvas, (0.3, 0.3), (0.7, 0.6))
+        seen.wait_for(timeout=40_000)
+        # "Encode the upload" with no file: a warning, the outputs kept (an error badged three and kept the map's cross)
+        page.get_by_role("tab", name="Upload", exact=True).first.click()
+        page.get_by_role("button", name="Encode the upload").click()
+        toast = page.locator(".toast-body").filter(has_text="upload an image (or draw one) first")
+        toast.wait_for(timeout=20_000)
+        assert "Warning" in toast.first.text_content() and seen.count() == 1
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -57,3 +57,21 @@ def test_hover_pixels_map_to_the_plane_and_decode(ctx):
     px, py = s["map"].to_pixel(1.0, -0.5)
     assert views.map_click(ctx, NAME, px, py) == (1.0, -0.5)
     assert views.point_image(ctx, NAME, 1.0, -0.5).size[0] >= 28
+
+
+def test_a_cleared_canvas_clears_the_outputs_and_an_empty_one_asks_for_a_drawing(ctx):
+    """Clearing the Draw canvas sent its empty value: a red "draw something first" error while the last digit's
+    reconstruction and map cross stayed. The stroke events clear quietly; the button still asks for a drawing."""
+    cleared = {"background": None, "layers": [], "composite": None}
+    white = {"background": None, "layers": [], "composite": np.full((60, 60, 3), 255, np.uint8)}
+    inked = {"background": None, "layers": [], "composite": white["composite"].copy()}
+    inked["composite"][10:50, 28:33] = 0  # a "1"
+    assert views.blank_drawing(cleared) and views.blank_drawing(white) and views.blank_drawing(None)
+    assert not views.blank_drawing(inked)
+    seen, rec, latent, plain = views.encode_own(ctx, NAME, cleared, blank_clears=True)
+    assert (seen, rec, latent) == (None, None, None)
+    assert np.array_equal(np.asarray(plain), np.asarray(views.map_image(ctx, NAME, None, None)))  # no cross
+    with pytest.raises(ValueError, match="draw something on the sketchpad first"):
+        views.encode_own(ctx, NAME, cleared)
+    seen, rec, latent, marked = views.encode_own(ctx, NAME, inked, blank_clears=True)
+    assert seen is not None and len(latent["z"]) == 2 and not np.array_equal(np.asarray(marked), np.asarray(plain))

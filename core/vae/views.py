@@ -210,8 +210,24 @@ def interpolation_strips(ctx, name, index_a, index_b, file_a, file_b, steps):
 
 
 # ---------------------------------------------------------------------------------------------- your own image
-def encode_own(ctx, name, src):
-    """(input as the model sees it, reconstruction, latent, map with the image's code marked or None)."""
+def blank_drawing(sketch) -> bool:
+    """Whether a Sketchpad value (``{"background", "layers", "composite"}``, numpy arrays) holds no ink: nothing
+    (a cleared canvas) or one flat colour."""
+    import numpy as np
+
+    if not isinstance(sketch, dict):
+        return sketch is None
+    canvas = sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
+    return canvas is None or np.ptp(np.asarray(canvas)) == 0
+
+
+def encode_own(ctx, name, src, blank_clears: bool = False):
+    """(input as the model sees it, reconstruction, latent, map with the image's code marked or None).
+
+    ``blank_clears``: a drawing with no ink (:func:`blank_drawing`: the canvas was cleared) gives (None, None, None,
+    the map unmarked) instead of the ValueError that asks for a drawing."""
+    if blank_clears and blank_drawing(src):
+        return None, None, None, None if is_vq(load_model(ctx, name)) else map_image(ctx, name, None, None)
     seen, rec, latent = reconstruct(ctx, name, src)
     if is_vq(load_model(ctx, name)):
         return seen, rec, latent, None
