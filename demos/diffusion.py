@@ -363,8 +363,9 @@ def build(ctx: AppContext) -> None:
                 with gr.Row():
                     strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=5, height="auto",
                                        format="png", scale=3)  # every frame and its caption whole, no scrolling
-                    final = gr.Image(type="pil", format="png", label="sample (exact PNG)", height=170, scale=1,
-                                     min_width=120, elem_id="diffusion-final", elem_classes=PIXELS)
+                    final = gr.Image(type="pil", format="png", label="x_0", height=170, scale=1,
+                                     min_width=170, elem_id="diffusion-final", elem_classes=PIXELS,
+                                     buttons=["download"])  # the exact PNG; a label that fits its column
         ckpt.change(class_choices, ckpt, label, api_visibility="private", queue=False)
         from core.diffusion.service import checkpoint_note
 
