@@ -34,7 +34,7 @@ digit ([Mirza & Osindero 2014](https://arxiv.org/abs/1411.1784); projection disc
 ([Miyato et al. 2018](https://arxiv.org/abs/1802.05957)) and feature matching
 ([Salimans et al. 2016](https://arxiv.org/abs/1606.03498)); and progressive growing
 ([ProGAN, Karras et al. 2018](https://arxiv.org/abs/1710.10196)). TimeGAN (time series) is out of scope for an
-image app; StarGAN belongs with translation."""
+image app; StarGAN (one generator for many domains) would belong with translation, and is not built."""
 
 DEFAULT_CHECKPOINT = "cgan-projection-ms-digits"
 CLASSES = [RANDOM_CLASS] + [str(k) for k in range(10)]

@@ -18,7 +18,9 @@ TRY = """
 """
 ABOUT = """**pix2pix and CycleGAN: image-to-image translation.** pix2pix learns a mapping from paired examples
 (label map -> photo, edges -> photo) with a U-Net generator, whose skip connections carry the input's structure
-to the output, and a conditional PatchGAN discriminator that judges 70 x 70 patches; its loss is L1 + GAN
+to the output, and a conditional PatchGAN discriminator that judges overlapping patches (70 x 70 pixels each on
+the paper's 256 px images; on GenLab's 64 px images each of its 6 x 6 verdicts sees nearly the whole image); its
+loss is L1 + GAN
 ([Isola et al. 2017](https://arxiv.org/abs/1611.07004)). CycleGAN needs no pairs: two generators G: A -> B and
 F: B -> A are trained so that F(G(a)) returns a (cycle consistency), with least-squares GAN losses
 ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593); [Mao et al. 2017, LSGAN](https://arxiv.org/abs/1611.04076)).
