@@ -85,9 +85,10 @@ class LatentMap:
             d.text((px - 3, py - 6), name, fill=(0, 0, 0))
         if marker is not None:
             px, py = self.to_pixel(*marker)
-            d.line([px - 9, py, px + 9, py], fill=(0, 0, 0), width=3)
-            d.line([px, py - 9, px, py + 9], fill=(0, 0, 0), width=3)
-            d.ellipse([px - 5, py - 5, px + 5, py + 5], outline=(255, 255, 255), width=2)
+            arm = max(9, self.size // 20)  # seen among the points when the map is shown small (a 9 px cross was not)
+            for colour, width in (((255, 255, 255), 8), ((0, 0, 0), 4)):  # black on a white halo: on ink or paper
+                d.line([px - arm, py, px + arm, py], fill=colour, width=width)
+                d.line([px, py - arm, px, py + arm], fill=colour, width=width)
         return img
 
 
