@@ -121,6 +121,7 @@ def _main(argv: list[str] | None = None) -> int:
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = None
     events = trainer.run()
+    finished = False
     try:
         for event in events:
             if not main_process:
@@ -135,6 +136,7 @@ def _main(argv: list[str] | None = None) -> int:
                 bar.write(event.message or f"{event.kind}: {event.path}")
                 for k, v in event.losses.items():
                     bar.write(f"  {k} = {_number(v)}")
+        finished = True
     except KeyboardInterrupt:
         print(f"\nstopped at once (a second Ctrl-C): only the last periodic checkpoint in {out} is kept",
               file=sys.stderr)
@@ -145,6 +147,8 @@ def _main(argv: list[str] | None = None) -> int:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            if finished:  # every rank leaves together (a rank that tore gloo down alone aborted once: exit -6)
+                dist.barrier()
             dist.destroy_process_group()
     if stopped_by:
         print(f"stopped; checkpoint saved in {out}; run the same command to resume", file=sys.stderr)
