@@ -161,7 +161,7 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
         line += f", combined with {second_adapter} at weight {second_weight:g}"
     elif len(adapters) > 1:
         line += (f", combined with {second_adapter}, a textual-inversion adapter: its new word is used whole "
-                 f"(the weight does not apply)")
+                 "(the weight does not apply)")
     if not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt or "", re.IGNORECASE):
         line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
     if fuse and meta["method"] == "lora":
