@@ -265,7 +265,7 @@ def trained_steps(folder, planned: int) -> str:
     """The steps a checkpoint was trained, for its note: "1,500" or, for a run stopped early (its
     ``trainer_state.json`` step below the ``planned`` steps of its config), "583 of 1,500"."""
     try:
-        step = int(json.loads((Path(folder) / "trainer_state.json").read_text())["step"])
+        step = int(read_json(Path(folder) / "trainer_state.json")["step"])  # (CheckpointError is a ValueError)
     except (OSError, ValueError, KeyError, TypeError):
         step = planned
     return f"{step:,}" if step >= planned else f"{step:,} of {planned:,}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from pathlib import Path
 
 METHOD = "stylegan"
 PRESETS = ("coarse", "middle", "fine", "middle + fine", "8 px and up", "none")
@@ -55,15 +56,15 @@ def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], seed: 
     return ", ".join(f"{a.replace('_', ' ')} {100 * v:.0f} %" for a, v in shares.items() if v == v)  # NaN: no pair
 
 
-def _metrics(name) -> tuple[dict, dict] | None:
-    """(metrics.json, train_config.json) of a checkpoint, or None when it has none (or the name is not one)."""
+def _metrics(name) -> tuple[dict, dict, Path] | None:
+    """(metrics.json, train_config.json, folder) of a checkpoint, or None when it has none (or the name is not one)."""
     from core.engine import resolve_checkpoint
 
     try:
         folder = resolve_checkpoint(METHOD, name)
         config = json.loads((folder / "train_config.json").read_text())
         int(config["steps"])
-        return json.loads((folder / "metrics.json").read_text()), config
+        return json.loads((folder / "metrics.json").read_text()), config, folder
     except Exception:
         return None
 
@@ -81,17 +82,17 @@ def recommended_preset(name) -> str:
 def checkpoint_note(name, preset=None) -> str:
     """What the checkpoint's training measured (its metrics.json): FID, what B's coarse layers bring, what the
     chosen preset (default: the cleanest split) brings and keeps, and which preset splits best; "" if unknown."""
-    from core.engine import resolve_checkpoint, trained_steps
+    from core.engine import trained_steps
     from core.stylegan.evaluate import cleanest_split
 
     found = _metrics(name)
     if found is None:
         return ""
-    metrics, config = found
+    metrics, config, folder = found
     steps, data = int(config["steps"]), {"faces": "cartoon faces"}.get(config.get("dataset"), config.get("dataset"))
     transfer = metrics.get("mixing_transfer")
     best = cleanest_split(transfer) if transfer else None
-    trained = trained_steps(resolve_checkpoint(METHOD, name), steps)
+    trained = trained_steps(folder, steps)
     lead = f"**{name}**: a StyleGAN2 trained {trained} steps" + (f" on {data}." if data else ".")
     if best:
         lead += f" Its cleanest split of A's shapes from B's colours is **{best}**."

@@ -169,6 +169,12 @@ def decode(ctx, name, latent):
     return to_image(decode_point(model, values))
 
 
+def sketch_canvas(sketch: dict):
+    """The picture of a Sketchpad / ImageEditor value (``{"background", "layers", "composite"}``): its composite,
+    else its background; None for a cleared canvas."""
+    return sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
+
+
 def load_upload(model, src, dataset: str = ""):
     """Any uploaded file / drawing -> (C, H, W) in the model's channels and size, or a clear ValueError.
 
@@ -181,7 +187,7 @@ def load_upload(model, src, dataset: str = ""):
     if src is None:
         raise ValueError("upload an image (or draw one) first")
     if isinstance(src, dict):  # Sketchpad / ImageEditor value
-        src = src.get("composite") if src.get("composite") is not None else src.get("background")
+        src = sketch_canvas(src)
         if src is None:
             raise ValueError("draw something on the sketchpad first")
     # transparency on white as in every tab (on black when what is drawn is white): the ink survives either way

@@ -14,8 +14,8 @@ import torch
 from core.engine import check_seed
 
 from .service import (SCATTER_IMAGES, checkpoint_info, decode, derived, grid_image, is_vq, latent_to_plane,
-                      load_model, load_upload, parse_latent, plane_to_latent, reconstruct, scatter, stamp,
-                      test_set, to_image, train_config)
+                      load_model, load_upload, parse_latent, plane_to_latent, reconstruct, scatter, sketch_canvas,
+                      stamp, test_set, to_image, train_config)
 
 MAX_SLIDERS = 32  # the tab builds this many latent sliders; a larger latent shows its first 32 dims
 
@@ -217,7 +217,7 @@ def blank_drawing(sketch) -> bool:
 
     if not isinstance(sketch, dict):
         return sketch is None
-    canvas = sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
+    canvas = sketch_canvas(sketch)
     return canvas is None or np.ptp(np.asarray(canvas)) == 0
 
 
