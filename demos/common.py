@@ -273,6 +273,18 @@ APP_JS = """
     if (e.target.matches?.('input[type="range"]') && /^(Arrow|Page|Home|End)/.test(e.key))
       e.target.dispatchEvent(new PointerEvent("pointerup", {bubbles: true}));
   });
+  // a number box (a seed) takes a typed value outside its range as a slider's box does: the nearest bound, when
+  // the box is left, before a button's click reads it (Gradio refused it with an "Error" over every output); the
+  // API keeps refusing such values with a message
+  document.addEventListener("change", (e) => {
+    const box = e.target;
+    if (!box.matches?.('input[type="number"]') || box.matches('[aria-label^="number input for"]')) return;
+    const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max);
+    const fixed = v < lo ? lo : v > hi ? hi : null;
+    if (fixed === null) return;
+    box.value = String(fixed);
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  }, true);
   // the mouse over an image of HOVER: the image pixel under it (natural size, object-fit contain) goes to the hidden
   // textbox named there, at most every 60 ms (the latent map's "hover to decode")
   const HOVER = {"vae-map": "vae-map-hover"};

@@ -72,12 +72,17 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
 def test_text_to_image_generates_with_attention_maps(page):
     """A click on Generate streams previews, then the image, the classifier's reading and one map per word. The image
     is shown whole and square in its box with its caption under it; the "large images" switch does not shrink the
-    sheet of maps, which is already taller than the switch's 390 px."""
+    sheet of maps, which is already taller than the switch's 390 px. A seed typed out of range is taken as the nearest
+    bound when the click leaves its box, as a slider's box does (Gradio refused it with "Error" over every output)."""
     page.get_by_role("tab", name="Text-to-image").click()
     page.get_by_role("tab", name="Generate", exact=True).click()
     page.locator("#t2i-prompt textarea").fill("a large blue circle to the left of a small red star, and a small green heart below a large pink square")
+    seed = page.locator("#t2i-seed input[type=number]")
+    seed.fill("-7")
     page.locator("#t2i-go").click()
     page.locator("#t2i-status").get_by_text("ddim steps").wait_for(timeout=30_000)
+    assert seed.input_value() == "0" and "seed 0" in page.locator("#t2i-status").inner_text()
+    assert page.locator(".toast-body").count() == 0
     page.wait_for_timeout(800)  # the page's smooth scroll to the image ends before anything is measured
     assert page.locator("#t2i-gallery img").count() == 1
     assert page.locator("#t2i-attention img").count() == 1        # the sheet of maps, one per token
