@@ -95,18 +95,51 @@ def warn_and_keep(n_outputs: int):
     def decorate(fn):
         name = _fn_name(fn)
 
-        @functools.wraps(fn)  # its signature: Gradio passes a gr.Request only to a function that asks for one
-        def keep(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except USER_ERRORS as exc:
-                gr.Warning(_user_message(exc, name))
-                return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
+        def kept(exc):
+            gr.Warning(_user_message(exc, name))
+            return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
+
+        if inspect.isgeneratorfunction(fn):  # a stream: what it showed before the refusal stays
+
+            @functools.wraps(fn)
+            def keep(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except USER_ERRORS as exc:
+                    yield kept(exc)
+        else:
+
+            @functools.wraps(fn)  # its signature: Gradio passes a gr.Request only to a function that asks for one
+            def keep(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except USER_ERRORS as exc:
+                    return kept(exc)
 
         keep.__name__ = name  # (a functools.partial has none to copy)
         return ui_errors(keep)
 
     return decorate
+
+
+def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str = "public", page_fn=None,
+             page_outputs=None, **event):
+    """Bind ``fn`` as the API endpoint ``api_name`` and as the page's event on ``triggers`` (a button's click, a
+    list of them). A client gets a refused input as an error; on the page it is one warning toast and the outputs
+    stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
+    has its own hidden trigger; both share one concurrency queue (``concurrency_id`` defaults to ``api_name``).
+    ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
+    Returns the page's event, for a ``.then`` that only the page needs."""
+    if "concurrency_limit" in event:
+        event.setdefault("concurrency_id", api_name)
+    api_event = {k: v for k, v in event.items() if k not in ("trigger_mode", "show_progress")}
+    gr.Button(visible=False).click(ui_errors(fn), inputs, outputs, api_name=api_name, api_visibility=api_visibility,
+                                   **api_event)
+    triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
+    page_outputs = page_outputs or outputs
+    n_outputs = len(page_outputs) if isinstance(page_outputs, (list, tuple)) else 1
+    return gr.on(triggers, warn_and_keep(n_outputs)(page_fn or fn), inputs, page_outputs,
+                 api_visibility="private", **event)
 
 
 def note_or_reason(fn, keep: int = 0):
@@ -385,6 +418,6 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
+__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
            "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -13,8 +13,8 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
-                          checkpoint_picker, note_or_reason, run_standalone, page_open, seed_control, training_panel,
-                          ui_errors)
+                          checkpoint_picker, endpoint, note_or_reason, run_standalone, page_open, seed_control, training_panel,
+                          ui_errors, warn_and_keep)
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -324,9 +324,9 @@ def build(ctx: AppContext) -> None:
             (DDIM, eta 0)."""
             yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
-        sde_go.click(ui_errors(gpu_task(diffusion_sdedit)), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
-                     [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=2,
-                     concurrency_id="diffusion_sample")
+        endpoint(sde_go.click, gpu_task(diffusion_sdedit), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
+                 [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=2,
+                 concurrency_id="diffusion_sample")
 
     with gr.Tab("Reverse process"):
         with gr.Row():
@@ -377,7 +377,7 @@ def build(ctx: AppContext) -> None:
             yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                      guidance_type)
 
-        go.click(ui_errors(gpu_task(diffusion_sample)),
+        endpoint(go.click, gpu_task(diffusion_sample),
                  [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                  [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
                  concurrency_limit=2, concurrency_id="diffusion_sample").then(
@@ -415,7 +415,7 @@ def build(ctx: AppContext) -> None:
         def compare_samplers(checkpoint, seed, num, guidance, progress=gr.Progress()):
             yield from compare_rows(ctx, checkpoint, seed, num, guidance, progress)
 
-        run_c.click(ui_errors(compare_samplers), [ckpt_c, seed_c, num, guidance_c],
+        run_c.click(warn_and_keep(2)(compare_samplers), [ckpt_c, seed_c, num, guidance_c],
                     [table, same_seed], api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare")
         ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
 

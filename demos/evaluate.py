@@ -14,7 +14,7 @@ from core.evaluation.samplers import evaluable
 from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS, MOST, NUM_RANGE, WORLDS,
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
-from demos.common import (AppContext, Dropdown, Radio, CheckboxGroup, Number, Slider, page_open, run_standalone,
+from demos.common import (AppContext, Dropdown, Radio, CheckboxGroup, Number, Slider, endpoint, page_open, run_standalone,
                           session_of, ui_errors, warn_and_keep, word_fit_widths)
 
 TITLE = "Evaluate"
@@ -118,9 +118,9 @@ def build(ctx: AppContext) -> None:
         if session_of(request) in _CANCELS:
             _CANCELS[session_of(request)].set()
 
-    go.click(ui_errors(run), inputs=[world, picks, num, seed, metric, features],
-             outputs=[status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
-             concurrency_limit=8, concurrency_id="evaluate")  # the service takes turns
+    endpoint(go.click, run, [world, picks, num, seed, metric, features],
+             [status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
+             concurrency_limit=8)  # the service takes turns
     stop.click(stop_run, api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")

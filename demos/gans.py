@@ -14,8 +14,8 @@ from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS
                                checkpoint_note, class_grid, compare_grid, curves_chart, generate_image,
                                interpolation_strip, measurements, num_classes, why_it_matters,
                                world_of)
-from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Dropdown, Radio, Slider, checkpoint_picker, page_open,
-                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep, word_fit_widths)
+from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Dropdown, Radio, Slider, checkpoint_picker, endpoint,
+                          page_open, run_standalone, seed_control, training_panel, warn_and_keep, word_fit_widths)
 
 TITLE = "GANs"
 TRY = """
@@ -80,9 +80,9 @@ def build(ctx: AppContext) -> None:
     strip_inputs = [picker, seed, seed_b, label, truncation]
     strip_view = lambda name, a, b, y, tau: interpolation_strip(ctx, name, a, b, y, tau)
     quiet = dict(trigger_mode="always_last", show_progress="hidden")
-    gr.on([seed.change, label.change, truncation.change], ui_errors(functools.partial(generate_image, ctx)),
-          inputs=common, outputs=image, api_name="gan_generate", **quiet)
-    gr.on([seed.change, seed_b.change, label.change, truncation.change], ui_errors(strip_view), inputs=strip_inputs,
+    endpoint([seed.change, label.change, truncation.change], functools.partial(generate_image, ctx), common, image,
+             api_name="gan_generate", **quiet)
+    gr.on([seed.change, seed_b.change, label.change, truncation.change], warn_and_keep(1)(strip_view), inputs=strip_inputs,
           outputs=strip, api_visibility="private", **quiet)
 
     # a new checkpoint (or the page opening): both views at once; a bad typed name warns and keeps them
@@ -101,9 +101,8 @@ def build(ctx: AppContext) -> None:
             grid_seeds = gr.Textbox(value="0, 1, 2, 3, 4", label="seeds (rows, 1-8)", scale=3)
             grid_btn = gr.Button("Draw the grid", variant="primary", scale=1)
         grid = gr.Image(label="a row per seed, a column per class", format="png", type="pil", interactive=False)
-        grid_btn.click(ui_errors(functools.partial(class_grid, ctx)),
-                       inputs=[picker, grid_seeds, truncation], outputs=grid, api_name="gan_class_grid",
-                       api_visibility="undocumented")
+        endpoint(grid_btn.click, functools.partial(class_grid, ctx), [picker, grid_seeds, truncation], grid,
+                 api_name="gan_class_grid", api_visibility="undocumented")
 
     with gr.Accordion("Every variant side by side", open=False):
         gr.Markdown("The same seeds through every finished checkpoint of the picked one's world (conditional ones "
@@ -136,11 +135,10 @@ def build(ctx: AppContext) -> None:
         def world_curves(curve, checkpoint):
             return curves_chart(curve, world=world_of(checkpoint))
 
-        compare_btn.click(ui_errors(compare_all), inputs=[compare_seeds, truncation, picker],
-                          outputs=[compare, table, why, plot],
-                          api_name="gan_compare", api_visibility="undocumented")
+        endpoint(compare_btn.click, compare_all, [compare_seeds, truncation, picker], [compare, table, why, plot],
+                 api_name="gan_compare", api_visibility="undocumented")
         compare_btn.click(lambda: "D loss", outputs=curve, api_visibility="private", queue=False)
-        curve.input(ui_errors(world_curves), inputs=[curve, picker], outputs=plot, api_visibility="private")
+        curve.input(warn_and_keep(1)(world_curves), inputs=[curve, picker], outputs=plot, api_visibility="private")
 
     training_panel(ctx, METHOD, ["loss", "conditional", "dataset", "steps"],
                    advanced=["architecture", "conditioning", "spectral_norm", "feature_matching", "minibatch_std",

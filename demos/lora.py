@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Dropdown, Number, Slider, page_open, run_standalone, seed_control, session_of,
+from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control, session_of,
                           ui_errors, warn_and_keep)
 
 TITLE = "LoRA"
@@ -297,12 +297,11 @@ def build(ctx: AppContext) -> None:
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
-    go.click(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight, fuse],
-             [before, after, line],
-             api_name="lora_generate", concurrency_limit=2, concurrency_id="lora_generate")
-    scale.release(ui_errors(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight, fuse],
-                  [before, after, line], api_visibility="private", concurrency_limit=2, concurrency_id="lora_generate",
-                  trigger_mode="always_last")
+    endpoint(go.click, gpu_task(lora_generate), [adapter, prompt, scale, seed, second, second_weight, fuse],
+             [before, after, line], api_name="lora_generate", concurrency_limit=2)
+    scale.release(warn_and_keep(3)(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight,
+                  fuse], [before, after, line], api_visibility="private", concurrency_limit=2,
+                  concurrency_id="lora_generate", trigger_mode="always_last")
 
     def adapter_info(request: gr.Request, name):
         from core.lora.service import adapter_folder, adapter_note

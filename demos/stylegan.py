@@ -16,8 +16,8 @@ from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, 
 
 from core.engine import resolve_checkpoint
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, note_or_reason,
-                          page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, endpoint,
+                          note_or_reason, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "StyleGAN"
 TRY = """
@@ -83,13 +83,13 @@ def build(ctx: AppContext) -> None:
     # up to 16 requests enter at once, so a classroom's requests meet in one batched forward pass (MicroBatcher)
     batched = dict(concurrency_limit=16, concurrency_id="stylegan_generate", trigger_mode="always_last",
                    show_progress="hidden")
-    gr.on([seed_a.change], ui_errors(functools.partial(generate_image, ctx)), inputs=[picker, seed_a, *common],
-          outputs=img_a, api_name="stylegan_generate", **batched)
-    gr.on([seed_b.change], ui_errors(functools.partial(generate_image, ctx)), inputs=[picker, seed_b, *common],
-          outputs=img_b, api_visibility="private", **batched)
-    gr.on([seed_a.change, seed_b.change, layers_api.change], ui_errors(functools.partial(mix_image, ctx)),
-          inputs=[picker, seed_a, seed_b, layers_api, *common], outputs=img_mix, api_name="stylegan_mix",
-          trigger_mode="always_last", show_progress="hidden")
+    endpoint(seed_a.change, functools.partial(generate_image, ctx), [picker, seed_a, *common], img_a,
+             api_name="stylegan_generate", **batched)
+    seed_b.change(warn_and_keep(1)(functools.partial(generate_image, ctx)), inputs=[picker, seed_b, *common],
+                  outputs=img_b, api_visibility="private", **batched)
+    endpoint([seed_a.change, seed_b.change, layers_api.change], functools.partial(mix_image, ctx),
+             [picker, seed_a, seed_b, layers_api, *common], img_mix, api_name="stylegan_mix",
+             trigger_mode="always_last", show_progress="hidden")
     # controls that change all three views: one request, one batched forward pass
     # .change, not .release: a value typed and confirmed with Enter, or moved with the arrow keys, redraws too
     # (always_last keeps one request in flight while dragging; concurrent ones share a batch)
@@ -126,9 +126,8 @@ def build(ctx: AppContext) -> None:
             grid_btn = gr.Button("Draw grid", variant="primary")
         grid = gr.Image(label="mixing grid", format="png", type="pil", interactive=False)
         grid_note = gr.Markdown(label="grid note")
-        grid_btn.click(ui_errors(functools.partial(grid_image, ctx)),
-                       inputs=[picker, row_seeds, col_seeds, layers, *common], outputs=[grid, grid_note],
-                       api_name="stylegan_grid", api_visibility="undocumented")
+        endpoint(grid_btn.click, functools.partial(grid_image, ctx), [picker, row_seeds, col_seeds, layers, *common],
+                 [grid, grid_note], api_name="stylegan_grid", api_visibility="undocumented")
 
     with gr.Accordion("Interpolation (animated GIF)", open=False):
         with gr.Row():
@@ -139,9 +138,9 @@ def build(ctx: AppContext) -> None:
             frames = Slider(4, 60, value=24, step=1, label="frames")
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
         gif = gr.Image(label="A -> B -> A", type="filepath", interactive=False, height=280)
-        interp_btn.click(ui_errors(functools.partial(interpolation_gif, ctx)),
-                         inputs=[picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed],
-                         outputs=gif, api_name="stylegan_interpolate", api_visibility="undocumented")
+        endpoint(interp_btn.click, functools.partial(interpolation_gif, ctx),
+                 [picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed], gif,
+                 api_name="stylegan_interpolate", api_visibility="undocumented")
 
     with gr.Accordion("Project your own image", open=False):
         gr.Markdown("Optimises w (one for all layers) or w+ (one per layer) so that the generator reproduces "
@@ -159,11 +158,10 @@ def build(ctx: AppContext) -> None:
             proj_mix_btn = gr.Button("Mix projection with seed B")
         proj_status = gr.Markdown(label="status")
         proj_ws = gr.State(None)
-        proj_btn.click(ui_errors(gpu_task(functools.partial(project_stream, ctx))),
-                       inputs=[picker, upload, proj_space, proj_steps],
-                       outputs=[proj_image, proj_target, proj_status, proj_ws],
-                       api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)
-        proj_mix_btn.click(ui_errors(functools.partial(mix_projection, ctx)),
+        endpoint(proj_btn.click, gpu_task(functools.partial(project_stream, ctx)),
+                 [picker, upload, proj_space, proj_steps], [proj_image, proj_target, proj_status, proj_ws],
+                 api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)
+        proj_mix_btn.click(warn_and_keep(1)(functools.partial(mix_projection, ctx)),
                            inputs=[picker, proj_ws, seed_b, layers, psi, noise_mode, noise_seed], outputs=proj_mix,
                            api_visibility="private")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, page_open, run_standalone,
-                          note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, endpoint, page_open,
+                          run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "Text-to-image"
 TRY = """
@@ -178,13 +178,9 @@ def build(ctx: AppContext) -> None:
                           seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL):
             yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model)
 
-        generate = ui_errors(gpu_task(text_to_image))
-        go.click(generate, [prompt, negative, steps, guidance, seed, sampler, num, model],
-                 [gallery, status, readout, att_gallery, story, state], api_name="text_to_image",
-                 concurrency_limit=2, concurrency_id="text_to_image")
-        prompt.submit(generate, [prompt, negative, steps, guidance, seed, sampler, num, model],
-                      [gallery, status, readout, att_gallery, story, state], api_visibility="private",
-                      concurrency_limit=2, concurrency_id="text_to_image")
+        endpoint([go.click, prompt.submit], gpu_task(text_to_image), [prompt, negative, steps, guidance, seed, sampler,
+                 num, model], [gallery, status, readout, att_gallery, story, state], api_name="text_to_image",
+                 concurrency_limit=2)
         for trigger in (go.click, prompt.submit):  # the picture whole on a 768 px screen while it forms
             trigger(None, js=SHOW_GALLERY, api_visibility="private", queue=False)
         att_step.change(ui_errors(attention_at_step), [state, att_step], att_gallery, api_visibility="private",
@@ -225,7 +221,7 @@ def build(ctx: AppContext) -> None:
         def xy(mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
             return xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler)
 
-        xy_go.click(ui_errors(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler],
+        xy_go.click(warn_and_keep(2)(xy), [mode, x_values, y_values, xy_prompt, model, xy_seed, steps, guidance, sampler],
                     [grid, grid_note],
                     api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid").then(
             None, js=SHOW_GRID, api_visibility="private", queue=False)  # the grid forms under the fold of a projector

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (AppContext, Radio, Number, checkpoint_picker, page_open, run_standalone, seed_control,
-                          training_panel, ui_errors)
+from demos.common import (AppContext, Radio, Number, checkpoint_picker, endpoint, page_open, run_standalone,
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "pix2pix & CycleGAN"
 TRY = """
@@ -198,17 +198,17 @@ def build(ctx: AppContext) -> None:
         def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
             return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
 
-        upload_btn.click(ui_errors(run_p), [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p], api_name="pix2pix",
-                         concurrency_limit=4, concurrency_id="translate")
+        endpoint(upload_btn.click, run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p], api_name="pix2pix",
+                 concurrency_limit=4, concurrency_id="translate")
         for trigger in (draw_btn.click, sketch.change):
-            trigger(ui_errors(run_p), [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
+            trigger(warn_and_keep(2)(run_p), [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
                     trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate")
 
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
             return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
 
         # "always_last": a second pick while the first translates shows the second (the default "once" drops it)
-        gallery_p.select(ui_errors(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private",
+        gallery_p.select(warn_and_keep(2)(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private",
                          trigger_mode="always_last")
         on_open = page_open()
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
@@ -242,13 +242,13 @@ def build(ctx: AppContext) -> None:
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
             return cyclegan(ctx, checkpoint, image, direction)
 
-        run_c_btn.click(ui_errors(run_c), [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
-                        api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
+        endpoint(run_c_btn.click, run_c, [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
+                 api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
 
         def pick_c(ckpt, d, evt: gr.SelectData):
             return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
 
-        gallery_c.select(ui_errors(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
+        gallery_c.select(warn_and_keep(4)(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                          api_visibility="private", trigger_mode="always_last")
         gr.on([ckpt_c.change, direction.change, *on_open],
               lambda c, d: (describe(ctx, c), examples(ctx, c, d)), [ckpt_c, direction], [about_c, gallery_c],

@@ -15,8 +15,8 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, run_standalone, seed_control,
-                          training_panel, ui_errors, warn_and_keep)
+from demos.common import (PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
+                          seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE explorer"
 TRY = """
@@ -261,7 +261,7 @@ def build(ctx: AppContext) -> None:
                 trigger_mode="always_last", show_progress="hidden", queue=False)
     click_mode.change(lambda: gr.update(visible=False, value=None), None, segment_img,
                       api_visibility="private", queue=False)
-    grid_btn.click(ui_errors(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n], outputs=grid_img,
+    grid_btn.click(warn_and_keep(1)(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n], outputs=grid_img,
                    api_visibility="private")
 
     # ---- traversal / samples
@@ -296,7 +296,6 @@ def build(ctx: AppContext) -> None:
         s_.input(on_slider, inputs=[dense_ckpt, latent_box, *sliders], outputs=[dense_img, latent_box],
                  api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
-    @ui_errors
     def on_decode_text(name, text):
         model = load_model(ctx, name)
         image = decode(ctx, name, text)
@@ -306,18 +305,17 @@ def build(ctx: AppContext) -> None:
 
         return [image] + slider_updates(model, as_latent(model, latent_values(model, text))[0])
 
-    @ui_errors
     def vae_decode(checkpoint: str, latent: str):
         """Decode a latent: "z1, z2, ..." for ae/dae/vae (|z| > 6 clamped), or h*w code indices for a VQ-VAE; empty
         decodes z = 0 (a VQ-VAE: code 0 everywhere)."""
         return decode(ctx, checkpoint, latent)
 
-    # the public endpoint: checkpoint + latent -> image (sliders follow in the UI)
-    decode_btn.click(vae_decode, inputs=[dense_ckpt, latent_box], outputs=dense_img, api_name="vae_decode").then(
-        on_decode_text, inputs=[dense_ckpt, latent_box], outputs=[dense_img, *sliders], api_visibility="private")
+    # the public endpoint: checkpoint + latent -> image (on the page the sliders follow)
+    endpoint(decode_btn.click, vae_decode, [dense_ckpt, latent_box], dense_img, api_name="vae_decode",
+             page_fn=on_decode_text, page_outputs=[dense_img, *sliders])
 
     def set_z(mode):
-        @ui_errors
+        @warn_and_keep(2 + MAX_DIMS)
         def handler(name, seed, index):
             z = views.starting_latent(ctx, name, mode, seed, index)
             return [decode(ctx, name, z.tolist()), views.latent_text(z)] + slider_updates(load_model(ctx, name), z)
@@ -327,31 +325,27 @@ def build(ctx: AppContext) -> None:
     for button, mode in ((zero_btn, "zero"), (prior_btn, "prior"), (encode_btn, "encode")):
         button.click(set_z(mode), inputs=[dense_ckpt, z_seed, test_index], outputs=[dense_img, latent_box, *sliders],
                      api_visibility="private")
-    trav_btn.click(ui_errors(functools.partial(views.traverse, ctx)),
+    trav_btn.click(warn_and_keep(1)(functools.partial(views.traverse, ctx)),
                    inputs=[dense_ckpt, latent_box, trav_dim, trav_range, trav_steps], outputs=trav_img,
                    api_visibility="private")
-    sample_btn.click(ui_errors(functools.partial(views.samples, ctx)), inputs=[dense_ckpt, n_samples, sample_seed],
+    sample_btn.click(warn_and_keep(1)(functools.partial(views.samples, ctx)), inputs=[dense_ckpt, n_samples, sample_seed],
                      outputs=samples_img, api_visibility="private")
 
     # ---- interpolation
-    interp_btn.click(ui_errors(functools.partial(views.interpolation_strips, ctx)),
+    interp_btn.click(warn_and_keep(2)(functools.partial(views.interpolation_strips, ctx)),
                      inputs=[interp_ckpt, index_a, index_b, upload_a, upload_b, interp_steps],
                      outputs=[lerp_img, slerp_img], api_visibility="private")
 
     # ---- encode your own
-    @ui_errors
     def vae_reconstruct(checkpoint: str, image: str):
         """Encode and decode an image file: (the input as the model sees it, its reconstruction, the latent)."""
         return reconstruct(ctx, checkpoint, image)
 
-    # The endpoint has its own (hidden) trigger: on the page a refused input (no file, a broken one) is one warning
-    # and the outputs stay (an error put "Error" badges on three of them and left the map's cross of the last image)
-    api_trigger = gr.Button(visible=False)
-    api_trigger.click(vae_reconstruct, inputs=[own_ckpt, upload], outputs=[seen_img, rec_img, latent_json],
-                      api_name="vae_reconstruct")
+    # on the page a refused input (no file, a broken one) is one warning and the outputs stay (with the map's cross)
     own_outputs = [seen_img, rec_img, latent_json, own_map]
+    endpoint(upload_btn.click, vae_reconstruct, [own_ckpt, upload], [seen_img, rec_img, latent_json],
+             api_name="vae_reconstruct", page_fn=functools.partial(views.encode_own, ctx), page_outputs=own_outputs)
     own = warn_and_keep(len(own_outputs))(functools.partial(views.encode_own, ctx))
-    upload_btn.click(own, inputs=[own_ckpt, upload], outputs=own_outputs, api_visibility="private")
     sketch_btn.click(own, inputs=[own_ckpt, sketch], outputs=own_outputs, api_visibility="private",
                      trigger_mode="always_last", show_progress="hidden")
     # each stroke encodes too (the button may be below the fold); a cleared canvas clears the outputs, quietly

@@ -69,6 +69,27 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     assert page.errors == []
 
 
+def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
+    """"Translate the upload" with no file: one warning, and the translation on screen stays (a refusal used to put
+    an "Error" badge over both outputs and hide the image); the API endpoint behind it still refuses with an error
+    (tests/test_readme_api.py, tests/test_bad_inputs.py)."""
+    page.get_by_role("tab", name="pix2pix & CycleGAN").click()
+    page.get_by_role("tab", name="pix2pix: draw or upload").click()
+    output = page.locator("#translation-pix2pix-output img")
+    output.wait_for(timeout=30_000)                      # the model's first example, shown on page open
+    before = output.get_attribute("src")
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.get_by_role("button", name="Translate the upload").click()
+    toast = page.locator(".toast-body").first
+    toast.wait_for(timeout=20_000)
+    assert "warning" in toast.inner_text().lower() and "error" not in toast.inner_text().lower()
+    page.wait_for_timeout(500)
+    assert output.is_visible() and output.get_attribute("src") == before
+    assert page.locator("#translation-pix2pix-output").get_by_text("Error", exact=True).count() == 0
+    page.locator(".toast-body button").first.click()    # closed, as a user would
+    assert page.errors == []
+
+
 def test_text_to_image_generates_with_attention_maps(page):
     """A click on Generate streams previews, then the image, the classifier's reading and one map per word. The image
     is shown whole and square in its box with its caption under it; the "large images" switch does not shrink the

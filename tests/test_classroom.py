@@ -176,3 +176,42 @@ def test_a_view_refresh_with_an_unknown_checkpoint_warns_once_and_keeps_every_ou
 
     with pytest.raises(gr.Error, match="fault failed: ZeroDivisionError.*fault of the app"):  # not hidden
         fault("x")
+
+
+def test_a_refused_stream_warns_and_keeps_what_it_showed():
+    import gradio as gr
+
+    from demos.common import warn_and_keep
+
+    @warn_and_keep(2)
+    def stream(steps):
+        yield "frame 1", "running"
+        raise ValueError(f"steps: {steps} is out of range")
+
+    with pytest.warns(UserWarning, match="steps: 0 is out of range"):
+        frames = list(stream(0))
+    assert frames == [("frame 1", "running"), [gr.update(), gr.update()]]
+
+
+def test_an_endpoint_refuses_for_a_client_and_warns_on_the_page():
+    """One function, two events: the API's (hidden trigger, named, an error for the client) and the page's (private,
+    a warning that keeps the outputs); one concurrency queue for both."""
+    import gradio as gr
+
+    from demos.common import endpoint
+
+    def translate(image: str):
+        raise ValueError("no image given")
+
+    with gr.Blocks() as demo:
+        box, out = gr.Textbox(), gr.Image()
+        button = gr.Button("Translate")
+        endpoint(button.click, translate, [box], out, api_name="translate", concurrency_limit=2)
+    api = [d for d in demo.fns.values() if d.api_name == "translate"]
+    page = [d for d in demo.fns.values() if (button._id, "click") in d.targets]
+    assert len(api) == 1 and len(page) == 1 and page[0].api_visibility == "private"
+    assert api[0].concurrency_id == page[0].concurrency_id == "translate"
+    with pytest.raises(gr.Error, match="no image given"):
+        api[0].fn("")
+    with pytest.warns(UserWarning, match="no image given"):
+        assert page[0].fn("") == gr.update()
