@@ -16,6 +16,7 @@ import threading
 import gradio as gr
 
 from core.engine import resolve_device
+from core.engine.cli import quiet_known_noise
 from core.engine.hosting import public_mode
 from demos import TABS
 from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch,
@@ -140,6 +141,7 @@ def warm_up(ctx, modules=None) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    quiet_known_noise()
     if args.online:
         os.environ["GENLAB_ONLINE"] = "1"
     set_cpu_threads(args.threads)

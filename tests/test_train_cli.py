@@ -137,3 +137,22 @@ def test_a_config_saved_on_a_gpu_server_trains_here_on_auto(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["device"] == "auto"
     assert main([TOY, "--device", "cuda", "--steps", "5", *TINY, "--out", str(tmp_path / "run2")]) == 2
     assert "no CUDA GPU is available" in capsys.readouterr().err
+
+
+def test_known_library_noise_is_dropped_and_every_other_message_kept(caplog):
+    """The torchvision fallback notice (GenLab has no torchvision by design) and diffusers' "No LoRA keys associated
+    to CLIPTextModel" (a GenLab LoRA adapts the U-Net only) are dropped; other warnings of the same loggers stay."""
+    import logging
+
+    from core.engine.cli import quiet_known_noise
+
+    quiet_known_noise()
+    quiet_known_noise()                                  # idempotent: one filter per message
+    noisy = logging.getLogger("diffusers.loaders.lora_base")
+    assert len(noisy.filters) == 1
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("transformers.utils.import_utils").warning(
+            "`CLIPImageProcessor` requires torchvision (not installed); falling back to `CLIPImageProcessorPil`")
+        noisy.warning("No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'.")
+        noisy.warning("Loading adapter weights failed: shape mismatch")
+    assert [r.getMessage() for r in caplog.records] == ["Loading adapter weights failed: shape mismatch"]
