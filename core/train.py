@@ -72,8 +72,9 @@ def _main(argv: list[str] | None = None) -> int:
     if args.config:
         settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
         settings = portable_device(args.config, settings)
+        if isinstance(settings, dict):  # another method's config first: its values may not even be valid here
+            check_config(args.config, settings, cls)
         base = cls.config_class.from_dict(settings)  # (a file that is not a JSON object is refused here)
-        check_config(args.config, settings, cls)
     config = cls.config_class.from_args(args, base)
     from core.engine.checkpoint import checkpoint_root
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import os
 import random
 import tempfile
@@ -215,8 +216,11 @@ def config_widget(config_cls, name: str, value):
         return gr.Checkbox(value=value, label=label, info=info, elem_classes="genlab-setting-check")
     low, high = f.metadata.get("range", (None, None))
     if isinstance(value, (int, float)):
-        return Number(value=value, label=label, info=info, minimum=low, maximum=high,
-                         precision=0 if isinstance(value, int) else None)
+        # a setting typed out of range is refused with its range, not moved to a bound (a learning rate of -0.001
+        # made 0 trains nothing); the arrow keys step by the default's own order of magnitude (0.001: 0.0001)
+        step = 1 if isinstance(value, int) or not value else 10 ** (math.floor(math.log10(abs(value))) - 1)
+        return Number(value=value, label=label, info=info, minimum=low, maximum=high, step=step,
+                      precision=0 if isinstance(value, int) else None, elem_classes=EXACT)
     if isinstance(value, (tuple, list)):  # as the CLI takes it: "32, 64, 64", not a Python tuple
         value = ", ".join(map(str, value))
     return gr.Textbox(value=str(value), label=label, info=info)
@@ -283,6 +287,7 @@ body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wra
 # The app's script. Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew
 # nothing); each Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later),
 # and again after "Clear canvas".
+EXACT = "genlab-exact"  # a number box whose out-of-range value is refused, not moved to its range (APP_JS)
 APP_JS = """
 () => {
   const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
@@ -306,12 +311,13 @@ APP_JS = """
     if (e.target.matches?.('input[type="range"]') && /^(Arrow|Page|Home|End)/.test(e.key))
       e.target.dispatchEvent(new PointerEvent("pointerup", {bubbles: true}));
   });
-  // a number box (a seed) takes a typed value outside its range as a slider's box does: the nearest bound, when
-  // the box is left, before a button's click reads it (Gradio refused it with an "Error" over every output); the
-  // API keeps refusing such values with a message
+  // a number box (a seed, an image #) takes a typed value outside its range as a slider's box does: the nearest
+  // bound, when the box is left, before a button's click reads it (Gradio refused it with an "Error" over every
+  // output); the API keeps refusing such values with a message, and so does the page for a training setting
   document.addEventListener("change", (e) => {
     const box = e.target;
-    if (!box.matches?.('input[type="number"]') || box.matches('[aria-label^="number input for"]')) return;
+    if (!box.matches?.('input[type="number"]') || box.matches('[aria-label^="number input for"]')
+        || box.closest(".EXACT_CLASS")) return;
     const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max);
     const fixed = v < lo ? lo : v > hi ? hi : null;
     if (fixed === null) return;
@@ -340,7 +346,7 @@ APP_JS = """
     }
   });
 }
-"""
+""".replace("EXACT_CLASS", EXACT)
 
 
 def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:

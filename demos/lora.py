@@ -14,8 +14,8 @@ import pandas as pd
 
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
-from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control, session_of,
-                          ui_errors, warn_and_keep)
+from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
+                          session_of, ui_errors, warn_and_keep)
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -109,19 +109,25 @@ def _train_events(events, name, config, note, rows, shots):
     """The panel's (status, loss table, gallery, adapter update) for each event of ``train_adapter``."""
     from core.data import to_pil
 
-    status = f"training **{name}**{note}"
+    from demos.training_panel import rough_duration
+
+    status, start = f"training **{name}**{note}", time.monotonic()
     for event in events:
         if "loss" in event:
             rows.append({"step": event["step"], "loss": event["loss"]})
             if event["step"] % 10 and event["step"] != event["steps"]:
                 continue
-            status = f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f}{note}"
+            elapsed = time.monotonic() - start
+            left = elapsed / event["step"] * (event["steps"] - event["step"])
+            status = (f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f} · "
+                      f"{rough_duration(elapsed)} elapsed, about {rough_duration(left)} left{note}")
         elif "validation" in event:
             shots = [(to_pil(event["validation"]).resize((128, 128)), f"step {event['step']}")] + shots
         if "saved" in event:
             result = event["result"]
-            status = (f"saved **{name}** ({result.steps} steps, {result.seconds:.0f} s): try it on the right with "
-                      f"\"{config.prompt()}\"{note}")
+            stopped = f"cancelled at step {result.steps} of {config.steps}; " if result.steps < config.steps else ""
+            status = (f"{stopped}saved **{name}** ({result.steps} steps, {rough_duration(result.seconds)}): try it on "
+                      f"the right with \"{config.prompt()}\"{note}")
             yield status, _losses(rows), shots, name
             return
         yield status, _losses(rows), shots, gr.skip()
@@ -218,7 +224,7 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("**2 · Compare**")
             shared = list_adapters()
             default = DEFAULT_ADAPTER if DEFAULT_ADAPTER in shared else (shared[0] if shared else "")
-            adapter = Dropdown([""] + shared, value=default, label="adapter",
+            adapter = Dropdown(shared or [""], value=default, label="adapter",  # "" only when there is none
                                allow_custom_value=True, elem_id="lora-adapter")
             note = gr.Markdown(elem_id="lora-adapter-note", label="adapter note")
             with gr.Row():
@@ -266,8 +272,8 @@ def build(ctx: AppContext) -> None:
         return "stopping after this step; what was learnt is saved"
 
     def choices(request: gr.Request):
-        names = [""] + list_adapters(session_of(request))
-        return gr.update(choices=names), gr.update(choices=names)
+        names = list_adapters(session_of(request))
+        return gr.update(choices=names or [""]), gr.update(choices=[""] + names)  # the second: "" is none
 
     def share_it(request: gr.Request, name, admin_token):
         from core.engine.hosting import check_admin

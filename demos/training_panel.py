@@ -7,7 +7,9 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import random
 import threading
 import time
 from dataclasses import fields
@@ -42,6 +44,45 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
     return _flag("cancel", session, method)
 
 
+_NOW: dict[tuple[str, str], str] = {}  # (session, method) -> a line on its run while it trains, for those who wait
+
+
+def rough_duration(seconds: float) -> str:
+    """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        hours, minutes = divmod(round(seconds / 60), 60)
+        return f"{hours} h {minutes:02d} min"
+    return f"{round(seconds / 86400)} days"
+
+
+def fresh_run_name(method: str) -> str:
+    """A run name no run of ``method`` has yet ("my-gans-4821"): each page opens on its own, so a class pressing
+    Train with the defaults trains thirty runs, not one that each resumes from the others."""
+    for _ in range(100):
+        name = f"my-{method}-{random.randint(1000, 9999)}"
+        if not resolve_checkpoint(method, name, must_exist=False).exists():
+            return name
+    return f"my-{method}-{random.randint(10**5, 10**6 - 1)}"
+
+
+def check_not_trained_out(out, name: str, steps: int) -> None:
+    """Refuse a run name whose run has already trained ``steps`` or more (it would only be measured again)."""
+    from core.engine.checkpoint import read_json
+
+    try:
+        done = int(read_json(out / "trainer_state.json")["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if done >= steps:
+        raise ValueError(f"run {name!r} has trained all its {done:,} steps: raise steps above {done:,} to train it "
+                         "further, or choose another run name")
+
+
 def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
     """GAN Lab's view of a run: one column per sample event (the same seeds each time), left to right as training
     goes on, labelled with the step; at most STRIP_COLUMNS columns, evenly spread, always the first and the last.
@@ -54,6 +95,7 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
     from PIL import Image, ImageDraw
 
     from core.data import to_pil
+    from core.data.labelled import font
 
     if not history:
         return None
@@ -62,18 +104,56 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
         else range(n)
     side = history[-1][1].shape[-1]
     scale = max(1, -(-STRIP_TILE // side))
-    tile, pad, head = side * scale, 4, 18
+    tile, pad, head = side * scale, 4, 20
     rows = min(STRIP_ROWS, len(history[-1][1]))
     sheet = Image.new("RGB", (len(picks) * (tile + pad) + pad, head + rows * (tile + pad) + pad), "white")
-    draw = ImageDraw.Draw(sheet)
+    draw, label = ImageDraw.Draw(sheet), font(14)  # a projector's size (the bitmap font's 9 px read "ste p 100")
     for col, i in enumerate(picks):
         step, images = history[i]
         x = pad + col * (tile + pad)
-        draw.text((x + 2, 3), f"step {step}", fill=(40, 40, 40))
+        draw.text((x + 1, 2), f"{step:,}" if tile < 96 else f"step {step:,}", fill=(20, 20, 20), font=label)
         for row in range(min(rows, len(images))):
             image = to_pil(images[row]).convert("RGB").resize((tile, tile), Image.NEAREST)
             sheet.paste(image, (x, head + pad + row * (tile + pad)))
     return sheet
+
+
+HISTORY_FILE = "samples_over_time.safetensors"  # a tab run's strip, kept with the run so a resume shows it whole
+
+
+def save_history(folder, history: list[tuple[int, "torch.Tensor"]]) -> None:
+    """Write the strip's moments (their first STRIP_ROWS images, uint8) into ``folder`` atomically; a long run keeps
+    at most 4 x STRIP_COLUMNS of them, evenly thinned (the strip shows STRIP_COLUMNS)."""
+    import os
+    import tempfile
+
+    import torch
+    from safetensors.torch import save_file
+
+    while len(history) > 4 * STRIP_COLUMNS:
+        history[:] = history[:-1:2] + history[-1:]
+    tensors = {f"step_{step}": (images[:STRIP_ROWS].clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
+               for step, images in history}
+    os.makedirs(folder, exist_ok=True)  # (before the run's first checkpoint there is no folder yet)
+    fd, tmp = tempfile.mkstemp(prefix=f".{HISTORY_FILE}.", dir=folder)
+    os.close(fd)
+    save_file(tensors, tmp)
+    os.replace(tmp, os.path.join(folder, HISTORY_FILE))
+
+
+def load_history(folder, up_to: int) -> list[tuple[int, "torch.Tensor"]]:
+    """The strip's moments saved with a run, up to step ``up_to`` (where it resumes), oldest first; [] when none
+    (or unreadable: the strip then starts again, as before)."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(Path(folder) / HISTORY_FILE)
+    except Exception:  # missing or damaged: a strip is not worth a refused resume
+        return []
+    moments = sorted((int(k.split("_")[1]), t.float() / 255) for k, t in tensors.items())
+    return [(step, images) for step, images in moments if step <= up_to]
 
 
 def loss_table(rows: list[dict]):
@@ -89,12 +169,20 @@ def loss_table(rows: list[dict]):
                                                                            "loss": "str"})
 
 
-NOT_CHARTED = {"step", "lr"}  # logged values that are not losses (the status line still shows the learning rate)
+# logged values that are not losses, left off the loss chart (the status line still shows them): the learning rate,
+# a rate of the batch (text-to-image's caption dropout), gradient norms (a GAN's D spikes to 100 and flattened the
+# losses' lines into the axis; the GANs tab charts them in "Every variant side by side")
+NOT_CHARTED = {"step", "lr", "caption_dropout"}
+
+
+def charted(key: str) -> bool:
+    return key not in NOT_CHARTED and not key.endswith("_norm")
 
 
 def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = "",
-                   pause: threading.Event | None = None):
-    """Yield (status markdown, loss rows, sample grids, samples over time) while training ``method`` into ``name``.
+                   pause: threading.Event | None = None, progress: list | None = None):
+    """Yield (status markdown, loss rows, sample grids, samples over time) while training ``method`` into ``name``;
+    ``progress[0]``, when given, follows the run in one line (for a visitor waiting for the training slot).
 
     Refuses to overwrite a finished checkpoint (a folder with weights but no resume state,
     e.g. a bundled one); an unfinished run of the same name resumes. A public server trains only
@@ -110,6 +198,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     out = resolve_checkpoint(cls.name, name, must_exist=False)
     if is_finished(out):
         raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")
+    check_not_trained_out(out, name, config.steps)
     rows: list[dict] = []
     grids: list[tuple] = []
     history: list[tuple] = []
@@ -119,21 +208,27 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     method_ = cls(config)
     trainer = Trainer(method_, out, cancel=cancel, command=None, pause=pause)
     for event in trainer.run():
-        if event.kind == "start" and event.step:  # a resumed run: its curve so far, from the loss log
+        if event.kind == "start" and event.step:  # a resumed run: its curve and samples over time so far
             rows = [{"step": r["step"], "value": v, "loss": k} for r in trainer.loss_log for k, v in r.items()
-                    if k not in NOT_CHARTED and isinstance(v, (int, float))]
+                    if charted(k) and isinstance(v, (int, float))]
+            history = load_history(out, event.step)
+            strip = samples_over_time(history)
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()
-                     if k not in NOT_CHARTED]
+                     if charted(k)]
             status = (f"step **{event.step} / {event.total}** · "
                       + " · ".join(f"{k} {v:.4g}" for k, v in event.losses.items())
-                      + f" · {event.elapsed:.0f} s elapsed, about {event.eta:.0f} s left")
+                      + f" · {rough_duration(event.elapsed)} elapsed, about {rough_duration(event.eta)} left")
+            if progress is not None:
+                progress[0] = f"{cls.name} run {name}, step {event.step:,} of {event.total:,}, " \
+                              f"about {rough_duration(event.eta)} left"
         elif event.kind == "samples":
             nrow = max(1, round(len(event.images) ** 0.5))
             grid = to_pil(make_grid(event.images, nrow=nrow))
             scale = max(1, 256 // max(grid.size))
             grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
             history.append((event.step, method_.generated(event.images)))
+            save_history(out, history)
             strip = samples_over_time(history)
         elif event.kind == "paused":
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
@@ -173,7 +268,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                    advanced: list[str] = ()) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones)."""
-    from demos.common import GALLERY_FIT, config_widget, session_of, ui_errors
+    from demos.common import GALLERY_FIT, USER_ERRORS, config_widget, page_open, session_of, ui_errors, warn_and_keep
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
@@ -187,7 +282,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             gr.Markdown("This is a public server: training needs the admin token its owner set.")
         gr.Markdown(f"Same config as the CLI: `python -m core.train {method} --help`. "
                     "Training runs one at a time on this server; a run with the same name resumes.")
-        with gr.Row():
+        with gr.Row():  # each page opens on a name of its own (fresh_run_name)
             run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
             token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
             start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
@@ -206,7 +301,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             # to the height without its legend and cuts the legend off
             gallery = gr.Gallery(label="samples (newest first)", columns=2, height="auto", format="png",
                                  object_fit="contain", preview=False, elem_classes=GALLERY_FIT)
-        over_time = gr.Image(label="samples over time: the same seeds at each moment of the run, left to right",
+        over_time = gr.Image(label="samples over time: the same seeds at each moment of the run (its step above), "
+                                   "left to right",
                              type="pil", format="png", interactive=False, elem_id=f"train-{cls.name}-over-time")
 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
@@ -221,19 +317,48 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
         running.set()
+        progress = _NOW[(session, method)] = [f"{cls.name} run {str(name or '').strip()}, starting"]
         try:
-            yield from ui_errors(start_training)(ctx, method, name, settings, cancel, values[len(fields)], paused)
+            yield from start_training(ctx, method, name, settings, cancel, values[len(fields)], paused, progress)
         finally:
+            _NOW.pop((session, method), None)
             running.clear()
             cancel.clear()
             paused.clear()
 
-    def wait_in_queue(request: gr.Request = None):
-        """At the click, before the queue: a Cancel from now on reaches this run, also while it waits its turn."""
+    def train_on_the_page(request: gr.Request, name, *values):
+        """``train`` for the page: a refused setting is a warning and a status line that stays; the charts stay."""
+        try:
+            yield from train(request, name, *values)
+        except USER_ERRORS as exc:
+            gr.Warning(str(exc))
+            yield f"**not started**: {exc}", *[gr.skip()] * 3
+
+    def wait_in_queue(request: gr.Request, name, *values):
+        """At the click, before the queue (no outputs: a refusal is a toast, and the outputs keep their last run). The
+        settings are checked here (the widgets' ranges, then the config's rules), so a refused one waits for no
+        training slot; a click while the session's own run of this method trains or is paused is refused (it would
+        queue behind it). From here on a Cancel reaches this run, also while it waits its turn."""
         session = session_of(request)
+        if _flag("running", session, method).is_set():
+            raise gr.Error("your run is paused: press Resume to go on, or Cancel to save it"
+                           if _flag("pause", session, method).is_set() else
+                           "your run is training: Pause or Cancel it first", title="Already training")
+        try:
+            cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))})
+            resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
         _cancel_flag(session, method).clear()
-        if not _flag("running", session, method).is_set():
-            _flag("waiting", session, method).set()
+        _flag("waiting", session, method).set()
+
+    def waiting_line():
+        """The status while the run waits for the one training slot (what trains now), or while it starts."""
+        busy = [line[0] for line in list(_NOW.values())]
+        if busy:
+            return (f"**waiting for the training slot**: {busy[0]} (one training at a time on this server); yours "
+                    "starts when it ends. *Cancel* takes yours out of the queue.")
+        return "starting: reading the data and building the model…"
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -265,10 +390,16 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         paused.set()
         return gr.update(value="Resume"), gr.skip()
 
-    start.click(wait_in_queue, api_visibility="private", queue=False)
-    event = start.click(gpu_task(train, duration=600), inputs=[run_name, *widgets, token],
-                        outputs=[status, plot, gallery, over_time],
-                        api_name=f"train_{cls.name}", concurrency_limit=1, concurrency_id="train")
+    inputs, outputs = [run_name, *widgets, token], [status, plot, gallery, over_time]
+    queue = dict(concurrency_limit=1, concurrency_id="train")
+    functools.update_wrapper(train_on_the_page, train)  # its signature: the endpoint's named parameters
+    gr.Button(visible=False).click(ui_errors(gpu_task(train, duration=600)), inputs, outputs,
+                                   api_name=f"train_{cls.name}", **queue)  # the endpoint: a refusal is an error
+    event = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None).success(
+        waiting_line, outputs=status, api_visibility="private", queue=False).success(
+        warn_and_keep(4)(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
+        **queue)
+    gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
     event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
     if pickers:
         from demos.common import refresh_pickers

@@ -39,7 +39,8 @@ DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
 TRAIN_FIELDS = ["dataset", "model_type", "latent_dim", "beta", "steps", "lr", "batch_size"]
-TRAIN_ADVANCED = ["data_root", "download", "likelihood", "noise_std", "num_codes"]
+# no data_root: a folder of the server is for its command line (a page could probe its paths)
+TRAIN_ADVANCED = ["download", "likelihood", "noise_std", "num_codes"]
 
 
 # ---------------------------------------------------------------------------------------------- the tab

@@ -4,6 +4,7 @@ controls give their outputs."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
@@ -300,6 +301,51 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
         demo.close()
 
 
+def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queued_behind(page, tmp_path, monkeypatch):
+    """On the page a setting out of its range is refused with its range before the run queues, and no output gets an
+    "Error" badge (the value is not moved to a bound: a learning rate of 0 trained nothing); Train pressed while the
+    page's own run is paused says so and queues nothing (it waited behind the paused run, silently)."""
+    import gradio as gr
+
+    from demos.common import AppContext, training_panel
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    tab = page.context.browser.new_page()
+    try:
+        tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
+        tab.get_by_role("button", name="Train your own").click()
+        steps = tab.get_by_label("steps").first
+        for value in ("0", "1000000"):
+            for _ in range(20):  # (Gradio may render the opened accordion's box again: type until it stays)
+                steps.fill(value)
+                steps.press("Tab")
+                tab.wait_for_timeout(300)
+                if steps.input_value() == value:
+                    break
+            tab.get_by_role("button", name="Train / resume").click()
+            if value == "0":
+                tab.locator(".toast-body", has_text="steps: 0 is out of range; give a whole number in [1, ").wait_for(
+                    timeout=20_000)
+                assert steps.input_value() == "0" and tab.locator(".block").get_by_text("Error", exact=True).count() == 0
+                tab.locator(".toast-body button").first.click()
+        tab.get_by_text("step").first.wait_for(timeout=30_000)
+        tab.get_by_text(re.compile(r"step \d+ / 1000000")).wait_for(timeout=60_000)
+        tab.get_by_role("button", name="Pause").click()
+        tab.get_by_text("paused").first.wait_for(timeout=20_000)
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text("your run is paused: press Resume to go on").wait_for(timeout=10_000)
+        tab.get_by_role("button", name="Cancel").click()
+        tab.get_by_text("cancelled at step").wait_for(timeout=30_000)
+        assert len(list((tmp_path / "toy").iterdir())) == 1  # one run: the refused one made no folder
+    finally:
+        tab.close()
+        demo.close()
+
+
 def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeypatch):
     """One training at a time: a run started while another trains waits in the queue. Cancel pressed then is kept,
     and the run does not start when its turn comes (the flag was cleared as the run started, and it trained to
@@ -325,14 +371,16 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         tab.goto(demo.local_url)
         tab.wait_for_load_state("networkidle")
         tab.get_by_role("button", name="Train your own").click()
+        mine = tab.get_by_label("run name (saved in checkpoints/)").input_value()
+        assert mine.startswith("my-toy-"), mine          # a page's own default name: no one else's run resumes
         tab.get_by_role("button", name="Train / resume").click()
-        tab.wait_for_timeout(1000)
+        tab.get_by_text("waiting for the training slot: toy run theirs, step").wait_for(timeout=10_000)
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
         other.predict(api_name="/cancel_toy")
         assert "cancelled at step" in job.result(timeout=60)[0]
         tab.get_by_text("cancelled before it started").wait_for(timeout=30_000)
-        assert not (tmp_path / "toy" / "my-toy").exists()
+        assert [p.name for p in (tmp_path / "toy").iterdir()] == ["theirs"]
     finally:
         tab.close()
         demo.close()

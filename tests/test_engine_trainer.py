@@ -102,7 +102,7 @@ def test_cancel_while_the_finished_run_is_measured_stops_the_measurement_and_kee
 
     events = list(Trainer(SlowToMeasure(config(steps=10, checkpoint_every=0)), tmp_path / "m", cancel=cancel).run())
     assert measured == [0, 1, 2, 3] and "evaluating" in [e.kind for e in events]
-    assert events[-1].kind == "done" and "its measurement was cancelled (--reevaluate measures it)" in events[-1].message
+    assert events[-1].kind == "done" and "its measurement was cancelled: the model works" in events[-1].message
     assert (tmp_path / "m" / "model.safetensors").is_file() and not (tmp_path / "m" / "metrics.json").exists()
     stop_point()  # outside a measurement: nothing to stop, even with the flag still set
 

@@ -74,6 +74,27 @@ def test_a_resumed_run_charts_its_whole_curve_not_only_the_new_leg(client, tmp_p
     assert steps[:len(first_steps)] == first_steps and steps[-1] == first_steps[-1] + 10
 
 
+def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_path):
+    from PIL import Image
+
+    from demos.training_panel import STRIP_COLUMNS, load_history
+
+    job = client.submit("run5", 1_000_000, 16, 0.01, 5, 20, 0, api_name="/train_toy")
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("step **4" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)                                      # past step 40: two sample moments
+    client.predict(api_name="/cancel_toy")
+    first = job.result(timeout=60)
+    saved = load_history(tmp_path / "toy" / "run5", 10**9)
+    assert len(saved) >= 2 and [s for s, _ in saved][:2] == [20, 40] and saved[0][1].shape[0] <= 4
+    end = saved[-1][0] + 20
+    over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")[3]
+    after = load_history(tmp_path / "toy" / "run5", 10**9)
+    assert [s for s, _ in after][:len(saved)] == [s for s, _ in saved] and after[-1][0] == end   # one history
+    width = lambda moments: min(len(moments), STRIP_COLUMNS) * (64 + 4) + 4                    # noqa: E731
+    assert Image.open(first[3]).width == width(saved) and Image.open(over_time).width == width(after)
+
+
 def test_bad_settings_and_names_give_clear_errors(client):
     with pytest.raises(Exception, match="is not allowed"):
         client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
@@ -81,6 +102,28 @@ def test_bad_settings_and_names_give_clear_errors(client):
         client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     status = client.predict(" ok-name ", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
     assert "done at step 5/5" in status and "ok-name" in status  # spaces around a typed name: trimmed
+    with pytest.raises(Exception, match="'ok-name' has trained all its 5 steps: raise steps above 5"):
+        client.predict("ok-name", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")  # it would only be measured again
+    assert "done at step 8/8" in client.predict("ok-name", 8, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
+
+
+def test_durations_read_as_people_say_them():
+    from demos.training_panel import rough_duration
+
+    assert [rough_duration(s) for s in (0, 44.6, 61, 3599, 3600, 7 * 3600 + 5 * 60, 964989)] == [
+        "0 s", "45 s", "1 min", "60 min", "1 h 00 min", "7 h 05 min", "11 days"]
+
+
+def test_each_page_opens_on_a_run_name_no_run_has(tmp_path, monkeypatch):
+    from demos.training_panel import fresh_run_name
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    names = {fresh_run_name("gans") for _ in range(50)}
+    assert all(n.startswith("my-gans-") for n in names) and len(names) > 40
+    taken = tmp_path / "gans"
+    for n in range(1000, 10000):
+        (taken / f"my-gans-{n}").mkdir(parents=True)
+    assert len(fresh_run_name("gans")) == len("my-gans-") + 6   # every four-digit name taken: a longer one
 
 
 def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
@@ -110,7 +153,7 @@ def test_samples_over_time_spreads_columns_over_the_run():
     history = [(10 * (i + 1), torch.full((6, 1, 8, 8), i / 40)) for i in range(40)]
     sheet = samples_over_time(history)
     tile = 64  # 8 px enlarged 8x
-    assert sheet.width == STRIP_COLUMNS * (tile + 4) + 4 and sheet.height == 18 + 4 * (tile + 4) + 4
+    assert sheet.width == STRIP_COLUMNS * (tile + 4) + 4 and sheet.height == 20 + 4 * (tile + 4) + 4
     first, last = sheet.getpixel((4 + 10, 30)), sheet.getpixel((sheet.width - 4 - tile + 10, 30))
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None

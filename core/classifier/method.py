@@ -64,7 +64,7 @@ class ClassifierConfig(TrainConfig):
     eval_images: int = number(2000, 10, 100_000, help="held-out images measured at the end")
     # engine defaults suited to a small classifier
     steps: int = number(1500, 1, 10_000_000)
-    lr: float = number(2e-3, 0.0, 1.0)
+    lr: float = number(2e-3, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.99, 0.0, 1.0)
     sample_every: int = number(500, 0, 10_000_000)
     num_samples: int = number(36, 1, 256)

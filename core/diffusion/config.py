@@ -30,7 +30,7 @@ class DiffusionConfig(TrainConfig):
     """
 
     dataset: str = choice("digits", ("digits", "faces", "shapes", "folder", "mnist", "fashion_mnist", "cifar10"))
-    lr: float = number(1e-3, 0.0, 1.0)
+    lr: float = number(1e-3, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.998, 0.0, 1.0)
     sample_every: int = number(1000, 0, 10_000_000)
     num_samples: int = number(100, 1, 256)

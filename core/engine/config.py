@@ -54,7 +54,7 @@ class TrainConfig:
     resolution: int = number(0, 0, 1024)
     steps: int = number(2000, 1, 10_000_000)
     batch_size: int = number(64, 1, 4096)
-    lr: float = number(2e-4, 0.0, 1.0)
+    lr: float = number(2e-4, 1e-7, 1.0)  # 0 would train nothing
     grad_accum: int = number(1, 1, 1024)
     grad_clip: float = number(1.0, 0.0, 1e6, help="max gradient norm; 0 disables")
     mixed_precision: str = choice("no", ("no", "fp16", "bf16"))

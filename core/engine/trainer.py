@@ -170,7 +170,8 @@ class Trainer:
                     metrics = method.evaluate(self._export_module(raw, ema).eval())
             except MeasurementCancelled:  # Cancel pressed while measuring: the trained model is kept, unmeasured
                 log.info("measurement cancelled; python -m core.train ... --reevaluate measures it later")
-                skipped = "; its measurement was cancelled (--reevaluate measures it)"
+                skipped = ("; its measurement was cancelled: the model works, its card has no figures (the command "
+                           "line's --reevaluate measures them)")
         path = self._save(acc, raw, ema, optimizers, step, wall, metrics=metrics)
         kind = "cancelled" if step < total else "done"
         yield TrainEvent(kind, step, total, path=path, elapsed=elapsed,

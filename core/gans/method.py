@@ -69,11 +69,12 @@ class GANConfig(TrainConfig):
     num_samples: int = number(100, 1, 256, help="100: a 10 x 10 grid, one class per column when conditional")
     loss: str = choice("nonsaturating", LOSSES)
     architecture: str = choice("dcgan", ARCHITECTURES)
-    z_dim: int = number(64, 2, 1024)
-    ngf: int = number(16, 4, 512)
-    ndf: int = number(32, 4, 512)
+    z_dim: int = number(64, 2, 1024, help="size of the latent z that G draws from")
+    ngf: int = number(16, 4, 512, help="G's width: feature maps of its last block (doubled per block before)")
+    ndf: int = number(32, 4, 512, help="D's width: feature maps of its first block (doubled per block after)")
     conditional: bool = False
-    conditioning: str = choice("concat", CONDITIONINGS)
+    conditioning: str = choice("concat", CONDITIONINGS,
+                               help="how a conditional D reads the label: concat or projection (Miyato & Koyama)")
     spectral_norm: bool = False
     feature_matching: bool = False
     minibatch_std: bool = False

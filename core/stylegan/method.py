@@ -43,7 +43,7 @@ class StyleGANConfig(TrainConfig):
     dataset: str = choice("faces", DATASETS)
     steps: int = number(3000, 1, 10_000_000)
     batch_size: int = number(16, 2, 4096, help="at least 2 (minibatch standard deviation)")
-    lr: float = number(0.002, 0.0, 1.0)
+    lr: float = number(0.002, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.995, 0.0, 1.0)
     sample_every: int = number(250, 0, 10_000_000)
     checkpoint_every: int = number(250, 0, 10_000_000)

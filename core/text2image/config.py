@@ -71,7 +71,7 @@ class AutoencoderConfig(TrainConfig):
     resolution: int = number(64, 16, 1024)
     steps: int = number(4000, 1, 10_000_000)
     batch_size: int = number(32, 1, 4096)
-    lr: float = number(5e-4, 0.0, 1.0)
+    lr: float = number(5e-4, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.999, 0.0, 1.0)
     sample_every: int = number(500, 0, 10_000_000)
     widths: tuple[int, ...] = (32, 64, 128)
@@ -121,7 +121,7 @@ class ClipConfig(TrainConfig):
     resolution: int = number(64, 16, 1024)
     steps: int = number(3000, 1, 10_000_000)
     batch_size: int = number(128, 2, 4096)
-    lr: float = number(5e-4, 0.0, 1.0)
+    lr: float = number(5e-4, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.0, 0.0, 1.0)
     sample_every: int = number(0, 0, 10_000_000)
     num_samples: int = number(16, 1, 256)
@@ -183,7 +183,7 @@ class Text2ImageConfig(TrainConfig):
     resolution: int = number(64, 16, 1024)
     steps: int = number(6000, 1, 10_000_000)
     batch_size: int = number(64, 1, 4096)
-    lr: float = number(3e-4, 0.0, 1.0)
+    lr: float = number(3e-4, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.999, 0.0, 1.0)
     sample_every: int = number(1000, 0, 10_000_000)
     num_samples: int = number(16, 1, 256)

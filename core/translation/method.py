@@ -11,7 +11,7 @@ linearly to 0 over the last ``lr_decay_fraction`` of the steps (the reference's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
@@ -59,7 +59,7 @@ class TranslationConfig(TrainConfig):
     resolution: int = number(64, 0, 1024)
     steps: int = number(4000, 1, 10_000_000)
     batch_size: int = number(16, 1, 4096)
-    lr: float = number(2e-4, 0.0, 1.0)
+    lr: float = number(2e-4, 1e-7, 1.0)  # 0 would train nothing
     ema_decay: float = number(0.0, 0.0, 1.0)
     grad_clip: float = number(0.0, 0.0, 1e6, help="unused: GAN steps are not clipped")
     sample_every: int = number(250, 0, 10_000_000)
@@ -71,7 +71,7 @@ class TranslationConfig(TrainConfig):
     domain_a: str = "black"
     domain_b: str = "blonde"
     folder_layout: str = choice("folders", ("folders", "side_by_side"))
-    official: str = ""
+    official: str = field(default="", metadata={"help": "dataset official only: its name, e.g. facades or horse2zebra"})
     direction: str = choice("AtoB", ("AtoB", "BtoA"))
     netG: str = choice("unet_64", GENERATORS)
     ngf: int = number(32, 1, 512)
@@ -82,7 +82,7 @@ class TranslationConfig(TrainConfig):
     n_layers_D: int = number(3, 1, 8)
     gan_mode: str = choice("vanilla", GAN_MODES)
     lambda_GAN: float = number(1.0, 0.0, 1e4)
-    lambda_L1: float = number(100.0, 0.0, 1e4)
+    lambda_L1: float = number(100.0, 0.0, 1e4, help="weight of the L1 loss to the target (paper: 100; 0: GAN only)")
     lambda_cycle: float = number(10.0, 0.0, 1e4)
     lambda_identity: float = number(0.5, 0.0, 1e4)
     lambda_gp: float = number(10.0, 0.0, 1e4)
@@ -97,6 +97,10 @@ class TranslationConfig(TrainConfig):
 
     def validate(self) -> "TranslationConfig":
         super().validate()
+        if bool(self.official.strip()) != (self.dataset == "official"):  # a name the run would silently not use
+            raise ValueError("official names an official dataset (e.g. 'facades') for dataset 'official' only"
+                             if self.official.strip() else "dataset 'official' needs official: a dataset's name, "
+                             "e.g. 'facades' or 'horse2zebra'")
         if self.model == "pix2pix" and self.lambda_GAN == 0 and self.lambda_L1 == 0:
             raise ValueError("lambda_GAN and lambda_L1 are both 0: pix2pix would have no loss")
         if self.lambda_feat and (self.model != "pix2pix" or self.netD == "pixel"):

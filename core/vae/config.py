@@ -38,7 +38,7 @@ class VAEConfig(TrainConfig):
     dataset: str = choice("digits", ("digits", "faces", "shapes", "folder", "mnist", "fashion_mnist", "cifar10"))
     steps: int = number(3000, 1, 10_000_000)
     batch_size: int = number(128, 1, 4096)
-    lr: float = number(1e-3, 0.0, 1.0)
+    lr: float = number(1e-3, 1e-7, 1.0)  # 0 would train nothing
     grad_clip: float = number(0.0, 0.0, 1e6, help="max gradient norm; 0 disables (losses are nats per image)")
     ema_decay: float = number(0.995, 0.0, 1.0)
     sample_every: int = number(250, 0, 10_000_000)
