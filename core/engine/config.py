@@ -41,7 +41,8 @@ class TrainConfig:
         grad_accum: micro-batches accumulated per optimizer step.
         mixed_precision: "no", "fp16" (GPU only; ignored on CPU) or "bf16" (GPU or CPU: on CPUs with
             AMX / AVX512-BF16 it runs the convolutions about 1.8x faster).
-        ema_decay: decay of the exponential moving average of the weights; 0 disables EMA.
+        ema_decay: decay of the exponential moving average of the weights, reached after a warm-up
+            (``core.engine.ema``); 0 disables EMA.
         sample_every / checkpoint_every / log_every: periods in steps (0 disables).
         num_samples: images in each sample grid.
         seed: seeds weights, batches and noise; the same seed gives the same run.

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, make_readable, read_json,
                          recover_folder, same_weights)
 from .device import hardware, resolve_device
+from .ema import warmup_ema_fn
 from .events import MeasurementCancelled, TrainEvent, stoppable
 from .loss_log import LOSS_LOG, read_loss_log, thin_rows
 from .method import Method, StepContext
@@ -103,7 +104,7 @@ class Trainer:
         raw = acc.unwrap_model(model)
         ema = None
         if c.ema_decay > 0:
-            ema = AveragedModel(method.ema_module(raw), multi_avg_fn=get_ema_multi_avg_fn(c.ema_decay), use_buffers=True)
+            ema = AveragedModel(method.ema_module(raw), multi_avg_fn=warmup_ema_fn(c.ema_decay), use_buffers=True)
 
         state = {"step": 0, "wall_time": 0.0, "history": []}
         if self.resume:
