@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 
 def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
     """Wait until the image at ``selector`` shows something other than ``old_src`` (an output arrived)."""
@@ -59,3 +61,39 @@ def draw_stroke(page, canvas, start, end, moves: int = 10) -> None:
         page.mouse.move(*at(k / moves), steps=3)
         page.wait_for_timeout(20)
     page.mouse.up()
+
+
+@contextlib.contextmanager
+def toy_training_page(page, tmp_path, monkeypatch):
+    """A Train panel of the toy method in a new browser page, opened (checkpoints under ``tmp_path``): yields
+    (the Gradio app, the page)."""
+    import gradio as gr
+
+    from demos.common import AppContext, training_panel
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    tab = page.context.browser.new_page()
+    try:
+        tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
+        tab.get_by_role("button", name="Train your own").click()
+        yield demo, tab
+    finally:
+        tab.close()
+        demo.close()
+
+
+def type_number(tab, box, value: str) -> None:
+    """Type ``value`` into a number box until it stays: Gradio may render an opened accordion's box again with its
+    initial value (seen once in CI: the run then took the default 2000 steps)."""
+    box.wait_for()
+    for _ in range(20):
+        box.fill(value)
+        box.press("Tab")
+        tab.wait_for_timeout(300)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"the box keeps {box.input_value()!r}, not {value!r}")

@@ -7,7 +7,8 @@ import os
 import re
 from pathlib import Path
 
-from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
+from tests.browser import (draw_stroke, open_sketch_canvas, toy_training_page, type_number,
+                           wait_for_new_src)
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -251,31 +252,12 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
     """A training panel's chart, in the browser, while and after a run streams: coloured lines, one per loss.
 
     (An empty first table left Gradio's line plot drawing lines with no stroke for the whole run.)"""
-    import gradio as gr
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    from demos.common import AppContext, training_panel
-
-    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
-    with gr.Blocks() as demo:
-        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
-    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    tab = page.context.browser.new_page()
-    try:
-        tab.goto(demo.local_url)
-        tab.wait_for_load_state("networkidle")
-        tab.get_by_role("button", name="Train your own").click()
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
         steps = tab.get_by_label("steps").first
-        steps.wait_for()
-        # Gradio may render the opened accordion's number box again with its initial value (seen once in CI: the
-        # run then took the default 2000 steps), so type until 400 stays, then click
-        for _ in range(20):
-            steps.fill("400")
-            steps.press("Tab")
-            tab.wait_for_timeout(300)
-            if steps.input_value() == "400":
-                break
+        type_number(tab, steps, "400")
         tab.wait_for_timeout(500)
         expect(steps).to_have_value("400")
         tab.get_by_role("button", name="Train / resume").click()
@@ -296,43 +278,22 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
             return [e.textContent, box.height > 0 && box.bottom <= inner]; })""")
         assert shown and all(inside for _, inside in shown), f"legend labels cut off: {shown}"
         assert {"loss"} <= {name for name, _ in shown}
-    finally:
-        tab.close()
-        demo.close()
 
 
 def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queued_behind(page, tmp_path, monkeypatch):
     """On the page a setting out of its range is refused with its range before the run queues, and no output gets an
     "Error" badge (the value is not moved to a bound: a learning rate of 0 trained nothing); Train pressed while the
     page's own run is paused says so and queues nothing (it waited behind the paused run, silently)."""
-    import gradio as gr
-
-    from demos.common import AppContext, training_panel
-
-    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
-    with gr.Blocks() as demo:
-        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
-    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    tab = page.context.browser.new_page()
-    try:
-        tab.goto(demo.local_url)
-        tab.wait_for_load_state("networkidle")
-        tab.get_by_role("button", name="Train your own").click()
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
         steps = tab.get_by_label("steps").first
-        for value in ("0", "1000000"):
-            for _ in range(20):  # (Gradio may render the opened accordion's box again: type until it stays)
-                steps.fill(value)
-                steps.press("Tab")
-                tab.wait_for_timeout(300)
-                if steps.input_value() == value:
-                    break
-            tab.get_by_role("button", name="Train / resume").click()
-            if value == "0":
-                tab.locator(".toast-body", has_text="steps: 0 is out of range; give a whole number in [1, ").wait_for(
-                    timeout=20_000)
-                assert steps.input_value() == "0" and tab.locator(".block").get_by_text("Error", exact=True).count() == 0
-                tab.locator(".toast-body button").first.click()
-        tab.get_by_text("step").first.wait_for(timeout=30_000)
+        type_number(tab, steps, "0")
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.locator(".toast-body", has_text="steps: 0 is out of range; give a whole number in [1, ").wait_for(
+            timeout=20_000)
+        assert steps.input_value() == "0" and tab.locator(".block").get_by_text("Error", exact=True).count() == 0
+        tab.locator(".toast-body button").first.click()
+        type_number(tab, steps, "1000000")
+        tab.get_by_role("button", name="Train / resume").click()
         tab.get_by_text(re.compile(r"step \d+ / 1000000")).wait_for(timeout=60_000)
         tab.get_by_role("button", name="Pause").click()
         tab.get_by_text("paused").first.wait_for(timeout=20_000)
@@ -341,36 +302,22 @@ def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queu
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("cancelled at step").wait_for(timeout=30_000)
         assert len(list((tmp_path / "toy").iterdir())) == 1  # one run: the refused one made no folder
-    finally:
-        tab.close()
-        demo.close()
 
 
 def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeypatch):
-    """One training at a time: a run started while another trains waits in the queue. Cancel pressed then is kept,
-    and the run does not start when its turn comes (the flag was cleared as the run started, and it trained to
-    the end)."""
+    """One training at a time: a run started while another trains waits in the queue, its status saying which run
+    holds the slot. Cancel pressed then is kept, and the run does not start when its turn comes (the flag was
+    cleared as the run started, and it trained to the end)."""
     import time
 
-    import gradio as gr
     from gradio_client import Client
 
-    from demos.common import AppContext, training_panel
-
-    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
-    with gr.Blocks() as demo:
-        training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
-    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    other = Client(demo.local_url, verbose=False)  # another visitor's run holds the one training slot
-    job = other.submit("theirs", 1_000_000, 5, 0, api_name="/train_toy")
-    tab = page.context.browser.new_page()
-    try:
+    with toy_training_page(page, tmp_path, monkeypatch) as (demo, tab):
+        other = Client(demo.local_url, verbose=False)  # another visitor's run holds the one training slot
+        job = other.submit("theirs", 1_000_000, 5, 0, api_name="/train_toy")
         deadline = time.time() + 60
         while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
             time.sleep(0.1)
-        tab.goto(demo.local_url)
-        tab.wait_for_load_state("networkidle")
-        tab.get_by_role("button", name="Train your own").click()
         mine = tab.get_by_label("run name (saved in checkpoints/)").input_value()
         assert mine.startswith("my-toy-"), mine          # a page's own default name: no one else's run resumes
         tab.get_by_role("button", name="Train / resume").click()
@@ -381,9 +328,6 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         assert "cancelled at step" in job.result(timeout=60)[0]
         tab.get_by_text("cancelled before it started").wait_for(timeout=30_000)
         assert [p.name for p in (tmp_path / "toy").iterdir()] == ["theirs"]
-    finally:
-        tab.close()
-        demo.close()
 
 
 def test_dragging_t_asks_for_each_value_once_and_stops_when_the_thumb_rests(page):
