@@ -374,3 +374,12 @@ def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert f"python -m core.lora --config {tab} --out checkpoints/lora/zwx-lora-1-cli" in adapter_note(tab)
+
+
+def test_the_command_line_names_the_base_model_as_the_api_does():
+    """``--model`` (the tab's and the API's name) and ``--base`` are one flag."""
+    from core.lora.__main__ import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--model", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"
+    assert parser.parse_args(["--base", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=_DefaultsHelp)
     parser.add_argument("--config", help="an adapter's folder (or its adapter.json), e.g. one trained in the tab: its "
                                          "base, images and settings are the defaults (flags override them)")
-    parser.add_argument("--base", default="t2i-clip-shapes", help="a pipeline in checkpoints/text2image/")
+    parser.add_argument("--base", "--model", dest="base", default="t2i-clip-shapes",  # --model: the API's name
+                        help="a pipeline in checkpoints/text2image/")
     parser.add_argument("--images", nargs="*", default=[], help="3-20 instance images")
     parser.add_argument("--example", action="store_true", help="the built-in example concept (purple circles)")
     parser.add_argument("--trigger", default="sks", help="the rare word that names the concept in prompts")
