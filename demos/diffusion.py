@@ -422,7 +422,7 @@ def build(ctx: AppContext) -> None:
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
                    advanced=["resolution", "schedule", "prediction_type", "channels", "label_dropout",
                              "noisy_classifier", "eval_samples"],
-                   defaults={"steps": 300, "sample_every": 100, "num_samples": 20, "eval_samples": 100,
+                   defaults={"steps": 300, "sample_every": 50, "num_samples": 20, "eval_samples": 100,
                              "eval_steps": 20, "sample_steps": 20}, pickers=(ckpt, ckpt_c))
 
 
