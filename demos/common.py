@@ -314,15 +314,23 @@ APP_JS = """
   // a number box (a seed, an image #) takes a typed value outside its range as a slider's box does: the nearest
   // bound, when the box is left, before a button's click reads it (Gradio refused it with an "Error" over every
   // output); the API keeps refusing such values with a message, and so does the page for a training setting
+  // While it is typed, a value out of range or an emptied box does not reach Gradio (a box that redraws on change,
+  // as the GANs tab's seed, sent each half-typed value and got "Error" toasts); Enter or leaving the box sends it.
+  const clampable = (box) => box.matches?.('input[type="number"]') && !box.matches('[aria-label^="number input for"]')
+    && !box.closest(".EXACT_CLASS");
+  const bounded = (box) => {
+    const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max);
+    return box.value === "" || Number.isNaN(v) ? (Number.isNaN(lo) ? 0 : lo) : v < lo ? lo : v > hi ? hi : null;
+  };
+  document.addEventListener("input", (e) => {
+    if (e.isTrusted && clampable(e.target) && bounded(e.target) !== null) e.stopImmediatePropagation();
+  }, true);
   document.addEventListener("change", (e) => {
     const box = e.target;
-    if (!box.matches?.('input[type="number"]') || box.matches('[aria-label^="number input for"]')
-        || box.closest(".EXACT_CLASS")) return;
-    const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max);
-    const fixed = v < lo ? lo : v > hi ? hi : null;
-    if (fixed === null) return;
-    box.value = String(fixed);
-    box.dispatchEvent(new Event("input", {bubbles: true}));
+    if (!clampable(box)) return;
+    const fixed = bounded(box);
+    if (fixed !== null) box.value = String(fixed);
+    box.dispatchEvent(new Event("input", {bubbles: true}));  // the value now in the box, held back or not
   }, true);
   // the mouse over an image of HOVER: the image pixel under it (natural size, object-fit contain) goes to the hidden
   // textbox named there, at most every 60 ms (the latent map's "hover to decode")

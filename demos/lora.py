@@ -294,11 +294,10 @@ def build(ctx: AppContext) -> None:
         folder = adapter_folder(name, session_of(request))
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
-    train.click(ui_errors(gpu_task(lora_train, duration=300)),
-                [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token, text_lora],
-                [status, plot, shots, adapter], api_name="lora_train",
-                concurrency_limit=1, concurrency_id="train").then(choices, outputs=[adapter, second],
-                                                                  api_visibility="private")
+    endpoint(train.click, gpu_task(lora_train, duration=300),
+             [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token, text_lora],
+             [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
+             concurrency_id="train").then(choices, outputs=[adapter, second], api_visibility="private")
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (AppContext, Radio, Number, checkpoint_picker, endpoint, page_open, run_standalone,
+from core.engine import resolve_checkpoint
+from demos.common import (USER_ERRORS, AppContext, Radio, Number, checkpoint_picker, endpoint, page_open, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "pix2pix & CycleGAN"
@@ -152,10 +153,15 @@ def build(ctx: AppContext) -> None:
     from core.translation.service import DIRECTIONS
 
     def first_example(run, outputs: int, with_direction: bool = False):
-        """Translate the checkpoint's first held-out example; blank outputs for a model without examples."""
+        """Translate the checkpoint's first held-out example; blank outputs for a model without examples, and the
+        outputs as they were for a name that is no checkpoint (the note under the picker says why)."""
 
         def show(ckpt, *args):
             direction = args[0] if with_direction else "AtoB"
+            try:
+                resolve_checkpoint(METHOD, ckpt)
+            except USER_ERRORS:
+                return (gr.update(),) * outputs
             try:
                 images = example_images(ctx, ckpt, direction)
             except Exception:
@@ -214,7 +220,7 @@ def build(ctx: AppContext) -> None:
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
         # on page open and on a model switch the outputs show the model's first example, never a stale one
-        gr.on([ckpt_p.change, *on_open], first_example(run_p, 3), [ckpt_p, noise, seed_p], [seen_p, out_p],
+        gr.on([ckpt_p.change, *on_open], first_example(run_p, 2), [ckpt_p, noise, seed_p], [seen_p, out_p],
               api_visibility="private")
 
     with gr.Tab("CycleGAN: A <-> B"):

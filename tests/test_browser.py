@@ -92,6 +92,22 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
     assert page.errors == []
 
 
+def test_a_seed_typed_key_by_key_redraws_once_it_is_whole_with_no_error(page):
+    """The GANs seed redraws on change: its half-typed values ("" after a Backspace, "-", "-7") are held back until
+    the box is left, then -7 becomes 0 (each had sent a request and got an "Error" toast)."""
+    page.get_by_role("tab", name="GANs").click()
+    seed = page.locator("#gans-seed input[type=number]")
+    seed.click()
+    seed.press("End")
+    for key in ("Backspace", "-", "7"):
+        seed.press(key)
+        page.wait_for_timeout(300)
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(1500)
+    assert seed.input_value() == "0" and page.locator(".toast-body").count() == 0
+    assert page.errors == []
+
+
 def test_text_to_image_generates_with_attention_maps(page):
     """A click on Generate streams previews, then the image, the classifier's reading and one map per word. The image
     is shown whole and square in its box with its caption under it; the "large images" switch does not shrink the
