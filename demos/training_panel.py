@@ -44,7 +44,7 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
     return _flag("cancel", session, method)
 
 
-_NOW: dict[tuple[str, str], str] = {}  # (session, method) -> a line on its run while it trains, for those who wait
+_NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
 
 
 def rough_duration(seconds: float) -> str:
