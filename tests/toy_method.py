@@ -63,3 +63,9 @@ class ToyMethod(Method):
     def evaluate(self, module):
         x = ToyData().images
         return {"mse": float(nn.functional.mse_loss(module(x), x))}
+
+
+def toy_config(**changes) -> ToyConfig:
+    """A short toy run's settings (40 steps, checkpoints every 10), with ``changes``."""
+    base = dict(steps=40, batch_size=16, lr=1e-2, log_every=5, sample_every=0, checkpoint_every=10, num_samples=4)
+    return ToyConfig(**(base | changes))
