@@ -284,10 +284,10 @@ body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wra
 """
 
 
+EXACT = "genlab-exact"  # a number box whose out-of-range value is refused, not moved to its range (APP_JS)
 # The app's script. Every Sketchpad opens with its brush selected (Gradio's opens with no tool: a first stroke drew
 # nothing); each Brush button is clicked once, when it first becomes visible (sketchpads in hidden tabs appear later),
 # and again after "Clear canvas".
-EXACT = "genlab-exact"  # a number box whose out-of-range value is refused, not moved to its range (APP_JS)
 APP_JS = """
 () => {
   const pick = () => document.querySelectorAll('button[aria-label="Brush"]').forEach((b) => {
@@ -312,10 +312,10 @@ APP_JS = """
       e.target.dispatchEvent(new PointerEvent("pointerup", {bubbles: true}));
   });
   // a number box (a seed, an image #) takes a typed value outside its range as a slider's box does: the nearest
-  // bound, when the box is left, before a button's click reads it (Gradio refused it with an "Error" over every
-  // output); the API keeps refusing such values with a message, and so does the page for a training setting
-  // While it is typed, a value out of range or an emptied box does not reach Gradio (a box that redraws on change,
-  // as the GANs tab's seed, sent each half-typed value and got "Error" toasts); Enter or leaving the box sends it.
+  // bound, when the box is left (Enter, a click elsewhere), before a button's click reads it; while it is typed, a
+  // value out of range or an emptied box does not reach Gradio (a box that redraws on change, the GANs seed, sent
+  // each half-typed value and got "Error" toasts). The API keeps refusing such values, and the page a training
+  // setting (EXACT).
   const clampable = (box) => box.matches?.('input[type="number"]') && !box.matches('[aria-label^="number input for"]')
     && !box.closest(".EXACT_CLASS");
   const bounded = (box) => {

@@ -72,13 +72,10 @@ def fresh_run_name(method: str) -> str:
 
 def check_not_trained_out(out, name: str, steps: int) -> None:
     """Refuse a run name whose run has already trained ``steps`` or more (it would only be measured again)."""
-    from core.engine.checkpoint import read_json
+    from core.engine.checkpoint import saved_step
 
-    try:
-        done = int(read_json(out / "trainer_state.json")["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    if done >= steps:
+    done = saved_step(out)
+    if done is not None and done >= steps:
         raise ValueError(f"run {name!r} has trained all its {done:,} steps: raise steps above {done:,} to train it "
                          "further, or choose another run name")
 
@@ -268,7 +265,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                    advanced: list[str] = ()) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones)."""
-    from demos.common import GALLERY_FIT, USER_ERRORS, config_widget, page_open, session_of, ui_errors, warn_and_keep
+    from demos.common import GALLERY_FIT, USER_ERRORS, config_widget, page_open, session_of, ui_errors
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
@@ -397,7 +394,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                                    api_name=f"train_{cls.name}", **queue)  # the endpoint: a refusal is an error
     event = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None).success(
         waiting_line, outputs=status, api_visibility="private", queue=False).success(
-        warn_and_keep(4)(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
+        ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
         **queue)
     gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
     event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)

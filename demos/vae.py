@@ -262,8 +262,8 @@ def build(ctx: AppContext) -> None:
                 trigger_mode="always_last", show_progress="hidden", queue=False)
     click_mode.change(lambda: gr.update(visible=False, value=None), None, segment_img,
                       api_visibility="private", queue=False)
-    grid_btn.click(warn_and_keep(1)(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n], outputs=grid_img,
-                   api_visibility="private")
+    grid_btn.click(warn_and_keep(1)(functools.partial(views.manifold, ctx)), inputs=[map_ckpt, grid_n],
+                   outputs=grid_img, api_visibility="private")
 
     # ---- traversal / samples
     def slider_updates(model, z, limit=None):

@@ -261,13 +261,19 @@ def read_json(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
 
 
+def saved_step(folder) -> int | None:
+    """The step of the model exported in ``folder`` (its ``trainer_state.json``), or None when there is none."""
+    try:
+        return int(read_json(Path(folder) / "trainer_state.json")["step"])  # (CheckpointError is a ValueError)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def trained_steps(folder, planned: int) -> str:
     """The steps a checkpoint was trained, for its note: "1,500" or, for a run stopped early (its
     ``trainer_state.json`` step below the ``planned`` steps of its config), "583 of 1,500"."""
-    try:
-        step = int(read_json(Path(folder) / "trainer_state.json")["step"])  # (CheckpointError is a ValueError)
-    except (OSError, ValueError, KeyError, TypeError):
-        step = planned
+    step = saved_step(folder)
+    step = planned if step is None else step
     return f"{step:,}" if step >= planned else f"{step:,} of {planned:,}"
 
 
