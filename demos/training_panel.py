@@ -185,7 +185,6 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     e.g. a bundled one); an unfinished run of the same name resumes. A public server trains only
     with its admin token (``core.engine.hosting``).
     """
-    from core.data import make_grid, to_pil
     from core.engine.hosting import check_may_train
 
     check_may_train(ctx.allow_train, ctx.public, admin_token)
@@ -220,10 +219,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
                 progress[0] = f"{cls.name} run {name}, step {event.step:,} of {event.total:,}, " \
                               f"about {rough_duration(event.eta)} left"
         elif event.kind == "samples":
-            nrow = max(1, round(len(event.images) ** 0.5))
-            grid = to_pil(make_grid(event.images, nrow=nrow))
-            scale = max(1, 256 // max(grid.size))
-            grids = [(grid.resize((grid.width * scale, grid.height * scale), 0), f"step {event.step}")] + grids
+            grids = [(method_.sample_sheet(event.images), f"step {event.step}")] + grids
             history.append((event.step, method_.generated(event.images)))
             save_history(out, history)
             strip = samples_over_time(history)

@@ -82,3 +82,28 @@ def with_legend(image: Image.Image, lines: list[str], title: str = "", font_size
     for k, line in enumerate(wrapped):
         draw.text((margin, image.height + 4 + step * k), line, fill="black", font=face)
     return out
+
+
+def sample_sheet(images, nrow: int, rows: list[str] = (), cols: list[str] = (), min_width: int = 256) -> Image.Image:
+    """Images (N, C, H, W) in [0, 1], ``nrow`` per row, as one sheet at least ``min_width`` px wide.
+
+    Each tile is enlarged by a whole factor (nearest neighbour: pixels stay crisp) so the grid reaches
+    ``min_width``, a 28 px digit at least 64 px; with ``rows`` / ``cols`` (a label per grid row / column) the
+    labels go in white margins beside the tiles, never over them.
+    """
+    import math
+
+    from .images import make_grid, to_pil
+
+    n, side = len(images), max(images.shape[-2:])
+    nrow = max(1, min(nrow, n))
+    scale = max(1, math.ceil(max(64, min_width / nrow) / side))
+    if not rows and not cols:
+        grid = to_pil(make_grid(images, nrow=nrow))
+        return grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
+    tiles = [to_pil(x).resize((x.shape[-1] * scale, x.shape[-2] * scale), Image.NEAREST) for x in images]
+    cells = [tiles[i:i + nrow] for i in range(0, n, nrow)]
+    rows = list(rows)[:len(cells)] + [""] * (len(cells) - len(rows))
+    width = max(len(r) for r in rows)
+    left = 14 + 8 * min(width, 16) if width else 4  # labelled_grid wraps at (left - 12) // 8 characters
+    return labelled_grid(cells, rows, list(cols) if cols else [""] * nrow, left=left, top=28 if cols else 4)

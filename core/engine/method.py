@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,18 @@ class Method:
     def sample(self, module: nn.Module, num: int, generator: torch.Generator) -> torch.Tensor:
         """``num`` images (N, C, H, W) in [0, 1] from the exported module."""
         raise NotImplementedError
+
+    def sample_layout(self, num: int) -> tuple[int, list[str], list[str]]:
+        """How :meth:`sample`'s ``num`` images are laid out: (images per grid row, a label per grid row, a label per
+        grid column), the label lists empty where the grid has none. Default: a square grid without labels."""
+        return math.ceil(math.sqrt(num)), [], []
+
+    def sample_sheet(self, images: torch.Tensor):
+        """:meth:`sample`'s images (N, C, H, W) as the PIL sheet the card's samples.png and the training panel show,
+        labelled as :meth:`sample_layout` says."""
+        from core.data.labelled import sample_sheet
+
+        return sample_sheet(images, *self.sample_layout(len(images)))
 
     def generated(self, samples: torch.Tensor) -> torch.Tensor:
         """The generated images among :meth:`sample`'s output (a grid may also hold inputs): what the training

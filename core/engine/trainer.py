@@ -262,9 +262,7 @@ class Trainer:
             if self.loss_log:  # the export's curve: at most EXPORT_LOG_ROWS rows (the resume state keeps them all)
                 (tmp / LOSS_LOG).write_text(json.dumps(thin_rows(self.loss_log), separators=(",", ":")))
             if self.last_samples is not None:
-                from core.data import make_grid, to_pil
-
-                to_pil(make_grid(self.last_samples, nrow=int(len(self.last_samples) ** 0.5 + 0.999))).save(tmp / "samples.png")
+                self.method.sample_sheet(self.last_samples).save(tmp / "samples.png")
             notes = out / "notes.md"
             write_model_card(tmp / "README.md", out.name, self.method, state, metrics or {}, hardware_line,
                              notes=notes.read_text() if notes.is_file() else "", folder=out)

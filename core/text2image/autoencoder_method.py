@@ -208,6 +208,10 @@ class AutoencoderMethod(Method):
             rows += [x[s:s + per_row], x_hat[s:s + per_row]]
         return torch.cat(rows)[:num]
 
+    def sample_layout(self, num):
+        per_row = max(1, int(num ** 0.5 + 0.999))
+        return per_row, ["held-out x", "reconstruction"] * -(-num // (2 * per_row)), []
+
     def save_inference(self, module, folder) -> None:
         module = copy.deepcopy(module)
         module.register_to_config(scaling_factor=1.0 / max(self.latent_std(module), 1e-6))

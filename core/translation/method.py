@@ -238,6 +238,10 @@ class TranslationMethod(Method):
         ds = self.build_dataset("test")
         return ds.get_batch(list(range(min(num, len(ds)))))
 
+    def sample_layout(self, num: int) -> tuple[int, list[str], list[str]]:
+        third = "G_BA(G_AB(A))" if self.config.model == "cyclegan" else "target B"
+        return 3, [], ["input A", "G_AB(A)" if self.config.model == "cyclegan" else "G(A)", third]
+
     def generated(self, samples: torch.Tensor) -> torch.Tensor:
         """G(A) of each (A, G(A), third) row."""
         return samples[1::3]

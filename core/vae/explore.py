@@ -193,16 +193,12 @@ def reconstruct(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def reconstruction_pairs(model, dataset, num: int = 8, nrow: int = 8) -> torch.Tensor:
-    """A grid of the first ``num`` held-out images (odd rows) above their reconstructions (even rows)."""
-    from core.data import make_grid
+def reconstruction_pairs(model, dataset, num: int = 8):
+    """A PIL sheet: the first ``num`` held-out images in a row labelled "held-out x", their reconstructions below."""
+    from core.data.labelled import sample_sheet
 
     x = dataset.get_batch(list(range(num)))["image"].to(_device(model))
-    rec = model.reconstruct(x)
-    rows = []
-    for i in range(0, num, nrow):
-        rows += [x[i:i + nrow], rec[i:i + nrow]]
-    return make_grid(torch.cat(rows).cpu(), nrow=nrow)
+    return sample_sheet(torch.cat([x, model.reconstruct(x)]).cpu(), num, ["held-out x", "reconstruction"])
 
 
 @torch.no_grad()

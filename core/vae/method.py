@@ -92,6 +92,13 @@ class VAEMethod(Method):
         parts.append(module.sample_prior(num - 2 * k, generator))
         return torch.cat(parts).clamp(0, 1)
 
+    def sample_layout(self, num):
+        nrow = math.ceil(math.sqrt(num))
+        if num < 3 * nrow:
+            return nrow, [], []
+        rows = -(-num // nrow)
+        return nrow, ["held-out x", "reconstruction", *["prior sample"] * (rows - 2)], []
+
     def generated(self, samples):
         """The prior samples: the rows after the held-out inputs and their reconstructions."""
         nrow = math.ceil(math.sqrt(len(samples)))
@@ -107,7 +114,7 @@ class VAEMethod(Method):
         was = module.training
         module.eval()
         test = self.build_dataset("test")
-        to_pil(reconstruction_pairs(module, test, 8)).save(f"{folder}/reconstructions.png")
+        reconstruction_pairs(module, test, 8).save(f"{folder}/reconstructions.png")
         if getattr(module, "latent_dim", None) == 2:
             to_pil(make_grid(manifold_grid(module, 20), nrow=20, padding=0)).save(f"{folder}/manifold.png")
         module.train(was)

@@ -1,0 +1,57 @@
+"""Training sample sheets: crisp enlarged tiles, and each method's rows / columns named in white margins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.data.labelled import sample_sheet
+from core.train import get_method_class
+
+
+def test_a_sheet_enlarges_tiles_crisply_and_keeps_labels_off_them():
+    images = torch.rand(6, 1, 28, 28)
+    sheet = np.asarray(sample_sheet(images, 3, ["held-out x", "reconstruction"], ["a", "b", "c"]).convert("L"))
+    plain = np.asarray(sample_sheet(images, 3).convert("L"))
+    assert plain.shape[1] >= 256 and sheet.shape[1] >= 256 + 100  # the grid at least 256 px, the labels beside it
+    # the first tile, found in the unlabelled sheet (2 px padding, scaled): exactly the image, enlarged by nearest
+    scale = plain.shape[1] // (3 * 30 + 2)
+    first = plain[2 * scale:2 * scale + 28 * scale, 2 * scale:2 * scale + 28 * scale]
+    expected = np.round(images[0, 0].numpy() * 255).astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+    assert np.array_equal(first, expected)
+    # in the labelled sheet that tile sits below the column labels and right of the row labels, untouched
+    found = [(y, x) for y in range(0, 60) for x in range(0, 200)
+             if np.array_equal(sheet[y:y + 28 * scale, x:x + 28 * scale], expected)]
+    assert found, "the first tile is not in the labelled sheet unchanged"
+    y, x = found[0]
+    assert (sheet[:y, :] < 128).any() and (sheet[:, :x] < 128).any()  # column labels above, row labels left: text
+    assert sheet[:y, :].mean() > 200 and sheet[y:, :x].mean() > 200    # ... on white margins
+
+
+def _method(name, **settings):
+    cls = get_method_class(name)
+    return cls(cls.config_class.from_dict(settings))
+
+
+@pytest.mark.parametrize("num", [9, 12, 16, 20])
+def test_the_vae_sheet_names_its_rows_where_the_sample_puts_them(num):
+    """The first row of the VAE's grid holds held-out images, the second their reconstructions, whatever ``num``
+    (the panel laid 12 images out 3 per row while the sampler put 4 held-out images first)."""
+    method = _method("vae", dataset="digits", latent_dim=2, channels=8, hidden=16)
+    torch.manual_seed(0)
+    module = method.build_model().eval()
+    images = method.sample(module, num, torch.Generator().manual_seed(0))
+    nrow, rows, cols = method.sample_layout(num)
+    assert len(images) == num and rows[:2] == ["held-out x", "reconstruction"] and cols == []
+    assert len(rows) == -(-num // nrow)
+    held_out = method.build_dataset("test").get_batch(list(range(nrow)))["image"]
+    assert torch.allclose(images[:nrow], held_out)
+    assert not torch.allclose(images[nrow:2 * nrow], images[2 * nrow:3 * nrow])
+
+
+@pytest.mark.parametrize("model,third", [("pix2pix", "target B"), ("cyclegan", "G_BA(G_AB(A))")])
+def test_the_translation_sheet_names_its_columns(model, third):
+    method = _method("translation", model=model)
+    nrow, rows, cols = method.sample_layout(9)
+    assert nrow == 3 and rows == [] and cols[0] == "input A" and cols[2] == third
