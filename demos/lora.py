@@ -15,7 +15,7 @@ import pandas as pd
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
-                          session_of, ui_errors, warn_and_keep)
+                          session_of, warn_and_keep)
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -78,6 +78,7 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
     from core.data import to_pil
     from core.engine.hosting import check_may_train
     from core.lora.service import check_settings, example_concept, load_images, session_root, train_adapter
+    from demos.training_panel import holding_the_slot
 
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     pipe = _pipe(ctx, model)
@@ -99,14 +100,16 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
     yield f"training **{name}** on {source} ({len(pixels)}){note}", _losses(rows), shots, gr.skip()
     _TRAINING.add(session)
     try:
-        yield from _train_events(train_adapter(pipe, model, pixels, config, session_root(session) / name, cancel.is_set),
-                                 name, config, note, rows, shots)
+        with holding_the_slot(session, "lora", f"LoRA adapter {name}, starting") as progress:
+            yield from _train_events(train_adapter(pipe, model, pixels, config, session_root(session) / name,
+                                                   cancel.is_set), name, config, note, rows, shots, progress)
     finally:
         _TRAINING.discard(session)
 
 
-def _train_events(events, name, config, note, rows, shots):
-    """The panel's (status, loss table, gallery, adapter update) for each event of ``train_adapter``."""
+def _train_events(events, name, config, note, rows, shots, progress):
+    """The panel's (status, loss table, gallery, adapter update) for each event of ``train_adapter``; ``progress[0]``
+    follows the run in one line for the visitors who wait for the training slot."""
     from core.data import to_pil
 
     from demos.training_panel import rough_duration
@@ -121,6 +124,8 @@ def _train_events(events, name, config, note, rows, shots):
             left = elapsed / event["step"] * (event["steps"] - event["step"])
             status = (f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f} · "
                       f"{rough_duration(elapsed)} elapsed, about {rough_duration(left)} left{note}")
+            progress[0] = (f"LoRA adapter {name}, step {event['step']:,} of {event['steps']:,}, "
+                           f"about {rough_duration(left)} left")
         elif "validation" in event:
             shots = [(to_pil(event["validation"]).resize((128, 128)), f"step {event['step']}")] + shots
         if "saved" in event:

@@ -7,6 +7,7 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import random
@@ -45,6 +46,17 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
 
 
 _NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
+
+
+@contextlib.contextmanager
+def holding_the_slot(session: str, method: str, line: str):
+    """While a run holds the one training slot, a line on it for the visitors who wait (their status names it):
+    yields the one-item list whose line the run keeps current. Every tab that trains (the panels, LoRA) uses it."""
+    progress = _NOW[(session, method)] = [line]
+    try:
+        yield progress
+    finally:
+        _NOW.pop((session, method), None)
 
 
 def rough_duration(seconds: float) -> str:
@@ -310,11 +322,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
         running.set()
-        progress = _NOW[(session, method)] = [f"{cls.name} run {str(name or '').strip()}, starting"]
         try:
-            yield from start_training(ctx, method, name, settings, cancel, values[len(fields)], paused, progress)
+            with holding_the_slot(session, method, f"{cls.name} run {str(name or '').strip()}, starting") as progress:
+                yield from start_training(ctx, method, name, settings, cancel, values[len(fields)], paused, progress)
         finally:
-            _NOW.pop((session, method), None)
             running.clear()
             cancel.clear()
             paused.clear()

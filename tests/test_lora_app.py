@@ -146,3 +146,21 @@ def test_try_this_asks_to_train_only_where_visitors_may(allow_train, public):
     assert any("Pick the adapter **purple-circle-lora**" in t for t in texts) == (not asks_to_train)
     train = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value == "Train"]
     assert len(train) == 1 and train[0].interactive is allow_train
+
+
+def test_a_lora_training_is_named_to_the_visitors_who_wait_for_the_slot():
+    """The training panels' waiting line reads ``_NOW``: a LoRA run holds the same one slot and names itself there
+    (the panels said "starting…" for as long as they waited behind it)."""
+    from types import SimpleNamespace
+
+    from demos.lora import _train_events
+    from demos.training_panel import _NOW, holding_the_slot
+
+    config = SimpleNamespace(steps=20, prompt=lambda: "a zqx circle")
+    events = [{"step": k, "steps": 20, "loss": 0.5} for k in range(1, 21)]
+    with holding_the_slot("visitor-1", "lora", "LoRA adapter zqx-lora-1, starting") as progress:
+        assert _NOW[("visitor-1", "lora")] == ["LoRA adapter zqx-lora-1, starting"]
+        frames = _train_events(iter(events), "zqx-lora-1", config, "", [], [], progress)
+        next(frames)  # step 10: the first status line
+        assert _NOW[("visitor-1", "lora")][0].startswith("LoRA adapter zqx-lora-1, step 10 of 20, about")
+    assert ("visitor-1", "lora") not in _NOW  # the slot is free again
