@@ -79,8 +79,10 @@ def test_vae_reconstruct_endpoint_with_odd_uploads(app_client, tmp_path):
         "rgba.png": Image.fromarray(np.stack([arr] * 3 + [np.full_like(arr, 255)], -1), "RGBA"),
         "palette.png": Image.fromarray(arr).convert("P"),
         "sixteen.png": Image.fromarray(arr.astype(np.uint16) * 257),
-        "wide.png": Image.fromarray(arr).resize((10_000, 28)),
     }
+    wide = _write(tmp_path / "wide.png", Image.fromarray(arr).resize((10_000, 28)))  # fitted to 224 px: 0.6 px tall
+    with pytest.raises(Exception, match="no digit found"):
+        app_client.predict("vae2d-digits", handle_file(wide), api_name="/vae_reconstruct")
     recs = {}
     for name, im in files.items():
         seen, rec, latent = app_client.predict("vae2d-digits", handle_file(_write(tmp_path / name, im)),
@@ -106,6 +108,10 @@ def test_vae_reconstruct_corrupt_file_then_serves_again(app_client, tmp_path):
     text.write_text("hello")
     with pytest.raises(Exception, match="(?i)image"):
         app_client.predict("vae2d-digits", handle_file(str(text)), api_name="/vae_reconstruct")
-    good = _write(tmp_path / "ok.png", Image.new("L", (40, 40), 0))
+    for colour in (0, 255):  # a blank page, black or white: no digit to frame and encode
+        blank = _write(tmp_path / f"blank{colour}.png", Image.new("L", (40, 40), colour))
+        with pytest.raises(Exception, match="no digit found in the image: it is blank"):
+            app_client.predict("vae2d-digits", handle_file(blank), api_name="/vae_reconstruct")
+    good = _write(tmp_path / "ok.png", Image.new("L", (40, 40), 0))  # a faces model takes a plain image as it is
     _, rec, _ = app_client.predict("vqvae-faces", handle_file(good), api_name="/vae_reconstruct")
     assert _image(rec).shape[-1] == 3

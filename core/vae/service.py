@@ -179,7 +179,8 @@ def load_upload(model, src, dataset: str = ""):
     """Any uploaded file / drawing -> (C, H, W) in the model's channels and size, or a clear ValueError.
 
     Grey models get dark-on-light images inverted (their data is white ink on black); models of
-    ``digits`` / ``mnist`` also get the drawing centred and scaled like the training digits.
+    ``digits`` / ``mnist`` also get the drawing centred and scaled like the training digits, and refuse an image
+    with no ink in it (ValueError).
     """
     from core.data import load_user_image
     from core.vae.explore import center_like_mnist
@@ -196,6 +197,9 @@ def load_upload(model, src, dataset: str = ""):
     if model.in_channels == 1 and dataset in ("digits", "mnist"):
         big = load_user_image(src, 1, 8 * model.image_size, fit="pad", background="white" if light else "black")
         x = center_like_mnist(1.0 - big if light else big, model.image_size)
+        if float(x.max()) < 0.1:  # the framing finds no ink: an empty sketchpad, a blank or one-colour image
+            raise ValueError(f"no digit found in the image: it is blank, or its ink is too thin or faint once the "
+                             f"image is fitted into {big.shape[-1]}x{big.shape[-1]} px; draw or upload a digit")
     elif light:
         x = 1.0 - x
     return x
