@@ -420,3 +420,12 @@ def test_xy_grid_draws_each_model_at_its_card_guidance_and_says_what_every_cell_
                                           steps=3, guidance=2.0)
     assert col_labels == ["seed 0", "seed 1"] and shared == "low, 3 ddim steps, w = 2"
     assert torch.equal(rows[0][1], _run(pipe, "a red circle", steps=3, guidance=2.0, seed=1).images[0])
+
+
+def test_the_card_measurement_says_what_it_draws_before_the_minutes_it_takes():
+    from core.methods import get_method_class
+
+    cls = get_method_class("text2image")
+    note = cls(cls.config_class(eval_prompts=40, eval_one_object=8, sample_steps=10)).evaluation_note()
+    assert "48 prompts drawn (10 DDIM steps each" in note and "0 skips" in note
+    assert "48" not in cls(cls.config_class(eval_prompts=0, eval_one_object=8)).evaluation_note()

@@ -199,6 +199,15 @@ class Text2ImageMethod(CaptionedData, Method):
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
+    def evaluation_note(self) -> str:
+        c = self.config
+        n = (c.eval_prompts + c.eval_one_object) if c.eval_prompts > 0 else 0
+        if c.dataset != "shapes" or n == 0:
+            return "measuring the held-out denoising loss for the card"
+        return (f"measuring the model for its card: the held-out denoising loss, then {n} prompts drawn "
+                f"({c.sample_steps} DDIM steps each, w = {c.sample_guidance:g}) and read back by the shapes classifier "
+                f"(eval_prompts sets how many; 0 skips them): minutes on a CPU")
+
     def evaluate(self, module) -> dict:
         """Held-out denoising loss; prompt faithfulness read by the world classifier (``evaluate.py``)."""
         from .evaluate import one_object_faithfulness, prompt_faithfulness, text_state_shares
