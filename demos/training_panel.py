@@ -34,6 +34,15 @@ _LOCK = threading.Lock()
 STRIP_COLUMNS = 12   # samples over time: at most this many training moments, evenly spread over the run
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
 STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
+STRIP_WIDTH, STRIP_TILE_MAX = 900, 192  # a strip of few moments is enlarged towards the page's width, up to this tile
+
+
+def strip_tile(side: int, columns: int, pad: int = 4) -> int:
+    """The strip's tile in px for images ``side`` px wide and ``columns`` moments: a whole multiple of ``side`` (crisp
+    pixels), at least STRIP_TILE, and as large as STRIP_WIDTH allows up to STRIP_TILE_MAX (a projector's size: three
+    moments of a 64 px run were 64 px tiles in a 940 px wide page)."""
+    fits = min(STRIP_TILE_MAX // side, int((STRIP_WIDTH / max(1, columns) - pad) // side))
+    return side * max(-(-STRIP_TILE // side), fits)
 
 
 def _flag(kind: str, session: str, method: str) -> threading.Event:
@@ -112,8 +121,7 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
     picks = sorted({round(i * (n - 1) / (STRIP_COLUMNS - 1)) for i in range(STRIP_COLUMNS)}) if n > STRIP_COLUMNS \
         else range(n)
     side = history[-1][1].shape[-1]
-    scale = max(1, -(-STRIP_TILE // side))
-    tile, pad, head = side * scale, 4, 20
+    tile, pad, head = strip_tile(side, len(picks)), 4, 20
     rows = min(STRIP_ROWS, len(history[-1][1]))
     sheet = Image.new("RGB", (len(picks) * (tile + pad) + pad, head + rows * (tile + pad) + pad), "white")
     draw, label = ImageDraw.Draw(sheet), font(14)  # a projector's size (the bitmap font's 9 px read "ste p 100")
@@ -304,7 +312,9 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         with gr.Row():
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses")  # no height: Gradio 6 fits a sized chart
             # to the height without its legend and cuts the legend off
-            gallery = gr.Gallery(label="samples (newest first)", columns=2, height="auto", format="png",
+            # one per row: the newest grid beside the chart as large as the column allows (two a row were 210 px
+            # wide and their labels 6 px on a projector); the older ones below it, and in "samples over time"
+            gallery = gr.Gallery(label="samples (newest first)", columns=1, height="auto", format="png",
                                  object_fit="contain", preview=False, elem_classes=GALLERY_FIT)
         over_time = gr.Image(label="samples over time: the same seeds at each moment of the run (its step above), "
                                    "left to right",

@@ -161,12 +161,14 @@ def build(ctx: AppContext) -> None:
                                                   elem_id="vae-sketch")
                             sketch_btn = gr.Button("Encode the drawing", variant="primary")
                 with gr.Column():
-                    with gr.Row():
-                        seen_img = gr.Image(label="input as the model sees it", type="pil", format="png",
+                    with gr.Row():  # one-line labels: the two images stay level
+                        seen_img = gr.Image(label="the model's input", type="pil", format="png",
                                             interactive=False, elem_id="vae-own-seen")
                         rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False)
                     latent_json = gr.JSON(label="latent")
-                own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False)
+            # the map below, the page's width: a third of it made its axes and legend 5 px on a projector
+            own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False,
+                               elem_id="vae-own-map")
 
         # ------------------------------------------------------------------ compare
         with gr.Tab("Compare AE / VAE / VQ-VAE"):

@@ -35,7 +35,7 @@ def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_p
     assert len(gallery) == 2  # sample grids at steps 30 and 60
     from PIL import Image
 
-    assert Image.open(over_time).width == 2 * (64 + 4) + 4  # two moments, steps 30 and 60, 64 px tiles
+    assert Image.open(over_time).width == 2 * (192 + 4) + 4  # two moments, steps 30 and 60: 8 px tiles enlarged 24x
     # every update of the chart, the first (empty) one included, has numeric axes; an empty table of object
     # columns once made the y axis categorical and the chart drew no lines
     charts = [out[1] for out in outputs if isinstance(out[1], dict) and "data" in out[1]]  # the rest: gr.skip()
@@ -77,7 +77,7 @@ def test_a_resumed_run_charts_its_whole_curve_not_only_the_new_leg(client, tmp_p
 def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_path):
     from PIL import Image
 
-    from demos.training_panel import STRIP_COLUMNS, load_history
+    from demos.training_panel import STRIP_COLUMNS, load_history, strip_tile
 
     job = client.submit("run5", 1_000_000, 16, 0.01, 5, 20, 0, api_name="/train_toy")
     deadline = time.time() + 60
@@ -91,7 +91,8 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
     over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")[3]
     after = load_history(tmp_path / "toy" / "run5", 10**9)
     assert [s for s, _ in after][:len(saved)] == [s for s, _ in saved] and after[-1][0] == end   # one history
-    width = lambda moments: min(len(moments), STRIP_COLUMNS) * (64 + 4) + 4                    # noqa: E731
+    cols = lambda moments: min(len(moments), STRIP_COLUMNS)                                     # noqa: E731
+    width = lambda moments: cols(moments) * (strip_tile(8, cols(moments)) + 4) + 4               # noqa: E731
     assert Image.open(first[3]).width == width(saved) and Image.open(over_time).width == width(after)
 
 
@@ -148,7 +149,7 @@ def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
 def test_samples_over_time_spreads_columns_over_the_run():
     import torch
 
-    from demos.training_panel import STRIP_COLUMNS, samples_over_time
+    from demos.training_panel import STRIP_COLUMNS, samples_over_time, strip_tile
 
     history = [(10 * (i + 1), torch.full((6, 1, 8, 8), i / 40)) for i in range(40)]
     sheet = samples_over_time(history)
@@ -157,7 +158,9 @@ def test_samples_over_time_spreads_columns_over_the_run():
     first, last = sheet.getpixel((4 + 10, 30)), sheet.getpixel((sheet.width - 4 - tile + 10, 30))
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None
-    assert samples_over_time(history[:3]).width == 3 * (tile + 4) + 4
+    few = samples_over_time(history[:3])  # three moments: enlarged towards the page's width (crisp: a multiple of 8)
+    assert few.width == 3 * (192 + 4) + 4 and few.height == 20 + 4 * (192 + 4) + 4
+    assert strip_tile(64, 6) == 128 and strip_tile(28, 12) == 84 and strip_tile(100, 1) == 100
 
 
 def test_the_panel_offers_only_the_datasets_it_can_train_on(tmp_path, monkeypatch):

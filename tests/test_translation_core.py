@@ -98,6 +98,9 @@ def test_official_folder_with_two_generators_gives_a_cycle(tmp_path):
     assert translator.G_BA is not None and translator.task["a"] == "horse"
     out = translate(TranslatorBundle(translator, "t", 64, official=True), torch.rand(3, 50, 70), "BtoA")
     assert out["output"].size == out["cycle"].size == (70, 50)           # the input's size and aspect
+    for shape, size in (((3, 20, 3000), (1024, 256)), ((3, 3000, 20), (256, 1024)), ((3, 64, 16), (16, 64))):
+        out = translate(TranslatorBundle(translator, "t", 64, official=True), torch.rand(*shape), "AtoB")
+        assert out["input"].size == out["output"].size == size            # a sliver comes back at 4:1 at most
     assert 0 <= out["cycle_l1"] <= 1
 
 

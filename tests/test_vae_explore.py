@@ -135,7 +135,9 @@ def test_latent_map_pixels_round_trip():
         assert m.to_latent(px, py) == pytest.approx((x, y), abs=1e-6)
     assert m.to_pixel(0, 3.0)[1] < m.to_pixel(0, -3.0)[1]  # up is +z2
     image = m.draw(torch.randn(50, 2), torch.arange(50) % 10, [str(i) for i in range(10)], marker=(1.0, 1.0))
-    assert image.size == (400 + 96, 400)  # plot + legend column
+    assert image.height == 400 and 400 + 40 < image.width < 400 + 96  # plot + legend column, as wide as its names
+    named = m.draw(torch.randn(50, 2), torch.arange(50) % 6, ["short", "long", "bob", "spiky", "curly", "bun"])
+    assert named.width > image.width and named.height == 400
     assert m.draw(torch.zeros(1, 2), torch.zeros(1)).size == (400, 400)
     assert LatentMap.around(torch.randn(100, 2) * 10).hi > 10
 

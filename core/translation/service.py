@@ -2,7 +2,7 @@
 
 Every argument that can come from the API is validated with a clear ``ValueError`` / ``CheckpointError``.
 Images of any size and mode go through ``core.data``'s one loader; the translation comes back at the input's
-aspect ratio, its long side clamped to [the model's working side, ``MAX_OUTPUT_SIDE``].
+aspect ratio (at most ``MAX_ASPECT``), its long side clamped to [the model's working side, ``MAX_OUTPUT_SIDE``].
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .official import OFFICIAL_FILES, is_official_folder, load_official_folder
 METHOD = "translation"
 DIRECTIONS = ("AtoB", "BtoA")
 MAX_OUTPUT_SIDE = 1024
+MAX_ASPECT = 4               # a longer side over a shorter one beyond this comes back at 4:1 (3000x20: 1024x7 was a line)
 OFFICIAL_SIDE = 256          # the reference's test-time size (load_size = crop_size = 256)
 INPUT_HINTS = {"labels": "a label map: each class painted in its colour (the palette under the canvas)",
                "edges": "an edge drawing: black lines on white",
@@ -103,7 +104,8 @@ def _check_bool(value, name: str) -> bool:
 
 
 def prepare_input(image, side: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """(3, side, side) in [0, 1] from any upload (transparent pixels on white), and the output (W, H) to return."""
+    """(3, side, side) in [0, 1] from any upload (transparent pixels on white; stretched to a square, as the reference
+    loads its test images), and the (W, H) the results come back at: the upload's aspect ratio up to MAX_ASPECT."""
     from core.data import load_user_image, open_image
     from core.data.images import oriented_size
 
@@ -113,8 +115,8 @@ def prepare_input(image, side: int) -> tuple[torch.Tensor, tuple[int, int]]:
     w, h = oriented_size(im)
     x = load_user_image(im, channels=3, size=side, background="white", fit="stretch")
     long_side = min(max(w, h, side), MAX_OUTPUT_SIDE)
-    scale = long_side / max(w, h)
-    return x, (max(1, round(w * scale)), max(1, round(h * scale)))
+    short_side = max(1, round(long_side / min(max(w, h) / min(w, h), MAX_ASPECT)))
+    return x, ((long_side, short_side) if w >= h else (short_side, long_side))
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image, ImageDraw
 
+from core.data.labelled import font
+
 # Tableau-10 colours, one per class (cycled beyond 10)
 CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                  (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
@@ -23,7 +25,7 @@ class LatentMap:
     lo: float
     hi: float
     size: int = 480
-    margin: int = 36
+    margin: int = 40
 
     @classmethod
     def around(cls, xy: torch.Tensor, size: int = 480, minimum: float = 3.0) -> "LatentMap":
@@ -51,7 +53,9 @@ class LatentMap:
              axis_names=("z1", "z2"), ends=()) -> Image.Image:
         """Scatter ``xy`` (N, 2) coloured by ``labels``; ``marker`` (x, y) draws a cross; ``ends`` (one or two
         (x, y) points) draws A, and B with the line from A to B (the two-point interpolation)."""
-        legend = 96 if class_names else 0  # a column of class swatches right of the plot
+        small, large = font(14), font(16)  # a projector's sizes (the bitmap font's 11 px read 5 px on a small map)
+        names = [str(n)[:12] for n in list(class_names or [])[:20]]
+        legend = 40 + max(int(large.getlength(n)) for n in names) if names else 0  # class swatches right of the plot
         img = Image.new("RGB", (self.size + legend, self.size), "white")
         d = ImageDraw.Draw(img)
         m, s = self.margin, self.size
@@ -60,29 +64,29 @@ class LatentMap:
             px, _ = self.to_pixel(v, 0)
             _, py = self.to_pixel(0, v)
             d.line([px, s - m, px, s - m + 4], fill=(90, 90, 90))
-            d.text((px - 6, s - m + 6), f"{v:g}", fill=(60, 60, 60))
+            d.text((px, s - m + 6), f"{v:g}", fill=(60, 60, 60), font=small, anchor="mt")
             d.line([m - 4, py, m, py], fill=(90, 90, 90))
-            d.text((4, py - 5), f"{v:g}", fill=(60, 60, 60))
+            d.text((m - 7, py), f"{v:g}", fill=(60, 60, 60), font=small, anchor="rm")
         ox, oy = self.to_pixel(0, 0)
         d.line([ox, m, ox, s - m], fill=(225, 225, 225))
         d.line([m, oy, s - m, oy], fill=(225, 225, 225))
-        d.text((s // 2 - 8, s - 14), axis_names[0], fill=(0, 0, 0))
-        d.text((m + 4, m - 14), axis_names[1], fill=(0, 0, 0))
+        d.text((s // 2, s - 2), axis_names[0], fill=(0, 0, 0), font=large, anchor="md")
+        d.text((m + 4, m - 4), axis_names[1], fill=(0, 0, 0), font=large, anchor="ld")
         for (x, y), c in zip(xy.tolist(), labels.tolist()):
             px, py = self.to_pixel(x, y)
             if m <= px <= s - m and m <= py <= s - m:
                 d.ellipse([px - 2, py - 2, px + 2, py + 2], fill=CLASS_COLOURS[int(c) % len(CLASS_COLOURS)])
-        if class_names:
-            x0, y0 = s - m + 14, m + 4
-            for i, name in enumerate(list(class_names)[:20]):
-                d.rectangle([x0, y0 + 16 * i, x0 + 9, y0 + 16 * i + 9], fill=CLASS_COLOURS[i % len(CLASS_COLOURS)])
-                d.text((x0 + 14, y0 + 16 * i - 1), str(name)[:11], fill=(0, 0, 0))
+        if names:
+            x0, y0, row = s - m + 14, m + 4, 20
+            for i, name in enumerate(names):
+                d.rectangle([x0, y0 + row * i, x0 + 12, y0 + row * i + 12], fill=CLASS_COLOURS[i % len(CLASS_COLOURS)])
+                d.text((x0 + 18, y0 + row * i + 6), name, fill=(0, 0, 0), font=large, anchor="lm")
         points = [self.to_pixel(*p) for p in ends]
         if len(points) == 2:
             d.line([*points[0], *points[1]], fill=(0, 0, 0), width=3)
         for (px, py), name in zip(points, "AB"):
             d.ellipse([px - 9, py - 9, px + 9, py + 9], fill=(255, 255, 255), outline=(0, 0, 0), width=2)
-            d.text((px - 3, py - 6), name, fill=(0, 0, 0))
+            d.text((px, py), name, fill=(0, 0, 0), font=small, anchor="mm")
         if marker is not None:
             px, py = self.to_pixel(*marker)
             arm = max(9, self.size // 20)  # seen among the points when the map is shown small (a 9 px cross was not)
