@@ -387,3 +387,36 @@ def test_dragging_t_asks_for_each_value_once_and_stops_when_the_thumb_rests(page
     assert max(held) <= 4 and after <= 4 and max(asked.values()) <= 3, (held, after, asked.most_common(3))
     assert ("1000", min(fn for _, fn in asked)) in asked  # the drag's end was drawn
     assert page.locator("#diffusion-xt img").count() == 1
+
+
+def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_app_started(page, tmp_path, monkeypatch):
+    """A run saved after the app started (here "aaa", listed first) moved Gradio's tick: the picker's list was
+    refreshed at its focus, and a dropdown whose choices change while focused keeps its tick at the old position (on
+    the model after the right one). The list is refreshed as the page opens."""
+    import json
+
+    import gradio as gr
+
+    from demos.common import checkpoint_picker
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    for name in ("mmm", "zzz"):
+        (tmp_path / "toy" / name).mkdir(parents=True)
+        (tmp_path / "toy" / name / "config.json").write_text(json.dumps({}))
+    with gr.Blocks() as demo:
+        checkpoint_picker("toy", value="zzz", elem_id="toy-picker", interactive=True)
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        (tmp_path / "toy" / "aaa").mkdir()
+        (tmp_path / "toy" / "aaa" / "config.json").write_text(json.dumps({}))
+        tab = page.context.browser.new_page()
+        tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
+        tab.locator("#toy-picker input").click()
+        tab.get_by_role("option", name="aaa").wait_for()
+        ticked = tab.evaluate("() => [...document.querySelectorAll('[role=option]')]"
+                              ".filter(o => o.getAttribute('aria-selected') === 'true').map(o => o.textContent.trim())")
+        assert [t.lstrip("✓ ") for t in ticked] == ["zzz"], ticked
+        tab.close()
+    finally:
+        demo.close()
