@@ -68,6 +68,12 @@ def holding_the_slot(session: str, method: str, line: str):
         _NOW.pop((session, method), None)
 
 
+def refuse(message: str):
+    """Stop a queued pre-event's chain with a yellow warning, as the app's other refusals (not a red "Error")."""
+    gr.Warning(message)
+    raise gr.Error(message, visible=False, print_exception=False)
+
+
 def rough_duration(seconds: float) -> str:
     """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
     seconds = max(0, int(round(seconds)))
@@ -355,14 +361,13 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         queue behind it). From here on a Cancel reaches this run, also while it waits its turn."""
         session = session_of(request)
         if _flag("running", session, method).is_set():
-            raise gr.Error("your run is paused: press Resume to go on, or Cancel to save it"
-                           if _flag("pause", session, method).is_set() else
-                           "your run is training: Pause or Cancel it first", title="Already training")
+            refuse("your run is paused: press Resume to go on, or Cancel to save it"
+                   if _flag("pause", session, method).is_set() else "your run is training: Pause or Cancel it first")
         try:
             cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))})
             resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            refuse(str(exc))
         _cancel_flag(session, method).clear()
         _flag("waiting", session, method).set()
 

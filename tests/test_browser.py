@@ -315,6 +315,8 @@ def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queu
         tab.get_by_text("paused").first.wait_for(timeout=20_000)
         tab.get_by_role("button", name="Train / resume").click()
         tab.get_by_text("your run is paused: press Resume to go on").wait_for(timeout=10_000)
+        toast = tab.locator(".toast-body", has_text="your run is paused")
+        assert toast.count() == 1 and "warning" in toast.get_attribute("class"), toast.get_attribute("class")
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("cancelled at step").wait_for(timeout=30_000)
         assert len(list((tmp_path / "toy").iterdir())) == 1  # one run: the refused one made no folder
