@@ -38,7 +38,8 @@ def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_p
     assert Image.open(over_time).width == 2 * (192 + 4) + 4  # two moments, steps 30 and 60: 8 px tiles enlarged 24x
     # every update of the chart, the first (empty) one included, has numeric axes; an empty table of object
     # columns once made the y axis categorical and the chart drew no lines
-    charts = [out[1] for out in outputs if isinstance(out[1], dict) and "data" in out[1]]  # the rest: gr.skip()
+    charts = [out[1] for out in outputs  # the rest: gr.skip() (and, now and then, an update the client streams empty)
+              if len(out) > 1 and isinstance(out[1], dict) and "data" in out[1]]
     assert charts and all(chart["datatypes"] == {"step": "quantitative", "value": "quantitative", "loss": "nominal"}
                           and chart["data"] for chart in charts)  # never an empty table (browser test: no lines)
     losses = [row[1] for row in plot["data"]]
@@ -86,7 +87,9 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
     client.predict(api_name="/cancel_toy")
     first = job.result(timeout=60)
     saved = load_history(tmp_path / "toy" / "run5", 10**9)
-    assert len(saved) >= 2 and [s for s, _ in saved][:2] == [20, 40] and saved[0][1].shape[0] <= 4
+    steps = [s for s, _ in saved]  # from the first moment on (a late cancel may have thinned a long history)
+    assert len(saved) >= 2 and steps[0] == 20 and steps == sorted(steps) and all(s % 20 == 0 for s in steps[:-1])
+    assert saved[0][1].shape[0] <= 4
     end = saved[-1][0] + 20
     over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")[3]
     after = load_history(tmp_path / "toy" / "run5", 10**9)
