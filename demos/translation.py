@@ -140,13 +140,12 @@ def compare_view(ctx: AppContext, start: int = 0):
     import pandas as pd
     import torch
 
-    from core.data import make_grid, to_pil
+    from core.data.labelled import sample_sheet
     from core.translation.compare import comparison_grid, comparison_rows
 
     titles, columns = comparison_grid(lambda name: _bundle(ctx, name), 4, int(start or 0))
-    grid = to_pil(make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0))
-    header = " | ".join(titles)
-    return _enlarge(grid, 900), f"Rows: held-out label maps. Columns: {header}.", pd.DataFrame(comparison_rows())
+    sheet = sample_sheet(torch.stack(columns, 1).flatten(0, 1), len(columns), cols=titles, min_width=900)
+    return sheet, "Rows: held-out label maps; each column's setting is named above it.", pd.DataFrame(comparison_rows())
 
 
 def build(ctx: AppContext) -> None:

@@ -147,8 +147,10 @@ def build(ctx: AppContext) -> None:
                 with gr.Column():
                     with gr.Tabs():
                         with gr.Tab("Upload"):
-                            upload = gr.File(label="an image (any size or mode; grey models invert dark-on-light)", file_types=["image"], type="filepath",
-                                             elem_id="vae-upload")
+                            gr.Markdown("Any size or mode. Grey models see dark ink on white inverted, like their "
+                                        "digits; digit models frame it as their training digits.")
+                            upload = gr.File(label="an image", file_types=["image"], type="filepath",  # a short label:
+                                             elem_id="vae-upload")  # a long one ran under the box's clear button
                             upload_btn = gr.Button("Encode the upload", variant="primary")
                         with gr.Tab("Draw"):
                             gr.Markdown("Each stroke is encoded as you draw. Grey models see dark ink on white "

@@ -146,3 +146,16 @@ def test_readme_example_runs_against_the_app(app_client, tmp_path, monkeypatch):
     exec(compile(code, "README.md (pix2pix & CycleGAN)", "exec"), scope)
     assert Image.open(scope["face"]).size == (384, 384)
     assert "mean |error|" in scope["line"] and Image.open(scope["back"]).size == Image.open(scope["blonde"]).size
+
+
+@needs("labels2face-small-l1", "labels2face-small-gan")
+def test_the_loss_comparison_names_each_column_on_the_image_and_its_table_fits():
+    from core.translation.compare import available
+    from demos.common import AppContext
+    from demos.translation import compare_view
+
+    sheet, _, table = compare_view(AppContext(), 3)
+    pixels = np.asarray(sheet.convert("L"))
+    assert sheet.width >= 900 and (pixels[:20] < 128).any()  # the settings' names in a white band above the images
+    assert len(table) == len(available()) and list(table.columns) == [
+        "loss", "checkpoint", "L1 (0-1)", "PSNR (dB)", "SSIM", "shapes kept (%)", "worst shape (%)"]
