@@ -198,8 +198,8 @@ def load_upload(model, src, dataset: str = ""):
         big = load_user_image(src, 1, 8 * model.image_size, fit="pad", background="white" if light else "black")
         x = center_like_mnist(1.0 - big if light else big, model.image_size)
         if float(x.max()) < 0.1:  # the framing finds no ink: an empty sketchpad, a blank or one-colour image
-            raise ValueError(f"no digit found in the image: it is blank, or its ink is too thin or faint once the "
-                             f"image is fitted into {big.shape[-1]}x{big.shape[-1]} px; draw or upload a digit")
+            raise ValueError("no digit found in the image: it is blank, or its strokes vanish once the whole image "
+                             "is shrunk to fit a square (a very long, thin image); draw or upload a digit")
     elif light:
         x = 1.0 - x
     return x
