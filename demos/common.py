@@ -188,8 +188,8 @@ def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None 
     # the list as the page opens (the build's list lacks the runs trained since the app started), then at each focus
     # (runs trained since): Gradio's dropdown keeps its tick at the old position when its choices change while it is
     # focused, so the page-open refresh leaves the focus one nothing to move (a run named "aaa" ticked the wrong model)
-    refresh = lambda: gr.update(choices=list_checkpoints(method))  # noqa: E731
-    gr.on([*page_open(), picker.focus], refresh, outputs=picker, api_visibility="private", queue=False)
+    gr.on([*page_open(), picker.focus], refresh_pickers(method, 1), outputs=picker, api_visibility="private",
+          queue=False)
     return picker
 
 

@@ -300,10 +300,6 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         + [P(f, P.POSITIONAL_OR_KEYWORD, default=base[f], annotation=type(base[f])) for f in fields]
         + [P("admin_token", P.POSITIONAL_OR_KEYWORD, default=None, annotation=str)])  # public servers only
 
-    def ended(status) -> bool:
-        """The page's status tells how its last run ended: a Cancel or Pause with nothing training leaves it."""
-        return any(word in str(status or "") for word in ("done at step", "cancelled", "not started"))
-
     def cancel_run(request: gr.Request = None, status: str = ""):
         session = session_of(request)
         if _flag("running", session, method).is_set():
@@ -312,7 +308,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         if _flag("waiting", session, method).is_set():
             _cancel_flag(session, method).set()
             return "cancelled: your run waiting in the queue will not start"
-        return gr.skip() if ended(status) else "nothing of yours is training here: no run to cancel"
+        return gr.skip() if str(status or "").strip() else "nothing of yours is training here: no run to cancel"
 
     def pause_or_resume(request: gr.Request = None, status: str = ""):
         """Pause the session's run between two steps, or resume it; the button says what a click will do."""
@@ -322,7 +318,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             paused.clear()
             return gr.update(value="Pause"), gr.skip()
         if not _flag("running", session, method).is_set():
-            return gr.update(value="Pause"), (gr.skip() if ended(status) else
+            return gr.update(value="Pause"), (gr.skip() if str(status or "").strip() else
                                               "nothing of yours is training here: nothing to pause")
         paused.set()
         return gr.update(value="Resume"), gr.skip()
@@ -342,7 +338,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         from demos.common import refresh_pickers
 
         event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
-    # the page's buttons read the status line (it stays when it tells how the last run ended); the endpoints take none
+    # the page's buttons read the status line: with nothing training, the line on how the last run ended stays (it was
+    # replaced by "nothing of yours is training"); the endpoints take no arguments and always say so
     for button, fn, verb, outs in ((stop, cancel_run, "cancel", status), (pause, pause_or_resume, "pause", [pause, status])):
         button.click(fn, inputs=status, outputs=outs, api_visibility="private", queue=False)
         gr.Button(visible=False).click(fn, outputs=outs, api_name=f"{verb}_{cls.name}", api_visibility="undocumented",

@@ -200,7 +200,7 @@ class AutoencoderMethod(Method):
     def sample(self, module, num, generator):
         """Reconstructions: held-out images (odd rows) above their reconstructions (even rows)."""
         device = next(module.parameters()).device
-        per_row = max(1, int(num ** 0.5 + 0.999))
+        per_row = self.sample_layout(num)[0]
         x = self.build_dataset("test").get_batch(list(range(num)))["image"].to(device)
         x_hat = reconstruct(module, x)
         rows = []

@@ -240,8 +240,8 @@ class TranslationMethod(Method):
         return ds.get_batch(list(range(min(num, len(ds)))))
 
     def sample_layout(self, num: int) -> tuple[int, list[str], list[str]]:
-        third = "G_BA(G_AB(A))" if self.config.model == "cyclegan" else "target B"
-        return 3, [], ["input A", "G_AB(A)" if self.config.model == "cyclegan" else "G(A)", third]
+        cycle = self.config.model == "cyclegan"
+        return 3, [], ["input A", "G_AB(A)", "G_BA(G_AB(A))"] if cycle else ["input A", "G(A)", "target B"]
 
     def generated(self, samples: torch.Tensor) -> torch.Tensor:
         """G(A) of each (A, G(A), third) row."""

@@ -21,6 +21,13 @@ EVAL_IMAGES = 1000  # held-out images measured by evaluate()
 USAGE_IMAGES = 2000  # training images whose codes set the VQ-VAE's code frequencies
 
 
+def _held_out_row(num: int) -> tuple[int, int]:
+    """(nrow, k) of :meth:`VAEMethod.sample`'s grid: ceil(sqrt(num)) images per row, and k = nrow held-out images in
+    the first row (their reconstructions in the second) when the grid has three rows or more, else 0."""
+    nrow = math.ceil(math.sqrt(num))
+    return nrow, nrow if num >= 3 * nrow else 0
+
+
 class VAEMethod(Method):
     """Autoencoders of the VAE latent explorer: ae, dae, vae (beta-VAE) and vqvae."""
 
@@ -83,8 +90,7 @@ class VAEMethod(Method):
         """
         module.eval()
         device = next(module.parameters()).device
-        nrow = math.ceil(math.sqrt(num))
-        k = nrow if num >= 3 * nrow else 0
+        _, k = _held_out_row(num)
         parts = []
         if k:
             x = self.build_dataset("test").get_batch(list(range(k)))["image"].to(device)
@@ -93,16 +99,12 @@ class VAEMethod(Method):
         return torch.cat(parts).clamp(0, 1)
 
     def sample_layout(self, num):
-        nrow = math.ceil(math.sqrt(num))
-        if num < 3 * nrow:
-            return nrow, [], []
-        rows = -(-num // nrow)
-        return nrow, ["held-out x", "reconstruction", *["prior sample"] * (rows - 2)], []
+        nrow, k = _held_out_row(num)
+        return nrow, (["held-out x", "reconstruction", *["prior sample"] * (-(-num // nrow) - 2)] if k else []), []
 
     def generated(self, samples):
         """The prior samples: the rows after the held-out inputs and their reconstructions."""
-        nrow = math.ceil(math.sqrt(len(samples)))
-        return samples[2 * nrow:] if len(samples) >= 3 * nrow else samples
+        return samples[2 * _held_out_row(len(samples))[1]:]
 
     def save_inference(self, module, folder) -> None:
         """config.json + model.safetensors, plus reconstructions.png (and manifold.png for 2-D latents)."""
