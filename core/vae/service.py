@@ -175,6 +175,10 @@ def sketch_canvas(sketch: dict):
     return sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
 
 
+NO_DIGIT = ("no digit found in the image: it is one colour, or its strokes vanish once the whole image is shrunk to "
+            "fit a square (a very long, thin image); draw or upload a digit")
+
+
 def load_upload(model, src, dataset: str = ""):
     """Any uploaded file / drawing -> (C, H, W) in the model's channels and size, or a clear ValueError.
 
@@ -192,17 +196,19 @@ def load_upload(model, src, dataset: str = ""):
         if src is None:
             raise ValueError("draw something on the sketchpad first")
     # transparency on white as in every tab (on black when what is drawn is white): the ink survives either way
-    x = load_user_image(src, model.in_channels, model.image_size, background="white")
-    light = model.in_channels == 1 and float(x.mean()) > 0.5  # dark ink on light paper
     if model.in_channels == 1 and dataset in ("digits", "mnist"):
-        big = load_user_image(src, 1, 8 * model.image_size, fit="pad", background="white" if light else "black")
+        side = 8 * model.image_size
+        whole = load_user_image(src, 1, side, fit="stretch", background="white")
+        if float(whole.max() - whole.min()) < 0.1:  # one colour (an empty sketchpad, a blank page): no ink to frame
+            raise ValueError(NO_DIGIT)
+        light = float(whole.mean()) > 0.5  # dark ink on light paper
+        big = load_user_image(src, 1, side, fit="pad", background="white" if light else "black")
         x = center_like_mnist(1.0 - big if light else big, model.image_size)
-        if float(x.max()) < 0.1:  # the framing finds no ink: an empty sketchpad, a blank or one-colour image
-            raise ValueError("no digit found in the image: it is blank, or its strokes vanish once the whole image "
-                             "is shrunk to fit a square (a very long, thin image); draw or upload a digit")
-    elif light:
-        x = 1.0 - x
-    return x
+        if float(x.max()) < 0.1:  # strokes lost in the framing's downscale
+            raise ValueError(NO_DIGIT)
+        return x
+    x = load_user_image(src, model.in_channels, model.image_size, background="white")
+    return 1.0 - x if model.in_channels == 1 and float(x.mean()) > 0.5 else x  # grey: dark ink on light paper
 
 
 def reconstruct(ctx, name, src):
