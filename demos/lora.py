@@ -64,10 +64,10 @@ def _losses(rows: list[dict]):
     return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 
 
-def _new_name(trigger: str, method: str, session: str) -> str:
+def _new_name(stem: str, session: str) -> str:
+    """``<stem>-1``, ``<stem>-2``, ...: the first name none of this visitor's adapters (nor a shared one) has."""
     from core.lora.service import list_adapters
 
-    stem = f"{trigger}-{'lora' if method == 'lora' else 'ti'}"
     taken = set(list_adapters(session))
     return next(f"{stem}-{k}" for k in range(1, 10_000) if f"{stem}-{k}" not in taken)
 
@@ -75,10 +75,8 @@ def _new_name(trigger: str, method: str, session: str) -> str:
 def train_frames(ctx, session, images, trigger, method, class_word, steps, rank, prior_preservation, seed,
                  use_example, model, admin_token="", train_text_encoder=False):
     """Stream (status, loss table, validation gallery, adapter picker update) while training."""
-    from core.data import to_pil
     from core.engine.hosting import check_may_train
-    from core.lora.service import check_settings, example_concept, load_images, session_root, train_adapter
-    from demos.training_panel import holding_the_slot
+    from core.lora.service import check_settings, example_concept, load_images, session_root
 
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     pipe = _pipe(ctx, model)
@@ -92,17 +90,54 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
             warnings.append("your images, not the built-in example, are what it learns")
     else:
         pixels, source = example_concept(), "the built-in example's images"
-    name = _new_name(config.trigger, config.method, session)
+    name = _new_name(f"{config.trigger}-{'lora' if config.method == 'lora' else 'ti'}", session)
+    note = (" · " + " · ".join(warnings)) if warnings else ""
+    yield from _run(session, pipe, model, pixels, config, session_root(session) / name,
+                    f"training **{name}** on {source} ({len(pixels)}){note}", note)
+
+
+def continue_frames(ctx, session, adapter, steps, admin_token=""):
+    """Stream :func:`train_frames`' frames while ``adapter`` trains ``steps`` more steps from where it stopped, on
+    its own images and settings (its optimizer's state too, when saved with it). The visitor's own adapter is
+    replaced; a shared one's continuation is a new adapter of the visitor's own."""
+    from core.engine.hosting import check_may_train
+    from core.lora.service import (adapter_folder, continue_settings, read_meta, read_resume, session_root,
+                                   taught_images)
+
+    check_may_train(ctx.allow_train, ctx.public, admin_token)
+    if not adapter:
+        raise ValueError("pick the adapter to train more on the right (or train a new one with Train)")
+    folder = adapter_folder(adapter, session)
+    meta = read_meta(folder)
+    pipe = _pipe(ctx, meta["base"])
+    config = continue_settings(folder, steps)
+    resume = read_resume(folder, config)
+    pixels = taught_images(folder, pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1))
+    own = session_root(session) in folder.parents
+    target = folder if own else session_root(session) / _new_name(adapter, session)
+    note = "" if resume.optimizer_state is not None else \
+        " · its optimizer's state was not saved with it: Adam's moments start afresh"
+    first = (f"training **{target.name}** {config.steps} more steps from step {resume.step}"
+             + ("" if own else f" (a copy of the shared {adapter}, yours)") + note)
+    yield from _run(session, pipe, meta["base"], pixels, config, target, first, note, resume)
+
+
+def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=None):
+    """Train into ``folder`` holding the server's one training slot; Cancel stops it (what was learnt is saved)."""
+    from core.data import to_pil
+    from core.lora.service import train_adapter
+    from demos.training_panel import holding_the_slot
+
     cancel = _CANCELS.setdefault(session, threading.Event())
     cancel.clear()
-    rows, shots = [], [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
-    note = (" · " + " · ".join(warnings)) if warnings else ""
-    yield f"training **{name}** on {source} ({len(pixels)}){note}", _losses(rows), shots, gr.skip()
+    rows = [{"step": k + 1, "loss": v} for k, v in enumerate(resume.losses if resume else [])]
+    shots = [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
+    yield first_line, _losses(rows), shots, gr.skip()
     _TRAINING.add(session)
     try:
-        with holding_the_slot(session, "lora", f"LoRA adapter {name}, starting") as progress:
-            yield from _train_events(train_adapter(pipe, model, pixels, config, session_root(session) / name,
-                                                   cancel.is_set), name, config, note, rows, shots, progress)
+        with holding_the_slot(session, "lora", f"LoRA adapter {folder.name}, starting") as progress:
+            yield from _train_events(train_adapter(pipe, base, pixels, config, folder, cancel.is_set, resume),
+                                     folder.name, config, note, rows, shots, progress)
     finally:
         _TRAINING.discard(session)
 
@@ -114,14 +149,16 @@ def _train_events(events, name, config, note, rows, shots, progress):
 
     from demos.training_panel import rough_duration
 
-    status, start = f"training **{name}**{note}", time.monotonic()
+    status, start, total = f"training **{name}**{note}", time.monotonic(), None
     for event in events:
         if "loss" in event:
             rows.append({"step": event["step"], "loss": event["loss"]})
+            if total is None:  # a continued run counts on from its adapter's steps
+                begin, total = event["step"] - 1, event["steps"]
             if event["step"] % 10 and event["step"] != event["steps"]:
                 continue
             elapsed = time.monotonic() - start
-            left = elapsed / event["step"] * (event["steps"] - event["step"])
+            left = elapsed / (event["step"] - begin) * (event["steps"] - event["step"])
             status = (f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f} · "
                       f"{rough_duration(elapsed)} elapsed, about {rough_duration(left)} left{note}")
             progress[0] = (f"LoRA adapter {name}, step {event['step']:,} of {event['steps']:,}, "
@@ -130,7 +167,7 @@ def _train_events(events, name, config, note, rows, shots, progress):
             shots = [(to_pil(event["validation"]).resize((128, 128)), f"step {event['step']}")] + shots
         if "saved" in event:
             result = event["result"]
-            stopped = f"cancelled at step {result.steps} of {config.steps}; " if result.steps < config.steps else ""
+            stopped = f"cancelled at step {result.steps} of {total}; " if result.steps < total else ""
             status = (f"{stopped}saved **{name}** ({result.steps} steps, {rough_duration(result.seconds)}): try it on "
                       f"the right with \"{config.prompt()}\"{note}")
             yield status, _losses(rows), shots, name
@@ -219,8 +256,11 @@ def build(ctx: AppContext) -> None:
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
             with gr.Row():
-                train = gr.Button("Train", variant="primary", interactive=ctx.allow_train)
-                stop = gr.Button("Cancel", variant="stop")
+                train = gr.Button("Train", variant="primary", interactive=ctx.allow_train, min_width=90)
+                more = gr.Button("Train more", interactive=ctx.allow_train, elem_id="lora-more", min_width=90)
+                stop = gr.Button("Cancel", variant="stop", min_width=90)
+            gr.Markdown("*Train more*: the adapter picked on the right trains *steps* more, on its own images and "
+                        "settings, from where it stopped.")
             status = gr.Markdown(label="status")
             plot = gr.LinePlot(x="step", y="loss", label="loss", x_title="step")  # no height: a sized chart cut its
             # step labels off (as in the Train panels)
@@ -265,6 +305,10 @@ def build(ctx: AppContext) -> None:
         yield from train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
+    def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
+                      admin_token: str | None = None):
+        yield from continue_frames(ctx, session_of(request), adapter, steps, admin_token)
+
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
         return generate_frames(ctx, session_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
@@ -303,6 +347,9 @@ def build(ctx: AppContext) -> None:
              [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token, text_lora],
              [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
              concurrency_id="train").then(choices, outputs=[adapter, second], api_visibility="private")
+    endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token], [status, plot, shots, adapter],
+             api_name="lora_continue", concurrency_limit=1, concurrency_id="train"
+             ).then(choices, outputs=[adapter, second], api_visibility="private")
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)

@@ -17,6 +17,7 @@ from dataclasses import fields
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
 from core.engine import Trainer, resolve_checkpoint
 from core.engine.checkpoint import is_finished
@@ -148,6 +149,9 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
                     if charted(k) and isinstance(v, (int, float))]
             history = load_history(out, event.step)
             strip = samples_over_time(history)
+            if history and (out / "samples.png").is_file():  # the last grid drawn before the pause
+                with Image.open(out / "samples.png") as sheet:
+                    grids = [(sheet.convert("RGB"), f"step {history[-1][0]} (before the resume)")]
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()
                      if charted(k)]
@@ -197,9 +201,10 @@ def dataset_widget(config_cls, value):
 
 
 def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=(),
-                   advanced: list[str] = ()) -> None:
+                   advanced: list[str] = (), shown_when: dict[str, tuple[str, str]] | None = None) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
-    "Advanced" accordion, the ``advanced`` ones)."""
+    "Advanced" accordion, the ``advanced`` ones). ``shown_when``: {field: (other field, value)}: the field's widget
+    shows only while the other one holds that value (a setting the chosen model does not read stays out of sight)."""
     from demos.common import GALLERY_FIT, USER_ERRORS, config_widget, page_open, session_of, ui_errors
 
     cls = get_method_class(method)
@@ -227,6 +232,11 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
                 with gr.Row():
                     widgets += [config_widget(cls.config_class, f, base[f]) for f in advanced]
+        for field_name, (other, value) in (shown_when or {}).items():
+            shown, chooser = widgets[fields.index(field_name)], widgets[fields.index(other)]
+            shown.visible = base[other] == value
+            chooser.change(lambda v, value=value: gr.update(visible=v == value), chooser, shown, queue=False,
+                           api_visibility="private", show_progress="hidden")
         status = gr.Markdown(label="status")
         with gr.Row():
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses")  # no height: Gradio 6 fits a sized chart

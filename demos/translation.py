@@ -281,7 +281,9 @@ def build(ctx: AppContext) -> None:
                    # a lesson's run: at 0.001 faces show within 600 steps (~3 min on 2 CPU cores), where the papers'
                    # 0.0002 still gave one purple blur for every input (measured: SSIM 0.68 against 0.51 at 300 steps)
                    defaults={"steps": 600, "lr": 1e-3, "sample_every": 100, "eval_samples": 100},
-                   pickers=(ckpt_p, ckpt_c))
+                   pickers=(ckpt_p, ckpt_c),
+                   shown_when={"paired_input": ("model", "pix2pix"), "lambda_L1": ("model", "pix2pix"),
+                               "lambda_parts": ("model", "pix2pix"), "official": ("dataset", "official")})
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def test_lora_trains_saves_in_diffusers_format_and_reloads_to_the_same_image(tmp
     keys = list(load_file(folder / "pytorch_lora_weights.safetensors"))
     assert keys and all(k.startswith("unet.") and ".lora" in k for k in keys)
     assert sorted(p.name for p in folder.iterdir()) == ["adapter.json", "instances", "instances.png",
-                                                        "pytorch_lora_weights.safetensors"]
+                                                        "pytorch_lora_weights.safetensors", "train_state.pt"]
     from core.data import load_user_image
 
     saved = torch.stack([load_user_image(p, channels=3, size=_images().shape[-1])
@@ -376,6 +376,26 @@ def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_
     assert f"python -m core.lora --config {tab} --out checkpoints/lora/zwx-lora-1-cli" in adapter_note(tab)
 
 
+def test_the_command_line_goes_on_from_an_adapters_own_command(tmp_path, capsys):
+    """``--out F --resume --steps N``: F's own base, images and settings, N more steps; an adapter saved without its
+    optimizer's state (a bundled one) is refused in one line, since its command would not reproduce the result."""
+    import shutil
+
+    from core.lora.__main__ import main, parse
+
+    tab = _tab_adapter(tmp_path / "zwx-lora-1")
+    torch.save({}, tab / "train_state.pt")
+    args, command = parse(["--out", str(tab), "--resume", "--steps", "5", "--rank", "9"])
+    assert args.resume and not args.reevaluate and args.more == 5
+    assert (args.base, args.trigger, args.rank, args.steps) == ("no-such-base", "zwx", 8, 120)  # its own, not --rank 9
+    assert "--resume" not in command
+    shutil.copytree("checkpoints/lora/purple-circle-ti", tmp_path / "ti")
+    assert main(["--out", str(tmp_path / "ti"), "--resume", "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "keeps no train_state.pt" in err and err.count("\n") == 1
+    assert main(["--out", str(tab), "--resume", "--reevaluate"]) == 2
+
+
 def test_the_command_line_names_the_base_model_as_the_api_does():
     """``--model`` (the tab's and the API's name) and ``--base`` are one flag."""
     from core.lora.__main__ import build_parser
@@ -383,3 +403,53 @@ def test_the_command_line_names_the_base_model_as_the_api_does():
     parser = build_parser()
     assert parser.parse_args(["--model", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"
     assert parser.parse_args(["--base", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"
+
+
+@pytest.mark.parametrize("method,text", [("lora", True), ("textual_inversion", False)])
+def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp_path, method, text):
+    """Train more: 4 steps cancelled, then continued from the saved adapter (its weights, AdamW's moments, the batch
+    generator) to 8, equals 8 steps in one run; the continued run counts its steps on and charts every loss."""
+    from safetensors.torch import load_file
+
+    from core.lora.service import (LORA_FILE, TI_FILE, TRAIN_STATE, continue_settings, generate_pair, read_meta,
+                                   read_resume, train_adapter)
+
+    pipe = tiny_pipeline()
+    whole, config, _, losses = _train(pipe, tmp_path, method, steps=8, name="whole", train_text_encoder=text)
+    calls = iter(range(100))
+    cancel = lambda: next(calls) >= 4  # noqa: E731  (polled once per step)
+    halves = list(train_adapter(pipe, "tiny", _images(), config, tmp_path / "halves", cancel))
+    assert read_meta(tmp_path / "halves")["steps"] == 4 and (tmp_path / "halves" / TRAIN_STATE).is_file()
+    more = continue_settings(tmp_path / "halves", 4)
+    more.validate_every = 0
+    events = list(train_adapter(pipe, "tiny", _images(), more, tmp_path / "halves",
+                                resume=read_resume(tmp_path / "halves", more)))
+    assert [e["step"] for e in events if "loss" in e] == [5, 6, 7, 8] and events[0]["steps"] == 8
+    result = events[-1]["result"]
+    assert result.steps == 8 and result.losses == pytest.approx(losses, rel=1e-4, abs=1e-6)
+    name = LORA_FILE if method == "lora" else TI_FILE
+    a, b = load_file(whole / name), load_file(tmp_path / "halves" / name)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert read_meta(tmp_path / "halves")["steps"] == 8 and [e["step"] for e in halves if "loss" in e] == [1, 2, 3, 4]
+    if method == "lora":  # the pipeline drops the earlier weights it held under the name, and draws the new ones
+        _, one = generate_pair(pipe, "tiny", [(whole, 1.0)], config.prompt(), 0)
+        _, two = generate_pair(pipe, "tiny", [(tmp_path / "halves", 1.0)], config.prompt(), 0)
+        assert torch.allclose(one, two, atol=1e-4)
+
+
+def test_an_adapter_saved_without_its_optimizer_continues_from_its_weights(tmp_path):
+    """A bundled adapter keeps no train_state.pt: it continues from its weights (AdamW's moments start afresh);
+    settings that do not fit (another rank) are refused in one line."""
+    from core.lora.service import TRAIN_STATE, continue_settings, read_resume, train_adapter
+
+    pipe = tiny_pipeline()
+    folder, config, _, losses = _train(pipe, tmp_path, steps=6)
+    (folder / TRAIN_STATE).unlink()
+    more = continue_settings(folder, 3)
+    resume = read_resume(folder, more)
+    assert resume.step == 6 and resume.optimizer_state is None and resume.losses == []
+    events = list(train_adapter(pipe, "tiny", _images(), more, folder, resume=resume))
+    assert [e["step"] for e in events if "loss" in e] == [7, 8, 9]
+    more.rank = 8
+    with pytest.raises(ValueError, match="does not fit"):
+        list(train_adapter(pipe, "tiny", _images(), more, folder, resume=read_resume(folder, more)))

@@ -1,7 +1,8 @@
 """The LoRA tab's endpoints through the running app (``app_client`` from tests/conftest.py).
 
 /lora_train: images, trigger, method, class_word, steps, rank, prior_preservation, seed, use_example, model
-    -> (status, loss table, validation gallery, adapter name); /lora_generate: adapter, prompt, scale, seed,
+    -> (status, loss table, validation gallery, adapter name); /lora_continue: adapter, steps, admin_token -> the
+    same; /lora_generate: adapter, prompt, scale, seed,
     second_adapter, second_weight -> (base image, personalised image, line).
 """
 
@@ -41,6 +42,16 @@ def test_train_then_generate_through_the_app(app_client, tmp_path):
     base, personal, line = app_client.predict(adapter=name, prompt="a zqx circle", scale=0.0, api_name="/lora_generate")
     assert np.array_equal(np.asarray(Image.open(base)), np.asarray(Image.open(personal)))   # scale 0: the base
     assert "LoRA scale 0" in line
+    # Train more: the same adapter goes on from step 3 on its own images; its curve holds every step
+    assert _names(app_client, "/lora_continue") == ["adapter", "steps", "admin_token"]
+    status, plot, _, again = app_client.predict(adapter=name, steps=2, api_name="/lora_continue")
+    assert again == name and f"saved **{name}** (5 steps" in status
+    assert [row[0] for row in plot["data"]] == [1, 2, 3, 4, 5]
+    # a shared adapter (bundled: no optimizer state) continues into one of the visitor's own; the shared one stays
+    status, _, _, copy = app_client.predict(adapter="purple-circle-lora", steps=1, api_name="/lora_continue")
+    assert copy == "purple-circle-lora-1" and "(301 steps" in status and "Adam's moments start afresh" in status
+    with pytest.raises(Exception, match="unknown adapter"):
+        app_client.predict(adapter="nope", steps=1, api_name="/lora_continue")
 
 
 def test_bad_requests_get_one_message(app_client):
@@ -107,6 +118,7 @@ def test_readme_example_runs_against_the_app(app_client):
     scope = {"client": app_client}
     exec(compile(code, "README.md (LoRA)", "exec"), scope)
     assert scope["name"].startswith("sks-ti-") and "textual inversion" in scope["line"]
+    assert "(30 steps" in scope["status"]  # trained 20, then 10 more
     assert Image.open(scope["base"]).size == Image.open(scope["personal"]).size == (256, 256)
     assert "fused into the UNet's weights" in scope["fused_line"] and Image.open(scope["fused"]).size == (256, 256)
 

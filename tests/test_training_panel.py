@@ -91,7 +91,10 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
     assert len(saved) >= 2 and steps[0] == 20 and steps == sorted(steps) and all(s % 20 == 0 for s in steps[:-1])
     assert saved[0][1].shape[0] <= 4
     end = saved[-1][0] + 20
-    over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")[3]
+    _, _, gallery, over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")
+    # the gallery goes on from the last grid before the pause (it started empty), the new grids above it
+    captions = [item["caption"] for item in gallery]
+    assert captions[0] == f"step {end}" and captions[-1] == f"step {saved[-1][0]} (before the resume)"
     after = load_history(tmp_path / "toy" / "run5", 10**9)
     assert [s for s, _ in after][:len(saved)] == [s for s, _ in saved] and after[-1][0] == end   # one history
     cols = lambda moments: min(len(moments), STRIP_COLUMNS)                                     # noqa: E731
@@ -184,3 +187,14 @@ def test_the_panel_offers_only_the_datasets_it_can_train_on(tmp_path, monkeypatc
     monkeypatch.setenv("GENLAB_ONLINE", "1")
     assert tab_datasets(every) == ["digits", "faces", "shapes", "mnist", "fashion_mnist", "cifar10"]
     assert tab_datasets(("faces", "folder", "official")) == ["faces", "official"]
+
+
+def test_a_setting_the_chosen_model_does_not_read_is_out_of_sight():
+    """``shown_when``: pix2pix's input map shows for pix2pix only (a CycleGAN run does not read it)."""
+    with gr.Blocks() as demo:
+        training_panel(AppContext(), "translation", ["model", "paired_input", "steps"],
+                       shown_when={"paired_input": ("model", "pix2pix")})
+    paired = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "paired input")
+    assert paired.visible  # the default model is pix2pix
+    toggle = next(f for f in demo.fns.values() if [o._id for o in f.outputs] == [paired._id])
+    assert toggle.fn("cyclegan")["visible"] is False and toggle.fn("pix2pix")["visible"] is True

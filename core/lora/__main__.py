@@ -4,6 +4,7 @@
         --out checkpoints/lora/purple-circle-ti
     python -m core.lora --images a.png b.png c.png --trigger zqx --method lora --out checkpoints/lora/mine
     python -m core.lora --config <an adapter trained in the tab> --steps 600 --out checkpoints/lora/mine-600
+    python -m core.lora --out checkpoints/lora/mine --resume --steps 300     # 300 more steps, from where it stopped
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def saved_settings(config: Path) -> dict:
     """The settings an adapter was trained with, as this command's options (``dest`` -> value): its ``adapter.json``
     (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both), or the
     built-in example when its ``command.json`` taught that (the bundled adapters)."""
-    from .service import INSTANCES, META_FILE
+    from .service import META_FILE, taught_image_files
 
     if not config.exists():
         raise ValueError(f"--config {config} does not exist: give an adapter's folder or its {META_FILE}")
@@ -37,9 +38,7 @@ def saved_settings(config: Path) -> dict:
         raise ValueError(f"{config} is not an adapter: its folder has no {META_FILE} (give an adapter's folder or its "
                          f"{META_FILE})")
     meta = json.loads((folder / META_FILE).read_text())
-    images = sorted(str(p) for p in (folder / INSTANCES).glob("*.png"))
-    stored = folder / "command.json"  # an adapter this command taught the built-in example keeps no images
-    example = not images and stored.is_file() and "--example" in json.loads(stored.read_text())
+    images, example = taught_image_files(folder)
     return {"base": meta["base"], "images": images, "example": example, "trigger": meta["trigger"],
             "class_word": meta["class_word"],
             "method": meta["method"], "steps": meta["steps"], "rank": meta["rank"], "seed": meta["seed"],
@@ -57,6 +56,16 @@ def command_of(folder: Path) -> list[str]:
     argv += [a for flag in ("lr", "alpha") if s[flag] is not None for a in (f"--{flag}", str(s[flag]))]
     return (argv + ["--prior-preservation"] * s["prior_preservation"]
             + ["--train-text-encoder"] * s["train_text_encoder"])
+
+
+def _without_steps(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--steps N`` (or ``--steps=N``)."""
+    out, value = [], False
+    for a in argv:
+        if not value and a != "--steps" and not a.startswith("--steps="):
+            out.append(a)
+        value = a == "--steps"  # the next one is its value
+    return out
 
 
 class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
@@ -94,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-text-encoder", action="store_true", help="LoRA: also a LoRA on the text encoder")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights, batches and noise")
     parser.add_argument("--out", required=True, help="the adapter's folder, e.g. checkpoints/lora/my-adapter")
+    parser.add_argument("--resume", action="store_true",
+                        help="train the adapter in --out --steps more steps from where it stopped, on its own base, "
+                             "images and settings (other flags are ignored); the tab's Train more")
     parser.add_argument("--reevaluate", action="store_true",
                         help="measure the adapter in --out again with the settings and images of its command (no "
                              "training; other flags are ignored)")
@@ -103,12 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv=None) -> tuple[argparse.Namespace, list[str] | None]:
     """(options, the command-line arguments that reproduce them): ``--config``'s settings under the flags given (the
     arguments are then None: written out from the trained adapter); with ``--reevaluate``, the command the adapter in
-    ``--out`` was trained with."""
+    ``--out`` was trained with (``--resume``: that command, to go on from; ``args.more`` holds the steps to add)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Path(args.out)
-    if args.reevaluate:  # the adapter's own command: its base, images and settings
-        from .service import INSTANCES, META_FILE
+    if args.reevaluate and args.resume:
+        raise ValueError("--resume trains and --reevaluate only measures: give one of them")
+    if args.reevaluate or args.resume:  # the adapter's own command: its base, images and settings
+        from .service import INSTANCES, META_FILE, TRAIN_STATE
 
         stored = out / "command.json"
         if not (out / META_FILE).is_file() or not (stored.is_file() or (out / INSTANCES).is_dir()):
@@ -116,8 +130,12 @@ def parse(argv=None) -> tuple[argparse.Namespace, list[str] | None]:
                              f"missing); train one first, e.g. python -m core.lora --example --out {out}")
         # trained by this command: the command; in the tab: its settings and images, as a command
         command = json.loads(stored.read_text()) if stored.is_file() else [*command_of(out), "--out", str(out)]
+        more, resume = args.steps, args.resume
+        if resume and not (out / TRAIN_STATE).is_file():
+            raise ValueError(f"{out} keeps no {TRAIN_STATE} (AdamW's state; a bundled adapter has none), so going on "
+                             f"would not be its command's run: train it again with --config {out} --steps <total>")
         args = parser.parse_args([*command, "--out", str(out)])
-        args.reevaluate = True
+        args.reevaluate, args.resume, args.more = not resume, resume, more
         return args, command
     command = list(sys.argv[1:] if argv is None else argv)
     if args.config:
@@ -141,7 +159,7 @@ def _main(argv=None) -> int:
     from core.text2image.service import load_model
 
     from .evaluate import DRIFT_PROMPTS, measure
-    from .service import check_settings, example_concept, load_images, train_adapter
+    from .service import check_settings, continue_settings, example_concept, load_images, read_resume, train_adapter
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     pipe = load_model(args.base)
@@ -152,8 +170,13 @@ def _main(argv=None) -> int:
         print("warning:", w)
     side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     images = example_concept() if args.example else load_images(args.images, side)
+    resume = None
+    if args.resume:  # saved with its optimizer and generator: the same weights as one run of the total steps
+        config = continue_settings(out, args.more)
+        resume = read_resume(out, config)
+        argv = [*_without_steps(argv), "--steps", str(resume.step + config.steps)]
     if not args.reevaluate:
-        for event in train_adapter(pipe, args.base, images, config, out):
+        for event in train_adapter(pipe, args.base, images, config, out, resume=resume):
             if "loss" in event and event["step"] % 50 == 0:
                 print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}", flush=True)
         if argv is None:  # --config: every setting, and the images the new adapter keeps (instances/)

@@ -4,7 +4,8 @@ Adapters live in folders: ``checkpoints/lora/<name>/`` (the shared list, bundled
 session folder (nobody else sees it unless it is saved to the shared list on purpose). A folder holds diffusers'
 files (``pytorch_lora_weights.safetensors`` for LoRA, ``learned_embeds.safetensors`` for textual inversion, which
 ``pipe.load_lora_weights`` / ``pipe.load_textual_inversion`` read), ``adapter.json`` (base model, trigger, method,
-settings, training time, loss) and ``instances.png`` (the images it learnt from).
+settings, training time, loss), ``instances.png`` and ``instances/`` (the images it learnt from) and
+``train_state.pt`` (AdamW's state, the batch generator and the losses: what *Train more* goes on from).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MIN_IMAGES, MAX_IMAGES = 3, 20
 TRIGGER = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 MAX_STEPS = 2000
 LORA_FILE, TI_FILE, META_FILE = "pytorch_lora_weights.safetensors", "learned_embeds.safetensors", "adapter.json"
+TRAIN_STATE = "train_state.pt"  # AdamW's moments, the batch generator and the losses: what "Train more" resumes
 INSTANCES = "instances"  # the taught images, one file each (the tab's uploads are temporary files)
 _LOCKS: dict[int, threading.Lock] = {}
 _TRAIN_LOCK = threading.Lock()
@@ -186,25 +188,84 @@ def example_concept(num: int = 6, seed: int = 0) -> torch.Tensor:
 
 
 def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConfig, folder: Path,
-                  cancel=lambda: False):
+                  cancel=lambda: False, resume=None):
     """Train (one training at a time on this server), then save to ``folder``; yields :func:`personalize`'s events
-    and finally {"saved": folder}. Raises ``ValueError`` when another training is running."""
+    and finally {"saved": folder}. ``resume`` (:func:`read_resume`): continue that adapter ``config.steps`` more
+    steps. Raises ``ValueError`` when another training is running."""
     from .train import personalize
 
     if not _TRAIN_LOCK.acquire(blocking=False):
         raise ValueError("another personalization is training on this server; try again when it has finished")
     try:
         result = None
-        for event in personalize(pipe, images, config, cancel):
+        for event in personalize(pipe, images, config, cancel, resume):
             if "result" in event:
                 result = event["result"]
             else:
                 yield event
-        if result is None or not result.steps:
+        if result is None or result.steps == (resume.step if resume else 0):
             raise ValueError("cancelled before the first step: nothing was saved")
         yield {"saved": save_adapter(folder, result, config, base, images), "result": result}
+        if resume is not None:  # the pipeline holds the adapter's earlier weights under its name: load anew on use
+            with pipe_lock(pipe):
+                if folder.name in pipe.get_list_adapters().get("unet", []):
+                    pipe.delete_adapters(folder.name)
     finally:
         _TRAIN_LOCK.release()
+
+
+def taught_image_files(folder: Path) -> tuple[list[str], bool]:
+    """(the image files adapter ``folder`` learnt from, whether it learnt the built-in example instead): the tab and
+    the command line keep its images in ``instances/``; an adapter the command taught the example keeps none
+    (its ``command.json`` says ``--example``: the bundled ones)."""
+    images = sorted(str(p) for p in (folder / INSTANCES).glob("*.png"))
+    stored = folder / "command.json"
+    return images, not images and stored.is_file() and "--example" in json.loads(stored.read_text())
+
+
+def taught_images(folder: Path, size: int) -> torch.Tensor:
+    """The images adapter ``folder`` learnt from, (N, 3, size, size) in [0, 1]; ``ValueError`` if it kept none."""
+    files, example = taught_image_files(folder)
+    if example:
+        return example_concept()
+    if not files:
+        raise ValueError(f"adapter {folder.name} keeps no images to train on (it was made elsewhere): train a new one")
+    return load_images(files, size)
+
+
+def continue_settings(folder: Path, steps, base_vocab=None) -> PersonalizeConfig:
+    """The settings adapter ``folder`` was trained with, to train it ``steps`` more steps."""
+    meta = read_meta(folder)
+    config, _ = check_settings(meta.get("trigger"), meta.get("class_word"), meta.get("method"), meta.get("rank", 4),
+                               steps, meta.get("lr"), meta.get("seed", 0), meta.get("prior_preservation", False),
+                               None, meta.get("train_text_encoder", False), meta.get("alpha"))
+    total = int(meta.get("steps", 0)) + config.steps
+    if total > MAX_STEPS * 10:
+        raise ValueError(f"{folder.name} has trained {meta.get('steps')} steps: at most {MAX_STEPS * 10:,} in all")
+    return config
+
+
+def read_resume(folder: Path, config: PersonalizeConfig):
+    """A :class:`~core.lora.train.Resume` of adapter ``folder``: its weights, steps, seconds, and the optimizer,
+    generator and losses when it saved them (``train_state.pt``, read with ``weights_only=True``)."""
+    from safetensors.torch import load_file
+
+    from .train import Resume
+
+    meta = read_meta(folder)
+    weights = folder / (LORA_FILE if config.method == "lora" else TI_FILE)
+    if not weights.is_file():
+        raise ValueError(f"adapter {folder.name} has no {weights.name}")
+    state = load_file(str(weights))
+    unet = {k: v for k, v in state.items() if not k.startswith("text_encoder.")}
+    text = {k: v for k, v in state.items() if k.startswith("text_encoder.")} or None
+    saved = {}
+    if (folder / TRAIN_STATE).is_file():
+        saved = torch.load(folder / TRAIN_STATE, map_location="cpu", weights_only=True)
+    if config.method == "textual_inversion" and config.token not in unet:
+        raise ValueError(f"adapter {folder.name}: its embedding is not stored under {config.token}")
+    return Resume(unet, int(meta.get("steps", 0)), float(meta.get("seconds", 0.0)), list(saved.get("losses", [])),
+                  text, saved.get("optimizer"), saved.get("generator"))
 
 
 # ---------------------------------------------------------------- saving and loading
@@ -229,6 +290,8 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
                 "train_text_encoder": bool(result.text_encoder_state), "torch_threads": torch.get_num_threads(),
                 "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else []}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        torch.save({"optimizer": result.optimizer_state, "generator": result.generator_state,
+                    "losses": [float(v) for v in result.losses]}, tmp / TRAIN_STATE)
         to_pil(make_grid(images, nrow=min(len(images), 6))).save(tmp / "instances.png")
         (tmp / INSTANCES).mkdir()  # each image, so `python -m core.lora --out <folder> --reevaluate` can measure it
         for i, image in enumerate(images):

@@ -24,6 +24,7 @@ LORA_TARGETS = {"all": ["to_q", "to_k", "to_v", "to_out.0"],            # every 
                 "cross": ["attn2.to_k", "attn2.to_v"]}                   # the text's keys and values (Custom Diffusion)
 TEXT_ENCODER_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]       # a CLIP text encoder's self-attention
 METHODS = ("lora", "textual_inversion")
+EXP = ("exp_avg", "exp_avg_sq")  # AdamW's first and second moments
 
 
 @dataclass
@@ -64,6 +65,23 @@ class TrainResult:
     seconds: float = 0.0
     steps: int = 0
     text_encoder_state: dict | None = None   # LoRA with train_text_encoder: the text encoder's LoRA tensors
+    optimizer_state: dict | None = None      # AdamW's moments and the batch generator: what a continued run resumes
+    generator_state: torch.Tensor | None = None
+
+
+@dataclass
+class Resume:
+    """Where a continued run starts: a saved adapter (its tensors as :attr:`TrainResult.state` holds them), the steps
+    and seconds it has trained, its losses, and, when saved with it, the optimizer and batch generator states (without
+    them, AdamW's moments start at zero and the batches are drawn from seed + step)."""
+
+    state: dict
+    step: int
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    text_encoder_state: dict | None = None
+    optimizer_state: dict | None = None
+    generator_state: torch.Tensor | None = None
 
 
 def _alphas_cumprod(pipe) -> torch.Tensor:
@@ -119,6 +137,25 @@ def add_text_encoder_lora(text_encoder, rank: int, alpha: float) -> list[torch.n
     return [p for n, p in text_encoder.named_parameters() if "lora_" in n]
 
 
+def load_lora_state(model, state: dict) -> None:
+    """Put saved LoRA tensors (diffusers' format, with or without the "unet." / "text_encoder." prefix, as
+    :func:`lora_state` and ``save_lora_weights`` write them) into ``model``'s fresh adapter "default" (same rank and
+    targets). ``ValueError`` when they do not fit it."""
+    from diffusers.utils import convert_state_dict_to_peft, convert_unet_state_dict_to_peft
+    from peft import set_peft_model_state_dict
+
+    state = {k.split(".", 1)[1] if k.split(".", 1)[0] in ("unet", "text_encoder") else k: v for k, v in state.items()}
+    convert = convert_unet_state_dict_to_peft if any(".lora.down." in k for k in state) else convert_state_dict_to_peft
+    try:
+        loaded = set_peft_model_state_dict(model, convert(state), adapter_name="default")
+    except RuntimeError as exc:  # a size mismatch: another rank
+        raise ValueError(f"the saved adapter does not fit: {str(exc).splitlines()[0][:160]}") from exc
+    missing = [k for k in loaded.missing_keys if "lora_" in k]
+    if loaded.unexpected_keys or missing or not state:
+        raise ValueError(f"the saved adapter does not fit: {len(missing)} of the model's LoRA tensors missing, "
+                         f"{len(loaded.unexpected_keys)} unknown")
+
+
 def lora_state(unet) -> dict:
     """The adapter's tensors in diffusers' LoRA format (what ``save_lora_weights`` writes)."""
     from diffusers.utils import convert_state_dict_to_diffusers
@@ -128,9 +165,11 @@ def lora_state(unet) -> dict:
 
 
 def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
-                cancel: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+                cancel: Callable[[], bool] = lambda: False, resume: Resume | None = None) -> Iterator[dict]:
     """Train an adapter; yield {"step", "steps", "loss"} per step, {"validation": image} every ``validate_every``
-    steps, and finally {"result": TrainResult}. Training works on copies (the UNet without any loaded adapter; the
+    steps, and finally {"result": TrainResult}. With ``resume``, the saved adapter trains ``config.steps`` more steps
+    (counted on from ``resume.step``); with its optimizer and generator states, a run cancelled and continued ends
+    where one run of the same total steps ends. Training works on copies (the UNet without any loaded adapter; the
     tokenizer and text encoder for textual inversion): the shared pipeline never changes, and adapters switched on
     it meanwhile do not reach the training; the caller saves the result and loads it back the supported way
     (``load_lora_weights`` / ``load_textual_inversion``).
@@ -139,6 +178,7 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
         pipe: a float32 ``StableDiffusionPipeline`` (GenLab's).
         images: (N, 3, H, W) in [0, 1] at the pipeline's image size.
         cancel: polled each step; True stops early with what was learnt.
+        resume: the adapter to continue (same settings: method, rank, alpha, targets, text encoder).
     """
     from core.text2image.text_encoders import encode_prompts
 
@@ -166,6 +206,10 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
         params = add_lora(unet, c.rank, c.alpha, c.targets)
         if train_text:
             params += add_text_encoder_lora(text_encoder, c.rank, c.alpha)
+        if resume is not None:
+            load_lora_state(unet, resume.state)
+            if train_text:
+                load_lora_state(text_encoder, resume.text_encoder_state or {})
         cond = encode_prompts(tokenizer, text_encoder, [c.prompt()]).embeds
     else:
         init_ids = tokenizer(c.class_word, add_special_tokens=False).input_ids
@@ -174,17 +218,32 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
         text_encoder.resize_token_embeddings(len(tokenizer))
         table = text_encoder.get_input_embeddings().weight
         with torch.no_grad():
-            table[token_id] = table[init_ids].mean(0)
+            table[token_id] = table[init_ids].mean(0) if resume is None else resume.state[c.token]
         frozen_rows = table.detach().clone()
         text_encoder.requires_grad_(False)
         table.requires_grad_(True)
         params = [table]
+    if train_text:  # the base encoder's: the same whether the run starts afresh or continues a trained LoRA
+        text_encoder.disable_adapters()
     class_cond = encode_prompts(tokenizer, text_encoder, [f"a {c.class_word}"]).embeds if c.prior_preservation else None
     empty = encode_prompts(tokenizer, text_encoder, [""]).embeds
+    if train_text:
+        text_encoder.enable_adapters()
     optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(c.seed)
-    losses, start, step = [], time.perf_counter(), 0
-    for step in range(1, c.steps + 1):
+    first = resume.step if resume is not None else 0
+    generator = torch.Generator().manual_seed(c.seed + first)
+    if resume is not None and resume.optimizer_state is not None:
+        if token_id is None:
+            optimizer.load_state_dict(resume.optimizer_state)
+        else:  # textual inversion keeps v*'s row of AdamW's moments (the table's other rows never move)
+            row = resume.optimizer_state
+            optimizer.state[table] = {"step": row["step"].clone(), **{
+                k: torch.zeros_like(table).index_copy_(0, torch.tensor([token_id]), row[k]) for k in EXP}}
+    if resume is not None and resume.generator_state is not None:
+        generator.set_state(resume.generator_state)
+    losses, start, step = list(resume.losses) if resume else [], time.perf_counter(), first
+    total = first + c.steps
+    for step in range(first + 1, total + 1):
         if cancel():
             step -= 1
             break
@@ -209,15 +268,20 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
                     keep[token_id] = False
                     table[keep] = frozen_rows[keep]
         losses.append(float(loss.detach()))
-        yield {"step": step, "steps": c.steps, "loss": losses[-1]}
-        if c.validate_every and step % c.validate_every == 0 and step < c.steps:
+        yield {"step": step, "steps": total, "loss": losses[-1]}
+        if c.validate_every and step % c.validate_every == 0 and step < total:
             yield {"validation": _validation_image(work, c), "step": step}
     if c.validate_every:
         yield {"validation": _validation_image(work, c), "step": step}
     state = lora_state(unet) if c.method == "lora" else \
         {c.token: text_encoder.get_input_embeddings().weight[token_id].detach().clone()}
     text_state = lora_state(text_encoder) if train_text else None
-    yield {"result": TrainResult(c.method, state, losses, time.perf_counter() - start, step, text_state)}
+    seconds = time.perf_counter() - start + (resume.seconds if resume else 0.0)
+    moments = optimizer.state_dict()
+    if token_id is not None and table in optimizer.state:
+        moments = {"step": optimizer.state[table]["step"], **{k: optimizer.state[table][k][token_id:token_id + 1]
+                                                              for k in EXP}}
+    yield {"result": TrainResult(c.method, state, losses, seconds, step, text_state, moments, generator.get_state())}
 
 
 def _unconditional_drift(unet, z0, empty, ab, generator) -> torch.Tensor:
