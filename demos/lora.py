@@ -42,6 +42,7 @@ METHOD = "lora"
 BASE = "t2i-clip-shapes"
 _CANCELS: dict[str, threading.Event] = {}
 _TRAINING: set[str] = set()  # the sessions whose adapter is training now
+_WAITING: set[str] = set()   # the sessions whose page pressed Train (more) and waits for the one training slot
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -140,6 +141,7 @@ def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=N
                                      folder.name, config, note, rows, shots, progress)
     finally:
         _TRAINING.discard(session)
+        _WAITING.discard(session)
 
 
 def _train_events(events, name, config, note, rows, shots, progress):
@@ -302,11 +304,13 @@ def build(ctx: AppContext) -> None:
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
                    admin_token: str | None = None, train_text_encoder: bool = False):
+        _WAITING.discard(session_of(request))  # its turn has come
         yield from train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
                       admin_token: str | None = None):
+        _WAITING.discard(session_of(request))
         yield from continue_frames(ctx, session_of(request), adapter, steps, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
@@ -315,10 +319,14 @@ def build(ctx: AppContext) -> None:
                                fuse)
 
     def stop_training(request: gr.Request):
-        if session_of(request) not in _TRAINING:
-            return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
-        _CANCELS.setdefault(session_of(request), threading.Event()).set()
-        return "stopping after this step; what was learnt is saved"
+        session = session_of(request)
+        if session in _TRAINING:
+            _CANCELS.setdefault(session, threading.Event()).set()
+            return "stopping after this step; what was learnt is saved", gr.skip()
+        if session in _WAITING:  # a new mark: its change takes the run out of the queue (training, it would lose
+            _WAITING.discard(session)  # what it learnt: that one stops between two steps instead)
+            return "cancelled: your run waiting for the training slot will not start", str(time.time())
+        return gr.skip(), gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
 
     def choices(request: gr.Request):
         names = list_adapters(session_of(request))
@@ -343,17 +351,26 @@ def build(ctx: AppContext) -> None:
         folder = adapter_folder(name, session_of(request))
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
-    endpoint(train.click, gpu_task(lora_train, duration=300),
-             [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token, text_lora],
-             [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
-             concurrency_id="train").then(choices, outputs=[adapter, second], api_visibility="private")
-    endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token], [status, plot, shots, adapter],
-             api_name="lora_continue", concurrency_limit=1, concurrency_id="train"
-             ).then(choices, outputs=[adapter, second], api_visibility="private")
+    def waits(request: gr.Request):
+        _WAITING.add(session_of(request))
+
+    for button in (train, more):  # first: the page runs one button's events in the order they were bound
+        button.click(waits, api_visibility="private", queue=False)
+    taught = endpoint(train.click, gpu_task(lora_train, duration=300),
+                      [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
+                       text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
+                      concurrency_id="train")
+    taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
+                           [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
+                           concurrency_id="train")
+    for event in (taught, taught_more):
+        event.then(choices, outputs=[adapter, second], api_visibility="private")
+    mark = gr.Textbox(visible=False)  # Cancel's mark for a run still waiting for the slot (stop_training)
+    mark.change(None, cancels=[taught, taught_more], api_visibility="private", queue=False)
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
-    stop.click(stop_training, outputs=status, api_visibility="private", queue=False)
+    stop.click(stop_training, outputs=[status, mark], api_visibility="private", queue=False)
     endpoint(go.click, gpu_task(lora_generate), [adapter, prompt, scale, seed, second, second_weight, fuse],
              [before, after, line], api_name="lora_generate", concurrency_limit=2)
     scale.release(warn_and_keep(3)(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight,

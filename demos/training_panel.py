@@ -350,10 +350,25 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
     # the page's buttons read the status line: with nothing training, the line on how the last run ended stays (it was
     # replaced by "nothing of yours is training"); the endpoints take no arguments and always say so
+    clicked = {}
     for button, fn, verb, outs in ((stop, cancel_run, "cancel", status), (pause, pause_or_resume, "pause", [pause, status])):
-        button.click(fn, inputs=status, outputs=outs, api_visibility="private", queue=False)
+        clicked[verb] = button.click(fn, inputs=status, outputs=outs, api_visibility="private", queue=False)
         gr.Button(visible=False).click(fn, outputs=outs, api_name=f"{verb}_{cls.name}", api_visibility="undocumented",
                                        queue=False)
+
+    def still_waiting(request: gr.Request):
+        """A new mark when the page's run waits in Gradio's queue: its change takes the run out of the queue (a running
+        one stops between two steps and saves; closing it would lose that)."""
+        session = session_of(request)
+        if _flag("running", session, method).is_set() or not _flag("waiting", session, method).is_set():
+            return gr.skip()
+        _flag("waiting", session, method).clear()  # (its Cancel flag stays: should it start meanwhile, it stops)
+        return str(time.time())
+
+    # a run cancelled while it waits leaves the queue now (its spinners stopped only when the running one ended)
+    mark = gr.Textbox(visible=False)
+    clicked["cancel"].then(still_waiting, outputs=mark, api_visibility="private", queue=False)
+    mark.change(None, cancels=[event], api_visibility="private", queue=False)
 
 
 __all__ = ["training_panel", "start_training"]

@@ -324,8 +324,8 @@ def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queu
 
 def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeypatch):
     """One training at a time: a run started while another trains waits in the queue, its status saying which run
-    holds the slot. Cancel pressed then is kept, and the run does not start when its turn comes (the flag was
-    cleared as the run started, and it trained to the end)."""
+    holds the slot. Cancel pressed then takes it out of the queue at once: its spinners stop while the other run
+    goes on (they spun until that run ended), and it does not start when the slot frees."""
     import time
 
     from gradio_client import Client
@@ -342,9 +342,12 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         tab.get_by_text("waiting for the training slot: toy run theirs, step").wait_for(timeout=10_000)
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
+        page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner
+        assert not job.done()                                          # while the other run still trains
         other.predict(api_name="/cancel_toy")
         assert "cancelled at step" in job.result(timeout=60)[0]
-        tab.get_by_text("cancelled before it started").wait_for(timeout=30_000)
+        page.wait_for_timeout(3000)
+        assert tab.get_by_text("your run waiting in the queue will not start").is_visible()
         assert [p.name for p in (tmp_path / "toy").iterdir()] == ["theirs"]
 
 
@@ -422,3 +425,31 @@ def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_ap
         tab.close()
     finally:
         demo.close()
+
+
+def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
+    """Another visitor's LoRA holds the one training slot: this page's Train waits, Cancel takes it out of the queue
+    at once (spinners stop, the line says so) and it never trains, while the other run goes on."""
+    import time
+
+    from gradio_client import Client
+
+    page.get_by_role("tab", name="LoRA").click()
+    other = Client(app_url, verbose=False)
+    job = other.submit(trigger="qxv", steps=2000, api_name="/lora_train")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.2)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("() => document.querySelector('.progress-text')", timeout=10_000)  # queued
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("cancelled: your run waiting for the training slot will not start").wait_for(timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)
+    assert not job.done()
+    job.cancel()  # the other visitor leaves (its run stops unsaved)
+    deadline = time.time() + 60
+    while time.time() < deadline and not job.done():
+        time.sleep(0.2)
+    page.wait_for_timeout(3000)  # the slot is free: the cancelled run did not start
+    assert page.get_by_text("cancelled: your run waiting for the training slot will not start").is_visible()
+    assert page.locator(".progress-text").count() == 0 and page.errors == []
