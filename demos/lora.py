@@ -6,16 +6,16 @@ A view over ``core.lora.service``; it loads no model until used.
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import gradio as gr
-import pandas as pd
 
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
+from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           session_of, warn_and_keep)
+from demos.lora_training import BASE, tab_pipeline
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -39,142 +39,11 @@ embedding. Adapters are saved in diffusers' formats (`pytorch_lora_weights.safet
 `learned_embeds.safetensors`), so `pipe.load_lora_weights` / `pipe.load_textual_inversion` read them."""
 
 METHOD = "lora"
-BASE = "t2i-clip-shapes"
-_CANCELS: dict[str, threading.Event] = {}
-_TRAINING: set[str] = set()  # the sessions whose adapter is training now
-_WAITING: set[str] = set()   # the sessions whose page pressed Train (more) and waits for the one training slot
 
 
 def warm_up(ctx: AppContext) -> None:
     """Load the base pipeline before the first visitor asks (``python app.py`` does, in the background)."""
-    _pipe(ctx, BASE)
-
-
-def _pipe(ctx: AppContext, name: str):
-    """This tab's own copy of the base pipeline: adapters switched on it never reach the text-to-image tab."""
-    from core.text2image.service import load_model
-
-    return ctx.cache.get(("lora-base", str(name).strip()), lambda: load_model(name, ctx.device))
-
-
-def _losses(rows: list[dict]):
-    """The loss chart's update: numeric columns, or ``gr.skip()`` while there are no losses yet (an empty table
-    leaves Gradio's line plot drawing no lines for the rest of the run; ``demos.training_panel.loss_table``)."""
-    if not rows:
-        return gr.skip()
-    return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
-
-
-def _new_name(stem: str, session: str) -> str:
-    """``<stem>-1``, ``<stem>-2``, ...: the first name none of this visitor's adapters (nor a shared one) has."""
-    from core.lora.service import list_adapters
-
-    taken = set(list_adapters(session))
-    return next(f"{stem}-{k}" for k in range(1, 10_000) if f"{stem}-{k}" not in taken)
-
-
-def train_frames(ctx, session, images, trigger, method, class_word, steps, rank, prior_preservation, seed,
-                 use_example, model, admin_token="", train_text_encoder=False):
-    """Stream (status, loss table, validation gallery, adapter picker update) while training."""
-    from core.engine.hosting import check_may_train
-    from core.lora.service import check_settings, example_concept, load_images, session_root
-
-    check_may_train(ctx.allow_train, ctx.public, admin_token)
-    pipe = _pipe(ctx, model)
-    config, warnings = check_settings(trigger, class_word, method, rank, steps, seed=seed,
-                                      prior_preservation=prior_preservation, base_vocab=pipe.tokenizer.get_vocab(),
-                                      train_text_encoder=train_text_encoder)
-    side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-    if images or not use_example:   # images given are what it learns, whatever use_example says
-        pixels, source = load_images(images, side), "your images"
-        if use_example:
-            warnings.append("your images, not the built-in example, are what it learns")
-    else:
-        pixels, source = example_concept(), "the built-in example's images"
-    name = _new_name(f"{config.trigger}-{'lora' if config.method == 'lora' else 'ti'}", session)
-    note = (" · " + " · ".join(warnings)) if warnings else ""
-    yield from _run(session, pipe, model, pixels, config, session_root(session) / name,
-                    f"training **{name}** on {source} ({len(pixels)}){note}", note)
-
-
-def continue_frames(ctx, session, adapter, steps, admin_token=""):
-    """Stream :func:`train_frames`' frames while ``adapter`` trains ``steps`` more steps from where it stopped, on
-    its own images and settings (its optimizer's state too, when saved with it). The visitor's own adapter is
-    replaced; a shared one's continuation is a new adapter of the visitor's own."""
-    from core.engine.hosting import check_may_train
-    from core.lora.service import (adapter_folder, continue_settings, read_meta, read_resume, session_root,
-                                   taught_images)
-
-    check_may_train(ctx.allow_train, ctx.public, admin_token)
-    if not adapter:
-        raise ValueError("pick the adapter to train more on the right (or train a new one with Train)")
-    folder = adapter_folder(adapter, session)
-    meta = read_meta(folder)
-    pipe = _pipe(ctx, meta["base"])
-    config = continue_settings(folder, steps)
-    resume = read_resume(folder, config)
-    pixels = taught_images(folder, pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1))
-    own = session_root(session) in folder.parents
-    target = folder if own else session_root(session) / _new_name(adapter, session)
-    note = "" if resume.optimizer_state is not None else \
-        " · its optimizer's state was not saved with it: Adam's moments start afresh"
-    first = (f"training **{target.name}** {config.steps} more steps from step {resume.step}"
-             + ("" if own else f" (a copy of the shared {adapter}, yours)") + note)
-    yield from _run(session, pipe, meta["base"], pixels, config, target, first, note, resume)
-
-
-def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=None):
-    """Train into ``folder`` holding the server's one training slot; Cancel stops it (what was learnt is saved)."""
-    from core.data import to_pil
-    from core.lora.service import train_adapter
-    from demos.training_panel import holding_the_slot
-
-    cancel = _CANCELS.setdefault(session, threading.Event())
-    cancel.clear()
-    rows = [{"step": k + 1, "loss": v} for k, v in enumerate(resume.losses if resume else [])]
-    shots = [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
-    yield first_line, _losses(rows), shots, gr.skip()
-    _TRAINING.add(session)
-    try:
-        with holding_the_slot(session, "lora", f"LoRA adapter {folder.name}, starting") as progress:
-            yield from _train_events(train_adapter(pipe, base, pixels, config, folder, cancel.is_set, resume),
-                                     folder.name, config, note, rows, shots, progress)
-    finally:
-        _TRAINING.discard(session)
-        _WAITING.discard(session)
-
-
-def _train_events(events, name, config, note, rows, shots, progress):
-    """The panel's (status, loss table, gallery, adapter update) for each event of ``train_adapter``; ``progress[0]``
-    follows the run in one line for the visitors who wait for the training slot."""
-    from core.data import to_pil
-
-    from demos.training_panel import rough_duration
-
-    status, start, total = f"training **{name}**{note}", time.monotonic(), None
-    for event in events:
-        if "loss" in event:
-            rows.append({"step": event["step"], "loss": event["loss"]})
-            if total is None:  # a continued run counts on from its adapter's steps
-                begin, total = event["step"] - 1, event["steps"]
-            if event["step"] % 10 and event["step"] != event["steps"]:
-                continue
-            elapsed = time.monotonic() - start
-            left = elapsed / (event["step"] - begin) * (event["steps"] - event["step"])
-            status = (f"step **{event['step']} / {event['steps']}** · loss {event['loss']:.4f} · "
-                      f"{rough_duration(elapsed)} elapsed, about {rough_duration(left)} left{note}")
-            progress[0] = (f"LoRA adapter {name}, step {event['step']:,} of {event['steps']:,}, "
-                           f"about {rough_duration(left)} left")
-        elif "validation" in event:
-            shots = [(to_pil(event["validation"]).resize((128, 128)), f"step {event['step']}")] + shots
-        if "saved" in event:
-            result = event["result"]
-            stopped = f"cancelled at step {result.steps} of {total}; " if result.steps < total else ""
-            status = (f"{stopped}saved **{name}** ({result.steps} steps, {rough_duration(result.seconds)}): try it on "
-                      f"the right with \"{config.prompt()}\"{note}")
-            yield status, _losses(rows), shots, name
-            return
-        yield status, _losses(rows), shots, gr.skip()
+    tab_pipeline(ctx, BASE)
 
 
 def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
@@ -202,7 +71,7 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     if fuse not in (True, False):
         raise ValueError(f"fuse must be true or false, got {fuse!r}")
     started = time.perf_counter()
-    base, personal = generate_pair(_pipe(ctx, meta["base"]), meta["base"], adapters, prompt, seed, fuse=fuse)
+    base, personal = generate_pair(tab_pipeline(ctx, meta["base"]), meta["base"], adapters, prompt, seed, fuse=fuse)
     seconds = time.perf_counter() - started
     how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
            f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
@@ -219,7 +88,7 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     elif meta["method"] != "lora" and (scale != 1 or fuse):
         line += (" · the LoRA scale and fuse do not apply to a textual-inversion adapter (a new word, used whole): "
                  "the image is the same at any scale")
-    cut = tokens_beyond_limit(_pipe(ctx, meta["base"]).tokenizer, prompt)
+    cut = tokens_beyond_limit(tab_pipeline(ctx, meta["base"]).tokenizer, prompt)
     if cut:
         line += f" · **the prompt was truncated**: {cut} token(s) beyond the encoder's limit were ignored"
     return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}; both images in {seconds:.1f} s"
@@ -304,14 +173,14 @@ def build(ctx: AppContext) -> None:
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
                    admin_token: str | None = None, train_text_encoder: bool = False):
-        _WAITING.discard(session_of(request))  # its turn has come
-        yield from train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
+        training.WAITING.discard(session_of(request))  # its turn has come
+        yield from training.train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
                       admin_token: str | None = None):
-        _WAITING.discard(session_of(request))
-        yield from continue_frames(ctx, session_of(request), adapter, steps, admin_token)
+        training.WAITING.discard(session_of(request))
+        yield from training.continue_frames(ctx, session_of(request), adapter, steps, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
@@ -319,14 +188,7 @@ def build(ctx: AppContext) -> None:
                                fuse)
 
     def stop_training(request: gr.Request):
-        session = session_of(request)
-        if session in _TRAINING:
-            _CANCELS.setdefault(session, threading.Event()).set()
-            return "stopping after this step; what was learnt is saved", gr.skip()
-        if session in _WAITING:  # a new mark: its change takes the run out of the queue (training, it would lose
-            _WAITING.discard(session)  # what it learnt: that one stops between two steps instead)
-            return "cancelled: your run waiting for the training slot will not start", str(time.time())
-        return gr.skip(), gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
+        return training.stop(session_of(request))
 
     def choices(request: gr.Request):
         names = list_adapters(session_of(request))
@@ -352,7 +214,7 @@ def build(ctx: AppContext) -> None:
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     def waits(request: gr.Request):
-        _WAITING.add(session_of(request))
+        training.WAITING.add(session_of(request))
 
     for button in (train, more):  # first: the page runs one button's events in the order they were bound
         button.click(waits, api_visibility="private", queue=False)

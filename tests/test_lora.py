@@ -411,8 +411,8 @@ def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp
     generator) to 8, equals 8 steps in one run; the continued run counts its steps on and charts every loss."""
     from safetensors.torch import load_file
 
-    from core.lora.service import (LORA_FILE, TI_FILE, TRAIN_STATE, continue_settings, generate_pair, read_meta,
-                                   read_resume, train_adapter)
+    from core.lora.service import LORA_FILE, TI_FILE, TRAIN_STATE, generate_pair, read_meta, train_adapter
+    from core.lora.train_more import continue_settings, read_resume
 
     pipe = tiny_pipeline()
     whole, config, _, losses = _train(pipe, tmp_path, method, steps=8, name="whole", train_text_encoder=text)
@@ -440,7 +440,8 @@ def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp
 def test_an_adapter_saved_without_its_optimizer_continues_from_its_weights(tmp_path):
     """A bundled adapter keeps no train_state.pt: it continues from its weights (AdamW's moments start afresh);
     settings that do not fit (another rank) are refused in one line."""
-    from core.lora.service import TRAIN_STATE, continue_settings, read_resume, train_adapter
+    from core.lora.service import TRAIN_STATE, train_adapter
+    from core.lora.train_more import continue_settings, read_resume
 
     pipe = tiny_pipeline()
     folder, config, _, losses = _train(pipe, tmp_path, steps=6)

@@ -165,7 +165,7 @@ def test_a_lora_training_is_named_to_the_visitors_who_wait_for_the_slot():
     (the panels said "starting…" for as long as they waited behind it)."""
     from types import SimpleNamespace
 
-    from demos.lora import _train_events
+    from demos.lora_training import _train_events
     from demos.training_panel import _NOW, holding_the_slot
 
     config = SimpleNamespace(steps=20, prompt=lambda: "a zqx circle")

@@ -27,7 +27,8 @@ def saved_settings(config: Path) -> dict:
     """The settings an adapter was trained with, as this command's options (``dest`` -> value): its ``adapter.json``
     (``config`` is that file or its folder) and the images in its ``instances/`` (the tab writes both), or the
     built-in example when its ``command.json`` taught that (the bundled adapters)."""
-    from .service import META_FILE, taught_image_files
+    from .service import META_FILE
+    from .train_more import taught_image_files
 
     if not config.exists():
         raise ValueError(f"--config {config} does not exist: give an adapter's folder or its {META_FILE}")
@@ -159,7 +160,8 @@ def _main(argv=None) -> int:
     from core.text2image.service import load_model
 
     from .evaluate import DRIFT_PROMPTS, measure
-    from .service import check_settings, continue_settings, example_concept, load_images, read_resume, train_adapter
+    from .service import check_settings, example_concept, image_side, load_images, train_adapter
+    from .train_more import continue_settings, read_resume
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     pipe = load_model(args.base)
@@ -168,8 +170,7 @@ def _main(argv=None) -> int:
                                       args.train_text_encoder, args.alpha)
     for w in warnings:
         print("warning:", w)
-    side = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-    images = example_concept() if args.example else load_images(args.images, side)
+    images = example_concept() if args.example else load_images(args.images, image_side(pipe))
     resume = None
     if args.resume:  # saved with its optimizer and generator: the same weights as one run of the total steps
         config = continue_settings(out, args.more)

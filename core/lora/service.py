@@ -145,6 +145,12 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
                              train_text_encoder=bool(train_text_encoder)), warnings
 
 
+def image_side(pipe) -> int:
+    """The side in pixels of the images ``pipe`` draws and learns from: the UNet's latent side times the
+    autoencoder's downsampling factor."""
+    return pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+
+
 def load_images(files, size: int) -> torch.Tensor:
     """3-20 uploads through the project's one image loader -> (N, 3, size, size) in [0, 1]."""
     from core.data import load_user_image
@@ -190,8 +196,8 @@ def example_concept(num: int = 6, seed: int = 0) -> torch.Tensor:
 def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConfig, folder: Path,
                   cancel=lambda: False, resume=None):
     """Train (one training at a time on this server), then save to ``folder``; yields :func:`personalize`'s events
-    and finally {"saved": folder}. ``resume`` (:func:`read_resume`): continue that adapter ``config.steps`` more
-    steps. Raises ``ValueError`` when another training is running."""
+    and finally {"saved": folder}. ``resume`` (:func:`core.lora.train_more.read_resume`): continue that adapter
+    ``config.steps`` more steps. Raises ``ValueError`` when another training is running."""
     from .train import personalize
 
     if not _TRAIN_LOCK.acquire(blocking=False):
@@ -212,60 +218,6 @@ def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConf
                     pipe.delete_adapters(folder.name)
     finally:
         _TRAIN_LOCK.release()
-
-
-def taught_image_files(folder: Path) -> tuple[list[str], bool]:
-    """(the image files adapter ``folder`` learnt from, whether it learnt the built-in example instead): the tab and
-    the command line keep its images in ``instances/``; an adapter the command taught the example keeps none
-    (its ``command.json`` says ``--example``: the bundled ones)."""
-    images = sorted(str(p) for p in (folder / INSTANCES).glob("*.png"))
-    stored = folder / "command.json"
-    return images, not images and stored.is_file() and "--example" in json.loads(stored.read_text())
-
-
-def taught_images(folder: Path, size: int) -> torch.Tensor:
-    """The images adapter ``folder`` learnt from, (N, 3, size, size) in [0, 1]; ``ValueError`` if it kept none."""
-    files, example = taught_image_files(folder)
-    if example:
-        return example_concept()
-    if not files:
-        raise ValueError(f"adapter {folder.name} keeps no images to train on (it was made elsewhere): train a new one")
-    return load_images(files, size)
-
-
-def continue_settings(folder: Path, steps, base_vocab=None) -> PersonalizeConfig:
-    """The settings adapter ``folder`` was trained with, to train it ``steps`` more steps."""
-    meta = read_meta(folder)
-    config, _ = check_settings(meta.get("trigger"), meta.get("class_word"), meta.get("method"), meta.get("rank", 4),
-                               steps, meta.get("lr"), meta.get("seed", 0), meta.get("prior_preservation", False),
-                               None, meta.get("train_text_encoder", False), meta.get("alpha"))
-    total = int(meta.get("steps", 0)) + config.steps
-    if total > MAX_STEPS * 10:
-        raise ValueError(f"{folder.name} has trained {meta.get('steps')} steps: at most {MAX_STEPS * 10:,} in all")
-    return config
-
-
-def read_resume(folder: Path, config: PersonalizeConfig):
-    """A :class:`~core.lora.train.Resume` of adapter ``folder``: its weights, steps, seconds, and the optimizer,
-    generator and losses when it saved them (``train_state.pt``, read with ``weights_only=True``)."""
-    from safetensors.torch import load_file
-
-    from .train import Resume
-
-    meta = read_meta(folder)
-    weights = folder / (LORA_FILE if config.method == "lora" else TI_FILE)
-    if not weights.is_file():
-        raise ValueError(f"adapter {folder.name} has no {weights.name}")
-    state = load_file(str(weights))
-    unet = {k: v for k, v in state.items() if not k.startswith("text_encoder.")}
-    text = {k: v for k, v in state.items() if k.startswith("text_encoder.")} or None
-    saved = {}
-    if (folder / TRAIN_STATE).is_file():
-        saved = torch.load(folder / TRAIN_STATE, map_location="cpu", weights_only=True)
-    if config.method == "textual_inversion" and config.token not in unet:
-        raise ValueError(f"adapter {folder.name}: its embedding is not stored under {config.token}")
-    return Resume(unet, int(meta.get("steps", 0)), float(meta.get("seconds", 0.0)), list(saved.get("losses", [])),
-                  text, saved.get("optimizer"), saved.get("generator"))
 
 
 # ---------------------------------------------------------------- saving and loading
