@@ -29,6 +29,19 @@ def test_a_sheet_enlarges_tiles_crisply_and_keeps_labels_off_them():
     assert sheet[:y, :].mean() > 200 and sheet[y:, :x].mean() > 200    # ... on white margins
 
 
+def test_a_wide_sheet_labels_in_type_that_grows_with_it():
+    """Fitted to a page, a 1,192 px sheet's 15 px labels read as 12 px: the type grows with the sheet."""
+    def label_height(nrow, min_width):
+        sheet = np.asarray(sample_sheet(torch.rand(nrow, 3, 64, 64), nrow, cols=["Labelgy"] * nrow,
+                                        min_width=min_width).convert("L"))
+        top = next(y for y in range(sheet.shape[0]) if (sheet[y] < 250).mean() > 0.5)  # the tiles' first row
+        ink = np.nonzero((sheet[:top] < 128).any(1))[0]
+        return sheet.shape[1], ink.max() - ink.min() + 1
+
+    (narrow, small), (wide, large) = label_height(3, 256), label_height(6, 900)
+    assert narrow < 800 < wide and large >= small * wide / 800 * 0.9
+
+
 def _method(name, **settings):
     cls = get_method_class(name)
     return cls(cls.config_class.from_dict(settings))

@@ -54,16 +54,18 @@ def wrap_text(text: str, width: int) -> list[str]:
 
 def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[str], left: int = 170,
                   top: int = 34, pad: int = 6, font_size: int = 15) -> Image.Image:
-    """Rows x cols of equal-size PIL images; column labels above, row labels (wrapped) in a left margin."""
+    """Rows x cols of equal-size PIL images; column labels above, row labels (wrapped) in a left margin
+    (about ``font_size`` * 8 / 15 px a character, lines ``font_size`` * 1.2 px apart)."""
     w, h = cells[0][0].size
+    char, line_h = font_size * 8 / 15, round(font_size * 1.2)
     grid = Image.new("RGB", (left + len(cols) * (w + pad), top + len(rows) * (h + pad)), "white")
     draw, face = ImageDraw.Draw(grid), font(font_size)
     for j, label in enumerate(cols):
         draw.text((left + j * (w + pad) + w / 2, top / 2), clip_text(label, 22), fill="black", font=face, anchor="mm")
     for i, label in enumerate(rows):
         y = top + i * (h + pad)
-        for line_no, line in enumerate(wrap_text(label, max(6, (left - 12) // 8))[:max(1, h // 18)]):
-            draw.text((6, y + 8 + 18 * line_no), line, fill="black", font=face)
+        for line_no, line in enumerate(wrap_text(label, max(6, int((left - 12) / char)))[:max(1, h // line_h)]):
+            draw.text((6, y + 8 + line_h * line_no), line, fill="black", font=face)
         for j, img in enumerate(cells[i]):
             grid.paste(img.convert("RGB"), (left + j * (w + pad), y))
     return grid
@@ -89,7 +91,8 @@ def sample_sheet(images, nrow: int, rows: list[str] = (), cols: list[str] = (), 
 
     Each tile is enlarged by a whole factor (nearest neighbour: pixels stay crisp) so the grid reaches
     ``min_width``, a 28 px digit at least 64 px; with ``rows`` / ``cols`` (a label per grid row / column) the
-    labels go in white margins beside the tiles, never over them.
+    labels go in white margins beside the tiles, never over them, in type that grows with a sheet wider than 800 px
+    (15 px at most 800 px wide: a wide sheet fitted to a page kept its labels at 15 px of its own width).
     """
     import math
 
@@ -105,5 +108,7 @@ def sample_sheet(images, nrow: int, rows: list[str] = (), cols: list[str] = (), 
     cells = [tiles[i:i + nrow] for i in range(0, n, nrow)]
     rows = list(rows)[:len(cells)] + [""] * (len(cells) - len(rows))
     width = max(len(r) for r in rows)
-    left = 14 + 8 * min(width, 16) if width else 4  # labelled_grid wraps at (left - 12) // 8 characters
-    return labelled_grid(cells, rows, list(cols) if cols else [""] * nrow, left=left, top=28 if cols else 4)
+    size = max(15, round(15 * nrow * (tiles[0].width + 6) / 800))  # the type's px
+    left = round(14 + size * 8 / 15 * min(width, 16)) if width else 4  # labelled_grid wraps at 16 characters
+    return labelled_grid(cells, rows, list(cols) if cols else [""] * nrow, left=left,
+                         top=round(28 * size / 15) if cols else 4, font_size=size)
