@@ -122,3 +122,24 @@ def test_aspect_jitter_changes_width_against_height_within_its_bound():
     assert (width > 4.5).any() and (width < 3.5).any()  # wider and narrower bars both drawn
     assert torch.equal(random_affine(x[:4], degrees=0, scale=0, shift=0, aspect=0.0), random_affine(
         x[:4], degrees=0, scale=0, shift=0))  # 0: off
+
+
+def test_fgsm_moves_each_pixel_at_most_eps_towards_a_higher_loss_and_trains(tmp_path):
+    """Adversarial training's batch: |x_adv - x| <= eps per pixel, inside [0, 1], with a higher loss than x; a tiny run
+    with it still learns (its loss falls)."""
+    from core.classifier.method import fgsm
+    from core.data import get_dataset
+
+    torch.manual_seed(0)
+    net = ConvClassifier(in_channels=1, image_size=28, channels=(8, 16), num_features=16, head_sizes=(10,))
+    batch = get_dataset("digits", "train").get_batch(list(range(32)))
+    x, y = batch["image"], batch["label"]
+    adv = fgsm(net, net, x, y, 0.1)
+    assert adv.shape == x.shape and not adv.requires_grad
+    assert (adv - x).abs().max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert net.loss(net(adv), y) > net.loss(net(x), y)
+    _, events = run(tmp_path, dataset="digits", steps=120, log_every=20, adversarial_eps=0.1)
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]
+    assert losses[-1] < 0.8 * losses[0]
+    with pytest.raises(ValueError):
+        ClassifierConfig(**{**TINY, "adversarial_eps": 0.9}).validate()
