@@ -310,16 +310,20 @@ def build(ctx: AppContext) -> None:
                  queue=False).then(**plot_args)
         for widget in (schedule_f, noise_seed):
             widget.change(**forward_args, api_visibility="private", queue=False)
-        # an upload is queued: a broken file is one warning and x_t stays (unqueued, it got an "Error" badge)
-        x0_in.change(warn_and_keep(1)(forward_image), [x0_in, t, schedule_f, noise_seed], x_t_out,
-                     api_visibility="private")
+        # an upload is queued: a broken file is one warning and x_t stays (unqueued, it got an "Error" badge); on
+        # the upload and after a dataset image is picked, not on the picture's change, which Gradio fires twice for
+        # each new value (a broken upload warned twice)
+        x0_forward = dict(fn=warn_and_keep(1)(forward_image), inputs=[x0_in, t, schedule_f, noise_seed],
+                          outputs=x_t_out, api_visibility="private")
+        x0_in.upload(**x0_forward)
         # a picture drawn on the server: it follows a dragged slider at no browser-side cost (a Vega line plot
         # re-rendered per step doubled the slider latency; benchmarks/bench_browser.py)
         on_open = page_open()
         gr.on([schedule_f.change, curve.change, *on_open], **plot_args, trigger_mode="always_last")
         gr.on(on_open, ui_errors(dataset_image), [world, index], x0_in, api_visibility="private",
-              queue=False)  # on page open: held-out digit 0, so x_t is there before anything is touched
-        pick.click(warn_and_keep(1)(dataset_image), [world, index], x0_in, api_visibility="private")
+              queue=False).success(**x0_forward)  # on page open: held-out digit 0, so x_t is there at once
+        pick.click(warn_and_keep(1)(dataset_image), [world, index], x0_in, api_visibility="private").success(
+            **x0_forward)
         sde_ckpt.change(class_choices, sde_ckpt, sde_label, api_visibility="private", queue=False)
 
         def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,

@@ -92,6 +92,31 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
     assert page.errors == []
 
 
+def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
+    """DDPM's x_0: x_t is there when the page opens; a broken upload is one warning (Gradio fires the picture's
+    change twice per value: it warned twice) and x_t stays; a good upload gives a new x_t."""
+    from PIL import Image
+
+    page.get_by_role("tab", name="DDPM / DDIM").click()
+    x_t = page.locator("#diffusion-xt img")
+    x_t.wait_for(timeout=30_000)                        # the held-out digit's x_t, on page open
+    before = x_t.get_attribute("src")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    page.locator("#diffusion-x0 input[type=file]").set_input_files(str(tmp_path / "broken.png"))
+    page.locator(".toast-body").first.wait_for(timeout=20_000)
+    page.wait_for_timeout(2000)
+    toasts = [t.inner_text() for t in page.locator(".toast-body").all()]
+    assert len(toasts) == 1 and "is not a readable image" in toasts[0] and "(2)" not in toasts[0], toasts
+    assert x_t.get_attribute("src") == before
+    page.locator(".toast-body button").first.click()
+    page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=10_000)
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "good.png")
+    page.locator("#diffusion-x0 input[type=file]").set_input_files(str(tmp_path / "good.png"))
+    page.wait_for_function(f"() => document.querySelector('#diffusion-xt img').src !== {before!r}", timeout=20_000)
+    page.wait_for_timeout(1000)
+    assert page.locator(".toast-body").count() == 0 and page.errors == []
+
+
 def test_a_seed_typed_key_by_key_redraws_once_it_is_whole_with_no_error(page):
     """The GANs seed redraws on change: its half-typed values ("" after a Backspace, "-", "-7") are held back until
     the box is left, then -7 becomes 0 (each had sent a request and got an "Error" toast)."""
