@@ -107,6 +107,9 @@ def test_bad_settings_and_names_give_clear_errors(client):
         client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     with pytest.raises(Exception, match=r"steps: 0 is out of range; give a whole number in \[1, "):  # the widget's range check
         client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+    # a run that could take a CPU server's memory for everyone (4096 digits of 28 px a step) is refused, nothing starts
+    with pytest.raises(Exception, match=r"batch_size 4096 x 28 x 28 px is more than a tab trains in one step"):
+        client.predict("too-big", 5, 4096, 0.01, 5, 0, 0, api_name="/train_toy")
     status = client.predict(" ok-name ", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
     assert "done at step 5/5" in status and "ok-name" in status  # spaces around a typed name: trimmed
     with pytest.raises(Exception, match="'ok-name' has trained all its 5 steps: raise steps above 5"):
@@ -198,3 +201,24 @@ def test_a_setting_the_chosen_model_does_not_read_is_out_of_sight():
     assert paired.visible  # the default model is pix2pix
     toggle = next(f for f in demo.fns.values() if [o._id for o in f.outputs] == [paired._id])
     assert toggle.fn("cyclegan")["visible"] is False and toggle.fn("pix2pix")["visible"] is True
+
+
+def test_a_tab_run_on_a_cpu_server_is_held_to_a_pixel_budget_per_step():
+    """batch_size x side^2 at most CPU_PIXELS_PER_STEP on a CPU server (the dataset's own side when resolution is 0);
+    at the bound it runs; a GPU server is not held to it."""
+    import torch
+
+    from core.methods import get_method_class
+    from demos.training_panel import CPU_PIXELS_PER_STEP, check_tab_budget
+
+    vae = get_method_class("vae").config_class
+    cpu, gpu = AppContext(), AppContext(device=torch.device("cuda"))
+    check_tab_budget(cpu, vae.from_dict({"dataset": "faces", "batch_size": 128}))  # the tab's default, 64 px
+    check_tab_budget(cpu, vae.from_dict({"dataset": "digits", "resolution": 1024, "batch_size": 1}))  # at the bound
+    assert CPU_PIXELS_PER_STEP == 1024 * 1024
+    for settings in ({"dataset": "digits", "batch_size": 4096}, {"dataset": "digits", "resolution": 1024,
+                                                                  "batch_size": 2}):
+        with pytest.raises(ValueError, match="more than a tab trains in one step on this CPU server"):
+            check_tab_budget(cpu, vae.from_dict(settings))
+        check_tab_budget(gpu, vae.from_dict(settings))
+
