@@ -214,10 +214,15 @@ def build(ctx: AppContext) -> None:
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     def waits(request: gr.Request):
+        """The page's run waits for the training slot from here (Cancel takes it out of the queue); the status says
+        which run holds the slot, as the training panels' does."""
+        from demos.training_panel import slot_wait_line
+
         training.WAITING.add(session_of(request))
+        return slot_wait_line() or gr.skip()
 
     for button in (train, more):  # first: the page runs one button's events in the order they were bound
-        button.click(waits, api_visibility="private", queue=False)
+        button.click(waits, outputs=status, api_visibility="private", queue=False)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
@@ -225,8 +230,20 @@ def build(ctx: AppContext) -> None:
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
                            concurrency_id="train")
-    for event in (taught, taught_more):
-        event.then(choices, outputs=[adapter, second], api_visibility="private")
+
+    def adapter_info(request: gr.Request, name):
+        from core.lora.service import adapter_folder, adapter_note
+
+        if not name:
+            return "Train an adapter on the left, or pick one."
+        try:
+            return adapter_note(adapter_folder(name, session_of(request)))
+        except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
+            return f"{exc}"
+
+    for event in (taught, taught_more):  # the note too: an adapter trained further keeps its name (no change event)
+        event.then(choices, outputs=[adapter, second], api_visibility="private").then(
+            adapter_info, adapter, note, api_visibility="private", queue=False)
     mark = gr.Textbox(visible=False)  # Cancel's mark for a run still waiting for the slot (stop_training)
     mark.change(None, cancels=[taught, taught_more], api_visibility="private", queue=False)
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
@@ -238,16 +255,6 @@ def build(ctx: AppContext) -> None:
     scale.release(warn_and_keep(3)(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight,
                   fuse], [before, after, line], api_visibility="private", concurrency_limit=2,
                   concurrency_id="lora_generate", trigger_mode="always_last")
-
-    def adapter_info(request: gr.Request, name):
-        from core.lora.service import adapter_folder, adapter_note
-
-        if not name:
-            return "Train an adapter on the left, or pick one."
-        try:
-            return adapter_note(adapter_folder(name, session_of(request)))
-        except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
-            return f"{exc}"
 
     gr.on([adapter.change, *page_open()],
           adapter_info, adapter, note, api_visibility="private", queue=False)

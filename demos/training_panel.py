@@ -60,6 +60,15 @@ def refuse(message: str):
     raise gr.Error(message, visible=False, print_exception=False)
 
 
+def slot_wait_line() -> str:
+    """The status of a run waiting for the one training slot: which run holds it, and how far it is ("" when free)."""
+    busy = [line[0] for line in list(_NOW.values())]
+    if not busy:
+        return ""
+    return (f"**waiting for the training slot**: {busy[0]} (one training at a time on this server); yours starts "
+            "when it ends. *Cancel* takes yours out of the queue.")
+
+
 def rough_duration(seconds: float) -> str:
     """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
     seconds = max(0, int(round(seconds)))
@@ -322,11 +331,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def waiting_line():
         """The status while the run waits for the one training slot (what trains now), or while it starts."""
-        busy = [line[0] for line in list(_NOW.values())]
-        if busy:
-            return (f"**waiting for the training slot**: {busy[0]} (one training at a time on this server); yours "
-                    "starts when it ends. *Cancel* takes yours out of the queue.")
-        return "starting: reading the data and building the model…"
+        return slot_wait_line() or "starting: reading the data and building the model…"
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter

@@ -453,8 +453,9 @@ def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_ap
 
 
 def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
-    """Another visitor's LoRA holds the one training slot: this page's Train waits, Cancel takes it out of the queue
-    at once (spinners stop, the line says so) and it never trains, while the other run goes on."""
+    """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
+    Cancel takes it out of the queue at once (spinners stop, the line says so) and it never trains, while the other
+    run goes on."""
     import time
 
     from gradio_client import Client
@@ -466,6 +467,8 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
         time.sleep(0.2)
     page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"waiting for the training slot: LoRA adapter qxv-lora-1, step \d")).wait_for(
+        timeout=10_000)                                   # which run holds the slot, as the training panels say
     page.wait_for_function("() => document.querySelector('.progress-text')", timeout=10_000)  # queued
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("cancelled: your run waiting for the training slot will not start").wait_for(timeout=10_000)

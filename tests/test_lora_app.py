@@ -44,9 +44,12 @@ def test_train_then_generate_through_the_app(app_client, tmp_path):
     assert "LoRA scale 0" in line
     # Train more: the same adapter goes on from step 3 on its own images; its curve holds every step
     assert _names(app_client, "/lora_continue") == ["adapter", "steps", "admin_token"]
+    _, at_three, _ = app_client.predict(adapter=name, prompt="a zqx circle", api_name="/lora_generate")
     status, plot, _, again = app_client.predict(adapter=name, steps=2, api_name="/lora_continue")
     assert again == name and f"saved **{name}** (5 steps" in status
     assert [row[0] for row in plot["data"]] == [1, 2, 3, 4, 5]
+    _, at_five, _ = app_client.predict(adapter=name, prompt="a zqx circle", api_name="/lora_generate")
+    assert not np.array_equal(np.asarray(Image.open(at_three)), np.asarray(Image.open(at_five)))  # the new weights
     # a shared adapter (bundled: no optimizer state) continues into one of the visitor's own; the shared one stays
     status, _, _, copy = app_client.predict(adapter="purple-circle-lora", steps=1, api_name="/lora_continue")
     assert copy == "purple-circle-lora-1" and "(301 steps" in status and "Adam's moments start afresh" in status

@@ -212,10 +212,6 @@ def train_adapter(pipe, base: str, images: torch.Tensor, config: PersonalizeConf
         if result is None or result.steps == (resume.step if resume else 0):
             raise ValueError("cancelled before the first step: nothing was saved")
         yield {"saved": save_adapter(folder, result, config, base, images), "result": result}
-        if resume is not None:  # the pipeline holds the adapter's earlier weights under its name: load anew on use
-            with pipe_lock(pipe):
-                if folder.name in pipe.get_list_adapters().get("unet", []):
-                    pipe.delete_adapters(folder.name)
     finally:
         _TRAIN_LOCK.release()
 
@@ -251,40 +247,62 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
     return folder
 
 
+_LOADED: dict[int, dict[str, tuple[str, str]]] = {}  # id(pipe) -> {adapter folder: (method, loaded name)}, oldest first
+MAX_LOADED = 12  # adapters a pipeline keeps loaded; the least recently used goes first
+
+
 def apply_adapter(pipe, folder: Path, base: str) -> dict:
-    """Load adapter ``folder`` into ``pipe`` once (diffusers' own loaders); returns its meta. Call under the lock."""
+    """Load adapter ``folder`` into ``pipe`` (diffusers' own loaders) under a name of its own file, unless loaded;
+    returns its meta, with "loaded_name" (the LoRA adapter's name, the textual-inversion token). Call under the lock.
+
+    The name comes from the folder's path and its weights' modification time (:func:`loaded_name`): two visitors'
+    ``sks-lora-1`` are two adapters, and an adapter trained further is loaded anew (the earlier weights are unloaded).
+    """
     meta = read_meta(folder)
     if meta.get("base") != base:
         raise ValueError(f"adapter {folder.name} was trained for {meta.get('base')!r}, not {base!r}: pick that model")
-    name = folder.name
+    method, name, where = meta.get("method"), folder.name, str(folder.resolve())
+    if method not in METHODS:
+        raise ValueError(f"adapter {name}: unknown method {method!r}")
+    key = meta["loaded_name"] = loaded_name(folder, method)
+    loaded = _LOADED.setdefault(id(pipe), {})
+    if where in loaded and loaded[where][1] != key:  # trained further since it was loaded
+        _unload(pipe, *loaded.pop(where))
     try:
-        if meta.get("method") == "lora":
-            if name not in pipe.get_list_adapters().get("unet", []):
-                if not (folder / LORA_FILE).is_file():
-                    raise ValueError(f"adapter {name} has no {LORA_FILE}")
-                pipe.load_lora_weights(str(folder), adapter_name=name)
-                if name not in pipe.get_list_adapters().get("unet", []):  # diffusers only warns when nothing fits
-                    raise ValueError(f"adapter {name} does not fit {base}: none of its tensors match this UNet")
-        elif meta.get("method") == "textual_inversion":
-            meta["loaded_token"] = loaded_token(folder)
-            if meta["loaded_token"] not in pipe.tokenizer.get_vocab():
-                pipe.load_textual_inversion(str(folder / TI_FILE), token=meta["loaded_token"])
-        else:
-            raise ValueError(f"adapter {name}: unknown method {meta.get('method')!r}")
+        if where not in loaded and method == "lora":
+            if not (folder / LORA_FILE).is_file():
+                raise ValueError(f"adapter {name} has no {LORA_FILE}")
+            pipe.load_lora_weights(str(folder), adapter_name=key)
+            if key not in pipe.get_list_adapters().get("unet", []):  # diffusers only warns when nothing fits
+                raise ValueError(f"adapter {name} does not fit {base}: none of its tensors match this UNet")
+        elif where not in loaded:
+            pipe.load_textual_inversion(str(folder / TI_FILE), token=key)
     except ValueError:
         raise
     except Exception as exc:  # a file that is not a LoRA, or one for another network
         raise ValueError(f"adapter {name} does not fit {base}: {str(exc).splitlines()[0][:200]}") from exc
+    loaded[where] = loaded.pop(where, (method, key))  # the most recently used last
+    while len(loaded) > MAX_LOADED:
+        _unload(pipe, *loaded.pop(next(iter(loaded))))
     return meta
 
 
-def loaded_token(folder: Path) -> str:
-    """The token a textual-inversion adapter is loaded under: one per file (two adapters both trained as "<sks>",
-    in two sessions or retrained, must not share the first one's embedding)."""
+def _unload(pipe, method: str, key: str) -> None:
+    if method == "lora":
+        pipe.delete_adapters(key)
+    else:
+        pipe.unload_textual_inversion(key)
+
+
+def loaded_name(folder: Path, method: str = "textual_inversion") -> str:
+    """The name adapter ``folder`` is loaded under: one per file (two adapters both trained as "sks-lora-1" or
+    "<sks>", in two sessions or retrained, must not share the first one's weights): "lora_<hash>" for LoRA, the token
+    "<ti-<hash>>" for textual inversion, the hash of the folder's path and its weights' modification time."""
     import hashlib
 
-    stamp = f"{folder.resolve()}:{(folder / TI_FILE).stat().st_mtime_ns if (folder / TI_FILE).exists() else 0}"
-    return f"<ti-{hashlib.sha1(stamp.encode()).hexdigest()[:10]}>"
+    weights = folder / (LORA_FILE if method == "lora" else TI_FILE)
+    stamp = hashlib.sha1(f"{folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}".encode())
+    return f"lora_{stamp.hexdigest()[:10]}" if method == "lora" else f"<ti-{stamp.hexdigest()[:10]}>"
 
 
 def delete_adapter(name: str, session: str) -> None:
@@ -327,9 +345,9 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
         for m in metas:  # the trigger ("sks", "SKS" or "<sks>") is the adapter's token; the base reads the class word
             if m["method"] == "textual_inversion":
                 word = rf"{re.escape(m['token'])}|\b{re.escape(m['trigger'])}\b"
-                personal = re.sub(word, m["loaded_token"], personal, flags=re.IGNORECASE)
+                personal = re.sub(word, m["loaded_name"], personal, flags=re.IGNORECASE)
                 plain = re.sub(word, m["class_word"], plain, flags=re.IGNORECASE)
-        loras = [(f.name, float(w)) for (f, w), m in zip(adapters, metas) if m["method"] == "lora"]
+        loras = [(m["loaded_name"], float(w)) for (_, w), m in zip(adapters, metas) if m["method"] == "lora"]
         base_request = check_request(plain, "", steps, guidance, seed, "ddim", 1)
         request = check_request(personal, "", steps, guidance, seed, "ddim", 1)
         if pipe.get_list_adapters().get("unet"):

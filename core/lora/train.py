@@ -204,8 +204,10 @@ def personalize(pipe, images: torch.Tensor, config: PersonalizeConfig,
     token_id = None
     if c.method == "lora":
         params = add_lora(unet, c.rank, c.alpha, c.targets)
-        if train_text:
+        unet.enable_adapters()  # a copy of a pipeline whose LoRA was switched off keeps its layers off: the first
+        if train_text:          # step (every step without keep_unconditional) trained through a switched-off adapter
             params += add_text_encoder_lora(text_encoder, c.rank, c.alpha)
+            text_encoder.enable_adapters()
         if resume is not None:
             load_lora_state(unet, resume.state)
             if train_text:
