@@ -21,9 +21,10 @@ WAITING: set[str] = set()   # the sessions whose page pressed Train (more) and w
 
 def tab_pipeline(ctx: AppContext, name: str):
     """This tab's own copy of the base pipeline: adapters switched on it never reach the text-to-image tab."""
+    from core.engine.checkpoint import cache_key
     from core.text2image.service import load_model
 
-    return ctx.cache.get(("lora-base", str(name).strip()), lambda: load_model(name, ctx.device))
+    return ctx.cache.get(("lora-base", *cache_key("text2image", str(name).strip())), lambda: load_model(name, ctx.device))
 
 
 def _losses(rows: list[dict]):

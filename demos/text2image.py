@@ -39,9 +39,10 @@ def warm_up(ctx: AppContext) -> None:
 
 
 def _load(ctx: AppContext, name: str):
+    from core.engine.checkpoint import cache_key
     from core.text2image.service import load_model
 
-    return ctx.cache.get((METHOD, str(name).strip()), lambda: load_model(name, ctx.device))
+    return ctx.cache.get(cache_key(METHOD, str(name).strip()), lambda: load_model(name, ctx.device))
 
 
 def model_choices():

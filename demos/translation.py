@@ -45,10 +45,10 @@ def warm_up(ctx: AppContext) -> None:
 def _bundle(ctx: AppContext, name):
     from core.translation.service import load_checkpoint
 
-    from core.engine.checkpoint import check_checkpoint_chosen
+    from core.engine.checkpoint import cache_key, check_checkpoint_chosen
 
     name = check_checkpoint_chosen(METHOD, name)
-    return ctx.cache.get((METHOD, name), lambda: load_checkpoint(name, ctx.device))
+    return ctx.cache.get(cache_key(METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 
 def _enlarge(image, side: int = VIEW):

@@ -182,3 +182,43 @@ def test_a_run_stopped_early_is_noted_with_the_steps_it_trained(tmp_path, monkey
     state = json.loads((folder / "trainer_state.json").read_text())
     (folder / "trainer_state.json").write_text(json.dumps(state | {"step": 583}))
     assert "trained 583 of 3,000 steps" in checkpoint_info("stopped")
+
+
+# each tab's loader of a checkpoint, and the function it calls to load one: (module, loader, module, load function)
+TAB_LOADERS = {"diffusion": ("demos.diffusion", "_bundle", "core.diffusion.service", "load_checkpoint"),
+               "translation": ("demos.translation", "_bundle", "core.translation.service", "load_checkpoint"),
+               "text2image": ("demos.text2image", "_load", "core.text2image.service", "load_model"),
+               "gans": ("core.gans.service", "_generator", "core.gans.service", "load_generator"),
+               "stylegan": ("core.stylegan.service", "_generator", "core.stylegan.explore", "load_generator")}
+
+
+@pytest.mark.parametrize("method", list(TAB_LOADERS))
+def test_a_checkpoint_trained_further_under_its_name_is_loaded_anew(root, monkeypatch, method):
+    """Each tab caches loaded models under cache_key: the same weights load once; new weights under the same name (a
+    resumed run exports them) load again (keyed by name alone, the tab kept drawing the first weights it loaded)."""
+    import importlib
+
+    from core.engine import AppContext
+    from core.engine.checkpoint import cache_key
+
+    folder = root / method / "mine"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.zeros(2)}, str(folder / "model.safetensors"))
+    (folder / "model_index.json").write_text("{}")  # (a text-to-image pipeline's folder)
+    loads = []
+
+    class Loaded:
+        def to(self, device):
+            return self
+
+    tab_module, loader, core_module, load_function = TAB_LOADERS[method]
+    monkeypatch.setattr(importlib.import_module(core_module), load_function,
+                        lambda *args, **kwargs: loads.append(1) or Loaded())
+    load = getattr(importlib.import_module(tab_module), loader)
+    ctx, first = AppContext(), cache_key(method, "mine")
+    load(ctx, "mine"), load(ctx, "mine")
+    assert len(loads) == 1
+    os.utime(folder / "model.safetensors", ns=(1, 10**18))        # the run saved new weights under its name
+    assert cache_key(method, "mine") != first
+    load(ctx, "mine")
+    assert len(loads) == 2

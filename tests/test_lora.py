@@ -475,5 +475,5 @@ def test_two_visitors_adapters_of_one_name_draw_their_own_weights(tmp_path):
     _, b = generate_pair(pipe, "tiny", [(second, 1.0)], config.prompt(), 0)
     _, a_again = generate_pair(pipe, "tiny", [(first, 1.0)], config.prompt(), 0)
     assert not torch.allclose(a, b, atol=1e-3) and torch.allclose(a, a_again, atol=1e-5)
-    assert len(pipe.get_list_adapters()["unet"]) == len(_LOADED[id(pipe)]) == 2 <= MAX_LOADED
+    assert len(pipe.get_list_adapters()["unet"]) == len(_LOADED[pipe]) == 2 <= MAX_LOADED
 

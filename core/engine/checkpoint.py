@@ -77,6 +77,26 @@ def check_checkpoint_chosen(method: str, name) -> str:
                      "choose a checkpoint (none is installed: train one in the Train panel)")
 
 
+def weights_fingerprint(folder: str | Path) -> str:
+    """Path, size and modification time of each safetensors file under ``folder`` ("" for no folder): it changes when
+    the checkpoint's weights do."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return ""
+    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                    for p in sorted(folder.rglob("*.safetensors")))
+
+
+def cache_key(method: str, name: str) -> tuple:
+    """The model cache's key of checkpoint ``name``: (method, name, :func:`weights_fingerprint`), so a run trained
+    further under its name (a resumed one exports new weights) is loaded anew, not served from the cache. A name that
+    is no checkpoint's (a hub id) keys by itself; its loader says what is wrong with it."""
+    try:
+        return method, name, weights_fingerprint(resolve_checkpoint(method, name, must_exist=False))
+    except ValueError:
+        return method, name
+
+
 def list_checkpoints(method: str) -> list[str]:
     """Names of the ``checkpoints/<method>/*`` folders that hold a ``config.json``, sorted."""
     folder = checkpoint_root() / check_name(method, "method")

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from core.engine import CheckpointError, list_checkpoints, resolve_checkpoint
+from core.engine.checkpoint import weights_fingerprint
 
 METHODS = ("vae", "gans", "stylegan", "diffusion", "text2image", "translation")
 DIFFUSION_STEPS = 25
@@ -97,16 +98,14 @@ def _weights(folder: Path) -> list[Path]:
 
 def fingerprint(key: str) -> str:
     """Changes when the checkpoint's weights change (size and modification time of its safetensors files)."""
-    return folder_fingerprint(resolve_checkpoint(*split(key)))
+    return weights_fingerprint(resolve_checkpoint(*split(key)))
 
 
 def judge_fingerprint(key: str) -> str:
     """Changes when the weights of the classifier that measures ``key`` (its world's) change."""
-    return folder_fingerprint(resolve_checkpoint("classifier", world_of(*split(key))))
+    return weights_fingerprint(resolve_checkpoint("classifier", world_of(*split(key))))
 
 
-def folder_fingerprint(folder: Path) -> str:
-    return ";".join(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in _weights(folder))
 
 
 def load(key: str, device="cpu"):

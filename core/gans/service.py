@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from core.engine import CheckpointError, check_seed, list_checkpoints, load_pretrained, resolve_checkpoint
-from core.engine.checkpoint import check_checkpoint_chosen, read_json
+from core.engine.checkpoint import cache_key, check_checkpoint_chosen, read_json
 from core.engine.notes import percent, plain_note, read_metrics
 
 METHOD = "gans"
@@ -41,7 +41,7 @@ def load_generator(folder) -> torch.nn.Module:
 def _generator(ctx, name):
     name = check_checkpoint_chosen(METHOD, name)
     folder = resolve_checkpoint(METHOD, name)
-    return ctx.cache.get((METHOD, name), lambda: load_generator(folder).to(ctx.device))
+    return ctx.cache.get(cache_key(METHOD, name), lambda: load_generator(folder).to(ctx.device))
 
 
 def num_classes(ctx, checkpoint) -> int:

@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import torch
@@ -247,7 +248,8 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
     return folder
 
 
-_LOADED: dict[int, dict[str, tuple[str, str]]] = {}  # id(pipe) -> {adapter folder: (method, loaded name)}, oldest first
+# pipeline -> {adapter folder: (method, loaded name)}, oldest first (weak: a pipeline the cache let go takes its entry)
+_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 MAX_LOADED = 12  # adapters a pipeline keeps loaded; the least recently used goes first
 
 
@@ -265,7 +267,7 @@ def apply_adapter(pipe, folder: Path, base: str) -> dict:
     if method not in METHODS:
         raise ValueError(f"adapter {name}: unknown method {method!r}")
     key = meta["loaded_name"] = loaded_name(folder, method)
-    loaded = _LOADED.setdefault(id(pipe), {})
+    loaded = _LOADED.setdefault(pipe, {})
     if where in loaded and loaded[where][1] != key:  # trained further since it was loaded
         _unload(pipe, *loaded.pop(where))
     try:

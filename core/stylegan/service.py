@@ -21,10 +21,10 @@ PROJECTION_VIEW = 192
 def _generator(ctx, name):
     from core.stylegan.explore import load_generator
 
-    from core.engine.checkpoint import check_checkpoint_chosen
+    from core.engine.checkpoint import cache_key, check_checkpoint_chosen
 
     name = check_checkpoint_chosen(METHOD, name)
-    return ctx.cache.get((METHOD, name), lambda: load_generator(name, ctx.device))
+    return ctx.cache.get(cache_key(METHOD, name), lambda: load_generator(name, ctx.device))
 
 
 def layer_layout(name) -> tuple[list[tuple[str, int]], dict[str, list[int]], int]:
