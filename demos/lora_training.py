@@ -24,7 +24,8 @@ def tab_pipeline(ctx: AppContext, name: str):
     from core.engine.checkpoint import cache_key
     from core.text2image.service import load_model
 
-    return ctx.cache.get(("lora-base", *cache_key("text2image", str(name).strip())), lambda: load_model(name, ctx.device))
+    return ctx.cache.get(("lora-base", *cache_key("text2image", str(name).strip())[1:]),
+                         lambda: load_model(name, ctx.device))
 
 
 def _losses(rows: list[dict]):
