@@ -21,7 +21,7 @@ from PIL import Image
 
 from core.engine import Trainer, resolve_checkpoint
 from core.engine.checkpoint import is_finished
-from core.engine.hosting import gpu_task, online
+from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.methods import get_method_class
 from demos.samples_over_time import load_history, samples_over_time, save_history
 
@@ -125,31 +125,6 @@ def charted(key: str) -> bool:
     return key not in NOT_CHARTED and not key.endswith("_norm")
 
 
-# what a tab's run may ask of a CPU server per step (batch_size x side^2): 256 images of 64 px, twice the largest tab
-# default (the VAE's 128 faces); a run far beyond it (4096 images of 64 px) could take the server's memory and end
-# the app for everyone on it. The command line trains larger runs; a GPU server's operator sets its own limits.
-CPU_PIXELS_PER_STEP = 256 * 64 * 64
-
-
-def check_tab_budget(ctx, config) -> None:
-    """``ValueError`` when a tab's run on a CPU server asks more than ``CPU_PIXELS_PER_STEP`` pixels a step
-    (``resolution`` 0: the dataset's own side)."""
-    if ctx.device.type != "cpu":
-        return
-    side = getattr(config, "resolution", 0)
-    if not side:
-        from core.data import get_dataset
-
-        try:
-            side = get_dataset(config.dataset, "train").resolution
-        except (ValueError, OSError):  # a dataset the run itself will refuse, with its own message
-            return
-    if config.batch_size * side * side > CPU_PIXELS_PER_STEP:
-        raise ValueError(f"batch_size {config.batch_size} x {side} x {side} px is more than a tab trains in one step on "
-                         f"this CPU server ({CPU_PIXELS_PER_STEP:,} pixels, e.g. 256 images of 64 px): lower either, "
-                         "or train it from the command line (python -m core.train)")
-
-
 def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = "",
                    pause: threading.Event | None = None, progress: list | None = None):
     """Yield (status markdown, loss rows, sample grids, samples over time) while training ``method`` into ``name``;
@@ -164,7 +139,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     cls = get_method_class(method)
     config = cls.config_class.from_dict({**settings, "device": ctx.device.type})
-    check_tab_budget(ctx, config)
+    check_tab_budget(ctx.device, config)
     name = str(name or "").strip()  # " my-run " as typed: the run my-run
     out = resolve_checkpoint(cls.name, name, must_exist=False)
     if is_finished(out):
@@ -322,7 +297,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             refuse("your run is paused: press Resume to go on, or Cancel to save it"
                    if _flag("pause", session, method).is_set() else "your run is training: Pause or Cancel it first")
         try:
-            check_tab_budget(ctx, cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))}))
+            check_tab_budget(ctx.device, cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))}))
             resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
         except USER_ERRORS as exc:
             refuse(str(exc))

@@ -71,7 +71,7 @@ def test_lora_training_lowers_the_loss_on_fixed_noise(tmp_path):
             return float(_denoising_loss(pipe.unet, z0.repeat(8, 1, 1, 1), cond, ab, torch.Generator().manual_seed(0)))
 
     before = fixed_loss()
-    from core.lora.service import apply_adapter
+    from core.lora.loading import apply_adapter
 
     name = apply_adapter(pipe, folder, "tiny")["loaded_name"]
     pipe.enable_lora()
@@ -120,7 +120,7 @@ def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_read
     saved = load_file(folder / "learned_embeds.safetensors")
     assert list(saved) == ["<sks>"] and saved["<sks>"].shape == (8,)
     base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
-    from core.lora.service import loaded_name
+    from core.lora.loading import loaded_name
 
     token_id = pipe.tokenizer.convert_tokens_to_ids(loaded_name(folder))
     assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[token_id], saved["<sks>"])
@@ -218,7 +218,8 @@ def test_training_starts_from_the_base_even_with_adapters_loaded(tmp_path):
     """A second training on a pipeline that already holds (and has switched on) an adapter learns from the base; one
     whose adapter was switched off after a generation trains its own adapter switched on (the copy kept the layers
     off: the first step, and without keep_unconditional every step, trained through an adapter that was off)."""
-    from core.lora.service import apply_adapter, generate_pair
+    from core.lora.loading import apply_adapter
+    from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
     first, _, _, _ = _train(pipe, tmp_path, steps=4, name="first")
@@ -260,7 +261,8 @@ def test_a_text_encoder_lora_is_saved_beside_the_unet_one_and_reloads_to_the_tra
     both back (the trained model's image), scale 0 is the base, fusing draws the same image."""
     from safetensors.torch import load_file
 
-    from core.lora.service import check_settings, generate_pair, loaded_name
+    from core.lora.loading import loaded_name
+    from core.lora.service import check_settings, generate_pair
 
     pipe = tiny_pipeline()
     folder, config, final, _ = _train(pipe, tmp_path, steps=10, train_text_encoder=True)
@@ -466,7 +468,8 @@ def test_an_adapter_saved_without_its_optimizer_continues_from_its_weights(tmp_p
 def test_two_visitors_adapters_of_one_name_draw_their_own_weights(tmp_path):
     """Each visitor's first adapter is called sks-lora-1: two of them, trained differently, are two adapters on the
     shared pipeline (it loaded the first one's weights for both: one visitor saw the other's images)."""
-    from core.lora.service import MAX_LOADED, _LOADED, generate_pair
+    from core.lora.loading import _LOADED, MAX_LOADED
+    from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
     first, config, _, _ = _train(pipe, tmp_path / "visitor1", steps=3, name="sks-lora-1")

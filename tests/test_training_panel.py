@@ -209,10 +209,10 @@ def test_a_tab_run_on_a_cpu_server_is_held_to_a_pixel_budget_per_step():
     import torch
 
     from core.methods import get_method_class
-    from demos.training_panel import CPU_PIXELS_PER_STEP, check_tab_budget
+    from core.engine.hosting import CPU_PIXELS_PER_STEP, check_tab_budget
 
     vae = get_method_class("vae").config_class
-    cpu, gpu = AppContext(), AppContext(device=torch.device("cuda"))
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
     check_tab_budget(cpu, vae.from_dict({"dataset": "faces", "batch_size": 128}))  # the tab's default, 64 px
     check_tab_budget(cpu, vae.from_dict({"dataset": "digits", "resolution": 1024, "batch_size": 1}))  # at the bound
     assert CPU_PIXELS_PER_STEP == 1024 * 1024

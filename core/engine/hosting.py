@@ -111,5 +111,31 @@ def gpu_task(fn: Callable, duration: int = 120) -> Callable:
     return spaces.GPU(duration=duration)(fn)
 
 
+
+# what a tab's run may ask of a CPU server per step (batch_size x side^2): 256 images of 64 px, twice the largest tab
+# default (the VAE's 128 faces); a run far beyond it (4096 images of 64 px) could take the server's memory and end
+# the app for everyone on it. The command line trains larger runs; a GPU server's operator sets its own limits.
+CPU_PIXELS_PER_STEP = 256 * 64 * 64
+
+
+def check_tab_budget(device, config) -> None:
+    """``ValueError`` when a tab's run (a :class:`core.engine.TrainConfig`) on a CPU server (``device``, a
+    ``torch.device``) asks more than ``CPU_PIXELS_PER_STEP`` pixels a step (``resolution`` 0: the dataset's own side)."""
+    if device.type != "cpu":
+        return
+    side = getattr(config, "resolution", 0)
+    if not side:
+        from core.data import get_dataset
+
+        try:
+            side = get_dataset(config.dataset, "train").resolution
+        except (ValueError, OSError):  # a dataset the run itself will refuse, with its own message
+            return
+    if config.batch_size * side * side > CPU_PIXELS_PER_STEP:
+        raise ValueError(f"batch_size {config.batch_size} x {side} x {side} px is more than a tab trains in one step on "
+                         f"this CPU server ({CPU_PIXELS_PER_STEP:,} pixels, e.g. 256 images of 64 px): lower either, "
+                         "or train it from the command line (python -m core.train)")
+
+
 __all__ = ["SCRATCH_MAX_AGE_S", "on_space", "public_mode", "admin_token", "check_may_train", "check_admin",
-           "scratch_file", "sweep", "gpu_task"]
+           "scratch_file", "sweep", "gpu_task", "CPU_PIXELS_PER_STEP", "check_tab_budget"]

@@ -16,7 +16,6 @@ import re
 import shutil
 import tempfile
 import threading
-import weakref
 from pathlib import Path
 
 import torch
@@ -248,65 +247,6 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
     return folder
 
 
-# pipeline -> {adapter folder: (method, loaded name)}, oldest first (weak: a pipeline the cache let go takes its entry)
-_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-MAX_LOADED = 12  # adapters a pipeline keeps loaded; the least recently used goes first
-
-
-def apply_adapter(pipe, folder: Path, base: str) -> dict:
-    """Load adapter ``folder`` into ``pipe`` (diffusers' own loaders) under a name of its own file, unless loaded;
-    returns its meta, with "loaded_name" (the LoRA adapter's name, the textual-inversion token). Call under the lock.
-
-    The name comes from the folder's path and its weights' modification time (:func:`loaded_name`): two visitors'
-    ``sks-lora-1`` are two adapters, and an adapter trained further is loaded anew (the earlier weights are unloaded).
-    """
-    meta = read_meta(folder)
-    if meta.get("base") != base:
-        raise ValueError(f"adapter {folder.name} was trained for {meta.get('base')!r}, not {base!r}: pick that model")
-    method, name, where = meta.get("method"), folder.name, str(folder.resolve())
-    if method not in METHODS:
-        raise ValueError(f"adapter {name}: unknown method {method!r}")
-    key = meta["loaded_name"] = loaded_name(folder, method)
-    loaded = _LOADED.setdefault(pipe, {})
-    if where in loaded and loaded[where][1] != key:  # trained further since it was loaded
-        _unload(pipe, *loaded.pop(where))
-    try:
-        if where not in loaded and method == "lora":
-            if not (folder / LORA_FILE).is_file():
-                raise ValueError(f"adapter {name} has no {LORA_FILE}")
-            pipe.load_lora_weights(str(folder), adapter_name=key)
-            if key not in pipe.get_list_adapters().get("unet", []):  # diffusers only warns when nothing fits
-                raise ValueError(f"adapter {name} does not fit {base}: none of its tensors match this UNet")
-        elif where not in loaded:
-            pipe.load_textual_inversion(str(folder / TI_FILE), token=key)
-    except ValueError:
-        raise
-    except Exception as exc:  # a file that is not a LoRA, or one for another network
-        raise ValueError(f"adapter {name} does not fit {base}: {str(exc).splitlines()[0][:200]}") from exc
-    loaded[where] = loaded.pop(where, (method, key))  # the most recently used last
-    while len(loaded) > MAX_LOADED:
-        _unload(pipe, *loaded.pop(next(iter(loaded))))
-    return meta
-
-
-def _unload(pipe, method: str, key: str) -> None:
-    if method == "lora":
-        pipe.delete_adapters(key)
-    else:
-        pipe.unload_textual_inversion(key)
-
-
-def loaded_name(folder: Path, method: str = "textual_inversion") -> str:
-    """The name adapter ``folder`` is loaded under: one per file (two adapters both trained as "sks-lora-1" or
-    "<sks>", in two sessions or retrained, must not share the first one's weights): "lora_<hash>" for LoRA, the token
-    "<ti-<hash>>" for textual inversion, the hash of the folder's path and its weights' modification time."""
-    import hashlib
-
-    weights = folder / (LORA_FILE if method == "lora" else TI_FILE)
-    stamp = hashlib.sha1(f"{folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}".encode())
-    return f"lora_{stamp.hexdigest()[:10]}" if method == "lora" else f"<ti-{stamp.hexdigest()[:10]}>"
-
-
 def delete_adapter(name: str, session: str) -> None:
     """Delete one of the visitor's own adapters (shared ones are not deleted from the app)."""
     folder = adapter_folder(name, session)
@@ -339,6 +279,8 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
     subtracts the update again, which leaves float rounding behind on a server that fuses many times).
     """
     from core.text2image.service import check_request, generate
+
+    from .loading import apply_adapter
 
     request = check_request(prompt, "", steps, guidance, seed, "ddim", 1)
     with pipe_lock(pipe):
