@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
+from tests.lora_tiny import tiny_images, train_tiny
 from tests.text2image_tiny import tiny_pipeline
-
-
-def _images(n=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.full((n, 3, 16, 16), 0.3)
-    images[:, :, 4:12, 4:12] = torch.rand(n, 3, 1, 1, generator=g) * 0.2 + 0.8   # a bright square: the concept
-    return images
-
-
-def _train(pipe, tmp_path, method="lora", steps=12, name=None, **changes):
-    from core.lora.service import check_settings, train_adapter
-
-    # peft's "gaussian" init leaves B = 0: a large learning rate moves it within a few steps
-    config, _ = check_settings("sks", "circle", method, 4, steps, lr=5e-2)
-    config.validate_every = steps
-    for k, v in changes.items():
-        setattr(config, k, v)
-    events = list(train_adapter(pipe, "tiny", _images(), config, tmp_path / (name or f"sks-{method}")))
-    final = [e["validation"] for e in events if "validation" in e][-1]
-    return events[-1]["saved"], config, final, [e["loss"] for e in events if "loss" in e]
 
 
 def test_lora_trains_saves_in_diffusers_format_and_reloads_to_the_same_image(tmp_path):
@@ -35,16 +15,16 @@ def test_lora_trains_saves_in_diffusers_format_and_reloads_to_the_same_image(tmp
     from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
-    folder, config, final, losses = _train(pipe, tmp_path, steps=12)
+    folder, config, final, losses = train_tiny(pipe, tmp_path, steps=12)
     keys = list(load_file(folder / "pytorch_lora_weights.safetensors"))
     assert keys and all(k.startswith("unet.") and ".lora" in k for k in keys)
     assert sorted(p.name for p in folder.iterdir()) == ["adapter.json", "instances", "instances.png",
                                                         "pytorch_lora_weights.safetensors", "train_state.pt"]
     from core.data import load_user_image
 
-    saved = torch.stack([load_user_image(p, channels=3, size=_images().shape[-1])
+    saved = torch.stack([load_user_image(p, channels=3, size=tiny_images().shape[-1])
                          for p in sorted((folder / "instances").iterdir())])
-    assert torch.allclose(saved, _images(), atol=1 / 255 + 1e-6)  # each taught image, for --reevaluate
+    assert torch.allclose(saved, tiny_images(), atol=1 / 255 + 1e-6)  # each taught image, for --reevaluate
     base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
     assert torch.allclose(personal, final, atol=1e-4)          # diffusers' loader gives the trained model's image
     assert not torch.allclose(base, personal, atol=1e-3)
@@ -61,8 +41,8 @@ def test_lora_training_lowers_the_loss_on_fixed_noise(tmp_path):
     from core.text2image.text_encoders import encode_prompts
 
     pipe = tiny_pipeline()
-    folder, config, _, _ = _train(pipe, tmp_path, steps=30)
-    z0 = encode_images(pipe, _images())
+    folder, config, _, _ = train_tiny(pipe, tmp_path, steps=30)
+    z0 = encode_images(pipe, tiny_images())
     cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [config.prompt()]).embeds
     ab = _alphas_cumprod(pipe)
 
@@ -83,8 +63,8 @@ def test_two_adapters_combine_with_weights(tmp_path):
     from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
-    a, config, _, _ = _train(pipe, tmp_path, steps=6, name="a1")
-    b, _, _, _ = _train(pipe, tmp_path, steps=6, name="b2", seed=5)
+    a, config, _, _ = train_tiny(pipe, tmp_path, steps=6, name="a1")
+    b, _, _, _ = train_tiny(pipe, tmp_path, steps=6, name="b2", seed=5)
     _, only_a = generate_pair(pipe, "tiny", [(a, 1.0)], config.prompt(), 0)
     _, both = generate_pair(pipe, "tiny", [(a, 1.0), (b, 0.7)], config.prompt(), 0)
     _, a_with_zero_b = generate_pair(pipe, "tiny", [(a, 1.0), (b, 0.0)], config.prompt(), 0)
@@ -97,7 +77,7 @@ def test_fused_lora_draws_the_same_image_and_unfusing_restores_the_base(tmp_path
     from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
-    folder, config, _, _ = _train(pipe, tmp_path, steps=8)
+    folder, config, _, _ = train_tiny(pipe, tmp_path, steps=8)
     weights = {k: v.clone() for k, v in pipe.unet.state_dict().items() if "lora" not in k}
     base, plain = generate_pair(pipe, "tiny", [(folder, 0.8)], config.prompt(), 2)
     base_f, fused = generate_pair(pipe, "tiny", [(folder, 0.8)], config.prompt(), 2, fuse=True)
@@ -115,7 +95,7 @@ def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_read
 
     pipe = tiny_pipeline()
     vocab = len(pipe.tokenizer)
-    folder, config, final, _ = _train(pipe, tmp_path, method="textual_inversion", steps=10)
+    folder, config, final, _ = train_tiny(pipe, tmp_path, method="textual_inversion", steps=10)
     assert len(pipe.tokenizer) == vocab                           # training used copies
     saved = load_file(folder / "learned_embeds.safetensors")
     assert list(saved) == ["<sks>"] and saved["<sks>"].shape == (8,)
@@ -126,7 +106,7 @@ def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_read
     assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[token_id], saved["<sks>"])
     assert torch.allclose(personal, final, atol=1e-4)
     # a second adapter trained with the same trigger keeps its own embedding; "SKS" and "<sks>" are the trigger too
-    other, _, other_final, _ = _train(pipe, tmp_path, method="textual_inversion", steps=10, name="other", seed=4)
+    other, _, other_final, _ = train_tiny(pipe, tmp_path, method="textual_inversion", steps=10, name="other", seed=4)
     _, mine = generate_pair(pipe, "tiny", [(other, 1.0)], "a SKS circle", 4, steps=15, guidance=4.0)
     _, again = generate_pair(pipe, "tiny", [(other, 1.0)], "a <sks> circle", 4, steps=15, guidance=4.0)
     _, first_at_4 = generate_pair(pipe, "tiny", [(folder, 1.0)], "a sks circle", 4, steps=15, guidance=4.0)
@@ -185,12 +165,12 @@ def test_one_training_at_a_time(tmp_path):
     from core.lora import service
 
     config, _ = service.check_settings("sks", steps=2)
-    running = service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "one")
+    running = service.train_adapter(tiny_pipeline(), "tiny", tiny_images(), config, tmp_path / "one")
     next(running)                                                 # the first is training
     with pytest.raises(ValueError, match="another personalization"):
-        next(service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "two"))
+        next(service.train_adapter(tiny_pipeline(), "tiny", tiny_images(), config, tmp_path / "two"))
     running.close()                                               # a closed stream frees the server
-    assert list(service.train_adapter(tiny_pipeline(), "tiny", _images(), config, tmp_path / "three"))[-1]["saved"]
+    assert list(service.train_adapter(tiny_pipeline(), "tiny", tiny_images(), config, tmp_path / "three"))[-1]["saved"]
 
 
 def test_adapters_are_private_to_their_session_until_shared(tmp_path, monkeypatch):
@@ -222,15 +202,15 @@ def test_training_starts_from_the_base_even_with_adapters_loaded(tmp_path):
     from core.lora.service import generate_pair
 
     pipe = tiny_pipeline()
-    first, _, _, _ = _train(pipe, tmp_path, steps=4, name="first")
-    _, _, alone, losses = _train(tiny_pipeline(), tmp_path, steps=4, name="alone", seed=3, keep_unconditional=False)
+    first, _, _, _ = train_tiny(pipe, tmp_path, steps=4, name="first")
+    _, _, alone, losses = train_tiny(tiny_pipeline(), tmp_path, steps=4, name="alone", seed=3, keep_unconditional=False)
     name = apply_adapter(pipe, first, "tiny")["loaded_name"]
     pipe.enable_lora()
     pipe.set_adapters([name], adapter_weights=[1.0])
-    _, _, again, _ = _train(pipe, tmp_path, steps=4, name="again", seed=3, keep_unconditional=False)
+    _, _, again, _ = train_tiny(pipe, tmp_path, steps=4, name="again", seed=3, keep_unconditional=False)
     assert torch.allclose(alone, again, atol=1e-5)
     generate_pair(pipe, "tiny", [(first, 1.0)], "a sks circle", 0)  # leaves the pipeline's LoRA switched off
-    _, _, after, after_losses = _train(pipe, tmp_path, steps=4, name="after", seed=3, keep_unconditional=False)
+    _, _, after, after_losses = train_tiny(pipe, tmp_path, steps=4, name="after", seed=3, keep_unconditional=False)
     assert torch.allclose(alone, after, atol=1e-5) and after_losses == pytest.approx(losses, rel=1e-5)
 
 
@@ -265,7 +245,7 @@ def test_a_text_encoder_lora_is_saved_beside_the_unet_one_and_reloads_to_the_tra
     from core.lora.service import check_settings, generate_pair
 
     pipe = tiny_pipeline()
-    folder, config, final, _ = _train(pipe, tmp_path, steps=10, train_text_encoder=True)
+    folder, config, final, _ = train_tiny(pipe, tmp_path, steps=10, train_text_encoder=True)
     tensors = load_file(folder / "pytorch_lora_weights.safetensors")
     assert any(k.startswith("unet.") for k in tensors)
     trained = [float(v.abs().sum()) for k, v in tensors.items()
@@ -295,188 +275,3 @@ def test_the_concept_reading_finds_the_instances_concept_and_not_random_scenes()
     scenes = Shapes("test", seed=5).get_batch(list(range(100)))["image"]
     assert name.startswith("purple ") and reads[""](instances) >= 0.8 and reads["_colour"](instances) == 1.0
     assert reads[""](scenes) <= 0.1 and reads["_colour"](scenes) <= 0.4 and reads["_shape"](scenes) <= 0.4
-
-
-def _tab_adapter(tab):
-    """An adapter folder as the tab leaves it (adapter.json and instances/, no command.json; no weights: the base
-    it names does not exist, so a command line stops there)."""
-    import json
-
-    (tab / "instances").mkdir(parents=True)
-    for i in range(3):
-        (tab / "instances" / f"{i:02d}.png").write_bytes(b"")
-    (tab / "adapter.json").write_text(json.dumps({"method": "lora", "base": "no-such-base", "trigger": "zwx",
-                                                  "class_word": "star", "steps": 120, "rank": 8, "seed": 3,
-                                                  "lr": 0.001, "alpha": 8.0, "prior_preservation": True,
-                                                  "images": 3, "prompt": "a zwx star"}))
-    return tab
-
-
-def test_the_command_line_reevaluates_from_the_adapters_own_command_and_refuses_a_folder_without_one(tmp_path, capsys):
-    """``python -m core.lora --out F --reevaluate`` takes base, images and settings from F/command.json; a folder
-    without an adapter is one error line naming what is missing (it used to ask for instance images)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from core.lora.__main__ import main
-
-    root = Path(__file__).resolve().parents[1]
-    run = subprocess.run([sys.executable, "-m", "core.lora", "--out", str(tmp_path / "nope"), "--reevaluate"],
-                         cwd=root, capture_output=True, text=True)
-    assert run.returncode == 2 and "adapter.json or command.json is missing" in run.stderr, run.stderr
-    assert "Traceback" not in run.stderr
-
-    folder = tmp_path / "stored"
-    folder.mkdir()
-    (folder / "adapter.json").write_text("{}")
-    (folder / "command.json").write_text(json.dumps(["--base", "no-such-base", "--example", "--out", "elsewhere"]))
-    assert main(["--out", str(folder), "--reevaluate"]) == 2
-    assert "no-such-base" in capsys.readouterr().err  # the stored command's base is the one loaded (refused here)
-
-    # an adapter trained in the tab has no command.json: its adapter.json settings and instances/ make the command
-    from core.lora.__main__ import command_of
-
-    tab = _tab_adapter(tmp_path / "from-the-tab")
-    argv = command_of(tab)
-    assert argv[:2] == ["--base", "no-such-base"] and "--out" not in argv
-    assert [a for a in argv if a.endswith(".png")] == [str(tab / "instances" / f"{i:02d}.png") for i in range(3)]
-    for flag, value in (("--trigger", "zwx"), ("--class-word", "star"), ("--steps", "120"), ("--rank", "8"),
-                        ("--seed", "3"), ("--lr", "0.001"), ("--alpha", "8.0")):
-        assert argv[argv.index(flag) + 1] == value
-    assert "--prior-preservation" in argv and "--train-text-encoder" not in argv
-    assert main(["--out", str(tab), "--reevaluate"]) == 2
-    assert "no-such-base" in capsys.readouterr().err  # its own base is the one loaded
-
-
-def test_the_command_line_trains_from_an_adapters_config_with_flags_over_it(tmp_path, capsys):
-    """``python -m core.lora --config <adapter> --steps 7 --out F``: the adapter's base, images and settings (as the
-    tab saved them), the flags given over them; the note of a tab-trained adapter gives that command. Something that
-    is not an adapter is one error line."""
-    from core.lora.__main__ import main, parse
-    from core.lora.service import adapter_note
-
-    tab = _tab_adapter(tmp_path / "zwx-lora-1")
-    for config in (tab, tab / "adapter.json"):
-        args, command = parse(["--config", str(config), "--steps", "7", "--rank", "2", "--out", str(tmp_path / "b")])
-        assert (args.base, args.trigger, args.class_word, args.method) == ("no-such-base", "zwx", "star", "lora")
-        assert (args.steps, args.rank, args.seed, args.lr, args.alpha) == (7, 2, 3, 0.001, 8.0)
-        assert args.prior_preservation and not args.train_text_encoder
-        assert args.images == [str(tab / "instances" / f"{i:02d}.png") for i in range(3)]
-        assert command is None  # written out from the new adapter once trained (the config's folder may go)
-    args, _ = parse(["--config", str(tab), "--images", "a.png", "--out", str(tmp_path / "b")])
-    assert args.images == ["a.png"] and args.steps == 120 and not args.example
-    # a bundled adapter keeps no images: its command taught the built-in example, which the config then teaches
-    args, _ = parse(["--config", "checkpoints/lora/purple-circle-ti", "--steps", "9", "--out", str(tmp_path / "b")])
-    assert args.example and (args.method, args.steps) == ("textual_inversion", 9)
-    args, _ = parse(["--config", "checkpoints/lora/purple-circle-ti", "--images", "a.png", "--out", str(tmp_path)])
-    assert not args.example and args.images == ["a.png"]
-    assert main(["--config", str(tab), "--out", str(tmp_path / "b")]) == 2
-    assert "no-such-base" in capsys.readouterr().err  # the config's base is the one loaded (refused here)
-    (tmp_path / "empty").mkdir()
-    (tab / "README.md").write_text("a card")
-    for config, message in (("nothing", "does not exist"), ("empty", "is not an adapter: its folder has no"),
-                            ("zwx-lora-1/README.md", "is not an adapter's adapter.json")):
-        assert main(["--config", str(tmp_path / config), "--out", str(tmp_path / "b")]) == 2
-        err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1 and "Traceback" not in err
-    assert f"python -m core.lora --config {tab} --out checkpoints/lora/zwx-lora-1-cli" in adapter_note(tab)
-
-
-def test_the_command_line_goes_on_from_an_adapters_own_command(tmp_path, capsys):
-    """``--out F --resume --steps N``: F's own base, images and settings, N more steps; an adapter saved without its
-    optimizer's state (a bundled one) is refused in one line, since its command would not reproduce the result."""
-    import shutil
-
-    from core.lora.__main__ import main, parse
-
-    tab = _tab_adapter(tmp_path / "zwx-lora-1")
-    torch.save({}, tab / "train_state.pt")
-    args, command = parse(["--out", str(tab), "--resume", "--steps", "5", "--rank", "9"])
-    assert args.resume and not args.reevaluate and args.more == 5
-    assert (args.base, args.trigger, args.rank, args.steps) == ("no-such-base", "zwx", 8, 120)  # its own, not --rank 9
-    assert "--resume" not in command
-    shutil.copytree("checkpoints/lora/purple-circle-ti", tmp_path / "ti")
-    assert main(["--out", str(tmp_path / "ti"), "--resume", "--steps", "5"]) == 2
-    err = capsys.readouterr().err
-    assert "keeps no train_state.pt" in err and err.count("\n") == 1
-    assert main(["--out", str(tab), "--resume", "--reevaluate"]) == 2
-
-
-def test_the_command_line_names_the_base_model_as_the_api_does():
-    """``--model`` (the tab's and the API's name) and ``--base`` are one flag."""
-    from core.lora.__main__ import build_parser
-
-    parser = build_parser()
-    assert parser.parse_args(["--model", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"
-    assert parser.parse_args(["--base", "t2i-minilm-shapes", "--out", "x"]).base == "t2i-minilm-shapes"
-
-
-@pytest.mark.parametrize("method,text", [("lora", True), ("textual_inversion", False)])
-def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp_path, method, text):
-    """Train more: 4 steps cancelled, then continued from the saved adapter (its weights, AdamW's moments, the batch
-    generator) to 8, equals 8 steps in one run; the continued run counts its steps on and charts every loss."""
-    from safetensors.torch import load_file
-
-    from core.lora.service import LORA_FILE, TI_FILE, TRAIN_STATE, generate_pair, read_meta, train_adapter
-    from core.lora.train_more import continue_settings, read_resume
-
-    pipe = tiny_pipeline()
-    whole, config, _, losses = _train(pipe, tmp_path, method, steps=8, name="whole", train_text_encoder=text)
-    calls = iter(range(100))
-    cancel = lambda: next(calls) >= 4  # noqa: E731  (polled once per step)
-    halves = list(train_adapter(pipe, "tiny", _images(), config, tmp_path / "halves", cancel))
-    assert read_meta(tmp_path / "halves")["steps"] == 4 and (tmp_path / "halves" / TRAIN_STATE).is_file()
-    _, at_four = generate_pair(pipe, "tiny", [(tmp_path / "halves", 1.0)], config.prompt(), 0)  # loaded at 4 steps
-    more = continue_settings(tmp_path / "halves", 4)
-    more.validate_every = 0
-    events = list(train_adapter(pipe, "tiny", _images(), more, tmp_path / "halves",
-                                resume=read_resume(tmp_path / "halves", more)))
-    assert [e["step"] for e in events if "loss" in e] == [5, 6, 7, 8] and events[0]["steps"] == 8
-    result = events[-1]["result"]
-    assert result.steps == 8 and result.losses == pytest.approx(losses, rel=1e-4, abs=1e-6)
-    name = LORA_FILE if method == "lora" else TI_FILE
-    a, b = load_file(whole / name), load_file(tmp_path / "halves" / name)
-    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
-    assert read_meta(tmp_path / "halves")["steps"] == 8 and [e["step"] for e in halves if "loss" in e] == [1, 2, 3, 4]
-    # the pipeline held the 4-step weights: it loads the new ones (and unloads those), drawing what 8 steps draw
-    _, one = generate_pair(pipe, "tiny", [(whole, 1.0)], config.prompt(), 0)
-    _, two = generate_pair(pipe, "tiny", [(tmp_path / "halves", 1.0)], config.prompt(), 0)
-    assert torch.allclose(one, two, atol=1e-4) and not torch.allclose(two, at_four, atol=1e-3)
-
-
-def test_an_adapter_saved_without_its_optimizer_continues_from_its_weights(tmp_path):
-    """A bundled adapter keeps no train_state.pt: it continues from its weights (AdamW's moments start afresh);
-    settings that do not fit (another rank) are refused in one line."""
-    from core.lora.service import TRAIN_STATE, train_adapter
-    from core.lora.train_more import continue_settings, read_resume
-
-    pipe = tiny_pipeline()
-    folder, config, _, losses = _train(pipe, tmp_path, steps=6)
-    (folder / TRAIN_STATE).unlink()
-    more = continue_settings(folder, 3)
-    resume = read_resume(folder, more)
-    assert resume.step == 6 and resume.optimizer_state is None and resume.losses == []
-    events = list(train_adapter(pipe, "tiny", _images(), more, folder, resume=resume))
-    assert [e["step"] for e in events if "loss" in e] == [7, 8, 9]
-    more.rank = 8
-    with pytest.raises(ValueError, match="does not fit"):
-        list(train_adapter(pipe, "tiny", _images(), more, folder, resume=read_resume(folder, more)))
-
-
-def test_two_visitors_adapters_of_one_name_draw_their_own_weights(tmp_path):
-    """Each visitor's first adapter is called sks-lora-1: two of them, trained differently, are two adapters on the
-    shared pipeline (it loaded the first one's weights for both: one visitor saw the other's images)."""
-    from core.lora.loading import _LOADED, MAX_LOADED
-    from core.lora.service import generate_pair
-
-    pipe = tiny_pipeline()
-    first, config, _, _ = _train(pipe, tmp_path / "visitor1", steps=3, name="sks-lora-1")
-    second, _, _, _ = _train(pipe, tmp_path / "visitor2", steps=12, name="sks-lora-1")
-    _, a = generate_pair(pipe, "tiny", [(first, 1.0)], config.prompt(), 0)
-    _, b = generate_pair(pipe, "tiny", [(second, 1.0)], config.prompt(), 0)
-    _, a_again = generate_pair(pipe, "tiny", [(first, 1.0)], config.prompt(), 0)
-    assert not torch.allclose(a, b, atol=1e-3) and torch.allclose(a, a_again, atol=1e-5)
-    assert len(pipe.get_list_adapters()["unet"]) == len(_LOADED[pipe]) == 2 <= MAX_LOADED
-
