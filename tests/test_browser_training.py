@@ -1,0 +1,159 @@
+"""Training from the page in headless Chromium: the live loss chart, refused settings, Pause, Cancel while a run waits
+for the one training slot (the panels' and LoRA's), and a picker's tick once runs were trained."""
+
+from __future__ import annotations
+
+import re
+
+from tests.browser import toy_training_page, type_number
+
+
+def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
+    """A training panel's chart, in the browser, while and after a run streams: coloured lines, one per loss.
+
+    (An empty first table left Gradio's line plot drawing lines with no stroke for the whole run.)"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
+        steps = tab.get_by_label("steps").first
+        type_number(tab, steps, "400")
+        tab.wait_for_timeout(500)
+        expect(steps).to_have_value("400")
+        tab.get_by_role("button", name="Train / resume").click()
+        try:  # a few seconds alone; generous, since CI shares 2 cores with the rest of the suite
+            tab.get_by_text("done at step").wait_for(timeout=180_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"no end of the run; the page says: {tab.locator('body').inner_text()[:600]!r}")
+        assert "done at step 400/400" in tab.locator("body").inner_text()
+        tab.wait_for_timeout(1000)
+        strokes = tab.evaluate("() => [...document.querySelectorAll('[aria-roledescription=\"line mark\"]')]"
+                               ".map(e => e.getAttribute('stroke'))")
+        assert strokes and all(strokes), f"line marks without a stroke: {strokes}"
+        # the legend names each line inside the chart's box (a chart given a height cut its legend off under it)
+        shown = tab.evaluate("""() => [...document.querySelectorAll('.role-legend-label text')].map(e => {
+            const box = e.getBoundingClientRect(), block = e.closest('.block'), style = getComputedStyle(block);
+            const inner = block.getBoundingClientRect().bottom - parseFloat(style.paddingBottom)
+                          - parseFloat(style.borderBottomWidth);
+            return [e.textContent, box.height > 0 && box.bottom <= inner]; })""")
+        assert shown and all(inside for _, inside in shown), f"legend labels cut off: {shown}"
+        assert {"loss"} <= {name for name, _ in shown}
+
+
+def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queued_behind(page, tmp_path, monkeypatch):
+    """On the page a setting out of its range is refused with its range before the run queues, and no output gets an
+    "Error" badge (the value is not moved to a bound: a learning rate of 0 trained nothing); Train pressed while the
+    page's own run is paused says so and queues nothing (it waited behind the paused run, silently)."""
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
+        steps = tab.get_by_label("steps").first
+        type_number(tab, steps, "0")
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.locator(".toast-body", has_text="steps: 0 is out of range; give a whole number in [1, ").wait_for(
+            timeout=20_000)
+        assert steps.input_value() == "0" and tab.locator(".block").get_by_text("Error", exact=True).count() == 0
+        tab.locator(".toast-body button").first.click()
+        type_number(tab, steps, "1000000")
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text(re.compile(r"step \d+ / 1000000")).wait_for(timeout=60_000)
+        tab.get_by_role("button", name="Pause").click()
+        tab.get_by_text("paused").first.wait_for(timeout=20_000)
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text("your run is paused: press Resume to go on").wait_for(timeout=10_000)
+        toast = tab.locator(".toast-body", has_text="your run is paused")
+        assert toast.count() == 1 and "warning" in toast.get_attribute("class"), toast.get_attribute("class")
+        tab.get_by_role("button", name="Cancel").click()
+        tab.get_by_text("cancelled at step").wait_for(timeout=30_000)
+        assert len(list((tmp_path / "toy").iterdir())) == 1  # one run: the refused one made no folder
+
+
+def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeypatch):
+    """One training at a time: a run started while another trains waits in the queue, its status saying which run
+    holds the slot. Cancel pressed then takes it out of the queue at once: its spinners stop while the other run
+    goes on (they spun until that run ended), and it does not start when the slot frees."""
+    import time
+
+    from gradio_client import Client
+
+    with toy_training_page(page, tmp_path, monkeypatch) as (demo, tab):
+        other = Client(demo.local_url, verbose=False)  # another visitor's run holds the one training slot
+        job = other.submit("theirs", 1_000_000, 5, 0, api_name="/train_toy")
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+            time.sleep(0.1)
+        mine = tab.get_by_label("run name (saved in checkpoints/)").input_value()
+        assert mine.startswith("my-toy-"), mine          # a page's own default name: no one else's run resumes
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text("waiting for the training slot: toy run theirs, step").wait_for(timeout=10_000)
+        tab.get_by_role("button", name="Cancel").click()
+        tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
+        page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner
+        assert not job.done()                                          # while the other run still trains
+        other.predict(api_name="/cancel_toy")
+        assert "cancelled at step" in job.result(timeout=60)[0]
+        page.wait_for_timeout(3000)
+        assert tab.get_by_text("your run waiting in the queue will not start").is_visible()
+        assert [p.name for p in (tmp_path / "toy").iterdir()] == ["theirs"]
+
+
+def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_app_started(page, tmp_path, monkeypatch):
+    """A run saved after the app started (here "aaa", listed first) moved Gradio's tick: the picker's list was
+    refreshed at its focus, and a dropdown whose choices change while focused keeps its tick at the old position (on
+    the model after the right one). The list is refreshed as the page opens."""
+    import json
+
+    import gradio as gr
+
+    from demos.common import checkpoint_picker
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    for name in ("mmm", "zzz"):
+        (tmp_path / "toy" / name).mkdir(parents=True)
+        (tmp_path / "toy" / name / "config.json").write_text(json.dumps({}))
+    with gr.Blocks() as demo:
+        checkpoint_picker("toy", value="zzz", elem_id="toy-picker", interactive=True)
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        (tmp_path / "toy" / "aaa").mkdir()
+        (tmp_path / "toy" / "aaa" / "config.json").write_text(json.dumps({}))
+        tab = page.context.browser.new_page()
+        tab.goto(demo.local_url)
+        tab.wait_for_load_state("networkidle")
+        tab.locator("#toy-picker input").click()
+        tab.get_by_role("option", name="aaa").wait_for()
+        ticked = tab.evaluate("() => [...document.querySelectorAll('[role=option]')]"
+                              ".filter(o => o.getAttribute('aria-selected') === 'true').map(o => o.textContent.trim())")
+        assert [t.lstrip("✓ ") for t in ticked] == ["zzz"], ticked
+        tab.close()
+    finally:
+        demo.close()
+
+
+def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
+    """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
+    Cancel takes it out of the queue at once (spinners stop, the line says so) and it never trains, while the other
+    run goes on."""
+    import time
+
+    from gradio_client import Client
+
+    page.get_by_role("tab", name="LoRA").click()
+    other = Client(app_url, verbose=False)
+    job = other.submit(trigger="qxv", steps=2000, api_name="/lora_train")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.2)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"waiting for the training slot: LoRA adapter qxv-lora-1, step \d")).wait_for(
+        timeout=10_000)                                   # which run holds the slot, as the training panels say
+    page.wait_for_function("() => document.querySelector('.progress-text')", timeout=10_000)  # queued
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("cancelled: your run waiting for the training slot will not start").wait_for(timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)
+    assert not job.done()
+    job.cancel()  # the other visitor leaves (its run stops unsaved)
+    deadline = time.time() + 60
+    while time.time() < deadline and not job.done():
+        time.sleep(0.2)
+    page.wait_for_timeout(3000)  # the slot is free: the cancelled run did not start
+    assert page.get_by_text("cancelled: your run waiting for the training slot will not start").is_visible()
+    assert page.locator(".progress-text").count() == 0 and page.errors == []
