@@ -102,7 +102,7 @@ def test_textual_inversion_saves_learned_embeds_that_load_textual_inversion_read
     base, personal = generate_pair(pipe, "tiny", [(folder, 1.0)], config.prompt(), config.seed, steps=15, guidance=4.0)
     from core.lora.loading import loaded_name
 
-    token_id = pipe.tokenizer.convert_tokens_to_ids(loaded_name(folder))
+    token_id = pipe.tokenizer.convert_tokens_to_ids(loaded_name(folder, "textual_inversion"))
     assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[token_id], saved["<sks>"])
     assert torch.allclose(personal, final, atol=1e-4)
     # a second adapter trained with the same trigger keeps its own embedding; "SKS" and "<sks>" are the trigger too

@@ -15,7 +15,7 @@ def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp
     generator) to 8, equals 8 steps in one run; the continued run counts its steps on and charts every loss."""
     from safetensors.torch import load_file
 
-    from core.lora.service import LORA_FILE, TI_FILE, TRAIN_STATE, generate_pair, read_meta, train_adapter
+    from core.lora.service import TRAIN_STATE, generate_pair, read_meta, train_adapter, weights_file
     from core.lora.train_more import continue_settings, read_resume
 
     pipe = tiny_pipeline()
@@ -32,8 +32,7 @@ def test_a_cancelled_adapter_continued_ends_where_one_uninterrupted_run_ends(tmp
     assert [e["step"] for e in events if "loss" in e] == [5, 6, 7, 8] and events[0]["steps"] == 8
     result = events[-1]["result"]
     assert result.steps == 8 and result.losses == pytest.approx(losses, rel=1e-4, abs=1e-6)
-    name = LORA_FILE if method == "lora" else TI_FILE
-    a, b = load_file(whole / name), load_file(tmp_path / "halves" / name)
+    a, b = load_file(weights_file(whole, method)), load_file(weights_file(tmp_path / "halves", method))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert read_meta(tmp_path / "halves")["steps"] == 8 and [e["step"] for e in halves if "loss" in e] == [1, 2, 3, 4]
     # the pipeline held the 4-step weights: it loads the new ones (and unloads those), drawing what 8 steps draw

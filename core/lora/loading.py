@@ -10,7 +10,7 @@ import hashlib
 import weakref
 from pathlib import Path
 
-from .service import LORA_FILE, TI_FILE, read_meta
+from .service import LORA_FILE, TI_FILE, read_meta, weights_file
 from .train import METHODS
 
 # pipeline -> {adapter folder: (method, loaded name)}, oldest first (weak: a pipeline the cache let go takes its entry)
@@ -61,10 +61,10 @@ def _unload(pipe, method: str, key: str) -> None:
         pipe.unload_textual_inversion(key)
 
 
-def loaded_name(folder: Path, method: str = "textual_inversion") -> str:
+def loaded_name(folder: Path, method: str) -> str:
     """The name adapter ``folder`` is loaded under: one per file (two adapters both trained as "sks-lora-1" or
     "<sks>", in two sessions or retrained, must not share the first one's weights): "lora_<hash>" for LoRA, the token
     "<ti-<hash>>" for textual inversion, the hash of the folder's path and its weights' modification time."""
-    weights = folder / (LORA_FILE if method == "lora" else TI_FILE)
+    weights = weights_file(folder, method)
     stamp = hashlib.sha1(f"{folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}".encode())
     return f"lora_{stamp.hexdigest()[:10]}" if method == "lora" else f"<ti-{stamp.hexdigest()[:10]}>"

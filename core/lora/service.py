@@ -89,6 +89,12 @@ def _short(value, limit: int = 40) -> str:
     return repr(text[:limit]) + ("…" if len(text) > limit else "")
 
 
+def weights_file(folder: Path, method: str) -> Path:
+    """The diffusers file of adapter ``folder``: ``pytorch_lora_weights.safetensors`` (LoRA) or
+    ``learned_embeds.safetensors`` (textual inversion)."""
+    return folder / (LORA_FILE if method == "lora" else TI_FILE)
+
+
 def read_meta(folder: Path) -> dict:
     try:
         return json.loads((folder / META_FILE).read_text())

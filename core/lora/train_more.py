@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .service import (INSTANCES, LORA_FILE, MAX_STEPS, TI_FILE, TRAIN_STATE, check_settings, example_concept,
-                      load_images, read_meta)
+from .service import (INSTANCES, MAX_STEPS, TRAIN_STATE, check_settings, example_concept, load_images, read_meta,
+                      weights_file)
 from .train import PersonalizeConfig, Resume
 
 
@@ -37,7 +37,7 @@ def taught_images(folder: Path, size: int) -> torch.Tensor:
     return load_images(files, size)
 
 
-def continue_settings(folder: Path, steps, base_vocab=None) -> PersonalizeConfig:
+def continue_settings(folder: Path, steps) -> PersonalizeConfig:
     """The settings adapter ``folder`` was trained with, to train it ``steps`` more steps."""
     meta = read_meta(folder)
     config, _ = check_settings(meta.get("trigger"), meta.get("class_word"), meta.get("method"), meta.get("rank", 4),
@@ -55,7 +55,7 @@ def read_resume(folder: Path, config: PersonalizeConfig):
     from safetensors.torch import load_file
 
     meta = read_meta(folder)
-    weights = folder / (LORA_FILE if config.method == "lora" else TI_FILE)
+    weights = weights_file(folder, config.method)
     if not weights.is_file():
         raise ValueError(f"adapter {folder.name} has no {weights.name}")
     state = load_file(str(weights))
