@@ -214,22 +214,26 @@ def build(ctx: AppContext) -> None:
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     def waits(request: gr.Request):
-        """The page's run waits for the training slot from here (Cancel takes it out of the queue); the status says
-        which run holds the slot, as the training panels' does."""
-        from demos.training_panel import slot_wait_line
+        """At the click, before the queue: a visitor whose own run trains or waits is refused (it would queue behind
+        it); otherwise the page's run waits for the training slot from here (Cancel takes it out of the queue) and
+        the status says which run holds the slot, as the training panels' does."""
+        from demos.training_panel import refuse, slot_wait_line
 
-        training.WAITING.add(session_of(request))
+        session = session_of(request)
+        if session in training.TRAINING:
+            refuse("your adapter is training: wait for it, or Cancel it (what it learnt is saved), then press again")
+        if session in training.WAITING:
+            refuse("your run is waiting for the training slot already: Cancel it first")
+        training.WAITING.add(session)
         return slot_wait_line() or gr.skip()
 
-    for button in (train, more):  # first: the page runs one button's events in the order they were bound
-        button.click(waits, outputs=status, api_visibility="private", queue=False)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
-                      concurrency_id="train")
+                      concurrency_id="train", before=waits)
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
-                           concurrency_id="train")
+                           concurrency_id="train", before=waits)
 
     def adapter_info(request: gr.Request, name):
         from core.lora.service import adapter_folder, adapter_note

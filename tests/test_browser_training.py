@@ -130,7 +130,7 @@ def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_ap
 
 def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
-    Cancel takes it out of the queue at once (spinners stop, the line says so) and it never trains, while the other
+    Train more pressed meanwhile is refused (it queued behind it); Cancel takes it out of the queue at once (spinners stop, the line says so) and it never trains, while the other
     run goes on."""
     import time
 
@@ -146,6 +146,8 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     page.get_by_text(re.compile(r"waiting for the training slot: LoRA adapter qxv-lora-1, step \d")).wait_for(
         timeout=10_000)                                   # which run holds the slot, as the training panels say
     page.wait_for_function("() => document.querySelector('.progress-text')", timeout=10_000)  # queued
+    page.get_by_role("button", name="Train more").click()
+    page.get_by_text("your run is waiting for the training slot already: Cancel it first").wait_for(timeout=10_000)
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("cancelled: your run waiting for the training slot will not start").wait_for(timeout=10_000)
     page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)
@@ -156,4 +158,12 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
         time.sleep(0.2)
     page.wait_for_timeout(3000)  # the slot is free: the cancelled run did not start
     assert page.get_by_text("cancelled: your run waiting for the training slot will not start").is_visible()
+    assert page.locator(".progress-text").count() == 0 and page.errors == []
+    page.get_by_role("button", name="Train", exact=True).click()   # its own run trains: a second Train is refused
+    page.get_by_text(re.compile(r"step \d+ / 300")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("your adapter is training: wait for it, or Cancel it").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text(re.compile(r"cancelled at step \d+ of 300")).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
     assert page.locator(".progress-text").count() == 0 and page.errors == []
