@@ -87,17 +87,21 @@ def ui_errors(fn):
     return wrapper
 
 
-def warn_and_keep(n_outputs: int):
+def warn_and_keep(n_outputs: int, restore=None):
     """For events that refresh a view when a control changes (a checkpoint typed in a picker): a user error shows
     one warning toast and leaves every output as it was (``gr.Error`` would mark each output with an "Error"
     badge, sliders included). Faults go through :func:`ui_errors` (one line for the user, the traceback logged).
-    Gradio shows the toast only for a queued event; a note refreshed with ``queue=False`` uses :func:`note_or_reason`."""
+    Gradio shows the toast only for a queued event; a note refreshed with ``queue=False`` uses :func:`note_or_reason`.
+    ``restore(*args)``: the outputs to show instead, when keeping them is not enough (an input the browser already
+    shows broken)."""
 
     def decorate(fn):
         name = _fn_name(fn)
 
-        def kept(exc):
+        def kept(exc, args):
             gr.Warning(_user_message(exc, name))
+            if restore is not None:
+                return restore(*args)
             return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs
 
         if inspect.isgeneratorfunction(fn):  # a stream: what it showed before the refusal stays
@@ -107,7 +111,7 @@ def warn_and_keep(n_outputs: int):
                 try:
                     yield from fn(*args, **kwargs)
                 except USER_ERRORS as exc:
-                    yield kept(exc)
+                    yield kept(exc, args)
         else:
 
             @functools.wraps(fn)  # its signature: Gradio passes a gr.Request only to a function that asks for one
@@ -115,7 +119,7 @@ def warn_and_keep(n_outputs: int):
                 try:
                     return fn(*args, **kwargs)
                 except USER_ERRORS as exc:
-                    return kept(exc)
+                    return kept(exc, args)
 
         keep.__name__ = name  # (a functools.partial has none to copy)
         return ui_errors(keep)

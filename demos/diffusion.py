@@ -70,6 +70,11 @@ def _bundle(ctx: AppContext, name: str):
     return ctx.cache.get(cache_key(METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 
+def forward_x0(image, t, schedule, seed, _last):
+    """The page's forward process on a new x_0 (an upload or a picked image): (x_0 box, x_t, the last x_0 read)."""
+    return gr.skip(), forward_image(image, t, schedule, seed), image
+
+
 def dataset_image(world: str, index):
     """A held-out image of a GenLab world as the forward process's x_0."""
     from core.data import get_dataset
@@ -313,8 +318,10 @@ def build(ctx: AppContext) -> None:
         # an upload is queued: a broken file is one warning and x_t stays (unqueued, it got an "Error" badge); on
         # the upload and after a dataset image is picked, not on the picture's change, which Gradio fires twice for
         # each new value (a broken upload warned twice)
-        x0_forward = dict(fn=warn_and_keep(1)(forward_image), inputs=[x0_in, t, schedule_f, noise_seed],
-                          outputs=x_t_out, api_visibility="private")
+        x0_last = gr.State()  # the last x_0 read: a broken upload shows it again (not a broken-image icon)
+        x0_forward = dict(fn=warn_and_keep(3, restore=lambda *args: (args[-1], gr.skip(), gr.skip()))(forward_x0),
+                          inputs=[x0_in, t, schedule_f, noise_seed, x0_last], outputs=[x0_in, x_t_out, x0_last],
+                          api_visibility="private")
         x0_in.upload(**x0_forward)
         # a picture drawn on the server: it follows a dragged slider at no browser-side cost (a Vega line plot
         # re-rendered per step doubled the slider latency; benchmarks/bench_browser.py)

@@ -93,7 +93,8 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
 
 def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     """DDPM's x_0: x_t is there when the page opens; a broken upload is one warning (Gradio fires the picture's
-    change twice per value: it warned twice) and x_t stays; a good upload gives a new x_t."""
+    change twice per value: it warned twice) and x_t stays, the x_0 box showing the x_0 it came from again (it showed
+    the browser's broken-image icon); a good upload gives a new x_t."""
     from PIL import Image
 
     page.get_by_role("tab", name="DDPM / DDIM").click()
@@ -107,6 +108,8 @@ def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     toasts = [t.inner_text() for t in page.locator(".toast-body").all()]
     assert len(toasts) == 1 and "is not a readable image" in toasts[0] and "(2)" not in toasts[0], toasts
     assert x_t.get_attribute("src") == before
+    page.wait_for_function("() => { const img = document.querySelector('#diffusion-x0 img');"
+                           " return img && img.complete && img.naturalWidth > 0; }", timeout=10_000)
     page.locator(".toast-body button").first.click()
     page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=10_000)
     Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "good.png")
