@@ -130,8 +130,9 @@ def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_ap
 
 def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
-    Train more pressed meanwhile is refused (it queued behind it); Cancel takes it out of the queue at once (spinners stop, the line says so) and it never trains, while the other
-    run goes on."""
+    Train more pressed meanwhile is refused (it queued behind it); Cancel takes it out of the queue at once (spinners
+    stop, the line says so) and it never trains, while the other run goes on. Train pressed while the page's own run
+    trains is refused too."""
     import time
 
     from gradio_client import Client

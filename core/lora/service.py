@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import torch
@@ -31,13 +32,13 @@ MAX_STEPS = 2000
 LORA_FILE, TI_FILE, META_FILE = "pytorch_lora_weights.safetensors", "learned_embeds.safetensors", "adapter.json"
 TRAIN_STATE = "train_state.pt"  # AdamW's moments, the batch generator and the losses: what "Train more" resumes
 INSTANCES = "instances"  # the taught images, one file each (the tab's uploads are temporary files)
-_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipeline -> its lock, gone with it
 _TRAIN_LOCK = threading.Lock()
 
 
 def pipe_lock(pipe) -> threading.Lock:
     """One lock per loaded pipeline: adapters are switched on the shared pipeline, one generation at a time."""
-    return _LOCKS.setdefault(id(pipe), threading.Lock())
+    return _LOCKS.setdefault(pipe, threading.Lock())
 
 
 SESSION_MAX_AGE_S = 24 * 3600  # a visitor's adapters untouched this long are deleted (a closed tab's, say)
