@@ -97,3 +97,14 @@ def type_number(tab, box, value: str) -> None:
         if box.input_value() == value:
             return
     raise AssertionError(f"the box keeps {box.input_value()!r}, not {value!r}")
+
+
+# every toast the page shows, recorded as it comes (a loaded run can reach a toast after its 10 s on screen):
+# ``page.evaluate(TAKE_TOASTS)`` returns the texts since the last call
+RECORD_TOASTS = """window.genlabToasts = [];
+new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(node => {
+  if (node.nodeType !== 1) return;
+  const bodies = node.matches('.toast-body') ? [node] : [...node.querySelectorAll('.toast-body')];
+  bodies.forEach(body => window.genlabToasts.push(body.innerText));
+}))).observe(document, {childList: true, subtree: true});"""
+TAKE_TOASTS = "() => window.genlabToasts.splice(0)"

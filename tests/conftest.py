@@ -54,7 +54,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 @pytest.fixture(scope="module")
 def page(app_url, tmp_path_factory):
-    """The app in headless Chromium (one browser per test module), console errors collected in ``page.errors``."""
+    """The app in headless Chromium (one browser per test module), console errors collected in ``page.errors``,
+    toasts in ``window.genlabToasts`` (``TAKE_TOASTS``)."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail("Debian's chromium is needed for the browser test: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
@@ -65,6 +66,9 @@ def page(app_url, tmp_path_factory):
         page.errors = []
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: page.errors.append(str(e)))
+        from tests.browser import RECORD_TOASTS
+
+        page.add_init_script(RECORD_TOASTS)
         page.goto(app_url)
         page.get_by_text("GenLab · image generation, hands on").wait_for(timeout=30_000)
         yield page

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
+from tests.browser import TAKE_TOASTS, draw_stroke, open_sketch_canvas, wait_for_new_src
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -102,10 +102,11 @@ def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     x_t.wait_for(timeout=30_000)                        # the held-out digit's x_t, on page open
     before = x_t.get_attribute("src")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    page.evaluate(TAKE_TOASTS)
     page.locator("#diffusion-x0 input[type=file]").set_input_files(str(tmp_path / "broken.png"))
     page.locator(".toast-body").first.wait_for(timeout=20_000)
     page.wait_for_timeout(2000)
-    toasts = [t.inner_text() for t in page.locator(".toast-body").all()]
+    toasts = page.evaluate(TAKE_TOASTS)
     assert len(toasts) == 1 and "is not a readable image" in toasts[0] and "(2)" not in toasts[0], toasts
     assert x_t.get_attribute("src") == before
     page.wait_for_function("() => { const img = document.querySelector('#diffusion-x0 img');"
@@ -248,12 +249,13 @@ def test_stylegan_typed_name_that_is_no_checkpoint_warns_once_and_keeps_the_view
     page.locator("#stylegan-image-mix img").wait_for(timeout=30_000)
     layers = page.locator("#stylegan-layers input:checked").count()
     box = page.locator("#stylegan-checkpoint input")
+    page.evaluate(TAKE_TOASTS)
     box.fill("nope")
     box.press("Enter")
     page.locator("#stylegan-checkpoint-note").get_by_text("unknown stylegan checkpoint 'nope'").wait_for(timeout=10_000)
     page.locator(".toast-body").first.wait_for(timeout=10_000)
     page.wait_for_timeout(1500)  # (an Error toast would come with the redrawn mix)
-    toasts = [t.inner_text() for t in page.locator(".toast-body").all()]
+    toasts = page.evaluate(TAKE_TOASTS)
     assert len(toasts) == 1 and "Warning" in toasts[0], toasts
     assert page.locator("#stylegan-layers input:checked").count() == layers
     assert page.locator("#stylegan-image-mix img").count() == 1
