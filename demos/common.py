@@ -325,16 +325,19 @@ APP_JS = """
     if (e.target.matches?.('input[type="range"]') && /^(Arrow|Page|Home|End)/.test(e.key))
       e.target.dispatchEvent(new PointerEvent("pointerup", {bubbles: true}));
   });
-  // a number box (a seed, an image #) takes a typed value outside its range as a slider's box does: the nearest
-  // bound, when the box is left (Enter, a click elsewhere), before a button's click reads it; while it is typed, a
-  // value out of range or an emptied box does not reach Gradio (a box that redraws on change, the GANs seed, sent
-  // each half-typed value and got "Error" toasts). The API keeps refusing such values, and the page a training
-  // setting (EXACT).
-  const clampable = (box) => box.matches?.('input[type="number"]') && !box.matches('[aria-label^="number input for"]')
-    && !box.closest(".EXACT_CLASS");
+  // a number box (a seed, an image #, a slider's box) takes a typed value outside its range as a slider's thumb
+  // does: the nearest bound, and a whole-number box (step 1 or more) the nearest whole number (2.5 -> 3), when the
+  // box is left (Enter, a click elsewhere), before a button's click reads it; while it is typed, such a value or an
+  // emptied box does not reach Gradio (a box that redraws on change, a seed, psi, sent each half-typed value and got
+  // "Error" toasts, and a refused value stayed to be sent again with every other control). The API keeps refusing
+  // such values, and the page a training setting (EXACT).
+  const clampable = (box) => box.matches?.('input[type="number"]') && !box.closest(".EXACT_CLASS");
   const bounded = (box) => {
-    const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max);
-    return box.value === "" || Number.isNaN(v) ? (Number.isNaN(lo) ? 0 : lo) : v < lo ? lo : v > hi ? hi : null;
+    const v = box.valueAsNumber, lo = parseFloat(box.min), hi = parseFloat(box.max), step = parseFloat(box.step);
+    if (box.value === "" || Number.isNaN(v)) return Number.isNaN(lo) ? 0 : lo;
+    const near = Number.isInteger(step) && step >= 1 ? Math.round(v) : v;
+    const fixed = near < lo ? lo : near > hi ? hi : near;
+    return fixed === v ? null : fixed;
   };
   document.addEventListener("input", (e) => {
     if (e.isTrusted && clampable(e.target) && bounded(e.target) !== null) e.stopImmediatePropagation();

@@ -136,6 +136,27 @@ def test_a_seed_typed_key_by_key_redraws_once_it_is_whole_with_no_error(page):
     assert page.errors == []
 
 
+def test_a_decimal_seed_and_a_slider_box_out_of_range_become_the_nearest_allowed_value_with_no_error(page):
+    """DDPM's noise seed typed as 2.5 becomes 3 and t's box typed 5000 becomes 1000 as the box is left, with no toast
+    and no "Error" badge, and the view goes on following t (the seed's 2.5 stayed in the box, refused again with every
+    move of t: an "Error" badge over x_t and a t line that stopped)."""
+    page.get_by_role("tab", name="DDPM / DDIM").click()
+    x_t = page.locator("#diffusion-xt img")
+    x_t.wait_for(timeout=30_000)
+    page.evaluate(TAKE_TOASTS)
+    seed, t = page.locator("#diffusion-noise-seed input"), page.locator("#diffusion-t input[type=number]")
+    for box, typed, kept in ((seed, "2.5", "3"), (t, "5000", "1000")):
+        before = x_t.get_attribute("src")
+        box.click()
+        box.press("Control+a")
+        box.press_sequentially(typed, delay=100)
+        box.press("Enter")
+        wait_for_new_src(page, "#diffusion-xt img", before, timeout=10_000)
+        assert box.input_value() == kept
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == [] and page.locator(".error").count() == 0 and page.errors == []
+
+
 def test_text_to_image_generates_with_attention_maps(page):
     """A click on Generate streams previews, then the image, the classifier's reading and one map per word. The image
     is shown whole and square in its box with its caption under it; the "large images" switch does not shrink the
