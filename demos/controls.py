@@ -132,9 +132,15 @@ class Number(gr.Number):
 class CheckboxGroup(gr.CheckboxGroup):
     """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
     comma-separated list, an unknown choice is named (Gradio's own message lists every choice, and null or a string
-    gave "Could not preprocess input component ...")."""
+    gave "Could not preprocess input component ...").
+    ``live``: set after construction to a function returning the current choices (checkpoints trained since the app
+    started, which a client may name); they are read at each request."""
+
+    live = None
 
     def preprocess(self, payload):
+        if self.live is not None:
+            self.choices = [(name, name) for name in self.live()]
         if payload is None:
             payload = []
         elif isinstance(payload, str):

@@ -65,6 +65,7 @@ def build(ctx: AppContext) -> None:
         everything = [n for w in WORLDS for n in evaluable(w)]
         picks = CheckboxGroup(everything, value=[n for n in first if n in everything],
                                  label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
+        picks.live = lambda: [n for w in WORLDS for n in evaluable(w)]  # (a run trained since the app started too)
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "

@@ -78,6 +78,23 @@ def test_measure_through_the_running_app(app_client):
             app_client.predict("digits", ["vae/vae2d-digits"], 100, 1, "FID", "inception", api_name="/evaluate")
 
 
+def test_a_checkpoint_trained_after_the_app_started_is_measured_through_the_api(app_client):
+    """The checkpoints a client may name are read at the request (the build's list refused a run trained since, as
+    "not one of the choices", though the page measured it after a reload)."""
+    import shutil
+
+    from core.engine.checkpoint import checkpoint_root
+
+    folder = checkpoint_root() / "vae" / "zz-evaluate-after-start"
+    shutil.copytree(checkpoint_root() / "vae" / "vae2d-digits", folder)
+    try:
+        status, table, *_ = app_client.predict("digits", ["vae/zz-evaluate-after-start"], 100, 1, "FID", "world",
+                                               api_name="/evaluate")
+    finally:
+        shutil.rmtree(folder)
+    assert "done" in status and [r[1] for r in table["data"]][1:] == ["vae/zz-evaluate-after-start"]
+
+
 def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):
     from html.parser import HTMLParser
 
