@@ -126,7 +126,7 @@ def build(ctx: AppContext) -> None:
             grid_btn = gr.Button("Draw grid", variant="primary")
         grid = gr.Image(label="mixing grid", format="png", type="pil", interactive=False)
         grid_note = gr.Markdown(label="grid note")
-        endpoint(grid_btn.click, functools.partial(grid_image, ctx), [picker, row_seeds, col_seeds, layers, *common],
+        endpoint(grid_btn.click, functools.partial(grid_image, ctx), [picker, row_seeds, col_seeds, layers_api, *common],
                  [grid, grid_note], api_name="stylegan_grid", api_visibility="undocumented")
 
     with gr.Accordion("Interpolation (animated GIF)", open=False):

@@ -1,4 +1,4 @@
-"""/stylegan_generate and /stylegan_mix through the running app (the ``app_client`` fixture), with the
+"""/stylegan_generate, /stylegan_mix and /stylegan_grid through the running app (the ``app_client`` fixture), with the
 bundled checkpoint; bad input gives a clear error and the app keeps serving."""
 
 from __future__ import annotations
@@ -42,6 +42,21 @@ def test_mix_endpoint(app_client):
     assert np.array_equal(mix(app_client, 3, 4, list(range(10)), 0.8), b)
     coarse = mix(app_client, 3, 4, [0, 1, 2], 0.8)
     assert not np.array_equal(coarse, a) and not np.array_equal(coarse, b)
+
+
+def test_the_grid_takes_the_layers_as_the_mix_does(app_client):
+    """/stylegan_grid reads its layers as /stylegan_mix: indices, the page's labels ("w0: 4 px") or a string (it
+    gave Gradio's "not in the list of choices" for a label, with a traceback); a bad one is one line."""
+    def grid(layers):
+        image, note = app_client.predict(CHECKPOINT, "3", "4", layers, 0.8, 0, "const", 0, api_name="/stylegan_grid")
+        return read(image), note
+
+    by_index, note = grid([0, 1])
+    assert "layers [0, 1]" in note
+    for same in (["w0: 4 px", "w1: 4 px"], "0, 1"):
+        assert np.array_equal(grid(same)[0], by_index)
+    with pytest.raises(Exception, match="not a layer index"):
+        grid(["coarse"])
 
 
 @pytest.mark.parametrize("call, message", [

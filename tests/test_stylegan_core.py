@@ -243,6 +243,8 @@ def test_bad_inputs_give_clear_errors():
     assert explore.parse_seeds("1, 2;3") == [1, 2, 3]
     with pytest.raises(ValueError, match="not an integer"):
         explore.parse_seeds("1, x")
+    with pytest.raises(ValueError, match=r"seeds B \(columns\): at most 5 seeds, got 6"):  # which box
+        explore.parse_seeds("1 2 3 4 5 6", 5, what="seeds B (columns)")
 
 
 # ---------------------------------------------------------------------- interpolation, projection, io

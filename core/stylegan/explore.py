@@ -219,13 +219,13 @@ def truncate_rows(G: Generator, ws: torch.Tensor, psis) -> torch.Tensor:
     return torch.cat([truncate(ws, G.w_avg, check_psi(p)) for p in psis])
 
 
-def parse_seeds(text, limit: int = MAX_GRID_SEEDS) -> list[int]:
-    """"1, 2, 3" -> [1, 2, 3] (each checked to be a 32-bit seed; at most ``limit``)."""
+def parse_seeds(text, limit: int = MAX_GRID_SEEDS, what: str = "seeds") -> list[int]:
+    """"1, 2, 3" -> [1, 2, 3] (each checked to be a 32-bit seed; at most ``limit``); ValueError naming ``what``."""
     parts = [p for p in str(text).replace(";", ",").replace(" ", ",").split(",") if p.strip()]
     if not parts:
-        raise ValueError("give at least one seed, e.g. '1, 2, 3'")
+        raise ValueError(f"{what}: give at least one seed, e.g. '1, 2, 3'")
     if len(parts) > limit:
-        raise ValueError(f"at most {limit} seeds, got {len(parts)}")
+        raise ValueError(f"{what}: at most {limit} seeds, got {len(parts)}")
     seeds = []
     for p in parts:
         try:

@@ -204,12 +204,16 @@ def all_views(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noi
 
 
 def grid_image(ctx, checkpoint, row_seeds, col_seeds, layers_from_b, psi, cutoff, noise_mode, noise_seed):
-    from core.stylegan.explore import mixing_grid, parse_seeds, upscale
+    """/stylegan_grid: the paper's figure 3, seeds A (rows) with B's w (columns) on the listed layers, as
+    /stylegan_mix takes them."""
+    from core.stylegan.explore import check_layers, mixing_grid, parse_seeds, upscale
 
     t0 = time.perf_counter()
-    grid = mixing_grid(_generator(ctx, checkpoint), parse_seeds(row_seeds), parse_seeds(col_seeds), layers_from_b,
-                       psi, cutoff, noise_mode, noise_seed)
-    note = (f"Rows: seeds A, columns: seeds B; each cell is A with B's w on layers {list(layers_from_b) or 'none'}. "
+    G = _generator(ctx, checkpoint)
+    layers = check_layers(G, _layer_list(layers_from_b))
+    rows, columns = parse_seeds(row_seeds, what="seeds A (rows)"), parse_seeds(col_seeds, what="seeds B (columns)")
+    grid = mixing_grid(G, rows, columns, layers, psi, cutoff, noise_mode, noise_seed)
+    note = (f"Rows: seeds A, columns: seeds B; each cell is A with B's w on layers {layers or 'none'}. "
             f"Rendered in {1000 * (time.perf_counter() - t0):.0f} ms.")
     return upscale(grid, GRID_VIEW), note
 
