@@ -128,15 +128,15 @@ def warn_and_keep(n_outputs: int, restore=None):
 
 
 def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str = "public", page_fn=None,
-             page_outputs=None, before=None, **event):
+             page_outputs=None, before=None, before_output=None, **event):
     """Bind ``fn`` as the API endpoint ``api_name`` and as the page's event on ``triggers`` (a button's click, a
     list of them). A client gets a refused input as an error; on the page it is one warning toast and the outputs
     stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
     has its own hidden trigger; both share one concurrency queue (``concurrency_id`` defaults to ``api_name``).
     ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
-    ``before``: run at the click (no inputs; its return goes to the first output), in no concurrency queue (where a
-    warning toast shows, unlike queue=False): a ``demos.training_panel.refuse`` there keeps the page's event from
-    queueing.
+    ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output), in
+    no concurrency queue (where a warning toast shows, unlike queue=False): a ``demos.training_panel.refuse`` there
+    keeps the page's event from queueing.
     Returns the page's event, for a ``.then`` that only the page needs."""
     if "concurrency_limit" in event:
         event.setdefault("concurrency_id", api_name)
@@ -148,7 +148,8 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     many = isinstance(page_outputs, (list, tuple))
     bind = functools.partial(gr.on, triggers)
     if before is not None:
-        bind = gr.on(triggers, before, outputs=page_outputs[0] if many else page_outputs, api_visibility="private",
+        first = page_outputs[0] if many else page_outputs
+        bind = gr.on(triggers, before, outputs=before_output or first, api_visibility="private",
                      concurrency_limit=None).success
     return bind(warn_and_keep(len(page_outputs) if many else 1)(page_fn or fn), inputs, page_outputs,
                 api_visibility="private", **event)

@@ -5,8 +5,10 @@ A view over ``core.diffusion.service`` and ``core.diffusion.compare``; it loads 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import threading
 import time
 
 import gradio as gr
@@ -127,6 +129,39 @@ def class_choices(name: str):
     return gr.update(choices=names + ["none"], value=names[0] if names else "none")
 
 
+SAMPLERS_AT_ONCE = 2  # reverse-process and SDEdit runs served at a time (one queue); the others wait their turn
+_SAMPLING = {"running": 0}
+_SAMPLING_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def sampling_slot():
+    """Count a reverse-process or SDEdit run while it runs (for :func:`sampling_wait_line`)."""
+    with _SAMPLING_LOCK:
+        _SAMPLING["running"] += 1
+    try:
+        yield
+    finally:
+        with _SAMPLING_LOCK:
+            _SAMPLING["running"] -= 1
+
+
+def sampling_wait_line():
+    """At the click: the status while the run waits for a free sampler (Gradio's queue overlay alone said
+    "queue: 1/1"), or nothing when one is free."""
+    if _SAMPLING["running"] < SAMPLERS_AT_ONCE:
+        return gr.skip()
+    return (f"waiting: {SAMPLERS_AT_ONCE} other samples are running on this server ({SAMPLERS_AT_ONCE} at a time); "
+            "yours starts when one of them ends")
+
+
+def stopped_line(line):
+    """The status after Stop: the step the run reached, stopped (a finished run's line stays)."""
+    if not line or " · done" in line:
+        return gr.skip()
+    return "stopped before it started" if line.startswith("waiting") else f"{line} · stopped"
+
+
 def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                   schedule="trained", guidance_type="classifier-free"):
     """Stream (x_t, predicted noise, predicted x0, final image, filmstrip, status, replay frames) per reverse step.
@@ -152,7 +187,9 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
         if "image" in frame:
             final = _pil(frame["image"])
             strip.append((_enlarge(final), "x_0 (final)"))
-            yield *[_enlarge(v) for v in views], final, strip, status + " · done", replay
+            drawn = f"{checkpoint}, {sampler.upper()}" + ("" if class_label in (None, "", "none") else
+                                                          f", class {class_label}")
+            yield *[_enlarge(v) for v in views], final, strip, f"{status} · done ({drawn})", replay
             return
         now = time.perf_counter()
         if frame["num_steps"] <= EVERY_STEP_UP_TO or now - last_sent >= 1 / MAX_FPS:
@@ -337,18 +374,21 @@ def build(ctx: AppContext) -> None:
                              class_label: str = "none", guidance: float = 2.0, steps: int = 50):
             """SDEdit: noise ``image`` to step t (0..1000; 0 returns it as it is) and denoise it with ``checkpoint``
             (DDIM, eta 0)."""
-            yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
+            with sampling_slot():
+                yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
         endpoint(sde_go.click, gpu_task(diffusion_sdedit), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
-                 [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=2,
-                 concurrency_id="diffusion_sample")
+                 [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=SAMPLERS_AT_ONCE,
+                 concurrency_id="diffusion_sample", before=sampling_wait_line, before_output=sde_status)
 
     with gr.Tab("Reverse process"):
         with gr.Row():
             with gr.Column(scale=1):
                 # the main button first: on a 1024x768 projector it stays on screen beside the live frames
                 ckpt = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-checkpoint")
-                go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button")
+                with gr.Row():
+                    go = gr.Button("Sample", variant="primary", elem_id="diffusion-sample-button", scale=3)
+                    halt = gr.Button("Stop", variant="stop", elem_id="diffusion-stop-button", scale=1, min_width=70)
                 note = gr.Markdown(elem_id="diffusion-checkpoint-note", label="checkpoint note")
                 with gr.Row():
                     label = Dropdown([str(i) for i in range(10)] + ["none"], value="0", label="class",
@@ -371,7 +411,7 @@ def build(ctx: AppContext) -> None:
                     xt_view = gr.Image(label="x_t", elem_id="diffusion-live-xt", **live)
                     eps_view = gr.Image(label="predicted eps", elem_id="diffusion-live-eps", **live)
                     x0_view = gr.Image(label="predicted x_0", elem_id="diffusion-live-x0", **live)
-                status = gr.Markdown(label="status")
+                status = gr.Markdown(label="status", elem_id="diffusion-status")
                 replay = gr.State([])
                 scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,
                                   elem_id="diffusion-replay")
@@ -389,14 +429,19 @@ def build(ctx: AppContext) -> None:
         def diffusion_sample(checkpoint: str = DEFAULT_CHECKPOINT, sampler: str = "ddim", steps: int = 50,
                              eta: float = 0.0, seed: int = 0, class_label: str = "0", guidance: float = 2.0,
                              schedule: str = TRAINED, guidance_type: str = "classifier-free"):
-            yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
-                                     guidance_type)
+            with sampling_slot():
+                yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
+                                         guidance_type)
 
-        endpoint(go.click, gpu_task(diffusion_sample),
-                 [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
-                 [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
-                 concurrency_limit=2, concurrency_id="diffusion_sample").then(
-            replay_slider, replay, scrub, api_visibility="private", queue=False)
+        sampled = endpoint(go.click, gpu_task(diffusion_sample),
+                           [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
+                           [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
+                           concurrency_limit=SAMPLERS_AT_ONCE, concurrency_id="diffusion_sample",
+                           before=sampling_wait_line, before_output=status)
+        sampled.then(replay_slider, replay, scrub, api_visibility="private", queue=False)
+        # Stop: a long run (DDPM's 1000 steps) or one waiting for a free sampler ends at once, its frames kept
+        halt.click(None, cancels=[sampled], api_visibility="private", queue=False).then(
+            stopped_line, status, status, api_visibility="private", queue=False)  # after the run's last frame
         scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],
                     api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
         ckpt.change(lambda: ([], gr.update(visible=False)), None, [replay, scrub], api_visibility="private",

@@ -168,3 +168,39 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     page.get_by_text(re.compile(r"cancelled at step \d+ of 300")).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     assert page.locator(".progress-text").count() == 0 and page.errors == []
+
+
+def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wait(page, app_url):
+    """Two other visitors' reverse processes take both samplers: this page's Sample says it waits for one (Gradio's
+    overlay alone said "queue: 1/1"), and Stop takes it out of the queue; then its own long run is stopped mid-way,
+    its frames kept, and the status names what a finished run drew."""
+    from gradio_client import Client
+
+    page.get_by_role("tab", name="DDPM / DDIM").click()
+    page.get_by_role("tab", name="Reverse process").click()
+    others = [Client(app_url, verbose=False).submit("ddpm-digits", "ddim", 1000, api_name="/diffusion_sample")
+              for _ in range(2)]
+    try:
+        page.wait_for_timeout(3000)   # both running
+        page.locator("#diffusion-sample-button").click()
+        page.get_by_text("waiting: 2 other samples are running on this server").wait_for(timeout=10_000)
+        page.locator("#diffusion-stop-button").click()
+        page.get_by_text("stopped before it started").wait_for(timeout=10_000)
+        page.wait_for_function("() => !document.querySelector('#diffusion-live-xt .progress-text')", timeout=10_000)
+    finally:
+        for job in others:
+            job.cancel()
+    steps = page.locator("#diffusion-steps input[type=number]")
+    steps.fill("1000")
+    steps.press("Enter")
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text(re.compile(r"step \d+ / 1000")).wait_for(timeout=60_000)
+    page.locator("#diffusion-stop-button").click()
+    page.get_by_text(re.compile(r"step \d+ / 1000 .* · stopped")).wait_for(timeout=10_000)
+    page.wait_for_timeout(2000)   # nothing more arrives
+    assert re.search(r"step \d+ / 1000 .* · stopped$", page.locator("#diffusion-status").inner_text().strip())
+    steps.fill("10")
+    steps.press("Enter")
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text(re.compile(r"step 10 / 10 .* · done \(ddpm-digits, DDIM, class 0\)")).wait_for(timeout=60_000)
+    assert page.errors == []
