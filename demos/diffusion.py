@@ -247,53 +247,9 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
             yield _enlarge(_pil(frame["x_t"])), status
 
 
-COMPARE_COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")
-
-
-def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, progress=None):
-    """Stream the quality-vs-speed table and the same-seed images, one setting at a time.
-
-    ``progress`` (a ``gr.Progress``) shows which row runs next, with Gradio's ETA, between the rows.
-    """
-    import pandas as pd
-
-    from core.diffusion.compare import SETTINGS, run_comparison
-
-    bundle = _bundle(ctx, checkpoint)
-    floor = ["held-out images (floor)"] if bundle.dataset in WORLDS else []  # no world classifier: no metrics
-    names = floor + [f"{s.upper()} {n} steps" for s, n in SETTINGS]
-    if progress is not None:
-        progress((0, len(names)), desc=f"row 1 of {len(names)}: {names[0]}, N = {int(num)}", unit="rows")
-    rows, gallery = [], []
-    for row in run_comparison(bundle, seed, int(num), guidance):
-        done = names.index(row["setting"]) + 1 if row["setting"] in names else len(rows) + 1
-        if progress is not None and done < len(names):
-            progress((done, len(names)), desc=f"row {done + 1} of {len(names)}: {names[done]}, N = {int(num)}",
-                     unit="rows")
-        values = (row["setting"], None if row["seconds_per_image"] is None else round(row["seconds_per_image"], 3),
-                  None if row["class_accuracy"] is None else round(100 * row["class_accuracy"], 1),
-                  None if row["fid"] is None else round(row["fid"], 2))
-        rows.append(dict(zip(COMPARE_COLUMNS, values)))
-        if row["image"] is not None:
-            gallery.append((_enlarge(_pil(row["image"]), 112), row["setting"]))
-        yield pd.DataFrame(rows), gallery
-
-
-def bundled_comparison(checkpoint) -> str:
-    """The comparison measured with more samples by ``python -m core.diffusion.compare`` (if present)."""
-    from core.engine import resolve_checkpoint
-
-    try:
-        text = (resolve_checkpoint(METHOD, checkpoint) / "compare.md").read_text()
-        return "**Measured offline with more samples:** " + text.split("![")[0]
-    except Exception:
-        return "No offline comparison stored for this checkpoint (`python -m core.diffusion.compare`)."
-
-
 # ---------------------------------------------------------------- the tab
 def build(ctx: AppContext) -> None:
     from core.diffusion.config import SCHEDULES
-    from core.diffusion.compare import NUM_CHOICES
     from core.diffusion.sampling import GUIDANCE_TYPES, MAX_GUIDANCE
     from core.diffusion.schedules import SAMPLERS
     from core.diffusion.schedule_chart import CURVES
@@ -448,36 +404,9 @@ def build(ctx: AppContext) -> None:
                     queue=False)
 
     with gr.Tab("Compare samplers"):
-        gr.Markdown("One seed through DDPM with 1000 steps and DDIM with 100, 50, 20 and 10 steps (eta 0): the "
-                    "time per image and the quality of N samples of each (what the columns measure: below).")
-        with gr.Row():
-            ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
-            seed_c = Number(0, label="seed", precision=0, minimum=0)
-            num = Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
-            guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
-            run_c = gr.Button("Run comparison", variant="primary", elem_id="diffusion-compare-run")
-        table = gr.Dataframe(headers=list(COMPARE_COLUMNS), label="quality vs speed", interactive=False,
-                             elem_id="diffusion-compare-table")
-        same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
-        offline = gr.Markdown(label="offline note")
-        with gr.Accordion("What the columns measure, and why samples can score below the first row", open=False):
-            gr.Markdown("Wall time per image on this machine, and quality on N class-balanced samples: the "
-                        "accuracy of the bundled classifier of the checkpoint's world (digits: the digit; faces: the "
-                        "hair style) on the class asked for, and FID against N held-out images **in the penultimate "
-                        "features of that classifier (not Inception)**. FID is biased upwards for small N: the first "
-                        "row is held-out vs held-out at the same N. DDPM at 1000 steps dominates the run time.  \n"
-                        "**Why samples can score below that first row:** it is not a lower bound. At small N, FID is "
-                        "dominated by its covariance term, Tr(S1 + S2 - 2 (S1 S2)^1/2), which grows with how spread "
-                        "out each set is; guided samples sit close to their class's typical look (less varied than "
-                        "real images), so that term shrinks. Below the floor means *less diverse than real data*, not "
-                        "better than real: compare rows with each other, at the same N.")
+        from demos.diffusion_compare import build_compare
 
-        def compare_samplers(checkpoint, seed, num, guidance, progress=gr.Progress()):
-            yield from compare_rows(ctx, checkpoint, seed, num, guidance, progress)
-
-        run_c.click(warn_and_keep(2)(compare_samplers), [ckpt_c, seed_c, num, guidance_c],
-                    [table, same_seed], api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare")
-        ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
+        ckpt_c = build_compare(ctx)
 
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
                    advanced=["resolution", "schedule", "prediction_type", "channels", "label_dropout",

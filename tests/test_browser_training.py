@@ -204,3 +204,25 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     page.locator("#diffusion-sample-button").click()
     page.get_by_text(re.compile(r"step 10 / 10 .* · done \(ddpm-digits, DDIM, class 0\)")).wait_for(timeout=60_000)
     assert page.errors == []
+
+
+def test_compare_samplers_follows_its_sampling_and_stop_ends_its_work(page):
+    """Compare samplers' status follows the sampling step of the row that runs (Gradio's progress never showed and
+    the table stayed at its first row for minutes); Stop ends the comparison and its work on the server (it ran on,
+    at full CPU, after every page had gone)."""
+    import threading
+    import time
+
+    page.get_by_role("tab", name="DDPM / DDIM").click()
+    page.get_by_role("tab", name="Compare samplers").click()
+    page.locator("#diffusion-compare-run").click()
+    status = page.locator("#diffusion-compare-status")
+    status.get_by_text(re.compile(r"row 2 of 6: DDPM 1000 steps, N = 10 · sampling step \d+ of 2,000")).wait_for(
+        timeout=60_000)
+    page.locator("#diffusion-compare-stop").click()
+    status.get_by_text(re.compile(r"stopped at row 2 of 6")).wait_for(timeout=10_000)
+    deadline = time.time() + 10
+    while any(t.name == "genlab-compare" for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name == "genlab-compare" for t in threading.enumerate())
+    assert page.errors == []

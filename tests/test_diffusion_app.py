@@ -110,20 +110,42 @@ def test_sample_endpoint_refuses_bad_input_and_keeps_serving(app_client, changes
     assert "done" in final[5]
 
 
-def test_compare_rows_report_progress_before_each_row(monkeypatch):
-    """Compare samplers says which row runs next (sampler, steps, samples) while the table fills."""
-    from demos import diffusion
+def test_compare_rows_follow_the_sampling_and_stop_when_the_stream_closes(monkeypatch):
+    """Compare samplers says which row runs, its sampling step of the row's total and the time, while the table fills
+    a row per setting; closed mid-row (Stop, the page gone) its worker stops at the next step (it ran on for
+    minutes)."""
+    import re
+    import threading
+    import time
+
+    import pandas as pd
+
+    from demos import diffusion_compare
     from demos.common import AppContext
     from tests.test_diffusion_core import tiny_bundle
 
     bundle = tiny_bundle(num_classes=3)
-    monkeypatch.setattr(diffusion, "_bundle", lambda ctx, name: bundle)
-    calls = []
-    tables = [t for t, _ in diffusion.compare_rows(AppContext(), "tiny", 0, 10, 1.0,
-                                                    progress=lambda *a, **k: calls.append(k["desc"]))]
-    assert [len(t) for t in tables] == [1, 2, 3, 4, 5]               # a row per setting, shown as each finishes
-    assert calls[0] == "row 1 of 5: DDPM 1000 steps, N = 10"          # no world: no held-out floor row
-    assert calls[-1] == "row 5 of 5: DDIM 10 steps, N = 10"
+    monkeypatch.setattr(diffusion_compare, "_bundle", lambda ctx, name: bundle)
+    monkeypatch.setattr(diffusion_compare, "TICK_S", 0.01)
+    frames = list(diffusion_compare.compare_rows(AppContext(), "tiny", 0, 10, 1.0))
+    assert [len(t) for t, _, _ in frames if isinstance(t, pd.DataFrame)] == [1, 2, 3, 4, 5]  # no world: no floor
+    lines = [line for *_, line in frames if isinstance(line, str)]
+    assert any(re.fullmatch(r"row 1 of 5: DDPM 1000 steps, N = 10 · sampling step \d+ of 1,000 · .* elapsed", line)
+               for line in lines), lines
+    assert re.fullmatch(r"done: 5 rows in .* \(tiny, seed 0, N = 10\)", lines[-1])
+
+    def workers():
+        return [t for t in threading.enumerate() if t.name == "genlab-compare"]
+
+    stream = diffusion_compare.compare_rows(AppContext(), "tiny", 0, 10, 1.0)
+    while not str(next(stream)[2]).startswith("row 1 of 5"):
+        pass
+    assert workers()
+    stream.close()
+    deadline = time.time() + 5
+    while workers() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not workers()
 
 
 def test_sdedit_keeps_the_image_at_small_t_and_redraws_it_at_large_t(app_client, tmp_path):

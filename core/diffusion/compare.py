@@ -24,6 +24,12 @@ SETTINGS = (("ddpm", 1000), ("ddim", 100), ("ddim", 50), ("ddim", 20), ("ddim", 
 NUM_CHOICES = (10, 25, 50, 100, 200, 500)
 
 
+def row_steps(steps: int, num: int, with_metrics: bool, batch_size: int = 100) -> int:
+    """Sampling steps :func:`run_comparison` takes for one setting: the seed's image, then ``num`` samples in
+    batches of ``batch_size`` when quality is measured (each step one ``core.engine.events.stop_point``)."""
+    return steps * (1 + (-(-int(num) // batch_size) if with_metrics else 0))
+
+
 def _world(bundle) -> str | None:
     return bundle.dataset if bundle.dataset in ("digits", "faces", "shapes") else None
 

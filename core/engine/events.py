@@ -44,22 +44,28 @@ class MeasurementCancelled(Exception):
 
 
 _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("genlab_cancel", default=None)
+_PASSED: contextvars.ContextVar[list | None] = contextvars.ContextVar("genlab_stop_points", default=None)
 
 
 @contextlib.contextmanager
-def stoppable(cancel: threading.Event):
-    """Within this block (the trainer's measurement of a finished run), :func:`stop_point` raises
-    :class:`MeasurementCancelled` once ``cancel`` is set."""
-    token = _CANCEL.set(cancel)
+def stoppable(cancel: threading.Event, passed: list[int] | None = None):
+    """Within this block (the trainer's measurement of a finished run, the app's sampler comparison),
+    :func:`stop_point` raises :class:`MeasurementCancelled` once ``cancel`` is set, and counts itself in
+    ``passed[0]`` (one per sampling step: the caller's progress)."""
+    token, counted = _CANCEL.set(cancel), _PASSED.set(passed)
     try:
         yield
     finally:
         _CANCEL.reset(token)
+        _PASSED.reset(counted)
 
 
 def stop_point() -> None:
     """A place where a long measurement may stop (between batches or sampling steps); a no-op outside
     :func:`stoppable`, e.g. in the app's own sampling."""
+    passed = _PASSED.get()
+    if passed is not None:
+        passed[0] += 1
     cancel = _CANCEL.get()
     if cancel is not None and cancel.is_set():
         raise MeasurementCancelled()
