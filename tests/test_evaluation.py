@@ -207,6 +207,29 @@ def test_cancel_stops_inside_the_generation_and_the_progress_follows_each_batch(
     assert lines[-1].startswith("cancelled while generating gans/dcgan-digits: 0 of 2")
 
 
+def test_cancel_stops_a_diffusion_model_between_two_sampling_steps(monkeypatch):
+    """A diffusion model's batch is many sampling steps (seconds at N = 500): Cancel stops it at the next step, not
+    at the end of the batch."""
+    import threading
+
+    from core.engine import AppContext
+    from core.evaluation import service
+
+    class CancelAfter(threading.Event):  # pressed after the loop's first check and two sampling steps
+        checks = 0
+
+        def is_set(self):
+            self.checks += 1
+            return self.checks > 3
+
+    monkeypatch.setattr(service, "_MEMORY", {})
+    monkeypatch.setattr(service, "cached", lambda *a: None)
+    seen = []
+    lines = [line for line, _ in service.evaluate_stream(AppContext(), "digits", ["diffusion/ddpm-digits"], 100, 0,
+                                                         CancelAfter(), lambda *a: seen.append(a))]
+    assert seen == [] and lines[-1].startswith("cancelled while generating diffusion/ddpm-digits: 0 of 1")
+
+
 def test_cancel_stops_only_the_measurement_of_the_visitor_who_pressed_it(app_url):
     """In a classroom every visitor has their own Cancel: another's press leaves a run alone, one's own stops it."""
     import random

@@ -7,6 +7,7 @@ folder), so a classroom asking for the same comparison gets it at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from core.engine.events import MeasurementCancelled, stoppable
 
 from .charts import number
 from .conditional import ASKED, CONDITIONAL
@@ -171,8 +174,9 @@ def judge_for(ctx, world: str, num: int, domain: tuple[str, str] | None = None, 
 def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num=500, seed=0, cancel=None,
                     progress=None, features="world"):
     """Measure each checkpoint in turn; yield (status, results {key: result}) after each step (for a progress line).
-    ``progress(fraction, text)``, if given, follows the generation batch by batch. Visitors measure one at a time
-    (a lock around the generation), while results already measured come back without waiting."""
+    ``progress(fraction, text)``, if given, follows the generation batch by batch; ``cancel`` (an Event) stops it
+    between two batches, or two sampling steps of a diffusion model (a batch of 500 was seconds). Visitors measure
+    one at a time (a lock around the generation), while results already measured come back without waiting."""
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
     features = check_features(features)
     results: dict[str, dict] = {}
@@ -201,8 +205,9 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
                             return
                 turn = True
                 yield f"**{key}** ({i + 1}/{len(checkpoints)}): generating {num} images…", results
-            results[key] = measure_checkpoint(ctx, world, key, num, seed, step, features)
-        except Cancelled:
+            with stoppable(cancel) if cancel is not None else contextlib.nullcontext():
+                results[key] = measure_checkpoint(ctx, world, key, num, seed, step, features)  # (stops at a step)
+        except (Cancelled, MeasurementCancelled):
             yield f"cancelled while generating {key}: {i} of {len(checkpoints)} checkpoints measured", results
             return
         finally:

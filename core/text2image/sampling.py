@@ -17,6 +17,8 @@ from typing import Iterator
 
 import torch
 
+from core.engine.events import stop_point
+
 from .attention import record_cross_attention
 from .pipeline import sampling_scheduler
 
@@ -75,6 +77,7 @@ def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, st
         if store is not None:
             store.take = slice(shape[0], None) if both else slice(None)
         for i, t in enumerate(scheduler.timesteps):
+            stop_point()  # (a measurement's Cancel: the Evaluate tab, a training run's card)
             model_in = torch.cat([latents] * 2) if both else latents
             model_in = scheduler.scale_model_input(model_in, t)
             eps = unet(model_in, t, encoder_hidden_states=embeds).sample
