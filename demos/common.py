@@ -87,19 +87,21 @@ def ui_errors(fn):
     return wrapper
 
 
-def warn_and_keep(n_outputs: int, restore=None):
+def warn_and_keep(n_outputs: int, restore=None, quiet: bool = False):
     """For events that refresh a view when a control changes (a checkpoint typed in a picker): a user error shows
     one warning toast and leaves every output as it was (``gr.Error`` would mark each output with an "Error"
     badge, sliders included). Faults go through :func:`ui_errors` (one line for the user, the traceback logged).
     Gradio shows the toast only for a queued event; a note refreshed with ``queue=False`` uses :func:`note_or_reason`.
     ``restore(*args)``: the outputs to show instead, when keeping them is not enough (an input the browser already
-    shows broken)."""
+    shows broken). ``quiet``: no toast, for a second view of a change whose first view's event says it (one
+    mistake, one warning)."""
 
     def decorate(fn):
         name = _fn_name(fn)
 
         def kept(exc, args):
-            gr.Warning(_user_message(exc, name))
+            if not quiet:
+                gr.Warning(_user_message(exc, name))
             if restore is not None:
                 return restore(*args)
             return gr.update() if n_outputs == 1 else [gr.update()] * n_outputs

@@ -82,8 +82,10 @@ def build(ctx: AppContext) -> None:
     quiet = dict(trigger_mode="always_last", show_progress="hidden")
     endpoint([seed.change, label.change, truncation.change], functools.partial(generate_image, ctx), common, image,
              api_name="gan_generate", **quiet)
-    gr.on([seed.change, seed_b.change, label.change, truncation.change], warn_and_keep(1)(strip_view), inputs=strip_inputs,
-          outputs=strip, api_visibility="private", **quiet)
+    # the strip's refusal of a value the image's event refuses too is silent (a typed class 'abc' warned twice)
+    gr.on([seed.change, label.change, truncation.change], warn_and_keep(1, quiet=True)(strip_view),
+          inputs=strip_inputs, outputs=strip, api_visibility="private", **quiet)
+    seed_b.change(warn_and_keep(1)(strip_view), inputs=strip_inputs, outputs=strip, api_visibility="private", **quiet)
 
     # a new checkpoint (or the page opening): both views at once; a bad typed name warns and keeps them
     def both(name, a, b, y, tau):  # the class picked for the last checkpoint may not apply to this one

@@ -99,12 +99,18 @@ def type_number(tab, box, value: str) -> None:
     raise AssertionError(f"the box keeps {box.input_value()!r}, not {value!r}")
 
 
-# every toast the page shows, recorded as it comes (a loaded run can reach a toast after its 10 s on screen):
-# ``page.evaluate(TAKE_TOASTS)`` returns the texts since the last call
+# every message a toast shows, recorded as it comes (a loaded run can reach a toast after its 10 s on screen; Gradio
+# groups the messages of one kind in one toast, "Warning (2)"), as "warning: <text>" (or "error: ", "info: "):
+# ``page.evaluate(TAKE_TOASTS)`` returns the messages since the last call
 RECORD_TOASTS = """window.genlabToasts = [];
-new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(node => {
-  if (node.nodeType !== 1) return;
-  const bodies = node.matches('.toast-body') ? [node] : [...node.querySelectorAll('.toast-body')];
-  bodies.forEach(body => window.genlabToasts.push(body.innerText));
-}))).observe(document, {childList: true, subtree: true});"""
+const seen = new WeakSet();
+new MutationObserver(() => {
+  document.querySelectorAll('.toast-body [data-testid="toast-text"]').forEach(text => {
+    if (seen.has(text) || !text.innerText.trim()) return;
+    seen.add(text);
+    const kind = ['warning', 'error', 'info', 'success'].find(k => text.classList.contains(k)) || 'toast';
+    window.genlabToasts.push(`${kind}: ${text.innerText.trim()}`);
+  });
+}).observe(document, {childList: true, subtree: true, characterData: true});"""
 TAKE_TOASTS = "() => window.genlabToasts.splice(0)"
+SOME_TOAST = "() => window.genlabToasts.length > 0"  # (page.wait_for_function: a message since the last take)

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.browser import TAKE_TOASTS, draw_stroke, open_sketch_canvas, wait_for_new_src
+from tests.browser import SOME_TOAST, TAKE_TOASTS, draw_stroke, open_sketch_canvas, wait_for_new_src
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -104,10 +104,10 @@ def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     page.evaluate(TAKE_TOASTS)
     page.locator("#diffusion-x0 input[type=file]").set_input_files(str(tmp_path / "broken.png"))
-    page.locator(".toast-body").first.wait_for(timeout=20_000)
+    page.wait_for_function(SOME_TOAST, timeout=20_000)
     page.wait_for_timeout(2000)
     toasts = page.evaluate(TAKE_TOASTS)
-    assert len(toasts) == 1 and "is not a readable image" in toasts[0] and "(2)" not in toasts[0], toasts
+    assert len(toasts) == 1 and toasts[0].startswith("warning: ") and "is not a readable image" in toasts[0], toasts
     assert x_t.get_attribute("src") == before
     page.wait_for_function("() => { const img = document.querySelector('#diffusion-x0 img');"
                            " return img && img.complete && img.naturalWidth > 0; }", timeout=10_000)
@@ -246,6 +246,32 @@ def test_lora_compares_base_and_personalised(page):
     assert page.errors == []
 
 
+def test_a_gan_class_typed_that_is_no_class_warns_once(page):
+    """A class typed into the GANs box that is none: one warning (the image and the interpolation strip each warned:
+    "Warning (2)"), the image kept."""
+    page.get_by_role("tab", name="GANs").click()
+    image = page.locator("#gans-image img")
+    image.wait_for(timeout=30_000)
+    before = image.get_attribute("src")
+    page.locator("#gans-checkpoint input").click()
+    page.get_by_role("option", name="cgan-digits", exact=True).click()
+    wait_for_new_src(page, "#gans-image img", before, timeout=10_000)
+    page.wait_for_timeout(1000)
+    before = image.get_attribute("src")
+    page.evaluate(TAKE_TOASTS)
+    box = page.locator("#gans-class input")
+    box.fill("abc")
+    box.press("Enter")
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
+    page.wait_for_timeout(1500)
+    toasts = page.evaluate(TAKE_TOASTS)
+    assert toasts == ["warning: class must be 'random' or 0-9, got 'abc'"], toasts
+    assert image.get_attribute("src") == before and page.errors == []
+    page.locator(".toast-body button").first.click()
+    box.fill("random")   # back to a class every checkpoint takes, for the tests after
+    box.press("Enter")
+
+
 def test_gan_class_control_follows_the_checkpoint(page):
     """A conditional checkpoint draws the digit picked in the class box; an unconditional one disables the box and
     says why (a control that cannot apply is disabled, with a line saying why)."""
@@ -274,10 +300,10 @@ def test_stylegan_typed_name_that_is_no_checkpoint_warns_once_and_keeps_the_view
     box.fill("nope")
     box.press("Enter")
     page.locator("#stylegan-checkpoint-note").get_by_text("unknown stylegan checkpoint 'nope'").wait_for(timeout=10_000)
-    page.locator(".toast-body").first.wait_for(timeout=10_000)
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
     page.wait_for_timeout(1500)  # (an Error toast would come with the redrawn mix)
     toasts = page.evaluate(TAKE_TOASTS)
-    assert len(toasts) == 1 and "Warning" in toasts[0], toasts
+    assert len(toasts) == 1 and toasts[0].startswith("warning: "), toasts
     assert page.locator("#stylegan-layers input:checked").count() == layers
     assert page.locator("#stylegan-image-mix img").count() == 1
     assert page.errors == []
