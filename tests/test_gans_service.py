@@ -76,15 +76,23 @@ def test_notes_and_tables_read_every_finished_variant():
     # legend off after nine of eleven names)
     import numpy as np
 
-    from core.evaluation.charts import COLOURS
+    from core.evaluation.charts import COLOURS, line_chart, unlike_scales
 
-    chart = np.asarray(service.curves_chart("D loss"))
+    series = {name: list(zip(rows["step"], rows["value"])) for name, rows in frame.groupby("variant")}
+    chart = np.asarray(line_chart(series, "D loss"))
     black = (chart == 0).all(-1)
     frame_right = max(x for x in range(chart.shape[1]) if black[:, x].sum() > chart.shape[0] // 2)  # the plot's box
     legend = chart[:, frame_right + 1:]
     assert len(names) <= len(COLOURS)
     for colour in COLOURS[:len(names)]:
         assert (legend == colour).all(-1).any(), f"no legend entry drawn in {colour}"
+    # G losses of unlike objectives (LSGAN's 0.3, feature matching's 44): one small chart per variant, each on its
+    # own axis (on one axis all but one were flat lines)
+    line = lambda lo, hi: [(x, lo + (hi - lo) * x / 9) for x in range(10)]
+    assert unlike_scales({"a": line(0.3, 0.6), "b": line(40.0, 44.0)})
+    assert not unlike_scales({"a": line(0.1, 0.9), "b": line(0.2, 1.0)})
+    g = service.curves_chart("G loss")
+    assert g.size == (900, 40 + 200 * -(-len(names) // 4))
 
 
 def test_the_side_by_side_compares_one_world(tmp_path, monkeypatch):

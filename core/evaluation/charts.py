@@ -107,26 +107,27 @@ def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
 
 
 def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900, height: int = 360,
-               x_title: str = "step") -> Image.Image:
+               x_title: str = "step", y_range: tuple[float, float] | None = None, font_size: int = 14) -> Image.Image:
     """One line per named series of (step, value) points, a legend on the right as wide as its longest name (a
-    training curve; up to len(COLOURS) series get a colour each)."""
-    face = font(14)
+    training curve; up to len(COLOURS) series get a colour each). ``y_range``: the axis (values beyond it drawn at
+    its edge), else every value's."""
+    face = font(font_size)
     left, top, right, bottom = 70, 40, 20, 50
     legend = 50 + int(max(face.getlength(name) for name in series)) if len(series) > 1 else 0
     height = max(height, top + 10 + 22 * len(series) + bottom) if legend else height
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((12, 10), title, fill="black", font=font(16))
+    draw.text((12, 10), title, fill="black", font=font(font_size + 2))
     points = [p for s in series.values() for p in s]
     if not points:
         draw.text((width / 2, height / 2), "no logged values", fill="black", font=face, anchor="mm")
         return image
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points) or 1
-    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    y0, y1 = y_range or (min(p[1] for p in points), max(p[1] for p in points))
     y0, y1 = (y0 - 1, y1 + 1) if y1 == y0 else (y0, y1)
     plot_w, plot_h = width - left - right - legend, height - top - bottom
     x_of = lambda x: left + (x - x0) / max(x1 - x0, 1e-12) * plot_w
-    y_of = lambda y: top + (1 - (y - y0) / (y1 - y0)) * plot_h
+    y_of = lambda y: top + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * plot_h
     for y in nice_ticks(y0, y1):
         draw.line((left, y_of(y), left + plot_w, y_of(y)), fill=GRID)
         draw.text((left - 6, y_of(y)), number(y), fill="black", font=face, anchor="rm")
@@ -143,4 +144,38 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
             ly = top + 10 + 22 * i
             draw.line((left + plot_w + 14, ly, left + plot_w + 34, ly), fill=colour, width=3)
             draw.text((left + plot_w + 40, ly), name, fill="black", font=face, anchor="lm")
+    return image
+
+
+def settled_range(points: list[tuple[float, float]], skip: float = 0.05) -> tuple[float, float]:
+    """The values' range after the first ``skip`` of the steps (a loss's first steps can be 10x its level after)."""
+    x0, x1 = min(x for x, _ in points), max(x for x, _ in points)
+    later = [y for x, y in points if x >= x0 + skip * (x1 - x0)] or [y for _, y in points]
+    return min(later), max(later)
+
+
+def unlike_scales(series: dict[str, list[tuple[float, float]]], ratio: float = 5.0) -> bool:
+    """Whether one chart would flatten some series: the settled ranges' spans differ more than ``ratio``x, or
+    their levels lie further apart than that times the median span."""
+    ranges = [settled_range(pts) for pts in series.values() if pts]
+    if len(ranges) < 2:
+        return False
+    spans = sorted(max(hi - lo, 1e-12) for lo, hi in ranges)
+    median = spans[len(spans) // 2]
+    union = max(hi for _, hi in ranges) - min(lo for lo, _ in ranges)
+    return spans[-1] > ratio * median or union > ratio * max(median, 1e-12) * 2
+
+
+def small_multiples(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900,
+                    columns: int = 4, panel_height: int = 200) -> Image.Image:
+    """One small chart per series, each on its own y axis (its settled range, :func:`settled_range`), in
+    ``columns`` columns under ``title``: for losses of different objectives, whose values cannot share one axis."""
+    panel_w = width // columns
+    rows = -(-len(series) // columns)
+    image = Image.new("RGB", (width, 40 + rows * panel_height), "white")
+    ImageDraw.Draw(image).text((12, 10), title, fill="black", font=font(16))
+    for i, (name, pts) in enumerate(series.items()):
+        panel = line_chart({name: pts}, name, width=panel_w, height=panel_height, x_title="",
+                           y_range=settled_range(pts) if pts else None, font_size=13)
+        image.paste(panel, ((i % columns) * panel_w, 40 + (i // columns) * panel_height))
     return image

@@ -261,12 +261,17 @@ def curves(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
 
 
 def curves_chart(curve: str = "D loss", smooth: int = 10, world: str = "digits"):
-    """:func:`curves` drawn as one chart (PIL, 900 px wide, a legend naming every variant beside it)."""
-    from core.evaluation.charts import line_chart
+    """:func:`curves` drawn as one chart (PIL, 900 px wide, a legend naming every variant beside it), or, where the
+    variants' values are on unlike scales (G losses of different objectives: 0.3 for LSGAN, 44 for feature
+    matching), one small chart per variant on its own axis (on one axis all but one were flat lines)."""
+    from core.evaluation.charts import line_chart, small_multiples, unlike_scales
 
     frame = curves(curve, smooth, world)
     series = {name: list(zip(rows["step"], rows["value"])) for name, rows in frame.groupby("variant", sort=False)}
-    return line_chart(series, f"{curve} of every {world} variant (running mean over {smooth} logged points)")
+    title = f"{curve} of every {world} variant (running mean over {smooth} logged points)"
+    if unlike_scales(series):
+        return small_multiples(series, title + ", each on its own scale")
+    return line_chart(series, title)
 
 
 def why_it_matters(world: str = "digits") -> str:
