@@ -72,6 +72,18 @@ def _bundle(ctx: AppContext, name: str):
     return ctx.cache.get(cache_key(METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 
+def sdedit_schedule_note(checkpoint, schedule) -> str:
+    """Whether SDEdit starts from the x_t shown: it noises with the model's own schedule, which the view's may not be
+    (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face)."""
+    from core.diffusion.service import model_schedule
+
+    own = model_schedule(checkpoint)
+    if own is None or own == schedule:
+        return "SDEdit starts from the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".")
+    return (f"SDEdit noises with {checkpoint}'s own **{own}** schedule, the x_t shown uses **{schedule}**: pick "
+            f"{own} above to see where it starts.")
+
+
 def forward_x0(image, t, schedule, seed, _last):
     """The page's forward process on a new x_0 (an upload or a picked image): (x_0 box, x_t, the last x_0 read)."""
     return gr.skip(), forward_image(image, t, schedule, seed), image
@@ -289,6 +301,7 @@ def build(ctx: AppContext) -> None:
                         sde_label = Dropdown([str(i) for i in range(10)] + ["none"], value="none", label="class",
                                              allow_custom_value=True)
                         sde_go = gr.Button("Denoise from t", variant="primary", elem_id="diffusion-sdedit-button")
+                        sde_note = gr.Markdown(label="SDEdit's schedule", elem_id="diffusion-sdedit-note")
                         with gr.Accordion("SDEdit settings", open=False):
                             sde_w = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance w")
                             sde_steps = Slider(1, T_FORWARD, value=50, step=1,
@@ -325,6 +338,8 @@ def build(ctx: AppContext) -> None:
         pick.click(warn_and_keep(1)(dataset_image), [world, index], x0_in, api_visibility="private").success(
             **x0_forward)
         sde_ckpt.change(class_choices, sde_ckpt, sde_label, api_visibility="private", queue=False)
+        gr.on([sde_ckpt.change, schedule_f.change, *on_open], note_or_reason(sdedit_schedule_note),
+              [sde_ckpt, schedule_f], sde_note, api_visibility="private", queue=False)
 
         def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,
                              class_label: str = "none", guidance: float = 2.0, steps: int = 50):

@@ -43,6 +43,14 @@ PSI_INFO = ("w' = w_avg + psi (w - w_avg). psi 1 = no truncation; psi 0 gives th
 
 
 # ---------------------------------------------------------------- the tab
+def readable_upload(image, _last):
+    """(the box, the last image read) after an upload: ValueError for a file that is no readable image."""
+    from core.data import open_image
+
+    open_image(image, draft_size=256)
+    return gr.skip(), image
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
                 "take B's w. Early layers carry pose and head shape, later ones the colours; where the split falls "
@@ -147,8 +155,9 @@ def build(ctx: AppContext) -> None:
                     "your image; any size or mode is converted to the model's square RGB input. Then mix the "
                     "projection with seed B on the checked layers.")
         with gr.Row():
-            upload = ImageUpload(label="your image", sources=["upload", "clipboard"], height=220)
-            proj_target = gr.Image(label="target (as the model sees it)", format="png", interactive=False, height=220)
+            upload = ImageUpload(label="your image", sources=["upload", "clipboard"], height=220, elem_classes=PIXELS,
+                                 elem_id="stylegan-your-image")
+            proj_target = gr.Image(label="the model's input", format="png", interactive=False, height=220)
             proj_image = gr.Image(label="projection", format="png", interactive=False, height=220)
             proj_mix = gr.Image(label="projection with B's styles", format="png", interactive=False, height=220)
         with gr.Row():
@@ -158,6 +167,11 @@ def build(ctx: AppContext) -> None:
             proj_mix_btn = gr.Button("Mix projection with seed B")
         proj_status = gr.Markdown(label="status")
         proj_ws = gr.State(None)
+        # a file that is no image is refused as it is dropped, the box showing the last one read (it showed a broken
+        # image until Project was pressed)
+        last_upload = gr.State(None)
+        upload.upload(warn_and_keep(2, restore=lambda _image, last: (last, gr.skip()))(readable_upload),
+                      [upload, last_upload], [upload, last_upload], api_visibility="private")
         endpoint(proj_btn.click, gpu_task(functools.partial(project_stream, ctx)),
                  [picker, upload, proj_space, proj_steps], [proj_image, proj_target, proj_status, proj_ws],
                  api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)

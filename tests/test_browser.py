@@ -309,6 +309,32 @@ def test_stylegan_typed_name_that_is_no_checkpoint_warns_once_and_keeps_the_view
     assert page.errors == []
 
 
+def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page, tmp_path):
+    """StyleGAN's "your image": a broken file is one warning as it is dropped and the box shows no broken image (it
+    did until Project was pressed); a good one is shown large, pixels visible."""
+    from PIL import Image
+
+    page.get_by_role("tab", name="StyleGAN").click()
+    page.get_by_text("Project your own image").click()
+    box = page.locator("#stylegan-your-image")
+    (tmp_path / "text.png").write_text("not an image")
+    page.evaluate(TAKE_TOASTS)
+    box.locator("input[type=file]").set_input_files(str(tmp_path / "text.png"))
+    page.wait_for_function(SOME_TOAST, timeout=20_000)
+    page.wait_for_timeout(1500)
+    toasts = page.evaluate(TAKE_TOASTS)
+    assert len(toasts) == 1 and toasts[0].startswith("warning: ") and "not a readable image" in toasts[0], toasts
+    assert page.evaluate("() => [...document.querySelectorAll('#stylegan-your-image img')]"
+                         ".every(img => img.complete && img.naturalWidth > 0)")
+    Image.new("RGB", (64, 64), (200, 150, 90)).save(tmp_path / "face.png")
+    box.locator("input[type=file]").set_input_files(str(tmp_path / "face.png"))
+    image = box.locator("img")
+    image.wait_for(timeout=20_000)
+    page.wait_for_timeout(500)
+    assert image.bounding_box()["height"] >= 200       # 64 px shown large (it was 64 px in a 220 px box)
+    assert page.errors == []
+
+
 def test_vae_map_decodes_under_the_mouse_and_walks_from_a_to_b(page):
     """Hovering the latent map decodes the point under the mouse; in the two-point mode two clicks draw the walk."""
     page.get_by_role("tab", name="VAE explorer").click()

@@ -219,3 +219,15 @@ def test_t_has_one_listener_chain_so_a_held_thumb_sends_nothing():
     assert [d["api_name"] for d in listeners] == ["diffusion_forward"]
     plot = [d for d in config["dependencies"] if d["trigger_after"] == listeners[0]["id"]]
     assert len(plot) == 1 and len(plot[0]["outputs"]) == 2  # the schedule chart and the line of numbers at t
+
+
+def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
+    """SDEdit noises with the model's own schedule: the note says when the forward view's x_t is drawn with another
+    (at t = 600 the view's linear schedule showed pure noise while SDEdit kept the face)."""
+    from core.diffusion.service import model_schedule
+    from demos.diffusion import sdedit_schedule_note
+
+    own = model_schedule(_checkpoint())
+    other = next(s for s in ("linear", "cosine") if s != own)
+    assert f"pick {own} above" in sdedit_schedule_note(_checkpoint(), other)
+    assert sdedit_schedule_note(_checkpoint(), own).startswith("SDEdit starts from the x_t shown")

@@ -165,6 +165,15 @@ def sdedit_stream(bundle, image, t=500, seed=0, class_label=None, guidance=2.0, 
         yield frame | ({"x0": x0} if i == 0 else {})
 
 
+def model_schedule(name: str) -> str | None:
+    """The noise schedule checkpoint ``name`` was trained with ("linear", "cosine", ...), None when unrecorded;
+    CheckpointError for an unknown name."""
+    from .pipeline import META_FILE
+
+    meta = resolve_checkpoint("diffusion", name) / META_FILE
+    return json.loads(meta.read_text()).get("schedule") if meta.is_file() else None
+
+
 def checkpoint_note(name: str) -> str:
     """The checkpoint in one plain sentence (what it draws, how reliably), its measured figures in a toggle."""
     from core.engine.notes import percent, plain_note, read_metrics
