@@ -41,7 +41,8 @@ VIEW_SIZE = 224          # streamed frames are enlarged (nearest neighbour) so p
 WORLDS = ("digits", "faces", "shapes")
 FORWARD_MAX_SIDE = 64
 EVERY_STEP_UP_TO = 100   # stream every step of runs up to this many steps ...
-MAX_FPS = 30             # ... and at most this many frames per second of longer ones
+MAX_FPS = 12             # ... and at most this many frames per second of longer ones (three images each: 30
+#                          a second kept a loaded browser from taking a click on Stop for 30 s)
 
 
 # ---------------------------------------------------------------- helpers (plain functions)

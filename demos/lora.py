@@ -15,7 +15,6 @@ from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           session_of, warn_and_keep)
-from demos.lora_training import BASE, tab_pipeline
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -43,7 +42,7 @@ METHOD = "lora"
 
 def warm_up(ctx: AppContext) -> None:
     """Load the base pipeline before the first visitor asks (``python app.py`` does, in the background)."""
-    tab_pipeline(ctx, BASE)
+    training.tab_pipeline(ctx, training.BASE)
 
 
 def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
@@ -71,7 +70,8 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     if fuse not in (True, False):
         raise ValueError(f"fuse must be true or false, got {fuse!r}")
     started = time.perf_counter()
-    base, personal = generate_pair(tab_pipeline(ctx, meta["base"]), meta["base"], adapters, prompt, seed, fuse=fuse)
+    pipe = training.tab_pipeline(ctx, meta["base"])
+    base, personal = generate_pair(pipe, meta["base"], adapters, prompt, seed, fuse=fuse)
     seconds = time.perf_counter() - started
     how = (f"LoRA scale {scale:g}" if meta["method"] == "lora" else "textual inversion: the new token "
            f"`{meta['token']}` (the base reads '{meta['class_word']}' there)")
@@ -88,7 +88,7 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     elif meta["method"] != "lora" and (scale != 1 or fuse):
         line += (" · the LoRA scale and fuse do not apply to a textual-inversion adapter (a new word, used whole): "
                  "the image is the same at any scale")
-    cut = tokens_beyond_limit(tab_pipeline(ctx, meta["base"]).tokenizer, prompt)
+    cut = tokens_beyond_limit(training.tab_pipeline(ctx, meta["base"]).tokenizer, prompt)
     if cut:
         line += f" · **the prompt was truncated**: {cut} token(s) beyond the encoder's limit were ignored"
     return to_pil(base, 256), to_pil(personal, 256), f"{line}; seed {seed}; both images in {seconds:.1f} s"
@@ -120,7 +120,8 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 prior = gr.Checkbox(False, label="prior preservation")
                 seed_t = Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED, min_width=80)
-                model = Dropdown(models, value=BASE if BASE in models else (models[0] if models else None),
+                first = training.BASE if training.BASE in models else (models[0] if models else None)
+                model = Dropdown(models, value=first,
                                  label="base model", min_width=180, scale=2,  # its name clear of the arrow
                                  allow_custom_value=True)  # a model trained since the app started (checked on use)
             text_lora = gr.Checkbox(False, label="LoRA: also train the text encoder (a LoRA on its attention)")
@@ -171,8 +172,8 @@ def build(ctx: AppContext) -> None:
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
-                   prior_preservation: bool = False, seed: int = 0, use_example: bool = True, model: str = BASE,
-                   admin_token: str | None = None, train_text_encoder: bool = False):
+                   prior_preservation: bool = False, seed: int = 0, use_example: bool = True,
+                   model: str = training.BASE, admin_token: str | None = None, train_text_encoder: bool = False):
         training.WAITING.discard(session_of(request))  # its turn has come
         yield from training.train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
