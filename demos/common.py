@@ -245,6 +245,7 @@ def config_widget(config_cls, name: str, value):
 
 # The app's CSS. ``PIXELS``: small images (28-64 px) shown large with visible pixels; the endpoints still
 # return the exact native-size PNG.
+HELD_OUT_LAST = 9999  # a "held-out image #" box's bound: every world's test split, and MNIST's, holds 10,000
 PIXELS = "genlab-pixels"
 PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
 LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
@@ -453,5 +454,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "GALLERY_FIT", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

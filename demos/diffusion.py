@@ -14,7 +14,7 @@ import time
 import gradio as gr
 
 from core.engine.hosting import gpu_task
-from demos.common import (ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
+from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
                           checkpoint_picker, endpoint, note_or_reason, run_standalone, page_open, seed_control, training_panel,
                           ui_errors, warn_and_keep)
 
@@ -169,8 +169,8 @@ def sampling_wait_line():
 
 
 def stopped_line(line):
-    """The status after Stop: the step the run reached, stopped (a finished run's line stays)."""
-    if not line or " · done" in line:
+    """The status after Stop: the step the run reached, stopped (a finished, stopped or replayed run's line stays)."""
+    if not line or " · done" in line or line.endswith(" · stopped") or line.startswith(("replay", "stopped")):
         return gr.skip()
     return "stopped before it started" if line.startswith("waiting") else f"{line} · stopped"
 
@@ -278,7 +278,7 @@ def build(ctx: AppContext) -> None:
                                     elem_id="diffusion-x0", elem_classes=PIXELS)
                 with gr.Row():
                     world = Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
-                    index = Number(0, label="held-out image #", precision=0, minimum=0, scale=2)
+                    index = Number(0, label="held-out image #", precision=0, minimum=0, maximum=HELD_OUT_LAST, scale=2)
                     pick = gr.Button("Use it", scale=1)
                 schedule_f = Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
                                       elem_id="diffusion-forward-schedule")
@@ -405,6 +405,10 @@ def build(ctx: AppContext) -> None:
                 yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                          guidance_type)
 
+        # a new run: the last one's replay, filmstrip and x_0 leave with it (after a Stop they stayed beside the new
+        # frames); bound first, as the page runs a click's events in the order they were bound
+        go.click(lambda: ([], gr.update(visible=False), None, None), None, [replay, scrub, strip, final],
+                 api_visibility="private", queue=False)
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                            [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",

@@ -12,6 +12,7 @@ import time
 
 import gradio as gr
 
+from core.engine import MAX_SEED
 from demos.common import AppContext, Dropdown, Number, Slider, checkpoint_picker, warn_and_keep
 from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, WORLDS, _bundle, _enlarge, _pil
 
@@ -95,7 +96,7 @@ def wait_line():
 
 def stopped_line(line):
     """The status after Stop (a finished comparison's line stays)."""
-    if not line or line.startswith("done"):
+    if not line or line.startswith(("done", "stopped")):
         return gr.skip()
     return "stopped before it started" if line.startswith("waiting") else f"stopped at {line}"
 
@@ -120,7 +121,7 @@ def build_compare(ctx: AppContext):
                 "time per image and the quality of N samples of each (what the columns measure: below).")
     with gr.Row():
         ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="diffusion-compare-checkpoint")
-        seed_c = Number(0, label="seed", precision=0, minimum=0)
+        seed_c = Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED)
         num = Dropdown([n for n in NUM_CHOICES if n <= 50], value=10, label="N samples per setting")
         guidance_c = Slider(0, MAX_GUIDANCE, value=2.0, step=0.25, label="guidance scale")
         with gr.Column(min_width=160):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, endpoint, page_open,
                           run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
@@ -207,7 +208,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             xy_prompt = gr.Textbox("a large yellow heart to the left of a medium purple square", label="prompt",
                                    scale=3, elem_id="t2i-grid-prompt")
-            xy_seed = Number(0, label="seed", precision=0, minimum=0, scale=1)
+            xy_seed = Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED, scale=1)
             xy_go = gr.Button("Make the grid", variant="primary", scale=1)
         grid = gr.Image(type="pil", format="png", label="grid", interactive=False, elem_id="t2i-grid")
         grid_note = gr.Markdown("Every cell uses the Generate tab's model, steps, guidance w and sampler, but for what "

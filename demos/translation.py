@@ -5,7 +5,10 @@ A view over ``core.translation.service`` and ``core.translation.compare``; it lo
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
+import numpy as np
 
 from core.engine import resolve_checkpoint
 from demos.common import (USER_ERRORS, AppContext, Radio, Number, checkpoint_picker, endpoint, page_open, run_standalone,
@@ -205,8 +208,19 @@ def build(ctx: AppContext) -> None:
 
         endpoint(upload_btn.click, run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p], api_name="pix2pix",
                  concurrency_limit=4, concurrency_id="translate")
-        for trigger in (draw_btn.click, sketch.change):
-            trigger(warn_and_keep(2)(run_p), [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
+        def draw_p(checkpoint, drawing, dropout_noise, seed, blank_clears=False):
+            """The drawing's translation; a canvas with no ink asks for a drawing, or (as it is cleared) empties both
+            views quietly (it warned "no image was given" and kept the erased drawing's translation)."""
+            composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
+            if composite is None or np.ptp(np.asarray(composite)) == 0:
+                if blank_clears:
+                    return None, None
+                raise ValueError("draw something first (or use Upload)")
+            return run_p(checkpoint, drawing, dropout_noise, seed)
+
+        for trigger, blank_clears in ((draw_btn.click, False), (sketch.change, True)):
+            trigger(warn_and_keep(2)(functools.partial(draw_p, blank_clears=blank_clears)),
+                    [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
                     trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate")
 
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):

@@ -15,7 +15,7 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
+from demos.common import (HELD_OUT_LAST, PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE explorer"
@@ -106,7 +106,7 @@ def build(ctx: AppContext) -> None:
                         zero_btn = gr.Button("z = 0")
                         prior_btn = gr.Button("z from the prior")
                     with gr.Row():
-                        test_index = Number(value=0, precision=0, minimum=0, label="held-out image #", scale=2)
+                        test_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #", scale=2)
                         encode_btn = gr.Button("encode it", scale=1)
                     z_seed = seed_control("seed for z", elem_id="vae-z-seed")
             with gr.Row():
@@ -128,8 +128,8 @@ def build(ctx: AppContext) -> None:
         with gr.Tab("Interpolate"):
             with gr.Row():
                 interp_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-interp-ckpt", scale=3)
-                index_a = Number(value=0, precision=0, minimum=0, label="held-out image A #")
-                index_b = Number(value=3, precision=0, minimum=0, label="held-out image B #")
+                index_a = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image A #")
+                index_b = Number(value=3, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image B #")
                 interp_steps = Slider(2, 16, value=10, step=1, label="steps")
             with gr.Row():
                 upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=90)
@@ -190,7 +190,7 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 vq_ckpt = checkpoint_picker("vae", label="VQ-VAE checkpoint", value=pick(COMPARE[2]),
                                             elem_id="vae-vq-ckpt")
-                vq_index = Number(value=0, precision=0, minimum=0, label="held-out image #")
+                vq_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #")
                 vq_btn = gr.Button("Codebook usage and code map")
             with gr.Row():
                 usage_plot = gr.BarPlot(x="rank", y="count", tooltip=["code", "count"], x_title="codes, most used first",

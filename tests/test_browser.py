@@ -67,6 +67,17 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
             page.wait_for_timeout(250)
     assert drawn is not None, "the input as the model saw it never loaded"
     assert (drawn < 200).mean() > 0.002                          # the stroke is there, not a blank canvas
+    # the canvas cleared: both views empty, quietly (it warned "no image was given" and kept the translation);
+    # Translate on the empty canvas asks for a drawing
+    page.evaluate(TAKE_TOASTS)
+    page.locator("#translation-sketch button[aria-label='Clear canvas']").click()
+    page.wait_for_function("() => !document.querySelector('#translation-pix2pix-seen img')", timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == []
+    page.get_by_role("button", name="Translate the drawing").click()
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == ["warning: draw something first (or use Upload)"]
     assert page.errors == []
 
 

@@ -203,6 +203,18 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     steps.press("Enter")
     page.locator("#diffusion-sample-button").click()
     page.get_by_text(re.compile(r"step 10 / 10 .* · done \(ddpm-digits, DDIM, class 0\)")).wait_for(timeout=60_000)
+    page.locator("#diffusion-replay").wait_for(timeout=10_000)
+    steps.fill("1000")   # a new run: the finished one's replay and x_0 leave (after a Stop they stayed)
+    steps.press("Enter")
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text(re.compile(r"step \d+ / 1000")).wait_for(timeout=60_000)
+    assert not page.locator("#diffusion-replay").is_visible()
+    assert page.locator("#diffusion-final img").count() == 0
+    page.locator("#diffusion-stop-button").click()
+    page.locator("#diffusion-stop-button").click()   # a second Stop leaves the line alone
+    page.get_by_text(re.compile(r"step \d+ / 1000 .* · stopped")).wait_for(timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#diffusion-status").inner_text().strip().count("stopped") == 1
     assert page.errors == []
 
 

@@ -231,3 +231,16 @@ def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
     other = next(s for s in ("linear", "cosine") if s != own)
     assert f"pick {own} above" in sdedit_schedule_note(_checkpoint(), other)
     assert sdedit_schedule_note(_checkpoint(), own).startswith("SDEdit starts from the x_t shown")
+
+
+def test_a_second_stop_leaves_the_status_line_alone():
+    """Stop on a line that already says stopped, a replayed step or a finished run changes nothing ("· stopped ·
+    stopped", "stopped at stopped at row 2")."""
+    from demos import diffusion, diffusion_compare
+
+    assert diffusion.stopped_line("step 101 / 1000 · t = 900 · 2.85 s") == "step 101 / 1000 · t = 900 · 2.85 s · stopped"
+    for line in ("step 101 / 1000 · t = 900 · 2.85 s · stopped", "replay: step 1 / 10 · t = 1000 · 0.03 s",
+                 "step 10 / 10 · t = 1 · 0.2 s · done (ddpm-digits, DDIM, class 0)", ""):
+        assert not isinstance(diffusion.stopped_line(line), str), line
+    assert diffusion_compare.stopped_line("row 2 of 6: DDPM 1000 steps") == "stopped at row 2 of 6: DDPM 1000 steps"
+    assert not isinstance(diffusion_compare.stopped_line("stopped at row 2 of 6: DDPM 1000 steps"), str)
