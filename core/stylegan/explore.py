@@ -231,7 +231,7 @@ def parse_seeds(text, limit: int = MAX_GRID_SEEDS, what: str = "seeds") -> list[
         try:
             seeds.append(check_seed(int(p.strip())))
         except ValueError:
-            raise ValueError(f"seed {p.strip()!r} is not an integer in [0, {2**32 - 1}]") from None
+            raise ValueError(f"{what}: seed {p.strip()!r} is not an integer in [0, {2**32 - 1}]") from None
     return seeds
 
 

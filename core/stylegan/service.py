@@ -245,7 +245,7 @@ def project_stream(ctx, checkpoint, image, space, steps):
                   f"{time.perf_counter() - t0:.1f} s")
         yield upscale(to_pil(report.image[0]), PROJECTION_VIEW), target_view, status, report.ws
     yield (upscale(to_pil(report.image[0]), PROJECTION_VIEW), target_view,
-           status + " · done: now mix it with seed B below", report.ws)
+           status + " · done: now mix it with seed B (the button beside Project)", report.ws)
 
 
 def mix_projection(ctx, checkpoint, ws, seed_b, layers_from_b, psi, noise_mode, noise_seed):
