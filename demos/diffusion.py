@@ -405,10 +405,11 @@ def build(ctx: AppContext) -> None:
                 yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                          guidance_type)
 
-        # a new run: the last one's replay, filmstrip and x_0 leave with it (after a Stop they stayed beside the new
-        # frames); bound first, as the page runs a click's events in the order they were bound
-        go.click(lambda: ([], gr.update(visible=False), None, None), None, [replay, scrub, strip, final],
-                 api_visibility="private", queue=False)
+        # a new run or another checkpoint: the last run's replay, filmstrip and x_0 leave (after a Stop they stayed
+        # beside the new frames); bound first, as the page runs a click's events in the order they were bound
+        forget = dict(fn=lambda: ([], gr.update(visible=False), None, None), outputs=[replay, scrub, strip, final],
+                      api_visibility="private", queue=False)
+        go.click(**forget)
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                            [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
@@ -420,8 +421,7 @@ def build(ctx: AppContext) -> None:
             stopped_line, status, status, api_visibility="private", queue=False)  # after the run's last frame
         scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],
                     api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
-        ckpt.change(lambda: ([], gr.update(visible=False)), None, [replay, scrub], api_visibility="private",
-                    queue=False)
+        ckpt.change(**forget)
 
     with gr.Tab("Compare samplers"):
         from demos.diffusion_compare import build_compare

@@ -11,6 +11,12 @@ def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
                            arg=[selector, old_src], timeout=timeout)
 
 
+def pick_option(page, dropdown: str, name: str) -> None:
+    """Open the dropdown at CSS selector ``dropdown`` (its block) and click its option ``name``."""
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+
+
 def open_sketch_canvas(page, open_tabs, sketch: str, other_tab: str):
     """Open the Sketchpad ``sketch`` (click the tab names in ``open_tabs``, the last being its "Draw") and return its
     canvas once it has a size.

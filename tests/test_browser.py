@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.browser import SOME_TOAST, TAKE_TOASTS, draw_stroke, open_sketch_canvas, wait_for_new_src
+from tests.browser import SOME_TOAST, TAKE_TOASTS, draw_stroke, open_sketch_canvas, pick_option, wait_for_new_src
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -214,8 +214,7 @@ def test_the_guidance_slider_follows_the_picked_model(page):
     first = page.locator("#t2i-model input").input_value()
     assert card_guidance(first) != card_guidance("t2i-clip-shapes"), "the test needs two models measured at two w"
     for name in ("t2i-clip-shapes", first):
-        page.locator("#t2i-model input").click()
-        page.get_by_role("option", name=name, exact=True).click()
+        pick_option(page, "#t2i-model", name)
         page.locator("#t2i-model-note").get_by_text(name).first.wait_for(timeout=10_000)
         page.wait_for_function(f"() => document.querySelector('#t2i-guidance input[type=number]').value == "
                                f"'{card_guidance(name):g}'", timeout=10_000)
@@ -264,8 +263,7 @@ def test_a_gan_class_typed_that_is_no_class_warns_once(page):
     image = page.locator("#gans-image img")
     image.wait_for(timeout=30_000)
     before = image.get_attribute("src")
-    page.locator("#gans-checkpoint input").click()
-    page.get_by_role("option", name="cgan-digits", exact=True).click()
+    pick_option(page, "#gans-checkpoint", "cgan-digits")
     wait_for_new_src(page, "#gans-image img", before, timeout=10_000)
     page.wait_for_timeout(1000)
     before = image.get_attribute("src")
@@ -290,11 +288,9 @@ def test_gan_class_control_follows_the_checkpoint(page):
     image = page.locator("#gans-image img")
     image.wait_for(timeout=30_000)
     before = image.get_attribute("src")
-    page.locator("#gans-class input").click()
-    page.get_by_role("option", name="7", exact=True).click()
+    pick_option(page, "#gans-class", "7")
     wait_for_new_src(page, "#gans-image img", before, timeout=10_000)
-    page.locator("#gans-checkpoint input").click()
-    page.get_by_role("option", name="dcgan-digits", exact=True).click()
+    pick_option(page, "#gans-checkpoint", "dcgan-digits")
     page.get_by_text("this checkpoint is unconditional").wait_for(timeout=10_000)
     assert page.locator("#gans-class input").is_disabled()
     assert page.errors == []
