@@ -263,6 +263,12 @@ def build(ctx: AppContext) -> None:
 
     gr.on([adapter.change, *page_open()],
           adapter_info, adapter, note, api_visibility="private", queue=False)
+
+    def picked(name):
+        """Another adapter: the last images (and their line, naming the old one) leave the screen."""
+        return None, None, f"{name}: press *Generate* to compare it with its base model" if name else ""
+
+    adapter.change(picked, adapter, [before, after, line], api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     # a refused share, delete or download: one warning toast; the picker and the status line stay on screen (an

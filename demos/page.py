@@ -32,6 +32,12 @@ footer {{display: none !important}}
 .genlab-examples > button {{flex: 0 1 auto !important; width: auto !important; max-width: 100%; white-space: normal !important;
                            height: auto !important; text-align: left}}
 .genlab-setting-check {{min-width: 180px !important}}  /* a setting's checkbox keeps its label beside number boxes */
+/* a narrow slider (the VAE's 16, four to a row beside an image) keeps its max label in its box: Gradio's range
+   input is at least 112 px wide and pushed the label out */
+.slider_input_container input[type=range] {{min-width: 0 !important; flex: 1 1 auto}}
+/* an upload box given a height keeps its icon and "Click to Upload" inside it (Gradio's text block is 240 px high and
+   was centred in a 90-120 px box, cut at both ends) */
+button.upload-container[style*="height"] > [data-testid="upload-text"] {{min-height: 0 !important}}
 .genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */
@@ -61,7 +67,8 @@ footer {{display: none !important}}
 body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: auto !important; width: auto !important;
     min-height: {LARGE_PX}px !important; max-width: 100% !important; object-fit: contain !important}}
 body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
-body.{LARGE} .row:has(.image-container) > .column {{min-width: {LARGE_PX + 10}px !important}}
+body.{LARGE} .row:has(.image-container) > .column,
+body.{LARGE} .row:has(.image-container) > .block:has(> .image-container) {{min-width: {LARGE_PX + 10}px !important}}
 /* the wrapped StyleGAN mix keeps seed B's column in reach: its preset radio goes under the image */
 body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wraps the radio in a .form */
 """

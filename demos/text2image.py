@@ -65,7 +65,8 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
             yield (previews, f"step {frame['index'] + 1} / {frame['num_steps']} (preview: the decoded predicted "
                    "clean latent z0-hat)", gr.skip(), gr.skip(), gr.skip(), gr.skip())
     r = frame["result"]
-    status = f"{request.steps} {request.sampler} steps, w = {request.guidance:g}, seed {request.seed}: {r.info['elapsed']:.2f} s"
+    status = (f"{str(model).strip()}, {request.steps} {request.sampler} steps, w = {request.guidance:g}, "  # the model:
+              f"seed {request.seed}: {r.info['elapsed']:.2f} s")  # another may be picked while this one draws
     for what, cut in (("prompt", r.truncated), ("negative prompt", r.info["negative_truncated"])):
         if cut:
             status += (f" · **the {what} was truncated**: {cut} token(s) beyond the encoder's limit of "
@@ -229,9 +230,10 @@ def build(ctx: AppContext) -> None:
             None, js=SHOW_GRID, api_visibility="private", queue=False)  # the grid forms under the fold of a projector
 
     training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"],
-                   advanced=["widths", "caption_dropout", "holdout"],
+                   advanced=["widths", "caption_dropout", "holdout", "eval_prompts", "eval_one_object"],
+                   # a lesson's run measures 40 prompts (~10 s), not the card's 600 (420 took 95 s after a 3-step run)
                    defaults={"steps": 200, "batch_size": 16, "widths": "32,64", "sample_every": 100, "num_samples": 8,
-                             "eval_prompts": 20, "sample_steps": 10})
+                             "eval_prompts": 20, "eval_one_object": 20, "sample_steps": 10})
 
 
 if __name__ == "__main__":

@@ -154,11 +154,22 @@ def compare_view(ctx: AppContext, start: int = 0):
 def build(ctx: AppContext) -> None:
     from core.translation.service import DIRECTIONS
 
+    def direction_for(checkpoint, direction):
+        """``direction`` where the checkpoint translates it, else AtoB (a one-generator model picked while B -> A was
+        set: its first example failed in red over every output); any direction for a name that loads nothing."""
+        try:
+            directions = _bundle(ctx, checkpoint).directions
+        except Exception:
+            return direction
+        return direction if direction in directions else "AtoB"
+
     def first_example(run, outputs: int, with_direction: bool = False):
         """Translate the checkpoint's first held-out example; blank outputs for a model without examples, and the
         outputs as they were for a name that is no checkpoint (the note under the picker says why)."""
 
         def show(ckpt, *args):
+            if with_direction:
+                args = (direction_for(ckpt, args[0]),)
             direction = args[0] if with_direction else "AtoB"
             try:
                 resolve_checkpoint(METHOD, ckpt)
@@ -241,7 +252,8 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=2):
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown(label="about")
-                direction = Radio(list(DIRECTIONS), value="AtoB", label="direction")
+                direction = Radio(list(DIRECTIONS), value="AtoB", label="direction",
+                                  elem_id="translation-cyclegan-direction")
                 gr.Markdown("Held-out examples: click one")   # a label over the gallery covered its thumbnails
                 gallery_c = gr.Gallery(show_label=False, columns=3, height=220, allow_preview=False,
                                        object_fit="contain", format="png", buttons=[],
@@ -270,8 +282,18 @@ def build(ctx: AppContext) -> None:
         gallery_c.select(warn_and_keep(4)(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                          api_visibility="private", trigger_mode="always_last")
         gr.on([ckpt_c.change, direction.change, *on_open],
-              lambda c, d: (describe(ctx, c), examples(ctx, c, d)), [ckpt_c, direction], [about_c, gallery_c],
-              api_visibility="private")
+              lambda c, d: (describe(ctx, c), examples(ctx, c, direction_for(c, d))), [ckpt_c, direction],
+              [about_c, gallery_c], api_visibility="private")
+
+        def follow_model(checkpoint, d):
+            """The direction offers what the model translates: B -> A only for a CycleGAN (two generators)."""
+            try:
+                directions = _bundle(ctx, checkpoint).directions
+            except Exception:  # a name that loads nothing: the note under the picker says why
+                return gr.update()
+            return gr.update(choices=list(directions), value=direction_for(checkpoint, d))
+
+        gr.on([ckpt_c.change, *on_open], follow_model, [ckpt_c, direction], direction, api_visibility="private")
         gr.on([ckpt_c.change, direction.change, *on_open], first_example(run_c, 4, with_direction=True), [ckpt_c, direction],
               [seen_c, out_c, cycle_c, cycle_line], api_visibility="private")
 

@@ -132,8 +132,8 @@ def build(ctx: AppContext) -> None:
                 index_b = Number(value=3, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image B #")
                 interp_steps = Slider(2, 16, value=10, step=1, label="steps")
             with gr.Row():
-                upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=90)
-                upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath", height=90)
+                upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=120)
+                upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath", height=120)
             interp_btn = gr.Button("Interpolate", variant="primary")
             lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False)
             slerp_img = gr.Image(label="spherical (slerp): along the great circle, keeps |z| typical of the prior",
@@ -166,8 +166,9 @@ def build(ctx: AppContext) -> None:
                     with gr.Row():  # one-line labels: the two images stay level
                         seen_img = gr.Image(label="the model's input", type="pil", format="png",
                                             interactive=False, elem_id="vae-own-seen")
-                        rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False)
-                    latent_json = gr.JSON(label="latent")
+                        rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
+                                           elem_id="vae-own-rec")
+                    latent_json = gr.JSON(label="latent", elem_id="vae-own-latent")
             # the map below, the page's width: a third of it made its axes and legend 5 px on a projector
             own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False,
                                elem_id="vae-own-map")
@@ -356,6 +357,18 @@ def build(ctx: AppContext) -> None:
     # each stroke encodes too (the button may be below the fold); a cleared canvas clears the outputs, quietly
     sketch.change(ui_errors(functools.partial(views.encode_own, ctx, blank_clears=True)), inputs=[own_ckpt, sketch],
                   outputs=own_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    # another checkpoint encodes again what was encoded last (the drawing or the upload): the old model's input,
+    # reconstruction, latent and map stayed under the new name
+    encoded = gr.State("")
+    for trigger, which in ((upload_btn.click, "upload"), (sketch_btn.click, "draw"), (sketch.change, "draw")):
+        trigger((lambda w: lambda: w)(which), outputs=encoded, api_visibility="private", queue=False)
+
+    def encode_again(name, which, drawing, path):
+        src = {"draw": drawing, "upload": path}.get(which)
+        return views.encode_own(ctx, name, src, blank_clears=True)
+
+    own_ckpt.change(warn_and_keep(len(own_outputs))(encode_again), [own_ckpt, encoded, sketch, upload], own_outputs,
+                    api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
     # ---- compare
     @ui_errors

@@ -102,6 +102,29 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
     assert page.errors == []
 
 
+def test_a_one_generator_model_picked_for_b_to_a_translates_a_to_b_with_no_error(page):
+    """CycleGAN's direction offers what the picked model translates: a pix2pix model (one generator) picked while
+    B -> A was set shows its first example A -> B (it failed in red over all four outputs, a traceback in the log),
+    and a CycleGAN offers both directions again."""
+    page.get_by_role("tab", name="pix2pix & CycleGAN").click()
+    page.get_by_role("tab", name="CycleGAN: A <-> B").click()
+    output = page.locator("#translation-cyclegan-output img")
+    output.wait_for(timeout=30_000)
+    direction = page.locator("#translation-cyclegan-direction")
+    direction.get_by_label("BtoA").check()
+    page.locator("#translation-cyclegan-cycle img").wait_for(timeout=30_000)
+    page.evaluate(TAKE_TOASTS)
+    before = output.get_attribute("src")
+    pick_option(page, "#translation-cyclegan-checkpoint", "pix2pix-labels2face")
+    wait_for_new_src(page, "#translation-cyclegan-output img", before, timeout=30_000)
+    page.get_by_text("This model has one generator").wait_for(timeout=30_000)
+    assert direction.get_by_label("AtoB").is_checked() and direction.get_by_label("BtoA").count() == 0
+    assert page.evaluate(TAKE_TOASTS) == [] and page.locator("[role=tabpanel]:visible .error").count() == 0
+    pick_option(page, "#translation-cyclegan-checkpoint", "cyclegan-black2blonde-hair")
+    direction.get_by_label("BtoA").wait_for(timeout=10_000)
+    assert page.errors == []
+
+
 def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     """DDPM's x_0: x_t is there when the page opens; a broken upload is one warning (Gradio fires the picture's
     change twice per value: it warned twice) and x_t stays, the x_0 box showing the x_0 it came from again (it showed
@@ -253,6 +276,12 @@ def test_lora_compares_base_and_personalised(page):
     page.locator(".toast-body").get_by_text("purple-circle-lora is on the shared list").wait_for(timeout=10_000)
     assert page.locator("#lora-adapter input").input_value() == "purple-circle-lora"
     assert page.locator("[role=tabpanel]:visible .error").count() == 0
+    # another adapter picked: the images of the last one (and its line, naming it) leave the screen
+    pick_option(page, "#lora-adapter", "purple-circle-ti")
+    page.get_by_text("purple-circle-ti: press Generate").wait_for(timeout=10_000)
+    assert page.locator("#lora-personalised img").count() == 0 and page.locator("#lora-base img").count() == 0
+    assert page.get_by_text("purple-circle-lora on t2i-clip-shapes").count() == 0
+    pick_option(page, "#lora-adapter", "purple-circle-lora")  # the tab's default again, for the tests after
     assert page.errors == []
 
 

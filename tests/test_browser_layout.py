@@ -3,7 +3,7 @@ clear of pixels and buttons, table headers and captions whole."""
 
 from __future__ import annotations
 
-from tests.browser import draw_stroke, open_sketch_canvas, wait_for_new_src
+from tests.browser import draw_stroke, open_sketch_canvas, pick_option, wait_for_new_src
 
 
 def test_text_to_image_shows_its_image_whole_on_a_projector(page):
@@ -94,6 +94,33 @@ def controls_share_the_screen_with_their_outputs(page):
         span = max(c["y"] + c["height"], o["y"] + o["height"] / 2) - min(c["y"], o["y"] + o["height"] / 2)
         assert span <= 768, (tab, control, output, c, o)
         assert max(c["x"] + c["width"], o["x"] + o["width"]) <= 1024, (output, o)  # nothing off the side
+
+
+# visible controls cut by their own box: a slider's max label pushed out of its block, an upload box's icon and text
+# running out of the box
+CUT_CONTROLS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const box = b.getBoundingClientRect(), name = b.querySelector('[data-testid="block-info"], label')?.innerText;
+    const max = b.querySelector('.max_value'), text = b.querySelector('.upload-container [data-testid="upload-text"]');
+    const cut = (max && max.getBoundingClientRect().right > box.right + 0.5) || (text && (() => {
+        const c = text.parentElement.getBoundingClientRect(), t = [...text.children, text].map(e => e.getBoundingClientRect());
+        return Math.min(...t.map(r => r.top)) < c.top - 0.5 || text.getBoundingClientRect().bottom > c.bottom + 0.5; })());
+    return cut ? [name] : []; })"""
+
+
+def test_narrow_sliders_and_upload_boxes_show_their_labels_whole_at_1024(page):
+    """At 1024x768 the VAE's latent sliders (four to a row beside the image) keep their max label inside their box,
+    and the upload boxes given a height (Interpolate's two, LoRA's images) show their icon and "Click to Upload"
+    whole (the slider's range kept 112 px and pushed "6" out; a 240 px text block was centred in a 90 px box)."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        for tab, sub in (("VAE explorer", "Traverse & sample"), ("VAE explorer", "Interpolate"), ("LoRA", None)):
+            page.get_by_role("tab", name=tab).first.click()
+            if sub:
+                page.get_by_role("tab", name=sub).first.click()
+            page.wait_for_timeout(500)
+            assert page.evaluate(CUT_CONTROLS) == [], (tab, sub)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 LABEL_UNDER_BUTTONS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -196,6 +223,15 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         assert page.get_by_text("draw something on the sketchpad first").count() == 0
         draw_stroke(page, canvas, (0.3, 0.3), (0.7, 0.6))
         seen.wait_for(timeout=40_000)
+        # another checkpoint encodes the drawing again (the old model's reconstruction and latent stayed under it)
+        page.locator("#vae-own-rec img").wait_for(timeout=40_000)
+        page.wait_for_timeout(500)
+        before = page.locator("#vae-own-rec img").get_attribute("src")
+        pick_option(page, "#vae-own-ckpt", "vae16-digits")
+        wait_for_new_src(page, "#vae-own-rec img", before, timeout=40_000)
+        page.wait_for_function("() => (document.querySelector('#vae-own-latent').innerText.match(/-?\\d+\\.\\d+/g) "
+                               "|| []).length >= 12", timeout=20_000)  # the 16-D model's latent (the 2-D one: 2)
+        pick_option(page, "#vae-own-ckpt", "vae2d-digits")
         # "Encode the upload" with no file: a warning, the outputs kept (an error badged three and kept the map's cross)
         page.get_by_role("tab", name="Upload", exact=True).first.click()
         page.get_by_role("button", name="Encode the upload").click()

@@ -28,7 +28,8 @@ def test_endpoint_has_named_parameters_and_runs_with_its_defaults(app_client):
     assert len(images) == 1
     picture = np.asarray(Image.open(images[0]["image"]))
     assert picture.shape == (384, 384, 3) and picture.std() > 5
-    assert "25 ddim steps" in status and "red" in readout
+    # the status names the model that drew (another may be picked on the page while it draws)
+    assert status.startswith("t2i-minilm-shapes, 25 ddim steps") and "red" in readout
     sheet = np.asarray(Image.open(attention))           # one map per word of "a large red circle", labelled below
     assert sheet.shape == (176, 4 * 156 - 6, 3)
     assert "&lt;start&gt; · a · large · red · circle · &lt;end&gt;" in story   # escaped: shown as text
@@ -130,3 +131,12 @@ def test_picking_a_model_sets_the_guidance_its_card_was_measured_with(tmp_path, 
     for bad in ("missing", "../etc", ""):
         note, w = model_view(bad)
         assert "checkpoint" in note and w == {"__type__": "update"}, (bad, note)
+
+
+def test_a_lesson_run_measures_forty_prompts_not_the_cards_six_hundred(app_client):
+    """The tab's training (and ``/train_text2image``) measures 20 + 20 prompts by default (the card's 200 + 400 took
+    95 s after a 3-step run), and both counts are settings its status line can point at."""
+    api = app_client.view_api(return_format="dict", print_info=False)
+    defaults = {p["parameter_name"]: p["parameter_default"]
+                for p in api["named_endpoints"]["/train_text2image"]["parameters"]}
+    assert defaults["eval_prompts"] == 20 and defaults["eval_one_object"] == 20

@@ -19,8 +19,10 @@ def number(value: float, digits: int = 3) -> str:
 
 
 GRID = (225, 225, 225)
+# Tableau's ten, then black and maroon (an eleventh in indigo was hard to tell from the first's blue: the GANs' 11
+# variants share one chart)
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (64, 64, 160), (128, 0, 64)]
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 0), (128, 0, 64)]
 
 
 def message_image(text: str, width: int = 900) -> Image.Image:
@@ -131,7 +133,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
     for y in nice_ticks(y0, y1):
         draw.line((left, y_of(y), left + plot_w, y_of(y)), fill=GRID)
         draw.text((left - 6, y_of(y)), number(y), fill="black", font=face, anchor="rm")
-    for x in nice_ticks(x0, x1):
+    for x in nice_ticks(x0, x1, most=max(3, min(6, int(plot_w // 45)))):  # labels apart in a small panel
         draw.line((x_of(x), top, x_of(x), top + plot_h), fill=GRID)
         draw.text((x_of(x), top + plot_h + 12), number(x), fill="black", font=face, anchor="mm")
     draw.text((left + plot_w / 2, top + plot_h + 30), x_title, fill="black", font=face, anchor="mm")

@@ -270,7 +270,7 @@ def curves_chart(curve: str = "D loss", smooth: int = 10, world: str = "digits")
     series = {name: list(zip(rows["step"], rows["value"])) for name, rows in frame.groupby("variant", sort=False)}
     title = f"{curve} of every {world} variant (running mean over {smooth} logged points)"
     if unlike_scales(series):
-        return small_multiples(series, title + ", each on its own scale")
+        return small_multiples(series, title + ", each on its own scale; x: training step")
     return line_chart(series, title)
 
 

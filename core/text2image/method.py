@@ -206,7 +206,8 @@ class Text2ImageMethod(CaptionedData, Method):
             return "measuring the held-out denoising loss for the card"
         return (f"measuring the model for its card: the held-out denoising loss, then {n} prompts drawn "
                 f"({c.sample_steps} DDIM steps each, w = {c.sample_guidance:g}) and read back by the shapes classifier "
-                f"(eval_prompts sets how many; 0 skips them): minutes on a CPU")
+                f"(eval_prompts and eval_one_object set how many; eval_prompts 0 skips them)"
+                + (": minutes on a CPU" if n > 100 else ""))
 
     def evaluate(self, module) -> dict:
         """Held-out denoising loss; prompt faithfulness read by the world classifier (``evaluate.py``)."""
