@@ -14,7 +14,7 @@ from typing import Callable
 import gradio as gr
 
 from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_checkpoints
-from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio, Slider,  # noqa: F401
+from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio, Setting, Slider,  # noqa: F401
                             check_number, control_name, name_controls_by_api,
                             one_line_file_errors)
 from demos.page import (APP_JS, CSS, EXACT, GALLERY_FIT, ONE_BUTTON, PIXELS, PIXELS_LARGE,  # noqa: F401
@@ -239,8 +239,8 @@ def config_widget(config_cls, name: str, value):
         # a setting typed out of range is refused with its range, not moved to a bound (a learning rate of -0.001
         # made 0 trains nothing); the arrow keys step by the default's own order of magnitude (0.001: 0.0001)
         step = 1 if isinstance(value, int) or not value else 10 ** (math.floor(math.log10(abs(value))) - 1)
-        return Number(value=value, label=label, info=info, minimum=low, maximum=high, step=step,
-                      precision=0 if isinstance(value, int) else None, elem_classes=EXACT)
+        return Setting(value=value, label=label, info=info, minimum=low, maximum=high, step=step,
+                       precision=0 if isinstance(value, int) else None, elem_classes=EXACT)
     if isinstance(value, (tuple, list)):  # as the CLI takes it: "32, 64, 64", not a Python tuple
         value = ", ".join(map(str, value))
     return gr.Textbox(value=str(value), label=label, info=info)

@@ -129,6 +129,24 @@ class Number(gr.Number):
                                                integer=self.precision == 0))
 
 
+class Setting(Number):
+    """A training setting's number box: checked like :class:`Number`, but when the run starts, by the training panel
+    (:meth:`checked`), not as the value arrives: a value it refuses is then a warning on the page, as the panel's
+    other refusals (a run name, a batch too large), where a refusal here was a red "Error" toast."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own Number component
+        return "number"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        return payload
+
+    def checked(self, payload):
+        """``payload`` as :class:`Number` takes it (a whole number for ``precision=0``), or its one ``gr.Error`` line."""
+        return Number.preprocess(self, payload)
+
+
 class CheckboxGroup(gr.CheckboxGroup):
     """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
     comma-separated list, an unknown choice is named (Gradio's own message lists every choice, and null or a string

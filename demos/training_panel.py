@@ -215,7 +215,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones). ``shown_when``: {field: (other field, value)}: the field's widget
     shows only while the other one holds that value (a setting the chosen model does not read stays out of sight)."""
-    from demos.common import GALLERY_FIT, USER_ERRORS, config_widget, page_open, session_of, ui_errors
+    from demos.common import GALLERY_FIT, USER_ERRORS, Setting, config_widget, page_open, session_of, ui_errors
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
@@ -229,12 +229,6 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             gr.Markdown("This is a public server: training needs the admin token its owner set.")
         gr.Markdown(f"Same config as the CLI: `python -m core.train {method} --help`. "
                     "Training runs one at a time on this server; a run with the same name resumes.")
-        with gr.Row():  # each page opens on a name of its own (fresh_run_name)
-            run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
-            token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
-            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
-            pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
-            stop = gr.Button("Cancel", variant="stop", scale=1)
         with gr.Row():
             widgets = [dataset_widget(cls.config_class, base[f]) if f == "dataset"
                        else config_widget(cls.config_class, f, base[f]) for f in fields if f not in advanced]
@@ -242,12 +236,20 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             with gr.Accordion("Advanced (the defaults work; the same flags as the CLI)", open=False):
                 with gr.Row():
                     widgets += [config_widget(cls.config_class, f, base[f]) for f in advanced]
+        # the buttons under the settings they use, the status and the charts right under the buttons: a run's
+        # progress shows where Train was pressed (under the settings it came 500 px below, off a projector's screen)
+        with gr.Row():  # each page opens on a name of its own (fresh_run_name)
+            run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
+            token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
+            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
+            pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
+            stop = gr.Button("Cancel", variant="stop", scale=1)
         for field_name, (other, value) in (shown_when or {}).items():
             shown, chooser = widgets[fields.index(field_name)], widgets[fields.index(other)]
             shown.visible = base[other] == value
             chooser.change(lambda v, value=value: gr.update(visible=v == value), chooser, shown, queue=False,
                            api_visibility="private", show_progress="hidden")
-        status = gr.Markdown(label="status")
+        status = gr.Markdown(label="status", elem_id=f"train-{cls.name}-status")
         with gr.Row():
             plot = gr.LinePlot(x="step", y="value", color="loss", label="losses")  # no height: Gradio 6 fits a sized chart
             # to the height without its legend and cuts the legend off
@@ -259,7 +261,13 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                                    "left to right",
                              type="pil", format="png", interactive=False, elem_id=f"train-{cls.name}-over-time")
 
+    def settings_of(values: tuple) -> tuple:
+        """The values with each setting's number as its box takes it (:class:`demos.controls.Setting`: one
+        ``gr.Error`` line naming the box for a refused one)."""
+        return tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values)) + values[len(fields):]
+
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
+        values = settings_of(values)
         session = session_of(request)
         cancel, paused = _cancel_flag(session, method), _flag("pause", session, method)
         running, waiting = _flag("running", session, method), _flag("waiting", session, method)
@@ -297,9 +305,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             refuse("your run is paused: press Resume to go on, or Cancel to save it"
                    if _flag("pause", session, method).is_set() else "your run is training: Pause or Cancel it first")
         try:
+            values = settings_of(values)
             check_tab_budget(ctx.device, cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))}))
             resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
-        except USER_ERRORS as exc:
+        except (*USER_ERRORS, gr.Error) as exc:
             refuse(str(exc))
         _cancel_flag(session, method).clear()
         _flag("waiting", session, method).set()
