@@ -46,6 +46,22 @@ def _load(ctx: AppContext, name: str):
     return ctx.cache.get(cache_key(METHOD, str(name).strip()), lambda: load_model(name, ctx.device))
 
 
+def served_text_encoder(settings: dict) -> None:
+    """A training started on the server reads its text encoder from the server's checkpoints only: "minilm", or a
+    CLIP folder under checkpoints/ (the CLI takes any folder; through the app a path named the server's folders:
+    "/etc is not a CLIP checkpoint"). ``ValueError`` otherwise."""
+    from core.engine.checkpoint import checkpoint_root, project_root
+    from core.text2image.text_encoders import project_path
+
+    value = str(settings.get("text_encoder", "")).strip()
+    if value == "minilm":
+        return
+    path = project_path(value).resolve()
+    if not any(path.is_relative_to(root) for root in (checkpoint_root(), (project_root() / "checkpoints").resolve())):
+        raise ValueError(f"text_encoder: 'minilm' or a CLIP checkpoint folder under checkpoints/ (such as "
+                         f"checkpoints/text2image/clip-shapes), not {value[:80]!r}")
+
+
 def model_choices():
     from core.text2image.service import list_models
 
@@ -229,7 +245,7 @@ def build(ctx: AppContext) -> None:
                     api_visibility="private", concurrency_limit=1, concurrency_id="t2i_grid").then(
             None, js=SHOW_GRID, api_visibility="private", queue=False)  # the grid forms under the fold of a projector
 
-    training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"],
+    training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"], check=served_text_encoder,
                    advanced=["widths", "caption_dropout", "holdout", "eval_prompts", "eval_one_object"],
                    # a lesson's run measures 40 prompts (~10 s), not the card's 600 (420 took 95 s after a 3-step run)
                    defaults={"steps": 200, "batch_size": 16, "widths": "32,64", "sample_every": 100, "num_samples": 8,

@@ -211,10 +211,13 @@ def dataset_widget(config_cls, value):
 
 
 def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = None, pickers=(),
-                   advanced: list[str] = (), shown_when: dict[str, tuple[str, str]] | None = None) -> None:
+                   advanced: list[str] = (), shown_when: dict[str, tuple[str, str]] | None = None,
+                   check=None) -> None:
     """Build the Train accordion for ``method`` with widgets for the named config ``fields`` (and, in a closed
     "Advanced" accordion, the ``advanced`` ones). ``shown_when``: {field: (other field, value)}: the field's widget
-    shows only while the other one holds that value (a setting the chosen model does not read stays out of sight)."""
+    shows only while the other one holds that value (a setting the chosen model does not read stays out of sight).
+    ``check``: a function of the settings {field: value} that raises ``ValueError`` for one the app refuses where
+    the CLI takes it (a path outside the server's checkpoints)."""
     from demos.common import GALLERY_FIT, USER_ERRORS, Setting, config_widget, page_open, session_of, ui_errors
 
     cls = get_method_class(method)
@@ -263,8 +266,11 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def settings_of(values: tuple) -> tuple:
         """The values with each setting's number as its box takes it (:class:`demos.controls.Setting`: one
-        ``gr.Error`` line naming the box for a refused one)."""
-        return tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values)) + values[len(fields):]
+        ``gr.Error`` line naming the box for a refused one), passed by ``check``."""
+        values = tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values)) + values[len(fields):]
+        if check is not None:
+            check(dict(zip(fields, values)))
+        return values
 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
         values = settings_of(values)

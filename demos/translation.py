@@ -11,8 +11,8 @@ import gradio as gr
 import numpy as np
 
 from core.engine import resolve_checkpoint
-from demos.common import (USER_ERRORS, AppContext, Radio, Number, checkpoint_picker, endpoint, page_open, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (GALLERY_FIT, USER_ERRORS, AppContext, Number, Radio, checkpoint_picker, endpoint, page_open,
+                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "pix2pix & CycleGAN"
 TRY = """
@@ -194,9 +194,9 @@ def build(ctx: AppContext) -> None:
                 with gr.Tabs():
                     with gr.Tab("Examples"):
                         # a picker, not an output: no buttons over the thumbnails' corners
-                        gallery_p = gr.Gallery(show_label=False, columns=3, height=260, allow_preview=False,
+                        gallery_p = gr.Gallery(show_label=False, columns=3, height="auto", allow_preview=False,
                                                object_fit="contain", format="png", buttons=[],
-                                               elem_id="translation-pix2pix-examples")
+                                               elem_id="translation-pix2pix-examples", elem_classes=GALLERY_FIT)
                     with gr.Tab("Draw"):
                         sketch = gr.Sketchpad(label="draw", type="pil", image_mode="RGBA", canvas_size=(256, 256),
                                               elem_id="translation-sketch")
@@ -255,9 +255,9 @@ def build(ctx: AppContext) -> None:
                 direction = Radio(list(DIRECTIONS), value="AtoB", label="direction",
                                   elem_id="translation-cyclegan-direction")
                 gr.Markdown("Held-out examples: click one")   # a label over the gallery covered its thumbnails
-                gallery_c = gr.Gallery(show_label=False, columns=3, height=220, allow_preview=False,
+                gallery_c = gr.Gallery(show_label=False, columns=3, height="auto", allow_preview=False,
                                        object_fit="contain", format="png", buttons=[],
-                                       elem_id="translation-cyclegan-examples")
+                                       elem_id="translation-cyclegan-examples", elem_classes=GALLERY_FIT)
                 upload_c = gr.File(label="or an image (any size or mode)", file_types=["image"], type="filepath",
                                    elem_id="translation-cyclegan-upload")
                 run_c_btn = gr.Button("Translate the upload", variant="primary")

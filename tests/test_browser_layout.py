@@ -97,11 +97,14 @@ def controls_share_the_screen_with_their_outputs(page):
 
 
 # visible controls cut by their own box: a slider's max label pushed out of its block, an upload box's icon and text
-# running out of the box
+# running out of the box, a gallery showing part of its images (the rest scrolled inside it)
 CUT_CONTROLS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
-    const box = b.getBoundingClientRect(), name = b.querySelector('[data-testid="block-info"], label')?.innerText;
+    const box = b.getBoundingClientRect(), name = b.querySelector('[data-testid="block-info"], label')?.innerText
+                                                  || b.id;
     const max = b.querySelector('.max_value'), text = b.querySelector('.upload-container [data-testid="upload-text"]');
-    const cut = (max && max.getBoundingClientRect().right > box.right + 0.5) || (text && (() => {
+    const grid = b.querySelector('.grid-wrap');
+    const cut = (max && max.getBoundingClientRect().right > box.right + 0.5)
+        || (grid && grid.scrollHeight > grid.clientHeight + 1) || (text && (() => {
         const c = text.parentElement.getBoundingClientRect(), t = [...text.children, text].map(e => e.getBoundingClientRect());
         return Math.min(...t.map(r => r.top)) < c.top - 0.5 || text.getBoundingClientRect().bottom > c.bottom + 0.5; })());
     return cut ? [name] : []; })"""
@@ -109,14 +112,19 @@ CUT_CONTROLS = """() => [...document.querySelectorAll('.block')].filter(b => b.o
 
 def test_narrow_sliders_and_upload_boxes_show_their_labels_whole_at_1024(page):
     """At 1024x768 the VAE's latent sliders (four to a row beside the image) keep their max label inside their box,
-    and the upload boxes given a height (Interpolate's two, LoRA's images) show their icon and "Click to Upload"
-    whole (the slider's range kept 112 px and pushed "6" out; a 240 px text block was centred in a 90 px box)."""
+    the upload boxes given a height (Interpolate's two, LoRA's images) show their icon and "Click to Upload" whole
+    (the slider's range kept 112 px and pushed "6" out; a 240 px text block was centred in a 90 px box), and the
+    translation tabs' example galleries show all six examples (their second row was cut)."""
     page.set_viewport_size({"width": 1024, "height": 768})
     try:
-        for tab, sub in (("VAE explorer", "Traverse & sample"), ("VAE explorer", "Interpolate"), ("LoRA", None)):
+        for tab, sub in (("VAE explorer", "Traverse & sample"), ("VAE explorer", "Interpolate"), ("LoRA", None),
+                         ("pix2pix & CycleGAN", "pix2pix: draw or upload"), ("pix2pix & CycleGAN", "CycleGAN: A <-> B")):
             page.get_by_role("tab", name=tab).first.click()
             if sub:
                 page.get_by_role("tab", name=sub).first.click()
+            if tab.startswith("pix2pix"):
+                gallery = "#translation-pix2pix-examples" if sub.startswith("pix2pix") else "#translation-cyclegan-examples"
+                page.locator(f"{gallery} img").nth(5).wait_for(state="attached", timeout=30_000)
             page.wait_for_timeout(500)
             assert page.evaluate(CUT_CONTROLS) == [], (tab, sub)
     finally:

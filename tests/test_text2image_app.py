@@ -140,3 +140,13 @@ def test_a_lesson_run_measures_forty_prompts_not_the_cards_six_hundred(app_clien
     defaults = {p["parameter_name"]: p["parameter_default"]
                 for p in api["named_endpoints"]["/train_text2image"]["parameters"]}
     assert defaults["eval_prompts"] == 20 and defaults["eval_one_object"] == 20
+
+
+def test_a_training_through_the_app_reads_its_text_encoder_from_the_checkpoints_only(app_client):
+    """``/train_text2image`` refuses a text encoder outside the server's checkpoints in one line, without reading the
+    folder (its "is not a CLIP checkpoint" told whether a server path existed); nothing starts."""
+    from gradio_client.exceptions import AppError
+
+    for path in ("/etc", "../../etc", "checkpoints/../../etc"):
+        with pytest.raises(AppError, match="'minilm' or a CLIP checkpoint folder under checkpoints/"):
+            app_client.predict(run_name="nc-probe", text_encoder=path, steps=1, api_name="/train_text2image")

@@ -258,7 +258,8 @@ def delete_adapter(name: str, session: str) -> None:
     """Delete one of the visitor's own adapters (shared ones are not deleted from the app)."""
     folder = adapter_folder(name, session)
     if session_root(session) not in folder.parents:
-        raise ValueError(f"{name} is on the shared list; it is removed on the server, not from the app")
+        raise ValueError(f"{name} is on the shared list and stays: the app deletes only your own adapters (a shared "
+                         "one is removed by whoever runs the server, from checkpoints/lora/)")
     shutil.rmtree(folder)
 
 

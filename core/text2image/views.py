@@ -111,7 +111,8 @@ def classifier_readout(images: torch.Tensor, prompt: str) -> str:
         return "No shapes classifier installed (checkpoints/classifier/shapes): no reading."
     pred = predict(images.float().cpu(), classifier=load_classifier("shapes", None, "cpu"))
     asked = asked_attributes(prompt)
-    lines = [f"**What the shapes classifier sees** (asked: {', '.join(asked['colours'] + asked['shapes']) or 'no shape or colour word'})"]
+    lines = [f"**What the shapes classifier sees** (asked: {', '.join(asked['colours'] + asked['shapes']) or 'no shape or colour word'}; "
+             "its count, shapes and colours are separate outputs, which can disagree: 1 object, two shapes)"]
     for i, p in enumerate(pred):
         shapes = [SHAPES[k] for k in range(8) if p[k] == 1]
         colours = [COLOUR_NAMES[k] for k in range(8) if p[8 + k] == 1]
