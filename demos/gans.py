@@ -14,7 +14,7 @@ from core.gans.service import (CURVES, MEASUREMENT_HEADERS, METHOD, RANDOM_CLASS
                                checkpoint_note, class_grid, compare_grid, curves_chart, generate_image,
                                interpolation_strip, measurements, num_classes, why_it_matters,
                                world_of)
-from demos.common import (PIXELS, PIXELS_LARGE, AppContext, Dropdown, Radio, Slider, checkpoint_picker, endpoint,
+from demos.common import (PIXELS, PIXELS_LARGE, STRIP, AppContext, Dropdown, Radio, Slider, checkpoint_picker, endpoint,
                           page_open, run_standalone, seed_control, training_panel, warn_and_keep, word_fit_widths)
 
 TITLE = "GANs"
@@ -74,7 +74,7 @@ def build(ctx: AppContext) -> None:
                              elem_classes=[PIXELS, PIXELS_LARGE], interactive=False)
     seed_b = seed_control("Seed B (interpolation)", value=2, elem_id="gans-seed-b")
     strip = gr.Image(label="from seed A to seed B along the sphere in z (slerp)", format="png", type="pil",
-                     interactive=False, elem_id="gans-interpolation")
+                     interactive=False, elem_id="gans-interpolation", elem_classes=STRIP)
 
     common = [picker, seed, label, truncation]
     strip_inputs = [picker, seed, seed_b, label, truncation]

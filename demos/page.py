@@ -14,6 +14,7 @@ import gradio as gr
 PIXELS = "genlab-pixels"
 PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384 px high (issue #18's projector size)
 LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
+STRIP = "genlab-strip"  # an image output as wide as the page and a few frames high: "large images" leaves its height
 ONE_BUTTON = "genlab-one-button"  # a narrow image output with buttons=["fullscreen"]: its label gets the bar's width
 GALLERY_FIT, GALLERY_CELL_PX = "genlab-gallery-fit", 384  # a Gallery whose box fits its images, each at most 384 px
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
@@ -66,6 +67,8 @@ button.upload-container[style*="height"] > [data-testid="upload-text"] {{min-hei
    taller keeps its size; CSS 2.1 sec. 10.4 keeps the aspect ratio); side-by-side images wrap */
 body.{LARGE} {_IMAGE} img, body.{LARGE} .{PIXELS} img {{height: auto !important; width: auto !important;
     min-height: {LARGE_PX}px !important; max-width: 100% !important; object-fit: contain !important}}
+/* (a strip of frames across the page is as large as the width allows: 390 px high, it sat in an empty box) */
+body.{LARGE} .{STRIP} img {{min-height: 0 !important}}
 body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
 body.{LARGE} .row:has(.image-container) > .column,
 body.{LARGE} .row:has(.image-container) > .block:has(> .image-container) {{min-width: {LARGE_PX + 10}px !important}}

@@ -15,7 +15,7 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (HELD_OUT_LAST, PIXELS, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
+from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
 
 TITLE = "VAE explorer"
@@ -114,7 +114,7 @@ def build(ctx: AppContext) -> None:
                 trav_range = Slider(0.5, 6, value=3, step=0.5, label="from -r to +r")
                 trav_steps = Slider(3, 15, value=9, step=1, label="steps")
                 trav_btn = gr.Button("Traverse from the current z")
-            trav_img = gr.Image(label="traversal", type="pil", format="png", interactive=False)
+            trav_img = gr.Image(label="traversal", type="pil", format="png", interactive=False, elem_classes=STRIP)
             with gr.Row():
                 n_samples = Slider(1, 64, value=16, step=1, label="prior samples")
                 sample_seed = seed_control("seed", elem_id="vae-sample-seed")
@@ -135,9 +135,10 @@ def build(ctx: AppContext) -> None:
                 upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=120)
                 upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath", height=120)
             interp_btn = gr.Button("Interpolate", variant="primary")
-            lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False)
+            lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False,
+                                elem_classes=STRIP)
             slerp_img = gr.Image(label="spherical (slerp): along the great circle, keeps |z| typical of the prior",
-                                 type="pil", format="png", interactive=False)
+                                 type="pil", format="png", interactive=False, elem_classes=STRIP)
 
         # ------------------------------------------------------------------ encode your own
         with gr.Tab("Encode your own"):
