@@ -154,23 +154,27 @@ def compare_view(ctx: AppContext, start: int = 0):
 def build(ctx: AppContext) -> None:
     from core.translation.service import DIRECTIONS
 
+    def directions_of(checkpoint):
+        """The directions the checkpoint translates (AtoB alone for one generator); None for a name that loads
+        nothing (the note under the picker says why)."""
+        try:
+            return _bundle(ctx, checkpoint).directions
+        except Exception:
+            return None
+
     def direction_for(checkpoint, direction):
         """``direction`` where the checkpoint translates it, else AtoB (a one-generator model picked while B -> A was
-        set: its first example failed in red over every output); any direction for a name that loads nothing."""
-        try:
-            directions = _bundle(ctx, checkpoint).directions
-        except Exception:
-            return direction
-        return direction if direction in directions else "AtoB"
+        set: its first example failed in red over every output)."""
+        directions = directions_of(checkpoint)
+        return direction if directions is None or direction in directions else "AtoB"
 
     def first_example(run, outputs: int, with_direction: bool = False):
         """Translate the checkpoint's first held-out example; blank outputs for a model without examples, and the
         outputs as they were for a name that is no checkpoint (the note under the picker says why)."""
 
         def show(ckpt, *args):
-            if with_direction:
-                args = (direction_for(ckpt, args[0]),)
-            direction = args[0] if with_direction else "AtoB"
+            direction = direction_for(ckpt, args[0]) if with_direction else "AtoB"
+            args = (direction,) if with_direction else args
             try:
                 resolve_checkpoint(METHOD, ckpt)
             except USER_ERRORS:
@@ -287,9 +291,8 @@ def build(ctx: AppContext) -> None:
 
         def follow_model(checkpoint, d):
             """The direction offers what the model translates: B -> A only for a CycleGAN (two generators)."""
-            try:
-                directions = _bundle(ctx, checkpoint).directions
-            except Exception:  # a name that loads nothing: the note under the picker says why
+            directions = directions_of(checkpoint)
+            if directions is None:
                 return gr.update()
             return gr.update(choices=list(directions), value=direction_for(checkpoint, d))
 
