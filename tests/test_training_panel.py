@@ -222,3 +222,30 @@ def test_a_tab_run_on_a_cpu_server_is_held_to_a_pixel_budget_per_step():
             check_tab_budget(cpu, vae.from_dict(settings))
         check_tab_budget(gpu, vae.from_dict(settings))
 
+
+
+def test_a_tab_run_on_a_cpu_server_is_held_to_a_width_budget():
+    """A network given its channel widths (a DDPM's channels, a text-to-image UNet's widths) trains from a tab on a
+    CPU server with widths up to CPU_MAX_WIDTH and widths x pixels up to CPU_WIDTH_PIXELS (channels of 4096 took the
+    server's memory and the system ended the app); the tabs' defaults and the bundled recipes pass; any config
+    refuses a width over MAX_WIDTH."""
+    import torch
+
+    from core.engine.config import MAX_WIDTH
+    from core.engine.hosting import CPU_MAX_WIDTH, check_tab_budget
+    from core.methods import get_method_class
+
+    ddpm, t2i = (get_method_class(m).config_class for m in ("diffusion", "text2image"))
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    check_tab_budget(cpu, ddpm.from_dict({"dataset": "digits", "batch_size": 64}))  # the tab's defaults
+    check_tab_budget(cpu, ddpm.from_dict({"dataset": "digits", "batch_size": 64, "channels": f"{CPU_MAX_WIDTH}"}))
+    check_tab_budget(cpu, t2i.from_dict({"batch_size": 32, "widths": "64,96,128"}))  # the bundled models' recipe
+    for config, match in ((ddpm.from_dict({"dataset": "digits", "channels": "512"}), "channels: a width of 512"),
+                          (t2i.from_dict({"batch_size": 16, "widths": "64,1024"}), "widths: a width of 1024"),
+                          (ddpm.from_dict({"dataset": "digits", "batch_size": 256, "channels": "256"}),
+                           "channels up to 256 at batch_size 256")):
+        with pytest.raises(ValueError, match=match):
+            check_tab_budget(cpu, config)
+        check_tab_budget(gpu, config)
+    with pytest.raises(ValueError, match=f"each a multiple of 4 up to {MAX_WIDTH}"):
+        ddpm.from_dict({"channels": "4096"})

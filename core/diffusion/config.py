@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine import TrainConfig, choice, number
+from core.engine.config import parse_widths
 
 SCHEDULES = ("linear", "cosine", "sigmoid", "scaled_linear")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
@@ -49,14 +50,5 @@ class DiffusionConfig(TrainConfig):
 
     def validate(self) -> "DiffusionConfig":
         super().validate()
-        raw = self.channels
-        if isinstance(raw, str):  # "32,64,64" or "(32, 64, 64)" from a text box
-            raw = [c for c in raw.replace("(", "").replace(")", "").replace(" ", "").split(",") if c]
-        try:
-            chans = tuple(int(c) for c in raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"channels={self.channels!r}: give comma-separated integers, e.g. 32,64,64") from None
-        if not 1 <= len(chans) <= 5 or any(c < 4 or c % 4 for c in chans):
-            raise ValueError(f"channels={self.channels!r}: give 1-5 widths, each a multiple of 4 (e.g. 32,64,64)")
-        self.channels = chans
+        self.channels = parse_widths(self.channels, "channels", (1, 5))
         return self

@@ -21,6 +21,26 @@ def choice(default, options, help: str = ""):
     return field(default=default, metadata={"choices": tuple(options), "help": help})
 
 
+MAX_WIDTH = 1024  # a layer's widest channel count in a widths list (4096 took a 24 GB server's memory from the app)
+
+
+def parse_widths(value, field: str, count: tuple[int, int] = (1, 5), multiple: int = 4) -> tuple[int, ...]:
+    """"32,64,128", "(32, 64, 128)" or a sequence -> a tuple of ``count`` ints, each a multiple of ``multiple`` up to
+    ``MAX_WIDTH`` (a network's channel widths); ``ValueError`` naming ``field`` otherwise."""
+    raw = value
+    if isinstance(raw, str):
+        raw = [c for c in raw.replace("(", "").replace(")", "").replace(" ", "").split(",") if c]
+    try:
+        widths = tuple(int(c) for c in raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field}={value!r}: give comma-separated integers, e.g. 32,64,128") from None
+    if (not count[0] <= len(widths) <= count[1]
+            or any(w < multiple or w % multiple or w > MAX_WIDTH for w in widths)):
+        raise ValueError(f"{field}={value!r}: give {count[0]}-{count[1]} widths, each a multiple of {multiple} "
+                         f"up to {MAX_WIDTH}")
+    return widths
+
+
 def number(default, low=None, high=None, help: str = ""):
     """A numeric dataclass field with an allowed range [low, high]."""
     return field(default=default, metadata={"range": (low, high), "help": help})

@@ -116,6 +116,10 @@ def gpu_task(fn: Callable, duration: int = 120) -> Callable:
 # default (the VAE's 128 faces); a run far beyond it (4096 images of 64 px) could take the server's memory and end
 # the app for everyone on it. The command line trains larger runs; a GPU server's operator sets its own limits.
 CPU_PIXELS_PER_STEP = 256 * 64 * 64
+# and for a network given its channel widths (a DDPM's channels, a text-to-image UNet's widths): each at most 256, and
+# widths x pixels at most 256 images of 64 px through 32 channels. Channels of 4096 at the tab's batch took 22 GB in a
+# minute and the system ended the app; 1024 took 14 GB, 256 (the DDPM tab's batch of 64 digits) 2 GB
+CPU_MAX_WIDTH, CPU_WIDTH_PIXELS = 256, CPU_PIXELS_PER_STEP * 32
 
 
 def check_tab_budget(device, config) -> None:
@@ -135,7 +139,19 @@ def check_tab_budget(device, config) -> None:
         raise ValueError(f"batch_size {config.batch_size} x {side} x {side} px is more than a tab trains in one step on "
                          f"this CPU server ({CPU_PIXELS_PER_STEP:,} pixels, e.g. 256 images of 64 px): lower either, "
                          "or train it from the command line (python -m core.train)")
+    for name in ("channels", "widths"):
+        widths = getattr(config, name, None)
+        if not isinstance(widths, tuple):
+            continue
+        if max(widths) > CPU_MAX_WIDTH:
+            raise ValueError(f"{name}: a width of {max(widths)} is more than a tab trains on this CPU server (at most "
+                             f"{CPU_MAX_WIDTH}); lower it, or train it from the command line (python -m core.train)")
+        if config.batch_size * side * side * max(widths) > CPU_WIDTH_PIXELS:
+            raise ValueError(f"{name} up to {max(widths)} at batch_size {config.batch_size} x {side} x {side} px is more "
+                             f"than a tab trains on this CPU server (width x pixels {CPU_WIDTH_PIXELS:,}, e.g. 32 "
+                             "channels for 256 images of 64 px): lower the widths or the batch, or train it from the "
+                             "command line (python -m core.train)")
 
 
 __all__ = ["SCRATCH_MAX_AGE_S", "on_space", "public_mode", "admin_token", "check_may_train", "check_admin",
-           "scratch_file", "sweep", "gpu_task", "CPU_PIXELS_PER_STEP", "check_tab_budget"]
+           "scratch_file", "sweep", "gpu_task", "CPU_PIXELS_PER_STEP", "CPU_MAX_WIDTH", "CPU_WIDTH_PIXELS", "check_tab_budget"]

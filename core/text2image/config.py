@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.config import TrainConfig, choice, number
+from core.engine.config import TrainConfig, choice, number, parse_widths
 
 from .data import HOLDOUT
 
@@ -12,19 +12,6 @@ WORLDS = ("shapes", "faces")
 WEIGHT_DTYPES = ("float32", "float16")
 SAMPLERS = ("ddim", "dpm++", "euler", "ddpm")
 
-
-def parse_widths(value, field: str, count: tuple[int, int] = (1, 5), multiple: int = 4) -> tuple[int, ...]:
-    """"32,64,128", "(32, 64, 128)" or a sequence -> a tuple of ints; ``ValueError`` naming ``field`` otherwise."""
-    raw = value
-    if isinstance(raw, str):
-        raw = [c for c in raw.replace("(", "").replace(")", "").replace(" ", "").split(",") if c]
-    try:
-        widths = tuple(int(c) for c in raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{field}={value!r}: give comma-separated integers, e.g. 32,64,128") from None
-    if not count[0] <= len(widths) <= count[1] or any(w < multiple or w % multiple for w in widths):
-        raise ValueError(f"{field}={value!r}: give {count[0]}-{count[1]} widths, each a multiple of {multiple}")
-    return widths
 
 
 def parse_holdout_field(value) -> tuple[str, ...]:
