@@ -60,6 +60,9 @@ def served_text_encoder(settings: dict) -> None:
     if not any(path.is_relative_to(root) for root in (checkpoint_root(), (project_root() / "checkpoints").resolve())):
         raise ValueError(f"text_encoder: 'minilm' or a CLIP checkpoint folder under checkpoints/ (such as "
                          f"checkpoints/text2image/clip-shapes), not {value[:80]!r}")
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():  # named as typed, not as
+        raise ValueError(f"text_encoder: {value[:80]!r} is not a CLIP checkpoint folder (config.json, weights and "
+                         "tokenizer.json; python -m core.train clip makes one)")  # the server's full path
 
 
 def model_choices():

@@ -315,7 +315,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             check_tab_budget(ctx.device, cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))}))
             resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
         except (*USER_ERRORS, gr.Error) as exc:
-            refuse(str(exc))
+            refuse(getattr(exc, "message", None) or str(exc))  # (str() of a gr.Error puts its message in quotes)
         _cancel_flag(session, method).clear()
         _flag("waiting", session, method).set()
 

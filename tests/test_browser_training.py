@@ -59,6 +59,7 @@ def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queu
         toast = tab.locator(".toast-body", has_text="steps: 2.5 is not a whole number")
         toast.wait_for(timeout=20_000)
         assert "warning" in toast.get_attribute("class"), toast.get_attribute("class")
+        assert "'steps" not in toast.inner_text()  # the message itself, not its Python repr in quotes
         tab.locator(".toast-body button").first.click()
         type_number(tab, steps, "1000000")
         tab.get_by_role("button", name="Train / resume").click()

@@ -150,3 +150,7 @@ def test_a_training_through_the_app_reads_its_text_encoder_from_the_checkpoints_
     for path in ("/etc", "../../etc", "checkpoints/../../etc"):
         with pytest.raises(AppError, match="'minilm' or a CLIP checkpoint folder under checkpoints/"):
             app_client.predict(run_name="nc-probe", text_encoder=path, steps=1, api_name="/train_text2image")
+    # inside them, a folder that is no CLIP is named as typed (the message gave the server's full path)
+    with pytest.raises(AppError, match="text_encoder: 'checkpoints/nothing' is not a CLIP checkpoint folder"):
+        app_client.predict(run_name="nc-probe", text_encoder="checkpoints/nothing", steps=1,
+                           api_name="/train_text2image")
