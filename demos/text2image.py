@@ -250,7 +250,7 @@ def build(ctx: AppContext) -> None:
 
     training_panel(ctx, METHOD, ["text_encoder", "steps", "batch_size", "lr"], check=served_text_encoder,
                    advanced=["widths", "caption_dropout", "holdout", "eval_prompts", "eval_one_object"],
-                   # a lesson's run measures 40 prompts (~10 s), not the card's 600 (420 took 95 s after a 3-step run)
+                   # a lesson's run measures 40 prompts (17 s after a 3-step run), not the card's 600 (420 took 95 s)
                    defaults={"steps": 200, "batch_size": 16, "widths": "32,64", "sample_every": 100, "num_samples": 8,
                              "eval_prompts": 20, "eval_one_object": 20, "sample_steps": 10})
 
