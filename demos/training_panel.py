@@ -266,8 +266,9 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def settings_of(values: tuple) -> tuple:
         """The values with each setting's number as its box takes it (:class:`demos.controls.Setting`: one
-        ``gr.Error`` line naming the box for a refused one), passed by ``check``."""
-        values = tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values)) + values[len(fields):]
+        ``gr.Error`` line naming the box for a refused one), then passed to ``check``."""
+        numbers = tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values))
+        values = numbers + values[len(fields):]
         if check is not None:
             check(dict(zip(fields, values)))
         return values
