@@ -363,8 +363,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     event = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None).success(
         waiting_line, outputs=status, api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
-        show_progress="hidden", **queue)  # the status line says it all (waiting, steps, time left); Gradio's
-    # overlay greyed it out, and a run cancelled while it waited left an "Error" badge over each of the four outputs
+        **queue)
     gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
     event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
     if pickers:
