@@ -51,7 +51,7 @@ def served_text_encoder(settings: dict) -> None:
     CLIP folder under checkpoints/ (the CLI takes any folder; through the app a path named the server's folders:
     "/etc is not a CLIP checkpoint"). ``ValueError`` otherwise."""
     from core.engine.checkpoint import checkpoint_root, project_root
-    from core.text2image.text_encoders import project_path
+    from core.text2image.text_encoders import is_clip_checkpoint, project_path
 
     value = str(settings.get("text_encoder", "")).strip()
     if value == "minilm":
@@ -60,9 +60,9 @@ def served_text_encoder(settings: dict) -> None:
     if not any(path.is_relative_to(root) for root in (checkpoint_root(), (project_root() / "checkpoints").resolve())):
         raise ValueError(f"text_encoder: 'minilm' or a CLIP checkpoint folder under checkpoints/ (such as "
                          f"checkpoints/text2image/clip-shapes), not {value[:80]!r}")
-    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():  # named as typed, not as
+    if not is_clip_checkpoint(path):  # named as typed (the loader's message gives the server's full path)
         raise ValueError(f"text_encoder: {value[:80]!r} is not a CLIP checkpoint folder (config.json, weights and "
-                         "tokenizer.json; python -m core.train clip makes one)")  # the server's full path
+                         "tokenizer.json; python -m core.train clip makes one)")
 
 
 def model_choices():

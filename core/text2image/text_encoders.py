@@ -51,6 +51,11 @@ def load_minilm(max_length: int = MINILM_MAX_LENGTH):
     return tokenizer, encoder
 
 
+def is_clip_checkpoint(folder) -> bool:
+    """Whether ``folder`` holds a GenLab CLIP checkpoint's config.json and tokenizer.json."""
+    return (Path(folder) / "config.json").is_file() and (Path(folder) / "tokenizer.json").is_file()
+
+
 def load_clip_text(folder):
     """(tokenizer, CLIPTextModel) from a GenLab CLIP checkpoint folder (``python -m core.train clip``)."""
     from core.diffusion.lib import transformers_class
@@ -58,7 +63,7 @@ def load_clip_text(folder):
     CLIPTokenizer = transformers_class("CLIPTokenizer")
 
     folder = Path(folder)
-    if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+    if not is_clip_checkpoint(folder):
         raise ValueError(f"{folder} is not a CLIP checkpoint (it needs config.json, weights and tokenizer.json)")
     clip = CLIPModel.from_pretrained(folder, dtype=torch.float32)
     return CLIPTokenizer.from_pretrained(folder), clip.text_model.eval()
