@@ -15,6 +15,7 @@ from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           session_of, warn_and_keep)
+from demos.training_queue import queue_leaver
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -250,7 +251,7 @@ def build(ctx: AppContext) -> None:
         event.then(choices, outputs=[adapter, second], api_visibility="private").then(
             adapter_info, adapter, note, api_visibility="private", queue=False)
     mark = gr.Textbox(visible=False)  # Cancel's mark for a run still waiting for the slot (stop_training)
-    mark.change(None, cancels=[taught, taught_more], api_visibility="private", queue=False)
+    mark.change(queue_leaver([taught, taught_more]), api_visibility="private", queue=False)
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)

@@ -24,6 +24,7 @@ from core.engine.checkpoint import is_finished
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.methods import get_method_class
 from demos.samples_over_time import load_history, samples_over_time, save_history
+from demos.training_queue import queue_leaver
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
 # A "running" flag is set while the session's run of that method trains.
@@ -378,19 +379,18 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         gr.Button(visible=False).click(fn, outputs=outs, api_name=f"{verb}_{cls.name}", api_visibility="undocumented",
                                        queue=False)
 
-    def still_waiting(request: gr.Request):
-        """A new mark when the page's run waits in Gradio's queue: its change takes the run out of the queue (a running
-        one stops between two steps and saves; closing it would lose that)."""
+    leave_the_queue = queue_leaver([event])
+
+    async def still_waiting(request: gr.Request):
+        """The page's run, when it waits in Gradio's queue, leaves it (a running one stops between two steps and
+        saves; closing it would lose that)."""
         session = session_of(request)
         if _flag("running", session, method).is_set() or not _flag("waiting", session, method).is_set():
-            return gr.skip()
+            return
         _flag("waiting", session, method).clear()  # (its Cancel flag stays: should it start meanwhile, it stops)
-        return str(time.time())
+        await leave_the_queue(request)
 
     # a run cancelled while it waits leaves the queue now (its spinners stopped only when the running one ended)
-    mark = gr.Textbox(visible=False)
-    clicked["cancel"].then(still_waiting, outputs=mark, api_visibility="private", queue=False)
-    mark.change(None, cancels=[event], api_visibility="private", queue=False)
-
+    clicked["cancel"].then(still_waiting, api_visibility="private", queue=False)
 
 __all__ = ["training_panel", "start_training"]

@@ -101,12 +101,17 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
         page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner
+        tab.wait_for_timeout(1500)
+        assert tab.locator(".block").get_by_text("Error", exact=True).count() == 0  # Gradio's cancels= left 4, 1 in 2
         assert not job.done()                                          # while the other run still trains
         other.predict(api_name="/cancel_toy")
         assert "cancelled at step" in job.result(timeout=60)[0]
         page.wait_for_timeout(3000)
         assert tab.get_by_text("your run waiting in the queue will not start").is_visible()
         assert [p.name for p in (tmp_path / "toy").iterdir()] == ["theirs"]
+        tab.get_by_role("button", name="Train / resume").click()            # the button is free again: a run starts
+        tab.get_by_text(re.compile(r"done at step \d+/\d+; saved to checkpoints/toy/my-toy-")).wait_for(timeout=60_000)
+        assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == sorted(["theirs", mine])
 
 
 def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_app_started(page, tmp_path, monkeypatch):
@@ -166,6 +171,8 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("cancelled: your run waiting for the training slot will not start").wait_for(timeout=10_000)
     page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator(".block").get_by_text("Error", exact=True).count() == 0  # (as Gradio's cancels= left)
     assert not job.done()
     job.cancel()  # the other visitor leaves (its run stops unsaved)
     deadline = time.time() + 60
