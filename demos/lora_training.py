@@ -29,9 +29,11 @@ def tab_pipeline(ctx: AppContext, name: str):
 
 
 def _losses(rows: list[dict]):
-    """The loss chart's update: numeric columns, or ``gr.skip()`` while there are no losses yet (an empty table
+    """The loss chart's update: numeric columns, or ``gr.skip()`` until there are two steps to join (an empty table
     leaves Gradio's line plot drawing no lines for the rest of the run; ``demos.training_panel.loss_table``)."""
-    if not rows:
+    from demos.training_panel import too_few_to_chart
+
+    if too_few_to_chart(rows):
         return gr.skip()
     return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 

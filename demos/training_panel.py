@@ -103,14 +103,20 @@ def check_not_trained_out(out, name: str, steps: int) -> None:
                          "further, or choose another run name")
 
 
+def too_few_to_chart(rows: list[dict]) -> bool:
+    """Whether the loss rows (``step`` keys) hold fewer than two steps: nothing to draw a line through yet."""
+    return len({row["step"] for row in rows}) < 2
+
+
 def loss_table(rows: list[dict]):
-    """The loss chart's update: its data with numeric columns, or ``gr.skip()`` while there is none yet.
+    """The loss chart's update: its data with numeric columns, or ``gr.skip()`` until it has two steps to join.
 
     An empty table of object columns made Gradio type the y axis as categories; and any empty table, even typed,
     leaves Gradio 6.31's line plot unable to draw lines for every later update of the run (axes, no lines: seen
-    in headless Chromium). So the chart gets its first data with the first losses.
+    in headless Chromium). One step drew empty axes with a lone tick ("10.000000") for the ~10 s until the next. So
+    the chart gets its first data with the second logged step.
     """
-    if not rows:
+    if too_few_to_chart(rows):
         return gr.skip()
     return pd.DataFrame(rows, columns=["step", "value", "loss"]).astype({"step": "int64", "value": "float64",
                                                                            "loss": "str"})
