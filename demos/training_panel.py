@@ -99,8 +99,8 @@ def check_not_trained_out(out, name: str, steps: int) -> None:
 
     done = saved_step(out)
     if done is not None and done >= steps:
-        raise ValueError(f"run {name!r} has trained all its {done:,} steps: raise steps above {done:,} to train it "
-                         "further, or choose another run name")
+        raise ValueError(f"run {name!r} has trained {done:,} steps already, and steps is {steps:,}: raise steps above "
+                         f"{done:,} to train it further, or choose another run name")
 
 
 def too_few_to_chart(rows: list[dict]) -> bool:

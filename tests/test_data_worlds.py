@@ -27,6 +27,9 @@ def test_registry_names():
     assert set(WORLDS) <= set(DATASETS)
     with pytest.raises(ValueError, match="unknown dataset"):
         get_dataset("nope")
+    # the range a training box offers: 0 is the native size (the message said [8, 1024] where the box said [0, 1024])
+    with pytest.raises(ValueError, match=r"resolution must be 0 \(the world's native 28 px\) or within \[8, 1024\]"):
+        get_dataset("digits", resolution=7)
 
 
 @pytest.mark.parametrize("name", WORLDS)

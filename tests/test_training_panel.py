@@ -105,6 +105,8 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
 def test_bad_settings_and_names_give_clear_errors(client):
     with pytest.raises(Exception, match="is not allowed"):
         client.predict("../../etc", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
+    with pytest.raises(Exception, match="checkpoint name is empty: type 1-64 letters"):  # was "name '' is not allowed"
+        client.predict("   ", 10, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     with pytest.raises(Exception, match=r"steps: 0 is out of range; give a whole number in \[1, "):  # the widget's range check
         client.predict("ok-name", 0, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     # a run that could take a CPU server's memory for everyone (4096 digits of 28 px a step) is refused, nothing starts
@@ -112,8 +114,10 @@ def test_bad_settings_and_names_give_clear_errors(client):
         client.predict("too-big", 5, 4096, 0.01, 5, 0, 0, api_name="/train_toy")
     status = client.predict(" ok-name ", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
     assert "done at step 5/5" in status and "ok-name" in status  # spaces around a typed name: trimmed
-    with pytest.raises(Exception, match="'ok-name' has trained all its 5 steps: raise steps above 5"):
+    with pytest.raises(Exception, match="'ok-name' has trained 5 steps already, and steps is 5: raise steps above 5"):
         client.predict("ok-name", 5, 16, 0.01, 5, 0, 0, api_name="/train_toy")  # it would only be measured again
+    with pytest.raises(Exception, match="'ok-name' has trained 5 steps already, and steps is 3"):  # (not "all its")
+        client.predict("ok-name", 3, 16, 0.01, 5, 0, 0, api_name="/train_toy")
     assert "done at step 8/8" in client.predict("ok-name", 8, 16, 0.01, 5, 0, 0, api_name="/train_toy")[0]
 
 

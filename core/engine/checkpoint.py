@@ -47,6 +47,9 @@ def checkpoint_root() -> Path:
 
 
 def check_name(name: str, what: str = "checkpoint name") -> str:
+    """``name`` when it is a plain name (1-64 letters, digits, '.', '_' or '-', no '..'); else CheckpointError."""
+    if isinstance(name, str) and not name.strip():
+        raise CheckpointError(f"{what} is empty: type 1-64 letters, digits, '.', '_' or '-'")
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or ".." in name:
         raise CheckpointError(
             f"{what} {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-' "
