@@ -68,3 +68,26 @@ def test_the_translation_sheet_names_its_columns(model, third):
     method = _method("translation", model=model)
     nrow, rows, cols = method.sample_layout(9)
     assert nrow == 3 and rows == [] and cols[0] == "input A" and cols[2] == third
+
+
+def test_the_text_to_image_sheet_writes_each_prompt_under_its_image():
+    """The panel's grids and the card's samples.png name each sample's prompt (they were a bare grid); the tiles stay
+    whole and crisp, the text below them on white; captions and images must pair one to one."""
+    from core.data.labelled import captioned_sheet
+    from core.text2image.config import Text2ImageConfig
+    from core.text2image.method import SAMPLE_PROMPTS
+
+    method = get_method_class("text2image")(Text2ImageConfig())
+    assert method.sample_prompts(18) == [*SAMPLE_PROMPTS, *SAMPLE_PROMPTS[:2]]
+    images = torch.rand(8, 3, 64, 64)
+    rgb = np.asarray(method.sample_sheet(images))
+    sheet = np.asarray(method.sample_sheet(images).convert("L"))
+    scale = 2                                                          # 4 a row, at least 512 px: 64 px -> 128
+    first = np.round(images[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    assert np.array_equal(rgb[8:8 + 64 * scale, 8:8 + 64 * scale], first.repeat(scale, 0).repeat(scale, 1))
+    caption = sheet[8 + 64 * scale:8 + 64 * scale + 36, 8:8 + 64 * scale]
+    assert (caption < 128).any() and caption.mean() > 200              # dark text on white under the image
+    empty = np.asarray(captioned_sheet(images, [""] * 8, nrow=4).convert("L"))
+    assert empty.shape[0] < sheet.shape[0]                             # the space below holds the captions
+    with pytest.raises(ValueError, match="8 images need 8 captions, got 7"):
+        captioned_sheet(images, [""] * 7, nrow=4)

@@ -112,3 +112,34 @@ def sample_sheet(images, nrow: int, rows: list[str] = (), cols: list[str] = (), 
     left = round(14 + size * 8 / 15 * min(width, 16)) if width else 4  # labelled_grid wraps at 16 characters
     return labelled_grid(cells, rows, list(cols) if cols else [""] * nrow, left=left,
                          top=round(28 * size / 15) if cols else 4, font_size=size)
+
+
+def captioned_sheet(images, captions: list[str], nrow: int, min_width: int = 512, font_size: int = 15) -> Image.Image:
+    """Images (N, C, H, W) in [0, 1], ``nrow`` per row, each with its caption (a text-to-image sample's prompt)
+    wrapped in the white space under it; tiles enlarged by a whole factor (nearest neighbour) so the sheet is at least
+    ``min_width`` px wide. Raises ValueError when ``captions`` does not give one caption per image."""
+    import math
+
+    from .images import to_pil
+
+    if len(captions) != len(images):
+        raise ValueError(f"{len(images)} images need {len(images)} captions, got {len(captions)}")
+    n, side, pad = len(images), max(images.shape[-2:]), 8
+    nrow = max(1, min(nrow, n))
+    scale = max(1, math.ceil(max(64, min_width / nrow) / side))
+    tiles = [to_pil(x).resize((x.shape[-1] * scale, x.shape[-2] * scale), Image.NEAREST) for x in images]
+    w, h = tiles[0].size
+    face, line_h = font(font_size), round(font_size * 1.2)
+    lines = [wrap_text(c, max(6, int(w / (font_size * 8 / 15)))) for c in captions]
+    rows = [lines[i:i + nrow] for i in range(0, n, nrow)]
+    text_h = [line_h * max(len(ls) for ls in row) + 6 for row in rows]  # each row as tall as its longest caption
+    sheet = Image.new("RGB", (nrow * (w + pad) + pad, sum(h + t + pad for t in text_h) + pad), "white")
+    draw, y = ImageDraw.Draw(sheet), pad
+    for r, row in enumerate(rows):
+        for j, caption in enumerate(row):
+            x = pad + j * (w + pad)
+            sheet.paste(tiles[r * nrow + j].convert("RGB"), (x, y))
+            for i, line in enumerate(caption):
+                draw.text((x, y + h + 4 + i * line_h), line, fill="black", font=face)
+        y += h + text_h[r] + pad
+    return sheet
