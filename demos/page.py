@@ -51,6 +51,7 @@ button.upload-container[style*="height"] > [data-testid="upload-text"] {{min-hei
 .block:has(> label[data-testid="block-label"]) > .gallery-container .grid-container {{padding-top: 34px !important}}
 .gallery-container .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
 .gallery-container .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
+.{GALLERY_FIT} .thumbnail-item > img {{aspect-ratio: auto}}  /* a sheet at its own shape: no grey bands */
 .gallery-container .caption-label {{position: static !important; display: block; max-width: 100% !important;
     border: none !important; opacity: 1 !important; white-space: normal !important; overflow: visible !important}}
 /* every image output and upload box: its label and buttons sit in a bar above the pixels, never over them */

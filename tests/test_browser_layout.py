@@ -272,3 +272,31 @@ def test_large_images_switch_makes_side_by_side_outputs_projector_sized(page):
     finally:
         switch.uncheck()
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_training_panels_sample_sheet_shows_at_its_own_shape(page, tmp_path):
+    """A panel's samples gallery (GALLERY_FIT, one a row) shows a sheet that is not square (text-to-image's captioned
+    grid, a translation's rows of three) at its own width-to-height ratio: every thumbnail was drawn square, the sheet
+    letterboxed between grey bands."""
+    import gradio as gr
+    from PIL import Image
+
+    from demos.common import CSS
+    from demos.page import GALLERY_FIT
+
+    sheet = tmp_path / "sheet.png"
+    Image.new("RGB", (552, 276), "white").save(sheet)
+    with gr.Blocks() as demo:
+        gr.Gallery(value=[(str(sheet), "step 30")], label="samples (newest first)", columns=1, height="auto",
+                   preview=False, elem_classes=GALLERY_FIT, elem_id="sheet-gallery")
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, css=CSS)
+    tab = page.context.browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        tab.goto(demo.local_url)
+        tab.locator("#sheet-gallery img").wait_for(timeout=30_000)
+        tab.wait_for_timeout(300)
+        box = tab.locator("#sheet-gallery img").bounding_box()
+        assert abs(box["width"] / box["height"] - 2.0) < 0.03, box
+    finally:
+        tab.close()
+        demo.close()
