@@ -141,11 +141,12 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
     ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output), in
     no concurrency queue (where a warning toast shows, unlike queue=False): a ``demos.training_panel.refuse`` there
-    keeps the page's event from queueing.
+    keeps the page's event from queueing; Gradio's progress overlay then covers the other outputs only (it greyed
+    the line out).
     Returns the page's event, for a ``.then`` that only the page needs."""
     if "concurrency_limit" in event:
         event.setdefault("concurrency_id", api_name)
-    api_event = {k: v for k, v in event.items() if k not in ("trigger_mode", "show_progress")}
+    api_event = {k: v for k, v in event.items() if k not in ("trigger_mode", "show_progress", "show_progress_on")}
     gr.Button(visible=False).click(ui_errors(fn), inputs, outputs, api_name=api_name, api_visibility=api_visibility,
                                    **api_event)
     triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
@@ -153,9 +154,11 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     many = isinstance(page_outputs, (list, tuple))
     bind = functools.partial(gr.on, triggers)
     if before is not None:
-        first = page_outputs[0] if many else page_outputs
-        bind = gr.on(triggers, before, outputs=before_output or first, api_visibility="private",
-                     concurrency_limit=None).success
+        line = before_output or (page_outputs[0] if many else page_outputs)
+        bind = gr.on(triggers, before, outputs=line, api_visibility="private", concurrency_limit=None).success
+        others = [o for o in (page_outputs if many else [page_outputs]) if o is not line]
+        if others:  # the queue's overlay on the other outputs: the line saying why the run waits stays readable
+            event.setdefault("show_progress_on", others)
     return bind(warn_and_keep(len(page_outputs) if many else 1)(page_fn or fn), inputs, page_outputs,
                 api_visibility="private", **event)
 

@@ -370,7 +370,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     event = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None).success(
         waiting_line, outputs=status, api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
-        **queue)
+        show_progress_on=outputs[1:], **queue)  # (not on the status: it says why the run waits)
     gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
     event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
     if pickers:

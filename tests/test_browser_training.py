@@ -98,6 +98,8 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         assert mine.startswith("my-toy-"), mine          # a page's own default name: no one else's run resumes
         tab.get_by_role("button", name="Train / resume").click()
         tab.get_by_text("waiting for the training slot: toy run theirs, step").wait_for(timeout=10_000)
+        tab.wait_for_timeout(500)  # the queue's overlay is on the chart and samples, not over (greying) the line
+        assert "queue:" not in tab.locator("#train-toy-status").inner_text()
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
         page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner
@@ -205,6 +207,8 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
         page.wait_for_timeout(3000)   # both running
         page.locator("#diffusion-sample-button").click()
         page.get_by_text("waiting: 2 other samples are running on this server").wait_for(timeout=10_000)
+        page.wait_for_timeout(500)  # the queue's overlay ("queue: 1/1") is on the views, not over (greying) the line
+        assert "queue:" not in page.locator("#diffusion-status").inner_text()
         page.locator("#diffusion-stop-button").click()
         page.get_by_text("stopped before it started").wait_for(timeout=10_000)
         page.wait_for_function("() => !document.querySelector('#diffusion-live-xt .progress-text')", timeout=10_000)
