@@ -22,6 +22,27 @@ def check_seed(seed) -> int:
     return value
 
 
+def parse_seeds(text, most: int, what: str = "seeds") -> list[int]:
+    """A list of seeds as a box or a client gives it: "1, 2, 3" (commas, semicolons or spaces) or a list; 1 to ``most``
+    of them, each a whole number in [0, 2**32 - 1]. ValueError naming ``what`` (the box) otherwise."""
+    parts = (list(text) if isinstance(text, (list, tuple))
+             else [p for p in str(text or "").replace(";", ",").replace(" ", ",").split(",") if p.strip()])
+    if not parts:
+        raise ValueError(f"{what}: give at least one seed, e.g. '1, 2, 3'")
+    if len(parts) > most:
+        raise ValueError(f"{what}: at most {most} seeds, got {len(parts)}")
+    seeds = []
+    for part in parts:
+        try:
+            value = float(str(part).strip())
+            if value != int(value):
+                raise ValueError
+            seeds.append(check_seed(int(value)))
+        except (ValueError, OverflowError):  # a word, a decimal, NaN, infinity, out of range
+            raise ValueError(f"{what}: seed {str(part).strip()[:40]!r} is not a whole number in [0, {MAX_SEED}]") from None
+    return seeds
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)

@@ -141,20 +141,10 @@ def class_grid(ctx, checkpoint, seeds="0, 1, 2, 3, 4", truncation=0.0):
 
 
 def parse_seeds(text, most: int = 8) -> list[int]:
-    """ "1, 2, 3" (or a list) -> seeds, 1 to ``most`` of them, each checked."""
-    parts = text if isinstance(text, (list, tuple)) else str(text or "").replace(",", " ").split()
-    seeds = []
-    for p in parts:
-        try:
-            value = float(p)
-        except (TypeError, ValueError):
-            raise ValueError(f"seeds must be whole numbers like '1, 2, 3'; {p!r} is not a number") from None
-        if value != int(value):
-            raise ValueError(f"seeds must be whole numbers like '1, 2, 3'; {p!r} is not a whole number")
-        seeds.append(check_seed(int(value)))
-    if not 1 <= len(seeds) <= most:
-        raise ValueError(f"give 1 to {most} seeds, got {len(seeds)}")
-    return seeds
+    """ "1, 2, 3" (or a list) -> seeds, 1 to ``most`` of them: :func:`core.engine.seed.parse_seeds`."""
+    from core.engine.seed import parse_seeds as parse
+
+    return parse(text, most)
 
 
 def _cell(image):

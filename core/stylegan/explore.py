@@ -220,19 +220,10 @@ def truncate_rows(G: Generator, ws: torch.Tensor, psis) -> torch.Tensor:
 
 
 def parse_seeds(text, limit: int = MAX_GRID_SEEDS, what: str = "seeds") -> list[int]:
-    """"1, 2, 3" -> [1, 2, 3] (each checked to be a 32-bit seed; at most ``limit``); ValueError naming ``what``."""
-    parts = [p for p in str(text).replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-    if not parts:
-        raise ValueError(f"{what}: give at least one seed, e.g. '1, 2, 3'")
-    if len(parts) > limit:
-        raise ValueError(f"{what}: at most {limit} seeds, got {len(parts)}")
-    seeds = []
-    for p in parts:
-        try:
-            seeds.append(check_seed(int(p.strip())))
-        except ValueError:
-            raise ValueError(f"{what}: seed {p.strip()!r} is not an integer in [0, {2**32 - 1}]") from None
-    return seeds
+    """"1, 2, 3" -> [1, 2, 3]: :func:`core.engine.seed.parse_seeds` with at most ``limit`` (a grid's side)."""
+    from core.engine.seed import parse_seeds as parse
+
+    return parse(text, limit, what)
 
 
 # ---------------------------------------------------------------------- interpolation
