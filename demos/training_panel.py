@@ -399,4 +399,5 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     # a run cancelled while it waits leaves the queue now (its spinners stopped only when the running one ended)
     clicked["cancel"].then(still_waiting, api_visibility="private", queue=False)
 
+
 __all__ = ["training_panel", "start_training"]
