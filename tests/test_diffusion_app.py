@@ -189,6 +189,8 @@ def test_replay_shows_each_step_of_the_last_run():
     assert replay_step(replay, 99)[3].startswith("replay: step 6 / 6")  # clamped to the run
     with pytest.raises(ValueError, match="press Sample first"):
         replay_step([], 1)
+    *_, one = sample_frames(ctx, _checkpoint(), "dpm++", 1, 0.0, 1, "4", 2.0)  # 1 step: no slider from 1 to 1
+    assert len(one[-1]) == 1 and replay_slider(one[-1])["visible"] is False
 
 
 def test_sampling_and_sdedit_count_t_as_the_forward_view_does(tmp_path):

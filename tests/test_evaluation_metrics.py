@@ -120,6 +120,10 @@ def test_inception_features_are_used_only_when_their_weights_are_on_disk(tmp_pat
     torch.manual_seed(0)
     torch.save(InceptionFeatures().state_dict(), tmp_path / "checkpoints/metrics/pt_inception-2015-12-05-6726825d.pth")
     assert check_features("inception") == "inception"
+    shutil.copytree(bundled / "text2image/clip-shapes", tmp_path / "checkpoints/text2image/clip-shapes")
+    assert check_features("clip", "shapes") == "clip"                 # GenLab's CLIP: its own world only
+    with pytest.raises(ValueError, match="features 'clip' on the digits world needs OpenAI's CLIP"):
+        check_features("clip", "digits")
     judge = WorldJudge("digits", 12, features="inception")  # random weights: the wiring, not the values
     assert judge.real["features"].shape == (12, 2048) and judge.real["logits"].shape == (12, 1008)
     assert judge.real["classes"].max() < 10  # classes still come from the digits classifier

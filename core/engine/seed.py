@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import torch
 
@@ -23,10 +24,9 @@ def check_seed(seed) -> int:
 
 
 def parse_seeds(text, most: int, what: str = "seeds") -> list[int]:
-    """A list of seeds as a box or a client gives it: "1, 2, 3" (commas, semicolons or spaces) or a list; 1 to ``most``
+    """A list of seeds as a box or a client gives it: "1, 2, 3" (commas, semicolons, spaces or lines) or a list; 1 to ``most``
     of them, each a whole number in [0, 2**32 - 1]. ValueError naming ``what`` (the box) otherwise."""
-    parts = (list(text) if isinstance(text, (list, tuple))
-             else [p for p in str(text or "").replace(";", ",").replace(" ", ",").split(",") if p.strip()])
+    parts = list(text) if isinstance(text, (list, tuple)) else [p for p in re.split(r"[,;\s]+", str(text or "")) if p]
     if not parts:
         raise ValueError(f"{what}: give at least one seed, e.g. '1, 2, 3'")
     if len(parts) > most:

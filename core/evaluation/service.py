@@ -121,17 +121,22 @@ def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, i
     return world, checkpoints, num, check_seed(seed)
 
 
-def check_features(features) -> str:
-    """ "world", "inception" (only when the Inception-v3 weights are on disk) or "clip"; ValueError says what is
-    missing."""
+def check_features(features, world: str = "shapes") -> str:
+    """ "world", "inception" (only when the Inception-v3 weights are on disk) or "clip" (OpenAI's CLIP on disk for
+    any world; GenLab's shapes CLIP for the shapes world only: it has seen no digit or face, so distances in its
+    features say nothing about them); ValueError says what is missing."""
     if features not in FEATURES:
         raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
     if features == "clip":
-        from core.metrics.clip import best_clip
+        from core.metrics.clip import best_clip, openai_folder
 
         if best_clip() is None:
             raise ValueError("no CLIP on this machine: GenLab's text2image/clip-shapes is missing, and OpenAI's "
                              "clip-vit-base-patch32 is neither in checkpoints/metrics/ nor in the Hugging Face cache")
+        if world != "shapes" and openai_folder() is None:
+            raise ValueError(f"features 'clip' on the {world} world needs OpenAI's CLIP (clip-vit-base-patch32 in "
+                             "checkpoints/metrics/ or the Hugging Face cache): GenLab's CLIP knows only the shapes "
+                             "world; use features 'world' here")
     if features == "inception":
         from core.metrics.inception import FILES, find_weights
 
@@ -178,7 +183,7 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
     between two batches, or two sampling steps of a diffusion model (a batch of 500 was seconds). Visitors measure
     one at a time (a lock around the generation), while results already measured come back without waiting."""
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
-    features = check_features(features)
+    features = check_features(features, world)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
     description = judge_for(ctx, world, num, features=features).description
