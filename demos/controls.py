@@ -149,7 +149,7 @@ class Setting(Number):
 
 class CheckboxGroup(gr.CheckboxGroup):
     """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
-    comma-separated list, an unknown choice is named (Gradio's own message lists every choice, and null or a string
+    comma-separated list (in brackets or not), an unknown choice is named (Gradio's own message lists every choice, and null or a string
     gave "Could not preprocess input component ...").
     ``live``: set after construction to a function returning the current choices (checkpoints trained since the app
     started, which a client may name); they are read at each request."""
@@ -161,8 +161,10 @@ class CheckboxGroup(gr.CheckboxGroup):
             self.choices = [(name, name) for name in self.live()]
         if payload is None:
             payload = []
-        elif isinstance(payload, str):
-            payload = [p.strip() for p in payload.split(",") if p.strip()]
+        elif isinstance(payload, str):  # "a, b" or a list written out: "[0, 1]", "['w0: 4x4']"
+            text = payload.strip()
+            text = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+            payload = [p.strip().strip("'\"").strip() for p in text.split(",") if p.strip().strip("'\"").strip()]
         if not isinstance(payload, list):
             raise gr.Error(f"{control_name(self)}: give a list of choices, got {type(payload).__name__}",
                            print_exception=False)

@@ -53,7 +53,7 @@ def test_the_grid_takes_the_layers_as_the_mix_does(app_client):
 
     by_index, note = grid([0, 1])
     assert "layers [0, 1]" in note
-    for same in (["w0: 4 px", "w1: 4 px"], "0, 1"):
+    for same in (["w0: 4 px", "w1: 4 px"], "0, 1", "0 1", "[0,1]", "['w0: 4 px', 'w1: 4 px']"):  # "[0,1]": "layer '[0'"
         assert np.array_equal(grid(same)[0], by_index)
     with pytest.raises(Exception, match="not a layer index"):
         grid(["coarse"])

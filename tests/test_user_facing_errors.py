@@ -193,3 +193,19 @@ def test_a_pickers_note_says_why_a_typed_name_is_not_a_checkpoint():
 
     with pytest.raises(gr.Error, match="deep in a library"):
         note_or_reason(broken)("x")
+
+
+def test_a_checkbox_group_takes_a_list_written_out_as_text():
+    """A client's list as text: "a, b", "[a, b]" or "['a', 'b']" alike (a bracket was read as part of the first and
+    last names: "'[gans/dcgan-digits' is not one of the choices"); an unknown one is still named."""
+    import gradio as gr
+
+    from demos.controls import CheckboxGroup
+
+    with gr.Blocks():
+        box = CheckboxGroup(choices=["gans/dcgan-digits", "vae/vae2d-digits"], label="checkpoints")
+    for text in ("gans/dcgan-digits, vae/vae2d-digits", "[gans/dcgan-digits, vae/vae2d-digits]",
+                 "['gans/dcgan-digits', \"vae/vae2d-digits\"]"):
+        assert box.preprocess(text) == ["gans/dcgan-digits", "vae/vae2d-digits"], text
+    with pytest.raises(gr.Error, match="'nope' is not one of the choices"):
+        box.preprocess("[gans/dcgan-digits, nope]")

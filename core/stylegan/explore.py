@@ -56,12 +56,13 @@ def check_cutoff(G: Generator, cutoff) -> int | None:
 
 
 def check_layers(G: Generator, layers) -> list[int]:
-    """Layer indices (ints, labels like "w3: 16x16", or one string of them: "0,1" or "[0, 1]") as sorted ints in
+    """Layer indices (ints, labels like "w3: 16x16", or one string of them: "0,1", "0 1" or "[0, 1]") as sorted ints in
     [0, num_ws), else ValueError."""
     if layers is None:
         return []
-    if isinstance(layers, str):
-        layers = [part for part in layers.strip().strip("[]").split(",") if part.strip()]
+    if isinstance(layers, str):  # "0, 1", "0 1", "[0, 1]", "['w0: 4 px']" (a label keeps its spaces)
+        parts = [part.strip().strip("'\"") for part in layers.strip().strip("[]").split(",")]
+        layers = [word for part in parts for word in ([part] if ":" in part else part.split())]
     elif isinstance(layers, int):
         layers = [layers]
     out = set()

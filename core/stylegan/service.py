@@ -180,18 +180,11 @@ def _render_seeds(ctx, key, seeds):
     return [to_pil(img) for img in render(G, ws_from_seeds(G, seeds, psi, cutoff), noise_mode, noise_seed)]
 
 
-def _layer_list(layers_from_b):
-    """Layer indices from the API: a list, or a string such as "0, 1"."""
-    if isinstance(layers_from_b, str):
-        return [p for p in layers_from_b.replace(",", " ").split() if p]
-    return layers_from_b
-
-
 def mix_image(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noise_mode="const", noise_seed=0):
     """/stylegan_mix: seed A with B's w on the listed layers."""
     from core.stylegan.explore import mix
 
-    return mix(_generator(ctx, checkpoint), seed_a, seed_b, _layer_list(layers_from_b), psi, cutoff, noise_mode,
+    return mix(_generator(ctx, checkpoint), seed_a, seed_b, layers_from_b, psi, cutoff, noise_mode,
                noise_seed)
 
 
@@ -199,7 +192,7 @@ def all_views(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noi
     """(A, B, mix) in one batch, for the controls that redraw all three."""
     from core.stylegan.explore import mix_views
 
-    return mix_views(_generator(ctx, checkpoint), seed_a, seed_b, _layer_list(layers_from_b), psi, cutoff,
+    return mix_views(_generator(ctx, checkpoint), seed_a, seed_b, layers_from_b, psi, cutoff,
                      noise_mode, noise_seed)
 
 
@@ -210,7 +203,7 @@ def grid_image(ctx, checkpoint, row_seeds, col_seeds, layers_from_b, psi, cutoff
 
     t0 = time.perf_counter()
     G = _generator(ctx, checkpoint)
-    layers = check_layers(G, _layer_list(layers_from_b))
+    layers = check_layers(G, layers_from_b)
     rows, columns = parse_seeds(row_seeds, what="seeds A (rows)"), parse_seeds(col_seeds, what="seeds B (columns)")
     grid = mixing_grid(G, rows, columns, layers, psi, cutoff, noise_mode, noise_seed)
     note = (f"Rows: seeds A, columns: seeds B; each cell is A with B's w on layers {layers or 'none'}. "
