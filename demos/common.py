@@ -17,7 +17,7 @@ from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_
 from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio, Setting, Slider,  # noqa: F401
                             check_number, control_name, name_controls_by_api,
                             one_line_file_errors)
-from demos.page import (APP_JS, CSS, EXACT, GALLERY_FIT, ONE_BUTTON, PIXELS, PIXELS_LARGE, STRIP,  # noqa: F401
+from demos.page import (APP_JS, CRISP, CSS, EXACT, GALLERY_FIT, ONE_BUTTON, PIXELS, PIXELS_LARGE, STRIP,  # noqa: F401
                         install_atomic_image_cache, large_images_switch, word_fit_widths)
 
 HELD_OUT_LAST = 9999  # a "held-out image #" box's bound: every world's test split, and MNIST's, holds 10,000
@@ -271,5 +271,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -13,12 +13,25 @@ import time
 import gradio as gr
 
 from core.engine import MAX_SEED
-from demos.common import AppContext, Dropdown, Number, Slider, checkpoint_picker, warn_and_keep
+from demos.common import (CRISP, GALLERY_FIT, AppContext, Dropdown, Number, Slider, checkpoint_picker,
+                          warn_and_keep)
 from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, WORLDS, _bundle, _enlarge, _pil
 
 COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")
 TICK_S = 1.0  # the status follows the sampling this often
 _RUNNING = threading.Event()  # a comparison runs (one at a time on the server)
+_DONE: dict[tuple, tuple] = {}  # finished comparisons: (table, gallery, status line) by _done_key
+_DONE_MOST = 32
+
+
+def _done_key(checkpoint, seed, num, guidance) -> tuple:
+    """A finished comparison's name: the checkpoint and its weights' time (a run trained further is measured again),
+    the seed, N and the guidance scale."""
+    from core.engine import resolve_checkpoint
+
+    folder = resolve_checkpoint(METHOD, checkpoint)
+    stamp = max((f.stat().st_mtime_ns for f in folder.rglob("*.safetensors")), default=0)
+    return str(checkpoint), stamp, int(seed), int(num), float(guidance)
 
 
 def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
@@ -36,6 +49,11 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
     from core.engine.events import MeasurementCancelled, stoppable
     from demos.training_panel import rough_duration
 
+    key = _done_key(checkpoint, seed, num, guidance)
+    if key in _DONE:  # a class pressing Run with the same settings: one comparison (minutes), then the same answer
+        table, gallery, line = _DONE[key]
+        yield table, gallery, f"{line} · measured earlier on this server, shown again (same checkpoint, seed, N, guidance)"
+        return
     bundle = _bundle(ctx, checkpoint)
     floor = ["held-out images (floor)"] if bundle.dataset in WORLDS else []  # no world classifier: no metrics
     names = floor + [f"{s.upper()} {n} steps" for s, n in SETTINGS]
@@ -71,8 +89,13 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
             if isinstance(row, Exception):
                 raise row
             if row is None:
-                yield gr.skip(), gr.skip(), (f"done: {len(rows)} rows in {rough_duration(time.monotonic() - start)} "
-                                             f"({checkpoint}, seed {int(seed)}, N = {int(num)})")
+                line = (f"done: {len(rows)} rows in {rough_duration(time.monotonic() - start)} "
+                        f"({checkpoint}, seed {int(seed)}, N = {int(num)}, guidance {float(guidance):g})")
+                if len(rows) == len(names):  # (not a comparison cut short)
+                    while len(_DONE) >= _DONE_MOST:
+                        _DONE.pop(next(iter(_DONE)))
+                    _DONE[key] = (pd.DataFrame(rows), list(gallery), line)
+                yield gr.skip(), gr.skip(), line
                 return
             row_start = passed[0]
             values = (row["setting"],
@@ -81,7 +104,7 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
                       None if row["fid"] is None else round(row["fid"], 2))
             rows.append(dict(zip(COLUMNS, values)))
             if row["image"] is not None:
-                gallery.append((_enlarge(_pil(row["image"]), 112), row["setting"]))
+                gallery.append((_enlarge(_pil(row["image"]), 192), row["setting"]))
             yield pd.DataFrame(rows), gallery, f"row {len(rows)} of {len(names)} measured"
     finally:
         cancel.set()  # (the stream is closed: Stop, or the page gone)
@@ -130,7 +153,10 @@ def build_compare(ctx: AppContext):
     status = gr.Markdown(label="status", elem_id="diffusion-compare-status")
     table = gr.Dataframe(headers=list(COLUMNS), label="quality vs speed", interactive=False,
                          elem_id="diffusion-compare-table")
-    same_seed = gr.Gallery(label="the same seed per setting", columns=5, height=180, format="png")
+    # whole and named (a 180 px box cut each digit's foot and its caption off), each ~190 px, its pixels square
+    same_seed = gr.Gallery(label="the same seed per setting", columns=5, height="auto", format="png",
+                           object_fit="contain", preview=False, elem_classes=[GALLERY_FIT, CRISP],
+                           elem_id="diffusion-compare-same-seed")
     offline = gr.Markdown(label="offline note")
     with gr.Accordion("What the columns measure, and why samples can score below the first row", open=False):
         gr.Markdown("Wall time per image on this machine, and quality on N class-balanced samples: the "

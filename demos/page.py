@@ -16,6 +16,7 @@ PIXELS_LARGE = "genlab-pixels-large"  # with PIXELS: a tab's one main image, 384
 LARGE, LARGE_PX = "genlab-large", 390  # the page's "large images" switch (a class on <body>) and its image height
 STRIP = "genlab-strip"  # an image output as wide as the page and a few frames high: "large images" leaves its height
 ONE_BUTTON = "genlab-one-button"  # a narrow image output with buttons=["fullscreen"]: its label gets the bar's width
+CRISP = "genlab-crisp"  # a gallery of small images the browser enlarges: pixels stay square (no smoothing)
 GALLERY_FIT, GALLERY_CELL_PX = "genlab-gallery-fit", 384  # a Gallery whose box fits its images, each at most 384 px
 # an image output's block; a Sketchpad's container has data-testid="image" (excluded: it sizes its canvas itself)
 _IMAGE = ".block:has(> .image-container:not([data-testid]))"
@@ -51,6 +52,7 @@ button.upload-container[style*="height"] > [data-testid="upload-text"] {{min-hei
 .block:has(> label[data-testid="block-label"]) > .gallery-container .grid-container {{padding-top: 34px !important}}
 .gallery-container .thumbnail-item {{aspect-ratio: auto !important; height: auto !important; overflow: visible !important}}
 .gallery-container .thumbnail-item > img {{aspect-ratio: 1; height: auto !important}}
+.{CRISP} img {{image-rendering: pixelated}}
 .{GALLERY_FIT} .thumbnail-item > img {{aspect-ratio: auto}}  /* a sheet at its own shape: no grey bands */
 .gallery-container .caption-label {{position: static !important; display: block; max-width: 100% !important;
     border: none !important; opacity: 1 !important; white-space: normal !important; overflow: visible !important}}

@@ -127,17 +127,22 @@ def test_compare_rows_follow_the_sampling_and_stop_when_the_stream_closes(monkey
     bundle = tiny_bundle(num_classes=3)
     monkeypatch.setattr(diffusion_compare, "_bundle", lambda ctx, name: bundle)
     monkeypatch.setattr(diffusion_compare, "TICK_S", 0.01)
+    monkeypatch.setattr(diffusion_compare, "_DONE", {})
+    monkeypatch.setattr(diffusion_compare, "_done_key", lambda *args: args)  # (no weights file to stamp)
     frames = list(diffusion_compare.compare_rows(AppContext(), "tiny", 0, 10, 1.0))
     assert [len(t) for t, _, _ in frames if isinstance(t, pd.DataFrame)] == [1, 2, 3, 4, 5]  # no world: no floor
     lines = [line for *_, line in frames if isinstance(line, str)]
     assert any(re.fullmatch(r"row 1 of 5: DDPM 1000 steps, N = 10 · sampling step \d+ of 1,000 · .* elapsed", line)
                for line in lines), lines
-    assert re.fullmatch(r"done: 5 rows in .* \(tiny, seed 0, N = 10\)", lines[-1])
+    assert re.fullmatch(r"done: 5 rows in .* \(tiny, seed 0, N = 10, guidance 1\)", lines[-1])
+    # the same settings again (a class pressing Run): the finished comparison at once, said to be shown again
+    (again,) = list(diffusion_compare.compare_rows(AppContext(), "tiny", 0, 10, 1.0))
+    assert again[0].equals(frames[-2][0]) and again[2].startswith(lines[-1] + " · measured earlier on this server")
 
     def workers():
         return [t for t in threading.enumerate() if t.name == "genlab-compare"]
 
-    stream = diffusion_compare.compare_rows(AppContext(), "tiny", 0, 10, 1.0)
+    stream = diffusion_compare.compare_rows(AppContext(), "tiny", 1, 10, 1.0)  # (another seed: not measured yet)
     while not str(next(stream)[2]).startswith("row 1 of 5"):
         pass
     assert workers()
