@@ -73,16 +73,26 @@ def _bundle(ctx: AppContext, name: str):
     return ctx.cache.get(cache_key(METHOD, name), lambda: load_checkpoint(name, ctx.device))
 
 
-def sdedit_schedule_note(checkpoint, schedule) -> str:
+def sdedit_schedule_note(checkpoint, schedule, world=None) -> str:
     """Whether SDEdit starts from the x_t shown: it noises with the model's own schedule, which the view's may not be
-    (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face)."""
-    from core.diffusion.service import model_schedule
+    (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face); and, when the model was trained
+    on another world than the dataset picked, that it redraws the image as one of its own."""
+    from core.diffusion.service import model_schedule, model_world
 
-    own = model_schedule(checkpoint)
+    own, drawn = model_schedule(checkpoint), model_world(checkpoint)
+    other = (f" **{checkpoint}** was trained on {drawn}, not {world}: it redraws the image as one of its own (pick a "
+             f"model of {world}, or train one below)." if world and drawn and drawn != world else "")
     if own is None or own == schedule:
-        return "SDEdit starts from the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".")
+        return "SDEdit starts from the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".") + other
     return (f"SDEdit noises with {checkpoint}'s own **{own}** schedule, the x_t shown uses **{schedule}**: pick "
-            f"{own} above to see where it starts.")
+            f"{own} above to see where it starts." + other)
+
+
+def sdedit_model(world, current):
+    """SDEdit's model for images of ``world``: :func:`core.diffusion.service.model_for_world`."""
+    from core.diffusion.service import model_for_world
+
+    return model_for_world(world, current)
 
 
 def forward_x0(image, t, schedule, seed, _last):
@@ -340,8 +350,10 @@ def build(ctx: AppContext) -> None:
         pick.click(warn_and_keep(1)(dataset_image), [world, index], x0_in, api_visibility="private").success(
             **x0_forward)
         sde_ckpt.change(class_choices, sde_ckpt, sde_label, api_visibility="private", queue=False)
-        gr.on([sde_ckpt.change, schedule_f.change, *on_open], note_or_reason(sdedit_schedule_note),
-              [sde_ckpt, schedule_f], sde_note, api_visibility="private", queue=False)
+        # SDEdit's model follows the dataset picked (a face denoised by the digits model came back a grey blob)
+        world.change(ui_errors(sdedit_model), [world, sde_ckpt], sde_ckpt, api_visibility="private", queue=False)
+        gr.on([sde_ckpt.change, schedule_f.change, world.change, *on_open], note_or_reason(sdedit_schedule_note),
+              [sde_ckpt, schedule_f, world], sde_note, api_visibility="private", queue=False)
 
         def diffusion_sdedit(image: str, t: int = 500, seed: int = 0, checkpoint: str = DEFAULT_CHECKPOINT,
                              class_label: str = "none", guidance: float = 2.0, steps: int = 50):

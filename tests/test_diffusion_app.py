@@ -251,3 +251,19 @@ def test_a_second_stop_leaves_the_status_line_alone():
         assert not isinstance(diffusion.stopped_line(line), str), line
     assert diffusion_compare.stopped_line("row 2 of 6: DDPM 1000 steps") == "stopped at row 2 of 6: DDPM 1000 steps"
     assert not isinstance(diffusion_compare.stopped_line("stopped at row 2 of 6: DDPM 1000 steps"), str)
+
+
+def test_sdedits_model_follows_the_dataset_picked():
+    """A face picked in the forward process is denoised by the faces model (the digits model, left as it was, gave a
+    grey blob and "done"); with no model of the world (shapes) the model stays and the note says what it does."""
+    from core.diffusion.service import model_for_world, model_world
+    from demos.diffusion import sdedit_schedule_note
+
+    assert model_world("ddpm-digits") == "digits" and model_world("ddpm-faces32") == "faces"
+    assert model_for_world("faces", "ddpm-digits") == "ddpm-faces32"
+    assert model_for_world("digits", "ddpm-faces32") == "ddpm-digits"
+    assert model_for_world("digits", "ddpm-digits") == "ddpm-digits"
+    assert model_for_world("shapes", "ddpm-digits") == "ddpm-digits"
+    note = sdedit_schedule_note("ddpm-digits", "cosine", "shapes")
+    assert "**ddpm-digits** was trained on digits, not shapes: it redraws the image as one of its own" in note
+    assert "trained on" not in sdedit_schedule_note("ddpm-digits", "cosine", "digits")

@@ -174,6 +174,36 @@ def model_schedule(name: str) -> str | None:
     return json.loads(meta.read_text()).get("schedule") if meta.is_file() else None
 
 
+def model_world(name: str) -> str | None:
+    """The dataset checkpoint ``name`` was trained on ("digits", "faces32"'s "faces", ...), None when unrecorded."""
+    from .pipeline import META_FILE
+
+    folder = resolve_checkpoint("diffusion", name)
+    for file in (META_FILE, "train_config.json"):
+        try:
+            return json.loads((folder / file).read_text())["dataset"]
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
+def model_for_world(world: str, current: str) -> str:
+    """The diffusion checkpoint SDEdit should use on an image of ``world``: ``current`` when it was trained on it, else
+    the bundled ``ddpm-<world>...`` one, else any trained on it; ``current`` when none is (the note says so)."""
+    from core.engine import list_checkpoints
+
+    def world_of(name):
+        try:
+            return model_world(name)
+        except Exception:  # noqa: BLE001 - an unreadable or vanished run: not a candidate
+            return None
+
+    if world_of(current) == world:
+        return current
+    names = sorted(list_checkpoints("diffusion"), key=lambda n: (not n.startswith(f"ddpm-{world}"), n))
+    return next((n for n in names if world_of(n) == world), current)
+
+
 def checkpoint_note(name: str) -> str:
     """The checkpoint in one plain sentence (what it draws, how reliably), its measured figures in a toggle."""
     from core.engine.notes import percent, plain_note, read_metrics
