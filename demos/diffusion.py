@@ -39,7 +39,7 @@ METHOD = "diffusion"
 DEFAULT_CHECKPOINT = "ddpm-digits"
 VIEW_SIZE = 224          # streamed frames are enlarged (nearest neighbour) so pixels stay visible
 WORLDS = ("digits", "faces", "shapes")
-FORWARD_MAX_SIDE = 64
+FORWARD_MAX_SIDE, FORWARD_MIN_SIDE = 64, 16
 EVERY_STEP_UP_TO = 100   # stream every step of runs up to this many steps ...
 MAX_FPS = 12             # ... and at most this many frames per second of longer ones (three images each: 30
 #                          a second kept a loaded browser from taking a click on Stop for 30 s)
@@ -96,8 +96,13 @@ def sdedit_model(world, current):
 
 
 def forward_x0(image, t, schedule, seed, _last):
-    """The page's forward process on a new x_0 (an upload or a picked image): (x_0 box, x_t, the last x_0 read)."""
-    return gr.skip(), forward_image(image, t, schedule, seed), image
+    """The page's forward process on a new x_0 (an upload or a picked image): (x_0 box, x_t, the last x_0 read). An
+    upload that is not a square of at most 64 px is shown as the x_0 that is noised (its centre, resized)."""
+    from core.data import open_image
+
+    x0 = forward_input(image)
+    as_given = open_image(image).size == tuple(x0.shape[-1:-3:-1])
+    return gr.skip() if as_given else _pil(x0), forward_image(image, t, schedule, seed), image
 
 
 def dataset_image(world: str, index):
@@ -112,19 +117,26 @@ def dataset_image(world: str, index):
     return _pil(ds[int(index)]["image"])
 
 
-def forward_image(image, t, schedule, seed=0):
-    """x_t of the image (Ho et al. 2020 eq. 4) at the image's size (at most 64 px), as a PIL image."""
+def forward_input(image):
+    """The x_0 the forward process noises, (C, H, W) in [0, 1]: the image centre-cropped to a square of its short
+    side, at most 64 px and at least 16 (a 1x1 upload gave a 1x1 x_t, a 3000x20 strip a square cut from its middle
+    while the x_0 box showed the whole strip); grey stays grey; transparent pixels on white."""
     from core.data import load_user_image, open_image
-    from core.diffusion.service import forward_noise
 
     if image is None:
         raise ValueError("give an image: upload one or pick a dataset image")
     image = open_image(image)  # a path (as uploaded) or a PIL image; one clear ValueError for a broken file
     channels = 1 if image.mode in ("L", "1", "I;16", "I") else 3
-    side = max(image.size)
+    side = max(FORWARD_MIN_SIDE, min(min(image.size), FORWARD_MAX_SIDE))
     # transparent pixels on white, as in every tab's image input (the shared transparent-upload case)
-    x0 = load_user_image(image, channels=channels, size=min(side, FORWARD_MAX_SIDE), background="white")
-    x_t, _ = forward_noise(x0, t, schedule, seed)
+    return load_user_image(image, channels=channels, size=side, background="white")
+
+
+def forward_image(image, t, schedule, seed=0):
+    """x_t of the image (Ho et al. 2020 eq. 4) as a PIL image, at the size of :func:`forward_input`'s x_0."""
+    from core.diffusion.service import forward_noise
+
+    x_t, _ = forward_noise(forward_input(image), t, schedule, seed)
     return _pil(x_t)
 
 

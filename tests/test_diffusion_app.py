@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -267,3 +268,19 @@ def test_sdedits_model_follows_the_dataset_picked():
     note = sdedit_schedule_note("ddpm-digits", "cosine", "shapes")
     assert "**ddpm-digits** was trained on digits, not shapes: it redraws the image as one of its own" in note
     assert "trained on" not in sdedit_schedule_note("ddpm-digits", "cosine", "digits")
+
+
+def test_the_forward_process_noises_a_square_x0_it_shows():
+    """An odd-shaped upload: x_t is of its centre square (at most 64 px), and the x_0 box shows that square (it kept
+    the whole 3000x20 strip); a 1x1 upload gives a 16 px x_t with visible noise (it gave 1x1); a 28 px digit stays."""
+    from PIL import Image
+
+    from demos.diffusion import forward_x0
+
+    strip = Image.new("RGB", (3000, 20), (200, 30, 30))
+    shown, x_t, _ = forward_x0(strip, 250, "linear", 0, None)
+    assert shown.size == x_t.size == (20, 20)
+    shown, x_t, _ = forward_x0(Image.new("L", (1, 1), 128), 250, "linear", 0, None)
+    assert shown.size == x_t.size == (16, 16) and np.asarray(x_t).std() > 10
+    shown, x_t, _ = forward_x0(Image.new("L", (28, 28), 0), 250, "linear", 0, None)
+    assert isinstance(shown, type(gr.skip())) and x_t.size == (28, 28)
