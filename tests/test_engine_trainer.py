@@ -139,7 +139,8 @@ def test_cancel_stops_a_paused_run(tmp_path):
     threading.Timer(0.5, cancel.set).start()
     events = list(Trainer(ToyMethod(config(steps=60, checkpoint_every=0)), tmp_path / "q", pause=pause,
                           cancel=cancel).run())
-    assert [e.kind for e in events][1:] == ["paused", "resumed", "samples", "cancelled"]
+    # no "resumed" between: the panel's status said "resumed at step 0" for seconds after the Cancel
+    assert [e.kind for e in events][1:] == ["paused", "samples", "cancelled"]
     assert events[-1].step == 0 and (tmp_path / "q" / "resume").is_dir()
 
 

@@ -133,8 +133,9 @@ class Trainer:
                     while self.pause.is_set() and not self.cancel.is_set():
                         time.sleep(0.1)
                     t0 += time.time() - stopped  # the pause is not training time
-                    yield TrainEvent("resumed", step, total, elapsed=time.time() - t0,
-                                     message=f"resumed at step {step}/{total}")
+                    if not self.cancel.is_set():  # (a Cancel during the pause goes straight to saving)
+                        yield TrainEvent("resumed", step, total, elapsed=time.time() - t0,
+                                         message=f"resumed at step {step}/{total}")
                     continue
                 model.train()
                 with torch.enable_grad():   # whatever mode this worker thread was left in; no yield inside
