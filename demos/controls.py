@@ -170,9 +170,10 @@ class CheckboxGroup(gr.CheckboxGroup):
                            print_exception=False)
         values = [value for _, value in self.choices]
         unknown = [v for v in payload if v not in values]
-        if unknown:
+        if unknown:  # the example: the box's own default (the first choice was often a visitor's training run)
+            example = next((v for v in (self.value or []) if v in values), values[0] if values else None)
             raise gr.Error(f"{control_name(self)}: {str(unknown[0])[:60]!r} is not one of the choices"
-                           f"{f' (for example {values[0]!r})' if values else ''}", print_exception=False)
+                           f"{f' (for example {example!r})' if example else ''}", print_exception=False)
         return super().preprocess(payload)
 
 
