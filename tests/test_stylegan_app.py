@@ -53,6 +53,9 @@ def test_the_grid_takes_the_layers_as_the_mix_does(app_client):
 
     by_index, note = grid([0, 1])
     assert "layers [0, 1]" in note
+    # each seed is written in a white margin: above the B column, left of the A row (the grid had no numbers)
+    top, left = by_index[:30].astype(int), by_index[30:, :96].astype(int)
+    assert (top.min(axis=2) < 100).any() and (left.min(axis=2) < 100).any() and np.median(left) == 255
     for same in (["w0: 4 px", "w1: 4 px"], "0, 1", "0 1", "[0,1]", "['w0: 4 px', 'w1: 4 px']"):  # "[0,1]": "layer '[0'"
         assert np.array_equal(grid(same)[0], by_index)
     with pytest.raises(Exception, match="not a layer index"):

@@ -208,7 +208,26 @@ def grid_image(ctx, checkpoint, row_seeds, col_seeds, layers_from_b, psi, cutoff
     grid = mixing_grid(G, rows, columns, layers, psi, cutoff, noise_mode, noise_seed)
     note = (f"Rows: seeds A, columns: seeds B; each cell is A with B's w on layers {layers or 'none'}. "
             f"Rendered in {1000 * (time.perf_counter() - t0):.0f} ms.")
-    return upscale(grid, GRID_VIEW), note
+    return _seed_margins(upscale(grid, GRID_VIEW), rows, columns), note
+
+
+def _seed_margins(grid, rows: list[int], columns: list[int]):
+    """The mixing grid with each seed written beside its image, in white margins (the top row holds the B seeds, the
+    left column the A seeds; the corner is empty)."""
+    from PIL import Image, ImageDraw
+
+    from core.data.labelled import font
+
+    step = grid.width / (len(columns) + 1)  # (the grid's cells, padding included, are equal)
+    left, top = 96, 30
+    sheet = Image.new("RGB", (grid.width + left, grid.height + top), "white")
+    sheet.paste(grid, (left, top))
+    draw, face = ImageDraw.Draw(sheet), font(16)
+    for j, seed in enumerate(columns, start=1):
+        draw.text((left + (j + 0.5) * step, top / 2), f"B: seed {seed}", fill="black", font=face, anchor="mm")
+    for i, seed in enumerate(rows, start=1):
+        draw.text((left - 8, top + (i + 0.5) * step), f"A: seed {seed}", fill="black", font=face, anchor="rm")
+    return sheet
 
 
 def interpolation_gif(ctx, checkpoint, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed):
