@@ -155,6 +155,7 @@ class CheckboxGroup(gr.CheckboxGroup):
     started, which a client may name); they are read at each request."""
 
     live = None
+    explain = None  # set after construction: a function giving why a value is not a choice (or None: the default line)
 
     def preprocess(self, payload):
         if self.live is not None:
@@ -170,6 +171,9 @@ class CheckboxGroup(gr.CheckboxGroup):
                            print_exception=False)
         values = [value for _, value in self.choices]
         unknown = [v for v in payload if v not in values]
+        reason = self.explain(unknown[0]) if unknown and self.explain is not None else None
+        if reason:
+            raise gr.Error(f"{control_name(self)}: {reason}", print_exception=False)
         if unknown:  # the example: the box's own default (the first choice was often a visitor's training run)
             example = next((v for v in (self.value or []) if v in values), values[0] if values else None)
             raise gr.Error(f"{control_name(self)}: {str(unknown[0])[:60]!r} is not one of the choices"

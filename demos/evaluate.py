@@ -10,7 +10,7 @@ import threading
 
 import gradio as gr
 
-from core.evaluation.samplers import evaluable
+from core.evaluation.samplers import evaluable, why_not_evaluable
 from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS, MOST, NUM_RANGE, WORLDS,
                                      conditional_rows, disagreements, evaluate_stream, metric_chart, pr_chart,
                                      samples_sheet, table_rows)
@@ -66,6 +66,7 @@ def build(ctx: AppContext) -> None:
         picks = CheckboxGroup(everything, value=[n for n in first if n in everything],
                                  label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
         picks.live = lambda: [n for w in WORLDS for n in evaluable(w)]  # (a run trained since the app started too)
+        picks.explain = lambda key: why_not_evaluable(key, WORLDS)  # an MNIST run: why, not "not one of the choices"
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "

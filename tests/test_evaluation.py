@@ -95,6 +95,27 @@ def test_a_checkpoint_trained_after_the_app_started_is_measured_through_the_api(
     assert "done" in status and [r[1] for r in table["data"]][1:] == ["vae/zz-evaluate-after-start"]
 
 
+def test_a_checkpoint_of_another_dataset_is_refused_with_why(app_client):
+    """A run trained on MNIST (or any dataset that is not a world) named to /evaluate: the line says what it was
+    trained on and what Evaluate measures (it said "is not one of the choices", with a visitor's run as example)."""
+    import json
+    import shutil
+
+    from core.engine.checkpoint import checkpoint_root
+
+    folder = checkpoint_root() / "vae" / "zz-evaluate-mnist"
+    shutil.copytree(checkpoint_root() / "vae" / "vae2d-digits", folder)
+    config = json.loads((folder / "train_config.json").read_text())
+    (folder / "train_config.json").write_text(json.dumps(config | {"dataset": "mnist"}))
+    (folder / "config.json").write_text(json.dumps(json.loads((folder / "config.json").read_text()) | {"dataset": "mnist"}))
+    try:
+        with pytest.raises(Exception, match="vae/zz-evaluate-mnist was trained on mnist: Evaluate measures models of "
+                                            "the digits, faces, shapes worlds"):
+            app_client.predict("digits", ["vae/zz-evaluate-mnist"], 100, 1, "FID", "world", api_name="/evaluate")
+    finally:
+        shutil.rmtree(folder)
+
+
 def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):
     from html.parser import HTMLParser
 

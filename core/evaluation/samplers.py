@@ -84,6 +84,20 @@ def evaluable(world: str) -> list[str]:
     return out
 
 
+def why_not_evaluable(key: str, worlds) -> str | None:
+    """Why an installed checkpoint ``key`` ("method/name") is not among ``worlds``' evaluable ones: trained on another
+    dataset (an MNIST run), or no sampler; None when it is not a checkpoint at all (the caller's own message)."""
+    try:
+        method, name = split(key)
+        world = world_of(method, name)
+    except (ValueError, CheckpointError):
+        return None
+    if world not in worlds:
+        return (f"{key} was trained on {world or 'a dataset its config does not record'}: Evaluate measures models "
+                f"of the {', '.join(worlds)} worlds, in their world classifier's features")
+    return None if _is_sampler(method, name) else f"{key} draws no samples of its own to measure"
+
+
 def split(key: str) -> tuple[str, str]:
     """ "gans/dcgan-digits" -> ("gans", "dcgan-digits"); ValueError for another form or method."""
     method, _, name = str(key).partition("/")
