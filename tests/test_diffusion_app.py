@@ -233,7 +233,7 @@ def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
     """SDEdit noises with the model's own schedule: the note says when the forward view's x_t is drawn with another
     (at t = 600 the view's linear schedule showed pure noise while SDEdit kept the face)."""
     from core.diffusion.service import model_schedule
-    from demos.diffusion import sdedit_schedule_note
+    from demos.diffusion_forward import sdedit_schedule_note
 
     own = model_schedule(_checkpoint())
     other = next(s for s in ("linear", "cosine") if s != own)
@@ -258,7 +258,7 @@ def test_sdedits_model_follows_the_dataset_picked():
     """A face picked in the forward process is denoised by the faces model (the digits model, left as it was, gave a
     grey blob and "done"); with no model of the world (shapes) the model stays and the note says what it does."""
     from core.diffusion.service import model_for_world, model_world
-    from demos.diffusion import sdedit_schedule_note
+    from demos.diffusion_forward import sdedit_schedule_note
 
     assert model_world("ddpm-digits") == "digits" and model_world("ddpm-faces32") == "faces"
     assert model_for_world("faces", "ddpm-digits") == "ddpm-faces32"
@@ -275,7 +275,7 @@ def test_the_forward_process_noises_a_square_x0_it_shows():
     the whole 3000x20 strip); a 1x1 upload gives a 16 px x_t with visible noise (it gave 1x1); a 28 px digit stays."""
     from PIL import Image
 
-    from demos.diffusion import forward_x0
+    from demos.diffusion_forward import forward_x0
 
     strip = Image.new("RGB", (3000, 20), (200, 30, 30))
     shown, x_t, _ = forward_x0(strip, 250, "linear", 0, None)
