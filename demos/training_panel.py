@@ -41,6 +41,7 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
     return _flag("cancel", session, method)
 
 
+CANCELLING = "cancelling after the current step, then saving…"
 _NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
 
 
@@ -190,6 +191,8 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
                 strip = samples_over_time(history)  # the last answer holds every output (what an API caller keeps)
+        if cancel.is_set() and event.kind not in ("done", "cancelled"):  # (the last samples drawn before the save
+            status = CANCELLING                                          # showed the "paused" line again)
         now = time.time()
         if event.kind != "step" or now - last_yield > 0.5:
             last_yield = now
@@ -343,7 +346,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         session = session_of(request)
         if _flag("running", session, method).is_set():
             _cancel_flag(session, method).set()
-            return "cancelling after the current step, then saving…"
+            return CANCELLING
         if _flag("waiting", session, method).is_set():
             _cancel_flag(session, method).set()
             return "cancelled: your run waiting in the queue will not start"

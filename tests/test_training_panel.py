@@ -159,6 +159,23 @@ def test_pause_holds_the_run_between_steps_and_resume_goes_on(client, tmp_path):
     assert "cancelled at step" in job.result(timeout=60)[0]
 
 
+def test_a_run_cancelled_while_paused_never_shows_the_paused_line_again(client, tmp_path):
+    """Cancel pressed on a paused run: from then on the line says it is cancelling, then cancelled (the samples drawn
+    before the save re-sent the "paused" line for seconds, as if the Cancel were lost)."""
+    job = client.submit("run6", 1_000_000, 16, 0.01, 5, 20, 0, api_name="/train_toy")   # samples every 20 steps
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("step" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)
+    client.predict(api_name="/pause_toy")
+    while time.time() < deadline and not any("paused" in str(o[0]) for o in job.outputs()):
+        time.sleep(0.1)
+    count = len(job.outputs())
+    assert "cancelling" in client.predict(api_name="/cancel_toy")
+    assert "cancelled at step" in job.result(timeout=60)[0]
+    after = [str(o[0]) for o in job.outputs()[count:]]
+    assert after and not any("paused" in line or "resumed" in line for line in after), after
+
+
 def test_samples_over_time_spreads_columns_over_the_run():
     import torch
 
