@@ -54,6 +54,15 @@ def _choices(world):
     return gr.update(choices=names, value=[n for n in DEFAULT.get(world, []) if n in names] or names[:2])
 
 
+def explain_refused(key) -> str:
+    """Why ``key`` is not among the checkpoints Evaluate takes: another dataset's run, or no checkpoint at all (with an
+    example of each world: one example, a digits model, led a faces request into a second refusal)."""
+    examples = ", ".join(f"{world}: {names[0]!r}" for world, names in DEFAULT.items())
+    return (why_not_evaluable(key, WORLDS) or
+            f"{str(key)[:60]!r} is not a checkpoint Evaluate measures (give 'method/name' of the world's; for "
+            f"example {examples})")
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick a world and up to eight of its checkpoints. Each is sampled with its own sampler and a recorded "
                 "seed, then measured against the world's held-out images in the world classifier's features. "
@@ -66,7 +75,7 @@ def build(ctx: AppContext) -> None:
         picks = CheckboxGroup(everything, value=[n for n in first if n in everything],
                                  label=f"checkpoints (1-{MOST})", scale=4, elem_id="evaluate-checkpoints")
         picks.live = lambda: [n for w in WORLDS for n in evaluable(w)]  # (a run trained since the app started too)
-        picks.explain = lambda key: why_not_evaluable(key, WORLDS)  # an MNIST run: why, not "not one of the choices"
+        picks.explain = explain_refused  # an MNIST run: why, not "not one of the choices"; an example of each world
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
                      info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "

@@ -158,9 +158,9 @@ def build(ctx: AppContext) -> None:
             upload = ImageUpload(label="your image", sources=["upload", "clipboard"], height=220, elem_classes=PIXELS,
                                  elem_id="stylegan-your-image")
             # short labels (a three-line one pushed its image below the others), the same crisp 224 px as the upload
-            proj_target = gr.Image(label="model input", format="png", interactive=False, elem_classes=PIXELS)
+            proj_target = gr.Image(label="input", format="png", interactive=False, elem_classes=PIXELS)
             proj_image = gr.Image(label="projection", format="png", interactive=False, elem_classes=PIXELS)
-            proj_mix = gr.Image(label="with B's styles", format="png", interactive=False, elem_classes=PIXELS)
+            proj_mix = gr.Image(label="mixed with B", format="png", interactive=False, elem_classes=PIXELS)
         with gr.Row():
             proj_space = Radio(["w", "w+"], value="w+", label="latent space")
             proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps")

@@ -114,6 +114,8 @@ def test_a_checkpoint_of_another_dataset_is_refused_with_why(app_client):
             app_client.predict("digits", ["vae/zz-evaluate-mnist"], 100, 1, "FID", "world", api_name="/evaluate")
     finally:
         shutil.rmtree(folder)
+    with pytest.raises(Exception, match=r"'vae/zzz' is not a checkpoint Evaluate measures .* faces: 'vae/vae16-faces'"):
+        app_client.predict("faces", ["vae/zzz"], 100, 1, "FID", "world", api_name="/evaluate")  # a faces example too
 
 
 def test_the_portfolio_page_is_one_html_file_with_every_image_embedded(tmp_path):
