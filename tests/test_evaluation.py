@@ -65,7 +65,8 @@ def test_measure_through_the_running_app(app_client):
     with pytest.raises(Exception, match="trained on 'faces'"):
         app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", "world", api_name="/evaluate")
     n = r"samples per model \(N\) \(API: num\)"      # the label, and the parameter the client sent
-    for checkpoints, num, message in ((["vae/nope-digits"], 100, r"checkpoints \(1-8\): 'vae/nope-digits' is not one of"),
+    unknown = r"checkpoints \(1-8\): 'vae/nope-digits' is not a checkpoint Evaluate measures"
+    for checkpoints, num, message in ((["vae/nope-digits"], 100, unknown),
                                       (None, 100, "choose 1 to 8 checkpoints"),
                                       (["vae/vae2d-digits"], 10**400, n + ": 10+… is out of range"),
                                       (["vae/vae2d-digits"], 150.5, n + ": 150.5 is not a whole number")):
