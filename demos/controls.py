@@ -149,8 +149,8 @@ class Setting(Number):
 
 class CheckboxGroup(gr.CheckboxGroup):
     """``gr.CheckboxGroup`` whose API values get one line naming the control: null is no choice, a string is a
-    comma-separated list (in brackets or not), an unknown choice is named (Gradio's own message lists every choice, and null or a string
-    gave "Could not preprocess input component ...").
+    comma-separated list (in brackets or not), an unknown choice is named (Gradio's own message lists every choice,
+    and null or a string gave "Could not preprocess input component ..."); ``explain`` may say why instead.
     ``live``: set after construction to a function returning the current choices (checkpoints trained since the app
     started, which a client may name); they are read at each request."""
 

@@ -52,7 +52,8 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
     key = _done_key(checkpoint, seed, num, guidance)
     if key in _DONE:  # a class pressing Run with the same settings: one comparison (minutes), then the same answer
         table, gallery, line = _DONE[key]
-        yield table, gallery, f"{line} · measured earlier on this server, shown again (same checkpoint, seed, N, guidance)"
+        yield table, gallery, (f"{line} · measured earlier on this server, shown again (same checkpoint, seed, N, "
+                               "guidance)")
         return
     bundle = _bundle(ctx, checkpoint)
     floor = ["held-out images (floor)"] if bundle.dataset in WORLDS else []  # no world classifier: no metrics

@@ -108,7 +108,8 @@ def test_a_checkpoint_of_another_dataset_is_refused_with_why(app_client):
     shutil.copytree(checkpoint_root() / "vae" / "vae2d-digits", folder)
     config = json.loads((folder / "train_config.json").read_text())
     (folder / "train_config.json").write_text(json.dumps(config | {"dataset": "mnist"}))
-    (folder / "config.json").write_text(json.dumps(json.loads((folder / "config.json").read_text()) | {"dataset": "mnist"}))
+    model_config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(model_config | {"dataset": "mnist"}))
     try:
         with pytest.raises(Exception, match="vae/zz-evaluate-mnist was trained on mnist: Evaluate measures models of "
                                             "the digits, faces, shapes worlds"):

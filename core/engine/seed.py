@@ -24,8 +24,8 @@ def check_seed(seed) -> int:
 
 
 def parse_seeds(text, most: int, what: str = "seeds") -> list[int]:
-    """A list of seeds as a box or a client gives it: "1, 2, 3" (commas, semicolons, spaces or lines) or a list; 1 to ``most``
-    of them, each a whole number in [0, 2**32 - 1]. ValueError naming ``what`` (the box) otherwise."""
+    """A list of seeds as a box or a client gives it: "1, 2, 3" (commas, semicolons, spaces or lines) or a list;
+    1 to ``most`` of them, each a whole number in [0, 2**32 - 1]. ValueError naming ``what`` (the box) otherwise."""
     parts = list(text) if isinstance(text, (list, tuple)) else [p for p in re.split(r"[,;\s]+", str(text or "")) if p]
     if not parts:
         raise ValueError(f"{what}: give at least one seed, e.g. '1, 2, 3'")
@@ -39,7 +39,8 @@ def parse_seeds(text, most: int, what: str = "seeds") -> list[int]:
                 raise ValueError
             seeds.append(check_seed(int(value)))
         except (ValueError, OverflowError):  # a word, a decimal, NaN, infinity, out of range
-            raise ValueError(f"{what}: seed {str(part).strip()[:40]!r} is not a whole number in [0, {MAX_SEED}]") from None
+            shown = str(part).strip()[:40]
+            raise ValueError(f"{what}: seed {shown!r} is not a whole number in [0, {MAX_SEED}]") from None
     return seeds
 
 

@@ -36,8 +36,8 @@ class ProceduralWorld(Dataset):
             raise ValueError(f"split must be one of {list(SPLIT_LENGTHS)}, got {split!r}")
         resolution = int(resolution or self.native_resolution)
         if not 8 <= resolution <= 1024:
-            raise ValueError(f"resolution must be 0 (the world's native {self.native_resolution} px) or within [8, 1024], "
-                             f"got {resolution}")
+            raise ValueError(f"resolution must be 0 (the world's native {self.native_resolution} px) or within "
+                             f"[8, 1024], got {resolution}")
         self.split, self.seed, self.resolution = split, int(seed), resolution
         self._key = stream_key(self.name, split, self.seed)
 
