@@ -88,7 +88,7 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
     page.get_by_role("tab", name="pix2pix & CycleGAN").click()
     page.get_by_role("tab", name="pix2pix: draw or upload").click()
     output = page.locator("#translation-pix2pix-output img")
-    output.wait_for(timeout=30_000)                      # the model's first example, shown on page open
+    output.wait_for(timeout=60_000)  # the model's first example, shown on page open (30 s ran out once under load)
     before = output.get_attribute("src")
     page.get_by_role("tab", name="Upload", exact=True).click()
     page.get_by_role("button", name="Translate the upload").click()
