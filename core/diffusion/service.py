@@ -175,7 +175,8 @@ def model_schedule(name: str) -> str | None:
 
 
 def model_world(name: str) -> str | None:
-    """The dataset checkpoint ``name`` was trained on ("digits", "faces32"'s "faces", ...), None when unrecorded."""
+    """The dataset checkpoint ``name`` was trained on ("digits" for ddpm-digits, "faces" for ddpm-faces32), None when
+    unrecorded; CheckpointError for an unknown name."""
     from .pipeline import META_FILE
 
     folder = resolve_checkpoint("diffusion", name)
