@@ -240,11 +240,13 @@ def test_bad_inputs_give_clear_errors():
     assert explore.check_layers(G, ["w3: 16x16", 1, "1"]) == [1, 3]
     assert explore.check_layers(G, "[0,1]") == explore.check_layers(G, "1, 0") == [0, 1]  # one string, as an API sends
     assert explore.check_layers(G, "w3: 16x16") == [3] and explore.check_layers(G, "") == []
-    assert explore.parse_seeds("1, 2;3") == [1, 2, 3]
+    from core.engine.seed import parse_seeds
+
+    assert parse_seeds("1, 2;3", explore.MAX_GRID_SEEDS) == [1, 2, 3]
     with pytest.raises(ValueError, match=r"seeds: seed 'x' is not a whole number in \[0, 4294967295\]"):
-        explore.parse_seeds("1, x")
+        parse_seeds("1, x", explore.MAX_GRID_SEEDS)
     with pytest.raises(ValueError, match=r"seeds B \(columns\): at most 5 seeds, got 6"):  # which box
-        explore.parse_seeds("1 2 3 4 5 6", 5, what="seeds B (columns)")
+        parse_seeds("1 2 3 4 5 6", 5, what="seeds B (columns)")
 
 
 # ---------------------------------------------------------------------- interpolation, projection, io

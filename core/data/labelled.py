@@ -131,6 +131,7 @@ def captioned_sheet(images, captions: list[str], nrow: int, min_width: int = 512
     tiles = [to_pil(x).resize((x.shape[-1] * scale, x.shape[-2] * scale), Image.NEAREST) for x in images]
     w, h = tiles[0].size
     face, line_h = font(font_size), round(font_size * 1.2)
+
     def fitted(caption: str) -> list[str]:  # lines as wide as the tile, measured in the font
         lines = []
         for word in caption.split():

@@ -14,10 +14,12 @@ import torch
 from core.engine import CheckpointError, check_seed, list_checkpoints, load_pretrained, resolve_checkpoint
 from core.engine.checkpoint import cache_key, check_checkpoint_chosen, read_json
 from core.engine.notes import percent, plain_note, read_metrics
+from core.engine.seed import parse_seeds
 
 METHOD = "gans"
 TRUNCATION_RANGE = (0.0, 4.0)
 RANDOM_CLASS = "random"
+MAX_SEEDS = 8  # a class grid's and a comparison's columns
 CELL = 64  # px of one image in the sheets (32 px models at 2x)
 CURVES = {"G loss": "loss_g", "D loss": "loss_d", "Wasserstein estimate (critics)": "w_estimate",
           "D gradient norm": "d_grad_norm"}
@@ -132,19 +134,12 @@ def class_grid(ctx, checkpoint, seeds="0, 1, 2, 3, 4", truncation=0.0):
     G = _generator(ctx, checkpoint)
     if not G.num_classes:
         raise ValueError("this checkpoint is unconditional: it has no classes to lay out (pick a cGAN)")
-    seeds = parse_seeds(seeds)
+    seeds = parse_seeds(seeds, MAX_SEEDS)
     k = G.num_classes
     zs = torch.cat([latent(G, s, truncation) for s in seeds]).repeat_interleave(k, 0)
     images = render(G, zs, list(range(k)) * len(seeds))
     cells = [[_cell(images[i * k + j]) for j in range(k)] for i in range(len(seeds))]
     return labelled_grid(cells, [f"seed {s}" for s in seeds], [str(j) for j in range(k)], left=70)
-
-
-def parse_seeds(text, most: int = 8) -> list[int]:
-    """ "1, 2, 3" (or a list) -> seeds, 1 to ``most`` of them: :func:`core.engine.seed.parse_seeds`."""
-    from core.engine.seed import parse_seeds as parse
-
-    return parse(text, most)
 
 
 def _cell(image):
@@ -191,7 +186,7 @@ def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, world: str
     column % K)."""
     from core.data.labelled import labelled_grid
 
-    seeds = parse_seeds(seeds)
+    seeds = parse_seeds(seeds, MAX_SEEDS)
     names = variants(world)
     if not names:
         raise ValueError(f"no finished GAN checkpoint of {world!r} is installed: train one in the Train panel")

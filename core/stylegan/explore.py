@@ -220,13 +220,6 @@ def truncate_rows(G: Generator, ws: torch.Tensor, psis) -> torch.Tensor:
     return torch.cat([truncate(ws, G.w_avg, check_psi(p)) for p in psis])
 
 
-def parse_seeds(text, limit: int = MAX_GRID_SEEDS, what: str = "seeds") -> list[int]:
-    """"1, 2, 3" -> [1, 2, 3]: :func:`core.engine.seed.parse_seeds` with at most ``limit`` (a grid's side)."""
-    from core.engine.seed import parse_seeds as parse
-
-    return parse(text, limit, what)
-
-
 # ---------------------------------------------------------------------- interpolation
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torch.Tensor:
     """Spherical linear interpolation along the great circle (Shoemake 1985), per row; lerp when parallel.

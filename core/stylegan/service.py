@@ -199,12 +199,14 @@ def all_views(ctx, checkpoint, seed_a, seed_b, layers_from_b, psi, cutoff=0, noi
 def grid_image(ctx, checkpoint, row_seeds, col_seeds, layers_from_b, psi, cutoff, noise_mode, noise_seed):
     """/stylegan_grid: the paper's figure 3, seeds A (rows) with B's w (columns) on the listed layers, as
     /stylegan_mix takes them."""
-    from core.stylegan.explore import check_layers, mixing_grid, parse_seeds, upscale
+    from core.engine.seed import parse_seeds
+    from core.stylegan.explore import MAX_GRID_SEEDS, check_layers, mixing_grid, upscale
 
     t0 = time.perf_counter()
     G = _generator(ctx, checkpoint)
     layers = check_layers(G, layers_from_b)
-    rows, columns = parse_seeds(row_seeds, what="seeds A (rows)"), parse_seeds(col_seeds, what="seeds B (columns)")
+    rows = parse_seeds(row_seeds, MAX_GRID_SEEDS, what="seeds A (rows)")
+    columns = parse_seeds(col_seeds, MAX_GRID_SEEDS, what="seeds B (columns)")
     grid = mixing_grid(G, rows, columns, layers, psi, cutoff, noise_mode, noise_seed)
     note = (f"Rows: seeds A, columns: seeds B; each cell is A with B's w on layers {layers or 'none'}. "
             f"Rendered in {1000 * (time.perf_counter() - t0):.0f} ms.")
