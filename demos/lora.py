@@ -250,12 +250,12 @@ def build(ctx: AppContext) -> None:
     for event in (taught, taught_more):  # the note too: an adapter trained further keeps its name (no change event)
         event.then(choices, outputs=[adapter, second], api_visibility="private").then(
             adapter_info, adapter, note, api_visibility="private", queue=False)
-    mark = gr.Textbox(visible=False)  # Cancel's mark for a run still waiting for the slot (stop_training)
-    mark.change(queue_leaver([taught, taught_more]), api_visibility="private", queue=False)
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
-    stop.click(stop_training, outputs=[status, mark], api_visibility="private", queue=False)
+    # a run still waiting for the slot leaves Gradio's queue (a training one is not in it: it stops and saves)
+    stop.click(stop_training, outputs=status, api_visibility="private", queue=False).then(
+        queue_leaver([taught, taught_more]), api_visibility="private", queue=False)
     endpoint(go.click, gpu_task(lora_generate), [adapter, prompt, scale, seed, second, second_weight, fuse],
              [before, after, line], api_name="lora_generate", concurrency_limit=2)
     scale.release(warn_and_keep(3)(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight,

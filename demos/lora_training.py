@@ -150,13 +150,13 @@ def _train_events(events, name, config, note, rows, shots, progress):
 
 
 def stop(session: str):
-    """Cancel's (status line, queue mark): a training run stops after this step and saves what it learnt; a run still
-    waiting for the slot gets a new mark, whose change takes it out of Gradio's queue (closing a training one would
-    lose what it learnt); with neither, both stay."""
+    """Cancel's status line: a training run stops after this step and saves what it learnt; a run still waiting for
+    the slot will not start (the page then takes it out of Gradio's queue, ``demos.training_queue``); with neither,
+    the line stays."""
     if session in TRAINING:
         CANCELS.setdefault(session, threading.Event()).set()
-        return "stopping after this step; what was learnt is saved", gr.skip()
+        return "stopping after this step; what was learnt is saved"
     if session in WAITING:
         WAITING.discard(session)
-        return "cancelled: your run waiting for the training slot will not start", str(time.time())
-    return gr.skip(), gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
+        return "cancelled: your run waiting for the training slot will not start"
+    return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)
