@@ -12,6 +12,7 @@ STRIP_COLUMNS = 12   # samples over time: at most this many training moments, ev
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
 STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
 STRIP_WIDTH, STRIP_TILE_MAX = 900, 192  # a strip of few moments is enlarged towards the page's width, up to this tile
+CAPTION_LEFT = 150   # px of left margin for the rows' captions, when they have some
 
 
 def strip_tile(side: int, columns: int, pad: int = 4) -> int:
@@ -22,19 +23,21 @@ def strip_tile(side: int, columns: int, pad: int = 4) -> int:
     return side * max(-(-STRIP_TILE // side), fits)
 
 
-def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
+def samples_over_time(history: list[tuple[int, "torch.Tensor"]], captions: list[str] = ()):
     """GAN Lab's view of a run: one column per sample event (the same seeds each time), left to right as training
     goes on, labelled with the step; at most STRIP_COLUMNS columns, evenly spread, always the first and the last.
 
     Args:
         history: (step, images (N, C, H, W) in [0, 1]) per sample event, oldest first.
+        captions: what each row's sample shows, written in a left margin (a text-to-image model's prompts:
+            :meth:`core.engine.method.Method.sample_captions`); none by default.
     Returns:
         a PIL image, or None for an empty history.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     from core.data import to_pil
-    from core.data.labelled import font
+    from core.data.labelled import labelled_grid
 
     if not history:
         return None
@@ -42,18 +45,14 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]]):
     picks = sorted({round(i * (n - 1) / (STRIP_COLUMNS - 1)) for i in range(STRIP_COLUMNS)}) if n > STRIP_COLUMNS \
         else range(n)
     side = history[-1][1].shape[-1]
-    tile, pad, head = strip_tile(side, len(picks)), 4, 20
-    rows = min(STRIP_ROWS, len(history[-1][1]))
-    sheet = Image.new("RGB", (len(picks) * (tile + pad) + pad, head + rows * (tile + pad) + pad), "white")
-    draw, label = ImageDraw.Draw(sheet), font(14)  # a projector's size (the bitmap font's 9 px read "ste p 100")
-    for col, i in enumerate(picks):
-        step, images = history[i]
-        x = pad + col * (tile + pad)
-        draw.text((x + 1, 2), f"{step:,}" if tile < 96 else f"step {step:,}", fill=(20, 20, 20), font=label)
-        for row in range(min(rows, len(images))):
-            image = to_pil(images[row]).convert("RGB").resize((tile, tile), Image.NEAREST)
-            sheet.paste(image, (x, head + pad + row * (tile + pad)))
-    return sheet
+    tile = strip_tile(side, len(picks))
+    rows = min(STRIP_ROWS, *(len(history[i][1]) for i in picks))
+    cells = [[to_pil(history[i][1][row]).convert("RGB").resize((tile, tile), Image.NEAREST) for i in picks]
+             for row in range(rows)]
+    steps = [f"{history[i][0]:,}" if tile < 96 else f"step {history[i][0]:,}" for i in picks]
+    labels = [*captions[:rows], *[""] * (rows - len(captions[:rows]))]
+    # type of a projector's size (the bitmap font's 9 px read "ste p 100"); a prompt wraps at ~18 characters
+    return labelled_grid(cells, labels, steps, left=CAPTION_LEFT if any(labels) else 4, top=24, pad=4, font_size=14)
 
 
 HISTORY_FILE = "samples_over_time.safetensors"  # a tab run's strip, kept with the run so a resume shows it whole

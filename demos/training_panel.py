@@ -23,7 +23,7 @@ from core.engine import Trainer, resolve_checkpoint
 from core.engine.checkpoint import is_finished
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.methods import get_method_class
-from demos.samples_over_time import load_history, samples_over_time, save_history
+from demos.samples_over_time import STRIP_ROWS, load_history, samples_over_time, save_history
 from demos.training_queue import queue_leaver
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
@@ -160,13 +160,14 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     status = ""
     last_yield = 0.0
     method_ = cls(config)
+    captions = method_.sample_captions(STRIP_ROWS)
     trainer = Trainer(method_, out, cancel=cancel, command=None, pause=pause)
     for event in trainer.run():
         if event.kind == "start" and event.step:  # a resumed run: its curve and samples over time so far
             rows = [{"step": r["step"], "value": v, "loss": k} for r in trainer.loss_log for k, v in r.items()
                     if charted(k) and isinstance(v, (int, float))]
             history = load_history(out, event.step)
-            strip = samples_over_time(history)
+            strip = samples_over_time(history, captions)
             if history and (out / "samples.png").is_file():  # the last grid drawn before the pause
                 with Image.open(out / "samples.png") as sheet:
                     grids = [(sheet.convert("RGB"), f"step {history[-1][0]} (before the resume)")]
@@ -183,14 +184,14 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             grids = [(method_.sample_sheet(event.images), f"step {event.step}")] + grids
             history.append((event.step, method_.generated(event.images)))
             save_history(out, history)
-            strip = samples_over_time(history)
+            strip = samples_over_time(history, captions)
         elif event.kind == "paused":
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
         elif event.kind in ("start", "checkpoint", "resumed", "evaluating", "done", "cancelled"):
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
-                strip = samples_over_time(history)  # the last answer holds every output (what an API caller keeps)
+                strip = samples_over_time(history, captions)  # the last answer holds every output (what an API caller keeps)
         if cancel.is_set() and event.kind not in ("done", "cancelled"):  # (the last samples drawn before the save
             status = CANCELLING                                          # showed the "paused" line again)
         now = time.time()

@@ -78,7 +78,7 @@ def test_the_text_to_image_sheet_writes_each_prompt_under_its_image():
     from core.text2image.method import SAMPLE_PROMPTS
 
     method = get_method_class("text2image")(Text2ImageConfig())
-    assert method.sample_prompts(18) == [*SAMPLE_PROMPTS, *SAMPLE_PROMPTS[:2]]
+    assert method.sample_captions(18) == [*SAMPLE_PROMPTS, *SAMPLE_PROMPTS[:2]]
     images = torch.rand(8, 3, 64, 64)
     rgb = np.asarray(method.sample_sheet(images))
     sheet = np.asarray(method.sample_sheet(images).convert("L"))

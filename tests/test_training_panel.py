@@ -183,14 +183,40 @@ def test_samples_over_time_spreads_columns_over_the_run():
 
     history = [(10 * (i + 1), torch.full((6, 1, 8, 8), i / 40)) for i in range(40)]
     sheet = samples_over_time(history)
-    tile = 64  # 8 px enlarged 8x
-    assert sheet.width == STRIP_COLUMNS * (tile + 4) + 4 and sheet.height == 20 + 4 * (tile + 4) + 4
-    first, last = sheet.getpixel((4 + 10, 30)), sheet.getpixel((sheet.width - 4 - tile + 10, 30))
+    tile, top = 64, 24  # 8 px enlarged 8x, under a row of step labels
+    assert sheet.width == 4 + STRIP_COLUMNS * (tile + 4) and sheet.height == top + 4 * (tile + 4)
+    first, last = sheet.getpixel((4 + 10, top + 10)), sheet.getpixel((4 + (STRIP_COLUMNS - 1) * (tile + 4) + 10, top + 10))
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None
     few = samples_over_time(history[:3])  # three moments: enlarged towards the page's width (crisp: a multiple of 8)
-    assert few.width == 3 * (192 + 4) + 4 and few.height == 20 + 4 * (192 + 4) + 4
+    assert few.width == 4 + 3 * (192 + 4) and few.height == top + 4 * (192 + 4)
     assert strip_tile(64, 6) == 128 and strip_tile(28, 12) == 84 and strip_tile(100, 1) == 100
+
+
+def test_samples_over_time_names_each_rows_prompt_in_a_margin():
+    """A text-to-image run's strip says which prompt each row follows (it was a column of unnamed tiles), in a white
+    margin left of the tiles; the tiles stay where the steps say and whole."""
+    import numpy as np
+    import torch
+
+    from core.methods import get_method_class
+    from core.text2image.method import SAMPLE_PROMPTS
+    from demos.samples_over_time import CAPTION_LEFT, samples_over_time
+
+    def method(name):
+        cls = get_method_class(name)
+        return cls(cls.config_class())
+
+    captions = method("text2image").sample_captions(4)
+    assert captions == list(SAMPLE_PROMPTS[:4]) and method("vae").sample_captions(4) == []
+    history = [(10, torch.zeros(4, 3, 32, 32)), (20, torch.ones(4, 3, 32, 32))]
+    plain, named = samples_over_time(history), samples_over_time(history, captions)
+    assert named.width == plain.width - 4 + CAPTION_LEFT and named.height == plain.height
+    margin = np.asarray(named.convert("L"))[24:, :CAPTION_LEFT]
+    assert all((row < 128).any() for row in np.array_split(margin, 4))  # a prompt beside each row, dark on white
+    assert (margin > 127).mean() > 0.8
+    tile = np.asarray(named)[24 + 10, CAPTION_LEFT + 10]
+    assert tuple(tile) == (0, 0, 0)  # the first moment's (black) tile starts right after the margin
 
 
 def test_the_panel_offers_only_the_datasets_it_can_train_on(tmp_path, monkeypatch):

@@ -107,6 +107,11 @@ class Method:
 
         return sample_sheet(images, *self.sample_layout(len(images)))
 
+    def sample_captions(self, num: int) -> list[str]:
+        """What each of :meth:`sample`'s first ``num`` images shows, in words (a text-to-image model's prompts), for
+        the training panel's "samples over time"; none by default."""
+        return []
+
     def generated(self, samples: torch.Tensor) -> torch.Tensor:
         """The generated images among :meth:`sample`'s output (a grid may also hold inputs): what the training
         panel's "samples over time" follows. Default: all of them."""

@@ -178,20 +178,19 @@ class Text2ImageMethod(CaptionedData, Method):
                                              guidance, sampler).cpu())
         return torch.cat(images)
 
-    @staticmethod
-    def sample_prompts(num: int) -> list[str]:
+    def sample_captions(self, num: int) -> list[str]:
         """The prompts of :meth:`sample`'s ``num`` images: ``SAMPLE_PROMPTS`` in order, repeated past 16."""
         return [SAMPLE_PROMPTS[i % len(SAMPLE_PROMPTS)] for i in range(num)]
 
     @torch.no_grad()
     def sample(self, module, num, generator):
-        return self.generate(module, self.sample_prompts(num), generator)
+        return self.generate(module, self.sample_captions(num), generator)
 
     def sample_sheet(self, images):
         """The samples 4 a row, each with its prompt under it (the panel's grids and the card's samples.png)."""
         from core.data.labelled import captioned_sheet
 
-        return captioned_sheet(images, self.sample_prompts(len(images)), nrow=4)
+        return captioned_sheet(images, self.sample_captions(len(images)), nrow=4)
 
     def save_inference(self, module, folder) -> None:
         from .pipeline import save_pipeline
