@@ -12,14 +12,17 @@ STRIP_COLUMNS = 12   # samples over time: at most this many training moments, ev
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
 STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
 STRIP_WIDTH, STRIP_TILE_MAX = 900, 192  # a strip of few moments is enlarged towards the page's width, up to this tile
+STRIP_HEIGHT = 520   # ... and kept within this height, its step labels included (a projector's screen, with its label)
 CAPTION_LEFT = 150   # px of left margin for the rows' captions, when they have some
 
 
-def strip_tile(side: int, columns: int, pad: int = 4) -> int:
-    """The strip's tile in px for images ``side`` px wide and ``columns`` moments: a whole multiple of ``side`` (crisp
-    pixels), at least STRIP_TILE, and as large as STRIP_WIDTH allows up to STRIP_TILE_MAX (a projector's size: three
-    moments of a 64 px run were 64 px tiles in a 940 px wide page)."""
-    fits = min(STRIP_TILE_MAX // side, int((STRIP_WIDTH / max(1, columns) - pad) // side))
+def strip_tile(side: int, columns: int, rows: int = STRIP_ROWS, pad: int = 4, top: int = 24) -> int:
+    """The strip's tile in px for images ``side`` px wide, ``columns`` moments and ``rows`` samples: a whole multiple
+    of ``side`` (crisp pixels), at least STRIP_TILE, and as large as STRIP_WIDTH and STRIP_HEIGHT allow up to
+    STRIP_TILE_MAX (a projector's size: three moments of a 64 px run were 64 px tiles in a 940 px wide page; one
+    moment of four samples was a column 808 px tall, off a 768 px screen)."""
+    fits = min(STRIP_TILE_MAX // side, int((STRIP_WIDTH / max(1, columns) - pad) // side),
+               int(((STRIP_HEIGHT - top) / max(1, rows) - pad) // side))
     return side * max(-(-STRIP_TILE // side), fits)
 
 
@@ -45,8 +48,8 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]], captions: list[
     picks = sorted({round(i * (n - 1) / (STRIP_COLUMNS - 1)) for i in range(STRIP_COLUMNS)}) if n > STRIP_COLUMNS \
         else range(n)
     side = history[-1][1].shape[-1]
-    tile = strip_tile(side, len(picks))
     rows = min(STRIP_ROWS, *(len(history[i][1]) for i in picks))
+    tile = strip_tile(side, len(picks), rows)
     cells = [[to_pil(history[i][1][row]).convert("RGB").resize((tile, tile), Image.NEAREST) for i in picks]
              for row in range(rows)]
     steps = [f"{history[i][0]:,}" if tile < 96 else f"step {history[i][0]:,}" for i in picks]
