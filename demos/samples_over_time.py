@@ -12,7 +12,7 @@ STRIP_COLUMNS = 12   # samples over time: at most this many training moments, ev
 STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
 STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
 STRIP_WIDTH, STRIP_TILE_MAX = 900, 192  # a strip of few moments is enlarged towards the page's width, up to this tile
-STRIP_HEIGHT = 520   # ... and kept within this height, its step labels included (a projector's screen, with its label)
+STRIP_HEIGHT = 560   # ... and kept within this height, its step labels included (a projector's screen, with its label)
 CAPTION_LEFT = 150   # px of left margin for the rows' captions, when they have some
 
 

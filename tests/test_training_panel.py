@@ -189,9 +189,10 @@ def test_samples_over_time_spreads_columns_over_the_run():
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None
     few = samples_over_time(history[:3])  # three moments: enlarged (crisp: a multiple of 8) within a screen's height
-    assert few.width == 4 + 3 * (120 + 4) and few.height == top + 4 * (120 + 4) <= 520
+    assert few.width == 4 + 3 * (128 + 4) and few.height == top + 4 * (128 + 4) <= 560
     assert strip_tile(64, 6, rows=1) == 128 and strip_tile(28, 12) == 84 and strip_tile(100, 1) == 100
-    assert strip_tile(32, 1) == 96 and strip_tile(64, 1) == 64  # one moment of four: a column that fits a screen
+    assert strip_tile(32, 1) == 128 and strip_tile(64, 1) == 128 and strip_tile(28, 1) == 112  # one moment of four:
+    # a column that fits a projector's screen (it was 192 px tiles, 808 px tall)
 
 
 def test_samples_over_time_names_each_rows_prompt_in_a_margin():
