@@ -18,12 +18,14 @@ def _pil(tensor):
 def sdedit_schedule_note(checkpoint, schedule, world=None) -> str:
     """Whether SDEdit starts from the x_t shown: it noises with the model's own schedule, which the view's may not be
     (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face); and, when the model was trained
-    on another world than the dataset picked, that it redraws the image as one of its own."""
+    on another world than the dataset picked, that it redraws an image unlike its own as one of them."""
     from core.diffusion.service import model_schedule, model_world
 
     own, drawn = model_schedule(checkpoint), model_world(checkpoint)
-    other = (f" **{checkpoint}** was trained on {drawn}, not {world}: it redraws the image as one of its own (pick a "
-             f"model of {world}, or train one below)." if world and drawn and drawn != world else "")
+    # (x_0 may be an upload since the dataset was picked: the note holds for any image)
+    other = (f" **{checkpoint}** was trained on {drawn}, the dataset picked is {world}: it redraws an image unlike its "
+             f"{drawn} as one of them (pick a model of {world}, or train one below)."
+             if world and drawn and drawn != world else "")
     if own is None or own == schedule:
         return "SDEdit starts from the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".") + other
     return (f"SDEdit noises with {checkpoint}'s own **{own}** schedule, the x_t shown uses **{schedule}**: pick "
