@@ -93,10 +93,18 @@ APP_JS = """
                                                      attributeFilter: ["style", "class", "hidden"]});
   pick();
   // "Clear canvas" leaves the editor with no tool (the next stroke drew nothing): its brush again (seen while the
-  // click goes down: the editor stops it there)
+  // click goes down: the editor stops it there). It also marks the canvas cleared until the pen next touches it:
+  // a stroke's value still on its way to the server when the canvas is cleared arrives after the clear, and its
+  // change event would show the erased drawing's view again (fresh_sketch_js drops it)
+  window.genlabCleared = {};
   document.addEventListener("click", (e) => {
     const block = e.target.closest?.('button[aria-label="Clear canvas"]')?.closest(".block");
     if (block) setTimeout(() => block.querySelector('button[aria-label="Brush"]')?.click(), 200);
+    if (block?.id) window.genlabCleared[block.id] = true;
+  }, true);
+  document.addEventListener("pointerdown", (e) => {
+    const block = e.target.closest?.("canvas")?.closest(".block");
+    if (block?.id) window.genlabCleared[block.id] = false;
   }, true);
   // a slider that redraws on release (an expensive output) redraws for the keyboard too: Enter in its number box
   // leaves the box (Gradio sends release on blur), and an arrow key let go on the range sends release as the mouse's does
@@ -154,6 +162,13 @@ APP_JS = """
   });
 }
 """.replace("EXACT_CLASS", EXACT)
+
+
+def fresh_sketch_js(elem_id: str, position: int) -> str:
+    """The ``js`` of a Sketchpad's change event (``elem_id``, the event's input number ``position``): its value as
+    none while the canvas is cleared and not drawn on since (APP_JS). Gradio's editor sends a stroke's value when its
+    upload ends: cleared meanwhile, the erased drawing came back translated a second after the views emptied."""
+    return f"(...args) => {{ if (window.genlabCleared?.[{elem_id!r}]) args[{position}] = null; return args; }}"
 
 
 def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:

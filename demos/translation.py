@@ -13,6 +13,7 @@ import numpy as np
 from core.engine import resolve_checkpoint
 from demos.common import (GALLERY_FIT, USER_ERRORS, AppContext, Number, Radio, checkpoint_picker, endpoint, page_open,
                           run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.page import fresh_sketch_js
 
 TITLE = "pix2pix & CycleGAN"
 TRY = """
@@ -236,7 +237,8 @@ def build(ctx: AppContext) -> None:
         for trigger, blank_clears in ((draw_btn.click, False), (sketch.change, True)):
             trigger(warn_and_keep(2)(functools.partial(draw_p, blank_clears=blank_clears)),
                     [ckpt_p, sketch, noise, seed_p], [seen_p, out_p], api_visibility="private",
-                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate")
+                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="translate",
+                    js=fresh_sketch_js("translation-sketch", 1) if blank_clears else None)
 
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
             return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)

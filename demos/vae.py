@@ -17,6 +17,7 @@ from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.page import fresh_sketch_js
 
 TITLE = "VAE explorer"
 TRY = """
@@ -357,7 +358,8 @@ def build(ctx: AppContext) -> None:
                      trigger_mode="always_last", show_progress="hidden")
     # each stroke encodes too (the button may be below the fold); a cleared canvas clears the outputs, quietly
     sketch.change(ui_errors(functools.partial(views.encode_own, ctx, blank_clears=True)), inputs=[own_ckpt, sketch],
-                  outputs=own_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+                  outputs=own_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+                  js=fresh_sketch_js("vae-sketch", 1))
     # another checkpoint encodes again what was encoded last (the drawing or the upload): the old model's input,
     # reconstruction, latent and map stayed under the new name
     encoded = gr.State("")
