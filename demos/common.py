@@ -139,7 +139,7 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
     has its own hidden trigger; both share one concurrency queue (``concurrency_id`` defaults to ``api_name``).
     ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
-    ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output), in
+    ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output; a list takes a tuple), in
     no concurrency queue (where a warning toast shows, unlike queue=False): a ``demos.training_panel.refuse`` there
     keeps the page's event from queueing; Gradio's progress overlay then covers the other outputs only (it greyed
     the line out).
@@ -156,7 +156,8 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     if before is not None:
         line = before_output or (page_outputs[0] if many else page_outputs)
         bind = gr.on(triggers, before, outputs=line, api_visibility="private", concurrency_limit=None).success
-        others = [o for o in (page_outputs if many else [page_outputs]) if o is not line]
+        lines = line if isinstance(line, (list, tuple)) else [line]
+        others = [o for o in (page_outputs if many else [page_outputs]) if all(o is not x for x in lines)]
         if others:  # the queue's overlay on the other outputs: the line saying why the run waits stays readable
             event.setdefault("show_progress_on", others)
     return bind(warn_and_keep(len(page_outputs) if many else 1)(page_fn or fn), inputs, page_outputs,

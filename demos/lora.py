@@ -15,7 +15,7 @@ from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           session_of, warn_and_keep)
-from demos.training_queue import queue_leaver
+from demos.training_queue import queue_leaver, waiting_timer
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -219,7 +219,7 @@ def build(ctx: AppContext) -> None:
         """At the click, before the queue: a visitor whose own run trains or waits is refused (it would queue behind
         it); otherwise the page's run waits for the training slot from here (Cancel takes it out of the queue) and
         the status says which run holds the slot, as the training panels' does."""
-        from demos.training_panel import refuse, slot_wait_line
+        from demos.training_queue import refuse, slot_wait_line
 
         session = session_of(request)
         if session in training.TRAINING:
@@ -227,15 +227,17 @@ def build(ctx: AppContext) -> None:
         if session in training.WAITING:
             refuse("your run is waiting for the training slot already: Cancel it first")
         training.WAITING.add(session)
-        return slot_wait_line() or gr.skip()
+        line = slot_wait_line()
+        return line or gr.skip(), gr.Timer(active=bool(line))
 
+    timer = waiting_timer(status, lambda request: session_of(request) in training.WAITING)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
-                      concurrency_id="train", before=waits)
+                      concurrency_id="train", before=waits, before_output=[status, timer])
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
-                           concurrency_id="train", before=waits)
+                           concurrency_id="train", before=waits, before_output=[status, timer])
 
     def adapter_info(request: gr.Request, name):
         from core.lora.service import adapter_folder, adapter_note

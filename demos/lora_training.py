@@ -99,7 +99,7 @@ def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=N
     """Train into ``folder`` holding the server's one training slot; Cancel stops it (what was learnt is saved)."""
     from core.data import to_pil
     from core.lora.service import train_adapter
-    from demos.training_panel import holding_the_slot
+    from demos.training_queue import holding_the_slot
 
     cancel = CANCELS.setdefault(session, threading.Event())
     cancel.clear()

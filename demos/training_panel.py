@@ -7,7 +7,6 @@ from the CLI (``python -m core.train``) with the ``train_config.json`` it saves.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import random
@@ -24,52 +23,8 @@ from core.engine.checkpoint import is_finished
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.methods import get_method_class
 from demos.samples_over_time import STRIP_ROWS, load_history, samples_over_time, save_history
-from demos.training_queue import queue_leaver
-
-# One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
-# A "running" flag is set while the session's run of that method trains.
-_FLAGS: dict[tuple[str, str, str], threading.Event] = {}
-_LOCK = threading.Lock()
-
-
-def _flag(kind: str, session: str, method: str) -> threading.Event:
-    with _LOCK:
-        return _FLAGS.setdefault((kind, session, method), threading.Event())
-
-
-def _cancel_flag(session: str, method: str) -> threading.Event:
-    return _flag("cancel", session, method)
-
-
-CANCELLING = "cancelling after the current step, then saving…"
-_NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
-
-
-@contextlib.contextmanager
-def holding_the_slot(session: str, method: str, line: str):
-    """While a run holds the one training slot, a line on it for the visitors who wait (their status names it):
-    yields the one-item list whose line the run keeps current. Every tab that trains (the panels, LoRA) uses it."""
-    progress = _NOW[(session, method)] = [line]
-    try:
-        yield progress
-    finally:
-        _NOW.pop((session, method), None)
-
-
-def refuse(message: str):
-    """Stop a queued pre-event's chain with a yellow warning, as the app's other refusals (not a red "Error")."""
-    gr.Warning(message)
-    raise gr.Error(message, visible=False, print_exception=False)
-
-
-def slot_wait_line() -> str:
-    """The status of a run waiting for the one training slot: which run holds it, and how far it is ("" when free)."""
-    busy = [line[0] for line in list(_NOW.values())]
-    if not busy:
-        return ""
-    return (f"**waiting for the training slot**: {busy[0]} (one training at a time on this server); yours starts "
-            "when it ends. *Cancel* takes yours out of the queue.")
-
+from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse, slot_wait_line,
+                                  waiting_timer)
 
 def rough_duration(seconds: float) -> str:
     """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
@@ -319,7 +274,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         training slot; a click while the session's own run of this method trains or is paused is refused (it would
         queue behind it). From here on a Cancel reaches this run, also while it waits its turn."""
         session = session_of(request)
-        if _flag("running", session, method).is_set():
+
+        def no(message: str):
+            refused[session] = message  # (the status line says it too: refused_line)
+            refuse(message)
+
+        if _flag("running", session, method).is_set():  # (the status line stays on that run)
             refuse("your run is paused: press Resume to go on, or Cancel to save it"
                    if _flag("pause", session, method).is_set() else "your run is training: Pause or Cancel it first")
         try:
@@ -327,13 +287,23 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             check_tab_budget(ctx.device, cls.config_class.from_dict({**base, **dict(zip(fields, values[:len(fields)]))}))
             resolve_checkpoint(cls.name, str(name or "").strip(), must_exist=False)
         except (*USER_ERRORS, gr.Error) as exc:
-            refuse(getattr(exc, "message", None) or str(exc))  # (str() of a gr.Error puts its message in quotes)
+            no(getattr(exc, "message", None) or str(exc))  # (str() of a gr.Error puts its message in quotes)
         _cancel_flag(session, method).clear()
         _flag("waiting", session, method).set()
 
+    refused: dict[str, str] = {}  # session -> why its last click did not start a run
+
+    def refused_line(request: gr.Request):
+        """The status line after a click refused before the queue: why (the line of an earlier refusal stayed, the new
+        reason only in a toast gone after ten seconds)."""
+        reason = refused.pop(session_of(request), "")
+        return f"**not started**: {reason}" if reason else gr.skip()
+
     def waiting_line():
-        """The status while the run waits for the one training slot (what trains now), or while it starts."""
-        return slot_wait_line() or "starting: reading the data and building the model…"
+        """The status while the run waits for the one training slot (what trains now, kept current by the timer), or
+        while it starts."""
+        line = slot_wait_line()
+        return line or "starting: reading the data and building the model…", gr.Timer(active=bool(line))
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter
@@ -371,8 +341,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     functools.update_wrapper(train_on_the_page, train)  # its signature: the endpoint's named parameters
     gr.Button(visible=False).click(ui_errors(gpu_task(train, duration=600)), inputs, outputs,
                                    api_name=f"train_{cls.name}", **queue)  # the endpoint: a refusal is an error
-    event = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None).success(
-        waiting_line, outputs=status, api_visibility="private", queue=False).success(
+    clicked_train = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None)
+    clicked_train.failure(refused_line, outputs=status, api_visibility="private", queue=False)
+    timer = waiting_timer(status, lambda request: _flag("waiting", session_of(request), method).is_set())
+    event = clicked_train.success(waiting_line, outputs=[status, timer], api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
         show_progress_on=outputs[1:], **queue)  # (not on the status: it says why the run waits)
     gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)

@@ -1,6 +1,8 @@
-"""Taking a page's training run out of Gradio's queue while it still waits for the one training slot.
+"""The one training slot a server runs at a time, and the runs that wait for it: the session's flags (cancel, pause,
+running, waiting), the line on the run that holds the slot for those who wait, kept current on their page, and a
+waiting run taken out of Gradio's queue at Cancel.
 
-Gradio's own way, an event with ``cancels=[...]``, calls its ``/cancel`` route, which sends the page an empty
+At Cancel, Gradio's own way, an event with ``cancels=[...]``, calls its ``/cancel`` route, which sends the page an empty
 completion for a run that never started; about one time in two (measured: 2 of 4 runs of the training panel's test,
 0 of 4 with that message dropped) the page takes it for a failure and puts a red "Error" badge over each of the run's
 outputs. Here the server takes the run out of the queue itself and completes it with "leave every output as it is",
@@ -10,9 +12,76 @@ browser tests that cancel a waiting run check it.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
+
 import gradio as gr
 from gradio.context import Context
 from gradio.server_messages import ProcessCompletedMessage
+
+
+# One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
+# A "running" flag is set while the session's run of that method trains.
+_FLAGS: dict[tuple[str, str, str], threading.Event] = {}
+_LOCK = threading.Lock()
+
+
+def _flag(kind: str, session: str, method: str) -> threading.Event:
+    with _LOCK:
+        return _FLAGS.setdefault((kind, session, method), threading.Event())
+
+
+def _cancel_flag(session: str, method: str) -> threading.Event:
+    return _flag("cancel", session, method)
+
+
+CANCELLING = "cancelling after the current step, then saving…"
+_NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
+
+
+@contextlib.contextmanager
+def holding_the_slot(session: str, method: str, line: str):
+    """While a run holds the one training slot, a line on it for the visitors who wait (their status names it):
+    yields the one-item list whose line the run keeps current. Every tab that trains (the panels, LoRA) uses it."""
+    progress = _NOW[(session, method)] = [line]
+    try:
+        yield progress
+    finally:
+        _NOW.pop((session, method), None)
+
+
+def refuse(message: str):
+    """Stop a queued pre-event's chain with a yellow warning, as the app's other refusals (not a red "Error")."""
+    gr.Warning(message)
+    raise gr.Error(message, visible=False, print_exception=False)
+
+
+def slot_wait_line() -> str:
+    """The status of a run waiting for the one training slot: which run holds it, and how far it is ("" when free)."""
+    busy = [line[0] for line in list(_NOW.values())]
+    if not busy:
+        return ""
+    return (f"**waiting for the training slot**: {busy[0]} (one training at a time on this server); yours starts "
+            "when it ends. *Cancel* takes yours out of the queue.")
+
+
+def waiting_timer(status, still_waiting: Callable[[gr.Request], bool], every: float = 2.0) -> gr.Timer:
+    """A timer that keeps the status line of a page's run waiting for the slot current (the run that holds it, its
+    step and time left: the line written at the click stayed at "step 10 of 300" while that run went on to 290). A
+    click's pre-event starts it (``gr.Timer(active=True)`` as an output, with :func:`slot_wait_line`); it stops
+    itself once ``still_waiting(request)`` is false (the run started, or left the queue). Build it inside the
+    app's ``gr.Blocks``, below ``status``."""
+    timer = gr.Timer(every, active=False)
+
+    def tick(request: gr.Request):
+        line = slot_wait_line()
+        if not still_waiting(request):  # (after the line: a run that starts meanwhile writes its own)
+            return gr.skip(), gr.Timer(active=False)
+        return line or gr.skip(), gr.skip()
+
+    timer.tick(tick, outputs=[status, timer], api_visibility="private", queue=False, show_progress="hidden")
+    return timer
 
 
 def queue_leaver(events):
@@ -39,4 +108,4 @@ def queue_leaver(events):
     return leave_the_queue
 
 
-__all__ = ["queue_leaver"]
+__all__ = ["queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]

@@ -53,11 +53,15 @@ def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queu
         assert steps.input_value() == "0" and tab.locator(".block").get_by_text("Error", exact=True).count() == 0
         # a warning as the panel's other refusals (a run name, a batch too large), not a red "Error" toast
         assert "warning" in toast.get_attribute("class"), toast.get_attribute("class")
-        tab.locator(".toast-body button").first.click()
+        status = tab.locator("#train-toy-status")
+        status.get_by_text("not started: steps: 0 is out of range").wait_for(timeout=10_000)  # (and once the toast
+        tab.locator(".toast-body button").first.click()                                     # is gone)
         type_number(tab, steps, "2.5")
         tab.get_by_role("button", name="Train / resume").click()
         toast = tab.locator(".toast-body", has_text="steps: 2.5 is not a whole number")
         toast.wait_for(timeout=20_000)
+        # the status line gives the new reason (it kept the first refusal's line)
+        status.get_by_text("not started: steps: 2.5 is not a whole number").wait_for(timeout=10_000)
         assert "warning" in toast.get_attribute("class"), toast.get_attribute("class")
         assert "'steps" not in toast.inner_text()  # the message itself, not its Python repr in quotes
         tab.locator(".toast-body button").first.click()
@@ -99,7 +103,13 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         tab.get_by_role("button", name="Train / resume").click()
         tab.get_by_text("waiting for the training slot: toy run theirs, step").wait_for(timeout=10_000)
         tab.wait_for_timeout(500)  # the queue's overlay is on the chart and samples, not over (greying) the line
-        assert "queue:" not in tab.locator("#train-toy-status").inner_text()
+        line = tab.locator("#train-toy-status")
+        assert "queue:" not in line.inner_text()
+        # the line follows the other run (it stayed at the step it read at the click)
+        step = lambda: int(re.search(r"step ([\d,]+) of", line.inner_text()).group(1).replace(",", ""))  # noqa: E731
+        first = step()
+        tab.wait_for_timeout(5000)
+        assert step() > first, line.inner_text()
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
         page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner

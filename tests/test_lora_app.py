@@ -169,7 +169,7 @@ def test_a_lora_training_is_named_to_the_visitors_who_wait_for_the_slot():
     from types import SimpleNamespace
 
     from demos.lora_training import _train_events
-    from demos.training_panel import _NOW, holding_the_slot
+    from demos.training_queue import _NOW, holding_the_slot
 
     config = SimpleNamespace(steps=20, prompt=lambda: "a zqx circle")
     events = [{"step": k, "steps": 20, "loss": 0.5} for k in range(1, 21)]

@@ -35,7 +35,7 @@ def test_training_from_the_ui_streams_losses_and_samples_and_saves(client, tmp_p
     assert len(gallery) == 2  # sample grids at steps 30 and 60
     from PIL import Image
 
-    assert Image.open(over_time).width == 2 * (192 + 4) + 4  # two moments, steps 30 and 60: 8 px tiles enlarged 24x
+    assert Image.open(over_time).width == 4 + 2 * (128 + 4)  # two moments, steps 30 and 60: 8 px tiles enlarged 16x
     # every update of the chart, the first (empty) one included, has numeric axes; an empty table of object
     # columns once made the y axis categorical and the chart drew no lines
     charts = [out[1] for out in outputs  # the rest: gr.skip() (and, now and then, an update the client streams empty)
