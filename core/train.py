@@ -5,7 +5,8 @@
     torchrun --standalone --nproc_per_node 2 -m core.train vae ...      # 2 processes (gloo on CPU)
     accelerate launch -m core.train diffusion ...                      # many GPUs
 
-A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over); Ctrl-C (or kill) stops after the
+A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over), with the settings saved there
+(``<out>/train_config.json``; flags override them); Ctrl-C (or kill) stops after the
 current step and saves a checkpoint before exiting (a second Ctrl-C stops at once, unsaved). A finished model in
 ``--out`` is kept unless ``--overwrite`` is given. ``--reevaluate`` measures a finished checkpoint again (new metrics or
 figures) from its exported files alone.
@@ -68,6 +69,13 @@ def _main(argv: list[str] | None = None) -> int:
         check_method(args.out, cls.name)
         if not args.config:  # the model's own settings
             args.config = os.path.join(args.out, "train_config.json")
+    elif args.out and not args.config and not args.fresh and (Path(args.out) / "resume").is_dir() \
+            and (Path(args.out) / "train_config.json").is_file():
+        # a run that resumes keeps its own settings, flags overriding them (this method's defaults took their place:
+        # a tab run's learning rate and sampling period were replaced without a word)
+        check_method(args.out, cls.name)
+        args.config = os.path.join(args.out, "train_config.json")
+        print(f"resuming with the settings of {args.config} (flags given override them)", file=sys.stderr)
     base = None
     if args.config:
         settings = json.loads(Path(args.config).read_text(encoding="utf-8"))

@@ -97,6 +97,25 @@ def test_the_default_out_is_in_the_checkpoints_folder_and_from_export_keeps_the_
     assert json.loads((out / "train_config.json").read_text())["hidden"] == 12
 
 
+def test_a_run_resumed_without_its_config_keeps_its_own_settings(tmp_path, capsys):
+    """``--out`` of a run with a resume state (a tab's run, say) and no ``--config``: the run goes on with its saved
+    settings, a flag given overriding one (this method's defaults replaced its learning rate and sampling period
+    without a word); ``--fresh`` starts over from the defaults."""
+    import json
+
+    from core.train import main
+
+    out = tmp_path / "tab-run"
+    assert main([TOY, "--steps", "5", "--hidden", "12", "--lr", "0.004", *TINY, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main([TOY, "--steps", "8", "--log-every", "2", "--out", str(out)]) == 0
+    saved = json.loads((out / "train_config.json").read_text())
+    assert (saved["hidden"], saved["lr"], saved["batch_size"], saved["log_every"], saved["steps"]) == (12, 0.004, 8, 2, 8)
+    assert f"resuming with the settings of {out / 'train_config.json'}" in capsys.readouterr().err
+    assert main([TOY, "--steps", "3", *TINY, "--out", str(out), "--fresh", "--overwrite"]) == 0
+    assert json.loads((out / "train_config.json").read_text())["hidden"] != 12
+
+
 def test_help_describes_every_flag_with_its_range_and_default():
     """Each method's flags had no help at all (the meanings sat in the config docstrings, which --help never showed)."""
     from core.methods import METHODS
