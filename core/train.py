@@ -6,7 +6,8 @@
     accelerate launch -m core.train diffusion ...                      # many GPUs
 
 A run resumes from ``<out>/resume`` when it exists (``--fresh`` starts over), with the settings saved there
-(``<out>/train_config.json``; flags override them); Ctrl-C (or kill) stops after the
+(``<out>/train_config.json``; flags override them); one process trains a folder at a time (a run of it in the app
+or another terminal is refused with its pid). Ctrl-C (or kill) stops after the
 current step and saves a checkpoint before exiting (a second Ctrl-C stops at once, unsaved). A finished model in
 ``--out`` is kept unless ``--overwrite`` is given. ``--reevaluate`` measures a finished checkpoint again (new metrics or
 figures) from its exported files alone.

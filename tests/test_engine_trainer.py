@@ -325,3 +325,38 @@ def test_the_exported_loss_log_is_thinned_evenly_and_keeps_the_last_row():
     assert len(thin) == 150 and thin[0] == rows[0] and thin[-1] == rows[-1]
     assert [r["step"] for r in thin] == sorted({r["step"] for r in thin})  # in order, no repeats
     assert thin_rows(rows[:5], 150) == rows[:5]
+
+
+def test_one_process_trains_a_folder_at_a_time_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys):
+    """A tab's run and a command line's run of the same folder each resumed and overwrote the other's steps; now the
+    second is refused while the first's process lives (here another process holds the folder's lock), through the
+    command line in one line; the lock of a process that is gone (killed) is taken over, and a run leaves none."""
+    import socket
+
+    from core.engine.checkpoint import LOCK_FILE, CheckpointError
+    from core.train import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK_FILE).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname()}))
+        with pytest.raises(CheckpointError, match=f"checkpoint 'run' is being trained by another process "
+                                                  f"\\(pid {other.pid}\\): wait for it to end"):
+            run(config(), out)
+        assert main(["tests.toy_method:ToyMethod", "--steps", "2", "--out", str(out)]) == 2
+        assert "is being trained by another process" in capsys.readouterr().err
+        assert not (out / "model.safetensors").exists()
+    finally:
+        other.kill()
+        other.wait()
+    run(config(), out)                      # its process is gone: the run takes the lock over, trains and frees it
+    assert (out / "model.safetensors").is_file() and not (out / LOCK_FILE).exists()
+    class Broken(ToyMethod):
+        def build_model(self):
+            raise RuntimeError("no model")
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError, match="no model"):  # a run that fails at once leaves no folder made for its lock
+        list(Trainer(Broken(config()), fresh).run())
+    assert not fresh.exists()

@@ -161,6 +161,63 @@ def atomic_folder(path: str | Path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+LOCK_FILE = ".training.lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def training_lock(folder: str | Path):
+    """One training at a time in a checkpoint folder: ``folder/.training.lock`` holds the training process's pid and
+    host while it trains (a tab's run and a command line's run of the same folder each resumed and overwrote the
+    other's steps: the tab said "done at step 700" over a card of the command line's 250-800). A lock left by a
+    process that no longer runs (killed) is taken over. An empty folder made for the lock is removed with it.
+
+    Raises:
+        CheckpointError: another process on this machine (or on another host, for a shared disk) trains there.
+    """
+    import socket
+
+    folder = Path(folder)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path, me = folder / LOCK_FILE, {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8"))
+                pid, host = int(holder["pid"]), str(holder["host"])
+            except (OSError, ValueError, KeyError, TypeError):  # half-written by a process killed at that moment
+                pid, host = -1, me["host"]
+            if host != me["host"] or (pid > 0 and _alive(pid)):
+                raise CheckpointError(f"checkpoint {checkpoint_name(folder)!r} is being trained by another process (pid {pid}"
+                                      f"{'' if host == me['host'] else ' on ' + host}): wait for it to end, or stop "
+                                      "it, then resume") from None
+            path.unlink(missing_ok=True)  # its process is gone
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    else:
+        raise CheckpointError(f"could not take the training lock of {checkpoint_name(folder)}")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def recover_folder(path: str | Path) -> None:
     """Finish an :func:`atomic_folder` swap that was killed between its two renames."""
     path = Path(path)

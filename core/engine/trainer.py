@@ -8,6 +8,7 @@ Multi-process training is ``torchrun``/``accelerate launch`` of the same CLI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, make_readable, read_json,
-                         recover_folder, same_weights)
+                         recover_folder, same_weights, training_lock)
 from .device import hardware, resolve_device
 from .ema import warmup_ema_fn
 from .events import MeasurementCancelled, TrainEvent, stoppable
@@ -91,6 +92,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ run
     def run(self) -> Iterator[TrainEvent]:
+        """Train (or resume) into ``out_dir``, yielding :class:`TrainEvent` s; one process trains a folder at a time
+        (:func:`core.engine.checkpoint.training_lock`, taken by the main process of a multi-process run)."""
+        main = int(os.environ.get("RANK", "0")) == 0
+        with training_lock(self.out_dir) if main else contextlib.nullcontext():
+            yield from self._run()
+
+    def _run(self) -> Iterator[TrainEvent]:
         c, method = self.config, self.method
         acc = self._accelerator()
         torch.manual_seed(c.seed + acc.process_index)
