@@ -19,7 +19,7 @@ from core.engine import resolve_device
 from core.engine.cli import quiet_known_noise
 from core.engine.hosting import public_mode
 from demos import TABS
-from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch,
+from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch, remember_visitors,
                           name_controls_by_api, one_line_file_errors)
 
 HEADER = """
@@ -60,6 +60,7 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
     with gr.Blocks(title="GenLab", delete_cache=(1800, 3600) if public else None) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if public else ""))
         large_images_switch()
+        remember_visitors()
         with gr.Tabs():
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):

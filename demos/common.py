@@ -8,6 +8,8 @@ import inspect
 import logging
 import math
 import random
+import re
+import secrets
 from dataclasses import fields
 from typing import Callable
 
@@ -189,6 +191,37 @@ def session_of(request) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
+VISITORS: dict[str, str] = {}  # a page's Gradio session -> its browser's visitor id (kept in the browser's storage)
+
+
+def visitor_of(request) -> str:
+    """The browser a request comes from, across its reloads and tabs (:func:`remember_visitors`): the key of what a
+    visitor keeps (LoRA adapters, their training and its Cancel; keyed by the page, a reload lost a student's
+    adapters); a client with no page (gradio_client), its own session."""
+    session = session_of(request)
+    return VISITORS.get(session, session)
+
+
+def remember_visitors() -> None:
+    """At each page load, the browser's visitor id (made at its first visit, kept in its localStorage) for the page's
+    session; it is forgotten when the page closes. Call it inside the app's ``gr.Blocks``, outside any tab (a
+    ``gr.BrowserState`` in a tab not yet shown never wrote its value)."""
+    browser = gr.BrowserState(None, storage_key="genlab-visitor")
+
+    def recognise(request: gr.Request, stored):
+        known = isinstance(stored, str) and re.fullmatch(r"v[0-9a-f]{32}", stored)
+        VISITORS[session_of(request)] = visitor = stored if known else f"v{secrets.token_hex(16)}"
+        return visitor
+
+    gr.on(page_open(), recognise, browser, browser, api_visibility="private", queue=False)
+    from gradio.context import Context
+
+    def forget(request: gr.Request):
+        VISITORS.pop(session_of(request), None)
+
+    Context.root_block.unload(forget)
+
+
 def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
     """A seed box (0 .. 2**32-1) with a button that draws a random seed (a word, not the dice emoji, which
     machines without an emoji font, headless Chromium among them, draw as an empty box)."""
@@ -262,6 +295,7 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     """Launch one tab on its own (``python -m demos.<method>``)."""
     install_atomic_image_cache()
     with gr.Blocks(title=f"GenLab - {title}") as demo:
+        remember_visitors()
         with gr.Tab(title):
             build(AppContext())
     name_controls_by_api(demo)
@@ -272,5 +306,5 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "remember_visitors", "visitor_of", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "config_widget", "run_standalone", "training_panel"]

@@ -14,7 +14,7 @@ from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
-                          session_of, warn_and_keep)
+                          visitor_of, warn_and_keep)
 from demos.training_queue import queue_leaver, waiting_timer
 
 TITLE = "LoRA"
@@ -175,25 +175,25 @@ def build(ctx: AppContext) -> None:
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True,
                    model: str = training.BASE, admin_token: str | None = None, train_text_encoder: bool = False):
-        training.WAITING.discard(session_of(request))  # its turn has come
-        yield from training.train_frames(ctx, session_of(request), images, trigger, method, class_word, steps, rank,
+        training.WAITING.discard(visitor_of(request))  # its turn has come
+        yield from training.train_frames(ctx, visitor_of(request), images, trigger, method, class_word, steps, rank,
                                 prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
                       admin_token: str | None = None):
-        training.WAITING.discard(session_of(request))
-        yield from training.continue_frames(ctx, session_of(request), adapter, steps, admin_token)
+        training.WAITING.discard(visitor_of(request))
+        yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
-        return generate_frames(ctx, session_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
+        return generate_frames(ctx, visitor_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
                                fuse)
 
     def stop_training(request: gr.Request):
-        return training.stop(session_of(request))
+        return training.stop(visitor_of(request))
 
     def choices(request: gr.Request):
-        names = list_adapters(session_of(request))
+        names = list_adapters(visitor_of(request))
         return gr.update(choices=names or [""]), gr.update(choices=[""] + names)  # the second: "" is none
 
     def share_it(request: gr.Request, name, admin_token):
@@ -201,18 +201,18 @@ def build(ctx: AppContext) -> None:
         from core.lora.service import share_adapter
 
         check_admin(ctx.public, admin_token, "putting an adapter on the shared list")
-        return f"{share_adapter(name, session_of(request))} is on the shared list for everyone"
+        return f"{share_adapter(name, visitor_of(request))} is on the shared list for everyone"
 
     def delete_it(request: gr.Request, name):
         from core.lora.service import delete_adapter
 
-        delete_adapter(name, session_of(request))
-        return f"deleted {name}", gr.update(choices=list_adapters(session_of(request)), value=None)
+        delete_adapter(name, visitor_of(request))
+        return f"deleted {name}", gr.update(choices=list_adapters(visitor_of(request)), value=None)
 
     def download_it(request: gr.Request, name):
         from core.lora.service import LORA_FILE, TI_FILE, adapter_folder
 
-        folder = adapter_folder(name, session_of(request))
+        folder = adapter_folder(name, visitor_of(request))
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     def waits(request: gr.Request):
@@ -221,7 +221,7 @@ def build(ctx: AppContext) -> None:
         the status says which run holds the slot, as the training panels' does."""
         from demos.training_queue import refuse, slot_wait_line
 
-        session = session_of(request)
+        session = visitor_of(request)
         if session in training.TRAINING:
             refuse("your adapter is training: wait for it, or Cancel it (what it learnt is saved), then press again")
         if session in training.WAITING:
@@ -230,7 +230,7 @@ def build(ctx: AppContext) -> None:
         line = slot_wait_line()
         return line or gr.skip(), gr.Timer(active=bool(line))
 
-    timer = waiting_timer(status, lambda request: session_of(request) in training.WAITING)
+    timer = waiting_timer(status, lambda request: visitor_of(request) in training.WAITING)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
@@ -245,7 +245,7 @@ def build(ctx: AppContext) -> None:
         if not name:
             return "Train an adapter on the left, or pick one."
         try:
-            return adapter_note(adapter_folder(name, session_of(request)))
+            return adapter_note(adapter_folder(name, visitor_of(request)))
         except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
             return f"{exc}"
 
@@ -280,13 +280,10 @@ def build(ctx: AppContext) -> None:
 
     from gradio.context import Context
 
-    if Context.root_block is not None:  # a visitor's adapters go when their browser session ends
-        from core.lora.service import delete_session
+    if Context.root_block is not None:  # a visitor's adapters stay with their browser (remember_visitors), deleted
+        from core.lora.service import sweep_sessions  # a day after their last use
 
-        def forget(request: gr.Request):
-            delete_session(session_of(request))
-
-        Context.root_block.unload(forget)
+        Context.root_block.unload(lambda: sweep_sessions())
     delete.click(warn_and_keep(2)(delete_it), adapter, [line, adapter], api_visibility="private")
     download.click(warn_and_keep(1)(download_it), adapter, file_out, api_visibility="private")
 

@@ -201,6 +201,17 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     page.get_by_text(re.compile(r"cancelled at step \d+ of 300")).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     assert page.locator(".progress-text").count() == 0 and page.errors == []
+    # what it learnt stays with the browser: after a reload (F5) the adapter is still in the picker (the page's
+    # session ended and its folder was deleted)
+    mine = page.locator("#lora-adapter input").input_value()
+    assert re.fullmatch(r"sks-(lora|ti)-\d+", mine), mine
+    page.reload()
+    page.get_by_text("GenLab · image generation, hands on").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="LoRA").click()
+    page.wait_for_timeout(1500)
+    page.locator("#lora-adapter input").click()
+    page.get_by_role("option", name=mine, exact=True).wait_for(timeout=10_000)
+    page.keyboard.press("Escape")
 
 
 def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wait(page, app_url):

@@ -66,7 +66,9 @@ def test_scratch_files_older_than_an_hour_are_deleted(monkeypatch, tmp_path):
     assert not old.exists() and recent.exists() and new.exists() and new != recent
 
 
-def test_a_visitors_adapters_go_with_their_session_and_stale_sessions_are_swept(monkeypatch, tmp_path):
+def test_a_visitors_adapters_stay_until_left_untouched_a_day(monkeypatch, tmp_path):
+    """A visitor's adapters outlive their page (a reload deleted them); those of a browser that did not come back for
+    a day are swept; listing a visitor's adapters (their picker) counts as a use."""
     from core.lora import service
 
     monkeypatch.setattr(service.tempfile, "gettempdir", lambda: str(tmp_path))
@@ -74,9 +76,11 @@ def test_a_visitors_adapters_go_with_their_session_and_stale_sessions_are_swept(
     for folder in (mine, stale, other):
         (folder / "sks-ti-1").mkdir(parents=True)
     past = time.time() - service.SESSION_MAX_AGE_S - 10
-    os.utime(stale, (past, past))
-    service.delete_session("mine")
-    assert not mine.exists() and not stale.exists() and other.exists()
+    for folder in (mine, stale):
+        os.utime(folder, (past, past))
+    service.list_adapters("mine")
+    service.sweep_sessions()
+    assert mine.exists() and not stale.exists() and other.exists()
 
 
 def test_deploy_uploads_the_app_without_tests_to_a_gradio_space():

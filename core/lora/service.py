@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -51,12 +52,11 @@ def session_root(session: str) -> Path:
     return Path(tempfile.gettempdir()) / "genlab-lora" / session
 
 
-def delete_session(session: str) -> None:
-    """Delete a visitor's own adapters (when their browser session ends), and any session's left untouched for
-    ``SESSION_MAX_AGE_S``."""
+def sweep_sessions() -> None:
+    """Delete the visitors' own adapters left untouched for ``SESSION_MAX_AGE_S`` (a browser that did not come
+    back); a visitor's folder is touched at each use."""
     from core.engine.hosting import sweep
 
-    shutil.rmtree(session_root(session), ignore_errors=True)
     sweep(session_root("api").parent, SESSION_MAX_AGE_S)
 
 
@@ -67,6 +67,8 @@ def shared_root() -> Path:
 def list_adapters(session: str = "") -> list[str]:
     """Adapter names this visitor can use: their own first, then the shared ones."""
     names = []
+    if session and session_root(session).is_dir():
+        os.utime(session_root(session))  # in use: not swept (sweep_sessions)
     for root in ((session_root(session),) if session else ()) + (shared_root(),):
         if root.is_dir():
             names += sorted(p.name for p in root.iterdir() if (p / META_FILE).is_file() and p.name not in names)
