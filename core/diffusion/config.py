@@ -49,6 +49,12 @@ class DiffusionConfig(TrainConfig):
     eval_steps: int = number(50, 1, 1000)
 
     def validate(self) -> "DiffusionConfig":
+        """Also: the UNet's widths, and a resolution its levels halve evenly (checked when a run is asked for, not
+        after it waited for the training slot)."""
         super().validate()
         self.channels = parse_widths(self.channels, "channels", (1, 5))
+        halvings = 2 ** (len(self.channels) - 1)
+        if self.resolution % halvings:
+            raise ValueError(f"resolution {self.resolution} is not divisible by {halvings}, which {len(self.channels)} "
+                             f"UNet levels (channels) halve it by; give a multiple of {halvings}, or 0 (the data's own)")
         return self

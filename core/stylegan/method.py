@@ -60,6 +60,16 @@ class StyleGANConfig(TrainConfig):
     g_start: int = number(0, 0, 10_000_000, help="G updates begin at this step (only D trains before it)")
     eval_samples: int = number(2000, 0, 100_000)
 
+    def validate(self) -> "StyleGANConfig":
+        """Also: the resolution, when given, is a power of two >= 8 (checked when a run is asked for, not after it
+        waited for the training slot)."""
+        super().validate()
+        r = self.resolution
+        if r and (r < 8 or r & (r - 1)):
+            raise ValueError(f"resolution must be 0 (the data's own, rounded up to a power of two) or a power of two "
+                             f">= 8, got {r}")
+        return self
+
 
 # the model card's mixing grids: layer set taken from B -> file
 MIXING_FIGURES = {"coarse": "style_mixing_coarse.png", "middle": "style_mixing_middle.png",
