@@ -123,9 +123,9 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
                     if charted(k) and isinstance(v, (int, float))]
             history = load_history(out, event.step)
             strip = samples_over_time(history, captions)
-            if history and (out / "samples.png").is_file():  # the last grid drawn before the pause
-                with Image.open(out / "samples.png") as sheet:
-                    grids = [(sheet.convert("RGB"), f"step {history[-1][0]} (before the resume)")]
+            if (out / "samples.png").is_file():  # the last grid saved (a command-line leg's too: it kept no strip,
+                with Image.open(out / "samples.png") as sheet:  # and the grid was dated by the strip's last moment)
+                    grids = [(sheet.convert("RGB"), f"saved before the resume at step {event.step:,}")]
         if event.kind == "step":
             rows += [{"step": event.step, "value": v, "loss": k} for k, v in event.losses.items()
                      if charted(k)]

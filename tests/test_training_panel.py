@@ -95,7 +95,7 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
     _, _, gallery, over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")
     # the gallery goes on from the last grid before the pause (it started empty), the new grids above it
     captions = [item["caption"] for item in gallery]
-    assert captions[0] == f"step {end}" and captions[-1] == f"step {saved[-1][0]} (before the resume)"
+    assert captions[0] == f"step {end}" and captions[-1] == f"saved before the resume at step {saved[-1][0]:,}"
     after = load_history(tmp_path / "toy" / "run5", 10**9)
     assert [s for s, _ in after][:len(saved)] == [s for s, _ in saved] and after[-1][0] == end   # one history
     cols = lambda moments: min(len(moments), STRIP_COLUMNS)                                     # noqa: E731
