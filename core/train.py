@@ -96,6 +96,7 @@ def _main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     from core.engine import Trainer
+    from core.engine.sample_history import load_history, save_history
 
     if args.reevaluate:
         from core.engine.notes import read_metrics
@@ -132,13 +133,18 @@ def _main(argv: list[str] | None = None) -> int:
     bar = None
     events = trainer.run()
     finished = False
-    try:
+    history: list = []  # samples over time, kept with the run as the app's panels keep it (a resumed tab run shows
+    try:                # this leg's moments too)
         for event in events:
             if not main_process:
                 continue
             if event.kind == "start":
                 print(event.message, flush=True)
                 bar = tqdm(total=event.total, initial=event.step, unit="step", dynamic_ncols=True)
+                history = load_history(out, event.step) if event.step else []
+            elif event.kind == "samples":
+                history.append((event.step, trainer.method.generated(event.images)))
+                save_history(out, history)
             elif event.kind == "step":
                 bar.update(event.step - bar.n)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()})

@@ -1,5 +1,5 @@
-"""Samples over time, GAN Lab's view of a run: the same seeds' samples at each sampling moment, left to right, and
-the history of those moments kept with the run (``samples_over_time.safetensors``) so a resumed run shows it whole."""
+"""Samples over time, GAN Lab's view of a run: the same seeds' samples at each sampling moment, left to right, from
+the history of those moments kept with the run (:mod:`core.engine.sample_history`), so a resumed run shows it whole."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-STRIP_COLUMNS = 12   # samples over time: at most this many training moments, evenly spread over the run
-STRIP_ROWS = 4       # ... each showing the first samples (the same seeds at every moment)
+from core.engine.sample_history import STRIP_COLUMNS, STRIP_ROWS
 STRIP_TILE = 64      # pixels per sample, at least (small images are enlarged by whole factors)
 STRIP_WIDTH, STRIP_TILE_MAX = 900, 192  # a strip of few moments is enlarged towards the page's width, up to this tile
 STRIP_HEIGHT = 560   # ... and kept within this height, its step labels included (a projector's screen, with its label)
@@ -56,41 +55,3 @@ def samples_over_time(history: list[tuple[int, "torch.Tensor"]], captions: list[
     labels = [*captions[:rows], *[""] * (rows - len(captions[:rows]))]
     # type of a projector's size (the bitmap font's 9 px read "ste p 100"); a prompt wraps at ~18 characters
     return labelled_grid(cells, labels, steps, left=CAPTION_LEFT if any(labels) else 4, top=24, pad=4, font_size=14)
-
-
-HISTORY_FILE = "samples_over_time.safetensors"  # a tab run's strip, kept with the run so a resume shows it whole
-
-
-def save_history(folder, history: list[tuple[int, "torch.Tensor"]]) -> None:
-    """Write the strip's moments (their first STRIP_ROWS images, uint8) into ``folder`` atomically; a long run keeps
-    at most 4 x STRIP_COLUMNS of them, evenly thinned (the strip shows STRIP_COLUMNS)."""
-    import os
-    import tempfile
-
-    import torch
-    from safetensors.torch import save_file
-
-    while len(history) > 4 * STRIP_COLUMNS:
-        history[:] = history[:-1:2] + history[-1:]
-    tensors = {f"step_{step}": (images[:STRIP_ROWS].clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
-               for step, images in history}
-    os.makedirs(folder, exist_ok=True)  # (before the run's first checkpoint there is no folder yet)
-    fd, tmp = tempfile.mkstemp(prefix=f".{HISTORY_FILE}.", dir=folder)
-    os.close(fd)
-    save_file(tensors, tmp)
-    os.replace(tmp, os.path.join(folder, HISTORY_FILE))
-
-
-def load_history(folder, up_to: int) -> list[tuple[int, "torch.Tensor"]]:
-    """The strip's moments saved with a run, up to step ``up_to`` (where it resumes), oldest first; [] when none
-    (or unreadable: the strip then starts again, as before)."""
-    from pathlib import Path
-
-    from safetensors.torch import load_file
-
-    try:
-        tensors = load_file(Path(folder) / HISTORY_FILE)
-    except Exception:  # missing or damaged: a strip is not worth a refused resume
-        return []
-    moments = sorted((int(k.split("_")[1]), t.float() / 255) for k, t in tensors.items())
-    return [(step, images) for step, images in moments if step <= up_to]

@@ -21,8 +21,9 @@ from PIL import Image
 from core.engine import Trainer, resolve_checkpoint
 from core.engine.checkpoint import is_finished
 from core.engine.hosting import check_tab_budget, gpu_task, online
+from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
-from demos.samples_over_time import STRIP_ROWS, load_history, samples_over_time, save_history
+from demos.samples_over_time import samples_over_time
 from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse, slot_wait_line,
                                   waiting_timer)
 

@@ -182,3 +182,18 @@ def test_known_library_noise_is_dropped_and_every_other_message_kept():
         for logger in loggers:
             logger.removeHandler(handler)
     assert seen == ["Loading adapter weights failed: shape mismatch"]
+
+
+def test_the_command_line_keeps_samples_over_time_with_the_run(tmp_path):
+    """A command-line leg's sampling moments join the run's strip, so the run resumed in a tab shows them (a CLI leg
+    added no column); a resumed leg goes on from the moments before it."""
+    from core.engine.sample_history import load_history
+    from core.train import main
+
+    out = tmp_path / "run"
+    common = ["--batch-size", "8", "--log-every", "5", "--checkpoint-every", "1000", "--sample-every", "5"]
+    assert main([TOY, "--steps", "10", *common, "--out", str(out)]) == 0
+    assert [s for s, _ in load_history(out, 10**9)] == [5, 10]
+    assert main([TOY, "--steps", "20", "--out", str(out)]) == 0
+    moments = load_history(out, 10**9)
+    assert [s for s, _ in moments] == [5, 10, 15, 20] and moments[0][1].shape[0] >= 1

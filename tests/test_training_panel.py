@@ -79,7 +79,8 @@ def test_a_resumed_run_charts_its_whole_curve_not_only_the_new_leg(client, tmp_p
 def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_path):
     from PIL import Image
 
-    from demos.samples_over_time import STRIP_COLUMNS, load_history, strip_tile
+    from core.engine.sample_history import STRIP_COLUMNS, load_history
+    from demos.samples_over_time import strip_tile
 
     job = client.submit("run5", 1_000_000, 16, 0.01, 5, 20, 0, api_name="/train_toy")
     deadline = time.time() + 60
@@ -180,7 +181,8 @@ def test_a_run_cancelled_while_paused_never_shows_the_paused_line_again(client, 
 def test_samples_over_time_spreads_columns_over_the_run():
     import torch
 
-    from demos.samples_over_time import STRIP_COLUMNS, samples_over_time, strip_tile
+    from core.engine.sample_history import STRIP_COLUMNS
+    from demos.samples_over_time import samples_over_time, strip_tile
 
     history = [(10 * (i + 1), torch.full((6, 1, 8, 8), i / 40)) for i in range(40)]
     sheet = samples_over_time(history)
