@@ -141,10 +141,10 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
     has its own hidden trigger; both share one concurrency queue (``concurrency_id`` defaults to ``api_name``).
     ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
-    ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output; a list takes a tuple), in
-    no concurrency queue (where a warning toast shows, unlike queue=False): a ``demos.training_panel.refuse`` there
-    keeps the page's event from queueing; Gradio's progress overlay then covers the other outputs only (it greyed
-    the line out).
+    ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output; a
+    list of outputs takes a tuple), in no concurrency queue (where a warning toast shows, unlike queue=False): a
+    ``demos.training_queue.refuse`` there keeps the page's event from queueing; Gradio's progress overlay then covers
+    the other outputs only (it greyed the line out).
     Returns the page's event, for a ``.then`` that only the page needs."""
     if "concurrency_limit" in event:
         event.setdefault("concurrency_id", api_name)
@@ -306,5 +306,6 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
-           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "remember_visitors", "visitor_of", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
+           "remember_visitors", "visitor_of",
            "config_widget", "run_standalone", "training_panel"]

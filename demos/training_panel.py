@@ -24,8 +24,8 @@ from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
 from demos.samples_over_time import samples_over_time
-from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse, slot_wait_line,
-                                  waiting_timer)
+from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse,
+                                  slot_wait_line, waiting_timer)
 
 def rough_duration(seconds: float) -> str:
     """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
@@ -147,7 +147,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
-                strip = samples_over_time(history, captions)  # the last answer holds every output (what an API caller keeps)
+                strip = samples_over_time(history, captions)  # the last answer holds every output (an API caller's)
         if cancel.is_set() and event.kind not in ("done", "cancelled"):  # (the last samples drawn before the save
             status = CANCELLING                                          # showed the "paused" line again)
         now = time.time()

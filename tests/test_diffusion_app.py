@@ -266,8 +266,8 @@ def test_sdedits_model_follows_the_dataset_picked():
     assert model_for_world("digits", "ddpm-digits") == "ddpm-digits"
     assert model_for_world("shapes", "ddpm-digits") == "ddpm-digits"
     note = sdedit_schedule_note("ddpm-digits", "cosine", "shapes")
-    assert ("**ddpm-digits** was trained on digits, the dataset picked is shapes: it redraws an image unlike its digits "
-            "as one of them") in note  # true of a shape picked and of an upload since (it spoke of "the image")
+    assert ("**ddpm-digits** was trained on digits, the dataset picked is shapes: it redraws an image unlike its "
+            "digits as one of them") in note  # true of a shape picked and of an upload since (it spoke of "the image")
     assert "trained on" not in sdedit_schedule_note("ddpm-digits", "cosine", "digits")
 
 

@@ -110,7 +110,8 @@ def test_a_run_resumed_without_its_config_keeps_its_own_settings(tmp_path, capsy
     capsys.readouterr()
     assert main([TOY, "--steps", "8", "--log-every", "2", "--out", str(out)]) == 0
     saved = json.loads((out / "train_config.json").read_text())
-    assert (saved["hidden"], saved["lr"], saved["batch_size"], saved["log_every"], saved["steps"]) == (12, 0.004, 8, 2, 8)
+    kept = (saved["hidden"], saved["lr"], saved["batch_size"], saved["log_every"], saved["steps"])
+    assert kept == (12, 0.004, 8, 2, 8)
     assert f"resuming with the settings of {out / 'train_config.json'}" in capsys.readouterr().err
     assert main([TOY, "--steps", "3", *TINY, "--out", str(out), "--fresh", "--overwrite"]) == 0
     assert json.loads((out / "train_config.json").read_text())["hidden"] != 12

@@ -188,7 +188,8 @@ def test_samples_over_time_spreads_columns_over_the_run():
     sheet = samples_over_time(history)
     tile, top = 64, 24  # 8 px enlarged 8x, under a row of step labels
     assert sheet.width == 4 + STRIP_COLUMNS * (tile + 4) and sheet.height == top + 4 * (tile + 4)
-    first, last = sheet.getpixel((4 + 10, top + 10)), sheet.getpixel((4 + (STRIP_COLUMNS - 1) * (tile + 4) + 10, top + 10))
+    last_x = 4 + (STRIP_COLUMNS - 1) * (tile + 4)
+    first, last = sheet.getpixel((4 + 10, top + 10)), sheet.getpixel((last_x + 10, top + 10))
     assert first[0] == 0 and last[0] == round(39 / 40 * 255)  # the first and the last moment are shown
     assert samples_over_time([]) is None
     few = samples_over_time(history[:3])  # three moments: enlarged (crisp: a multiple of 8) within a screen's height

@@ -56,5 +56,6 @@ class DiffusionConfig(TrainConfig):
         halvings = 2 ** (len(self.channels) - 1)
         if self.resolution % halvings:
             raise ValueError(f"resolution {self.resolution} is not divisible by {halvings}, which {len(self.channels)} "
-                             f"UNet levels (channels) halve it by; give a multiple of {halvings}, or 0 (the data's own)")
+                             f"UNet levels (channels) halve it by; give a multiple of {halvings}, or 0 (the data's "
+                             "own)")
         return self

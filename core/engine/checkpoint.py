@@ -200,9 +200,9 @@ def training_lock(folder: str | Path):
             except (OSError, ValueError, KeyError, TypeError):  # half-written by a process killed at that moment
                 pid, host = -1, me["host"]
             if host != me["host"] or (pid > 0 and _alive(pid)):
-                raise CheckpointError(f"checkpoint {checkpoint_name(folder)!r} is being trained by another process (pid {pid}"
-                                      f"{'' if host == me['host'] else ' on ' + host}): wait for it to end, or stop "
-                                      "it, then resume") from None
+                where = "" if host == me["host"] else f" on {host}"
+                raise CheckpointError(f"checkpoint {checkpoint_name(folder)!r} is being trained by another process "
+                                      f"(pid {pid}{where}): wait for it to end, or stop it, then resume") from None
             path.unlink(missing_ok=True)  # its process is gone
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as f:
