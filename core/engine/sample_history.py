@@ -25,6 +25,8 @@ def save_history(folder, history: list[tuple[int, "torch.Tensor"]]) -> None:
     import torch
     from safetensors.torch import save_file
 
+    from .checkpoint import make_readable
+
     while len(history) > 4 * STRIP_COLUMNS:
         history[:] = history[:-1:2] + history[-1:]
     tensors = {f"step_{step}": (images[:STRIP_ROWS].clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
@@ -33,6 +35,7 @@ def save_history(folder, history: list[tuple[int, "torch.Tensor"]]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{HISTORY_FILE}.", dir=folder)
     os.close(fd)
     save_file(tensors, tmp)
+    make_readable(tmp)  # (mkstemp makes it private: another account serving the checkpoints could not read it)
     os.replace(tmp, os.path.join(folder, HISTORY_FILE))
 
 
