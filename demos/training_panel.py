@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 
 from core.engine import Trainer, resolve_checkpoint
-from core.engine.checkpoint import is_finished
+from core.engine.checkpoint import is_finished, read_json
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
@@ -108,6 +108,12 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
     out = resolve_checkpoint(cls.name, name, must_exist=False)
     if is_finished(out):
         raise ValueError(f"checkpoint {name!r} is a finished (or bundled) model; choose another run name")
+    own = (out / "resume").is_dir() and (out / "train_config.json").is_file()
+    if own:  # a run that resumes keeps its own settings, the steps as asked (a page opens on the defaults: a run
+        # resumed from a new page took its learning rate and batch size, as the command line did without --config)
+        config = cls.config_class.from_dict({**read_json(out / "train_config.json"), "steps": config.steps,
+                                             "device": ctx.device.type})
+        check_tab_budget(ctx.device, config)
     check_not_trained_out(out, name, config.steps)
     rows: list[dict] = []
     grids: list[tuple] = []
@@ -145,6 +151,8 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             status = f"**paused** at step {event.step} / {event.total}: press *Resume* to go on (or *Cancel* to save)"
         elif event.kind in ("start", "checkpoint", "resumed", "evaluating", "done", "cancelled"):
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
+            if event.kind == "start" and own:
+                status += " · with the run's own settings (its train_config.json), the steps as asked"
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
                 strip = samples_over_time(history, captions)  # the last answer holds every output (an API caller's)

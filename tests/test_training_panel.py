@@ -93,7 +93,12 @@ def test_a_resumed_run_shows_its_samples_over_time_from_the_start(client, tmp_pa
     assert len(saved) >= 2 and steps[0] == 20 and steps == sorted(steps) and all(s % 20 == 0 for s in steps[:-1])
     assert saved[0][1].shape[0] <= 4
     end = saved[-1][0] + 20
-    _, _, gallery, over_time = client.predict("run5", end, 16, 0.01, 5, 20, 0, api_name="/train_toy")
+    # another learning rate in the box (a new page shows the defaults): the run keeps its own, the steps as asked
+    status, _, gallery, over_time = client.predict("run5", end, 16, 0.02, 5, 20, 0, api_name="/train_toy")
+    import json
+
+    saved_config = json.loads((tmp_path / "toy" / "run5" / "train_config.json").read_text())
+    assert saved_config["lr"] == 0.01 and saved_config["steps"] == end and "done at step" in status
     # the gallery goes on from the last grid before the pause (it started empty), the new grids above it
     captions = [item["caption"] for item in gallery]
     assert captions[0] == f"step {end}" and captions[-1] == f"saved before the resume at step {saved[-1][0]:,}"
