@@ -153,6 +153,8 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
             status = event.message.replace(str(out), f"checkpoints/{cls.name}/{name}")  # no server paths
             if event.kind == "start" and own:
                 status += " · with the run's own settings (its train_config.json), the steps as asked"
+            if event.kind == "evaluating" and progress is not None:  # (those waiting read "about 0 s left" meanwhile)
+                progress[0] = f"{cls.name} run {name}, trained: measuring the model for its card"
             if event.kind in ("done", "cancelled"):
                 status += f" · checkpoint **{name}** is now in the picker"
                 strip = samples_over_time(history, captions)  # the last answer holds every output (an API caller's)

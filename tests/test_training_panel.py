@@ -341,3 +341,20 @@ def test_a_resolution_the_model_cannot_take_is_refused_with_the_settings(method,
         config.from_dict(settings)
     for ok in (0, 8 if method == "stylegan" else 64, 1024):
         config.from_dict({**settings, "resolution": ok})
+
+
+def test_the_line_for_those_waiting_says_when_the_run_measures_its_model(tmp_path, monkeypatch):
+    """After the last step a run measures its model for the card: the line a waiting visitor reads says so (it kept
+    "step 300 of 300, about 0 s left")."""
+    import threading
+
+    from demos.common import AppContext
+    from demos.training_panel import start_training
+
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    progress, lines = ["starting"], []
+    settings = {"steps": 4, "batch_size": 4, "log_every": 1, "sample_every": 0, "checkpoint_every": 1000}
+    for _ in start_training(AppContext(), METHOD, "measured", settings, threading.Event(), progress=progress):
+        lines.append(progress[0])
+    assert any("step 4 of 4" in line for line in lines)
+    assert lines[-1] == "toy run measured, trained: measuring the model for its card"
