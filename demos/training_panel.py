@@ -27,6 +27,7 @@ from demos.samples_over_time import samples_over_time
 from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse,
                                   slot_wait_line, waiting_timer)
 
+
 def rough_duration(seconds: float) -> str:
     """A time left or elapsed as people say it: "40 s", "12 min", "3 h 05 min", "11 days"."""
     seconds = max(0, int(round(seconds)))
