@@ -283,7 +283,7 @@ def build(ctx: AppContext) -> None:
     if Context.root_block is not None:  # a visitor's adapters stay with their browser (remember_visitors), deleted
         from core.lora.service import sweep_sessions  # a day after their last use
 
-        Context.root_block.unload(lambda: sweep_sessions())
+        Context.root_block.unload(sweep_sessions)
     delete.click(warn_and_keep(2)(delete_it), adapter, [line, adapter], api_visibility="private")
     download.click(warn_and_keep(1)(download_it), adapter, file_out, api_visibility="private")
 
