@@ -80,6 +80,25 @@ def test_cancel_stops_cleanly_and_saves(tmp_path):
     assert not (tmp_path / "c" / "metrics.json").exists()  # metrics only for finished runs
 
 
+def test_a_cancel_before_the_first_step_keeps_nothing_new(tmp_path):
+    """Cancel pressed right after Train: no checkpoint of an untrained model appears in the picker; a resumed run's
+    checkpoint stays as it was."""
+    cancel = threading.Event()
+    cancel.set()
+    events = list(Trainer(ToyMethod(config(steps=50)), tmp_path / "fresh", cancel=cancel).run())
+    assert events[-1].kind == "cancelled" and events[-1].path is None and "nothing was saved" in events[-1].message
+    assert not (tmp_path / "fresh").exists()
+
+    first_leg = threading.Event()
+    for event in Trainer(ToyMethod(config(steps=50, checkpoint_every=0)), tmp_path / "r", cancel=first_leg).run():
+        if event.kind == "step" and event.step == 5:
+            first_leg.set()
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    events = list(Trainer(ToyMethod(config(steps=50)), tmp_path / "r", cancel=cancel).run())
+    assert events[-1].kind == "cancelled" and "stays at step 5" in events[-1].message
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "r").rglob("*") if p.is_file()} == before
+
+
 def test_cancel_while_the_finished_run_is_measured_stops_the_measurement_and_keeps_the_model(tmp_path):
     """Cancel pressed during the measurement for the card (minutes for a text-to-image run): it stops at the next
     stop point; the trained model is saved, unmeasured, and the last line says how to measure it later."""
@@ -135,13 +154,16 @@ def test_pause_waits_between_steps_and_the_pause_is_not_training_time(tmp_path):
 
 def test_cancel_stops_a_paused_run(tmp_path):
     pause, cancel = threading.Event(), threading.Event()
-    pause.set()
-    threading.Timer(0.5, cancel.set).start()
-    events = list(Trainer(ToyMethod(config(steps=60, checkpoint_every=0)), tmp_path / "q", pause=pause,
-                          cancel=cancel).run())
-    # no "resumed" between: the panel's status said "resumed at step 0" for seconds after the Cancel
-    assert [e.kind for e in events][1:] == ["paused", "samples", "cancelled"]
-    assert events[-1].step == 0 and (tmp_path / "q" / "resume").is_dir()
+    events = []
+    for event in Trainer(ToyMethod(config(steps=60, checkpoint_every=0, log_every=1)), tmp_path / "q", pause=pause,
+                         cancel=cancel).run():
+        events.append(event)
+        if event.kind == "step" and event.step == 3:
+            pause.set()
+            threading.Timer(0.5, cancel.set).start()
+    # no "resumed" between: the panel's status said "resumed at step 3" for seconds after the Cancel
+    assert [e.kind for e in events][4:] == ["paused", "samples", "cancelled"]
+    assert events[-1].step == 3 and (tmp_path / "q" / "resume").is_dir()
 
 
 def test_cli_run_killed_with_sigkill_resumes_from_saved_step(tmp_path):

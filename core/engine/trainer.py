@@ -169,6 +169,11 @@ class Trainer:
             raise
         elapsed = time.time() - t0
         wall = state["wall_time"] + elapsed
+        if step == start_step < total:  # cancelled before its first step (Cancel right after Train): nothing to keep
+            before = f"the checkpoint stays at step {step}" if step else "nothing was saved"
+            yield TrainEvent("cancelled", step, total, elapsed=elapsed,
+                             message=f"cancelled before the first step: {before}")
+            return
         if step != sampled_at and (step > start_step or not (self.out_dir / "config.json").exists()):
             yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)  # (once: cancelled on a sample step)
         metrics, skipped = {}, ""
