@@ -46,23 +46,28 @@ def _load(ctx: AppContext, name: str):
     return ctx.cache.get(cache_key(METHOD, str(name).strip()), lambda: load_model(name, ctx.device))
 
 
-def served_text_encoder(settings: dict) -> None:
+def served_text_encoder(settings: dict) -> dict:
     """A training started on the server reads its text encoder from the server's checkpoints only: "minilm", or a
     CLIP folder under checkpoints/ (the CLI takes any folder; through the app a path named the server's folders:
-    "/etc is not a CLIP checkpoint"). ``ValueError`` otherwise."""
+    "/etc is not a CLIP checkpoint"); a bare name is a folder of checkpoints/text2image/ ("clip-shapes" was refused
+    though the picker names checkpoints so). Returns {"text_encoder": the value as the config keeps it}; raises
+    ``ValueError`` otherwise."""
     from core.engine.checkpoint import checkpoint_root, project_root
     from core.text2image.text_encoders import is_clip_checkpoint, project_path
 
     value = str(settings.get("text_encoder", "")).strip()
     if value == "minilm":
-        return
+        return {"text_encoder": value}
+    if value and "/" not in value and "\\" not in value and value not in (".", ".."):
+        value = f"checkpoints/{METHOD}/{value}"
     path = project_path(value).resolve()
     if not any(path.is_relative_to(root) for root in (checkpoint_root(), (project_root() / "checkpoints").resolve())):
         raise ValueError(f"text_encoder: 'minilm' or a CLIP checkpoint folder under checkpoints/ (such as "
-                         f"checkpoints/text2image/clip-shapes), not {value[:80]!r}")
+                         f"clip-shapes: checkpoints/text2image/clip-shapes), not {value[:80]!r}")
     if not is_clip_checkpoint(path):  # named as typed (the loader's message gives the server's full path)
         raise ValueError(f"text_encoder: {value[:80]!r} is not a CLIP checkpoint folder (config.json, weights and "
                          "tokenizer.json; python -m core.train clip makes one)")
+    return {"text_encoder": value}
 
 
 def model_choices():

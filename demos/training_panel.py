@@ -156,7 +156,7 @@ def start_training(ctx, method: str, name: str, settings: dict, cancel: threadin
                 status += " · with the run's own settings (its train_config.json), the steps as asked"
             if event.kind == "evaluating" and progress is not None:  # (those waiting read "about 0 s left" meanwhile)
                 progress[0] = f"{cls.name} run {name}, trained: measuring the model for its card"
-            if event.kind in ("done", "cancelled"):
+            if event.kind in ("done", "cancelled") and event.path:
                 status += f" · checkpoint **{name}** is now in the picker"
                 strip = samples_over_time(history, captions)  # the last answer holds every output (an API caller's)
         if cancel.is_set() and event.kind not in ("done", "cancelled"):  # (the last samples drawn before the save
@@ -195,7 +195,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     "Advanced" accordion, the ``advanced`` ones). ``shown_when``: {field: (other field, value)}: the field's widget
     shows only while the other one holds that value (a setting the chosen model does not read stays out of sight).
     ``check``: a function of the settings {field: value} that raises ``ValueError`` for one the app refuses where
-    the CLI takes it (a path outside the server's checkpoints)."""
+    the CLI takes it (a path outside the server's checkpoints); the values it returns ({field: value}, or None)
+    replace those typed (a checkpoint's name written as its folder)."""
     from demos.common import GALLERY_FIT, USER_ERRORS, Setting, config_widget, page_open, session_of, ui_errors
 
     cls = get_method_class(method)
@@ -248,7 +249,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         numbers = tuple(w.checked(v) if isinstance(w, Setting) else v for w, v in zip(widgets, values))
         values = numbers + values[len(fields):]
         if check is not None:
-            check(dict(zip(fields, values)))
+            fixed = check(dict(zip(fields, values))) or {}
+            values = tuple(fixed.get(f, v) for f, v in zip(fields, values)) + values[len(fields):]
         return values
 
     def train(request: gr.Request, name, *values):  # Gradio fills `request` itself
@@ -301,6 +303,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         except (*USER_ERRORS, gr.Error) as exc:
             no(getattr(exc, "message", None) or str(exc))  # (str() of a gr.Error puts its message in quotes)
         _cancel_flag(session, method).clear()
+        _flag("pause-asked", session, method).clear()
         _flag("waiting", session, method).set()
 
     refused: dict[str, str] = {}  # session -> why its last click did not start a run
@@ -342,11 +345,20 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         if paused.is_set():
             paused.clear()
             return gr.update(value="Pause"), gr.skip()
+        if _flag("waiting", session, method).is_set():  # (its line is the timer's: the remark stays in it)
+            _flag("pause-asked", session, method).set()
+            line = slot_wait_line()
+            return gr.skip(), line + pause_remark(request) if line else gr.skip()
         if not _flag("running", session, method).is_set():
             return gr.update(value="Pause"), (gr.skip() if str(status or "").strip() else
                                               "nothing of yours is training here: nothing to pause")
         paused.set()
         return gr.update(value="Resume"), gr.skip()
+
+    def pause_remark(request: gr.Request) -> str:
+        """Said in the waiting line once Pause is pressed while the run waits for the slot (it did nothing, unsaid)."""
+        return (" *Pause* acts once your run has started: it has not yet."
+                if _flag("pause-asked", session_of(request), method).is_set() else "")
 
     inputs, outputs = [run_name, *widgets, token], [status, plot, gallery, over_time]
     queue = dict(concurrency_limit=1, concurrency_id="train")
@@ -355,7 +367,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                                    api_name=f"train_{cls.name}", **queue)  # the endpoint: a refusal is an error
     clicked_train = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None)
     clicked_train.failure(refused_line, outputs=status, api_visibility="private", queue=False)
-    timer = waiting_timer(status, lambda request: _flag("waiting", session_of(request), method).is_set())
+    timer = waiting_timer(status, lambda request: _flag("waiting", session_of(request), method).is_set(),
+                          remark=pause_remark)
     event = clicked_train.success(waiting_line, outputs=[status, timer], api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
         show_progress_on=outputs[1:], **queue)  # (not on the status: it says why the run waits)

@@ -66,19 +66,20 @@ def slot_wait_line() -> str:
             "when it ends. *Cancel* takes yours out of the queue.")
 
 
-def waiting_timer(status, still_waiting: Callable[[gr.Request], bool], every: float = 2.0) -> gr.Timer:
+def waiting_timer(status, still_waiting: Callable[[gr.Request], bool], every: float = 2.0,
+                  remark: Callable[[gr.Request], str] | None = None) -> gr.Timer:
     """A timer that keeps the status line of a page's run waiting for the slot current (the run that holds it, its
     step and time left: the line written at the click stayed at "step 10 of 300" while that run went on to 290). A
     click's pre-event starts it (``gr.Timer(active=True)`` as an output, with :func:`slot_wait_line`); it stops
-    itself once ``still_waiting(request)`` is false (the run started, or left the queue). Build it inside the
-    app's ``gr.Blocks``, below ``status``."""
+    itself once ``still_waiting(request)`` is false (the run started, or left the queue); ``remark(request)``, when
+    given, is added to the line. Build it inside the app's ``gr.Blocks``, below ``status``."""
     timer = gr.Timer(every, active=False)
 
     def tick(request: gr.Request):
         line = slot_wait_line()
         if not still_waiting(request):  # (after the line: a run that starts meanwhile writes its own)
             return gr.skip(), gr.Timer(active=False)
-        return line or gr.skip(), gr.skip()
+        return (line + (remark(request) if remark else "")) if line else gr.skip(), gr.skip()
 
     timer.tick(tick, outputs=[status, timer], api_visibility="private", queue=False, show_progress="hidden")
     return timer

@@ -110,6 +110,10 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         first = step()
         tab.wait_for_timeout(5000)
         assert step() > first, line.inner_text()
+        tab.get_by_role("button", name="Pause").click()  # nothing to pause yet: the line says so, and keeps saying it
+        tab.get_by_text("Pause acts once your run has started").wait_for(timeout=5_000)
+        tab.wait_for_timeout(2500)
+        assert "Pause acts once your run has started" in line.inner_text() and step() > first
         tab.get_by_role("button", name="Cancel").click()
         tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
         page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=10_000)  # no queue spinner

@@ -142,6 +142,22 @@ def test_a_lesson_run_measures_forty_prompts_not_the_cards_six_hundred(app_clien
     assert defaults["eval_prompts"] == 20 and defaults["eval_one_object"] == 20
 
 
+def test_a_text_encoder_named_as_the_pickers_name_checkpoints_is_its_folder():
+    """"clip-shapes" (a checkpoint's name, as every picker writes it) is checkpoints/text2image/clip-shapes (it was
+    refused: only the folder was taken)."""
+    from demos.text2image import served_text_encoder
+
+    assert served_text_encoder({"text_encoder": " clip-shapes "}) == {
+        "text_encoder": "checkpoints/text2image/clip-shapes"}
+    assert served_text_encoder({"text_encoder": "checkpoints/text2image/clip-shapes"}) == {
+        "text_encoder": "checkpoints/text2image/clip-shapes"}
+    assert served_text_encoder({"text_encoder": "minilm"}) == {"text_encoder": "minilm"}
+    with pytest.raises(ValueError, match="'checkpoints/text2image/t2i-clip-shapes' is not a CLIP checkpoint"):
+        served_text_encoder({"text_encoder": "t2i-clip-shapes"})
+    with pytest.raises(ValueError, match="under checkpoints/"):
+        served_text_encoder({"text_encoder": ".."})
+
+
 def test_a_training_through_the_app_reads_its_text_encoder_from_the_checkpoints_only(app_client):
     """``/train_text2image`` refuses a text encoder outside the server's checkpoints in one line, without reading the
     folder (its "is not a CLIP checkpoint" told whether a server path existed); nothing starts."""
