@@ -194,6 +194,14 @@ def test_a_tiny_training_of_each_variant_moves_its_losses_and_round_trips(varian
     assert (tmp_path / "losses.json").is_file()
 
 
+def test_the_card_names_the_learning_rates_used_where_the_config_says_the_papers():
+    """lr 0 means each loss's paper's rate: the card's table showed "learning rate | 0"."""
+    from core.gans.method import GANConfig, GANMethod
+
+    assert GANMethod(GANConfig(loss="wgan")).card_learning_rate() == "5e-05 for G and D (the paper's: config lr 0)"
+    assert GANMethod(GANConfig(lr=1e-4, d_lr_ratio=4)).card_learning_rate() == "0.0001 for G, 0.0004 for D"
+
+
 def test_on_cifar10_the_card_measures_in_a_cifar10_classifier_once_one_is_trained(tmp_path, monkeypatch):
     """A standard dataset has no bundled classifier: no measurements until ``checkpoints/classifier/cifar10`` exists,
     then FID, the score and class coverage in its features, with CIFAR-10's classes."""

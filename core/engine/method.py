@@ -151,6 +151,11 @@ class Method:
         """Markdown for the measured results beyond the scalar metric table (e.g. a table in ``metrics``)."""
         return ""
 
+    def card_learning_rate(self) -> str:
+        """The learning rate as the card's table shows it (a method whose config reads 0 as "the paper's" names
+        the rate it used)."""
+        return f"{self.config.lr:g}"
+
     def model_card_notes(self) -> str:
         """Method-specific markdown added to the model card (what the model is, how to use it)."""
         return ""

@@ -31,7 +31,7 @@ def write_model_card(path, name: str, method, state: dict, metrics: dict, hardwa
         ("resolution", str(c.resolution or "native")),
         ("steps", f"{state['step']} of {c.steps}" + ("" if done else " (training in progress / stopped early)")),
         ("batch size", f"{c.batch_size} x {state.get('num_processes', 1)} process(es) x {c.grad_accum} accumulation"),
-        ("learning rate", f"{c.lr:g}"),
+        ("learning rate", method.card_learning_rate()),
         ("EMA decay", f"{c.ema_decay:g}"),
         ("wall time", _duration(state.get("wall_time", 0.0))),
         ("hardware", hardware),

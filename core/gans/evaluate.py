@@ -149,8 +149,7 @@ def card_notes(config, method) -> str:
     optimizer = f"{'Adam' if kind == 'adam' else 'RMSprop'}, lr {lr:g}" + (f", betas {betas}" if betas else "")
     return f"""**{variant_name(c)}** on `{c.dataset}` at {c.resolution} px: {arch}.{cond} Loss `{c.loss}`,
 {method.n_critic} {critic} step(s) per G step{', feature matching added to G' if c.feature_matching else ''}.
-Optimiser: {optimizer} for G, D's lr {c.d_lr_ratio:g} times G's (the table's "learning rate 0" means the
-paper's value, this one).
+Optimiser: {optimizer} for G, D's lr {c.d_lr_ratio:g} times G's.
 The weights are the generator EMA (decay {c.ema_decay:g}), stored in float16.
 
 Load it with `core.gans.service.load_generator(folder)`; `G(z, labels)` gives images in [-1, 1]

@@ -183,6 +183,12 @@ class GANMethod(Method):
         kind, lr, betas, _ = PROGAN_SETTINGS if c.architecture == "progan" else PAPER_SETTINGS[c.loss]
         return kind, c.lr or lr, betas
 
+    def card_learning_rate(self) -> str:
+        _, lr, _ = self.optimizer_settings
+        d_lr = lr * self.config.d_lr_ratio
+        rates = f"{lr:g} for G and D" if d_lr == lr else f"{lr:g} for G, {d_lr:g} for D"
+        return rates + (" (the paper's: config lr 0)" if not self.config.lr else "")
+
     def configure_optimizers(self, model: GANPair) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         kind, lr, betas = self.optimizer_settings
