@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import struct
 import threading
 import warnings
@@ -102,10 +103,11 @@ def open_image(src, draft_size: int | None = None, hold: contextlib.ExitStack | 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = opener()  # reads the header only
-    except Image.DecompressionBombError:
-        raise ValueError(f"{what} declares more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a "
-                         f"decompression bomb?); images over {MAX_PIXELS // 1_000_000} megapixels are "
-                         "refused") from None
+    except Image.DecompressionBombError as e:  # Pillow's "Image size (N pixels) exceeds limit of M pixels..."
+        declared = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(declared.group(1)) / 1e6:,.0f}" if declared else f"over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f}"
+        raise ValueError(f"{what} declares {size} megapixels (a decompression bomb?); images over "
+                         f"{MAX_PIXELS // 1_000_000} megapixels are refused") from None
     except decode_errors as e:
         raise ValueError(f"{what} is not a readable image ({_reason(e)})") from None
     with im, contextlib.ExitStack() as local:  # closes the file, keeps the decoded pixels
