@@ -141,6 +141,7 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
     has its own hidden trigger; both share one concurrency queue (``concurrency_id`` defaults to ``api_name``).
     ``page_fn`` / ``page_outputs``: what the page runs instead, when it shows more than the endpoint returns.
+    ``js`` (in ``event``): the page event's only, as Gradio runs it (with the inputs, returning them).
     ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output; a
     list of outputs takes a tuple), in no concurrency queue (where a warning toast shows, unlike queue=False): a
     ``demos.training_queue.refuse`` there keeps the page's event from queueing; Gradio's progress overlay then covers
@@ -148,7 +149,7 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     Returns the page's event, for a ``.then`` that only the page needs."""
     if "concurrency_limit" in event:
         event.setdefault("concurrency_id", api_name)
-    api_event = {k: v for k, v in event.items() if k not in ("trigger_mode", "show_progress", "show_progress_on")}
+    api_event = {k: v for k, v in event.items() if k not in ("trigger_mode", "show_progress", "show_progress_on", "js")}
     gr.Button(visible=False).click(ui_errors(fn), inputs, outputs, api_name=api_name, api_visibility=api_visibility,
                                    **api_event)
     triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]

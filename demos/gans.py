@@ -53,6 +53,20 @@ def class_control(ctx, name):
                      info="the digit a conditional G is asked for")
 
 
+def typed_class(ctx, name, value, last):
+    """(the class box, the last class it held that the checkpoint has): a class typed into the box that the
+    checkpoint does not have goes back to the last one (it stayed: every later change warned again, and the image no
+    longer matched the seed); the image's own event says why, once."""
+    try:
+        valid = [RANDOM_CLASS] + [str(j) for j in range(num_classes(ctx, name))]
+    except Exception:  # an unknown checkpoint: its own warning says so
+        return gr.skip(), gr.skip()
+    typed = str(value if value is not None else "").strip().lower()
+    if typed in valid:
+        return (typed if typed != value else gr.skip()), typed
+    return (last if last in valid else RANDOM_CLASS), gr.skip()
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick a checkpoint and a seed. Every checkpoint is the same small generator trained with another "
                 "loss or switch for the same number of steps on the `digits` world; the note says how it measured.")
@@ -73,7 +87,7 @@ def build(ctx: AppContext) -> None:
             image = gr.Image(label="G(z)", format="png", type="pil", height=384, elem_id="gans-image",
                              elem_classes=[PIXELS, PIXELS_LARGE], interactive=False)
     seed_b = seed_control("Seed B (interpolation)", value=2, elem_id="gans-seed-b")
-    strip = gr.Image(label="from seed A to seed B along the sphere in z (slerp)", format="png", type="pil",
+    strip = gr.Image(label="from Seed to Seed B along the sphere in z (slerp)", format="png", type="pil",
                      interactive=False, elem_id="gans-interpolation", elem_classes=STRIP)
 
     common = [picker, seed, label, truncation]
@@ -97,6 +111,9 @@ def build(ctx: AppContext) -> None:
     gr.on([picker.change, *page_open()], functools.partial(class_control, ctx), inputs=picker, outputs=label,
           api_visibility="private", queue=False)
     picker.change(checkpoint_note, inputs=picker, outputs=note, api_visibility="private", queue=False)
+    last_class = gr.State(RANDOM_CLASS)
+    label.change(functools.partial(typed_class, ctx), [picker, label, last_class], [label, last_class],
+                 api_visibility="private", queue=False)
 
     with gr.Accordion("Class by seed (conditional checkpoints)", open=False):
         with gr.Row():

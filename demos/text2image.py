@@ -115,6 +115,13 @@ def attention_at_step(state, step):
     return attention_sheet(state["image"], state["maps"], state["tokens"], int(step))
 
 
+def attention_steps(state):
+    """The step slider of the maps: 0 (the mean, as a run shows its maps) to the last step of the run they come from
+    (it followed the steps box: past a 25-step run's last step the maps gave way to a bare "Error")."""
+    last = len(state["maps"]) if state and state.get("maps") is not None else 0
+    return gr.update(maximum=max(last, 1), value=0)
+
+
 def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, guidance, sampler):
     from core.text2image.service import xy_grid
     from core.text2image.views import labelled_grid
@@ -131,11 +138,17 @@ def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, gui
 
 # A click on Generate scrolls the page (only if needed) so that the gallery's first image, a square as wide as the
 # gallery, ends on screen; the prompt and the button stay in view above it on a 1024 x 768 projector.
-SHOW_GALLERY = """() => {
-  const g = document.querySelector('#t2i-gallery');
-  if (!g) return;
-  const r = g.getBoundingClientRect(), over = r.top + r.width + 60 - window.innerHeight;
-  if (over > 0) window.scrollBy({top: Math.min(over, r.top - 8), behavior: 'smooth'});
+# the page event's js (it keeps the inputs): the images (at most as tall as wide) on screen, and the status line above
+# them (top < 0: scrolled past it); a js-only event on the same click did not run after the images box changed
+SHOW_GALLERY = """(...args) => {
+  const g = document.querySelector('#t2i-gallery'), s = document.querySelector('#t2i-status');
+  if (g && s) {
+    const r = g.getBoundingClientRect(), over = r.top + r.width + 60 - window.innerHeight;
+    const top = s.getBoundingClientRect().top - 8;
+    const by = top < 0 ? top : Math.min(over, top);
+    if (by < 0 || over > 0) window.scrollBy({top: by, behavior: 'smooth'});
+  }
+  return args;
 }"""
 
 SHOW_GRID = """() => {  // once the new grid image has loaded (the event ends before the browser fetches it)
@@ -188,9 +201,10 @@ def build(ctx: AppContext) -> None:
                         gr.Button(text, size="sm", min_width=0, scale=0).click(
                             lambda text=text: text, outputs=prompt, api_visibility="private", queue=False)
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
+                # the line above the images: "step k / 25" stays on screen while eight images form below it
+                status = gr.Markdown(elem_id="t2i-status", label="status")
                 gallery = gr.Gallery(label="images", columns=2, height="auto", format="png", object_fit="contain",
                                      elem_id="t2i-gallery", elem_classes=GALLERY_FIT, preview=False)
-                status = gr.Markdown(elem_id="t2i-status", label="status")
                 readout = gr.Markdown(elem_id="t2i-readout", label="classifier readout")
         with gr.Accordion("Cross-attention maps: where each word looks (image 1)", open=True):
             att_step = Slider(0, 25, value=0, step=1, label="denoising step (0 = mean over all steps)",
@@ -205,14 +219,15 @@ def build(ctx: AppContext) -> None:
                           seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL):
             yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model)
 
-        endpoint([go.click, prompt.submit], gpu_task(text_to_image), [prompt, negative, steps, guidance, seed, sampler,
-                 num, model], [gallery, status, readout, att_gallery, story, state], api_name="text_to_image",
-                 concurrency_limit=2)
-        for trigger in (go.click, prompt.submit):  # the picture whole on a 768 px screen while it forms
-            trigger(None, js=SHOW_GALLERY, api_visibility="private", queue=False)
+        generated = endpoint([go.click, prompt.submit], gpu_task(text_to_image), [prompt, negative, steps, guidance,
+                             seed, sampler, num, model], [gallery, status, readout, att_gallery, story, state],
+                             api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
+        generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
+        # more than four images: four a row, two rows on a 768 px screen (two a row made four rows, 1,200 px)
+        num.change(lambda n: gr.update(columns=2 if int(n or 1) <= 4 else 4), num, gallery, api_visibility="private",
+                   queue=False)
         att_step.change(ui_errors(attention_at_step), [state, att_step], att_gallery, api_visibility="private",
                         queue=False, trigger_mode="always_last")
-        steps.change(lambda s: gr.update(maximum=int(s)), steps, att_step, api_visibility="private", queue=False)
         model.focus(model_choices, outputs=model, api_visibility="private", queue=False)
         from core.text2image.service import card_guidance, checkpoint_note
 

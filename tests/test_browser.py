@@ -137,6 +137,17 @@ def test_text_to_image_generates_with_attention_maps(page):
         assert after["height"] >= before["height"] - 1 and after["width"] >= before["width"] - 1, (before, after)
     finally:
         page.locator("#genlab-large-switch input").uncheck()
+    # the maps' step slider spans the run they come from, not the steps box (at 80 of a 25-step run the maps gave way
+    # to a bare "Error")
+    page.locator("#t2i-steps input[type=number]").fill("100")
+    page.locator("#t2i-steps input[type=number]").press("Enter")
+    page.wait_for_timeout(500)
+    step_box = page.locator("#t2i-att-step input[type=number]")
+    assert step_box.get_attribute("max") == "25"
+    step_box.fill("80")
+    step_box.press("Enter")
+    page.wait_for_timeout(1000)
+    assert step_box.input_value() == "25" and maps.count() == 1 and page.locator(".error").count() == 0
     assert page.errors == []
 
 
@@ -201,7 +212,8 @@ def test_lora_compares_base_and_personalised(page):
 
 def test_a_gan_class_typed_that_is_no_class_warns_once(page):
     """A class typed into the GANs box that is none: one warning (the image and the interpolation strip each warned:
-    "Warning (2)"), the image kept."""
+    "Warning (2)"), and the box goes back to the class it held (the typed one stayed: each later change of the seed
+    warned again, and the image no longer followed the seed)."""
     page.get_by_role("tab", name="GANs").click()
     image = page.locator("#gans-image img")
     image.wait_for(timeout=30_000)
@@ -209,7 +221,8 @@ def test_a_gan_class_typed_that_is_no_class_warns_once(page):
     pick_option(page, "#gans-checkpoint", "cgan-digits")
     wait_for_new_src(page, "#gans-image img", before, timeout=10_000)
     page.wait_for_timeout(1000)
-    before = image.get_attribute("src")
+    pick_option(page, "#gans-class", "3")
+    page.wait_for_timeout(1500)
     page.evaluate(TAKE_TOASTS)
     box = page.locator("#gans-class input")
     box.fill("abc")
@@ -218,10 +231,16 @@ def test_a_gan_class_typed_that_is_no_class_warns_once(page):
     page.wait_for_timeout(1500)
     toasts = page.evaluate(TAKE_TOASTS)
     assert toasts == ["warning: class must be 'random' or 0-9, got 'abc'"], toasts
-    assert image.get_attribute("src") == before and page.errors == []
+    assert box.input_value() == "3" and page.errors == []
     page.locator(".toast-body button").first.click()
-    box.fill("random")   # back to a class every checkpoint takes, for the tests after
-    box.press("Enter")
+    before = image.get_attribute("src")
+    seed = page.locator("#gans-seed input[type=number]")
+    seed.fill("5")
+    seed.press("Enter")
+    wait_for_new_src(page, "#gans-image img", before, timeout=10_000)   # the image follows the seed, unwarned
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == [] and page.errors == []
+    pick_option(page, "#gans-class", "random")   # back to a class every checkpoint takes, for the tests after
 
 
 def test_gan_class_control_follows_the_checkpoint(page):

@@ -139,6 +139,15 @@ def test_real_stable_diffusion_layout_runs_through_the_service(tmp_path, monkeyp
         service.load_model("nope")
     with pytest.raises(ValueError, match="not allowed"):
         service.load_model("../vae")
+    # the model box's note, its guidance and the X/Y grid name the same models as Generate (they listed every
+    # folder: a text encoder's, an autoencoder's, which Generate then refused)
+    (tmp_path / "text2image" / "clip-x").mkdir()
+    for read in (service.load_model, service.checkpoint_note, service.card_guidance):
+        with pytest.raises(ValueError, match="unknown text-to-image model 'nope'; installed: tiny-sd$"):
+            read("nope")
+        with pytest.raises(ValueError, match="clip-x is not a text-to-image pipeline .*; installed: tiny-sd$"):
+            read("clip-x")
+    assert "a diffusers pipeline folder" in service.checkpoint_note(" tiny-sd ")
 
 
 def test_save_then_load_gives_the_same_image_in_genlab_and_in_diffusers(tmp_path):

@@ -46,21 +46,32 @@ def load_model(name: str, device="cpu"):
     """
     from .pipeline import load_pipeline
 
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"choose a model; installed: {', '.join(list_models()) or 'none'}")
-    name = name.strip()
-    if HUB_ID.match(name) and "/" in name:
+    if isinstance(name, str) and HUB_ID.match(name.strip()) and "/" in name:
+        name = name.strip()
         if not online():
             raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online (or GENLAB_ONLINE=1) to download "
                              f"it, or copy the pipeline folder to checkpoints/text2image/")
         return load_pipeline(name, device, allow_download=True)
+    return load_pipeline(pipeline_folder(name), device)
+
+
+def pipeline_folder(name: str) -> Path:
+    """The folder ``checkpoints/text2image/<name>`` of a text-to-image pipeline (one with ``model_index.json``).
+
+    Raises:
+        ValueError: an empty or unknown name, or a folder that is not a pipeline (the text encoder's, the
+            autoencoder's), naming the installed models; ``CheckpointError`` for a name that is not a plain name.
+    """
+    installed = ", ".join(list_models()) or "none"
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"choose a model; installed: {installed}")
+    name = name.strip()
     folder = resolve_checkpoint(METHOD, name, must_exist=False)
     if not folder.is_dir():
-        raise ValueError(f"unknown text-to-image model {name!r}; installed: {', '.join(list_models()) or 'none'}")
+        raise ValueError(f"unknown text-to-image model {name!r}; installed: {installed}")
     if not (folder / "model_index.json").is_file():
-        raise ValueError(f"{name} is not a text-to-image pipeline (no model_index.json); installed: "
-                         f"{', '.join(list_models()) or 'none'}")
-    return load_pipeline(folder, device)
+        raise ValueError(f"{name} is not a text-to-image pipeline (no model_index.json); installed: {installed}")
+    return folder
 
 
 def _int(value, name: str, low: int, high: int) -> int:
@@ -237,7 +248,7 @@ def _origin(start: str, name: str) -> str:
 
 def _hub_id(name) -> bool:
     """Whether ``name`` reads as a hub id ("owner/name"), for a model not found on disk."""
-    return isinstance(name, str) and name.count("/") == 1 and ".." not in name
+    return isinstance(name, str) and bool(HUB_ID.match(name.strip())) and ".." not in name
 
 
 def card_guidance(name: str) -> float:
@@ -246,16 +257,13 @@ def card_guidance(name: str) -> float:
     diffusers' default for Stable Diffusion.
 
     Raises:
-        ValueError / FileNotFoundError: as :func:`core.engine.resolve_checkpoint` for an unknown or unsafe name.
+        ValueError: as :func:`pipeline_folder`, for a name that is not an installed model.
     """
     import json
 
-    try:
-        folder = resolve_checkpoint(METHOD, name)
-    except Exception:
-        if _hub_id(name):
-            return PIPELINE_GUIDANCE
-        raise
+    if _hub_id(name):
+        return PIPELINE_GUIDANCE
+    folder = pipeline_folder(name)
     try:
         w = float(json.loads((folder / "train_config.json").read_text())["sample_guidance"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -270,14 +278,11 @@ def checkpoint_note(name: str) -> str:
 
     from core.engine.notes import percent, plain_note, read_metrics
 
-    try:
-        folder = resolve_checkpoint(METHOD, name)
-    except Exception:
-        if _hub_id(name):  # nothing on disk
-            return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub, " + (
-                "downloaded on first use." if online() else "which this app, running offline, cannot download: start "
-                "it with --online, or copy the pipeline folder into checkpoints/text2image/.")
-        raise
+    if _hub_id(name):  # nothing on disk
+        return f"**{name}**: a Stable Diffusion pipeline from the Hugging Face hub, " + (
+            "downloaded on first use." if online() else "which this app, running offline, cannot download: start "
+            "it with --online, or copy the pipeline folder into checkpoints/text2image/.")
+    folder = pipeline_folder(name)
     try:
         meta = json.loads((folder / "genlab_text2image.json").read_text())
         config = json.loads((folder / "train_config.json").read_text())
