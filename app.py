@@ -22,11 +22,10 @@ from demos import TABS
 from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, large_images_switch, remember_visitors,
                           name_controls_by_api, one_line_file_errors)
 
+TITLE = "# GenLab · image generation, hands on"
 HEADER = """
-# GenLab · image generation, hands on
-See, train and compare the classic generative models: each tab runs a real PyTorch model
-(bundled checkpoints trained by GenLab's own commands on built-in procedural worlds) and can
-train its own from the **Train your own** panel. Offline and CPU-first; a GPU just makes it faster.
+See, train and compare the classic generative models: each tab runs a real PyTorch model with checkpoints trained
+by GenLab's own commands on built-in worlds, and trains yours in its **Train your own** panel. Offline and CPU-first.
 """
 
 ABOUT_INTRO = """
@@ -58,8 +57,12 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
     install_atomic_image_cache()
     modules = tab_modules()
     with gr.Blocks(title="GenLab", delete_cache=(1800, 3600) if public else None) as demo:
+        with gr.Row(equal_height=True):  # the switch beside the title: each tab's first view has its row back
+            with gr.Column(scale=2):
+                gr.Markdown(TITLE, elem_id="genlab-title")
+            with gr.Column(scale=1, min_width=300):
+                large_images_switch()
         gr.Markdown(HEADER + (PUBLIC_NOTE if public else ""))
-        large_images_switch()
         remember_visitors()
         with gr.Tabs():
             for name, module in zip(TABS, modules):

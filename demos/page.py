@@ -75,8 +75,8 @@ body.{LARGE} .{STRIP} img {{min-height: 0 !important}}
 body.{LARGE} .row:has(.image-container) {{flex-wrap: wrap !important}}  /* (:has cannot nest: no {_IMAGE} here) */
 body.{LARGE} .row:has(.image-container) > .column,
 body.{LARGE} .row:has(.image-container) > .block:has(> .image-container) {{min-width: {LARGE_PX + 10}px !important}}
-/* the wrapped StyleGAN mix keeps seed B's column in reach: its preset radio goes under the image */
-body.{LARGE} .column > .form:has(> #stylegan-preset) {{order: 2}}  /* Gradio wraps the radio in a .form */
+/* the wrapped StyleGAN mix keeps seed B's column in reach: the checkpoint picker above it goes under the image */
+body.{LARGE} .column > .form:has(> #stylegan-checkpoint) {{order: 2}}  /* Gradio wraps the dropdown in a .form */
 """
 
 

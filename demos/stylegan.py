@@ -52,16 +52,12 @@ def readable_upload(image, _last):
 
 
 def build(ctx: AppContext) -> None:
-    gr.Markdown("Pick two seeds. The mixed image keeps A's w on every layer except the checked ones, which "
-                "take B's w. Early layers carry pose and head shape, later ones the colours; where the split falls "
-                "depends on the model, and the note below says what was measured for this one.")
-    picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
-    first_preset = recommended_preset(picker.value)
-    note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note",
-                       label="checkpoint note")
-    choices, groups, num_ws = layer_layout(picker.value)
-
-    with gr.Row():  # A, B and the mix side by side, also on a 1024 px projector
+    gr.Markdown("Pick two seeds: the mix keeps A's w on every layer except the checked ones, which take B's w. "
+                "Early layers carry pose and head shape, later ones the colours; the note says where this model "
+                "splits them.")
+    # a 1024 x 768 projector's first view: A, B and the mix side by side and aligned, each under its control (the
+    # seeds, the checkpoint), the note and the split's controls under them (the faces began below the first view)
+    with gr.Row():
         with gr.Column(min_width=240):
             seed_a = seed_control("Seed A", value=1, elem_id="stylegan-seed-a")
             img_a = gr.Image(label="A", format="png", type="pil", height=256, elem_id="stylegan-image-a",
@@ -71,11 +67,18 @@ def build(ctx: AppContext) -> None:
             img_b = gr.Image(label="B", format="png", type="pil", height=256, elem_id="stylegan-image-b",
                              elem_classes=PIXELS, interactive=False)
         with gr.Column(min_width=240):
-            preset = Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset")
+            picker = checkpoint_picker(METHOD, value=DEFAULT_CHECKPOINT, elem_id="stylegan-checkpoint")
             img_mix = gr.Image(label="A with B's styles", format="png", type="pil", height=256,
                                elem_id="stylegan-image-mix", elem_classes=PIXELS, interactive=False)
-    layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
-                              info="w_k: the style input of layer k, and the resolution it acts on", elem_id="stylegan-layers")
+    first_preset = recommended_preset(picker.value)
+    note = gr.Markdown(checkpoint_note(picker.value, first_preset), elem_id="stylegan-checkpoint-note",
+                       label="checkpoint note")
+    choices, groups, num_ws = layer_layout(picker.value)
+    with gr.Row():
+        preset = Radio(list(PRESETS), value=first_preset, label="take from B", elem_id="stylegan-preset", scale=1)
+        layers = gr.CheckboxGroup(choices=choices, value=groups[first_preset], label="layers that take B's w",
+                                  info="w_k: the style input of layer k, and the resolution it acts on",
+                                  elem_id="stylegan-layers", scale=2)
     layers_api = gr.JSON(value=groups[first_preset], visible=False,  # what the endpoint reads (any checkpoint)
                          label="layers taken from seed B (indices k of w_k)")
     psi = Slider(-1.0, 1.5, value=1.0, step=0.05, label="truncation psi", info=PSI_INFO, elem_id="stylegan-psi")
@@ -160,7 +163,7 @@ def build(ctx: AppContext) -> None:
             # short labels (a three-line one pushed its image below the others), the same crisp 224 px as the upload
             proj_target = gr.Image(label="input", format="png", interactive=False, elem_classes=PIXELS)
             proj_image = gr.Image(label="projection", format="png", interactive=False, elem_classes=PIXELS)
-            proj_mix = gr.Image(label="mixed with B", format="png", interactive=False, elem_classes=PIXELS)
+            proj_mix = gr.Image(label="mixed", format="png", interactive=False, elem_classes=PIXELS)
         with gr.Row():
             proj_space = Radio(["w", "w+"], value="w+", label="latent space")
             proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps")
