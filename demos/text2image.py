@@ -136,10 +136,9 @@ def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, gui
     return labelled_grid(rows, row_labels, col_labels), f"Every cell: {shared}."
 
 
-# A click on Generate scrolls the page (only if needed) so that the gallery's first image, a square as wide as the
-# gallery, ends on screen; the prompt and the button stay in view above it on a 1024 x 768 projector.
-# the page event's js (it keeps the inputs): the images (at most as tall as wide) on screen, and the status line above
-# them (top < 0: scrolled past it); a js-only event on the same click did not run after the images box changed
+# A click on Generate scrolls the page (only if needed) so that the images (at most a square as wide as the gallery)
+# end on screen with the status line above them (top < 0: scrolled past it) on a 1024 x 768 projector. The page
+# event's js (it keeps the inputs): a js-only event on the same click did not run after the images box changed.
 SHOW_GALLERY = """(...args) => {
   const g = document.querySelector('#t2i-gallery'), s = document.querySelector('#t2i-status');
   if (g && s) {

@@ -429,6 +429,21 @@ def test_xy_grid_draws_each_model_at_its_card_guidance_and_says_what_every_cell_
                                           steps=3, guidance=2.0)
     assert col_labels == ["seed 0", "seed 1"] and shared == "low, 3 ddim steps, w = 2"
     assert torch.equal(rows[0][1], _run(pipe, "a red circle", steps=3, guidance=2.0, seed=1).images[0])
+    # a prompt past the encoder's limit: the line says so, as Generate's status does (the grid said nothing)
+    long = " ".join(["a red circle"] * 10)
+    shared = xy_grid(lambda name: pipe, "seed x prompt", "0", f"a red circle; {long}", "", "low", steps=1)[3]
+    assert shared.count("was truncated") == 1 and "the prompt 'a red circle a red circle a red circle a…' was" in shared
+
+
+def test_a_row_label_longer_than_its_row_ends_with_an_ellipsis():
+    """A grid's row label (a 500-character prompt) cut at its row's height says it goes on."""
+    from core.data.labelled import label_lines, wrap_text
+
+    label = " ".join(f"word{i}" for i in range(60))
+    lines = label_lines(label, width=20, most=3)
+    assert lines[:2] == wrap_text(label, 20)[:2] and lines[2].endswith("…") and len(lines[2]) <= 20
+    assert label_lines("a red circle", 20, 3) == ["a red circle"]
+    assert label_lines("abcdefghij " * 3, 10, 2) == ["abcdefghij", "abcdefghi…"]
 
 
 def test_the_card_measurement_says_what_it_draws_before_the_minutes_it_takes():

@@ -52,6 +52,16 @@ def wrap_text(text: str, width: int) -> list[str]:
     return lines + ([line] if line else [])
 
 
+def label_lines(text: str, width: int, most: int) -> list[str]:
+    """:func:`wrap_text`'s lines, at most ``most`` of them: a text cut there ends with "…" (a 500-character prompt
+    beside a grid's row just stopped)."""
+    lines = wrap_text(text, width)
+    if len(lines) <= most:
+        return lines
+    last = lines[most - 1]
+    return lines[:most - 1] + [f"{last} …" if len(last) + 2 <= width else last[:width - 1] + "…"]
+
+
 def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[str], left: int = 170,
                   top: int = 34, pad: int = 6, font_size: int = 15) -> Image.Image:
     """Rows x cols of equal-size PIL images; column labels above, row labels (wrapped) in a left margin
@@ -64,7 +74,7 @@ def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[st
         draw.text((left + j * (w + pad) + w / 2, top / 2), clip_text(label, 22), fill="black", font=face, anchor="mm")
     for i, label in enumerate(rows):
         y = top + i * (h + pad)
-        for line_no, line in enumerate(wrap_text(label, max(6, int((left - 12) / char)))[:max(1, h // line_h)]):
+        for line_no, line in enumerate(label_lines(label, max(6, int((left - 12) / char)), max(1, h // line_h))):
             draw.text((6, y + 8 + line_h * line_no), line, fill="black", font=face)
         for j, img in enumerate(cells[i]):
             grid.paste(img.convert("RGB"), (left + j * (w + pad), y))

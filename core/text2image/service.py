@@ -214,7 +214,7 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
     if len(xs) * len(ys) > MAX_CELLS:
         raise ValueError(f"{len(ys)} x {len(xs)} = {len(xs) * len(ys)} images; at most {MAX_CELLS}")
     own_w = {x: card_guidance(x) for x in xs} if mode == "model x prompt" else {}
-    rows = []
+    rows, cut = [], {}  # cut: prompt -> the most tokens a cell's encoder cut off it
     for y in ys:
         row = []
         for x in xs:
@@ -227,7 +227,10 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
                 kw.update(seed=x, prompt=y)
             else:
                 name, kw["prompt"], kw["guidance"] = x, y, own_w[x]
-            row.append(generate(load(name), check_request(**kw)).images[0])
+            result = generate(load(name), check_request(**kw))
+            row.append(result.images[0])
+            if result.truncated:
+                cut[kw["prompt"]] = max(cut.get(kw["prompt"], 0), result.truncated)
         rows.append(row)
     prefix = {"guidance x steps": ("w = ", "steps "), "seed x prompt": ("seed ", ""), "model x prompt": ("", "")}[mode]
     if mode == "guidance x steps":
@@ -237,6 +240,9 @@ def xy_grid(load, mode: str, x_values, y_values, prompt: str, model: str, seed=0
     else:
         shared = ("each model at its card's guidance (" + ", ".join(f"{x}: w = {w:g}" for x, w in own_w.items())
                   + f"), {steps} {sampler} steps, seed {seed}")
+    for text, n in cut.items():  # (the Generate tab's status says it too)
+        shared += f"; **the prompt {text[:40] + '…' if len(text) > 40 else text!r} was truncated**: {n} token(s) " \
+                  "beyond the encoder's limit were ignored"
     return rows, [f"{prefix[1]}{y}" for y in ys], [f"{prefix[0]}{x:g}" if isinstance(x, float) else f"{prefix[0]}{x}"
                                                     for x in xs], shared
 
