@@ -89,6 +89,17 @@ def test_a_cancel_before_the_first_step_keeps_nothing_new(tmp_path):
     assert events[-1].kind == "cancelled" and events[-1].path is None and "nothing was saved" in events[-1].message
     assert not (tmp_path / "fresh").exists()
 
+    class CancelledDuringStep3(ToyMethod):  # Cancel pressed a second after Train: a few steps, no loss shown yet
+        def training_step(self, model, batch, ctx):
+            if ctx.step == 2:
+                early.set()
+            return super().training_step(model, batch, ctx)
+
+    early = threading.Event()
+    events = list(Trainer(CancelledDuringStep3(config(steps=50, log_every=10)), tmp_path / "early", cancel=early).run())
+    assert events[-1].message == "cancelled at step 3, before its first logged step: nothing was saved"
+    assert not (tmp_path / "early").exists()
+
     first_leg = threading.Event()
     for event in Trainer(ToyMethod(config(steps=50, checkpoint_every=0)), tmp_path / "r", cancel=first_leg).run():
         if event.kind == "step" and event.step == 5:

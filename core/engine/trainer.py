@@ -131,7 +131,7 @@ class Trainer:
         yield TrainEvent("start", start_step, total, message=self._start_message(acc, start_step))
 
         sums: dict[str, float] = {}
-        count, step, sampled_at = 0, start_step, None
+        count, step, sampled_at, shown = 0, start_step, None, False  # shown: a loss, samples or a checkpoint so far
         try:
             while step < total and not self.cancel.is_set():
                 if self.pause.is_set():
@@ -156,12 +156,13 @@ class Trainer:
                     means = {k: v / count for k, v in sums.items()}
                     self.loss_log.append({"step": step, **{k: float(f"{v:.4g}") for k, v in means.items()}})
                     yield TrainEvent("step", step, total, means, elapsed=elapsed, eta=eta)
-                    sums, count = {}, 0
+                    sums, count, shown = {}, 0, True
                 if c.sample_every and step % c.sample_every == 0 and step < total:
                     yield self._samples_event(raw, ema, step, total, elapsed, eta, acc)
-                    sampled_at = step
+                    sampled_at, shown = step, True
                 if c.checkpoint_every and step % c.checkpoint_every == 0 and step < total:
                     path = self._save(acc, raw, ema, optimizers, step, state["wall_time"] + elapsed)
+                    shown = True
                     yield TrainEvent("checkpoint", step, total, path=path, elapsed=elapsed, eta=eta,
                                      message=f"saved step {step}")
         except GeneratorExit:  # the consumer went away (a closed tab): keep what was trained
@@ -169,10 +170,11 @@ class Trainer:
             raise
         elapsed = time.time() - t0
         wall = state["wall_time"] + elapsed
-        if step == start_step < total:  # cancelled before its first step (Cancel right after Train): nothing to keep
-            before = f"the checkpoint stays at step {step}" if step else "nothing was saved"
-            yield TrainEvent("cancelled", step, total, elapsed=elapsed,
-                             message=f"cancelled before the first step: {before}")
+        if step < total and (step == start_step or not (start_step or shown)):  # Cancel right after Train: a new run
+            # that has shown nothing (no loss, no samples, no checkpoint) keeps nothing; a resumed one stays as it was
+            when = "before the first step" if step == start_step else f"at step {step}, before its first logged step"
+            kept = f"the checkpoint stays at step {step}" if start_step else "nothing was saved"
+            yield TrainEvent("cancelled", step, total, elapsed=elapsed, message=f"cancelled {when}: {kept}")
             return
         if step != sampled_at and (step > start_step or not (self.out_dir / "config.json").exists()):
             yield self._samples_event(raw, ema, step, total, elapsed, 0.0, acc)  # (once: cancelled on a sample step)
