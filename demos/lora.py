@@ -6,6 +6,7 @@ A view over ``core.lora.service``; it loads no model until used.
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import gradio as gr
@@ -175,14 +176,15 @@ def build(ctx: AppContext) -> None:
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
                    prior_preservation: bool = False, seed: int = 0, use_example: bool = True,
                    model: str = training.BASE, admin_token: str | None = None, train_text_encoder: bool = False):
-        training.WAITING.discard(visitor_of(request))  # its turn has come
-        yield from training.train_frames(ctx, visitor_of(request), images, trigger, method, class_word, steps, rank,
-                                prior_preservation, seed, use_example, model, admin_token, train_text_encoder)
+        with training.its_turn(visitor_of(request)):
+            yield from training.train_frames(ctx, visitor_of(request), images, trigger, method, class_word, steps,
+                                             rank, prior_preservation, seed, use_example, model, admin_token,
+                                             train_text_encoder)
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
                       admin_token: str | None = None):
-        training.WAITING.discard(visitor_of(request))
-        yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
+        with training.its_turn(visitor_of(request)):
+            yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
 
     def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
@@ -227,6 +229,7 @@ def build(ctx: AppContext) -> None:
         if session in training.WAITING:
             refuse("your run is waiting for the training slot already: Cancel it first")
         training.WAITING.add(session)
+        training.CANCELS.setdefault(session, threading.Event()).clear()  # (a Cancel of an earlier run's wait)
         line = slot_wait_line()
         return line or gr.skip(), gr.Timer(active=bool(line))
 

@@ -5,6 +5,7 @@ A view over ``core.lora.service`` and ``core.lora.train_more`` (no model is load
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -95,6 +96,21 @@ def continue_frames(ctx, session, adapter, steps, admin_token=""):
     yield from _run(session, pipe, meta["base"], pixels, config, target, first, note, resume)
 
 
+@contextlib.contextmanager
+def its_turn(session: str):
+    """A visitor's run from the moment it leaves the queue to its end: Cancel reaches it all along, while the model
+    loads too (pressed then, it was lost and the whole run trained and saved); its flag is cleared at the end. A
+    Cancel pressed while the run still waited, which the run outran, stops it before it starts."""
+    WAITING.discard(session)
+    TRAINING.add(session)
+    cancel = CANCELS.setdefault(session, threading.Event())
+    try:
+        yield cancel
+    finally:
+        TRAINING.discard(session)
+        cancel.clear()
+
+
 def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=None):
     """Train into ``folder`` holding the server's one training slot; Cancel stops it (what was learnt is saved)."""
     from core.data import to_pil
@@ -102,18 +118,21 @@ def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=N
     from demos.training_queue import holding_the_slot
 
     cancel = CANCELS.setdefault(session, threading.Event())
-    cancel.clear()
     rows = [{"step": k + 1, "loss": v} for k, v in enumerate(resume.losses if resume else [])]
     shots = [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
+    if cancel.is_set():
+        yield "cancelled before the first step: nothing was saved", _losses(rows), shots, gr.skip()
+        return
     yield first_line, _losses(rows), shots, gr.skip()
-    TRAINING.add(session)
     try:
         with holding_the_slot(session, "lora", f"LoRA adapter {folder.name}, starting") as progress:
             yield from _train_events(train_adapter(pipe, base, pixels, config, folder, cancel.is_set, resume),
                                      folder.name, config, note, rows, shots, progress)
-    finally:
-        TRAINING.discard(session)
-        WAITING.discard(session)
+    except ValueError:
+        if not cancel.is_set():
+            raise
+        # the status line says it (a toast said it, gone in seconds, the line kept "training")
+        yield "cancelled before the first step: nothing was saved", _losses(rows), shots, gr.skip()
 
 
 def _train_events(events, name, config, note, rows, shots, progress):
@@ -156,7 +175,8 @@ def stop(session: str):
     if session in TRAINING:
         CANCELS.setdefault(session, threading.Event()).set()
         return "stopping after this step; what was learnt is saved"
-    if session in WAITING:
+    if session in WAITING:  # (its flag stays set: a run that has just left the queue stops before it starts)
         WAITING.discard(session)
+        CANCELS.setdefault(session, threading.Event()).set()
         return "cancelled: your run waiting for the training slot will not start"
     return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)

@@ -163,6 +163,21 @@ def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_ap
         demo.close()
 
 
+def test_lora_cancel_pressed_right_after_train_stops_it_and_the_line_says_so(page):
+    """Cancel pressed at once after Train: the run stops before it trains, nothing is saved, and the status line says
+    so (the Cancel was lost while the model loaded, and the whole run trained and saved; a cancel a second later
+    was said in a toast only, the line kept "training")."""
+    page.get_by_role("tab", name="LoRA").click()
+    before = page.locator("#lora-adapter input").input_value()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("button", name="Cancel").click()
+    line = page.get_by_text("cancelled before the first step: nothing was saved")
+    line.wait_for(timeout=60_000)
+    page.wait_for_timeout(3000)
+    assert line.is_visible() and page.get_by_text(re.compile(r"saved \*?\*?sks-")).count() == 0
+    assert page.locator("#lora-adapter input").input_value() == before and page.errors == []
+
+
 def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
     Train more pressed meanwhile is refused (it queued behind it); Cancel takes it out of the queue at once (spinners
