@@ -20,6 +20,7 @@ from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, WORLDS, _bundle, _enlarg
 COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")
 TICK_S = 1.0  # the status follows the sampling this often
 _RUNNING = threading.Event()  # a comparison runs (one at a time on the server)
+_ASKED: set[str] = set()  # the page sessions whose comparison runs or waits for its turn
 _DONE: dict[tuple, tuple] = {}  # finished comparisons: (table, gallery, status line) by _done_key
 _DONE_MOST = 32
 
@@ -112,14 +113,26 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
         _RUNNING.clear()
 
 
-def wait_line():
-    """At the click: the status while another visitor's comparison runs (one at a time), or nothing."""
+def wait_line(request: gr.Request):
+    """At the click: the status while another visitor's comparison runs (one at a time), or nothing. A click while
+    the page's own comparison runs or waits is refused (it queued behind it, and Stop then left red "Error" badges
+    over the status and the table)."""
+    from demos.common import session_of
+    from demos.training_queue import refuse
+
+    session = session_of(request)
+    if session in _ASKED:
+        refuse("your comparison is running: wait for it, or Stop it, then press again")
+    _ASKED.add(session)
     return "waiting: another visitor's comparison is running (one at a time on this server)" if _RUNNING.is_set() \
         else gr.skip()
 
 
-def stopped_line(line):
-    """The status after Stop (a finished comparison's line stays)."""
+def stopped_line(request: gr.Request, line):
+    """The status after Stop (a finished comparison's line stays); the page may run another."""
+    from demos.common import session_of
+
+    _ASKED.discard(session_of(request))
     if not line or line.startswith(("done", "stopped")):
         return gr.skip()
     return "stopped before it started" if line.startswith("waiting") else f"stopped at {line}"
@@ -171,8 +184,13 @@ def build_compare(ctx: AppContext):
                     "real images), so that term shrinks. Below the floor means *less diverse than real data*, not "
                     "better than real: compare rows with each other, at the same N.")
 
-    def compare_samplers(checkpoint, seed, num, guidance):
-        yield from compare_rows(ctx, checkpoint, seed, num, guidance)
+    def compare_samplers(request: gr.Request, checkpoint, seed, num, guidance):
+        from demos.common import session_of
+
+        try:
+            yield from compare_rows(ctx, checkpoint, seed, num, guidance)
+        finally:
+            _ASKED.discard(session_of(request))
 
     event = run_c.click(wait_line, outputs=status, api_visibility="private", concurrency_limit=None).success(
         warn_and_keep(3)(compare_samplers), [ckpt_c, seed_c, num, guidance_c], [table, same_seed, status],
