@@ -70,7 +70,9 @@ def check_number(payload, label: str | None, minimum=None, maximum=None, integer
     """A number a widget received (from the page or the API) as a float, or one ``gr.Error`` line naming the
     control: null, NaN, infinities, words, decimals where a whole number is needed, values out of range.
     Numeric strings ("3", " 2.5") are converted."""
-    def show(v) -> str:  # 4294967295, not 4.29497e+09
+    def show(v) -> str:  # 4294967295, not 4.29497e+09; a client's 2**63 as it was sent (it read 9.22337e+18)
+        if isinstance(v, int):
+            return str(v) if len(str(v)) <= 24 else f"{str(v)[:12]}…"
         return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
     name = label or "value"

@@ -138,8 +138,9 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
         if "image" in frame:
             final = _pil(frame["image"])
             strip.append((_enlarge(final), "x_0 (final)"))
-            drawn = f"{checkpoint}, {sampler.upper()}" + ("" if class_label in (None, "", "none") else
-                                                          f", class {class_label}")
+            index = bundle.class_index(class_label)  # a client's "0" is the faces model's "short" hair
+            names = bundle.class_names or [str(i) for i in range(bundle.num_classes)]
+            drawn = f"{checkpoint}, {sampler.upper()}" + ("" if index is None else f", class {names[index]}")
             yield *[_enlarge(v) for v in views], final, strip, f"{status} · done ({drawn})", replay
             return
         now = time.perf_counter()

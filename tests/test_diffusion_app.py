@@ -90,6 +90,10 @@ def test_sample_endpoint_streams_every_step_and_is_deterministic(app_client):
     assert np.array_equal(_array(again[3]), first), "same seed + eta 0 must give the same image"
     _, other = _sample(app_client, seed=8)
     assert not np.array_equal(_array(other[3]), first)
+    # a class given by index is named as the model names it (the faces model's "0" read "class 0", not "short")
+    assert "done (ddpm-faces32, DDIM, class short)" in _sample(app_client, checkpoint="ddpm-faces32", steps=1,
+                                                               class_label="0")[1][5]
+    assert "done (ddpm-digits, DDIM, class 3)" in status
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -88,7 +88,9 @@ def test_generate_says_what_it_could_not_do(app_client):
     line = app_client.predict(adapter="purple-circle-lora", prompt="a sks circle " * 100, api_name="/lora_generate")[2]
     assert "the prompt was truncated" in line
     line = app_client.predict(adapter="purple-circle-lora", api_name="/lora_generate")[2]
-    assert "truncated" not in line and "do not apply" not in line
+    assert "truncated" not in line and "do not apply" not in line and "trigger word" not in line
+    line = app_client.predict(adapter="purple-circle-lora", prompt=" ", api_name="/lora_generate")[2]
+    assert "the prompt is empty**: write the trigger word 'sks' in it" in line  # (it said "does not contain")
     # a textual-inversion second adapter is used whole: the line said "at weight 0" over the same image as at 1.5
     images = []
     for weight in (0.0, 1.5):
