@@ -134,7 +134,7 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
         views = [_pil(frame[k]) for k in ("x_t", "eps_hat", "x0_hat")]
         replay.append((status, *views))
         if frame["index"] in keep:
-            strip.append((_enlarge(views[0]), f"step {frame['index'] + 1}: t = {paper_t(frame)}"))
+            strip.append((_enlarge(views[0]), f"t = {paper_t(frame)}"))  # (one line: "step 1: t / = 1000" wrapped)
         if "image" in frame:
             final = _pil(frame["image"])
             strip.append((_enlarge(final), "x_0 (final)"))

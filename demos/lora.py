@@ -84,7 +84,7 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
         line += (f", combined with {second_adapter}, a textual-inversion adapter: its new word is used whole "
                  "(the weight does not apply)")
     if not str(prompt or "").strip():
-        line += f" · **the prompt is empty**: write the trigger word '{meta['trigger']}' in it for the adapter to act on"
+        line += f" · **the prompt is empty**: write the trigger word '{meta['trigger']}' in it for the adapter to act"
     elif not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt, re.IGNORECASE):
         line += f" · **the prompt does not contain the trigger word '{meta['trigger']}'**: the adapter has little to act on"
     if fuse and meta["method"] == "lora":

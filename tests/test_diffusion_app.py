@@ -254,7 +254,8 @@ def test_a_second_stop_leaves_the_status_line_alone():
     for line in ("step 101 / 1000 · t = 900 · 2.85 s · stopped", "replay: step 1 / 10 · t = 1000 · 0.03 s",
                  "step 10 / 10 · t = 1 · 0.2 s · done (ddpm-digits, DDIM, class 0)", ""):
         assert not isinstance(diffusion.stopped_line(line), str), line
-    assert diffusion_compare.stopped_line(None, "row 2 of 6: DDPM 1000 steps") == "stopped at row 2 of 6: DDPM 1000 steps"
+    assert diffusion_compare.stopped_line(None, "row 2 of 6: DDPM 1000 steps") == \
+        "stopped at row 2 of 6: DDPM 1000 steps"
     assert not isinstance(diffusion_compare.stopped_line(None, "stopped at row 2 of 6: DDPM 1000 steps"), str)
 
 

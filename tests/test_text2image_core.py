@@ -432,7 +432,8 @@ def test_xy_grid_draws_each_model_at_its_card_guidance_and_says_what_every_cell_
     # a prompt past the encoder's limit: the line says so, as Generate's status does (the grid said nothing)
     long = " ".join(["a red circle"] * 10)
     shared = xy_grid(lambda name: pipe, "seed x prompt", "0", f"a red circle; {long}", "", "low", steps=1)[3]
-    assert shared.count("was truncated") == 1 and "the prompt 'a red circle a red circle a red circle a…' was" in shared
+    assert shared.count("was truncated") == 1
+    assert "the prompt 'a red circle a red circle a red circle a…' was" in shared
 
 
 def test_a_row_label_longer_than_its_row_ends_with_an_ellipsis():
