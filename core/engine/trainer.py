@@ -40,7 +40,8 @@ class Trainer:
     Args:
         method: the method instance (its config says steps, batch, lr...).
         out_dir: checkpoint folder; inference files on top, resume state in ``resume/``.
-        cancel: set this event to stop after the current step (a checkpoint is written).
+        cancel: set this event to stop after the current step (a checkpoint is written; a new run that has shown
+            nothing yet, no logged loss, samples or checkpoint, keeps nothing).
         pause: while this event is set the run waits between steps (a "paused" event, then "resumed" when it
             is cleared); paused time counts neither in the ETA nor in the card's wall time. Cancel still works.
         resume: continue from ``out_dir/resume`` when it exists (else start fresh).
