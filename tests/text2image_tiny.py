@@ -60,3 +60,11 @@ def tiny_method(tmp_path, clip_width: int = 16, **changes):
                                  "sample_steps": 2, "autoencoder": str(tmp_path / "ae"),
                                  "text_encoder": str(tmp_path / "clip"), **changes})
     return Text2ImageMethod(config)
+
+
+def generate_with(pipe, prompt="a large red circle", negative="", steps=3, guidance=3.0, seed=0, sampler="ddim",
+                  num=1, attention=False):
+    """``core.text2image.service.generate`` through its request check, with small defaults."""
+    from core.text2image.service import check_request, generate
+
+    return generate(pipe, check_request(prompt, negative, steps, guidance, seed, sampler, num), attention)
