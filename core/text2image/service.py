@@ -46,7 +46,7 @@ def load_model(name: str, device="cpu"):
     """
     from .pipeline import load_pipeline
 
-    if isinstance(name, str) and HUB_ID.match(name.strip()) and "/" in name:
+    if _hub_id(name):
         name = name.strip()
         if not online():
             raise ValueError(f"{name} looks like a hub id, but the app is offline: start it with --online (or GENLAB_ONLINE=1) to download "
