@@ -37,7 +37,12 @@ digit ([Mirza & Osindero 2014](https://arxiv.org/abs/1411.1784); projection disc
 image app; StarGAN (one generator for many domains) would belong with translation, and is not built."""
 
 DEFAULT_CHECKPOINT = "cgan-projection-ms-digits"
-CLASSES = [RANDOM_CLASS] + [str(k) for k in range(10)]
+def classes_of(k: int) -> list[str]:
+    """The class box's choices for a generator of ``k`` classes (0: unconditional)."""
+    return [RANDOM_CLASS] + [str(j) for j in range(k)]
+
+
+CLASSES = classes_of(10)
 
 
 def class_control(ctx, name):
@@ -49,7 +54,7 @@ def class_control(ctx, name):
     if not k:
         return gr.update(choices=[RANDOM_CLASS], value=RANDOM_CLASS, interactive=False,
                          info="this checkpoint is unconditional: it picks the digit itself")
-    return gr.update(choices=[RANDOM_CLASS] + [str(j) for j in range(k)], interactive=True,
+    return gr.update(choices=classes_of(k), interactive=True,
                      info="the digit a conditional G is asked for")
 
 
@@ -58,7 +63,7 @@ def typed_class(ctx, name, value, last):
     checkpoint does not have goes back to the last one (it stayed: every later change warned again, and the image no
     longer matched the seed); the image's own event says why, once."""
     try:
-        valid = [RANDOM_CLASS] + [str(j) for j in range(num_classes(ctx, name))]
+        valid = classes_of(num_classes(ctx, name))
     except Exception:  # an unknown checkpoint: its own warning says so
         return gr.skip(), gr.skip()
     typed = str(value if value is not None else "").strip().lower()

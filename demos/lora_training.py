@@ -120,8 +120,9 @@ def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=N
     cancel = CANCELS.setdefault(session, threading.Event())
     rows = [{"step": k + 1, "loss": v} for k, v in enumerate(resume.losses if resume else [])]
     shots = [(to_pil(img).resize((128, 128)), None) for img in pixels[:6]]
+    early = "cancelled before the first step: nothing was saved", _losses(rows), shots, gr.skip()
     if cancel.is_set():
-        yield "cancelled before the first step: nothing was saved", _losses(rows), shots, gr.skip()
+        yield early
         return
     yield first_line, _losses(rows), shots, gr.skip()
     try:
@@ -131,8 +132,7 @@ def _run(session, pipe, base, pixels, config, folder, first_line, note, resume=N
     except ValueError:
         if not cancel.is_set():
             raise
-        # the status line says it (a toast said it, gone in seconds, the line kept "training")
-        yield "cancelled before the first step: nothing was saved", _losses(rows), shots, gr.skip()
+        yield early  # in the status line (a toast said it, gone in seconds, the line kept "training")
 
 
 def _train_events(events, name, config, note, rows, shots, progress):
