@@ -19,6 +19,7 @@ from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Dropdow
                           ui_errors, warn_and_keep)
 from demos.diffusion_forward import (WORLDS, _pil, dataset_image, forward_image, forward_x0, schedule_view,
                                      sdedit_model, sdedit_schedule_note)
+from demos.page_stop import PageStop
 
 TITLE = "DDPM / DDIM"
 TRY = """
@@ -80,6 +81,7 @@ def class_choices(name: str):
     return gr.update(choices=names + ["none"], value=names[0] if names else "none")
 
 
+STOP = PageStop("diffusion_sample", "your sample is running: wait for it, or Stop it, then press again")
 SAMPLERS_AT_ONCE = 2  # reverse-process and SDEdit runs served at a time (one queue); the others wait their turn
 _SAMPLING = {"running": 0}
 _SAMPLING_LOCK = threading.Lock()
@@ -106,20 +108,14 @@ def sampling_wait_line():
             "yours starts when one of them ends")
 
 
-def stopped_line(line):
-    """The status after Stop: the step the run reached, stopped (a finished, stopped or replayed run's line stays)."""
-    if not line or " · done" in line or line.endswith(" · stopped") or line.startswith(("replay", "stopped")):
-        return gr.skip()
-    return "stopped before it started" if line.startswith("waiting") else f"{line} · stopped"
-
-
 def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_label, guidance,
-                  schedule="trained", guidance_type="classifier-free"):
+                  schedule="trained", guidance_type="classifier-free", stop: threading.Event | None = None):
     """Stream (x_t, predicted noise, predicted x0, final image, filmstrip, status, replay frames) per reverse step.
 
     Up to EVERY_STEP_UP_TO steps every step is sent; longer runs (DDPM's 1000) send at most MAX_FPS frames
     per second (every step is still computed; the status names the step shown). Every step is kept at its own
-    size for the replay slider, sent once at the end (a ``gr.State``: not part of the API's outputs).
+    size for the replay slider, sent once at the end (a ``gr.State``: not part of the API's outputs). ``stop`` set
+    (the page's Stop): the stream ends after the step that runs, with that step's views and "… · stopped".
     """
     from core.diffusion.service import filmstrip_indices, sample_stream
 
@@ -142,6 +138,9 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
             names = bundle.class_names or [str(i) for i in range(bundle.num_classes)]
             drawn = f"{checkpoint}, {sampler.upper()}" + ("" if index is None else f", class {names[index]}")
             yield *[_enlarge(v) for v in views], final, strip, f"{status} · done ({drawn})", replay
+            return
+        if stop is not None and stop.is_set():
+            yield *[_enlarge(v) for v in views], gr.skip(), gr.skip(), f"{status} · stopped", gr.skip()
             return
         now = time.perf_counter()
         if frame["num_steps"] <= EVERY_STEP_UP_TO or now - last_sent >= 1 / MAX_FPS:
@@ -352,15 +351,25 @@ def build(ctx: AppContext) -> None:
         forget = dict(fn=lambda: ([], gr.update(visible=False), None, None), outputs=[replay, scrub, strip, final],
                       api_visibility="private", queue=False)
         go.click(**forget)
+        def sample_on_the_page(request: gr.Request, *args):
+            with STOP.running(request) as stop, sampling_slot():
+                if stop is None:  # (Stop pressed as it left the queue)
+                    yield *[gr.skip()] * 5, "stopped before it started", gr.skip()
+                    return
+                yield from sample_frames(ctx, *args, stop=stop)
+
+        def ask_for_a_sample(request: gr.Request):
+            STOP.ask(request)
+            return sampling_wait_line()
+
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                            [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
-                           concurrency_limit=SAMPLERS_AT_ONCE, concurrency_id="diffusion_sample",
-                           before=sampling_wait_line, before_output=status)
+                           page_fn=gpu_task(sample_on_the_page), concurrency_limit=SAMPLERS_AT_ONCE,
+                           concurrency_id="diffusion_sample", before=ask_for_a_sample, before_output=status)
         sampled.then(replay_slider, replay, scrub, api_visibility="private", queue=False)
-        # Stop: a long run (DDPM's 1000 steps) or one waiting for a free sampler ends at once, its frames kept
-        halt.click(None, cancels=[sampled], api_visibility="private", queue=False).then(
-            stopped_line, status, status, api_visibility="private", queue=False)  # after the run's last frame
+        # Stop: a long run (DDPM's 1000 steps) ends after its step, its frames kept; one waiting for a sampler leaves
+        STOP.bind(halt, sampled, status)
         scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],
                     api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
         ckpt.change(**forget)

@@ -16,11 +16,12 @@ from core.engine import MAX_SEED
 from demos.common import (CRISP, GALLERY_FIT, AppContext, Dropdown, Number, Slider, checkpoint_picker,
                           warn_and_keep)
 from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, WORLDS, _bundle, _enlarge, _pil
+from demos.page_stop import PageStop
 
 COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")
 TICK_S = 1.0  # the status follows the sampling this often
 _RUNNING = threading.Event()  # a comparison runs (one at a time on the server)
-_ASKED: set[str] = set()  # the page sessions whose comparison runs or waits for its turn
+STOP = PageStop("diffusion_compare", "your comparison is running: wait for it, or Stop it, then press again")
 _DONE: dict[tuple, tuple] = {}  # finished comparisons: (table, gallery, status line) by _done_key
 _DONE_MOST = 32
 
@@ -35,14 +36,16 @@ def _done_key(checkpoint, seed, num, guidance) -> tuple:
     return str(checkpoint), stamp, int(seed), int(num), float(guidance)
 
 
-def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
+def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, stop: threading.Event | None = None):
     """Stream (quality-vs-speed table, same-seed gallery, status) as ``core.diffusion.compare.run_comparison``
     measures one setting after another.
 
     The comparison runs in a worker thread: the status says which row runs, its sampling step and the time elapsed,
-    every ``TICK_S`` s (a DDPM row of 1000 steps is minutes on a CPU). Closing this stream (Stop, every page of the
-    visitor closed) stops the worker at its next sampling step (``core.engine.events.stop_point``); it ran on
-    for minutes after the page had gone. ValueError: a refused setting, before anything runs.
+    every ``TICK_S`` s (a DDPM row of 1000 steps is minutes on a CPU). ``stop`` set (the page's Stop) ends the stream
+    within ``TICK_S`` s with "stopped at <its last line>", the rows measured kept; closing the stream (every page of
+    the visitor closed) ends it too. Either way the worker stops at its next sampling step
+    (``core.engine.events.stop_point``; it ran on for minutes after the page had gone). ValueError: a refused
+    setting, before anything runs.
     """
     import pandas as pd
 
@@ -73,20 +76,24 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
                 found.put(exc)
         found.put(None)
 
-    rows, gallery, start, row_start = [], [], time.monotonic(), 0
+    rows, gallery, start, row_start, line = [], [], time.monotonic(), 0, ""
     worker = threading.Thread(target=work, name="genlab-compare", daemon=True)
     _RUNNING.set()
     worker.start()
     try:
         while True:
+            if stop is not None and stop.is_set():
+                yield gr.skip(), gr.skip(), f"stopped at {line}" if line else "stopped before its first row"
+                return
             try:
                 row = found.get(timeout=TICK_S)
             except queue.Empty:
                 k = len(rows)
-                yield gr.skip(), gr.skip(), (
-                    f"row {k + 1} of {len(names)}: {names[k]}, N = {int(num)} · sampling step "
-                    f"{passed[0] - row_start:,} of {totals[k]:,} · {rough_duration(time.monotonic() - start)} "
-                    "elapsed") if k < len(names) else gr.skip()
+                if k < len(names):
+                    line = (f"row {k + 1} of {len(names)}: {names[k]}, N = {int(num)} · sampling step "
+                            f"{passed[0] - row_start:,} of {totals[k]:,} · {rough_duration(time.monotonic() - start)} "
+                            "elapsed")
+                yield gr.skip(), gr.skip(), line or gr.skip()
                 continue
             if isinstance(row, Exception):
                 raise row
@@ -107,35 +114,19 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance):
             rows.append(dict(zip(COLUMNS, values)))
             if row["image"] is not None:
                 gallery.append((_enlarge(_pil(row["image"]), 192), row["setting"]))
-            yield pd.DataFrame(rows), gallery, f"row {len(rows)} of {len(names)} measured"
+            line = f"row {len(rows)} of {len(names)} measured"
+            yield pd.DataFrame(rows), gallery, line
     finally:
         cancel.set()  # (the stream is closed: Stop, or the page gone)
         _RUNNING.clear()
 
 
 def wait_line(request: gr.Request):
-    """At the click: the status while another visitor's comparison runs (one at a time), or nothing. A click while
-    the page's own comparison runs or waits is refused (it queued behind it, and Stop then left red "Error" badges
-    over the status and the table)."""
-    from demos.common import session_of
-    from demos.training_queue import refuse
-
-    session = session_of(request)
-    if session in _ASKED:
-        refuse("your comparison is running: wait for it, or Stop it, then press again")
-    _ASKED.add(session)
+    """At the click: the status while another visitor's comparison runs (one at a time), or nothing; a click while
+    the page's own comparison runs or waits is refused (:class:`demos.page_stop.PageStop`)."""
+    STOP.ask(request)
     return "waiting: another visitor's comparison is running (one at a time on this server)" if _RUNNING.is_set() \
         else gr.skip()
-
-
-def stopped_line(request: gr.Request, line):
-    """The status after Stop (a finished comparison's line stays); the page may run another."""
-    from demos.common import session_of
-
-    _ASKED.discard(session_of(request))
-    if not line or line.startswith(("done", "stopped")):
-        return gr.skip()
-    return "stopped before it started" if line.startswith("waiting") else f"stopped at {line}"
 
 
 def bundled_comparison(checkpoint) -> str:
@@ -185,17 +176,15 @@ def build_compare(ctx: AppContext):
                     "better than real: compare rows with each other, at the same N.")
 
     def compare_samplers(request: gr.Request, checkpoint, seed, num, guidance):
-        from demos.common import session_of
-
-        try:
-            yield from compare_rows(ctx, checkpoint, seed, num, guidance)
-        finally:
-            _ASKED.discard(session_of(request))
+        with STOP.running(request) as stop:
+            if stop is None:  # (Stop pressed as it left the queue)
+                yield gr.skip(), gr.skip(), "stopped before it started"
+                return
+            yield from compare_rows(ctx, checkpoint, seed, num, guidance, stop)
 
     event = run_c.click(wait_line, outputs=status, api_visibility="private", concurrency_limit=None).success(
         warn_and_keep(3)(compare_samplers), [ckpt_c, seed_c, num, guidance_c], [table, same_seed, status],
         api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare", show_progress="minimal")
-    halt_c.click(None, cancels=[event], api_visibility="private", queue=False).then(
-        stopped_line, status, status, api_visibility="private", queue=False)
+    STOP.bind(halt_c, event, status)
     ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
     return ckpt_c

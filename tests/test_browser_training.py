@@ -280,26 +280,51 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     page.get_by_text(re.compile(r"step \d+ / 1000 .* · stopped")).wait_for(timeout=10_000)
     page.wait_for_timeout(1500)
     assert page.locator("#diffusion-status").inner_text().strip().count("stopped") == 1
+    # Stop is the run's own flag: no red badge over the frames or the line (Gradio's cancels= left some under load)
+    assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
     assert page.errors == []
 
 
 def test_compare_samplers_follows_its_sampling_and_stop_ends_its_work(page):
     """Compare samplers' status follows the sampling step of the row that runs (Gradio's progress never showed and
     the table stayed at its first row for minutes); Stop ends the comparison and its work on the server (it ran on,
-    at full CPU, after every page had gone)."""
+    at full CPU, after every page had gone), or takes one waiting for another visitor's out of the queue."""
     import threading
     import time
 
-    page.get_by_role("tab", name="DDPM / DDIM").click()
-    page.get_by_role("tab", name="Compare samplers").click()
+    def compare_tab(tab):
+        tab.get_by_role("tab", name="DDPM / DDIM").click()
+        tab.get_by_role("tab", name="Compare samplers").click()
+        return tab.locator("#diffusion-compare-status")
+
+    status = compare_tab(page)
+    # another visitor's comparison runs: this page's waits, and Stop takes it out of the queue, its spinners gone
+    other = page.context.browser.new_page(viewport={"width": 1024, "height": 768})
+    other.goto(page.url)
+    other.get_by_text("GenLab · image generation, hands on").wait_for(timeout=30_000)
+    theirs = compare_tab(other)
+    other.locator("#diffusion-compare-run").click()
+    theirs.get_by_text(re.compile(r"row \d of 6")).wait_for(timeout=60_000)
     page.locator("#diffusion-compare-run").click()
-    status = page.locator("#diffusion-compare-status")
+    status.get_by_text("waiting: another visitor's comparison is running").wait_for(timeout=10_000)
+    page.locator("#diffusion-compare-stop").click()
+    status.get_by_text("stopped before it started").wait_for(timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('#diffusion-compare-table .progress-text')",
+                           timeout=10_000)
+    other.locator("#diffusion-compare-stop").click()
+    theirs.get_by_text(re.compile(r"^stopped at row")).wait_for(timeout=10_000)
+    other.close()
+    page.locator("#diffusion-compare-run").click()
     status.get_by_text(re.compile(r"row 2 of 6: DDPM 1000 steps, N = 10 · sampling step \d+ of 2,000")).wait_for(
         timeout=60_000)
     page.locator("#diffusion-compare-run").click()  # again while it runs: refused (it queued behind its own run)
     page.get_by_text("your comparison is running: wait for it, or Stop it").first.wait_for(timeout=10_000)
     page.locator("#diffusion-compare-stop").click()
-    status.get_by_text(re.compile(r"stopped at row 2 of 6")).wait_for(timeout=10_000)
+    status.get_by_text(re.compile(r"stopped at row 2 of 6: DDPM 1000 steps, N = 10 · sampling step")).wait_for(
+        timeout=10_000)
+    page.wait_for_timeout(1500)   # nothing more arrives, and no red "Error" badge (Stop's cancels= left three)
+    assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
+    assert status.inner_text().strip().startswith("stopped at row 2 of 6")
     deadline = time.time() + 10
     while any(t.name == "genlab-compare" for t in threading.enumerate()) and time.time() < deadline:
         time.sleep(0.1)

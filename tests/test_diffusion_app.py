@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -117,8 +119,8 @@ def test_sample_endpoint_refuses_bad_input_and_keeps_serving(app_client, changes
 
 def test_compare_rows_follow_the_sampling_and_stop_when_the_stream_closes(monkeypatch):
     """Compare samplers says which row runs, its sampling step of the row's total and the time, while the table fills
-    a row per setting; closed mid-row (Stop, the page gone) its worker stops at the next step (it ran on for
-    minutes)."""
+    a row per setting; closed mid-row (the page gone) or stopped (Stop), its worker stops at the next step (it ran on
+    for minutes)."""
     import re
     import threading
     import time
@@ -152,6 +154,17 @@ def test_compare_rows_follow_the_sampling_and_stop_when_the_stream_closes(monkey
         pass
     assert workers()
     stream.close()
+    deadline = time.time() + 5
+    while workers() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not workers()
+    # the page's Stop: the stream ends with "stopped at" its last line, and its worker stops
+    stop = threading.Event()
+    stream = diffusion_compare.compare_rows(AppContext(), "tiny", 2, 10, 1.0, stop)
+    while not str(line := next(stream)[2]).startswith("row 1 of 5"):
+        pass
+    stop.set()
+    assert [frame[2] for frame in stream] == [f"stopped at {line}"]
     deadline = time.time() + 5
     while workers() and time.time() < deadline:
         time.sleep(0.05)
@@ -245,19 +258,43 @@ def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
     assert sdedit_schedule_note(_checkpoint(), own).startswith("SDEdit starts from the x_t shown")
 
 
-def test_a_second_stop_leaves_the_status_line_alone():
-    """Stop on a line that already says stopped, a replayed step or a finished run changes nothing ("· stopped ·
-    stopped", "stopped at stopped at row 2")."""
-    from demos import diffusion, diffusion_compare
+def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_it_starts(monkeypatch):
+    """Stop is a flag the page's run reads between two frames (Gradio's cancels= left red "Error" badges over the
+    outputs under load): a running reverse process ends after its step with that step's views and "· stopped"; a
+    comparison with "stopped at" its last line, its rows kept; a second click while the page's own run goes on is
+    refused; a Stop with nothing of the page's running leaves the line alone."""
+    import threading
+    from types import SimpleNamespace
 
-    assert diffusion.stopped_line("step 101 / 1000 · t = 900 · 2.85 s") == "step 101 / 1000 · t = 900 · 2.85 s · stopped"
-    for line in ("step 101 / 1000 · t = 900 · 2.85 s · stopped", "replay: step 1 / 10 · t = 1000 · 0.03 s",
-                 "step 10 / 10 · t = 1 · 0.2 s · done (ddpm-digits, DDIM, class 0)", ""):
-        assert not isinstance(diffusion.stopped_line(line), str), line
-    assert diffusion_compare.stopped_line(None, "row 2 of 6: DDPM 1000 steps") == \
-        "stopped at row 2 of 6: DDPM 1000 steps"
-    assert not isinstance(diffusion_compare.stopped_line(None, "stopped at row 2 of 6: DDPM 1000 steps"), str)
+    from demos import diffusion
+    from demos.common import AppContext
+    from demos.page_stop import PageStop
+    from tests.test_diffusion_core import tiny_bundle
 
+    stop = threading.Event()
+    monkeypatch.setattr(diffusion, "_bundle", lambda ctx, name: tiny_bundle(num_classes=3))
+    frames = diffusion.sample_frames(AppContext(), "tiny", "ddim", 20, 0.0, 0, "0", 1.0, stop=stop)
+    lines = [next(frames)[5] for _ in range(3)]
+    stop.set()
+    *views, final, strip, line, replay = next(frames)
+    assert lines[-1].startswith("step 3 / 20 · ") and re.fullmatch(r"step 4 / 20 · t = 850 · .* s · stopped", line)
+    assert all(v.size == views[0].size for v in views) and not isinstance(final, str)
+    assert list(frames) == []
+
+    page = PageStop("test", "busy")
+    me = SimpleNamespace(session_hash="me")
+    page.ask(me)
+    with pytest.raises(gr.Error):
+        page.ask(me)  # (a second click while the first waits or runs)
+    with page.running(me) as flag:
+        assert flag is not None and not flag.is_set()
+    page.flag("me").set()  # (a Stop after the run: nothing asked, the line stays; the next click clears it)
+    page.ask(me)
+    assert not page.flag("me").is_set()
+    page.flag("me").set()  # (Stop while it waited, and it started all the same: it ends at once)
+    with page.running(me) as flag:
+        assert flag is None
+    page.ask(me)  # (and the page may ask again)
 
 def test_sdedits_model_follows_the_dataset_picked():
     """A face picked in the forward process is denoised by the faces model (the digits model, left as it was, gave a

@@ -1,0 +1,81 @@
+"""A Stop button for a page's streaming run (a reverse process of 1000 steps, a comparison of samplers) without
+Gradio's ``cancels=``, which left red "Error" badges over the run's outputs about one Stop in five under load (the
+training panels stopped using it for the same reason, ``demos.training_queue``).
+
+Stop sets the page session's flag: a run that streams reads it between two frames and ends with its own last line
+("… · stopped"), what it has shown kept; a run still waiting for its turn leaves Gradio's queue
+(``demos.training_queue.queue_leaver``) and its line says "stopped before it started".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import gradio as gr
+
+from demos.common import session_of
+from demos.training_queue import _flag, queue_leaver, refuse
+
+
+class PageStop:
+    """The Stop of one kind of page run (``name``: "diffusion_sample", "diffusion_compare"): one run per page
+    session at a time, a second click refused with ``busy`` while the first runs or waits."""
+
+    def __init__(self, name: str, busy: str):
+        self.name, self.busy = name, busy
+        self.asked: set[str] = set()    # page sessions whose run runs or waits for its turn
+        self.started: set[str] = set()  # those of them whose run runs
+
+    def flag(self, session: str) -> threading.Event:
+        return _flag("stop", session, self.name)
+
+    def ask(self, request: gr.Request) -> None:
+        """At the click, before the queue: a second run while the page's own runs or waits is refused (it queued
+        behind it, or ran beside it into the same outputs); from here on Stop reaches this run."""
+        session = session_of(request)
+        if session in self.asked:
+            refuse(self.busy)
+        self.asked.add(session)
+        self.flag(session).clear()
+
+    @contextlib.contextmanager
+    def running(self, request: gr.Request):
+        """Around the page's run: yields its Stop flag, or None when Stop came while it waited (it is over)."""
+        session = session_of(request)
+        stop = self.flag(session)
+        if stop.is_set():
+            self.asked.discard(session)
+            yield None
+            return
+        self.started.add(session)
+        try:
+            yield stop
+        finally:
+            self.started.discard(session)
+            self.asked.discard(session)
+
+    def bind(self, button, event, status) -> None:
+        """Stop on ``button`` for the page's ``event`` (the streaming run's listener), whose status line is
+        ``status``: a running run ends within a frame and writes its own line; a waiting one leaves the queue here and
+        the line says "stopped before it started"; a finished or stopped run's line stays."""
+        leave_the_queue = queue_leaver([event])
+
+        def stop(request: gr.Request):
+            session = session_of(request)
+            if session not in self.asked:
+                return gr.skip()
+            self.flag(session).set()
+            return gr.skip() if session in self.started else "stopped before it started"
+
+        async def leave_if_waiting(request: gr.Request):
+            session = session_of(request)
+            if session in self.asked and session not in self.started:
+                await leave_the_queue(request)
+                self.asked.discard(session)
+
+        button.click(stop, outputs=status, api_visibility="private", queue=False).then(
+            leave_if_waiting, api_visibility="private", queue=False)
+
+
+__all__ = ["PageStop"]
