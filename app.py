@@ -23,9 +23,9 @@ from demos.common import (APP_JS, CSS, AppContext, install_atomic_image_cache, l
                           name_controls_by_api, one_line_file_errors)
 
 TITLE = "# GenLab · image generation, hands on"
+# one line at 1024 px (a projector's width): each tab's first view keeps the room for its images
 HEADER = """
-See, train and compare the classic generative models: each tab runs a real PyTorch model with checkpoints trained
-by GenLab's own commands on built-in worlds, and trains yours in its **Train your own** panel. Offline and CPU-first.
+Real PyTorch models trained on built-in worlds, offline, on a CPU; each tab's **Train your own** panel trains yours.
 """
 
 ABOUT_INTRO = """
@@ -58,16 +58,16 @@ def build_demo(device: str = "auto", allow_train: bool = True, public: bool = Fa
     modules = tab_modules()
     with gr.Blocks(title="GenLab", delete_cache=(1800, 3600) if public else None) as demo:
         with gr.Row(equal_height=True):  # the switch beside the title: each tab's first view has its row back
-            with gr.Column(scale=2):
+            with gr.Column(scale=3):
                 gr.Markdown(TITLE, elem_id="genlab-title")
-            with gr.Column(scale=1, min_width=300):
+            with gr.Column(scale=1, min_width=260):
                 large_images_switch()
         gr.Markdown(HEADER + (PUBLIC_NOTE if public else ""))
         remember_visitors()
         with gr.Tabs():
             for name, module in zip(TABS, modules):
                 with gr.Tab(module.TITLE, id=name):
-                    with gr.Accordion("First time here? Try this", open=False, elem_id=f"{name}-try"):
+                    with gr.Accordion("First time here? Try this", open=False, elem_id=f"{name}-try", elem_classes="genlab-try"):
                         # a server that does not train for its visitors gets the tab's steps without training
                         visitors_train = ctx.allow_train and not public
                         gr.Markdown(module.TRY if visitors_train else getattr(module, "TRY_NO_TRAIN", module.TRY))

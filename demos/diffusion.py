@@ -221,12 +221,13 @@ def build(ctx: AppContext) -> None:
                     pick = gr.Button("Use it", scale=1)
                 schedule_f = Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
                                       elem_id="diffusion-forward-schedule")
-                t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
-                           elem_id="diffusion-t")
                 noise_seed = seed_control("noise seed (eps)", elem_id="diffusion-noise-seed")
             with gr.Column(scale=1):
                 x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
                                    elem_id="diffusion-xt", elem_classes=PIXELS, interactive=False)
+                # under x_t: the tab's first view at 1024x768 shows x_0, x_t and the t that mixes them
+                t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
+                           elem_id="diffusion-t")
                 t_info = gr.Markdown(label="about t")
             with gr.Column(scale=2):
                 curve = Radio(list(CURVES), value="alpha_bar", label="curve (all schedules; the chosen one bold)")

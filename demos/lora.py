@@ -16,6 +16,7 @@ from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           visitor_of, warn_and_keep)
+from demos.page import reveal_js
 from demos.training_queue import queue_leaver, waiting_timer
 
 TITLE = "LoRA"
@@ -264,7 +265,8 @@ def build(ctx: AppContext) -> None:
     stop.click(stop_training, outputs=status, api_visibility="private", queue=False).then(
         queue_leaver([taught, taught_more]), api_visibility="private", queue=False)
     endpoint(go.click, gpu_task(lora_generate), [adapter, prompt, scale, seed, second, second_weight, fuse],
-             [before, after, line], api_name="lora_generate", concurrency_limit=2)
+             [before, after, line], api_name="lora_generate", concurrency_limit=2,
+             js=reveal_js("lora-generate", "lora-scale"))  # (the button is low on the first view: the images below)
     scale.release(warn_and_keep(3)(gpu_task(lora_generate)), [adapter, prompt, scale, seed, second, second_weight,
                   fuse], [before, after, line], api_visibility="private", concurrency_limit=2,
                   concurrency_id="lora_generate", trigger_mode="always_last")

@@ -40,6 +40,7 @@ footer {{display: none !important}}
 /* an upload box given a height keeps its icon and "Click to Upload" inside it (Gradio's text block is 240 px high and
    was centred in a 90-120 px box, cut at both ends) */
 button.upload-container[style*="height"] > [data-testid="upload-text"] {{min-height: 0 !important}}
+.genlab-try {{padding-top: 4px !important; padding-bottom: 4px !important}}  /* "First time here?": one slim line */
 .genlab-hidden {{display: none !important}}  /* in the page (it gets browser events), not on screen */
 /* GALLERY_FIT: the box grows to show every image whole (Gradio's caps it at 55 % of the window and crops the rest);
    one image is shown 384 px square, not stretched across the column and cut off */
@@ -171,6 +172,39 @@ def fresh_sketch_js(elem_id: str, position: int) -> str:
     return f"(...args) => {{ if (window.genlabCleared?.[{elem_id!r}]) args[{position}] = null; return args; }}"
 
 
+def reveal_js(top: str, bottom: str, bottom_edge: str = "b.getBoundingClientRect().bottom") -> str:
+    """The ``js`` of a click (it keeps the event's inputs): the page scrolls, smoothly and only if needed, so that
+    the element ``#top`` (the button, or a status line above the outputs) down to ``bottom_edge`` (a JS expression in
+    ``b``, the element ``#bottom``: by default its bottom) is on screen, ``#top`` first when both do not fit. On a
+    1024 x 768 projector the outputs of a button low on the first view formed out of sight. Use it as the page
+    event's own ``js``: a js-only event on the same click did not run after some of its inputs changed (Gradio
+    6.31)."""
+    return f"""(...args) => {{
+  const t = document.querySelector('#{top}'), b = document.querySelector('#{bottom}');
+  if (t && b) {{
+    const top = t.getBoundingClientRect().top - 8, over = {bottom_edge} + 8 - window.innerHeight;
+    const by = top < 0 ? top : Math.min(over, top);
+    if (by < 0 || over > 0) window.scrollBy({{top: by, behavior: 'smooth'}});
+  }}
+  return args;
+}}"""
+
+
+def show_image_js(elem_id: str) -> str:
+    """The ``js`` of an event's ``.then``: once the image of the output ``#elem_id`` has loaded (the event ends before
+    the browser fetches it; the page may be too short to scroll to it before), the page scrolls, smoothly and only if
+    needed, to show its block whole (a grid or a sheet formed below the fold of a projector)."""
+    return f"""() => {{
+  const show = (tries) => {{
+    const img = document.querySelector('#{elem_id} img');
+    if (img && img.complete && img.naturalHeight) {{
+      document.querySelector('#{elem_id}').scrollIntoView({{behavior: 'smooth', block: 'nearest'}});
+    }} else if (tries > 0) setTimeout(() => show(tries - 1), 100);
+  }};
+  setTimeout(() => show(50), 150);
+}}"""
+
+
 def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:
     """``gr.Dataframe`` column widths (percent) in which each header's longest word fits whole at 1024x768 (the
     table is then about ``table_px`` wide; evenly split columns broke "precision" into "precis / ion"); column
@@ -188,7 +222,7 @@ def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table
 def large_images_switch() -> gr.Checkbox:
     """The header's "large images" switch: it only toggles a class on the page (no server round trip), which makes
     every output image 390 px high and lets side-by-side images wrap onto more lines."""
-    box = gr.Checkbox(False, label="large images (a projector at the back of the room)", elem_id="genlab-large-switch",
+    box = gr.Checkbox(False, label="large images, for a projector", elem_id="genlab-large-switch",
                       container=False)
     box.change(None, inputs=box, js=f"(on) => {{ document.body.classList.toggle('{LARGE}', on); }}")
     return box

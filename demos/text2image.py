@@ -11,6 +11,7 @@ from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, endpoint, page_open,
                           run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.page import reveal_js, show_image_js
 
 TITLE = "Text-to-image"
 TRY = """
@@ -137,27 +138,10 @@ def xy_grid_image(ctx, mode, x_values, y_values, prompt, model, seed, steps, gui
 
 
 # A click on Generate scrolls the page (only if needed) so that the images (at most a square as wide as the gallery)
-# end on screen with the status line above them (top < 0: scrolled past it) on a 1024 x 768 projector. The page
-# event's js (it keeps the inputs): a js-only event on the same click did not run after the images box changed.
-SHOW_GALLERY = """(...args) => {
-  const g = document.querySelector('#t2i-gallery'), s = document.querySelector('#t2i-status');
-  if (g && s) {
-    const r = g.getBoundingClientRect(), over = r.top + r.width + 60 - window.innerHeight;
-    const top = s.getBoundingClientRect().top - 8;
-    const by = top < 0 ? top : Math.min(over, top);
-    if (by < 0 || over > 0) window.scrollBy({top: by, behavior: 'smooth'});
-  }
-  return args;
-}"""
+# end on screen with the status line above them, on a 1024 x 768 projector
+SHOW_GALLERY = reveal_js("t2i-status", "t2i-gallery", "b.getBoundingClientRect().top + b.getBoundingClientRect().width + 52")
 
-SHOW_GRID = """() => {  // once the new grid image has loaded (the event ends before the browser fetches it)
-  const show = (tries) => {
-    const img = document.querySelector('#t2i-grid img');
-    if (img && img.complete && img.naturalHeight) img.scrollIntoView({behavior: 'smooth', block: 'nearest'});
-    else if (tries > 0) setTimeout(() => show(tries - 1), 100);
-  };
-  setTimeout(() => show(50), 150);
-}"""
+SHOW_GRID = show_image_js("t2i-grid")
 
 XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0, 1, 2, 3", "a large red circle; a small blue star"),
                "model x prompt": ("t2i-clip-shapes; t2i-minilm-shapes", "a large yellow heart; a large red star")}

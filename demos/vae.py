@@ -17,7 +17,7 @@ from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
                           seed_control, training_panel, ui_errors, warn_and_keep)
-from demos.page import fresh_sketch_js
+from demos.page import fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
 TRY = """
@@ -57,8 +57,9 @@ def build(ctx: AppContext) -> None:
         # ------------------------------------------------------------------ latent map (2-D)
         with gr.Tab("Latent map"):
             with gr.Row():
-                map_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_MAP), elem_id="vae-map-ckpt", scale=3)
-                map_info = gr.Markdown(label="map info")
+                # the note wide, in few lines: the map and the decoded digit start higher on a projector
+                map_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_MAP), elem_id="vae-map-ckpt", scale=1)
+                map_info = gr.Markdown(label="map info", scale=2)
             with gr.Row():
                 map_img = gr.Image(label="latent map: held-out images, colour = class",
                                    type="pil", format="png", interactive=False, elem_id="vae-map")
@@ -86,8 +87,8 @@ def build(ctx: AppContext) -> None:
         # ------------------------------------------------------------------ traversal / samples
         with gr.Tab("Traverse & sample"):
             with gr.Row():
-                dense_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-dense-ckpt", scale=3)
-                dense_info = gr.Markdown(label="info")
+                dense_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-dense-ckpt", scale=1)
+                dense_info = gr.Markdown(label="info", scale=2)
             with gr.Row():
                 with gr.Column(scale=3):
                     gr.Markdown("One slider per latent dimension (hidden beyond the model's latent size).")
@@ -119,8 +120,9 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 n_samples = Slider(1, 64, value=16, step=1, label="prior samples")
                 sample_seed = seed_control("seed", elem_id="vae-sample-seed")
-                sample_btn = gr.Button("Sample z ~ p(z) and decode")
-            samples_img = gr.Image(label="samples from the prior", type="pil", format="png", interactive=False)
+                sample_btn = gr.Button("Sample z ~ p(z) and decode", elem_id="vae-sample-button")
+            samples_img = gr.Image(label="samples from the prior", type="pil", format="png", interactive=False,
+                                   elem_id="vae-samples")
             gr.Markdown("Samples are only as good as the match between p(z) = N(0, I) and where the encoder puts real "
                         "images: the KL term pays for that match (a larger beta pays more, and blurs reconstructions); "
                         "an AE never pays it, so its 'prior samples' decode codes it has never seen.")
@@ -337,7 +339,8 @@ def build(ctx: AppContext) -> None:
                    inputs=[dense_ckpt, latent_box, trav_dim, trav_range, trav_steps], outputs=trav_img,
                    api_visibility="private")
     sample_btn.click(warn_and_keep(1)(functools.partial(views.samples, ctx)), inputs=[dense_ckpt, n_samples, sample_seed],
-                     outputs=samples_img, api_visibility="private")
+                     outputs=samples_img, api_visibility="private").then(
+        None, js=show_image_js("vae-samples"), api_visibility="private", queue=False)  # (it formed below the fold)
 
     # ---- interpolation
     interp_btn.click(warn_and_keep(2)(functools.partial(views.interpolation_strips, ctx)),

@@ -29,6 +29,40 @@ def test_text_to_image_shows_its_image_whole_on_a_projector(page):
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def test_low_buttons_bring_their_outputs_on_screen_and_first_views_show_the_main_control(page):
+    """At 1024x768: LoRA's Generate, low on the first view, brings both images and the scale on screen with it; the
+    VAE's prior sample sheet (532 px) comes whole on screen under its button; DDPM's forward process shows x_0, x_t
+    and the t slider that mixes them without a scroll (t was below the fold)."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+
+    def on_screen(selector):
+        box = page.locator(selector).bounding_box()
+        return box and box["y"] >= 0 and box["y"] + box["height"] <= 769
+
+    try:
+        page.get_by_role("tab", name="DDPM / DDIM").first.click()
+        page.get_by_role("tab", name="Forward process").click()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        assert all(on_screen(s) for s in ("#diffusion-x0", "#diffusion-xt", "#diffusion-t"))
+        page.get_by_role("tab", name="VAE explorer").first.click()
+        page.get_by_role("tab", name="Traverse & sample").click()
+        page.locator("#vae-sample-button").scroll_into_view_if_needed()
+        page.locator("#vae-sample-button").click()
+        page.wait_for_function("document.querySelector('#vae-samples img')?.naturalHeight > 500", timeout=30_000)
+        page.wait_for_timeout(1500)  # the smooth scroll
+        assert on_screen("#vae-samples") and on_screen("#vae-sample-button")
+        page.get_by_role("tab", name="LoRA").first.click()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        page.locator("#lora-generate").click()
+        page.locator("#lora-personalised img").wait_for(timeout=60_000)
+        page.wait_for_timeout(800)
+        assert all(on_screen(s) for s in ("#lora-generate", "#lora-base", "#lora-personalised", "#lora-scale"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_the_xy_grid_comes_on_screen_when_it_is_made(page):
     """At 1024x768 the grid forms under the fold: once made, the page brings it on screen."""
     page.set_viewport_size({"width": 1024, "height": 768})
