@@ -136,6 +136,12 @@ def build(ctx: AppContext) -> None:
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")
     gr.on([world.change, *page_open()], _choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
+    # a ninth tick goes back at once, with a warning (it stayed ticked until Measure refused the set)
+    last_picks = gr.State(list(picks.value or []))
+    picks.change(lambda ticked: list(ticked) if len(ticked or []) <= MOST else gr.skip(), picks, last_picks,
+                 api_visibility="private", queue=False)
+    picks.input(at_most_picks, [picks, last_picks], picks, api_visibility="private", concurrency_limit=None,
+                show_progress="hidden")
     results.change(lambda res: gr.update(choices=list(res), value=next(iter(res), None)), inputs=results,
                    outputs=report_model, api_visibility="private", queue=False)
     results.change(lambda res: gr.update(visible=bool(conditional_rows(res))), inputs=results, outputs=asked,
@@ -145,6 +151,14 @@ def build(ctx: AppContext) -> None:
                      api_visibility="private")
     compare_btn.click(warn_and_keep(1)(whole_report), inputs=[world, results], outputs=report_file,
                       api_visibility="private")
+
+
+def at_most_picks(ticked, last):
+    """The checkpoints ticked, or the last ``MOST`` of them (a warning says why) when one more was ticked."""
+    if len(ticked or []) <= MOST:
+        return gr.skip()
+    gr.Warning(f"at most {MOST} checkpoints at once: untick one to add another")
+    return last
 
 
 def model_report(key, results):

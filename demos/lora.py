@@ -17,7 +17,7 @@ from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           visitor_of, warn_and_keep)
 from demos.page import reveal_js
-from demos.training_queue import queue_leaver, waiting_timer
+from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -231,8 +231,11 @@ def build(ctx: AppContext) -> None:
             refuse("your adapter is training: wait for it, or Cancel it (what it learnt is saved), then press again")
         if session in training.WAITING:
             refuse("your run is waiting for the training slot already: Cancel it first")
+        cancel = training.CANCELS.setdefault(session, threading.Event())
+        cancel.clear()  # (a Cancel of an earlier run's wait)
+        if overtaken_cancel(session, "lora"):  # (a Cancel pressed right after this click, there first)
+            cancel.set()
         training.WAITING.add(session)
-        training.CANCELS.setdefault(session, threading.Event()).clear()  # (a Cancel of an earlier run's wait)
         line = slot_wait_line()
         return line or gr.skip(), gr.Timer(active=bool(line))
 

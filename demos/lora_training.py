@@ -13,6 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from demos.common import AppContext
+from demos.training_queue import cancelled_too_early
 
 BASE = "t2i-clip-shapes"
 CANCELS: dict[str, threading.Event] = {}
@@ -179,4 +180,5 @@ def stop(session: str):
         WAITING.discard(session)
         CANCELS.setdefault(session, threading.Event()).set()
         return "cancelled: your run waiting for the training slot will not start"
+    cancelled_too_early(session, "lora")  # (for a Train click it overtook)
     return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)

@@ -15,7 +15,7 @@ import threading
 import gradio as gr
 
 from demos.common import session_of
-from demos.training_queue import _flag, queue_leaver, refuse
+from demos.training_queue import _flag, cancelled_too_early, overtaken_cancel, queue_leaver, refuse
 
 
 class PageStop:
@@ -36,8 +36,10 @@ class PageStop:
         session = session_of(request)
         if session in self.asked:
             refuse(self.busy)
-        self.asked.add(session)
         self.flag(session).clear()
+        if overtaken_cancel(session, self.name):  # (a Stop pressed right after this click, there first)
+            self.flag(session).set()
+        self.asked.add(session)
 
     @contextlib.contextmanager
     def running(self, request: gr.Request):
@@ -55,18 +57,21 @@ class PageStop:
             self.started.discard(session)
             self.asked.discard(session)
 
+    def stop(self, request: gr.Request):
+        """Stop's status line: none for a running run (it writes its own within a frame), "stopped before it started"
+        for one waiting; nothing asked, the line stays (and a click this Stop overtook is stopped as it comes)."""
+        session = session_of(request)
+        if session not in self.asked:
+            cancelled_too_early(session, self.name)
+            return gr.skip()
+        self.flag(session).set()
+        return gr.skip() if session in self.started else "stopped before it started"
+
     def bind(self, button, event, status) -> None:
         """Stop on ``button`` for the page's ``event`` (the streaming run's listener), whose status line is
         ``status``: a running run ends within a frame and writes its own line; a waiting one leaves the queue here and
         the line says "stopped before it started"; a finished or stopped run's line stays."""
         leave_the_queue = queue_leaver([event])
-
-        def stop(request: gr.Request):
-            session = session_of(request)
-            if session not in self.asked:
-                return gr.skip()
-            self.flag(session).set()
-            return gr.skip() if session in self.started else "stopped before it started"
 
         async def leave_if_waiting(request: gr.Request):
             session = session_of(request)
@@ -74,7 +79,7 @@ class PageStop:
                 await leave_the_queue(request)
                 self.asked.discard(session)
 
-        button.click(stop, outputs=status, api_visibility="private", queue=False).then(
+        button.click(self.stop, outputs=status, api_visibility="private", queue=False).then(
             leave_if_waiting, api_visibility="private", queue=False)
 
 

@@ -24,8 +24,8 @@ from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
 from demos.samples_over_time import samples_over_time
-from demos.training_queue import (CANCELLING, _cancel_flag, _flag, holding_the_slot, queue_leaver, refuse,
-                                  slot_wait_line, waiting_timer)
+from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, holding_the_slot, overtaken_cancel,
+                                  pause_button, queue_leaver, refuse, slot_wait_line, waiting_timer)
 
 
 def rough_duration(seconds: float) -> str:
@@ -261,7 +261,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         waiting.clear()
         if cancel.is_set():  # Cancel pressed while the run waited in the queue (one training at a time)
             cancel.clear()
-            yield "cancelled before it started (it was waiting for another run to end)", *[gr.skip()] * 3
+            yield "cancelled before it started: nothing was saved", *[gr.skip()] * 3
             return
         paused.clear()
         settings = base | dict(zip(fields, values[:len(fields)]))
@@ -303,6 +303,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         except (*USER_ERRORS, gr.Error) as exc:
             no(getattr(exc, "message", None) or str(exc))  # (str() of a gr.Error puts its message in quotes)
         _cancel_flag(session, method).clear()
+        if overtaken_cancel(session, method):  # (a Cancel pressed right after this click, there first)
+            _cancel_flag(session, method).set()
         _flag("pause-asked", session, method).clear()
         _flag("waiting", session, method).set()
 
@@ -328,37 +330,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         + [P(f, P.POSITIONAL_OR_KEYWORD, default=base[f], annotation=type(base[f])) for f in fields]
         + [P("admin_token", P.POSITIONAL_OR_KEYWORD, default=None, annotation=str)])  # public servers only
 
-    def cancel_run(request: gr.Request = None, status: str = ""):
-        session = session_of(request)
-        if _flag("running", session, method).is_set():
-            _cancel_flag(session, method).set()
-            return CANCELLING
-        if _flag("waiting", session, method).is_set():
-            _cancel_flag(session, method).set()
-            return "cancelled: your run waiting in the queue will not start"
-        return gr.skip() if str(status or "").strip() else "nothing of yours is training here: no run to cancel"
-
-    def pause_or_resume(request: gr.Request = None, status: str = ""):
-        """Pause the session's run between two steps, or resume it; the button says what a click will do."""
-        session = session_of(request)
-        paused = _flag("pause", session, method)
-        if paused.is_set():
-            paused.clear()
-            return gr.update(value="Pause"), gr.skip()
-        if _flag("waiting", session, method).is_set():  # (its line is the timer's: the remark stays in it)
-            _flag("pause-asked", session, method).set()
-            line = slot_wait_line()
-            return gr.skip(), line + pause_remark(request) if line else gr.skip()
-        if not _flag("running", session, method).is_set():
-            return gr.update(value="Pause"), (gr.skip() if str(status or "").strip() else
-                                              "nothing of yours is training here: nothing to pause")
-        paused.set()
-        return gr.update(value="Resume"), gr.skip()
-
-    def pause_remark(request: gr.Request) -> str:
-        """Said in the waiting line once Pause is pressed while the run waits for the slot (it did nothing, unsaid)."""
-        return (" *Pause* acts once your run has started: it has not yet."
-                if _flag("pause-asked", session_of(request), method).is_set() else "")
+    cancel_run, (pause_or_resume, pause_remark) = cancel_button(method), pause_button(method)
 
     inputs, outputs = [run_name, *widgets, token], [status, plot, gallery, over_time]
     queue = dict(concurrency_limit=1, concurrency_id="train")

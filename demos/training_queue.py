@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 
 import gradio as gr
@@ -37,6 +38,24 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
 
 
 CANCELLING = "cancelling after the current step, then saving…"
+
+# A run's click goes through Gradio's queue (its pre-event), a Cancel or Stop does not: under load a Cancel pressed
+# right after Train reached the server first, found nothing and was lost (the whole run trained and saved). A Cancel
+# that finds nothing is kept this long for a click it may have overtaken.
+OVERTAKEN_S = 1.5
+_NOTHING_AT: dict[tuple[str, str], float] = {}
+
+
+def cancelled_too_early(session: str, method: str) -> None:
+    """A Cancel or Stop found nothing of the session's ``method`` running or waiting: remember when."""
+    _NOTHING_AT[(session, method)] = time.monotonic()
+
+
+def overtaken_cancel(session: str, method: str) -> bool:
+    """At a run's click (its pre-event): whether a Cancel came first by at most ``OVERTAKEN_S`` s (it was meant for
+    this run). Forgets it either way."""
+    at = _NOTHING_AT.pop((session, method), None)
+    return at is not None and time.monotonic() - at <= OVERTAKEN_S
 _NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
 
 
@@ -109,4 +128,53 @@ def queue_leaver(events):
     return leave_the_queue
 
 
-__all__ = ["queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
+def cancel_button(method: str):
+    """A training panel's Cancel, ``(request, status line) -> status line``: the session's run of ``method`` stops
+    after its step and saves, or, waiting for the slot, will not start; with neither, the line on the last run stays
+    (an empty one says there is nothing to cancel)."""
+    from demos.common import session_of
+
+    def cancel_run(request: gr.Request = None, status: str = ""):
+        session = session_of(request)
+        if _flag("running", session, method).is_set():
+            _cancel_flag(session, method).set()
+            return CANCELLING
+        if _flag("waiting", session, method).is_set():
+            _cancel_flag(session, method).set()
+            return "cancelled: your run waiting in the queue will not start"
+        cancelled_too_early(session, method)  # (for a Train click it overtook)
+        return gr.skip() if str(status or "").strip() else "nothing of yours is training here: no run to cancel"
+
+    return cancel_run
+
+
+def pause_button(method: str):
+    """A training panel's Pause, ``(request, status line) -> (button, status line)``: pause the session's run of
+    ``method`` between two steps, or resume it (the button says what a click will do); and the remark the waiting
+    line makes, ``request -> str``, once Pause is pressed while the run waits for the slot (it did nothing, unsaid)."""
+    from demos.common import session_of
+
+    def pause_remark(request: gr.Request) -> str:
+        return (" *Pause* acts once your run has started: it has not yet."
+                if _flag("pause-asked", session_of(request), method).is_set() else "")
+
+    def pause_or_resume(request: gr.Request = None, status: str = ""):
+        session = session_of(request)
+        paused = _flag("pause", session, method)
+        if paused.is_set():
+            paused.clear()
+            return gr.update(value="Pause"), gr.skip()
+        if _flag("waiting", session, method).is_set():  # (its line is the timer's: the remark stays in it)
+            _flag("pause-asked", session, method).set()
+            line = slot_wait_line()
+            return gr.skip(), line + pause_remark(request) if line else gr.skip()
+        if not _flag("running", session, method).is_set():
+            return gr.update(value="Pause"), (gr.skip() if str(status or "").strip() else
+                                              "nothing of yours is training here: nothing to pause")
+        paused.set()
+        return gr.update(value="Resume"), gr.skip()
+
+    return pause_or_resume, pause_remark
+
+
+__all__ = ["cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]

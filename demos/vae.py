@@ -151,8 +151,8 @@ def build(ctx: AppContext) -> None:
                 with gr.Column():
                     with gr.Tabs():
                         with gr.Tab("Upload"):
-                            gr.Markdown("Any size or mode. Grey models see dark ink on white inverted, like their "
-                                        "digits; digit models frame it as their training digits.")
+                            gr.Markdown("Any size or mode, encoded as it arrives. Grey models see dark ink on white "
+                                        "inverted, like their digits; digit models frame it as their training digits.")
                             upload = gr.File(label="an image", file_types=["image"], type="filepath",  # a short label:
                                              elem_id="vae-upload")  # a long one ran under the box's clear button
                             upload_btn = gr.Button("Encode the upload", variant="primary")
@@ -354,7 +354,8 @@ def build(ctx: AppContext) -> None:
 
     # on the page a refused input (no file, a broken one) is one warning and the outputs stay (with the map's cross)
     own_outputs = [seen_img, rec_img, latent_json, own_map]
-    endpoint(upload_btn.click, vae_reconstruct, [own_ckpt, upload], [seen_img, rec_img, latent_json],
+    # a file is encoded as it arrives (it waited for the button, below the fold on a projector); the button again
+    endpoint([upload.upload, upload_btn.click], vae_reconstruct, [own_ckpt, upload], [seen_img, rec_img, latent_json],
              api_name="vae_reconstruct", page_fn=functools.partial(views.encode_own, ctx), page_outputs=own_outputs)
     own = warn_and_keep(len(own_outputs))(functools.partial(views.encode_own, ctx))
     sketch_btn.click(own, inputs=[own_ckpt, sketch], outputs=own_outputs, api_visibility="private",
@@ -366,7 +367,8 @@ def build(ctx: AppContext) -> None:
     # another checkpoint encodes again what was encoded last (the drawing or the upload): the old model's input,
     # reconstruction, latent and map stayed under the new name
     encoded = gr.State("")
-    for trigger, which in ((upload_btn.click, "upload"), (sketch_btn.click, "draw"), (sketch.change, "draw")):
+    for trigger, which in ((upload.upload, "upload"), (upload_btn.click, "upload"), (sketch_btn.click, "draw"),
+                           (sketch.change, "draw")):
         trigger((lambda w: lambda: w)(which), outputs=encoded, api_visibility="private", queue=False)
 
     def encode_again(name, which, drawing, path):

@@ -377,3 +377,24 @@ def test_dragging_t_asks_for_each_value_once_and_stops_when_the_thumb_rests(page
     assert max(held) <= 4 and after <= 4 and max(asked.values()) <= 3, (held, after, asked.most_common(3))
     assert ("1000", min(fn for _, fn in asked)) in asked  # the drag's end was drawn
     assert page.locator("#diffusion-xt img").count() == 1
+
+
+def test_a_ninth_checkpoint_ticked_in_evaluate_goes_back_with_a_warning(page):
+    """Evaluate measures up to eight checkpoints: a ninth tick is undone at once, with one warning (it stayed ticked
+    until Measure refused the whole set)."""
+    page.get_by_role("tab", name="Evaluate").click()
+    boxes = page.locator("#evaluate-checkpoints input[type=checkbox]")
+    boxes.first.wait_for(timeout=10_000)
+    page.evaluate(TAKE_TOASTS)
+    for i in range(boxes.count()):
+        if len([b for b in boxes.all() if b.is_checked()]) == 8:
+            break
+        if not boxes.nth(i).is_checked():
+            boxes.nth(i).check()
+            page.wait_for_timeout(300)
+    ninth = next(b for b in boxes.all() if not b.is_checked())
+    ninth.click()
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == ["warning: at most 8 checkpoints at once: untick one to add another"]
+    assert not ninth.is_checked() and len([b for b in boxes.all() if b.is_checked()]) == 8 and page.errors == []

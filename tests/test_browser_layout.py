@@ -280,6 +280,13 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         toast = page.locator(".toast-body").filter(has_text="upload an image (or draw one) first")
         toast.wait_for(timeout=20_000)
         assert "Warning" in toast.first.text_content() and seen.count() == 1
+        # a file is encoded as it arrives, without the button (it waited for it, below the fold)
+        from pathlib import Path
+
+        before = page.locator("#vae-own-seen img").get_attribute("src")
+        digit = Path(__file__).resolve().parents[1] / "core" / "data" / "handwritten" / "digit_00.png"
+        page.locator("#vae-upload input[type=file]").set_input_files(str(digit))
+        wait_for_new_src(page, "#vae-own-seen img", before, timeout=40_000)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -358,3 +358,35 @@ def test_the_line_for_those_waiting_says_when_the_run_measures_its_model(tmp_pat
         lines.append(progress[0])
     assert any("step 4 of 4" in line for line in lines)
     assert lines[-1] == "toy run measured, trained: measuring the model for its card"
+
+
+def test_a_cancel_that_overtakes_its_click_still_stops_that_run(monkeypatch):
+    """A run's click goes through Gradio's queue, Cancel and Stop do not: under load a Cancel pressed right after Train
+    came first, found nothing and was lost (the whole run trained and saved). A Cancel or Stop that finds nothing
+    stops a click of the same page that arrives at most OVERTAKEN_S later, once; an older one stops nothing."""
+    import time
+    from types import SimpleNamespace
+
+    from demos import training_queue
+    from demos.page_stop import PageStop
+
+    me = SimpleNamespace(session_hash="overtaken")
+    cancel = training_queue.cancel_button("vae")
+    assert cancel(me, "") == "nothing of yours is training here: no run to cancel"
+    assert training_queue.overtaken_cancel("overtaken", "vae")
+    assert not training_queue.overtaken_cancel("overtaken", "vae")  # (once)
+    assert not training_queue.overtaken_cancel("overtaken", "diffusion")  # (another method's click)
+    cancel(me, "")
+    later = time.monotonic() + training_queue.OVERTAKEN_S + 0.5
+    monkeypatch.setattr(training_queue.time, "monotonic", lambda: later)
+    assert not training_queue.overtaken_cancel("overtaken", "vae")
+    monkeypatch.undo()
+
+    page = PageStop("test-overtaken", "busy")
+    assert not isinstance(page.stop(me), str)  # nothing asked: the line stays
+    page.ask(me)  # the Sample click it overtook
+    with page.running(me) as stop:
+        assert stop is None  # stopped before it started
+    page.ask(me)  # a later click runs
+    with page.running(me) as stop:
+        assert stop is not None and not stop.is_set()
