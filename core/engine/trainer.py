@@ -21,14 +21,14 @@ from typing import Iterator
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from .checkpoint import (EXPORT_PREFIX, atomic_folder, drop_load_paths, load_tensors, make_readable, read_json,
-                         recover_folder, same_weights, training_lock)
+from .checkpoint import EXPORT_PREFIX, atomic_folder, drop_load_paths, make_readable, same_weights, training_lock
 from .device import hardware, resolve_device
 from .ema import warmup_ema_fn
 from .events import MeasurementCancelled, TrainEvent, stoppable
 from .loss_log import LOSS_LOG, read_loss_log, thin_rows
 from .method import Method, StepContext
 from .model_card import write_model_card
+from .resume import load_export, load_resume, read_export_state
 from .seed import make_generator
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,9 @@ class Trainer:
 
         state = {"step": 0, "wall_time": 0.0, "history": []}
         if self.resume:
-            state = self._load_resume(raw, ema, optimizers, state)
+            state = load_resume(self.method, self.out_dir, raw, ema, optimizers, state)
         if self.from_export and state["step"] == 0:
-            state = self._load_export(raw, ema)
+            state = load_export(self.method, self.out_dir, raw, ema)
         if state["step"] > c.steps:
             raise ValueError(f"steps {c.steps} is below the {state['step']} steps this run has trained: steps counts "
                              "the whole run, resumed legs included; give more")
@@ -310,7 +310,7 @@ class Trainer:
             the new metrics.
         """
         out = self.out_dir
-        state = self._read_export_state()
+        state = read_export_state(self.method, self.out_dir)
         if int(state["step"]) < self.config.steps:
             raise ValueError(f"{out} stopped at step {state['step']} of {self.config.steps}; "
                              "finish training instead (the evaluation runs at the last step)")
@@ -325,91 +325,6 @@ class Trainer:
         self._export(module, state, metrics, legs[-1].get("hardware", ""))
         return metrics
 
-    def _read_export_state(self) -> dict:
-        """The ``trainer_state.json`` of the exported checkpoint in ``out_dir`` (its legs, step, wall time)."""
-        path = self.out_dir / "trainer_state.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: only checkpoints exported with their trainer state can be "
-                                    "re-evaluated or continued without their resume state")
-        state = read_json(path)
-        if state.get("method") != self.method.name:
-            raise ValueError(f"{self.out_dir} holds a {state.get('method')!r} checkpoint, not {self.method.name!r}")
-        return state
-
-    def _load_export(self, raw, ema) -> dict:
-        """Start from the exported weights: they go into the exported sub-module and its EMA, and the
-        exported ``continuation_modules`` (if the export has them) into theirs."""
-        from safetensors.torch import load_model
-
-        saved = self._read_export_state()
-        weights = self.method.load_inference(self.out_dir).state_dict()
-        self.method.ema_module(raw).load_state_dict(weights)
-        if ema is not None:
-            ema.module.load_state_dict(weights)
-        for name, extra in self.method.continuation_modules(raw).items():
-            path = self.out_dir / f"{name}.safetensors"
-            if path.is_file():
-                load_model(extra, str(path))
-                log.info("continuing with the exported %s", name)
-            else:
-                log.warning("%s has no %s.safetensors: the %s starts afresh", self.out_dir, name, name)
-        return _progress(saved)
-
-    def _architecture_mismatch(self, folder, saved: dict, exc: Exception) -> str:
-        """One message: which config fields differ from the saved run's, and what to do."""
-        skip = {"steps", "sample_every", "checkpoint_every", "log_every", "device", "lr", "num_samples", "eval_samples"}
-        old, new = saved.get("config", {}), self.config.to_dict()
-        diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k] and k not in skip]
-        what = ", ".join(diffs) if diffs else str(exc).splitlines()[0][:200]
-        from .model_card import project_relative
-
-        return (f"{project_relative(folder.parent)} holds a run whose model has another shape ({what}): resume it "
-                "with its own settings, or give another run name (from the CLI: --fresh starts it over)")
-
-    DATA_KEYS = ("dataset", "data_root", "resolution")
-
-    def _check_same_data(self, folder, old: dict) -> None:
-        """Refuse a resume on other data (the card would name only the new data; a fine-tune is a new run)."""
-        new = self.config.to_dict()
-        diffs = [f"{k} {old[k]!r} -> {new[k]!r}" for k in self.DATA_KEYS if k in old and k in new and old[k] != new[k]]
-        if diffs:
-            from .model_card import project_relative
-
-            raise ValueError(f"{project_relative(folder.parent)} holds a run trained on other data ({', '.join(diffs)}): "
-                             "resume it with its own data, or give another run name (from the CLI: --fresh starts it "
-                             "over)")
-
-    def _load_resume(self, raw, ema, optimizers, state) -> dict:
-        from safetensors.torch import load_model
-
-        folder = self.out_dir / "resume"
-        recover_folder(folder)
-        if not (folder / "trainer_state.json").is_file():
-            return state
-        saved = read_json(folder / "trainer_state.json")
-        if saved.get("method") != self.method.name:
-            raise ValueError(f"{folder} holds a {saved.get('method')!r} run, not {self.method.name!r}; "
-                             "choose another output name or start fresh")
-        self._check_same_data(folder, saved.get("config", {}))
-        try:
-            load_model(raw, str(folder / "model.safetensors"))
-        except RuntimeError as exc:  # size mismatch / missing keys: the saved run is another architecture
-            raise ValueError(self._architecture_mismatch(folder, saved, exc)) from None
-        if ema is not None and (folder / "ema.safetensors").is_file():
-            load_model(ema.module, str(folder / "ema.safetensors"))
-            ema.n_averaged.copy_(load_tensors(folder / "ema_state.pt")["n_averaged"])
-        opt_states = load_tensors(folder / "optimizers.pt")
-        for name, opt in optimizers.items():
-            lrs = [group["lr"] for group in opt.param_groups]  # the current config's, e.g. a new --lr
-            opt.load_state_dict(opt_states[name])
-            for group, lr in zip(opt.param_groups, lrs):
-                group["lr"] = lr
-        rng = load_tensors(folder / "rng.pt")
-        torch.set_rng_state(rng["cpu"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        return _progress(saved)
-
     def _history(self, acc, step: int, wall_time: float) -> list[dict]:
         """The legs of this run (one per resume): steps from/to, wall time, command, hardware."""
         before = self._resumed
@@ -419,8 +334,3 @@ class Trainer:
                             "command": self.command, "hardware": hardware(acc)})
         return history
 
-
-def _progress(saved: dict) -> dict:
-    """Where a saved run stands (its trainer_state.json): step, wall time and the legs so far."""
-    return {"step": int(saved["step"]), "wall_time": float(saved.get("wall_time", 0.0)),
-            "history": list(saved.get("history", []))}
