@@ -9,7 +9,7 @@ import gradio as gr
 
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
-from demos.common import (GALLERY_FIT, AppContext, Dropdown, Radio, Number, Slider, endpoint, page_open,
+from demos.common import (GALLERY_FIT, AppContext, Dropdown, ImageUpload, Radio, Number, Slider, endpoint, page_open,
                           run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import reveal_js, show_image_js
 
@@ -18,6 +18,8 @@ TRY = """
 1. Click the example **a large red circle** and press **Generate**; change *red* to *blue* and generate again.
 2. Look at the **cross-attention maps**: each word lights up where the model draws it.
 3. **X/Y grid**: guidance w against steps, to see what each does.
+4. **Start from an image**: press *take image 1*, change *red* to *blue* in the prompt and generate at strength 0.3:
+   the colour changes, the rest stays.
 """
 ABOUT = """**Text-to-image (latent diffusion).** [Latent diffusion (Rombach et al. 2022)](https://arxiv.org/abs/2112.10752)
 denoises in the small latent space of an autoencoder, conditioned on a prompt through cross-attention to a text
@@ -77,12 +79,14 @@ def model_choices():
     return gr.update(choices=list_models())
 
 
-def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model):
-    """Stream (gallery, status, readout, attention gallery, how-it-works, attention state) while sampling."""
+def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model,
+                         init_image=None, strength=1.0):
+    """Stream (gallery, status, readout, attention gallery, how-it-works, attention state) while sampling; with an
+    ``init_image``, from that image (image-to-image, ``strength`` of the steps)."""
     from core.text2image.service import check_request, generate_stream
     from core.text2image.views import attention_sheet, classifier_readout, pipeline_story, to_pil
 
-    request = check_request(prompt, negative_prompt, steps, guidance, seed, sampler, num_images)
+    request = check_request(prompt, negative_prompt, steps, guidance, seed, sampler, num_images, init_image, strength)
     pipe = _load(ctx, model)
     for frame in generate_stream(pipe, request):
         if "preview" in frame:
@@ -90,7 +94,9 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
             yield (previews, f"step {frame['index'] + 1} / {frame['num_steps']} (preview: the decoded predicted "
                    "clean latent z0-hat)", gr.skip(), gr.skip(), gr.skip(), gr.skip())
     r = frame["result"]
-    status = (f"{str(model).strip()}, {request.steps} {request.sampler} steps, w = {request.guidance:g}, "  # the model:
+    ran = (f"{request.steps}" if request.init_image is None else
+           f"from your image (strength {request.strength:g}): the last {r.info['num_steps']} of {request.steps}")
+    status = (f"{str(model).strip()}, {ran} {request.sampler} steps, w = {request.guidance:g}, "  # the model:
               f"seed {request.seed}: {r.info['elapsed']:.2f} s")  # another may be picked while this one draws
     for what, cut in (("prompt", r.truncated), ("negative prompt", r.info["negative_truncated"])):
         if cut:
@@ -106,6 +112,15 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
     state = {"image": r.images[0], "maps": r.attention, "tokens": r.tokens}
     yield (images, status, classifier_readout(r.images, request.prompt),
            attention_sheet(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
+
+
+def first_image(state):
+    """The last run's first image, at the model's own size, as the start image of an image-to-image run."""
+    from core.text2image.views import to_pil
+
+    if not state:
+        raise ValueError("generate an image first: its first image becomes the start image")
+    return to_pil(state["image"], state["image"].shape[-1])
 
 
 def attention_at_step(state, step):
@@ -148,8 +163,8 @@ XY_DEFAULTS = {"guidance x steps": ("0, 1, 3, 7", "5, 25"), "seed x prompt": ("0
 
 
 def build(ctx: AppContext) -> None:
-    from core.text2image.service import (DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_IMAGES, MAX_STEPS, SAMPLERS, XY_MODES,
-                                         list_models)
+    from core.text2image.service import (DEFAULT_GUIDANCE, DEFAULT_STRENGTH, MAX_GUIDANCE, MAX_IMAGES, MAX_STEPS,
+                                         SAMPLERS, XY_MODES, list_models)
 
     gr.Markdown("Type a prompt about the shapes world (8 shapes, 8 colours, 3 sizes, left / right / above / below) and "
                 "watch the predicted image sharpen while the model denoises. The same seed gives the same image.")
@@ -171,6 +186,17 @@ def build(ctx: AppContext) -> None:
                     with gr.Row():
                         sampler = Dropdown(list(SAMPLERS), value="ddim", label="sampler", min_width=100)
                         num = Slider(1, MAX_IMAGES, value=1, step=1, label="images")
+                with gr.Accordion("Start from an image (image-to-image)", open=False, elem_id="t2i-img2img"):
+                    gr.Markdown("The image is encoded, noised part of the way and denoised towards the prompt "
+                                "(SDEdit): a small strength keeps more of it, 1 almost nothing. Try it on an image "
+                                "of the model's world: take image 1, change a word of the prompt (*green* to *blue*) "
+                                "and generate at 0.3. Clear the box to start from noise again.")
+                    reuse = gr.Button("take image 1 as the start image", size="sm", elem_id="t2i-reuse")
+                    with gr.Row():
+                        init_image = ImageUpload(label="start image", height=160, sources=["upload", "clipboard"],
+                                                 elem_id="t2i-init-image", min_width=160)
+                        strength = Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, min_width=160,
+                                          label="strength (of the steps run from the image)", elem_id="t2i-strength")
                 # the model and its note under the prompt's controls: Generate stays on a 768 px screen
                 model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                  label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",
@@ -199,13 +225,17 @@ def build(ctx: AppContext) -> None:
         state = gr.State(None)
 
         def text_to_image(prompt: str = EXAMPLES[0], negative_prompt: str = "", steps: int = 25, guidance: float = 4.0,
-                          seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL):
-            yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model)
+                          seed: int = 0, sampler: str = "ddim", num_images: int = 1, model: str = DEFAULT_MODEL,
+                          init_image: str | None = None, strength: float = DEFAULT_STRENGTH):
+            yield from text_to_image_frames(ctx, prompt, negative_prompt, steps, guidance, seed, sampler, num_images, model,
+                                            init_image, strength)
 
         generated = endpoint([go.click, prompt.submit], gpu_task(text_to_image), [prompt, negative, steps, guidance,
-                             seed, sampler, num, model], [gallery, status, readout, att_gallery, story, state],
+                             seed, sampler, num, model, init_image, strength],
+                             [gallery, status, readout, att_gallery, story, state],
                              api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
         generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
+        reuse.click(warn_and_keep(1)(first_image), state, init_image, api_visibility="private", concurrency_limit=None)
         # more than four images: four a row, two rows on a 768 px screen (two a row made four rows, 1,200 px)
         num.change(lambda n: gr.update(columns=2 if int(n or 1) <= 4 else 4), num, gallery, api_visibility="private",
                    queue=False)

@@ -26,6 +26,7 @@ IMAGE_ENDPOINTS = {
     "/diffusion_forward": lambda f: ((), {"image": f}),
     "/diffusion_sdedit": lambda f: ((), {"image": f, "steps": 5}),
     "/stylegan_project": lambda f: (("stylegan-faces64", f, "w", 20), {}),
+    "/text_to_image": lambda f: ((), {"init_image": f, "steps": 2}),
 }
 
 

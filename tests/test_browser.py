@@ -398,3 +398,30 @@ def test_a_ninth_checkpoint_ticked_in_evaluate_goes_back_with_a_warning(page):
     page.wait_for_timeout(1000)
     assert page.evaluate(TAKE_TOASTS) == ["warning: at most 8 checkpoints at once: untick one to add another"]
     assert not ninth.is_checked() and len([b for b in boxes.all() if b.is_checked()]) == 8 and page.errors == []
+
+
+def test_text_to_image_edits_its_own_image_from_the_start_image_box(page):
+    """Image-to-image on the page: "take image 1" with nothing generated warns; after a Generate it fills the start
+    image, and the next Generate runs the last strength x steps from it, said in the status line."""
+    page.get_by_role("tab", name="Text-to-image").first.click()
+    page.get_by_role("tab", name="Generate", exact=True).click()
+    page.get_by_text("Start from an image (image-to-image)").click()
+    page.evaluate(TAKE_TOASTS)
+    if page.locator("#t2i-gallery img").count() == 0:  # (an earlier test may have generated already)
+        page.locator("#t2i-reuse").click()
+        page.wait_for_function(SOME_TOAST, timeout=10_000)
+        assert page.evaluate(TAKE_TOASTS) == ["warning: generate an image first: its first image becomes the start "
+                                              "image"]
+        page.locator("#t2i-go").click()
+        page.locator("#t2i-status").get_by_text(re.compile(r"seed \d+: ")).wait_for(timeout=60_000)
+    page.locator("#t2i-reuse").click()
+    page.locator("#t2i-init-image img").wait_for(timeout=10_000)
+    strength = page.locator("#t2i-strength input[type=number]")
+    strength.fill("0.3")
+    strength.press("Enter")
+    page.wait_for_timeout(500)
+    page.locator("#t2i-go").click()
+    page.locator("#t2i-status").get_by_text("(strength 0.3): the last 7 of").wait_for(timeout=60_000)
+    page.locator("#t2i-init-image button[aria-label='Remove Image']").click()  # back to noise for the tests after
+    page.wait_for_function("() => !document.querySelector('#t2i-init-image img')", timeout=10_000)
+    assert page.errors == []

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif("t2i-clip-shapes" not in list_models(), reason="
 def test_endpoint_has_named_parameters_and_runs_with_its_defaults(app_client):
     api = app_client.view_api(return_format="dict", print_info=False)
     names = [p["parameter_name"] for p in api["named_endpoints"]["/text_to_image"]["parameters"]]
-    assert names == ["prompt", "negative_prompt", "steps", "guidance", "seed", "sampler", "num_images", "model"]
+    assert names == ["prompt", "negative_prompt", "steps", "guidance", "seed", "sampler", "num_images", "model",
+                     "init_image", "strength"]
     images, status, readout, attention, story = app_client.predict(api_name="/text_to_image")
     assert len(images) == 1
     picture = np.asarray(Image.open(images[0]["image"]))
@@ -72,15 +73,23 @@ def test_bad_values_give_one_message_and_the_app_keeps_serving(app_client):
     assert "unknown" not in clip  # GenLab's byte-level tokenizer has no unknown token
 
 
-def test_readme_example_runs_against_the_app(app_client):
-    """The README's gradio_client example for this tab, run as written."""
+def test_readme_example_runs_against_the_app(app_client, tmp_path, monkeypatch):
+    """The README's gradio_client example for this tab, run as written (its start image: a drawn circle)."""
     from pathlib import Path
+
+    from PIL import ImageDraw
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     code = readme.split("### Text-to-image", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    start = Image.new("RGB", (300, 200), "black")  # (another size and shape than the model's)
+    ImageDraw.Draw(start).ellipse((100, 50, 200, 150), fill="red")
+    start.save(tmp_path / "start.png")
+    monkeypatch.chdir(tmp_path)
     scope = {"client": app_client}
     exec(compile(code, "README.md (Text-to-image)", "exec"), scope)
     assert len(scope["images"]) == 2 and "25 ddim steps" in scope["status"] and Image.open(scope["maps"]).size == (6 * 156 - 6, 2 * 182 - 6)
+    assert len(scope["edited"]) == 1 and "from your image (strength 0.6): the last 15 of 25 ddim steps" in \
+        scope["edit_status"]
 
 
 def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():

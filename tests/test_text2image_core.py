@@ -116,6 +116,42 @@ def test_our_loop_gives_the_diffusers_pipeline_image_and_negative_prompt_is_used
     assert not torch.allclose(ours, without, atol=1e-4)
 
 
+@pytest.mark.parametrize("sampler", ["ddim", "euler", "ddpm"])
+def test_image_to_image_gives_the_diffusers_img2img_image_and_runs_the_last_strength_of_the_steps(sampler):
+    """A start image (img2img, SDEdit): the same seed gives StableDiffusionImg2ImgPipeline's images; strength runs
+    the last int(steps x strength) steps, at least one (0.01 of 4 steps: diffusers refuses, here one step); a bad
+    strength or image is refused in one line."""
+    import numpy as np
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    from core.text2image.pipeline import sampling_scheduler
+    from core.text2image.service import check_request, generate_stream
+
+    pipe = tiny_pipeline()
+    start = torch.randint(0, 256, (16, 16, 3), generator=torch.Generator().manual_seed(3), dtype=torch.uint8).numpy()
+    i2i = StableDiffusionImg2ImgPipeline(**pipe.components)
+    i2i.scheduler = sampling_scheduler(pipe, sampler)
+    i2i.set_progress_bar_config(disable=True)
+    for strength, steps_run in ((0.5, 2), (1.0, 4), (0.01, 1)):
+        frames = list(generate_stream(pipe, check_request("a large red circle", "", 4, 3.0, 0, sampler, 2,
+                                                          init_image=start, strength=strength), preview_every=1))
+        assert frames[0]["num_steps"] == steps_run
+        ours = frames[-1]["result"].images
+        if strength >= 0.5:
+            theirs = i2i("a large red circle", image=torch.from_numpy(start).permute(2, 0, 1)[None] / 255.0,
+                         strength=strength, num_inference_steps=4, guidance_scale=3.0, output_type="pt",
+                         num_images_per_prompt=2, generator=torch.Generator().manual_seed(0)).images
+            assert torch.allclose(ours, theirs, atol=1e-4), (strength, (ours - theirs).abs().max())
+    assert not torch.equal(ours[0], ours[1])  # (each image its own noise)
+    with pytest.raises(ValueError, match="strength 0 is outside 0..1"):
+        check_request("a", init_image=start, strength=0)
+    with pytest.raises(ValueError, match="strength 1.5 is outside 0..1"):
+        check_request("a", init_image=start, strength=1.5)
+    with pytest.raises(ValueError, match="not a readable image"):
+        list(generate_stream(pipe, check_request("a", init_image=b"not an image", strength=0.5)))
+    assert np.isfinite(ours.numpy()).all()
+
+
 def test_real_stable_diffusion_layout_runs_through_the_service(tmp_path, monkeypatch):
     """A folder as StableDiffusionPipeline.save_pretrained writes it (PNDM scheduler, steps_offset 1)."""
     from core.text2image import service

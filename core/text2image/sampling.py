@@ -48,17 +48,28 @@ def latent_shape(pipe, num: int) -> tuple[int, int, int, int]:
     return (num, pipe.unet.config.in_channels, *size)
 
 
+def img2img_steps(steps: int, strength: float) -> int:
+    """The reverse steps an image-to-image run takes of ``steps``: the last ``strength`` of them, as diffusers'
+    ``StableDiffusionImg2ImgPipeline.get_timesteps`` counts (int(steps * strength)), and at least one (diffusers
+    refuses a run left with none)."""
+    return max(1, min(int(steps * strength), steps))
+
+
 @torch.no_grad()
 def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, steps: int = 25, guidance: float = 4.0,
-            sampler: str = "ddim", generator: torch.Generator | None = None,
-            record_attention: bool = False) -> Iterator[LatentStep]:
-    """Yield a :class:`LatentStep` per reverse step from z_T ~ N(0, I).
+            sampler: str = "ddim", generator: torch.Generator | None = None, record_attention: bool = False,
+            init_latents: torch.Tensor | None = None, strength: float = 1.0) -> Iterator[LatentStep]:
+    """Yield a :class:`LatentStep` per reverse step from z_T ~ N(0, I), or, given ``init_latents``, from them
+    noised to the step where the last :func:`img2img_steps` of the schedule begin (SDEdit, Meng et al. 2022:
+    z_t = sqrt(alpha-bar_t) z_0 + sqrt(1 - alpha-bar_t) eps, the scheduler's ``add_noise``).
 
     Args:
         prompt_embeds / negative_embeds: (B, L, D) text hidden states of the prompts and negative prompts.
         steps: reverse steps (1..num_train_timesteps); guidance: w in [0, 20]; sampler: ddim, dpm++, euler, ddpm.
-        generator: seeds z_T (and DDPM's noise): the same seed gives the same image.
+        generator: seeds z_T or the added noise (and DDPM's noise): the same seed gives the same image.
         record_attention: also capture the cross-attention maps of the conditional pass.
+        init_latents: (B, 4, h, w) the encoded start image (scaled by the autoencoder's ``scaling_factor``).
+        strength: in (0, 1], how much of the schedule runs from the start image (1: from nearly pure noise).
     """
     from diffusers.utils.torch_utils import randn_tensor
 
@@ -66,8 +77,17 @@ def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, st
     scheduler = sampling_scheduler(pipe, sampler)
     scheduler.set_timesteps(int(steps), device=device)
     shape = latent_shape(pipe, prompt_embeds.shape[0])
-    latents = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
-    latents = latents * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    if init_latents is None:
+        latents = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
+        latents = latents * scheduler.init_noise_sigma
+    else:  # the order of StableDiffusionImg2ImgPipeline: the same seed gives diffusers' image
+        begin = (int(steps) - img2img_steps(int(steps), strength)) * scheduler.order
+        timesteps = timesteps[begin:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(begin)
+        noise = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
+        latents = scheduler.add_noise(init_latents.to(device, prompt_embeds.dtype), noise, timesteps[:1].repeat(shape[0]))
     both = guidance not in (0.0, 1.0)
     embeds = torch.cat([negative_embeds, prompt_embeds]) if both else (prompt_embeds if guidance == 1.0 else negative_embeds)
     recorder = record_cross_attention(unet, shape[-2:]) if record_attention else nullcontext()
@@ -76,7 +96,7 @@ def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, st
     with recorder as store:
         if store is not None:
             store.take = slice(shape[0], None) if both else slice(None)
-        for i, t in enumerate(scheduler.timesteps):
+        for i, t in enumerate(timesteps):
             stop_point()  # (a measurement's Cancel: the Evaluate tab, a training run's card)
             model_in = torch.cat([latents] * 2) if both else latents
             model_in = scheduler.scale_model_input(model_in, t)
@@ -90,9 +110,18 @@ def denoise(pipe, prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor, st
                 ab = ab_all[int(t)]
                 x0 = (latents - (1 - ab).sqrt() * eps) / ab.sqrt()
             attention = store.step_maps() if store is not None else None
-            yield LatentStep(i, len(scheduler.timesteps), int(t), latents, x0, out.prev_sample, attention,
+            yield LatentStep(i, len(timesteps), int(t), latents, x0, out.prev_sample, attention,
                              time.perf_counter() - start)
             latents = out.prev_sample
+
+
+@torch.no_grad()
+def encode(pipe, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Latents z ~ q(z | x) (B, 4, h, w), times the autoencoder's ``scaling_factor``, of images (B, 3, H, W) in
+    [0, 1]: a sample of the encoder's Gaussian drawn with ``generator``, as diffusers' image-to-image pipeline does."""
+    vae = pipe.vae
+    posterior = vae.encode((images * 2 - 1).to(vae.device, vae.dtype)).latent_dist
+    return posterior.sample(generator) * vae.config.scaling_factor
 
 
 @torch.no_grad()

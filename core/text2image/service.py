@@ -27,6 +27,7 @@ MAX_IMAGES = 8
 MAX_GUIDANCE = 20.0
 MAX_PROMPT_CHARS = 20_000
 DEFAULT_GUIDANCE = 4.0
+DEFAULT_STRENGTH = 0.6  # image-to-image: how much of the schedule runs from the start image (0 < strength <= 1)
 PIPELINE_GUIDANCE = 7.5  # diffusers' StableDiffusionPipeline default guidance_scale
 
 
@@ -103,21 +104,32 @@ class Request:
     seed: int
     sampler: str
     num_images: int
+    init_image: object = None   # image-to-image: the start image (a path, bytes, array or PIL image), or None
+    strength: float = 1.0
+
+
+def _real(value, name: str, low: float, high: float, low_open: bool = False) -> float:
+    """A finite number in low..high (``low_open``: above ``low``); ValueError naming ``name`` otherwise."""
+    span = f"{low:g}..{high:g}" + (f" (above {low:g})" if low_open else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(float(value)):
+        raise ValueError(f"{name} {value!r} is not a number in {span}")
+    if not (low < float(value) if low_open else low <= float(value)) or float(value) > high:
+        raise ValueError(f"{name} {value!r} is outside {span}")
+    return float(value)
 
 
 def check_request(prompt, negative_prompt="", steps=25, guidance=DEFAULT_GUIDANCE, seed=0, sampler="ddim",
-                  num_images=1) -> Request:
-    """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one."""
-    g = guidance
-    if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(float(g)):
-        raise ValueError(f"guidance {g!r} is not a number in 0..{MAX_GUIDANCE:g}")
-    if not 0.0 <= float(g) <= MAX_GUIDANCE:
-        raise ValueError(f"guidance {g!r} is outside 0..{MAX_GUIDANCE:g}")
+                  num_images=1, init_image=None, strength=DEFAULT_STRENGTH) -> Request:
+    """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one. With an
+    ``init_image`` the run is image-to-image, ``strength`` in (0, 1] (the image itself is read by the sampler)."""
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
     return Request(_prompt(prompt, "prompt"), _prompt(negative_prompt, "negative prompt"),
-                   _int(steps, "steps", 1, MAX_STEPS), float(g), check_seed(seed), sampler,
-                   _int(num_images, "number of images", 1, MAX_IMAGES))
+                   _int(steps, "steps", 1, MAX_STEPS), _real(guidance, "guidance", 0.0, MAX_GUIDANCE),
+                   check_seed(seed), sampler, _int(num_images, "number of images", 1, MAX_IMAGES),
+                   None if init_image is None or isinstance(init_image, str) and not init_image.strip() else init_image,
+                   _real(strength, "strength", 0.0, 1.0, low_open=True))
 
 
 def readable_tokens(tokenizer, ids, length: int) -> list[str]:
@@ -139,23 +151,36 @@ class Result:
     info: dict = field(default_factory=dict)
 
 
+def image_size(pipe) -> int:
+    """The side in pixels of the pipeline's images (its UNet's latent side times the autoencoder's downsampling)."""
+    size = pipe.unet.config.sample_size
+    return int(size if isinstance(size, int) else size[0]) * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+
+
 def generate_stream(pipe, request: Request, preview_every: int = 5, record_attention: bool = True) -> Iterator[dict]:
     """Yield {"index", "num_steps", "preview" (N, 3, H, W) in [0, 1]} during sampling, then {"result": Result}.
 
     The first preview comes after the first step; then every ``preview_every`` steps (decoding costs time). The seed
-    drives a CPU generator, so a seed gives the same image on any device.
+    drives a CPU generator, so a seed gives the same image on any device. With ``request.init_image`` the image
+    (any size or mode, through ``core.data.load_user_image``: centre-cropped to the model's square) is encoded and
+    the last ``img2img_steps`` of the schedule run from it (image-to-image, as ``StableDiffusionImg2ImgPipeline``);
+    ValueError: an image that cannot be read.
     """
-    from .sampling import decode, denoise
+    from core.data import load_user_image
+
+    from .sampling import decode, denoise, encode
     from .text_encoders import encode_prompts
 
     r = request
     device = pipe.unet.device
+    start = None if r.init_image is None else load_user_image(r.init_image, 3, image_size(pipe), fit="crop")
     cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.prompt] * r.num_images, device)
     neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.negative_prompt] * r.num_images, device)
     generator = torch.Generator().manual_seed(r.seed)
+    init_latents = None if start is None else encode(pipe, start[None], generator).repeat(r.num_images, 1, 1, 1)
     maps, last = [], None
     for step in denoise(pipe, cond.embeds.to(pipe.unet.dtype), neg.embeds.to(pipe.unet.dtype), r.steps, r.guidance,
-                        r.sampler, generator, record_attention):
+                        r.sampler, generator, record_attention, init_latents, r.strength):
         last = step
         if step.attention is not None:
             maps.append(step.attention[0, :cond.lengths[0]])             # (L_kept, h, w) of image 0
@@ -164,6 +189,7 @@ def generate_stream(pipe, request: Request, preview_every: int = 5, record_atten
     images = decode(pipe, last.prev).cpu()
     info = {"token_ids": cond.input_ids[0, :cond.lengths[0]].tolist(), "embeds_shape": tuple(cond.embeds.shape),
             "latent_shape": tuple(last.prev.shape), "elapsed": last.elapsed, "negative_truncated": neg.truncated[0],
+            "num_steps": last.num_steps,
             "max_length": int(pipe.tokenizer.model_max_length)}
     yield {"result": Result(images, readable_tokens(pipe.tokenizer, cond.input_ids[0], cond.lengths[0]),
                             cond.truncated[0], torch.stack(maps) if maps else None, info)}

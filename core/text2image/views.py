@@ -144,12 +144,15 @@ def pipeline_story(pipe, result, request) -> str:
                 "w = 0: the negative / empty prompt alone" if request.guidance == 0 else
                 f"eps~ = eps(z_t, c_neg) + {request.guidance:g} (eps(z_t, c) - eps(z_t, c_neg)), two UNet passes per step")
     trunc = f" **{result.truncated} token(s) were cut off** at the encoder's limit." if result.truncated else ""
+    noise = (f"z_T ~ N(0, I) of shape {latent} from seed {request.seed}" if request.init_image is None else
+             f"your image encoded, z_0 = E(x) of shape {latent}, then noised to the step where the last "
+             f"{info['num_steps']} of {request.steps} steps begin (strength {request.strength:g}): z_t = "
+             f"sqrt(alpha-bar_t) z_0 + sqrt(1 - alpha-bar_t) eps, eps from seed {request.seed} (SDEdit)")
     return f"""1. **Tokenizer** ({type(pipe.tokenizer).__name__}): "{md_escape(_clip(request.prompt, 80))}" -> {len(result.tokens)} tokens
    {md_escape(' · '.join(result.tokens[:40]))} (ids {ids}), padded to {length}.{trunc}
 2. **Text encoder** tau ({text_encoder_kind(pipe.text_encoder)}, frozen): ids -> hidden states c of shape ({b}, {length}, {dim}).
-3. **Noise**: z_T ~ N(0, I) of shape {latent} from seed {request.seed} (the image is {latent[-1] * f} px; the autoencoder
-   shrinks each side {f}x).
-4. **UNet** eps_theta(z_t, t, c) ({n_unet:.1f} M parameters), {request.steps} steps of {request.sampler}; cross-attention
+3. **Noise**: {noise} (the image is {latent[-1] * f} px; the autoencoder shrinks each side {f}x).
+4. **UNet** eps_theta(z_t, t, c) ({n_unet:.1f} M parameters), {info['num_steps']} steps of {request.sampler}; cross-attention
    softmax(Q K^T / sqrt(d)) V lets every latent pixel read the tokens (the maps above). Guidance: {guidance}.
 5. **Decoder** D of the autoencoder: x = D(z_0 / {vae.config.scaling_factor:.3g}) ({info['elapsed']:.2f} s for the steps).
 """
