@@ -15,7 +15,7 @@ import threading
 import gradio as gr
 
 from demos.common import session_of
-from demos.training_queue import _flag, cancelled_too_early, overtaken_cancel, queue_leaver, refuse
+from demos.training_queue import _flag, cancelled_too_early, in_the_queue, overtaken_cancel, queue_leaver, refuse
 
 
 class PageStop:
@@ -26,6 +26,7 @@ class PageStop:
         self.name, self.busy = name, busy
         self.asked: set[str] = set()    # page sessions whose run runs or waits for its turn
         self.started: set[str] = set()  # those of them whose run runs
+        self.event_ids: set = set()     # the run's event listener (bind)
 
     def flag(self, session: str) -> threading.Event:
         return _flag("stop", session, self.name)
@@ -34,8 +35,8 @@ class PageStop:
         """At the click, before the queue: a second run while the page's own runs or waits is refused (it queued
         behind it, or ran beside it into the same outputs); from here on Stop reaches this run."""
         session = session_of(request)
-        if session in self.asked:
-            refuse(self.busy)
+        if session in self.asked and (session in self.started or in_the_queue(request.session_hash, self.event_ids)):
+            refuse(self.busy)  # (a run that never got to the queue, which was full, does not hold the page)
         self.flag(session).clear()
         if overtaken_cancel(session, self.name):  # (a Stop pressed right after this click, there first)
             self.flag(session).set()
@@ -72,6 +73,7 @@ class PageStop:
         ``status``: a running run ends within a frame and writes its own line; a waiting one leaves the queue here and
         the line says "stopped before it started"; a finished or stopped run's line stays."""
         leave_the_queue = queue_leaver([event])
+        self.event_ids = {event["id"]}
 
         async def leave_if_waiting(request: gr.Request):
             session = session_of(request)

@@ -104,6 +104,15 @@ def waiting_timer(status, still_waiting: Callable[[gr.Request], bool], every: fl
     return timer
 
 
+def in_the_queue(session_hash: str, event_ids: set) -> bool:
+    """Whether a run of the page ``session_hash`` of one of the event listeners ``event_ids`` waits in Gradio's queue
+    (of the app being built or served)."""
+    queue = Context.root_block._queue if Context.root_block is not None else None
+    lines = getattr(queue, "event_queue_per_concurrency_id", {}) if queue is not None else {}
+    return any(run.session_hash == session_hash and run.fn._id in event_ids
+               for line in list(lines.values()) for run in list(line.queue))
+
+
 def queue_leaver(events):
     """An async handler (no inputs, no outputs) for a page's Cancel: the visitor's runs of ``events`` (Gradio event
     listeners, e.g. a Train button's training link) still waiting in Gradio's queue leave it, their spinners stop and
@@ -177,4 +186,4 @@ def pause_button(method: str):
     return pause_or_resume, pause_remark
 
 
-__all__ = ["cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
+__all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]

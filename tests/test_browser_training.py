@@ -307,6 +307,9 @@ def test_compare_samplers_follows_its_sampling_and_stop_ends_its_work(page):
     theirs.get_by_text(re.compile(r"row \d of 6")).wait_for(timeout=60_000)
     page.locator("#diffusion-compare-run").click()
     status.get_by_text("waiting: another visitor's comparison is running").wait_for(timeout=10_000)
+    page.locator("#diffusion-compare-run").click()  # again while it waits in the queue: refused
+    page.get_by_text("your comparison is running: wait for it, or Stop it").first.wait_for(timeout=10_000)
+    page.locator(".toast-body button").first.click()  # (closed: the refusal while it runs below is its own)
     page.locator("#diffusion-compare-stop").click()
     status.get_by_text("stopped before it started").wait_for(timeout=10_000)
     page.wait_for_function("() => !document.querySelector('#diffusion-compare-table .progress-text')",
