@@ -135,7 +135,7 @@ def warn_and_keep(n_outputs: int, restore=None, quiet: bool = False):
 
 
 def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str = "public", page_fn=None,
-             page_outputs=None, before=None, before_output=None, **event):
+             page_outputs=None, before=None, before_output=None, check=None, **event):
     """Bind ``fn`` as the API endpoint ``api_name`` and as the page's event on ``triggers`` (a button's click, a
     list of them). A client gets a refused input as an error; on the page it is one warning toast and the outputs
     stay as they were (``gr.Error`` put an "Error" badge over each output and hid the last result). The endpoint
@@ -145,7 +145,9 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     ``before``: run at the click (no inputs; its return goes to ``before_output``, by default the first output; a
     list of outputs takes a tuple), in no concurrency queue (where a warning toast shows, unlike queue=False): a
     ``demos.training_queue.refuse`` there keeps the page's event from queueing; Gradio's progress overlay then covers
-    the other outputs only (it greyed the line out).
+    the other outputs only (it greyed the line out). ``check``: run at the click before ``before``, with no inputs
+    and no outputs: where a refusal must keep the run from queueing (a refusal in an event with outputs put a red
+    "Error" badge on them).
     Returns the page's event, for a ``.then`` that only the page needs."""
     if "concurrency_limit" in event:
         event.setdefault("concurrency_id", api_name)
@@ -156,9 +158,11 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
     page_outputs = page_outputs or outputs
     many = isinstance(page_outputs, (list, tuple))
     bind = functools.partial(gr.on, triggers)
+    if check is not None:
+        bind = gr.on(triggers, check, api_visibility="private", concurrency_limit=None).success
     if before is not None:
         line = before_output or (page_outputs[0] if many else page_outputs)
-        bind = gr.on(triggers, before, outputs=line, api_visibility="private", concurrency_limit=None).success
+        bind = bind(before, outputs=line, api_visibility="private", concurrency_limit=None).success
         lines = line if isinstance(line, (list, tuple)) else [line]
         others = [o for o in (page_outputs if many else [page_outputs]) if all(o is not x for x in lines)]
         if others:  # the queue's overlay on the other outputs: the line saying why the run waits stays readable

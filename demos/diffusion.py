@@ -359,18 +359,15 @@ def build(ctx: AppContext) -> None:
                     return
                 yield from sample_frames(ctx, *args, stop=stop)
 
-        def ask_for_a_sample(request: gr.Request):
-            STOP.ask(request)
-            return sampling_wait_line()
-
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                            [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
                            page_fn=gpu_task(sample_on_the_page), concurrency_limit=SAMPLERS_AT_ONCE,
-                           concurrency_id="diffusion_sample", before=ask_for_a_sample, before_output=status)
+                           concurrency_id="diffusion_sample", check=STOP.ask, before=sampling_wait_line,
+                           before_output=status)
         sampled.then(replay_slider, replay, scrub, api_visibility="private", queue=False)
         # Stop: a long run (DDPM's 1000 steps) ends after its step, its frames kept; one waiting for a sampler leaves
-        STOP.bind(halt, sampled, status)
+        STOP.bind(halt, sampled, status, "diffusion-sample-button")
         scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],
                     api_visibility="private", queue=False, trigger_mode="always_last", show_progress="hidden")
         ckpt.change(**forget)

@@ -121,10 +121,9 @@ def compare_rows(ctx: AppContext, checkpoint, seed, num, guidance, stop: threadi
         _RUNNING.clear()
 
 
-def wait_line(request: gr.Request):
-    """At the click: the status while another visitor's comparison runs (one at a time), or nothing; a click while
-    the page's own comparison runs or waits is refused (:class:`demos.page_stop.PageStop`)."""
-    STOP.ask(request)
+def wait_line():
+    """After the click's check (:class:`demos.page_stop.PageStop`): the status while another visitor's comparison
+    runs (one at a time), or nothing."""
     return "waiting: another visitor's comparison is running (one at a time on this server)" if _RUNNING.is_set() \
         else gr.skip()
 
@@ -182,9 +181,10 @@ def build_compare(ctx: AppContext):
                 return
             yield from compare_rows(ctx, checkpoint, seed, num, guidance, stop)
 
-    event = run_c.click(wait_line, outputs=status, api_visibility="private", concurrency_limit=None).success(
+    event = run_c.click(STOP.ask, api_visibility="private", concurrency_limit=None).success(
+        wait_line, outputs=status, api_visibility="private", concurrency_limit=None).success(
         warn_and_keep(3)(compare_samplers), [ckpt_c, seed_c, num, guidance_c], [table, same_seed, status],
         api_visibility="private", concurrency_limit=1, concurrency_id="diffusion_compare", show_progress="minimal")
-    STOP.bind(halt_c, event, status)
+    STOP.bind(halt_c, event, status, "diffusion-compare-run")
     ckpt_c.change(bundled_comparison, ckpt_c, offline, api_visibility="private", queue=False)
     return ckpt_c

@@ -16,7 +16,7 @@ from core.engine.hosting import gpu_task
 from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
                           visitor_of, warn_and_keep)
-from demos.page import reveal_js
+from demos.page import reveal_js, since_click_js
 from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 
 TITLE = "LoRA"
@@ -133,9 +133,11 @@ def build(ctx: AppContext) -> None:
             token = gr.Textbox(label="admin token (this public server trains and shares only with it)",
                                type="password", visible=ctx.public)
             with gr.Row():
-                train = gr.Button("Train", variant="primary", interactive=ctx.allow_train, min_width=90)
+                train = gr.Button("Train", variant="primary", interactive=ctx.allow_train, min_width=90,
+                                  elem_id="lora-train")
                 more = gr.Button("Train more", interactive=ctx.allow_train, elem_id="lora-more", min_width=90)
                 stop = gr.Button("Cancel", variant="stop", min_width=90)
+                since_train = gr.Number(-1, elem_classes="genlab-hidden")  # (ms since Train, measured in the page)
             gr.Markdown("*Train more*: the adapter picked on the right trains *steps* more, on its own images and "
                         "settings, from where it stopped.")
             status = gr.Markdown(label="status")
@@ -194,8 +196,8 @@ def build(ctx: AppContext) -> None:
         return generate_frames(ctx, visitor_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
                                fuse)
 
-    def stop_training(request: gr.Request):
-        return training.stop(visitor_of(request))
+    def stop_training(request: gr.Request, since_click_ms=None):
+        return training.stop(visitor_of(request), since_click_ms)
 
     def choices(request: gr.Request):
         names = list_adapters(visitor_of(request))
@@ -221,10 +223,10 @@ def build(ctx: AppContext) -> None:
         return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
 
     def waits(request: gr.Request):
-        """At the click, before the queue: a visitor whose own run trains or waits is refused (it would queue behind
-        it); otherwise the page's run waits for the training slot from here (Cancel takes it out of the queue) and
-        the status says which run holds the slot, as the training panels' does."""
-        from demos.training_queue import refuse, slot_wait_line
+        """At the click, before the queue (no outputs: a refusal put a red "Error" badge on them): a visitor whose
+        own run trains or waits is refused (it would queue behind it); otherwise the page's run waits for the
+        training slot from here (Cancel takes it out of the queue)."""
+        from demos.training_queue import refuse
 
         session = visitor_of(request)
         if session in training.TRAINING:
@@ -236,6 +238,11 @@ def build(ctx: AppContext) -> None:
         if overtaken_cancel(session, "lora"):  # (a Cancel pressed right after this click, there first)
             cancel.set()
         training.WAITING.add(session)
+
+    def waiting_line():
+        """The status says which run holds the training slot, as the training panels' does (nothing when free)."""
+        from demos.training_queue import slot_wait_line
+
         line = slot_wait_line()
         return line or gr.skip(), gr.Timer(active=bool(line))
 
@@ -243,10 +250,10 @@ def build(ctx: AppContext) -> None:
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
-                      concurrency_id="train", before=waits, before_output=[status, timer])
+                      concurrency_id="train", check=waits, before=waiting_line, before_output=[status, timer])
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
-                           concurrency_id="train", before=waits, before_output=[status, timer])
+                           concurrency_id="train", check=waits, before=waiting_line, before_output=[status, timer])
 
     def adapter_info(request: gr.Request, name):
         from core.lora.service import adapter_folder, adapter_note
@@ -265,7 +272,8 @@ def build(ctx: AppContext) -> None:
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)
     # a run still waiting for the slot leaves Gradio's queue (a training one is not in it: it stops and saves)
-    stop.click(stop_training, outputs=status, api_visibility="private", queue=False).then(
+    stop.click(stop_training, since_train, status, api_visibility="private", queue=False,
+               js=since_click_js(["lora-train", "lora-more"], 0)).then(
         queue_leaver([taught, taught_more]), api_visibility="private", queue=False)
     endpoint(go.click, gpu_task(lora_generate), [adapter, prompt, scale, seed, second, second_weight, fuse],
              [before, after, line], api_name="lora_generate", concurrency_limit=2,

@@ -169,7 +169,7 @@ def _train_events(events, name, config, note, rows, shots, progress):
         yield status, _losses(rows), shots, gr.skip()
 
 
-def stop(session: str):
+def stop(session: str, since_click_ms=None):
     """Cancel's status line: a training run stops after this step and saves what it learnt; a run still waiting for
     the slot will not start (the page then takes it out of Gradio's queue, ``demos.training_queue``); with neither,
     the line stays."""
@@ -180,5 +180,5 @@ def stop(session: str):
         WAITING.discard(session)
         CANCELS.setdefault(session, threading.Event()).set()
         return "cancelled: your run waiting for the training slot will not start"
-    cancelled_too_early(session, "lora")  # (for a Train click it overtook)
+    cancelled_too_early(session, "lora", since_click_ms)  # (for a Train click it overtook)
     return gr.skip()  # nothing training: the last run's line stays (it names the saved adapter)

@@ -4,6 +4,7 @@ a classroom."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -98,6 +99,12 @@ APP_JS = """
   // a stroke's value still on its way to the server when the canvas is cleared arrives after the clear, and its
   // change event would show the erased drawing's view again (fresh_sketch_js drops it)
   window.genlabCleared = {};
+  // when each button with an id was last clicked, in this page (since_click_js reads it for Stop and Cancel)
+  window.genlabClickedAt = {};
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest?.("button[id]");
+    if (button) window.genlabClickedAt[button.id] = Date.now();
+  }, true);
   document.addEventListener("click", (e) => {
     const block = e.target.closest?.('button[aria-label="Clear canvas"]')?.closest(".block");
     if (block) setTimeout(() => block.querySelector('button[aria-label="Brush"]')?.click(), 200);
@@ -203,6 +210,16 @@ def show_image_js(elem_id: str) -> str:
   }};
   setTimeout(() => show(50), 150);
 }}"""
+
+
+def since_click_js(button_ids, position: int) -> str:
+    """The ``js`` of a Stop or Cancel click: its input number ``position`` (a hidden number box) becomes the
+    milliseconds since this page last clicked one of ``button_ids`` (the run's buttons; APP_JS records the clicks),
+    -1 when it never did. The server then knows the order the person clicked in, which the order its requests arrive
+    in does not give under load (``demos.training_queue.cancelled_too_early``)."""
+    ids = json.dumps(list(button_ids))
+    return (f"(...args) => {{ const at = Math.max(0, ...{ids}.map((i) => (window.genlabClickedAt || {{}})[i] || 0)); "
+            f"args[{position}] = at ? Date.now() - at : -1; return args; }}")
 
 
 def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:

@@ -179,7 +179,7 @@ def build(ctx: AppContext) -> None:
                     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance w", elem_id="t2i-guidance")
                 seed = seed_control("seed", elem_id="t2i-seed")
                 # sampler and number of images next to the other settings, not under the model's note
-                with gr.Accordion("Advanced (defaults: no negative prompt, DDIM, one image)", open=False,
+                with gr.Accordion("Advanced: negative prompt, sampler, images", open=False,
                                   elem_id="t2i-advanced"):
                     negative = gr.Textbox("", label="negative prompt (replaces the empty prompt in guidance)",
                                           elem_id="t2i-negative")
@@ -196,7 +196,8 @@ def build(ctx: AppContext) -> None:
                         init_image = ImageUpload(label="start image", height=160, sources=["upload", "clipboard"],
                                                  elem_id="t2i-init-image", min_width=160)
                         strength = Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, min_width=160,
-                                          label="strength (of the steps run from the image)", elem_id="t2i-strength")
+                                          label="strength", info="the share of the steps run from the image",
+                                          elem_id="t2i-strength")
                 # the model and its note under the prompt's controls: Generate stays on a 768 px screen
                 model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                  label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",

@@ -23,6 +23,7 @@ from core.engine.checkpoint import is_finished, read_json
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
+from demos.page import since_click_js
 from demos.samples_over_time import samples_over_time
 from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, holding_the_slot, overtaken_cancel,
                                   pause_button, queue_leaver, refuse, slot_wait_line, waiting_timer)
@@ -223,9 +224,11 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         with gr.Row():  # each page opens on a name of its own (fresh_run_name)
             run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
             token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
-            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train)
+            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train,
+                              elem_id=f"train-{cls.name}-start")
             pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
             stop = gr.Button("Cancel", variant="stop", scale=1)
+            since_train = gr.Number(-1, elem_classes="genlab-hidden")  # (ms since Train, measured in the page)
         for field_name, (other, value) in (shown_when or {}).items():
             shown, chooser = widgets[fields.index(field_name)], widgets[fields.index(other)]
             shown.visible = base[other] == value
@@ -353,8 +356,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     # the page's buttons read the status line: with nothing training, the line on how the last run ended stays (it was
     # replaced by "nothing of yours is training"); the endpoints take no arguments and always say so
     clicked = {}
-    for button, fn, verb, outs in ((stop, cancel_run, "cancel", status), (pause, pause_or_resume, "pause", [pause, status])):
-        clicked[verb] = button.click(fn, inputs=status, outputs=outs, api_visibility="private", queue=False)
+    for button, fn, verb, ins, outs in ((stop, cancel_run, "cancel", [status, since_train], status),
+                                        (pause, pause_or_resume, "pause", status, [pause, status])):
+        clicked[verb] = button.click(fn, inputs=ins, outputs=outs, api_visibility="private", queue=False,
+                                     js=since_click_js([f"train-{cls.name}-start"], 1) if verb == "cancel" else None)
         gr.Button(visible=False).click(fn, outputs=outs, api_name=f"{verb}_{cls.name}", api_visibility="undocumented",
                                        queue=False)
 

@@ -46,9 +46,16 @@ OVERTAKEN_S = 1.5
 _NOTHING_AT: dict[tuple[str, str], float] = {}
 
 
-def cancelled_too_early(session: str, method: str) -> None:
-    """A Cancel or Stop found nothing of the session's ``method`` running or waiting: remember when."""
-    _NOTHING_AT[(session, method)] = time.monotonic()
+def cancelled_too_early(session: str, method: str, since_click_ms=None) -> None:
+    """A Cancel or Stop found nothing of the session's ``method`` running or waiting: remember when, if the page
+    clicked the run's button at most ``OVERTAKEN_S`` before it (``since_click_ms``, measured in the browser:
+    ``demos.page.since_click_js``); a Stop pressed with nothing running, then Sample, must not stop that Sample."""
+    try:
+        recent = 0 <= float(since_click_ms) <= OVERTAKEN_S * 1000
+    except (TypeError, ValueError):
+        recent = False
+    if recent:
+        _NOTHING_AT[(session, method)] = time.monotonic()
 
 
 def overtaken_cancel(session: str, method: str) -> bool:
@@ -104,10 +111,10 @@ def waiting_timer(status, still_waiting: Callable[[gr.Request], bool], every: fl
     return timer
 
 
-def in_the_queue(session_hash: str, event_ids: set) -> bool:
-    """Whether a run of the page ``session_hash`` of one of the event listeners ``event_ids`` waits in Gradio's queue
-    (of the app being built or served)."""
-    queue = Context.root_block._queue if Context.root_block is not None else None
+def in_the_queue(blocks, session_hash: str, event_ids: set) -> bool:
+    """Whether a run of the page ``session_hash`` of one of the event listeners ``event_ids`` waits in the queue of
+    ``blocks`` (the app's ``gr.Blocks``; None: no app, nothing waits)."""
+    queue = getattr(blocks, "_queue", None)
     lines = getattr(queue, "event_queue_per_concurrency_id", {}) if queue is not None else {}
     return any(run.session_hash == session_hash and run.fn._id in event_ids
                for line in list(lines.values()) for run in list(line.queue))
@@ -138,12 +145,12 @@ def queue_leaver(events):
 
 
 def cancel_button(method: str):
-    """A training panel's Cancel, ``(request, status line) -> status line``: the session's run of ``method`` stops
-    after its step and saves, or, waiting for the slot, will not start; with neither, the line on the last run stays
-    (an empty one says there is nothing to cancel)."""
+    """A training panel's Cancel, ``(request, status line, ms since Train) -> status line``: the session's run of
+    ``method`` stops after its step and saves, or, waiting for the slot, will not start; with neither, the line on the
+    last run stays (an empty one says there is nothing to cancel)."""
     from demos.common import session_of
 
-    def cancel_run(request: gr.Request = None, status: str = ""):
+    def cancel_run(request: gr.Request = None, status: str = "", since_click_ms=None):
         session = session_of(request)
         if _flag("running", session, method).is_set():
             _cancel_flag(session, method).set()
@@ -151,7 +158,7 @@ def cancel_button(method: str):
         if _flag("waiting", session, method).is_set():
             _cancel_flag(session, method).set()
             return "cancelled: your run waiting in the queue will not start"
-        cancelled_too_early(session, method)  # (for a Train click it overtook)
+        cancelled_too_early(session, method, since_click_ms)  # (for a Train click it overtook)
         return gr.skip() if str(status or "").strip() else "nothing of yours is training here: no run to cancel"
 
     return cancel_run

@@ -179,9 +179,15 @@ def test_an_empty_checkpoint_names_the_installed_ones(app_url, app_client, tmp_p
 
 
 def test_a_file_parameter_given_no_file_names_it_in_one_line(app_url, app_client, tmp_path):
-    """An image or file parameter sent a bare string ("" or a server path, not gradio_client's handle_file), or a
-    number: one line naming the parameter and how to send a file (Gradio's own check gave a pydantic dump)."""
+    """An image or file parameter sent a bare string ("" or a server path, not gradio_client's handle_file), a number,
+    or a file of the server as a file value: one line naming the parameter and how to send a file (Gradio's own check
+    gave a pydantic dump, and read the server's file)."""
     checked = 0
+    from pathlib import Path
+
+    # a file of the server named as a file (not uploaded): Gradio 6.31 let the input read it (a public server's images)
+    server_file = {"path": str(Path(__file__).resolve().parents[1] / "core" / "data" / "handwritten" / "digit_00.png"),
+                   "meta": {"_type": "gradio.FileData"}}
     for endpoint, p, send in _each_parameter(app_url, app_client, tmp_path, lambda kind: "filepath" in kind):
         for value in ("", "/etc/passwd", 5):
             event, payload = send(value)
@@ -189,6 +195,8 @@ def test_a_file_parameter_given_no_file_names_it_in_one_line(app_url, app_client
             where = (endpoint, p["parameter_name"], value, message[:300])
             assert event == "error" and clear_message(message) and "handle_file" in message, where
             assert p["parameter_name"] in message and "pydantic" not in message, where
+        event, payload = send(server_file)
+        assert event == "error" and "not uploaded" in payload, (endpoint, payload[:300])
         checked += 1
     assert checked >= 6
     assert app_client.predict(api_name="/vae_decode")  # still serving

@@ -282,6 +282,22 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     assert page.locator("#diffusion-status").inner_text().strip().count("stopped") == 1
     # Stop is the run's own flag: no red badge over the frames or the line (Gradio's cancels= left some under load)
     assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
+    # Sample pressed twice: the second is refused in a warning, with no red badge over the line (one stayed there
+    # until the run ended)
+    page.locator("#diffusion-sample-button").click()
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text("your sample is running: wait for it, or Stop it, then press again").first.wait_for(timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
+    page.locator("#diffusion-stop-button").click()
+    page.get_by_text(re.compile(r"step \d+ / 1000 .* · stopped")).wait_for(timeout=10_000)
+    # Stop with nothing running, then Sample at once: the sample runs (the Stop came first in the page)
+    steps.fill("10")
+    steps.press("Enter")
+    page.wait_for_timeout(500)
+    page.locator("#diffusion-stop-button").click()
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text(re.compile(r"step 10 / 10 .* · done")).wait_for(timeout=60_000)
     assert page.errors == []
 
 

@@ -281,10 +281,15 @@ def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_i
     assert all(v.size == views[0].size for v in views) and not isinstance(final, str)
     assert list(frames) == []
 
+    from demos import page_stop
+
     page = PageStop("test", "busy")
     me = SimpleNamespace(session_hash="me")
     page.ask(me)
-    page.ask(me)  # (the first click's run never reached the queue, which was full: it does not hold the page)
+    with pytest.raises(gr.Error):
+        page.ask(me)  # (a second click while the first is on its way to the queue)
+    page.asked["me"] -= page_stop.JOIN_S
+    page.ask(me)  # (the first click's run never got into the queue, which was full: it holds the page JOIN_S at most)
     with page.running(me) as flag:
         assert flag is not None and not flag.is_set()
         with pytest.raises(gr.Error):
@@ -296,6 +301,7 @@ def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_i
     with page.running(me) as flag:
         assert flag is None
     page.ask(me)  # (and the page may ask again)
+
 
 def test_sdedits_model_follows_the_dataset_picked():
     """A face picked in the forward process is denoised by the faces model (the digits model, left as it was, gave a

@@ -362,8 +362,9 @@ def test_the_line_for_those_waiting_says_when_the_run_measures_its_model(tmp_pat
 
 def test_a_cancel_that_overtakes_its_click_still_stops_that_run(monkeypatch):
     """A run's click goes through Gradio's queue, Cancel and Stop do not: under load a Cancel pressed right after Train
-    came first, found nothing and was lost (the whole run trained and saved). A Cancel or Stop that finds nothing
-    stops a click of the same page that arrives at most OVERTAKEN_S later, once; an older one stops nothing."""
+    came first, found nothing and was lost (the whole run trained and saved). A Cancel or Stop that finds nothing,
+    pressed at most OVERTAKEN_S after the page clicked the run's button (measured in the page), stops that click when
+    it arrives, once; one pressed before the click (Stop, then Sample) or long after it stops nothing."""
     import time
     from types import SimpleNamespace
 
@@ -372,18 +373,21 @@ def test_a_cancel_that_overtakes_its_click_still_stops_that_run(monkeypatch):
 
     me = SimpleNamespace(session_hash="overtaken")
     cancel = training_queue.cancel_button("vae")
-    assert cancel(me, "") == "nothing of yours is training here: no run to cancel"
+    assert cancel(me, "", 300) == "nothing of yours is training here: no run to cancel"
     assert training_queue.overtaken_cancel("overtaken", "vae")
     assert not training_queue.overtaken_cancel("overtaken", "vae")  # (once)
     assert not training_queue.overtaken_cancel("overtaken", "diffusion")  # (another method's click)
-    cancel(me, "")
+    for since_click_ms in (-1, None, 5000):  # no click before it (Stop, then Sample), an API call, a click long ago
+        cancel(me, "", since_click_ms)
+        assert not training_queue.overtaken_cancel("overtaken", "vae"), since_click_ms
+    cancel(me, "", 300)
     later = time.monotonic() + training_queue.OVERTAKEN_S + 0.5
     monkeypatch.setattr(training_queue.time, "monotonic", lambda: later)
     assert not training_queue.overtaken_cancel("overtaken", "vae")
     monkeypatch.undo()
 
     page = PageStop("test-overtaken", "busy")
-    assert not isinstance(page.stop(me), str)  # nothing asked: the line stays
+    assert not isinstance(page.stop(me, 300), str)  # nothing asked: the line stays
     page.ask(me)  # the Sample click it overtook
     with page.running(me) as stop:
         assert stop is None  # stopped before it started
