@@ -39,8 +39,7 @@ numbers compare only inside GenLab, on the same world. With the Inception-v3 wei
 and the Inception Score, comparable with papers' figures (about 10 s per 100 images on a 2-core CPU); *CLIP* measures
 in CLIP image embeddings (OpenAI's ViT-B/32 when on disk, which also adds its CLIP score)."""
 
-FEATURE_CHOICES = [("world classifier (GenLab only)", "world"), ("Inception-v3 (standard FID)", "inception"),
-                   ("CLIP", "clip")]
+FEATURE_CHOICES = [("world classifier", "world"), ("Inception-v3", "inception"), ("CLIP", "clip")]
 DEFAULT = {"digits": ["vae/vae2d-digits", "gans/dcgan-digits", "gans/cgan-projection-ms-digits"],
            "faces": ["vae/vae16-faces", "stylegan/stylegan-faces64", "translation/pix2pix-labels2face"],
            "shapes": ["text2image/t2i-minilm-shapes"]}  # the text-to-image model that draws the most right shapes
@@ -78,11 +77,11 @@ def build(ctx: AppContext) -> None:
         picks.explain = explain_refused  # an MNIST run: why, not "not one of the choices"; an example of each world
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
-                     info="more: smaller error bars, slower (diffusion and text-to-image draw 25 DDIM steps per "
-                          "image: minutes on a CPU)")
+                     info="more: smaller error bars, slower (diffusion models: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
         features = Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
-                         info="Inception-v3 needs its weights on disk (see About)")
+                         info="the world classifier's: comparable within GenLab only; Inception-v3: the standard "
+                              "FID, its weights on disk (About)")
     with gr.Row():
         go = gr.Button("Measure", variant="primary", elem_id="evaluate-go")
         stop = gr.Button("Cancel", variant="stop", elem_id="evaluate-cancel")
