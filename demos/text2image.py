@@ -114,6 +114,18 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
            attention_sheet(r.images[0], r.attention, r.tokens), pipeline_story(pipe, r, request), state)
 
 
+def readable_or_none(path):
+    """The start image as uploaded, or none (with a warning saying why) when the project's loader cannot read it."""
+    from core.data import open_image
+
+    try:
+        open_image(path)
+    except (ValueError, FileNotFoundError) as exc:
+        gr.Warning(str(exc))
+        return None
+    return gr.skip()
+
+
 def first_image(state):
     """The last run's first image, at the model's own size, as the start image of an image-to-image run."""
     from core.text2image.views import to_pil
@@ -237,6 +249,8 @@ def build(ctx: AppContext) -> None:
                              api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
         generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
         reuse.click(warn_and_keep(1)(first_image), state, init_image, api_visibility="private", concurrency_limit=None)
+        # a file that is no image is said as it is dropped, and leaves the box (it showed a broken-image icon)
+        init_image.upload(readable_or_none, init_image, init_image, api_visibility="private", concurrency_limit=None)
         # more than four images: four a row, two rows on a 768 px screen (two a row made four rows, 1,200 px)
         num.change(lambda n: gr.update(columns=2 if int(n or 1) <= 4 else 4), num, gallery, api_visibility="private",
                    queue=False)

@@ -168,7 +168,7 @@ def build(ctx: AppContext) -> None:
                             sketch_btn = gr.Button("Encode the drawing", variant="primary")
                 with gr.Column():
                     with gr.Row():  # one-line labels: the two images stay level
-                        seen_img = gr.Image(label="the model's input", type="pil", format="png",
+                        seen_img = gr.Image(label="model input", type="pil", format="png",
                                             interactive=False, elem_id="vae-own-seen")
                         rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
                                            elem_id="vae-own-rec")

@@ -400,13 +400,22 @@ def test_a_ninth_checkpoint_ticked_in_evaluate_goes_back_with_a_warning(page):
     assert not ninth.is_checked() and len([b for b in boxes.all() if b.is_checked()]) == 8 and page.errors == []
 
 
-def test_text_to_image_edits_its_own_image_from_the_start_image_box(page):
-    """Image-to-image on the page: "take image 1" with nothing generated warns; after a Generate it fills the start
-    image, and the next Generate runs the last strength x steps from it, said in the status line."""
+def test_text_to_image_edits_its_own_image_from_the_start_image_box(page, tmp_path):
+    """Image-to-image on the page: a file that is no image is refused as it is dropped; "take image 1" with nothing
+    generated warns; after a Generate it fills the start image, and the next Generate runs the last strength x steps
+    from it, said in the status line."""
     page.get_by_role("tab", name="Text-to-image").first.click()
     page.get_by_role("tab", name="Generate", exact=True).click()
     page.get_by_text("Start from an image (image-to-image)").click()
     page.evaluate(TAKE_TOASTS)
+    fake = tmp_path / "fake.png"  # a file that is no image: said as it is dropped, and it leaves the box
+    fake.write_bytes(b"hello, I am a text file renamed .png")
+    page.locator("#t2i-init-image input[type=file]").set_input_files(str(fake))
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(TAKE_TOASTS) == ["warning: file 'fake.png' is not a readable image (unknown format or corrupt "
+                                          "data)"]
+    assert page.locator("#t2i-init-image img").count() == 0
     if page.locator("#t2i-gallery img").count() == 0:  # (an earlier test may have generated already)
         page.locator("#t2i-reuse").click()
         page.wait_for_function(SOME_TOAST, timeout=10_000)
