@@ -1,6 +1,6 @@
 """The one training slot a server runs at a time, and the runs that wait for it: the session's flags (cancel, pause,
-running, waiting), the line on the run that holds the slot for those who wait, kept current on their page, and a
-waiting run taken out of Gradio's queue at Cancel.
+running, waiting), the line on the run that holds the slot for those who wait, kept current on their page, a waiting
+run taken out of Gradio's queue at Cancel, the panels' Cancel and Pause, and a Cancel that overtook its run's click.
 
 At Cancel, Gradio's own way, an event with ``cancels=[...]``, calls its ``/cancel`` route, which sends the page an empty
 completion for a run that never started; about one time in two (measured: 2 of 4 runs of the training panel's test,
@@ -63,6 +63,8 @@ def overtaken_cancel(session: str, method: str) -> bool:
     this run). Forgets it either way."""
     at = _NOTHING_AT.pop((session, method), None)
     return at is not None and time.monotonic() - at <= OVERTAKEN_S
+
+
 _NOW: dict[tuple[str, str], list[str]] = {}  # (session, method) -> [a line on its run], for those who wait
 
 
@@ -193,4 +195,5 @@ def pause_button(method: str):
     return pause_or_resume, pause_remark
 
 
-__all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver", "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
+__all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver",
+           "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
