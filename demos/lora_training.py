@@ -52,7 +52,8 @@ def train_frames(ctx, session, images, trigger, method, class_word, steps, rank,
                  use_example, model, admin_token="", train_text_encoder=False):
     """Stream (status, loss table, validation gallery, adapter picker update) while training."""
     from core.engine.hosting import check_may_train
-    from core.lora.service import check_settings, example_concept, image_side, load_images, session_root
+    from core.lora.service import check_settings, example_concept, load_images, session_root
+    from core.text2image.sampling import image_side
 
     check_may_train(ctx.allow_train, ctx.public, admin_token)
     pipe = tab_pipeline(ctx, model)
@@ -76,7 +77,8 @@ def continue_frames(ctx, session, adapter, steps, admin_token=""):
     its own images and settings (its optimizer's state too, when saved with it). The visitor's own adapter is
     replaced; a shared one's continuation is a new adapter of the visitor's own."""
     from core.engine.hosting import check_may_train
-    from core.lora.service import adapter_folder, image_side, read_meta, session_root
+    from core.lora.service import adapter_folder, read_meta, session_root
+    from core.text2image.sampling import image_side
     from core.lora.train_more import continue_settings, read_resume, taught_images
 
     check_may_train(ctx.allow_train, ctx.public, admin_token)

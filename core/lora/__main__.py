@@ -160,7 +160,9 @@ def _main(argv=None) -> int:
     from core.text2image.service import load_model
 
     from .evaluate import DRIFT_PROMPTS, measure
-    from .service import check_settings, example_concept, image_side, load_images, train_adapter
+    from core.text2image.sampling import image_side
+
+    from .service import check_settings, example_concept, load_images, train_adapter
     from .train_more import continue_settings, read_resume
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

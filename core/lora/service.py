@@ -154,12 +154,6 @@ def check_settings(trigger, class_word="circle", method="lora", rank=4, steps=20
                              train_text_encoder=bool(train_text_encoder)), warnings
 
 
-def image_side(pipe) -> int:
-    """The side in pixels of the images ``pipe`` draws and learns from: the UNet's latent side times the
-    autoencoder's downsampling factor."""
-    return pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-
-
 def load_images(files, size: int) -> torch.Tensor:
     """3-20 uploads through the project's one image loader -> (N, 3, size, size) in [0, 1]."""
     from core.data import load_user_image

@@ -48,6 +48,13 @@ def latent_shape(pipe, num: int) -> tuple[int, int, int, int]:
     return (num, pipe.unet.config.in_channels, *size)
 
 
+def image_side(pipe) -> int:
+    """The side in pixels of the images ``pipe`` draws and learns from: the UNet's latent side times the
+    autoencoder's downsampling factor."""
+    size = pipe.unet.config.sample_size
+    return int(size if isinstance(size, int) else size[0]) * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+
+
 def img2img_steps(steps: int, strength: float) -> int:
     """The reverse steps an image-to-image run takes of ``steps``: the last ``strength`` of them, as diffusers'
     ``StableDiffusionImg2ImgPipeline.get_timesteps`` counts (int(steps * strength)), and at least one (diffusers

@@ -151,12 +151,6 @@ class Result:
     info: dict = field(default_factory=dict)
 
 
-def image_size(pipe) -> int:
-    """The side in pixels of the pipeline's images (its UNet's latent side times the autoencoder's downsampling)."""
-    size = pipe.unet.config.sample_size
-    return int(size if isinstance(size, int) else size[0]) * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-
-
 def generate_stream(pipe, request: Request, preview_every: int = 5, record_attention: bool = True) -> Iterator[dict]:
     """Yield {"index", "num_steps", "preview" (N, 3, H, W) in [0, 1]} during sampling, then {"result": Result}.
 
@@ -168,12 +162,12 @@ def generate_stream(pipe, request: Request, preview_every: int = 5, record_atten
     """
     from core.data import load_user_image
 
-    from .sampling import decode, denoise, encode
+    from .sampling import decode, denoise, encode, image_side
     from .text_encoders import encode_prompts
 
     r = request
     device = pipe.unet.device
-    start = None if r.init_image is None else load_user_image(r.init_image, 3, image_size(pipe), fit="crop")
+    start = None if r.init_image is None else load_user_image(r.init_image, 3, image_side(pipe), fit="crop")
     cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.prompt] * r.num_images, device)
     neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [r.negative_prompt] * r.num_images, device)
     generator = torch.Generator().manual_seed(r.seed)
