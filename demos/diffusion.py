@@ -352,12 +352,16 @@ def build(ctx: AppContext) -> None:
         forget = dict(fn=lambda: ([], gr.update(visible=False), None, None), outputs=[replay, scrub, strip, final],
                       api_visibility="private", queue=False)
         go.click(**forget)
-        def sample_on_the_page(request: gr.Request, *args):
+
+        def sample_on_the_page(request: gr.Request, checkpoint, sampler, steps, eta, seed, class_label, guidance,
+                               schedule, guidance_type):
+            """``diffusion_sample`` on the page: its Stop ends it between two frames (``STOP``)."""
             with STOP.running(request) as stop, sampling_slot():
                 if stop is None:  # (Stop pressed as it left the queue)
                     yield *[gr.skip()] * 5, "stopped before it started", gr.skip()
                     return
-                yield from sample_frames(ctx, *args, stop=stop)
+                yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
+                                         guidance_type, stop=stop)
 
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],

@@ -153,7 +153,8 @@ def build(ctx: AppContext) -> None:
 
 
 def at_most_picks(ticked, last):
-    """The checkpoints ticked, or the last ``MOST`` of them (a warning says why) when one more was ticked."""
+    """The checkpoints ticked as they are, or the ``last`` ticks (a warning says why) when a tick made them more than
+    ``MOST``."""
     if len(ticked or []) <= MOST:
         return gr.skip()
     gr.Warning(f"at most {MOST} checkpoints at once: untick one to add another")

@@ -119,7 +119,7 @@ def readable_or_none(path):
     from core.data import open_image
 
     try:
-        open_image(path)
+        open_image(path, draft_size=64)  # (a large JPEG is read at a fraction of its size: a check, not the image)
     except (ValueError, FileNotFoundError) as exc:
         gr.Warning(str(exc))
         return None
