@@ -16,7 +16,7 @@ from typing import Callable
 import gradio as gr
 
 from core.engine import MAX_SEED, AppContext, CheckpointError, ModelCache, list_checkpoints
-from demos.controls import (CheckboxGroup, Dropdown, ImageUpload, Number, Radio, Setting, Slider,  # noqa: F401
+from demos.controls import (CheckboxGroup, Dropdown, ImageFile, ImageUpload, Number, Radio, Setting, Slider,  # noqa: F401
                             check_number, control_name, name_controls_by_api,
                             one_line_file_errors)
 from demos.page import (APP_JS, CRISP, CSS, EXACT, GALLERY_FIT, ONE_BUTTON, PIXELS, PIXELS_LARGE, STRIP,  # noqa: F401
@@ -310,7 +310,7 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
+__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
            "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "remember_visitors", "visitor_of",
            "config_widget", "run_standalone", "training_panel"]

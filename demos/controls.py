@@ -225,6 +225,29 @@ class _FileImage(gr.Image):
         return super().preprocess(payload)
 
 
+class _ImageFile(gr.File):
+    """``gr.File`` whose handler receives the uploaded paths untouched (see :func:`ImageFile`)."""
+
+    def get_block_name(self) -> str:  # drawn by Gradio's own File component
+        return "file"
+
+    get_block_class = get_block_name
+
+    def _process_single_file(self, f):
+        from gradio.utils import NamedString
+
+        return NamedString(f.path)
+
+
+def ImageFile(**kwargs) -> gr.File:  # noqa: N802 - used like a component class
+    """A file box for images (one, or several with ``file_count="multiple"``): the browser's file picker offers
+    images, and the content is judged by the project's one loader (``core.data.load_user_image``), which says what
+    is wrong in one line. ``gr.File(file_types=["image"])`` judged by the name's extension: a text file sent as
+    ``.py`` got Gradio's "Invalid file type" (and a traceback in the server's log) where every other image input
+    said "... is not a readable image", and a PNG named ``.dat`` was refused."""
+    return _ImageFile(**{"file_types": ["image"], "type": "filepath", **kwargs})
+
+
 def ImageUpload(**kwargs) -> gr.Image:  # noqa: N802 - used like a component class
     """An image input that hands the file, exactly as uploaded, to the project's one loader
     (``core.data.load_user_image``): the handler receives its path. ``gr.Image`` opens every upload with PIL

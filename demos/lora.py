@@ -14,8 +14,8 @@ import gradio as gr
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos import lora_training as training
-from demos.common import (AppContext, Dropdown, Number, Slider, endpoint, page_open, run_standalone, seed_control,
-                          visitor_of, warn_and_keep)
+from demos.common import (AppContext, Dropdown, ImageFile, Number, Slider, endpoint, page_open, run_standalone,
+                          seed_control, visitor_of, warn_and_keep)
 from demos.page import reveal_js, since_click_js
 from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 
@@ -111,8 +111,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=1):
             gr.Markdown("**1 · Teach**" + ("" if ctx.allow_train else
                                            " (switched off on this server, `--no-train`: compare the adapters on the right)"))
-            files = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="3-20 images",
-                            height=120)
+            files = ImageFile(file_count="multiple", label="3-20 images", height=120)
             use_example = gr.Checkbox(True, label="no images? the built-in example: purple circles (held out of the "
                                                   "base model's training)")
             with gr.Row():

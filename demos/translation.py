@@ -11,8 +11,8 @@ import gradio as gr
 import numpy as np
 
 from core.engine import resolve_checkpoint
-from demos.common import (GALLERY_FIT, USER_ERRORS, AppContext, Number, Radio, checkpoint_picker, endpoint, page_open,
-                          run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (GALLERY_FIT, USER_ERRORS, AppContext, ImageFile, Number, Radio, checkpoint_picker, endpoint,
+                          page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import fresh_sketch_js
 
 TITLE = "pix2pix & CycleGAN"
@@ -107,6 +107,11 @@ def examples(ctx: AppContext, checkpoint: str, direction: str = "AtoB"):
     return [_enlarge(im, 128) for im in images]
 
 
+def picked_index(evt: gr.SelectData) -> int:
+    """The index of the gallery image just clicked."""
+    return int(evt.index)
+
+
 def describe(ctx: AppContext, checkpoint: str) -> str:
     from core.translation.service import checkpoint_note
 
@@ -169,11 +174,14 @@ def build(ctx: AppContext) -> None:
         directions = directions_of(checkpoint)
         return direction if directions is None or direction in directions else "AtoB"
 
-    def first_example(run, outputs: int, with_direction: bool = False):
-        """Translate the checkpoint's first held-out example; blank outputs for a model without examples, and the
-        outputs as they were for a name that is no checkpoint (the note under the picker says why)."""
+    def shown_example(run, outputs: int, with_direction: bool = False):
+        """Translate the checkpoint's held-out example that is highlighted in its gallery (the one last clicked, the
+        first on page open): a model switch shows the same input translated by the new model, never another one under
+        a stale highlight (Gradio keeps a gallery's highlight when its images change). Blank outputs for a model
+        without examples, and the outputs as they were for a name that is no checkpoint (the note under the picker
+        says why)."""
 
-        def show(ckpt, *args):
+        def show(ckpt, picked, *args):
             direction = direction_for(ckpt, args[0]) if with_direction else "AtoB"
             args = (direction,) if with_direction else args
             try:
@@ -184,7 +192,7 @@ def build(ctx: AppContext) -> None:
                 images = example_images(ctx, ckpt, direction)
             except Exception:
                 images = []
-            return run(ckpt, images[0], *args) if images else (None,) * outputs
+            return run(ckpt, images[picked if 0 <= picked < len(images) else 0], *args) if images else (None,) * outputs
 
         return show
 
@@ -208,8 +216,7 @@ def build(ctx: AppContext) -> None:
                         gr.Markdown(palette_legend())
                         draw_btn = gr.Button("Translate the drawing", variant="primary")
                     with gr.Tab("Upload"):
-                        upload_p = gr.File(label="an image (any size or mode)", file_types=["image"], type="filepath",
-                                           elem_id="translation-pix2pix-upload")
+                        upload_p = ImageFile(label="an image (any size or mode)", elem_id="translation-pix2pix-upload")
                         upload_btn = gr.Button("Translate the upload", variant="primary")
                 with gr.Accordion("Advanced", open=False):
                     noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
@@ -222,8 +229,9 @@ def build(ctx: AppContext) -> None:
         def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
             return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
 
-        endpoint(upload_btn.click, run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p], api_name="pix2pix",
-                 concurrency_limit=4, concurrency_id="translate")
+        # an upload is translated as it arrives (it showed only its name until the button was pressed)
+        endpoint([upload_p.upload, upload_btn.click], run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p],
+                 api_name="pix2pix", concurrency_limit=4, concurrency_id="translate")
         def draw_p(checkpoint, drawing, dropout_noise, seed, blank_clears=False):
             """The drawing's translation; a canvas with no ink asks for a drawing, or (as it is cleared) empties both
             views quietly (it warned "no image was given" and kept the erased drawing's translation)."""
@@ -246,11 +254,13 @@ def build(ctx: AppContext) -> None:
         # "always_last": a second pick while the first translates shows the second (the default "once" drops it)
         gallery_p.select(warn_and_keep(2)(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private",
                          trigger_mode="always_last")
+        picked_p = gr.State(0)
+        gallery_p.select(picked_index, None, picked_p, api_visibility="private", queue=False)
         on_open = page_open()
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
         # on page open and on a model switch the outputs show the model's first example, never a stale one
-        gr.on([ckpt_p.change, *on_open], first_example(run_p, 2), [ckpt_p, noise, seed_p], [seen_p, out_p],
+        gr.on([ckpt_p.change, *on_open], shown_example(run_p, 2), [ckpt_p, picked_p, noise, seed_p], [seen_p, out_p],
               api_visibility="private")
 
     with gr.Tab("CycleGAN: A <-> B"):
@@ -264,29 +274,30 @@ def build(ctx: AppContext) -> None:
                 gallery_c = gr.Gallery(show_label=False, columns=3, height="auto", allow_preview=False,
                                        object_fit="contain", format="png", buttons=[],
                                        elem_id="translation-cyclegan-examples", elem_classes=GALLERY_FIT)
-                upload_c = gr.File(label="or an image (any size or mode)", file_types=["image"], type="filepath",
-                                   elem_id="translation-cyclegan-upload")
+                upload_c = ImageFile(label="or an image (any size or mode)", elem_id="translation-cyclegan-upload")
                 run_c_btn = gr.Button("Translate the upload", variant="primary")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW + 40, interactive=False,
                                  elem_id="translation-cyclegan-output")
                 with gr.Row():
                     seen_c = gr.Image(label="input", type="pil", format="png", height=VIEW // 2 + 20,
-                                      interactive=False)
+                                      interactive=False, elem_id="translation-cyclegan-seen")
                     cycle_c = gr.Image(label="cycle", type="pil", format="png", height=VIEW // 2 + 20,
                                        interactive=False, elem_id="translation-cyclegan-cycle")
                 cycle_line = gr.Markdown(label="cycle consistency")
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
             return cyclegan(ctx, checkpoint, image, direction)
 
-        endpoint(run_c_btn.click, run_c, [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
-                 api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
+        endpoint([upload_c.upload, run_c_btn.click], run_c, [ckpt_c, upload_c, direction],
+                 [seen_c, out_c, cycle_c, cycle_line], api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
 
         def pick_c(ckpt, d, evt: gr.SelectData):
             return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
 
         gallery_c.select(warn_and_keep(4)(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                          api_visibility="private", trigger_mode="always_last")
+        picked_c = gr.State(0)
+        gallery_c.select(picked_index, None, picked_c, api_visibility="private", queue=False)
         gr.on([ckpt_c.change, direction.change, *on_open],
               lambda c, d: (describe(ctx, c), examples(ctx, c, direction_for(c, d))), [ckpt_c, direction],
               [about_c, gallery_c], api_visibility="private")
@@ -299,8 +310,8 @@ def build(ctx: AppContext) -> None:
             return gr.update(choices=list(directions), value=direction_for(checkpoint, d))
 
         gr.on([ckpt_c.change, *on_open], follow_model, [ckpt_c, direction], direction, api_visibility="private")
-        gr.on([ckpt_c.change, direction.change, *on_open], first_example(run_c, 4, with_direction=True), [ckpt_c, direction],
-              [seen_c, out_c, cycle_c, cycle_line], api_visibility="private")
+        gr.on([ckpt_c.change, direction.change, *on_open], shown_example(run_c, 4, with_direction=True),
+              [ckpt_c, picked_c, direction], [seen_c, out_c, cycle_c, cycle_line], api_visibility="private")
 
     with gr.Tab("Compare losses"):
         gr.Markdown("The same small pix2pix (labels -> face, U-Net with ngf 16) trained four ways, with the same data, "

@@ -15,8 +15,8 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, Radio, Number, Slider, checkpoint_picker, endpoint, run_standalone,
-                          seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider, checkpoint_picker,
+                          endpoint, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
@@ -135,8 +135,8 @@ def build(ctx: AppContext) -> None:
                 index_b = Number(value=3, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image B #")
                 interp_steps = Slider(2, 16, value=10, step=1, label="steps")
             with gr.Row():
-                upload_a = gr.File(label="or upload A", file_types=["image"], type="filepath", height=120)
-                upload_b = gr.File(label="or upload B", file_types=["image"], type="filepath", height=120)
+                upload_a = ImageFile(label="or upload A", height=120)
+                upload_b = ImageFile(label="or upload B", height=120)
             interp_btn = gr.Button("Interpolate", variant="primary")
             lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False,
                                 elem_classes=STRIP)
@@ -153,8 +153,8 @@ def build(ctx: AppContext) -> None:
                         with gr.Tab("Upload"):
                             gr.Markdown("Any size or mode, encoded as it arrives. Grey models see dark ink on white "
                                         "inverted, like their digits; digit models frame it as their training digits.")
-                            upload = gr.File(label="an image", file_types=["image"], type="filepath",  # a short label:
-                                             elem_id="vae-upload")  # a long one ran under the box's clear button
+                            upload = ImageFile(label="an image",  # a short label:
+                                               elem_id="vae-upload")  # a long one ran under the box's clear button
                             upload_btn = gr.Button("Encode the upload", variant="primary")
                         with gr.Tab("Draw"):
                             gr.Markdown("Each stroke is encoded as you draw. Grey models see dark ink on white "

@@ -72,6 +72,7 @@ def broken_files(folder: Path) -> dict[str, Path]:
     data = {
         "truncated.png": truncated_png(),
         "text.png": b"hello, I am a text file renamed .png",
+        "notes.txt": b"a text file sent as what it is (a file box judged it by its name: Gradio's own message)",
         "empty.png": b"",
         "bomb.png": png_header_only(50_000, 50_000),           # 2.5 gigapixels declared in 70 bytes
     }

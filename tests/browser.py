@@ -11,6 +11,23 @@ def wait_for_new_src(page, selector: str, old_src, timeout: int) -> None:
                            arg=[selector, old_src], timeout=timeout)
 
 
+def shown_image(page, selector: str):
+    """The image at ``selector`` as a uint8 array (H, W, 3), fetched from its src; None if it never decodes (a new
+    src can point at a file still being written: retried for 10 s)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    for _ in range(40):
+        try:
+            body = page.request.get(page.locator(selector).get_attribute("src")).body()
+            return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+        except Exception:
+            page.wait_for_timeout(250)
+    return None
+
+
 def pick_option(page, dropdown: str, name: str) -> None:
     """Open the dropdown at CSS selector ``dropdown`` (its block) and click its option ``name``."""
     page.locator(f"{dropdown} input").click()

@@ -144,12 +144,12 @@ def test_picking_a_model_sets_the_guidance_its_card_was_measured_with(tmp_path, 
 
 
 def test_a_lesson_run_measures_forty_prompts_not_the_cards_six_hundred(app_client):
-    """The tab's training (and ``/train_text2image``) measures 20 + 20 prompts by default (the card's 200 + 400 took
-    95 s after a 3-step run), and both counts are settings its status line can point at."""
+    """The tab's training (and ``/train_text2image``) measures 20 + 20 prompts and 10 x 4 edits by default (the
+    card's 200 + 400 prompts took 95 s after a 3-step run), and the counts are settings its status line can point at."""
     api = app_client.view_api(return_format="dict", print_info=False)
     defaults = {p["parameter_name"]: p["parameter_default"]
                 for p in api["named_endpoints"]["/train_text2image"]["parameters"]}
-    assert defaults["eval_prompts"] == 20 and defaults["eval_one_object"] == 20
+    assert defaults["eval_prompts"] == 20 and defaults["eval_one_object"] == 20 and defaults["eval_edits"] == 10
 
 
 def test_a_text_encoder_named_as_the_pickers_name_checkpoints_is_its_folder():

@@ -147,6 +147,7 @@ def test_image_to_image_gives_the_diffusers_img2img_image_and_runs_the_last_stre
         check_request("a", init_image=start, strength=0)
     with pytest.raises(ValueError, match="strength 1.5 is outside 0..1"):
         check_request("a", init_image=start, strength=1.5)
+    assert check_request("a", init_image=start, strength=None).strength == 0.6  # None: the default
     with pytest.raises(ValueError, match="not a readable image"):
         list(generate_stream(pipe, check_request("a", init_image=b"not an image", strength=0.5)))
     assert np.isfinite(ours.numpy()).all()

@@ -159,6 +159,8 @@ class Text2ImageConfig(TrainConfig):
         eval_prompts: held-out prompts generated and read back by the world classifier at the end (0 skips).
         eval_one_object: one-object held-out prompts (after those) measured on their own, for a tighter figure on the
             single-object target (0 skips, as does ``eval_prompts`` 0).
+        eval_edits: held-out one-object scenes recoloured by image-to-image at strengths 0.2-1
+            (:mod:`core.text2image.edit_evaluate`; 0 skips, as does ``eval_prompts`` 0).
         cache_items: render this many training scenes once and draw batches from memory (0: render each batch).
         init_unet: folder of a trained text-to-image model (same UNet layout, any text encoder) whose UNet starts this
             one ("" = a fresh UNet); weights that read a text encoder of another width start fresh
@@ -188,6 +190,7 @@ class Text2ImageConfig(TrainConfig):
     sample_guidance: float = number(4.0, 0.0, 20.0)
     eval_prompts: int = number(200, 0, 10_000)
     eval_one_object: int = number(400, 0, 10_000)
+    eval_edits: int = number(100, 0, 10_000)
     cache_items: int = number(0, 0, 1_000_000)
     init_unet: str = ""
     weights_dtype: str = choice("float32", WEIGHT_DTYPES)

@@ -163,9 +163,9 @@ class Text2ImageMethod(CaptionedData, Method):
 
     @torch.no_grad()
     def generate(self, unet, prompts, generator, steps=None, guidance=None, batch: int = 50,
-                 sampler: str = "ddim") -> torch.Tensor:
+                 sampler: str = "ddim", init_images: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
         """Images (N, 3, H, W) in [0, 1] for ``prompts`` (DDIM unless ``sampler`` says otherwise), in batches; the
-        generator seeds them all."""
+        generator seeds them all. ``init_images`` (N, 3, H, W) in [0, 1]: image-to-image at ``strength``."""
         from .sampling import images_for_prompts
 
         c = self.config
@@ -174,8 +174,9 @@ class Text2ImageMethod(CaptionedData, Method):
         images = []
         for s in range(0, len(prompts), batch):
             stop_point()  # (a measurement the run's Cancel may stop)
+            start = None if init_images is None else init_images[s:s + batch]
             images.append(images_for_prompts(pipe, list(prompts[s:s + batch]), generator, steps or c.sample_steps,
-                                             guidance, sampler).cpu())
+                                             guidance, sampler, start, strength).cpu())
         return torch.cat(images)
 
     def sample_captions(self, num: int) -> list[str]:
@@ -209,17 +210,22 @@ class Text2ImageMethod(CaptionedData, Method):
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluation_note(self) -> str:
+        from .edit_evaluate import EDIT_STRENGTHS
+
         c = self.config
         n = (c.eval_prompts + c.eval_one_object) if c.eval_prompts > 0 else 0
+        edits = c.eval_edits * len(EDIT_STRENGTHS) if c.eval_prompts > 0 else 0
         if c.dataset != "shapes" or n == 0:
             return "measuring the held-out denoising loss for the card"
         return (f"measuring the model for its card: the held-out denoising loss, then {n} prompts drawn "
-                f"({c.sample_steps} DDIM steps each, w = {c.sample_guidance:g}) and read back by the shapes classifier "
-                f"(eval_prompts and eval_one_object set how many; eval_prompts 0 skips them)"
-                + (": minutes on a CPU" if n > 100 else ""))
+                f"({c.sample_steps} DDIM steps each, w = {c.sample_guidance:g})"
+                + (f" and {edits} image-to-image edits" if edits else "")
+                + " read back by the shapes classifier (eval_prompts, eval_one_object and eval_edits set how many; "
+                  "eval_prompts 0 skips them)" + (": minutes on a CPU" if n + edits > 100 else ""))
 
     def evaluate(self, module) -> dict:
         """Held-out denoising loss; prompt faithfulness read by the world classifier (``evaluate.py``)."""
+        from .edit_evaluate import recolour_edits
         from .evaluate import one_object_faithfulness, prompt_faithfulness, text_state_shares
 
         c = self.config
@@ -232,6 +238,8 @@ class Text2ImageMethod(CaptionedData, Method):
             metrics.update(prompt_faithfulness(self, module, c.eval_prompts))
             if c.eval_one_object > 0:
                 metrics.update(one_object_faithfulness(self, module, c.eval_one_object, start=c.eval_prompts))
+            if c.eval_edits > 0:
+                metrics.update(recolour_edits(self, module, c.eval_edits))
         return metrics
 
     @torch.no_grad()
@@ -250,9 +258,10 @@ class Text2ImageMethod(CaptionedData, Method):
         return float(F.mse_loss(eps_hat, eps))
 
     def model_card_results(self, metrics: dict) -> str:
+        from .edit_evaluate import edits_markdown
         from .evaluate import results_markdown
 
-        return results_markdown(metrics)
+        return results_markdown(metrics) + edits_markdown(metrics)
 
     def model_card_notes(self) -> str:
         from .text_encoders import MINILM

@@ -141,15 +141,19 @@ def decode(pipe, latents: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def images_for_prompts(pipe, prompts: list[str], generator: torch.Generator | None = None, steps: int = 25,
-                       guidance: float = 4.0, sampler: str = "ddim") -> torch.Tensor:
+                       guidance: float = 4.0, sampler: str = "ddim", init_images: torch.Tensor | None = None,
+                       strength: float = 1.0) -> torch.Tensor:
     """One image (N, 3, H, W) in [0, 1] per prompt, with the empty prompt as the negative (classifier-free guidance
-    w = ``guidance``); the generator seeds them all."""
+    w = ``guidance``); the generator seeds them all. ``init_images`` (N, 3, H, W) in [0, 1]: image-to-image from
+    them at ``strength`` (:func:`denoise`)."""
     from .text_encoders import encode_prompts
 
     device, dtype = pipe.unet.device, pipe.unet.dtype
     cond = encode_prompts(pipe.tokenizer, pipe.text_encoder, list(prompts), device).embeds.to(dtype)
     neg = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""] * len(prompts), device).embeds.to(dtype)
+    init_latents = None if init_images is None else encode(pipe, init_images, generator)
     last = None
-    for last in denoise(pipe, cond, neg, steps, guidance, sampler, generator):
+    for last in denoise(pipe, cond, neg, steps, guidance, sampler, generator, init_latents=init_latents,
+                        strength=strength):
         pass
     return decode(pipe, last.prev)

@@ -122,14 +122,15 @@ def _real(value, name: str, low: float, high: float, low_open: bool = False) -> 
 def check_request(prompt, negative_prompt="", steps=25, guidance=DEFAULT_GUIDANCE, seed=0, sampler="ddim",
                   num_images=1, init_image=None, strength=DEFAULT_STRENGTH) -> Request:
     """Validate an API call's values (see ``/text_to_image``); raises ``ValueError`` naming the bad one. With an
-    ``init_image`` the run is image-to-image, ``strength`` in (0, 1] (the image itself is read by the sampler)."""
+    ``init_image`` the run is image-to-image, ``strength`` in (0, 1] (None: the default; the image itself is read by the
+    sampler)."""
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
     return Request(_prompt(prompt, "prompt"), _prompt(negative_prompt, "negative prompt"),
                    _int(steps, "steps", 1, MAX_STEPS), _real(guidance, "guidance", 0.0, MAX_GUIDANCE),
                    check_seed(seed), sampler, _int(num_images, "number of images", 1, MAX_IMAGES),
                    None if init_image is None or isinstance(init_image, str) and not init_image.strip() else init_image,
-                   _real(strength, "strength", 0.0, 1.0, low_open=True))
+                   _real(DEFAULT_STRENGTH if strength is None else strength, "strength", 0.0, 1.0, low_open=True))
 
 
 def readable_tokens(tokenizer, ids, length: int) -> list[str]:
