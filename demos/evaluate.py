@@ -16,6 +16,7 @@ from core.evaluation.service import (CHART_METRICS, CONDITIONAL_HEADERS, HEADERS
                                      samples_sheet, table_rows)
 from demos.common import (AppContext, Dropdown, Radio, CheckboxGroup, Number, Slider, endpoint, page_open, run_standalone,
                           session_of, ui_errors, warn_and_keep, word_fit_widths)
+from demos.page import reveal_js
 
 TITLE = "Evaluate"
 TRY = """
@@ -130,7 +131,8 @@ def build(ctx: AppContext) -> None:
 
     endpoint(go.click, run, [world, picks, num, seed, metric, features],
              [status, table, asked, bars, pr, samples, why, results], api_name="evaluate",
-             concurrency_limit=8)  # the service takes turns
+             concurrency_limit=8,  # the service takes turns
+             js=reveal_js("evaluate-go", "evaluate-table"))  # status and table formed under a projector's fold
     stop.click(stop_run, api_visibility="private", queue=False)
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")

@@ -205,12 +205,12 @@ def build(ctx: AppContext) -> None:
                                 "and generate at 0.4-0.6 (on held-out scenes, 0.4 recolours the object and keeps its "
                                 "place in about 4 of 5: the model's card). Clear the box to start from noise again.")
                     reuse = gr.Button("take image 1 as the start image", size="sm", elem_id="t2i-reuse")
-                    with gr.Row():
-                        init_image = ImageUpload(label="start image", height=160, sources=["upload", "clipboard"],
-                                                 elem_id="t2i-init-image", min_width=160)
-                        strength = Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, min_width=160,
-                                          label="strength", info="the share of the steps run from the image",
-                                          elem_id="t2i-strength")
+                    # the box above the slider, as wide as the column (beside it, its label wrapped and its drop
+                    # zone was 110 px wide at 1024 x 768)
+                    init_image = ImageUpload(label="start image", height=160, sources=["upload", "clipboard"],
+                                             elem_id="t2i-init-image")
+                    strength = Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, label="strength",
+                                      info="the share of the steps run from the image", elem_id="t2i-strength")
                 # the model and its note under the prompt's controls: Generate stays on a 768 px screen
                 model = Dropdown(models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else (models[0] if models else None),
                                  label="model (text encoder)", allow_custom_value=True, elem_id="t2i-model",

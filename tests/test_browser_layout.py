@@ -32,7 +32,8 @@ def test_text_to_image_shows_its_image_whole_on_a_projector(page):
 def test_low_buttons_bring_their_outputs_on_screen_and_first_views_show_the_main_control(page):
     """At 1024x768: LoRA's Generate, low on the first view, brings both images and the scale on screen with it; the
     VAE's prior sample sheet (532 px) comes whole on screen under its button; DDPM's forward process shows x_0, x_t
-    and the t slider that mixes them without a scroll (t was below the fold)."""
+    and the t slider that mixes them without a scroll (t was below the fold); Evaluate's Measure brings its status
+    line and the table's top on screen (they formed under the fold)."""
     page.set_viewport_size({"width": 1024, "height": 768})
 
     def on_screen(selector):
@@ -59,6 +60,16 @@ def test_low_buttons_bring_their_outputs_on_screen_and_first_views_show_the_main
         page.locator("#lora-personalised img").wait_for(timeout=60_000)
         page.wait_for_timeout(800)
         assert all(on_screen(s) for s in ("#lora-generate", "#lora-base", "#lora-personalised", "#lora-scale"))
+        page.get_by_role("tab", name="Evaluate").first.click()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        page.locator("#evaluate-go").click()
+        page.locator("#evaluate-status").get_by_text("generating").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(800)
+        table = page.locator("#evaluate-table").bounding_box()
+        assert on_screen("#evaluate-go") and on_screen("#evaluate-status") and table["y"] + 100 <= 768, table
+        page.locator("#evaluate-cancel").click()
+        page.locator("#evaluate-status").get_by_text("cancelled").first.wait_for(timeout=60_000)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -93,6 +93,12 @@ def test_notes_and_tables_read_every_finished_variant():
     assert not unlike_scales({"a": line(0.1, 0.9), "b": line(0.2, 1.0)})
     g = service.curves_chart("G loss")
     assert g.size == (900, 40 + 200 * -(-len(names) // 4))
+    # a title longer than the chart wraps (the critics' one ran off the right edge: "... x: training")
+    from core.evaluation.charts import small_multiples
+
+    title = "Wasserstein estimate (critics) of every digits variant, " * 3
+    chart = np.asarray(small_multiples({"a": line(0.3, 0.6), "b": line(40.0, 44.0)}, title).convert("L"))
+    assert chart.shape[0] > 40 + 200 and (chart[:, -12:] > 128).all()   # more lines, nothing at the right edge
 
 
 def test_the_side_by_side_compares_one_world(tmp_path, monkeypatch):

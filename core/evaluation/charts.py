@@ -126,7 +126,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, width: 
         return image
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points) or 1
     y0, y1 = y_range or (min(p[1] for p in points), max(p[1] for p in points))
-    y0, y1 = (y0 - 1, y1 + 1) if y1 == y0 else (y0, y1)
+    y0, y1 = (y0 - 1, y1 + 1) if y1 == y0 else (y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0))  # off the frame
     plot_w, plot_h = width - left - right - legend, height - top - bottom
     x_of = lambda x: left + (x - x0) / max(x1 - x0, 1e-12) * plot_w
     y_of = lambda y: top + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * plot_h
@@ -168,16 +168,30 @@ def unlike_scales(series: dict[str, list[tuple[float, float]]], ratio: float = 5
     return spans[-1] > ratio * median or union > ratio * max(median, 1e-12) * 2
 
 
+def fitted_lines(text: str, face, width: float) -> list[str]:
+    """``text`` broken between words into lines no wider than ``width`` px in font ``face`` (a long chart title ran
+    off the image's right edge)."""
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and face.getlength(f"{lines[-1]} {word}") > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return lines
+
+
 def small_multiples(series: dict[str, list[tuple[float, float]]], title: str, width: int = 900,
                     columns: int = 4, panel_height: int = 200) -> Image.Image:
     """One small chart per series, each on its own y axis (its settled range, :func:`settled_range`), in
     ``columns`` columns under ``title``: for losses of different objectives, whose values cannot share one axis."""
     panel_w = width // columns
     rows = -(-len(series) // columns)
-    image = Image.new("RGB", (width, 40 + rows * panel_height), "white")
-    ImageDraw.Draw(image).text((12, 10), title, fill="black", font=font(16))
+    lines = fitted_lines(title, font(16), width - 24)
+    top = 40 + 20 * (len(lines) - 1)
+    image = Image.new("RGB", (width, top + rows * panel_height), "white")
+    ImageDraw.Draw(image).text((12, 10), "\n".join(lines), fill="black", font=font(16), spacing=4)
     for i, (name, pts) in enumerate(series.items()):
         panel = line_chart({name: pts}, name, width=panel_w, height=panel_height, x_title="",
                            y_range=settled_range(pts) if pts else None, font_size=13)
-        image.paste(panel, ((i % columns) * panel_w, 40 + (i // columns) * panel_height))
+        image.paste(panel, ((i % columns) * panel_w, top + (i // columns) * panel_height))
     return image
