@@ -108,6 +108,13 @@ def sampling_wait_line():
             "yours starts when one of them ends")
 
 
+def clear_and_wait_line():
+    """At a Sample click, in the run's own chain: the last run's replay (and its slider), filmstrip and x_0 leave
+    (after a Stop they stayed beside the new frames), and :func:`sampling_wait_line` says why the run waits, if it
+    does. A separate unqueued event did the clearing, and under load it arrived after the new run's frames."""
+    return sampling_wait_line(), [], gr.update(visible=False), None, None
+
+
 def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                   schedule="trained", guidance_type="classifier-free", stop: threading.Event | None = None):
     """Stream (x_t, predicted noise, predicted x0, final image, filmstrip, status, replay frames) per reverse step.
@@ -347,11 +354,10 @@ def build(ctx: AppContext) -> None:
                 yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                          guidance_type)
 
-        # a new run or another checkpoint: the last run's replay, filmstrip and x_0 leave (after a Stop they stayed
-        # beside the new frames); bound first, as the page runs a click's events in the order they were bound
+        # another checkpoint: the last run's replay, filmstrip and x_0 leave (after a Stop they stayed beside the new
+        # frames); a new run clears them in its own chain (clear_and_wait_line)
         forget = dict(fn=lambda: ([], gr.update(visible=False), None, None), outputs=[replay, scrub, strip, final],
                       api_visibility="private", queue=False)
-        go.click(**forget)
 
         def sample_on_the_page(request: gr.Request, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                                schedule, guidance_type):
@@ -367,8 +373,8 @@ def build(ctx: AppContext) -> None:
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
                            [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
                            page_fn=gpu_task(sample_on_the_page), concurrency_limit=SAMPLERS_AT_ONCE,
-                           concurrency_id="diffusion_sample", check=STOP.ask, before=sampling_wait_line,
-                           before_output=status)
+                           concurrency_id="diffusion_sample", check=STOP.ask, before=clear_and_wait_line,
+                           before_output=[status, replay, scrub, strip, final])
         sampled.then(replay_slider, replay, scrub, api_visibility="private", queue=False)
         # Stop: a long run (DDPM's 1000 steps) ends after its step, its frames kept; one waiting for a sampler leaves
         STOP.bind(halt, sampled, status, "diffusion-sample-button")
