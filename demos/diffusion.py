@@ -15,8 +15,8 @@ import gradio as gr
 
 from core.engine.hosting import gpu_task
 from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
-                          checkpoint_picker, endpoint, note_or_reason, run_standalone, page_open, seed_control, training_panel,
-                          ui_errors, warn_and_keep)
+                          checkpoint_picker, endpoint, note_or_reason, run_standalone, page_open, seed_control,
+                          session_of, training_panel, ui_errors, warn_and_keep)
 from demos.diffusion_forward import (WORLDS, _pil, dataset_image, forward_image, forward_x0, schedule_view,
                                      sdedit_model, sdedit_schedule_note)
 from demos.page_stop import PageStop
@@ -354,10 +354,17 @@ def build(ctx: AppContext) -> None:
                 yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
                                          guidance_type)
 
-        # another checkpoint: the last run's replay, filmstrip and x_0 leave (after a Stop they stayed beside the new
-        # frames); a new run clears them in its own chain (clear_and_wait_line)
-        forget = dict(fn=lambda: ([], gr.update(visible=False), None, None), outputs=[replay, scrub, strip, final],
-                      api_visibility="private", queue=False)
+        # another checkpoint: the last run's views, status, filmstrip, x_0 and replay leave, all of them (its x_t
+        # views and "done (ddpm-digits ...)" stayed under the new name beside an emptied filmstrip and x_0), unless
+        # this page's run still runs or waits: then all stay, its status naming its model. (A new run clears them in
+        # its own chain: clear_and_wait_line.)
+        def forget_unless_running(request: gr.Request):
+            if session_of(request) in STOP.asked:
+                return (gr.skip(),) * 8
+            return None, None, None, None, [], "", [], gr.update(visible=False)
+
+        forget = dict(fn=forget_unless_running, api_visibility="private", queue=False,
+                      outputs=[xt_view, eps_view, x0_view, final, strip, status, replay, scrub])
 
         def sample_on_the_page(request: gr.Request, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                                schedule, guidance_type):

@@ -16,20 +16,25 @@ def _pil(tensor):
 
 
 def sdedit_schedule_note(checkpoint, schedule, world=None) -> str:
-    """Whether SDEdit starts from the x_t shown: it noises with the model's own schedule, which the view's may not be
-    (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face); and, when the model was trained
-    on another world than the dataset picked, that it redraws an image unlike its own as one of them."""
-    from core.diffusion.service import model_schedule, model_world
+    """What SDEdit starts from: x_0 as the model takes it (its side and channels; a grey model reads dark ink on light
+    paper inverted: an upload's x_t shown is not that), noised with the model's own schedule, which the view's may
+    not be (at t = 600 a linear schedule leaves pure noise where a cosine one keeps a face); and, when the model was
+    trained on another world than the dataset picked, that it redraws an image unlike its own as one of them."""
+    from core.diffusion.service import model_input, model_schedule, model_world
 
-    own, drawn = model_schedule(checkpoint), model_world(checkpoint)
+    own, drawn, taken = model_schedule(checkpoint), model_world(checkpoint), model_input(checkpoint)
+    taken = ("" if taken is None else f" x_0 goes in as the model takes it, {taken[0]} px "
+             + ("grey (dark ink on light paper inverted)" if taken[1] == 1 else "colour")
+             + ": its first frame is the x_t it starts from.")
     # (x_0 may be an upload since the dataset was picked: the note holds for any image)
     other = (f" **{checkpoint}** was trained on {drawn}, the dataset picked is {world}: it redraws an image unlike its "
              f"{drawn} as one of them (pick a model of {world}, or train one below)."
              if world and drawn and drawn != world else "")
     if own is None or own == schedule:
-        return "SDEdit starts from the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".") + other
+        return ("SDEdit noises x_0 as the x_t shown" + (f" ({own} schedule, the model's own)." if own else ".")
+                + taken + other)
     return (f"SDEdit noises with {checkpoint}'s own **{own}** schedule, the x_t shown uses **{schedule}**: pick "
-            f"{own} above to see where it starts." + other)
+            f"{own} above to see where it starts." + taken + other)
 
 
 def sdedit_model(world, current):

@@ -51,6 +51,13 @@ def readable_upload(image, _last):
     return gr.skip(), image
 
 
+def forget_the_last_model(ws):
+    """At a checkpoint switch: empty grid, grid note, GIF, projection, mix, and the projection's w; the status says
+    why when there was a projection (its w belongs to the last generator)."""
+    said = "" if ws is None else "the projection was made with the last checkpoint: press *Project* for this one"
+    return None, "", None, None, None, said, None
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick two seeds: the mix keeps A's w on every layer except the checked ones, which take B's w. "
                 "Early layers carry pose and head shape, later ones the colours; the note says where this model "
@@ -162,14 +169,17 @@ def build(ctx: AppContext) -> None:
                                  elem_id="stylegan-your-image")
             # short labels (a three-line one pushed its image below the others), the same crisp 224 px as the upload
             proj_target = gr.Image(label="input", format="png", interactive=False, elem_classes=PIXELS)
-            proj_image = gr.Image(label="projection", format="png", interactive=False, elem_classes=PIXELS)
-            proj_mix = gr.Image(label="mixed", format="png", interactive=False, elem_classes=PIXELS)
+            proj_image = gr.Image(label="projection", format="png", interactive=False, elem_classes=PIXELS,
+                                  elem_id="stylegan-projection")
+            proj_mix = gr.Image(label="mixed", format="png", interactive=False, elem_classes=PIXELS,
+                                elem_id="stylegan-projection-mix")
         with gr.Row():
             proj_space = Radio(["w", "w+"], value="w+", label="latent space")
-            proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps")
-            proj_btn = gr.Button("Project", variant="primary")
-            proj_mix_btn = gr.Button("Mix projection with seed B")
-        proj_status = gr.Markdown(label="status")
+            proj_steps = Slider(20, 500, value=150, step=10, label="optimisation steps",
+                                elem_id="stylegan-projection-steps")
+            proj_btn = gr.Button("Project", variant="primary", elem_id="stylegan-project")
+            proj_mix_btn = gr.Button("Mix projection with seed B", elem_id="stylegan-project-mix")
+        proj_status = gr.Markdown(label="status", elem_id="stylegan-projection-status")
         proj_ws = gr.State(None)
         # a file that is no image is refused as it is dropped, the box showing the last one read (it showed a broken
         # image until Project was pressed)
@@ -182,6 +192,10 @@ def build(ctx: AppContext) -> None:
         proj_mix_btn.click(warn_and_keep(1)(functools.partial(mix_projection, ctx)),
                            inputs=[picker, proj_ws, seed_b, layers, psi, noise_mode, noise_seed], outputs=proj_mix,
                            api_visibility="private")
+    # another checkpoint: the grid, the GIF and the projection of the last one leave (they stayed under its name,
+    # and the projection's w went into the new generator as a "mix" of colour blobs)
+    picker.change(forget_the_last_model, proj_ws, [grid, grid_note, gif, proj_image, proj_mix, proj_status, proj_ws],
+                  api_visibility="private", queue=False)
 
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],
                    advanced=["resolution", "channel_max", "w_dim", "mapping_layers", "r1_gamma", "mixing_prob",

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.browser import SOME_TOAST, TAKE_TOASTS, pick_option, wait_for_new_src
+from tests.browser import SOME_TOAST, TAKE_TOASTS, pick_option, type_number, wait_for_new_src
 
 # the labels of the image boxes (outputs and uploads, not galleries) that lie over their own pixels
 LABELS_OVER_PIXELS = """() => [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).flatMap(b => {
@@ -301,6 +301,21 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     image.wait_for(timeout=20_000)
     page.wait_for_timeout(500)
     assert image.bounding_box()["height"] >= 200       # 64 px shown large (it was 64 px in a 220 px box)
+    # projected and mixed, then another checkpoint: the projection and its mix leave, and Mix asks for a new
+    # projection (the last model's w went into the new generator, a "mix" of colour blobs, without a word)
+    type_number(page, page.locator("#stylegan-projection-steps input[type=number]"), "20")
+    page.locator("#stylegan-project").click()
+    page.locator("#stylegan-projection-status").get_by_text("· done").wait_for(timeout=120_000)
+    page.locator("#stylegan-project-mix").click()
+    page.locator("#stylegan-projection-mix img").wait_for(timeout=30_000)
+    pick_option(page, "#stylegan-checkpoint", "stylegan-faces64")
+    page.get_by_text("the projection was made with the last checkpoint").wait_for(timeout=10_000)
+    assert page.locator("#stylegan-projection img, #stylegan-projection-mix img").count() == 0
+    page.evaluate(TAKE_TOASTS)
+    page.locator("#stylegan-project-mix").click()
+    page.wait_for_function(SOME_TOAST, timeout=10_000)
+    assert page.evaluate(TAKE_TOASTS) == ["warning: project an image first"]
+    pick_option(page, "#stylegan-checkpoint", "stylegan-faces64-wide")   # (as the tests after expect it)
     assert page.errors == []
 
 

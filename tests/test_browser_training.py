@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser import toy_training_page, type_number
+from tests.browser import pick_option, toy_training_page, type_number
 
 
 def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
@@ -298,6 +298,20 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     page.locator("#diffusion-stop-button").click()
     page.locator("#diffusion-sample-button").click()
     page.get_by_text(re.compile(r"step 10 / 10 .* · done")).wait_for(timeout=60_000)
+    # another checkpoint picked while a run goes on: the run's frames, filmstrip and x_0 all stay; picked with nothing
+    # running, all leave (x_t and "done (ddpm-digits ...)" stayed under the new name beside an emptied x_0)
+    steps.fill("400")
+    steps.press("Enter")
+    page.locator("#diffusion-sample-button").click()
+    page.get_by_text(re.compile(r"step \d+ / 400")).wait_for(timeout=60_000)
+    pick_option(page, "#diffusion-checkpoint", "ddpm-faces32")
+    page.get_by_text(re.compile(r"step 400 / 400 .* · done \(ddpm-digits")).wait_for(timeout=120_000)
+    page.locator("#diffusion-final img").wait_for(timeout=10_000)
+    assert page.locator("#diffusion-replay").is_visible()
+    pick_option(page, "#diffusion-checkpoint", "ddpm-digits")
+    page.wait_for_function("() => !document.querySelector('#diffusion-final img, #diffusion-live-xt img')",
+                           timeout=10_000)
+    assert "done" not in page.locator("#diffusion-status").inner_text()
     assert page.errors == []
 
 

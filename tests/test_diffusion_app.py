@@ -255,7 +255,12 @@ def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
     own = model_schedule(_checkpoint())
     other = next(s for s in ("linear", "cosine") if s != own)
     assert f"pick {own} above" in sdedit_schedule_note(_checkpoint(), other)
-    assert sdedit_schedule_note(_checkpoint(), own).startswith("SDEdit starts from the x_t shown")
+    assert sdedit_schedule_note(_checkpoint(), own).startswith("SDEdit noises x_0 as the x_t shown")
+    # and what it noises: x_0 as the model takes it (an upload's x_t shown is 64 px colour, the digits model takes
+    # 28 px grey with dark ink inverted: the note said "SDEdit starts from the x_t shown")
+    note = sdedit_schedule_note("ddpm-digits", own)
+    assert "x_0 goes in as the model takes it, 28 px grey (dark ink on light paper inverted)" in note, note
+    assert "as the model takes it, 32 px colour:" in sdedit_schedule_note("ddpm-faces32", "linear")
 
 
 def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_it_starts(monkeypatch):

@@ -174,6 +174,17 @@ def model_schedule(name: str) -> str | None:
     return json.loads(meta.read_text()).get("schedule") if meta.is_file() else None
 
 
+def model_input(name: str) -> tuple[int, int] | None:
+    """(side in px, channels) of the images checkpoint ``name`` denoises, from its UNet's config; None when
+    unreadable; CheckpointError for an unknown name."""
+    try:
+        config = json.loads((resolve_checkpoint("diffusion", name) / "config.json").read_text())
+        side = config["sample_size"]
+        return int(side if isinstance(side, int) else side[0]), int(config["in_channels"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def model_world(name: str) -> str | None:
     """The dataset checkpoint ``name`` was trained on ("digits" for ddpm-digits, "faces" for ddpm-faces32), None when
     unrecorded; CheckpointError for an unknown name."""
