@@ -100,6 +100,9 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     folder = tmp_path / "stylegan" / "tiny"
     assert checkpoint_note("tiny") == ""  # nothing measured: no claim
     (folder / "train_config.json").write_text(json.dumps({"steps": 12000, "dataset": "faces"}))
+    # a run stopped before its measurement: what it is, and that it is not measured (a visitor's model had no note)
+    unmeasured = checkpoint_note("tiny")
+    assert unmeasured.startswith("**tiny**: a StyleGAN2 trained") and "not measured" in unmeasured, unmeasured
     nan = float("nan")
     transfer = {"coarse": {"head_shape": {"B": 0.6, "A": 0.3}, "hair_style": {"B": 0.5, "A": 0.4},
                            "pose": {"B": 0.9, "A": 0.05}},

@@ -57,16 +57,20 @@ def _percent(transfer: dict, layer_set: str, attributes: tuple[str, ...], seed: 
 
 
 def _metrics(name) -> tuple[dict, dict, Path] | None:
-    """(metrics.json, train_config.json, folder) of a checkpoint, or None when it has none (or the name is not one)."""
+    """(metrics.json, train_config.json, folder) of a checkpoint, or None when it has no config (or the name is not
+    one); the metrics are {} for a run stopped before its measurement (a visitor's model had no note at all)."""
     from core.engine import resolve_checkpoint
 
     try:
         folder = resolve_checkpoint(METHOD, name)
         config = json.loads((folder / "train_config.json").read_text())
         int(config["steps"])
-        return json.loads((folder / "metrics.json").read_text()), config, folder
     except Exception:
         return None
+    try:
+        return json.loads((folder / "metrics.json").read_text()), config, folder
+    except (OSError, ValueError):
+        return {}, config, folder
 
 
 def recommended_preset(name) -> str:
@@ -100,7 +104,8 @@ def checkpoint_note(name, preset=None) -> str:
     if "fid" in metrics:
         text += (f", FID {metrics['fid']:.0f} in GenLab's classifier features (real vs real gives "
                  f"{metrics.get('fid_real_train_vs_test', float('nan')):.0f}; lower is better)")
-    text += ". Its model card says how it was trained."
+    text += ". Its model card says how it was trained." if metrics else (
+        ": not measured (measured when its training reaches its last step).")
     if transfer:
         chosen = preset if preset in transfer and preset != "coarse" else best
         text += (f" Measured over {metrics.get('mixing_pairs', '?')} seed pairs that differ: with B's **coarse** "

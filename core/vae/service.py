@@ -255,8 +255,8 @@ def checkpoint_info(name) -> str:
     sentence = f"**{name}** is {what} that squeezes each `{c.dataset}` image into {squeeze}; trained {trained_steps(path, c.steps)} steps."
     if "class_kept" in metrics:
         real = next((metrics[k] for k in ("real/mnist_test_class_kept", "real/mnist5k_class_kept") if k in metrics), None)
-        sentence += f" Its reconstructions keep the digit {metrics['class_kept']:.0%} of the time" + (
-            f" ({real:.0%} on real handwriting)." if real is not None else ".")
+        sentence += f" Its reconstructions keep the digit {metrics['class_kept']:.1%} of the time" + (
+            f" ({real:.1%} on real handwriting)." if real is not None else ".")  # (the README's figures, as measured)
     elif "psnr_db" in metrics:
         sentence += f" Reconstructions at {metrics['psnr_db']:.1f} dB PSNR (higher is sharper)."
     density = f" (a Gaussian density with sigma {c.gaussian_sigma:g}: negative values are normal)"
