@@ -172,7 +172,8 @@ def build(ctx: AppContext) -> None:
                                             interactive=False, elem_id="vae-own-seen")
                         rec_img = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
                                            elem_id="vae-own-rec")
-                    latent_json = gr.JSON(label="latent", elem_id="vae-own-latent")
+                    # at most 240 px, scrolled inside (a VQ-VAE's 16 x 16 codes, one a line, ran 290 lines down)
+                    latent_json = gr.JSON(label="latent", elem_id="vae-own-latent", max_height=240)
             # the map below, the page's width: a third of it made its axes and legend 5 px on a projector
             own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False,
                                elem_id="vae-own-map")
