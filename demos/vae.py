@@ -17,7 +17,7 @@ from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider, checkpoint_picker,
                           endpoint, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
-from demos.page import fresh_sketch_js, show_image_js
+from demos.page import CRISP, fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
 TRY = """
@@ -82,7 +82,8 @@ def build(ctx: AppContext) -> None:
                 grid_n = Slider(5, 30, value=20, step=1, label="manifold grid size")
                 grid_btn = gr.Button("Decode the latent plane (manifold)")
             grid_img = gr.Image(label="decoded grid over the latent plane (rows: z2 high -> low; columns: z1 low -> high)",
-                                type="pil", format="png", interactive=False)
+                                type="pil", format="png", interactive=False,
+                                elem_classes=CRISP)  # (a 5 x 5 grid, enlarged, was a smooth blur)
 
         # ------------------------------------------------------------------ traversal / samples
         with gr.Tab("Traverse & sample"):
@@ -378,6 +379,9 @@ def build(ctx: AppContext) -> None:
 
     own_ckpt.change(warn_and_keep(len(own_outputs))(encode_again), [own_ckpt, encoded, sketch, upload], own_outputs,
                     api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    # a VQ-VAE has no latent plane: no map (an empty box said "where it lands on the map")
+    own_ckpt.change(lambda name: gr.update(visible=views.has_map(name)), own_ckpt, own_map, api_visibility="private",
+                    queue=False)
 
     # ---- compare
     @ui_errors

@@ -303,6 +303,7 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     assert image.bounding_box()["height"] >= 200       # 64 px shown large (it was 64 px in a 220 px box)
     # projected and mixed, then another checkpoint: the projection and its mix leave, and Mix asks for a new
     # projection (the last model's w went into the new generator, a "mix" of colour blobs, without a word)
+    pick_option(page, "#stylegan-checkpoint", "stylegan-faces64-wide")  # (the test before left a typed "nope")
     type_number(page, page.locator("#stylegan-projection-steps input[type=number]"), "20")
     page.locator("#stylegan-project").click()
     page.locator("#stylegan-projection-status").get_by_text("· done").wait_for(timeout=120_000)

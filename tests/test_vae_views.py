@@ -75,3 +75,13 @@ def test_a_cleared_canvas_clears_the_outputs_and_an_empty_one_asks_for_a_drawing
         views.encode_own(ctx, NAME, cleared)
     seen, rec, latent, marked = views.encode_own(ctx, NAME, inked, blank_clears=True)
     assert seen is not None and len(latent["z"]) == 2 and not np.array_equal(np.asarray(marked), np.asarray(plain))
+
+
+def test_only_models_with_a_latent_plane_show_where_a_drawing_lands():
+    """The "where it lands on the map" box is hidden for a VQ-VAE (an empty box under that label said nothing)."""
+    from core.engine import list_checkpoints
+    from core.vae.views import has_map
+
+    names = list_checkpoints("vae")
+    assert {n: has_map(n) for n in names} == {n: not n.startswith("vqvae") for n in names}
+    assert has_map("no-such-model")   # (its refusal is the picker's note)

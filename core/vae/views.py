@@ -221,6 +221,17 @@ def blank_drawing(sketch) -> bool:
     return canvas is None or np.ptp(np.asarray(canvas)) == 0
 
 
+def has_map(name) -> bool:
+    """Whether checkpoint ``name`` has a latent map (every model but a VQ-VAE, whose latent is a grid of codes); True
+    for a name that is no checkpoint (its refusal is said elsewhere)."""
+    from .service import train_config
+
+    try:
+        return train_config(name).model_type != "vqvae"
+    except Exception:
+        return True
+
+
 def encode_own(ctx, name, src, blank_clears: bool = False):
     """(input as the model sees it, reconstruction, latent, map with the image's code marked or None).
 
