@@ -259,7 +259,8 @@ def build(ctx: AppContext) -> None:
         on_open = page_open()
         gr.on([ckpt_p.change, *on_open], lambda c: (describe(ctx, c), examples(ctx, c), sketch_brush(ctx, c)),
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
-        # on page open and on a model switch the outputs show the model's first example, never a stale one
+        # on page open and on a model switch the outputs show the highlighted example (the first on open) translated
+        # by the model picked, never a stale one
         gr.on([ckpt_p.change, *on_open], shown_example(run_p, 2), [ckpt_p, picked_p, noise, seed_p], [seen_p, out_p],
               api_visibility="private")
 
@@ -289,7 +290,8 @@ def build(ctx: AppContext) -> None:
             return cyclegan(ctx, checkpoint, image, direction)
 
         endpoint([upload_c.upload, run_c_btn.click], run_c, [ckpt_c, upload_c, direction],
-                 [seen_c, out_c, cycle_c, cycle_line], api_name="cyclegan", concurrency_limit=4, concurrency_id="translate")
+                 [seen_c, out_c, cycle_c, cycle_line], api_name="cyclegan", concurrency_limit=4,
+                 concurrency_id="translate")
 
         def pick_c(ckpt, d, evt: gr.SelectData):
             return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
