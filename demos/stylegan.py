@@ -157,7 +157,7 @@ def build(ctx: AppContext) -> None:
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
         gif = gr.Image(label="A -> B -> A", type="filepath", interactive=False, height=280)
         endpoint(interp_btn.click, functools.partial(interpolation_gif, ctx),
-                 [picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed], gif,
+                 [picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed, cutoff], gif,
                  api_name="stylegan_interpolate", api_visibility="undocumented")
 
     with gr.Accordion("Project your own image", open=False):

@@ -140,7 +140,7 @@ def build(ctx: AppContext) -> None:
                 upload_b = ImageFile(label="or upload B", height=120)
             interp_btn = gr.Button("Interpolate", variant="primary")
             lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False,
-                                elem_classes=STRIP)
+                                elem_classes=STRIP, elem_id="vae-lerp")
             slerp_img = gr.Image(label="spherical (slerp): along the great circle, keeps |z| typical of the prior",
                                  type="pil", format="png", interactive=False, elem_classes=STRIP)
 
@@ -190,7 +190,7 @@ def build(ctx: AppContext) -> None:
                 cmp_btn = gr.Button("Compare", variant="primary")
             cmp_note = gr.Markdown(label="note")
             cmp_rec = gr.Image(label="held-out images (top row), then each model's reconstruction", type="pil",
-                               format="png", interactive=False)
+                               format="png", interactive=False, elem_id="vae-cmp-rec")
             cmp_samples = gr.Image(label="prior samples, one row per model (an AE has no prior: N(0, I) misses its codes)",
                                    type="pil", format="png", interactive=False)
             gr.Markdown("### VQ-VAE codebook")
@@ -383,23 +383,17 @@ def build(ctx: AppContext) -> None:
     own_ckpt.change(lambda name: gr.update(visible=views.has_map(name)), own_ckpt, own_map, api_visibility="private",
                     queue=False)
 
-    # ---- compare
-    @ui_errors
-    def on_compare(a, b, c, n, seed):
-        return views.compare(ctx, (a, b, c), n, seed)
-
-    cmp_btn.click(on_compare, inputs=[*cmp_pickers, cmp_n, cmp_seed], outputs=[cmp_note, cmp_rec, cmp_samples],
+    # ---- compare (a refusal, such as models of unlike sizes, is a warning and the outputs stay: it was red badges)
+    cmp_btn.click(warn_and_keep(3)(lambda a, b, c, n, seed: views.compare(ctx, (a, b, c), n, seed)),
+                  inputs=[*cmp_pickers, cmp_n, cmp_seed], outputs=[cmp_note, cmp_rec, cmp_samples],
                   api_visibility="private")
-
-    @ui_errors
-    def on_codebook(name, index):
-        import pandas as pd
-
-        rows, image, code_map, rec, note = views.codebook(ctx, name, index)
-        return pd.DataFrame(rows), image, code_map, rec, note
-
-    vq_btn.click(on_codebook, inputs=[vq_ckpt, vq_index], outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note],
-                 api_visibility="private")
+    vq_btn.click(warn_and_keep(5)(functools.partial(views.codebook_view, ctx)), inputs=[vq_ckpt, vq_index],
+                 outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note], api_visibility="private")
+    # another checkpoint: the last one's strips, comparison or codebook leave (they stayed under the new name)
+    for pickers, outputs in (([interp_ckpt], [lerp_img, slerp_img]), (cmp_pickers, [cmp_note, cmp_rec, cmp_samples]),
+                             ([vq_ckpt], [usage_plot, vq_input, vq_map, vq_rec, vq_note])):
+        gr.on([p.change for p in pickers], (lambda n: lambda: (None,) * n)(len(outputs)), outputs=outputs,
+              api_visibility="private", queue=False)
 
 if __name__ == "__main__":
     run_standalone(build, TITLE)

@@ -354,3 +354,30 @@ def test_a_training_panels_sample_sheet_shows_at_its_own_shape(page, tmp_path):
     finally:
         tab.close()
         demo.close()
+
+
+def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warning(page):
+    """Interpolate and Compare: another checkpoint picked clears the last model's strips and comparison (they stayed
+    under the new name); models of unlike sizes compared: one warning, no red "Error" badges (there were three)."""
+    from tests.browser import SOME_TOAST, TAKE_TOASTS, pick_option
+
+    page.get_by_role("tab", name="VAE explorer").first.click()
+    page.get_by_role("tab", name="Interpolate").first.click()
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    page.locator("#vae-lerp img").wait_for(timeout=30_000)
+    pick_option(page, "#vae-interp-ckpt", "vae2d-digits")
+    page.wait_for_function("() => !document.querySelector('#vae-lerp img')", timeout=10_000)
+    page.get_by_role("tab", name="Compare AE / VAE / VQ-VAE").first.click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.locator("#vae-cmp-rec img").wait_for(timeout=30_000)
+    pick_option(page, "#vae-cmp-1", "vae2d-digits")
+    page.wait_for_function("() => !document.querySelector('#vae-cmp-rec img')", timeout=10_000)
+    page.evaluate(TAKE_TOASTS)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function(SOME_TOAST, timeout=20_000)
+    page.wait_for_timeout(1000)
+    toasts = page.evaluate(TAKE_TOASTS)
+    assert len(toasts) == 1 and toasts[0].startswith("warning: ") and "same image size" in toasts[0], toasts
+    assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
+    pick_option(page, "#vae-cmp-1", "vae16-faces")   # (as the tests after expect it)
+    assert page.errors == []

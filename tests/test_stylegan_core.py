@@ -259,6 +259,12 @@ def test_interpolation_starts_at_a_and_ends_at_b():
             assert len(frames) == 5
             assert np.abs(as_array(frames[0]) - a).max() <= 1
             assert np.abs(as_array(frames[-1]) - b).max() <= 1
+    # truncated as the still images: psi 0 on the first 2 layers only (it truncated every layer: one mean face)
+    a, b = (as_array(explore.generate(G, s, psi=0.0, cutoff=2)) for s in (5, 6))
+    assert np.abs(a - b).max() > 10   # (the layers above the cutoff keep each seed's own w)
+    for space in ("z", "w"):
+        frames = explore.interpolation_frames(G, 5, 6, space, "lerp", frames=3, psi=0.0, cutoff=2)
+        assert np.abs(as_array(frames[0]) - a).max() <= 1 and np.abs(as_array(frames[-1]) - b).max() <= 1
 
 
 def test_slerp_keeps_the_norm_on_the_sphere():

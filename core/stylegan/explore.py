@@ -238,8 +238,9 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torc
 
 
 def interpolation_frames(G: Generator, seed_a, seed_b, space: str = "w", method: str = "lerp", frames: int = 24,
-                         psi=1.0, noise_mode: str = "const", noise_seed=0) -> list[Image.Image]:
-    """Frames from seed A to seed B, interpolating z (then mapping) or w (after mapping)."""
+                         psi=1.0, noise_mode: str = "const", noise_seed=0, cutoff=None) -> list[Image.Image]:
+    """Frames from seed A to seed B, interpolating z (then mapping) or w (after mapping, layer by layer), truncated
+    with ``psi`` on the layers below ``cutoff`` (:func:`check_cutoff`; None or 0: all), as the still images are."""
     if space not in SPACES:
         raise ValueError(f"space {space!r} is not one of {list(SPACES)}")
     if method not in INTERPOLATIONS:
@@ -247,17 +248,16 @@ def interpolation_frames(G: Generator, seed_a, seed_b, space: str = "w", method:
     frames = int(frames)
     if not 2 <= frames <= MAX_FRAMES:
         raise ValueError(f"frames must be in [2, {MAX_FRAMES}], got {frames}")
-    psi = check_psi(psi)
+    psi, cutoff = check_psi(psi), check_cutoff(G, cutoff)
     mix_fn = slerp if method == "slerp" else torch.lerp
     ts = torch.linspace(0, 1, frames).tolist()
     with torch.no_grad():
         if space == "z":
             za, zb = z_from_seed(G, seed_a), z_from_seed(G, seed_b)
-            ws = G.mapping_ws(torch.cat([mix_fn(za, zb, t) for t in ts]), psi)
-        else:
-            wa, wb = ws_from_seeds(G, [seed_a, seed_b], psi)[:, 0]
-            w = torch.stack([mix_fn(wa[None], wb[None], t)[0] for t in ts])  # (F, w_dim)
-            ws = w[:, None].expand(-1, G.num_ws, -1)
+            ws = G.mapping_ws(torch.cat([mix_fn(za, zb, t) for t in ts]), psi, cutoff)
+        else:  # per layer: a cutoff truncates some layers and not the others (the GIF ignored it: one grey face)
+            wa, wb = ws_from_seeds(G, [seed_a, seed_b], psi, cutoff)        # (num_ws, w_dim) each
+            ws = torch.stack([mix_fn(wa, wb, t) for t in ts])              # (F, num_ws, w_dim)
     images = render(G, ws, noise_mode, noise_seed)
     return [to_pil(img) for img in images]
 

@@ -237,12 +237,14 @@ def _seed_margins(grid, rows: list[int], columns: list[int]):
     return sheet
 
 
-def interpolation_gif(ctx, checkpoint, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed):
+def interpolation_gif(ctx, checkpoint, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed,
+                      cutoff=0):
+    """/stylegan_interpolate: A -> B -> A as a GIF file, truncated as the still images (psi below ``cutoff``)."""
     from core.engine.hosting import scratch_file
     from core.stylegan.explore import interpolation_frames, save_gif
 
     images = interpolation_frames(_generator(ctx, checkpoint), seed_a, seed_b, space, method, frames, psi,
-                                  noise_mode, noise_seed)
+                                  noise_mode, noise_seed, cutoff)
     return str(save_gif(images, scratch_file(".gif", prefix="stylegan-")))  # deleted after an hour
 
 

@@ -272,6 +272,14 @@ def compare(ctx, names, n, seed):
                                                                              scale=scale)
 
 
+def codebook_view(ctx, name, index):
+    """:func:`codebook` with its usage rows as a pandas DataFrame (the tab's bar chart)."""
+    import pandas as pd
+
+    rows, *rest = codebook(ctx, name, index)
+    return (pd.DataFrame(rows), *rest)
+
+
 def codebook(ctx, name, index):
     """A VQ-VAE's codebook use: (usage table rows, held-out image, its code map, its decoding, note)."""
     from .explore import code_index_map, codebook_usage
