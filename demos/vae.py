@@ -36,9 +36,9 @@ al. 2017) replaces the Gaussian code with a grid of entries from a learned codeb
 
 MAP_MODES = ("decodes the point", "picks A, then B: walk between them")
 MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent size)
-VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide (its codes: *Compare*). *Sample* draws each position's code on "
-                   "its own, as often as it is used: with no prior over the grid (van den Oord et al. fit a PixelCNN) "
-                   "the samples are textures, not faces.")
+VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide (its codes: *Compare*). *Sample* draws each position's code "
+                   "on its own, as often as it is used: with no prior over the grid (van den Oord et al. fit a "
+                   "PixelCNN) the samples are textures, not faces.")
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
@@ -292,7 +292,8 @@ def build(ctx: AppContext) -> None:
             return ["No checkpoint yet.", None, "", None, None] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
         if is_vq(model):
-            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, None, "", None, None] + [gr.update(visible=False)] * MAX_DIMS)
+            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, None, "", None, None]
+                    + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
         note = "" if model.latent_dim <= MAX_DIMS else f"  \n(sliders for the first {MAX_DIMS} dims)"
         return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()), views.latent_text(z), None, None]
