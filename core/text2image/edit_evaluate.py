@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .evaluate import COLOUR_RADIUS, _rate, centroid, colour_mask, parse_prompt
+from .evaluate import COLOUR_RADIUS, _rate, centroid, colour_mask, one_object_items, parse_prompt
 
 EDIT_STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
 PLACE_TOLERANCE = 0.1     # of the image side
@@ -48,18 +48,16 @@ def edit_scenes(num: int, start: int, resolution: int = 64, seed: int = 0) -> di
     from core.data import get_dataset
     from core.data.worlds.shapes import COLOUR_NAMES, SHAPES, SIZE_NAMES
 
-    ds = get_dataset("shapes", split="test", resolution=resolution)
-    images, objects = [], []
-    while len(objects) < num and start < len(ds):
-        batch = ds.get_batch(list(range(start, min(len(ds), start + 500))))
-        keep = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1][:num - len(objects)]
-        images.append(batch["image"][keep])
-        objects += [parse_prompt(batch["objects"][i])[0] for i in keep]
-        start += 500
+    items = one_object_items(get_dataset("shapes", split="test", resolution=resolution), start, num,
+                             ("image", "objects"))
+    objects = [parse_prompt(table)[0] for table in items["objects"]]
     g = torch.Generator().manual_seed(seed)
-    new = [far_colours(c)[int(torch.randint(len(far_colours(c)), (1,), generator=g))] for _, c, _ in objects]
+    new = []
+    for _, colour, _ in objects:
+        far = far_colours(colour)
+        new.append(far[int(torch.randint(len(far), (1,), generator=g))])
     prompts = [f"a {SIZE_NAMES[z]} {COLOUR_NAMES[k]} {SHAPES[s]}" for (s, _, z), k in zip(objects, new)]
-    return {"images": torch.cat(images), "objects": torch.tensor(objects), "new_colours": torch.tensor(new),
+    return {"images": items["image"], "objects": torch.tensor(objects), "new_colours": torch.tensor(new),
             "prompts": prompts}
 
 
@@ -101,6 +99,16 @@ def read_edits(edits: torch.Tensor, starts: torch.Tensor, objects: torch.Tensor,
     return out
 
 
+def _edits(method, unet, scenes: dict, strength: float, steps: int | None = None, guidance: float | None = None):
+    """The scenes' prompts drawn from their images at ``strength`` (DDIM, the config's steps and w unless given,
+    seed + 17): (N, 3, H, W) in [0, 1]."""
+    from core.engine import make_generator
+
+    c = method.config
+    return method.generate(unet, scenes["prompts"], make_generator(c.seed + 17, unet.device), steps or c.sample_steps,
+                           guidance, init_images=scenes["images"].to(unet.device), strength=strength)
+
+
 @torch.no_grad()
 def recolour_edits(method, unet, num: int = 100, start: int = 5000, strengths=EDIT_STRENGTHS,
                    steps: int | None = None, guidance: float | None = None) -> dict:
@@ -110,7 +118,6 @@ def recolour_edits(method, unet, num: int = 100, start: int = 5000, strengths=ED
     Returns ``edit_prompts``, ``edit_<strength>/<recoloured|shape_kept|place_kept|edited|background>`` and
     ``edit_autoencoder/background`` (the start images' round trip through the autoencoder).
     """
-    from core.engine import make_generator
     from core.metrics import load_classifier
 
     from .autoencoder_method import reconstruct
@@ -121,8 +128,7 @@ def recolour_edits(method, unet, num: int = 100, start: int = 5000, strengths=ED
     classifier = load_classifier("shapes", None, device)
     metrics = {"edit_prompts": len(scenes["prompts"])}
     for strength in strengths:
-        edits = method.generate(unet, scenes["prompts"], make_generator(c.seed + 17, device), steps or c.sample_steps,
-                                guidance, init_images=scenes["images"].to(device), strength=strength)
+        edits = _edits(method, unet, scenes, strength, steps, guidance)
         read = read_edits(edits, scenes["images"], scenes["objects"], scenes["new_colours"], classifier)
         metrics.update({f"edit_{strength:g}/{name}": _rate(values) for name, values in read.items()})
     round_trip = reconstruct(method.frozen(device)[0], scenes["images"]).cpu()
@@ -163,14 +169,9 @@ def edit_sheet(method, unet, num: int = 6, start: int = 5000, strengths=EDIT_STR
 
     from core.data import to_pil
     from core.data.labelled import labelled_grid
-    from core.engine import make_generator
 
-    c = method.config
-    device = unet.device
-    scenes = edit_scenes(num, start, c.resolution or 64)
-    columns = [scenes["images"]] + [
-        method.generate(unet, scenes["prompts"], make_generator(c.seed + 17, device), c.sample_steps, None,
-                        init_images=scenes["images"].to(device), strength=strength) for strength in strengths]
+    scenes = edit_scenes(num, start, method.config.resolution or 64)
+    columns = [scenes["images"]] + [_edits(method, unet, scenes, strength) for strength in strengths]
     big = lambda x: to_pil(x).resize((x.shape[-1] * scale, x.shape[-2] * scale), Image.Resampling.NEAREST)
     cells = [[big(column[i]) for column in columns] for i in range(len(scenes["prompts"]))]
     return labelled_grid(cells, scenes["prompts"], ["start image"] + [f"strength {s:g}" for s in strengths])

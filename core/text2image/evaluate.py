@@ -116,6 +116,21 @@ def read_size_relation(images, objects, positions, areas):
     return sizes, relations
 
 
+def one_object_items(world, start: int, num: int, keys) -> dict:
+    """The first ``num`` one-object scenes of ``world`` (a ``get_batch`` dataset) from item ``start`` on, read 500
+    items at a time: {key: those scenes' values}, tensors concatenated, lists joined."""
+    parts: dict = {k: [] for k in keys}
+    found = 0
+    while found < num and start < len(world):
+        batch = world.get_batch(list(range(start, min(len(world), start + 500))))
+        keep = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1][:num - found]
+        for k in keys:
+            parts[k].append(batch[k][keep] if torch.is_tensor(batch[k]) else [batch[k][i] for i in keep])
+        found += len(keep)
+        start += 500
+    return {k: torch.cat(v) if v and torch.is_tensor(v[0]) else sum(v, []) for k, v in parts.items()}
+
+
 @torch.no_grad()
 def one_object_faithfulness(method, unet, num: int = 400, start: int = 200, steps: int | None = None,
                             guidance: float | None = None, sampler: str = "ddim") -> dict:
@@ -133,16 +148,8 @@ def one_object_faithfulness(method, unet, num: int = 400, start: int = 200, step
 
     c = method.config
     world = method.build_dataset("test").world
-    prompts, objects, positions, real = [], [], [], []
-    while len(prompts) < num and start < len(world):
-        batch = world.get_batch(list(range(start, min(len(world), start + 500))))
-        keep = [i for i, o in enumerate(batch["objects"]) if len(parse_prompt(o)) == 1][:num - len(prompts)]
-        prompts += [batch["text"][i] for i in keep]
-        objects.append(batch["objects"][keep])
-        positions.append(batch["positions"][keep])
-        real.append(batch["image"][keep])
-        start += 500
-    objects, positions, real = torch.cat(objects), torch.cat(positions), torch.cat(real)
+    items = one_object_items(world, start, num, ("text", "objects", "positions", "image"))
+    prompts, objects, positions, real = items["text"], items["objects"], items["positions"], items["image"]
     device = unet.device
     classifier = load_classifier("shapes", None, device)
     areas = size_areas(world)
