@@ -296,6 +296,20 @@ def page_open() -> list:
     return [Context.root_block.load] if Context.root_block is not None else []
 
 
+def opening_view(ctx: AppContext, key: str, count: int, then: Callable | None = None):
+    """A page-open event function: ``ctx.openings[key]``, the ``count`` outputs a tab drew for its opening settings at
+    warm-up (followed by ``then(outputs)``, when given), or skips where the app started without its warm-up: a page
+    load never waits for a model, and thirty of them cost nothing."""
+
+    def show():
+        view = ctx.openings.get(key)
+        if view is None:
+            return (gr.skip(),) * (count + (then is not None))
+        return (*view, then(view)) if then is not None else view
+
+    return show
+
+
 def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
     """Launch one tab on its own (``python -m demos.<method>``)."""
     install_atomic_image_cache()
@@ -310,7 +324,7 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile", "install_atomic_image_cache", "CSS", "APP_JS", "page_open",
+__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile", "install_atomic_image_cache", "CSS", "APP_JS", "page_open", "opening_view",
            "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "remember_visitors", "visitor_of",
            "config_widget", "run_standalone", "training_panel"]

@@ -15,7 +15,9 @@ import gradio as gr
 from core.engine import MAX_SEED
 from demos.common import (CRISP, GALLERY_FIT, AppContext, Dropdown, Number, Slider, checkpoint_picker,
                           warn_and_keep)
-from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, WORLDS, _bundle, _enlarge, _pil
+from demos.diffusion import DEFAULT_CHECKPOINT, WORLDS
+from demos.diffusion_forward import _pil
+from demos.diffusion_frames import METHOD, _bundle, _enlarge
 from demos.page_stop import PageStop
 
 COLUMNS = ("setting", "seconds per image (batch 1)", "class accuracy (%)", "FID (classifier features)")

@@ -14,13 +14,14 @@ import gradio as gr
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos import lora_training as training
-from demos.common import (AppContext, Dropdown, ImageFile, Number, Slider, endpoint, page_open, run_standalone,
-                          seed_control, visitor_of, warn_and_keep)
+from demos.common import (AppContext, Dropdown, ImageFile, Number, Slider, endpoint, opening_view, page_open,
+                          run_standalone, seed_control, visitor_of, warn_and_keep)
 from demos.page import reveal_js, since_click_js
 from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
+DEFAULT_PROMPT = "a sks circle"
 TRY = """
 1. Tick **use the built-in example** (purple circles: the base model has never seen one) and press **Train**.
 2. When it finishes, **Generate base and personalised** with the trigger word in the prompt.
@@ -44,8 +45,15 @@ METHOD = "lora"
 
 
 def warm_up(ctx: AppContext) -> None:
-    """Load the base pipeline before the first visitor asks (``python app.py`` does, in the background)."""
+    """Load the base pipeline before the first visitor asks (``python app.py`` does, in the background), and draw the
+    pair the Compare side opens on: the default adapter's base and personalised images for the page's opening
+    settings (its prompt, seed 0, scale 1), so that it opens on the lesson (two empty boxes before)."""
     training.tab_pipeline(ctx, training.BASE)
+    from core.lora.service import list_adapters
+
+    if DEFAULT_ADAPTER in list_adapters():
+        base, personal, line = generate_frames(ctx, "", DEFAULT_ADAPTER, DEFAULT_PROMPT, 1.0, 0, "", 0.5)
+        ctx.openings[METHOD] = (base, personal, f"{line} · drawn when the app started, with the settings shown")
 
 
 def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
@@ -151,7 +159,7 @@ def build(ctx: AppContext) -> None:
                                allow_custom_value=True, elem_id="lora-adapter")
             note = gr.Markdown(elem_id="lora-adapter-note", label="adapter note")
             with gr.Row():
-                prompt = gr.Textbox("a sks circle", label="prompt (use the trigger word)", scale=3)
+                prompt = gr.Textbox(DEFAULT_PROMPT, label="prompt (use the trigger word)", scale=3)
                 seed = seed_control("seed", elem_id="lora-seed")
             # the button, the two images and the scale that changes them share one screen (1024x768 projector)
             go = gr.Button("Generate base and personalised", variant="primary", elem_id="lora-generate")
@@ -190,7 +198,7 @@ def build(ctx: AppContext) -> None:
         with training.its_turn(visitor_of(request)):
             yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
 
-    def lora_generate(request: gr.Request, adapter: str = "", prompt: str = "a sks circle", scale: float = 1.0,
+    def lora_generate(request: gr.Request, adapter: str = DEFAULT_ADAPTER, prompt: str = DEFAULT_PROMPT, scale: float = 1.0,
                       seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
         return generate_frames(ctx, visitor_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
                                fuse)
@@ -283,6 +291,8 @@ def build(ctx: AppContext) -> None:
 
     gr.on([adapter.change, *page_open()],
           adapter_info, adapter, note, api_visibility="private", queue=False)
+    gr.on(page_open(), opening_view(ctx, METHOD, 3), outputs=[before, after, line], api_visibility="private",
+          queue=False)
 
     def picked(name):
         """Another adapter: the last images (and their line, naming the old one) leave the screen."""

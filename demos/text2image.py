@@ -9,8 +9,8 @@ import gradio as gr
 
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
-from demos.common import (GALLERY_FIT, AppContext, Dropdown, ImageUpload, Radio, Number, Slider, endpoint, page_open,
-                          run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (GALLERY_FIT, AppContext, Dropdown, ImageUpload, Radio, Number, Slider, endpoint, opening_view,
+                          page_open, run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import reveal_js, show_image_js
 
 TITLE = "Text-to-image"
@@ -38,8 +38,22 @@ IMAGE_SIZE = 384
 
 
 def warm_up(ctx: AppContext) -> None:
-    """Load the default model (3 s here) before the first visitor asks (``python app.py`` does, in the background)."""
+    """Load the default model (3 s here) before the first visitor asks (``python app.py`` does, in the background),
+    and draw the image the page opens with."""
     _load(ctx, DEFAULT_MODEL)
+    ctx.openings[METHOD] = opening_outputs(ctx)
+
+
+def opening_outputs(ctx: AppContext) -> tuple:
+    """Generate's outputs (gallery, status, readout, maps, how it works, state) for the settings the page opens with:
+    the first example, seed 0, 25 DDIM steps at the default model's card w. Drawn once at start-up, so that the tab
+    opens on an image and its cross-attention maps (it opened on an empty box) and thirty page loads cost nothing."""
+    from core.text2image.service import card_guidance
+
+    *_, (images, status, *rest) = text_to_image_frames(ctx, EXAMPLES[0], "", 25, card_guidance(DEFAULT_MODEL), 0,
+                                                       "ddim", 1, DEFAULT_MODEL)
+    return (images, f"{status} · drawn when the app started, with the settings shown: change the prompt and press "
+            "**Generate**", *rest)
 
 
 def _load(ctx: AppContext, name: str):
@@ -249,6 +263,8 @@ def build(ctx: AppContext) -> None:
                              [gallery, status, readout, att_gallery, story, state],
                              api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
         generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
+        gr.on(page_open(), opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1])), outputs=[gallery, status, readout, att_gallery, story, state, att_step],
+              api_visibility="private", queue=False)
         reuse.click(warn_and_keep(1)(first_image), state, init_image, api_visibility="private", concurrency_limit=None)
         # a file that is no image is said as it is dropped, and leaves the box (it showed a broken-image icon)
         init_image.upload(readable_or_none, init_image, init_image, api_visibility="private", concurrency_limit=None)

@@ -216,6 +216,25 @@ def test_replay_shows_each_step_of_the_last_run():
     assert len(one[-1]) == 1 and replay_slider(one[-1])["visible"] is False
 
 
+def test_the_reverse_process_opens_on_the_run_sample_makes_with_the_settings_shown(app_client):
+    """After the warm-up the Reverse process tab opens on a finished run (it opened on empty boxes): Sample's outputs
+    for the page's opening settings, the same x_0 as /diffusion_sample with its defaults, and the replay slider over
+    its 50 steps; without a warm-up a page load leaves the outputs as they are."""
+    from core.engine import AppContext
+    from demos.common import opening_view
+    from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, replay_slider, warm_up
+
+    ctx = AppContext()
+    opened = opening_view(ctx, METHOD, 7, lambda view: replay_slider(view[-1]))
+    assert all(out == {"__type__": "update"} for out in opened())
+    warm_up(ctx)
+    x_t, eps, x0, final, strip, status, replay, scrub = opened()
+    assert "drawn when the app started" in status and f"done ({DEFAULT_CHECKPOINT}, DDIM, class 0)" in status
+    assert len(replay) == 50 and scrub["maximum"] == 50 and strip[-1][1] == "x_0 (final)"
+    sampled = app_client.predict(api_name="/diffusion_sample")[3]
+    assert np.array_equal(np.asarray(final.convert("L")), np.asarray(Image.open(sampled).convert("L")))
+
+
 def test_sampling_and_sdedit_count_t_as_the_forward_view_does(tmp_path):
     """One t for one x_t: the reverse process's first DDIM step over 0..T and SDEdit from t = T on the same grid both
     say the same t (the sampler said the scheduler's 0-based index, one less than SDEdit and the forward view)."""
@@ -271,7 +290,7 @@ def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_i
     import threading
     from types import SimpleNamespace
 
-    from demos import diffusion
+    from demos import diffusion_frames as diffusion
     from demos.common import AppContext
     from demos.page_stop import PageStop
     from tests.test_diffusion_core import tiny_bundle

@@ -185,7 +185,7 @@ def test_a_run_stopped_early_is_noted_with_the_steps_it_trained(tmp_path, monkey
 
 
 # each tab's loader of a checkpoint, and the function it calls to load one: (module, loader, module, load function)
-TAB_LOADERS = {"diffusion": ("demos.diffusion", "_bundle", "core.diffusion.service", "load_checkpoint"),
+TAB_LOADERS = {"diffusion": ("demos.diffusion_frames", "_bundle", "core.diffusion.service", "load_checkpoint"),
                "translation": ("demos.translation", "_bundle", "core.translation.service", "load_checkpoint"),
                "text2image": ("demos.text2image", "_load", "core.text2image.service", "load_model"),
                "gans": ("core.gans.service", "_generator", "core.gans.service", "load_generator"),

@@ -101,6 +101,24 @@ def test_generate_says_what_it_could_not_do(app_client):
     assert images[0] == images[1]
 
 
+def test_the_compare_side_opens_on_the_pair_generate_draws_with_the_settings_shown(app_client):
+    """After the warm-up the Compare side opens on the default adapter's base and personalised images (two empty
+    boxes before): the pair /lora_generate draws with its defaults, which are the page's; without a warm-up a page
+    load leaves the boxes as they are."""
+    from core.engine import AppContext
+    from demos.common import opening_view
+    from demos.lora import METHOD, warm_up
+
+    ctx = AppContext()
+    assert all(out == {"__type__": "update"} for out in opening_view(ctx, METHOD, 3)())
+    warm_up(ctx)
+    base, personal, line = opening_view(ctx, METHOD, 3)()
+    assert line.startswith("purple-circle-lora on t2i-clip-shapes: LoRA scale 1") and "app started" in line
+    drawn = app_client.predict(api_name="/lora_generate")  # the endpoint's defaults: the page's opening settings
+    for shown, sent in zip((base, personal), drawn[:2]):
+        assert np.array_equal(np.asarray(shown.convert("RGB")), np.asarray(Image.open(sent).convert("RGB")))
+
+
 def test_adapters_of_two_base_models_are_refused_together(app_client):
     """The message asked to "pick that model", with no model control on the Compare side."""
     from gradio_client.exceptions import AppError

@@ -180,3 +180,23 @@ def test_a_training_through_the_app_reads_its_text_encoder_from_the_checkpoints_
     with pytest.raises(AppError, match="text_encoder: 'checkpoints/nothing' is not a CLIP checkpoint folder"):
         app_client.predict(run_name="nc-probe", text_encoder="checkpoints/nothing", steps=1,
                            api_name="/train_text2image")
+
+
+def test_the_tab_opens_on_the_image_generate_draws_with_the_settings_shown(app_client):
+    """After the warm-up the page opens on an image and its maps (it opened on an empty box): the image Generate draws
+    with the page's opening settings (first example, seed 0, 25 steps, the card's w), and the status says when it was
+    drawn. Without a warm-up a page load leaves the outputs as they are: it never waits for a model."""
+    from core.engine import AppContext
+    from core.text2image.service import card_guidance
+    from demos.common import opening_view
+    from demos.text2image import DEFAULT_MODEL, METHOD, attention_steps, warm_up
+
+    ctx = AppContext()
+    opened = opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1]))
+    assert all(out == {"__type__": "update"} for out in opened())  # gr.skip(): nothing drawn yet
+    warm_up(ctx)
+    images, status, readout, maps, story, state, steps = opened()
+    assert "drawn when the app started" in status and steps["maximum"] == 25 and maps is not None
+    page = np.asarray(images[0][0])
+    drawn = app_client.predict(guidance=card_guidance(DEFAULT_MODEL), api_name="/text_to_image")[0]
+    assert np.array_equal(page, np.asarray(Image.open(drawn[0]["image"]).convert("RGB")))

@@ -53,6 +53,8 @@ class AppContext:
     public: bool = False
     cache: ModelCache = field(default_factory=ModelCache)
     batchers: dict = field(default_factory=dict, repr=False)
+    # a tab's outputs for the settings its page opens with, drawn once at warm-up: shown on every page open for free
+    openings: dict = field(default_factory=dict, repr=False)
 
     def batcher(self, name: str, run_batch: Callable, max_batch: int = 8):
         """The context's :class:`core.engine.batching.MicroBatcher` called ``name`` (made on first use)."""
