@@ -16,7 +16,7 @@ from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider, checkpoint_picker,
-                          endpoint, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+                          endpoint, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import CRISP, fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
@@ -116,7 +116,8 @@ def build(ctx: AppContext) -> None:
                         encode_btn = gr.Button("encode it", scale=1)
                     z_seed = seed_control("seed for z", elem_id="vae-z-seed")
             with gr.Row():
-                trav_dim = Number(value=1, precision=0, minimum=1, maximum=MAX_DIMS, label="traverse dim")
+                trav_dim = Number(value=1, precision=0, minimum=1, maximum=MAX_DIMS, label="traverse dim",
+                                  elem_id="vae-trav-dim")
                 trav_range = Slider(0.5, 6, value=3, step=0.5, label="from -r to +r")
                 trav_steps = Slider(3, 15, value=9, step=1, label="steps")
                 trav_btn = gr.Button("Traverse from the current z")
@@ -286,21 +287,24 @@ def build(ctx: AppContext) -> None:
         return [gr.update(visible=i < n, value=round(float(z[i]), 2) if i < n else 0.0, **(rng if i < n else {}))
                 for i in range(MAX_DIMS)]
 
-    @warn_and_keep(5 + MAX_DIMS)
-    def on_dense_checkpoint(name):  # the old model's traversal and samples go
+    @warn_and_keep(6 + MAX_DIMS)
+    def on_dense_checkpoint(name, dim):  # the old model's traversal and samples go
         if not name:
-            return ["No checkpoint yet.", None, "", None, None] + [gr.update()] * MAX_DIMS
+            return ["No checkpoint yet.", None, "", None, None, gr.update()] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
         if is_vq(model):
-            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, None, "", None, None]
+            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, None, "", None, None, gr.update()]
                     + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
         note = "" if model.latent_dim <= MAX_DIMS else f"  \n(sliders for the first {MAX_DIMS} dims)"
-        return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()), views.latent_text(z), None, None]
+        # the traversed dim ranges over the model's dims (it offered 1-32 to a 2-D model, and refused 3)
+        dim = gr.update(maximum=model.latent_dim, value=min(max(int(dim or 1), 1), model.latent_dim))
+        return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()), views.latent_text(z), None, None, dim]
                 + slider_updates(model, z, views.slider_limit(ctx, name)))
 
-    gr.on(triggers=None, fn=on_dense_checkpoint, inputs=dense_ckpt,
-          outputs=[dense_info, dense_img, latent_box, trav_img, samples_img, *sliders], api_visibility="private")
+    gr.on([dense_ckpt.change, *page_open()], on_dense_checkpoint, inputs=[dense_ckpt, trav_dim],
+          outputs=[dense_info, dense_img, latent_box, trav_img, samples_img, trav_dim, *sliders],
+          api_visibility="private")
 
     @ui_errors
     def on_slider(name, text, *values):

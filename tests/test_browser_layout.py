@@ -48,6 +48,8 @@ def test_low_buttons_bring_their_outputs_on_screen_and_first_views_show_the_main
         assert all(on_screen(s) for s in ("#diffusion-x0", "#diffusion-xt", "#diffusion-t"))
         page.get_by_role("tab", name="VAE explorer").first.click()
         page.get_by_role("tab", name="Traverse & sample").click()
+        # the traversed dim ranges over the 16-D model's dims (it offered 1-32)
+        page.wait_for_function("document.querySelector('#vae-trav-dim input').max === '16'", timeout=10_000)
         page.locator("#vae-sample-button").scroll_into_view_if_needed()
         page.locator("#vae-sample-button").click()
         page.wait_for_function("document.querySelector('#vae-samples img')?.naturalHeight > 500", timeout=30_000)
