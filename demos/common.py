@@ -239,25 +239,29 @@ def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None
 
 
 def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None = None,
-                      elem_id: str | None = None, **kwargs) -> gr.Dropdown:
-    """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus."""
-    names = list_checkpoints(method)
+                      elem_id: str | None = None, only: Callable[[str], bool] | None = None, **kwargs) -> gr.Dropdown:
+    """A dropdown over ``checkpoints/<method>/*`` (bundled and user-trained), refreshed on focus; ``only``: a test of
+    a checkpoint's name that keeps those the control takes (the codebook's picker lists VQ-VAEs)."""
+    names = [n for n in list_checkpoints(method) if only is None or only(n)]
     picker = Dropdown(choices=names, value=value if value in names else (names[0] if names else None),
                       label=label, elem_id=elem_id, allow_custom_value=True, **kwargs)
+    picker.genlab_only = only
     # the list as the page opens (the build's list lacks the runs trained since the app started), then at each focus
     # (runs trained since): Gradio's dropdown keeps its tick at the old position when its choices change while it is
     # focused, so the page-open refresh leaves the focus one nothing to move (a run named "aaa" ticked the wrong model)
-    gr.on([*page_open(), picker.focus], refresh_pickers(method, 1), outputs=picker, api_visibility="private",
+    gr.on([*page_open(), picker.focus], refresh_pickers(method, [picker]), outputs=picker, api_visibility="private",
           queue=False)
     return picker
 
 
-def refresh_pickers(method: str, count: int):
-    """An event function that refreshes ``count`` checkpoint pickers of ``method``."""
+def refresh_pickers(method: str, pickers: list):
+    """An event function that refreshes checkpoint ``pickers`` of ``method``, each with its own ``only``."""
 
     def refresh():
-        update = gr.update(choices=list_checkpoints(method))
-        return update if count == 1 else [update] * count
+        names = list_checkpoints(method)
+        updates = [gr.update(choices=[n for n in names if getattr(p, "genlab_only", None) is None or p.genlab_only(n)])
+                   for p in pickers]
+        return updates[0] if len(updates) == 1 else updates
 
     return refresh
 

@@ -352,7 +352,7 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     if pickers:
         from demos.common import refresh_pickers
 
-        event.then(refresh_pickers(cls.name, len(pickers)), outputs=list(pickers), api_visibility="private")
+        event.then(refresh_pickers(cls.name, list(pickers)), outputs=list(pickers), api_visibility="private")
     # the page's buttons read the status line: with nothing training, the line on how the last run ended stays (it was
     # replaced by "nothing of yours is training"); the endpoints take no arguments and always say so
     clicked = {}

@@ -200,7 +200,7 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("### VQ-VAE codebook")
             with gr.Row():
                 vq_ckpt = checkpoint_picker("vae", label="VQ-VAE checkpoint", value=pick(COMPARE[2]),
-                                            elem_id="vae-vq-ckpt")
+                                            only=views.is_vq_checkpoint, elem_id="vae-vq-ckpt")  # (VQ-VAEs only)
                 vq_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #")
                 vq_btn = gr.Button("Codebook usage and code map")
             with gr.Row():

@@ -85,3 +85,22 @@ def test_only_models_with_a_latent_plane_show_where_a_drawing_lands():
     names = list_checkpoints("vae")
     assert {n: has_map(n) for n in names} == {n: not n.startswith("vqvae") for n in names}
     assert has_map("no-such-model")   # (its refusal is the picker's note)
+
+
+def test_the_codebook_picker_lists_vq_vaes_only():
+    """The codebook's picker offers the VQ-VAEs (it listed every VAE, and any other one was refused on the click),
+    when built and when refreshed (page open, focus, a training's end), while the other pickers list them all."""
+    import gradio as gr
+
+    from core.engine import list_checkpoints
+    from core.vae.views import is_vq_checkpoint
+    from demos.common import checkpoint_picker, refresh_pickers
+
+    assert is_vq_checkpoint("vqvae-faces") and not is_vq_checkpoint("vae2d-digits")
+    assert not is_vq_checkpoint("no-such-model")
+    with gr.Blocks():
+        vq = checkpoint_picker("vae", only=is_vq_checkpoint)
+        every = checkpoint_picker("vae")
+    assert [c[0] for c in vq.choices] == ["vqvae-faces"] == [n for n in list_checkpoints("vae") if "vq" in n]
+    vq_update, every_update = refresh_pickers("vae", [vq, every])()
+    assert vq_update["choices"] == ["vqvae-faces"] and every_update["choices"] == list_checkpoints("vae")

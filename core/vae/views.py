@@ -232,6 +232,11 @@ def has_map(name) -> bool:
         return True
 
 
+def is_vq_checkpoint(name) -> bool:
+    """Whether checkpoint ``name`` is a VQ-VAE (read from its config; no model load)."""
+    return not has_map(name)
+
+
 def encode_own(ctx, name, src, blank_clears: bool = False):
     """(input as the model sees it, reconstruction, latent, map with the image's code marked or None).
 
