@@ -15,8 +15,8 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider, checkpoint_picker,
-                          endpoint, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider,
+                          checkpoint_picker, endpoint, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
 from demos.page import CRISP, fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
@@ -203,14 +203,17 @@ def build(ctx: AppContext) -> None:
                                             only=views.is_vq_checkpoint, elem_id="vae-vq-ckpt")  # (VQ-VAEs only)
                 vq_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #")
                 vq_btn = gr.Button("Codebook usage and code map")
+            # the chart over the page's width, the image, its codes and their decoding side by side under it (the
+            # three were stacked in a column beside the chart: 1,200 px down)
+            usage_plot = gr.BarPlot(x="rank", y="count", tooltip=["code", "count"], x_title="codes, most used first",
+                                    label="code usage on 1000 held-out images: codes by rank, most used first",
+                                    height=280)
             with gr.Row():
-                usage_plot = gr.BarPlot(x="rank", y="count", tooltip=["code", "count"], x_title="codes, most used first",
-                                        label="code usage on 1000 held-out images", height=280)
-                with gr.Column():
-                    vq_input = gr.Image(label="image", type="pil", format="png", interactive=False)
-                    vq_map = gr.Image(label="code index map (one colour per code)", type="pil", format="png",
-                                      interactive=False)
-                    vq_rec = gr.Image(label="decoded from those codes", type="pil", format="png", interactive=False)
+                vq_image = dict(type="pil", format="png", interactive=False, height=240, buttons=["fullscreen"],
+                                elem_classes=[PIXELS, ONE_BUTTON])  # (three buttons wrapped the labels)
+                vq_input = gr.Image(label="image", **vq_image)
+                vq_map = gr.Image(label="its codes (a colour each)", **vq_image)
+                vq_rec = gr.Image(label="decoded from the codes", **vq_image)
             vq_note = gr.Markdown(label="note")
 
     all_pickers = [map_ckpt, dense_ckpt, interp_ckpt, own_ckpt, *cmp_pickers, vq_ckpt]
@@ -394,7 +397,11 @@ def build(ctx: AppContext) -> None:
     cmp_btn.click(warn_and_keep(3)(lambda a, b, c, n, seed: views.compare(ctx, (a, b, c), n, seed)),
                   inputs=[*cmp_pickers, cmp_n, cmp_seed], outputs=[cmp_note, cmp_rec, cmp_samples],
                   api_visibility="private")
-    vq_btn.click(warn_and_keep(5)(functools.partial(views.codebook_view, ctx)), inputs=[vq_ckpt, vq_index],
+    def codebook(name, index):  # the bars from rank 1 to the codebook's size (the axis ran from -10)
+        table, *rest = views.codebook_view(ctx, name, index)
+        return gr.update(value=table, x_lim=[0, len(table) + 1]), *rest
+
+    vq_btn.click(warn_and_keep(5)(codebook), inputs=[vq_ckpt, vq_index],
                  outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note], api_visibility="private")
     # another checkpoint: the last one's strips, comparison or codebook leave (they stayed under the new name)
     for pickers, outputs in (([interp_ckpt], [lerp_img, slerp_img]), (cmp_pickers, [cmp_note, cmp_rec, cmp_samples]),

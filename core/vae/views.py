@@ -300,7 +300,7 @@ def codebook(ctx, name, index):
     counts = derived(ctx).get(("vae-usage", name, mtime), lambda: codebook_usage(
         model, ds.get_batch(list(range(used)))["image"]))
     order = torch.argsort(counts, descending=True)
-    rows = {"rank": list(range(len(order))), "code": [int(k) for k in order], "count": counts[order].tolist()}
+    rows = {"rank": list(range(1, len(order) + 1)), "code": [int(k) for k in order], "count": counts[order].tolist()}
     idx, colour = code_index_map(model, x)
     with torch.no_grad():
         rec = model.decode_indices(idx[None].to(ctx.device))[0]
