@@ -15,8 +15,9 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider,
-                          checkpoint_picker, endpoint, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider,
+                          checkpoint_picker, endpoint, forget_on_switch, page_open, run_standalone, seed_control,
+                          training_panel, ui_errors, warn_and_keep)
 from demos.page import CRISP, fresh_sketch_js, show_image_js
 
 TITLE = "VAE explorer"
@@ -41,7 +42,8 @@ VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide (its codes: *Compare*)
                    "PixelCNN) the samples are textures, not faces.")
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
-COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
+LERP_LABEL = "linear: (1 - t) z_A + t z_B"
+SLERP_LABEL = "spherical (slerp): along the great circle, keeps |z| typical of the prior"
 TRAIN_FIELDS = ["dataset", "model_type", "latent_dim", "beta", "steps", "lr", "batch_size"]
 # no data_root: a folder of the server is for its command line (a page could probe its paths)
 TRAIN_ADVANCED = ["download", "likelihood", "noise_std", "num_codes"]
@@ -143,9 +145,9 @@ def build(ctx: AppContext) -> None:
                 upload_a = ImageFile(label="or upload A", height=120)
                 upload_b = ImageFile(label="or upload B", height=120)
             interp_btn = gr.Button("Interpolate", variant="primary")
-            lerp_img = gr.Image(label="linear: (1 - t) z_A + t z_B", type="pil", format="png", interactive=False,
+            lerp_img = gr.Image(label=LERP_LABEL, type="pil", format="png", interactive=False,
                                 elem_classes=STRIP, elem_id="vae-lerp")
-            slerp_img = gr.Image(label="spherical (slerp): along the great circle, keeps |z| typical of the prior",
+            slerp_img = gr.Image(label=SLERP_LABEL,
                                  type="pil", format="png", interactive=False, elem_classes=STRIP)
 
         # ------------------------------------------------------------------ encode your own
@@ -183,40 +185,12 @@ def build(ctx: AppContext) -> None:
             own_map = gr.Image(label="where it lands on the map", type="pil", format="png", interactive=False,
                                elem_id="vae-own-map")
 
-        # ------------------------------------------------------------------ compare
-        with gr.Tab("Compare AE / VAE / VQ-VAE"):
-            with gr.Row():
-                cmp_pickers = [checkpoint_picker("vae", label=label, value=pick(default), elem_id=f"vae-cmp-{i}")
-                               for i, (label, default) in enumerate(zip(("A", "B", "C"), COMPARE))]
-            with gr.Row():
-                cmp_n = Slider(2, 12, value=8, step=1, label="images")
-                cmp_seed = seed_control("seed", elem_id="vae-cmp-seed")
-                cmp_btn = gr.Button("Compare", variant="primary")
-            cmp_note = gr.Markdown(label="note")
-            cmp_rec = gr.Image(label="held-out images (top row), then each model's reconstruction", type="pil",
-                               format="png", interactive=False, elem_id="vae-cmp-rec")
-            cmp_samples = gr.Image(label="prior samples, one row per model (an AE has no prior: N(0, I) misses its codes)",
-                                   type="pil", format="png", interactive=False)
-            gr.Markdown("### VQ-VAE codebook")
-            with gr.Row():
-                vq_ckpt = checkpoint_picker("vae", label="VQ-VAE checkpoint", value=pick(COMPARE[2]),
-                                            only=views.is_vq_checkpoint, elem_id="vae-vq-ckpt")  # (VQ-VAEs only)
-                vq_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #")
-                vq_btn = gr.Button("Codebook usage and code map")
-            # the chart over the page's width, the image, its codes and their decoding side by side under it (the
-            # three were stacked in a column beside the chart: 1,200 px down)
-            usage_plot = gr.BarPlot(x="rank", y="count", tooltip=["code", "count"], x_title="codes, most used first",
-                                    label="code usage on 1000 held-out images: codes by rank, most used first",
-                                    height=280)
-            with gr.Row():
-                vq_image = dict(type="pil", format="png", interactive=False, height=240, buttons=["fullscreen"],
-                                elem_classes=[PIXELS, ONE_BUTTON])  # (three buttons wrapped the labels)
-                vq_input = gr.Image(label="image", **vq_image)
-                vq_map = gr.Image(label="its codes (a colour each)", **vq_image)
-                vq_rec = gr.Image(label="decoded from the codes", **vq_image)
-            vq_note = gr.Markdown(label="note")
+        with gr.Tab("Compare AE / VAE / VQ-VAE"):  # (demos/vae_compare.py)
+            from demos.vae_compare import build_compare
 
-    all_pickers = [map_ckpt, dense_ckpt, interp_ckpt, own_ckpt, *cmp_pickers, vq_ckpt]
+            compare_pickers = build_compare(ctx, pick)
+
+    all_pickers = [map_ckpt, dense_ckpt, interp_ckpt, own_ckpt, *compare_pickers]
     training_panel(ctx, "vae", TRAIN_FIELDS, defaults={"steps": 1000, "channels": 16, "sample_every": 100},
                    pickers=tuple(all_pickers), advanced=TRAIN_ADVANCED)
 
@@ -393,21 +367,18 @@ def build(ctx: AppContext) -> None:
     own_ckpt.change(lambda name: gr.update(visible=views.has_map(name)), own_ckpt, own_map, api_visibility="private",
                     queue=False)
 
-    # ---- compare (a refusal, such as models of unlike sizes, is a warning and the outputs stay: it was red badges)
-    cmp_btn.click(warn_and_keep(3)(lambda a, b, c, n, seed: views.compare(ctx, (a, b, c), n, seed)),
-                  inputs=[*cmp_pickers, cmp_n, cmp_seed], outputs=[cmp_note, cmp_rec, cmp_samples],
-                  api_visibility="private")
-    def codebook(name, index):  # the bars from rank 1 to the codebook's size (the axis ran from -10)
-        table, *rest = views.codebook_view(ctx, name, index)
-        return gr.update(value=table, x_lim=[0, len(table) + 1]), *rest
+    def interpolation_labels(name):  # a VQ-VAE interpolates its encoder's z_e and quantises it: no prior to keep
+        if views.has_map(name):
+            return gr.update(label=LERP_LABEL), gr.update(label=SLERP_LABEL)
+        return (gr.update(label="linear: (1 - t) z_e,A + t z_e,B, each position re-quantised to its nearest code"),
+                gr.update(label="spherical (slerp) between z_e,A and z_e,B, re-quantised (a VQ-VAE has no prior)"))
 
-    vq_btn.click(warn_and_keep(5)(codebook), inputs=[vq_ckpt, vq_index],
-                 outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note], api_visibility="private")
+    gr.on([interp_ckpt.change, *page_open()], interpolation_labels, interp_ckpt, [lerp_img, slerp_img],
+          api_visibility="private", queue=False)
+
     # another checkpoint: the last one's strips, comparison or codebook leave (they stayed under the new name)
-    for pickers, outputs in (([interp_ckpt], [lerp_img, slerp_img]), (cmp_pickers, [cmp_note, cmp_rec, cmp_samples]),
-                             ([vq_ckpt], [usage_plot, vq_input, vq_map, vq_rec, vq_note])):
-        gr.on([p.change for p in pickers], (lambda n: lambda: (None,) * n)(len(outputs)), outputs=outputs,
-              api_visibility="private", queue=False)
+    forget_on_switch([interp_ckpt], [lerp_img, slerp_img])
+
 
 if __name__ == "__main__":
     run_standalone(build, TITLE)

@@ -361,6 +361,8 @@ def test_a_training_panels_sample_sheet_shows_at_its_own_shape(page, tmp_path):
 def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warning(page):
     """Interpolate and Compare: another checkpoint picked clears the last model's strips and comparison (they stayed
     under the new name); models of unlike sizes compared: one warning, no red "Error" badges (there were three)."""
+    from playwright.sync_api import expect
+
     from tests.browser import SOME_TOAST, TAKE_TOASTS, pick_option
 
     page.get_by_role("tab", name="VAE explorer").first.click()
@@ -369,6 +371,11 @@ def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warnin
     page.locator("#vae-lerp img").wait_for(timeout=30_000)
     pick_option(page, "#vae-interp-ckpt", "vae2d-digits")
     page.wait_for_function("() => !document.querySelector('#vae-lerp img')", timeout=10_000)
+    # a VQ-VAE's strips say what is interpolated: its encoder's z_e, re-quantised (no prior)
+    pick_option(page, "#vae-interp-ckpt", "vqvae-faces")
+    expect(page.locator("#vae-lerp")).to_contain_text("re-quantised", timeout=10_000)
+    pick_option(page, "#vae-interp-ckpt", "vae2d-digits")
+    expect(page.locator("#vae-lerp")).to_contain_text("(1 - t) z_A + t z_B", timeout=10_000)
     page.get_by_role("tab", name="Compare AE / VAE / VQ-VAE").first.click()
     page.get_by_role("button", name="Compare", exact=True).click()
     page.locator("#vae-cmp-rec img").wait_for(timeout=30_000)
