@@ -37,9 +37,10 @@ al. 2017) replaces the Gaussian code with a grid of entries from a learned codeb
 
 MAP_MODES = ("decodes the point", "picks A, then B: walk between them")
 MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent size)
-VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide (its codes: *Compare*). *Sample* draws each position's code "
-                   "on its own, as often as it is used: with no prior over the grid (van den Oord et al. fit a "
-                   "PixelCNN) the samples are textures, not faces.")
+VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide; the box holds held-out image 0's grid of code indices, "
+                   "row by row: change a few and press *Decode z* (its code map: *Compare*). *Sample* draws each "
+                   "position's code on its own, as often as it is used: with no prior over the grid (van den Oord et "
+                   "al. fit a PixelCNN) the samples are textures, not faces.")
 DEFAULT_MAP = "vae2d-digits"
 DEFAULT_DENSE = "vae16-faces"
 LERP_LABEL = "linear: (1 - t) z_A + t z_B"
@@ -269,8 +270,9 @@ def build(ctx: AppContext) -> None:
         if not name:
             return ["No checkpoint yet.", None, "", None, None, gr.update()] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
-        if is_vq(model):
-            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, None, "", None, None, gr.update()]
+        if is_vq(model):  # the codes of held-out image 0, decoded: edit them and press Decode
+            codes = views.held_out_codes(ctx, name)
+            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, decode(ctx, name, codes), codes, None, None, gr.update()]
                     + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
         note = "" if model.latent_dim <= MAX_DIMS else f"  \n(sliders for the first {MAX_DIMS} dims)"

@@ -232,6 +232,16 @@ def has_map(name) -> bool:
         return True
 
 
+def held_out_codes(ctx, name, index: int = 0) -> str:
+    """A VQ-VAE's code grid for held-out image ``index``, row by row, as the text ``/vae_decode`` takes: decoded, it
+    gives the image back as the model reconstructs it (the box held nothing, and z = 0 decoded code 0 everywhere:
+    one flat colour)."""
+    from .explore import code_index_map
+
+    idx, _ = code_index_map(load_model(ctx, name), _held_out(ctx, name, index))
+    return ", ".join(str(int(k)) for k in idx.flatten())
+
+
 def is_vq_checkpoint(name) -> bool:
     """Whether checkpoint ``name`` is a VQ-VAE (read from its config; no model load)."""
     return not has_map(name)
