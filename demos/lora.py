@@ -250,8 +250,7 @@ def build(ctx: AppContext) -> None:
         """The status says which run holds the training slot, as the training panels' does (nothing when free)."""
         from demos.training_queue import slot_wait_line
 
-        line = slot_wait_line()
-        return line or gr.skip(), gr.Timer(active=bool(line))
+        return slot_wait_line() or gr.skip(), gr.Timer(active=True)  # (until it starts: the training panels' reason)
 
     timer = waiting_timer(status, lambda request: visitor_of(request) in training.WAITING)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),

@@ -321,9 +321,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def waiting_line():
         """The status while the run waits for the one training slot (what trains now, kept current by the timer), or
-        while it starts."""
-        line = slot_wait_line()
-        return line or "starting: reading the data and building the model…", gr.Timer(active=bool(line))
+        while it starts. The timer runs either way, until the page's run starts: a run clicked a moment before on
+        another page may not hold the slot yet (two clicks 0.3 s apart: the second page said "starting" while it
+        waited for the whole of the first run)."""
+        return slot_wait_line() or "starting: reading the data and building the model…", gr.Timer(active=True)
 
     # the endpoint's parameters are named after the config fields (not param_0, param_1, ...)
     P = inspect.Parameter

@@ -130,6 +130,37 @@ def test_cancel_reaches_a_run_still_waiting_in_the_queue(page, tmp_path, monkeyp
         assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == sorted(["theirs", mine])
 
 
+def test_a_run_clicked_just_after_another_says_it_waits_once_that_one_holds_the_slot(page, tmp_path, monkeypatch):
+    """Two Train clicks close together (a class pressing Train at once): the first run has left the queue but does
+    not hold the slot yet when the second is clicked, so the second page starts on "starting…"; once the first holds
+    the slot, the second page's line says it waits for it (it said "starting" for the whole of the first run)."""
+    import contextlib
+    import time
+
+    from gradio_client import Client
+
+    from demos import training_panel, training_queue
+
+    @contextlib.contextmanager
+    def slow_to_hold(*args):  # the first run's data and model take 4 s before it holds the slot
+        time.sleep(4)
+        with training_queue.holding_the_slot(*args) as progress:
+            yield progress
+
+    monkeypatch.setattr(training_panel, "holding_the_slot", slow_to_hold)
+    with toy_training_page(page, tmp_path, monkeypatch) as (demo, tab):
+        other = Client(demo.local_url, verbose=False)
+        job = other.submit("first", 1_000_000, 5, 0, api_name="/train_toy")
+        time.sleep(1)  # (it has left the queue, and holds nothing yet)
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text("starting: reading the data").wait_for(timeout=5_000)
+        tab.get_by_text("waiting for the training slot: toy run first").wait_for(timeout=15_000)
+        tab.get_by_role("button", name="Cancel").click()
+        tab.get_by_text("your run waiting in the queue will not start").wait_for(timeout=10_000)
+        other.predict(api_name="/cancel_toy")
+        assert "cancelled at step" in job.result(timeout=60)[0]
+
+
 def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_app_started(page, tmp_path, monkeypatch):
     """A run saved after the app started (here "aaa", listed first) moved Gradio's tick: the picker's list was
     refreshed at its focus, and a dropdown whose choices change while focused keeps its tick at the old position (on
