@@ -221,10 +221,20 @@ def remember_visitors() -> None:
     gr.on(page_open(), recognise, browser, browser, api_visibility="private", queue=False)
     from gradio.context import Context
 
+    Context.root_block.genlab_visitor = browser  # (visitor_state)
+
     def forget(request: gr.Request):
         VISITORS.pop(session_of(request), None)
 
     Context.root_block.unload(forget)
+
+
+def visitor_state():
+    """The enclosing app's visitor box (:func:`remember_visitors`: the browser's id, as an event's input: a page-open
+    event reads it before the page's session is recognised), or None in an app without one."""
+    from gradio.context import Context
+
+    return getattr(Context.root_block, "genlab_visitor", None)
 
 
 def seed_control(label: str = "Seed", value: int = 0, elem_id: str | None = None) -> gr.Number:
@@ -336,5 +346,5 @@ from demos.training_panel import training_panel  # noqa: E402  (re-exported for 
 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile", "install_atomic_image_cache", "CSS", "APP_JS", "page_open", "opening_view",
            "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "forget_on_switch", "refresh_pickers",
-           "remember_visitors", "visitor_of",
+           "remember_visitors", "visitor_of", "visitor_state",
            "config_widget", "run_standalone", "training_panel"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import random
 import threading
 import time
 from dataclasses import fields
@@ -25,8 +24,9 @@ from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
 from demos.page import since_click_js
 from demos.samples_over_time import samples_over_time
-from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, holding_the_slot, overtaken_cancel,
-                                  pause_button, queue_leaver, refuse, slot_wait_line, waiting_timer)
+from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, fresh_run_name, holding_the_slot,
+                                  opening_run, overtaken_cancel, page_run, pause_button, queue_leaver, refuse,
+                                  slot_wait_line, waiting_timer)
 
 
 def rough_duration(seconds: float) -> str:
@@ -40,16 +40,6 @@ def rough_duration(seconds: float) -> str:
         hours, minutes = divmod(round(seconds / 60), 60)
         return f"{hours} h {minutes:02d} min"
     return f"{round(seconds / 86400)} days"
-
-
-def fresh_run_name(method: str) -> str:
-    """A run name no run of ``method`` has yet ("my-gans-4821"): each page opens on its own, so a class pressing
-    Train with the defaults trains thirty runs, not one that each resumes from the others."""
-    for _ in range(100):
-        name = f"my-{method}-{random.randint(1000, 9999)}"
-        if not resolve_checkpoint(method, name, must_exist=False).exists():
-            return name
-    return f"my-{method}-{random.randint(10**5, 10**6 - 1)}"
 
 
 def check_not_trained_out(out, name: str, steps: int) -> None:
@@ -198,14 +188,15 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     ``check``: a function of the settings {field: value} that raises ``ValueError`` for one the app refuses where
     the CLI takes it (a path outside the server's checkpoints); the values it returns ({field: value}, or None)
     replace those typed (a checkpoint's name written as its folder)."""
-    from demos.common import GALLERY_FIT, USER_ERRORS, Setting, config_widget, page_open, session_of, ui_errors
+    from demos.common import (GALLERY_FIT, USER_ERRORS, VISITORS, Setting, config_widget, page_open, session_of,
+                              ui_errors, visitor_state)
 
     cls = get_method_class(method)
     base = cls.config_class().to_dict() | (defaults or {})
     if "download" in base and online():
         base["download"] = True  # an online server fetches a standard dataset that is not on disk yet
     fields = list(fields) + list(advanced)
-    with gr.Accordion("Train your own", open=False):
+    with gr.Accordion("Train your own", open=False) as panel:
         if not ctx.allow_train:
             gr.Markdown("Training is switched off on this server (`--no-train`).")
         elif ctx.public:
@@ -270,7 +261,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         settings = base | dict(zip(fields, values[:len(fields)]))
         running.set()
         try:
-            with holding_the_slot(session, method, f"{cls.name} run {str(name or '').strip()}, starting") as progress:
+            with (page_run(VISITORS.get(session), method, str(name or "").strip()),
+                  holding_the_slot(session, method, f"{cls.name} run {str(name or '').strip()}, starting") as progress):
                 yield from start_training(ctx, method, name, settings, cancel, values[len(fields)], paused, progress)
         finally:
             running.clear()
@@ -348,7 +340,12 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     event = clicked_train.success(waiting_line, outputs=[status, timer], api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
         show_progress_on=outputs[1:], **queue)  # (not on the status: it says why the run waits)
-    gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
+    visitor_box = visitor_state()
+    if visitor_box is None:  # (a panel built without the app's visitors)
+        gr.on(page_open(), lambda: fresh_run_name(cls.name), outputs=run_name, api_visibility="private", queue=False)
+    else:
+        gr.on(page_open(), functools.partial(opening_run, cls.name, method), visitor_box, [run_name, status, panel],
+              api_visibility="private", queue=False)
     event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
     if pickers:
         from demos.common import refresh_pickers

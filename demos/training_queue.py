@@ -1,6 +1,7 @@
 """The one training slot a server runs at a time, and the runs that wait for it: the session's flags (cancel, pause,
 running, waiting), the line on the run that holds the slot for those who wait, kept current on their page, a waiting
-run taken out of Gradio's queue at Cancel, the panels' Cancel and Pause, and a Cancel that overtook its run's click.
+run taken out of Gradio's queue at Cancel, the panels' Cancel and Pause, a Cancel that overtook its run's click, and
+the run name a page opens on (its own, or the visitor's run stopped when its last page was left).
 
 At Cancel, Gradio's own way, an event with ``cancels=[...]``, calls its ``/cancel`` route, which sends the page an empty
 completion for a run that never started; about one time in two (measured: 2 of 4 runs of the training panel's test,
@@ -13,6 +14,7 @@ browser tests that cancel a waiting run check it.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,8 @@ from collections.abc import Callable
 import gradio as gr
 from gradio.context import Context
 from gradio.server_messages import ProcessCompletedMessage
+
+from core.engine import resolve_checkpoint
 
 
 # One cancel flag and one pause flag per browser session and method; the Cancel and Pause buttons set them.
@@ -83,6 +87,66 @@ def refuse(message: str):
     """Stop a queued pre-event's chain with a yellow warning, as the app's other refusals (not a red "Error")."""
     gr.Warning(message)
     raise gr.Error(message, visible=False, print_exception=False)
+
+
+# The run each visitor's page trains, per method, while it trains, and after it if its page was left (reloaded or
+# closed: Gradio closes the run's stream, and the Trainer saves it): the page that opens next says so.
+_RUNS: dict[tuple[str, str], dict] = {}
+
+
+@contextlib.contextmanager
+def page_run(visitor: str | None, method: str, name: str):
+    """Around a page's run of ``method`` called ``name``: remembered for the ``visitor`` (a browser, across reloads)
+    while it trains, and kept when it ends because its page was left (:func:`left_run` reads it)."""
+    run = {"name": name, "ended": threading.Event(), "left": False}
+    if visitor:
+        _RUNS[(visitor, method)] = run
+    try:
+        yield
+    except GeneratorExit:  # (the page's stream closed: the run was saved at its last step on the way out)
+        run["left"] = True
+        raise
+    finally:
+        run["ended"].set()
+        if not run["left"] and _RUNS.get((visitor, method)) is run:
+            del _RUNS[(visitor, method)]
+
+
+def left_run(visitor, method: str, wait: float = 5.0) -> str | None:
+    """The name of the ``visitor``'s run of ``method`` that stopped when its page was left, once (None when there is
+    none). A page opened by a reload may come before the old page's run has stopped: it waits up to ``wait`` seconds
+    for that; a run still training after them trains on another of the visitor's pages, and is not said."""
+    run = _RUNS.get((visitor, method)) if isinstance(visitor, str) else None
+    if run is None or not run["ended"].wait(wait) or not run["left"]:
+        return None
+    if _RUNS.get((visitor, method)) is run:
+        del _RUNS[(visitor, method)]
+    return run["name"]
+
+
+def fresh_run_name(method: str) -> str:
+    """A run name no run of ``method`` has yet ("my-gans-4821"): each page opens on its own, so a class pressing
+    Train with the defaults trains thirty runs, not one that each resumes from the others."""
+    for _ in range(100):
+        name = f"my-{method}-{random.randint(1000, 9999)}"
+        if not resolve_checkpoint(method, name, must_exist=False).exists():
+            return name
+    return f"my-{method}-{random.randint(10**5, 10**6 - 1)}"
+
+
+def opening_run(name: str, method: str, visitor):
+    """A panel's run name, status line and accordion as its page opens: the visitor's run stopped when its page was left
+    (reloaded or closed), saved, named with the way back (the page opened on a new name and a blank line: which run
+    had just stopped, and what it was called, was nowhere); else a name of its own (:func:`fresh_run_name`)."""
+    from core.engine.checkpoint import saved_step
+
+    run = left_run(visitor, method)
+    if run is None:
+        return fresh_run_name(name), gr.skip(), gr.skip()
+    step = saved_step(resolve_checkpoint(name, run, must_exist=False))
+    return run, (f"**your run {run} stopped when its page was left** (reloaded or closed)"
+                 + (f", saved at step {step:,}" if step else "") + ": press *Train / resume* to go on from there"), \
+        gr.Accordion(open=True)  # (the panel opens with it)
 
 
 def slot_wait_line() -> str:
@@ -196,4 +260,4 @@ def pause_button(method: str):
 
 
 __all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver",
-           "holding_the_slot", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
+           "holding_the_slot", "page_run", "left_run", "fresh_run_name", "opening_run", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]

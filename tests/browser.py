@@ -92,16 +92,19 @@ def toy_training_page(page, tmp_path, monkeypatch):
     (the Gradio app, the page)."""
     import gradio as gr
 
-    from demos.common import AppContext, training_panel
+    from demos.common import AppContext, remember_visitors, training_panel
 
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
     with gr.Blocks() as demo:
+        remember_visitors()  # (as the app: a run stopped by leaving its page is said on the next)
         training_panel(AppContext(), "tests.toy_method:ToyMethod", ["steps", "log_every", "sample_every"])
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     tab = page.context.browser.new_page()
     try:
         tab.goto(demo.local_url)
-        tab.wait_for_load_state("networkidle")
+        # (not "networkidle": a page with an unload event holds a connection open; the page-open events come first)
+        tab.get_by_role("button", name="Train your own").wait_for(timeout=30_000)
+        tab.wait_for_timeout(1000)
         tab.get_by_role("button", name="Train your own").click()
         yield demo, tab
     finally:

@@ -161,6 +161,28 @@ def test_a_run_clicked_just_after_another_says_it_waits_once_that_one_holds_the_
         assert "cancelled at step" in job.result(timeout=60)[0]
 
 
+def test_a_run_stopped_by_a_reload_is_named_on_the_reloaded_page_and_resumes_from_it(page, tmp_path, monkeypatch):
+    """An F5 in the middle of a run stops it and saves it (its page is gone); the reloaded page says which run stopped
+    and at what step, with its name in the box, so Train / resume goes on from there (it opened on a new name and a
+    blank line: the teacher had to remember the run's name)."""
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
+        name = tab.get_by_label("run name (saved in checkpoints/)").input_value()
+        type_number(tab, tab.get_by_label("steps").first, "1000000")
+        tab.get_by_role("button", name="Train / resume").click()
+        tab.get_by_text(re.compile(r"step \d+ / 1000000")).wait_for(timeout=60_000)
+        tab.reload()
+        line = tab.get_by_text(f"your run {name} stopped when its page was left")
+        line.wait_for(timeout=20_000)
+        text = tab.locator("#train-toy-status").inner_text()
+        step = int(re.search(r"saved at step ([\d,]+)", text).group(1).replace(",", ""))
+        assert step > 0 and tab.get_by_label("run name (saved in checkpoints/)").input_value() == name
+        tab.reload()  # said once: the next page opens on a name of its own
+        tab.get_by_text("Train your own").click()
+        tab.wait_for_timeout(1500)
+        assert tab.get_by_label("run name (saved in checkpoints/)").input_value() != name
+        assert "stopped when its page was left" not in tab.locator("body").inner_text()
+
+
 def test_a_checkpoint_picker_ticks_its_value_when_runs_were_trained_since_the_app_started(page, tmp_path, monkeypatch):
     """A run saved after the app started (here "aaa", listed first) moved Gradio's tick: the picker's list was
     refreshed at its focus, and a dropdown whose choices change while focused keeps its tick at the old position (on

@@ -136,7 +136,7 @@ def test_durations_read_as_people_say_them():
 
 
 def test_each_page_opens_on_a_run_name_no_run_has(tmp_path, monkeypatch):
-    from demos.training_panel import fresh_run_name
+    from demos.training_queue import fresh_run_name
 
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
     names = {fresh_run_name("gans") for _ in range(50)}
