@@ -71,6 +71,16 @@ def loss_table(rows: list[dict]):
                                                                            "loss": "str"})
 
 
+def over_the_whole_run(chart, steps):
+    """A loss chart's update on the page: its x axis spans the run's ``steps`` (the curve grows towards the end, and
+    the ticks stay apart: fitted to the steps so far, "500" and "550" ran together at its right edge). The
+    endpoint's output stays the table."""
+    try:
+        return gr.update(value=chart, x_lim=[0, int(float(steps))]) if isinstance(chart, pd.DataFrame) else chart
+    except (TypeError, ValueError):  # (steps as typed: the run took it as its box reads it)
+        return chart
+
+
 # logged values that are not losses, left off the loss chart (the status line still shows them): the learning rate,
 # a rate of the batch (text-to-image's caption dropout), gradient norms (a GAN's D spikes to 100 and flattened the
 # losses' lines into the axis; the GANs tab charts them in "Every variant side by side")
@@ -271,8 +281,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
 
     def train_on_the_page(request: gr.Request, name, *values):
         """``train`` for the page: a refused setting is a warning and a status line that stays; the charts stay."""
+        steps = dict(zip(fields, values)).get("steps")
         try:
-            yield from train(request, name, *values)
+            for status, chart, *rest in train(request, name, *values):
+                yield status, over_the_whole_run(chart, steps), *rest
         except USER_ERRORS as exc:
             gr.Warning(str(exc))
             yield f"**not started**: {exc}", *[gr.skip()] * 3

@@ -313,13 +313,17 @@ def test_the_loss_chart_waits_for_two_steps_to_join():
     """One logged step drew empty axes with one tick ("10.000000") until the next: the chart's first data has two
     steps (each loss a row); LoRA's chart follows the same rule."""
     from demos.lora_training import _losses
-    from demos.training_panel import loss_table
+    from demos.training_panel import loss_table, over_the_whole_run
 
     first = [{"step": 5, "value": 0.5, "loss": "loss"}, {"step": 5, "value": 0.2, "loss": "kl"}]
     assert isinstance(loss_table([]), type(gr.skip()))
     assert isinstance(loss_table(first), type(gr.skip()))
     table = loss_table(first + [{"step": 10, "value": 0.4, "loss": "loss"}])
     assert list(table["step"]) == [5, 5, 10] and str(table["value"].dtype) == "float64"
+    # on the page its x axis spans the whole run (fitted to the steps so far, "500" and "550" ran together)
+    spanned = over_the_whole_run(table, "3000")
+    assert spanned["x_lim"] == [0, 3000] and spanned["value"].equals(table)
+    assert isinstance(over_the_whole_run(gr.skip(), 3000), type(gr.skip()))
     assert isinstance(_losses([{"step": 1, "loss": 0.3}]), type(gr.skip()))
     assert list(_losses([{"step": 1, "loss": 0.3}, {"step": 2, "loss": 0.2}])["loss"]) == [0.3, 0.2]
 
