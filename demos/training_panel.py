@@ -83,12 +83,13 @@ def over_the_whole_run(chart, steps):
 
 # logged values that are not losses, left off the loss chart (the status line still shows them): the learning rate,
 # a rate of the batch (text-to-image's caption dropout), gradient norms (a GAN's D spikes to 100 and flattened the
-# losses' lines into the axis; the GANs tab charts them in "Every variant side by side")
+# losses' lines into the axis; the GANs tab charts them in "Every variant side by side"), accuracies (the DDPM's noisy
+# classifier's, a share of 0-1 drawn as if a loss)
 NOT_CHARTED = {"step", "lr", "caption_dropout"}
 
 
 def charted(key: str) -> bool:
-    return key not in NOT_CHARTED and not key.endswith("_norm")
+    return key not in NOT_CHARTED and not key.endswith(("_norm", "_acc"))
 
 
 def start_training(ctx, method: str, name: str, settings: dict, cancel: threading.Event, admin_token: str = "",

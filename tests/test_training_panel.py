@@ -313,7 +313,7 @@ def test_the_loss_chart_waits_for_two_steps_to_join():
     """One logged step drew empty axes with one tick ("10.000000") until the next: the chart's first data has two
     steps (each loss a row); LoRA's chart follows the same rule."""
     from demos.lora_training import _losses
-    from demos.training_panel import loss_table, over_the_whole_run
+    from demos.training_panel import charted, loss_table, over_the_whole_run
 
     first = [{"step": 5, "value": 0.5, "loss": "loss"}, {"step": 5, "value": 0.2, "loss": "kl"}]
     assert isinstance(loss_table([]), type(gr.skip()))
@@ -324,6 +324,9 @@ def test_the_loss_chart_waits_for_two_steps_to_join():
     spanned = over_the_whole_run(table, "3000")
     assert spanned["x_lim"] == [0, 3000] and spanned["value"].equals(table)
     assert isinstance(over_the_whole_run(gr.skip(), 3000), type(gr.skip()))
+    # losses only: not the learning rate, gradient norms or the DDPM's noisy classifier's accuracy (0-1)
+    assert [k for k in ("loss", "kl", "classifier_loss", "lr", "D_grad_norm", "classifier_acc") if charted(k)] == \
+        ["loss", "kl", "classifier_loss"]
     assert isinstance(_losses([{"step": 1, "loss": 0.3}]), type(gr.skip()))
     assert list(_losses([{"step": 1, "loss": 0.3}, {"step": 2, "loss": 0.2}])["loss"]) == [0.3, 0.2]
 
