@@ -149,9 +149,15 @@ def _main(argv: list[str] | None = None) -> int:
                 bar.update(event.step - bar.n)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in event.losses.items()})
             elif event.kind in ("checkpoint", "evaluating", "done", "cancelled"):
-                bar.write(event.message or f"{event.kind}: {event.path}")
-                for k, v in event.losses.items():
-                    bar.write(f"  {k} = {_number(v)}")
+                if event.kind != "checkpoint" and bar is not None:  # the steps are over: the bar ends (redrawn under
+                    bar.close()                                     # each metric's line, a log repeated it each time)
+                    bar = None
+                for line in [event.message or f"{event.kind}: {event.path}",
+                             *(f"  {k} = {_number(v)}" for k, v in event.losses.items())]:
+                    if bar is None:
+                        print(line, flush=True)
+                    else:
+                        bar.write(line)
         finished = True
     except KeyboardInterrupt:
         print(f"\nstopped at once (a second Ctrl-C): only the last periodic checkpoint in {out} is kept",

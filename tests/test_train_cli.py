@@ -198,3 +198,15 @@ def test_the_command_line_keeps_samples_over_time_with_the_run(tmp_path):
     assert main([TOY, "--steps", "20", "--out", str(out)]) == 0
     moments = load_history(out, 10**9)
     assert [s for s, _ in moments] == [5, 10, 15, 20] and moments[0][1].shape[0] >= 1
+
+
+def test_the_progress_bar_ends_before_the_cards_figures_are_printed(tmp_path, capsys):
+    """The bar closes when the steps are over: the figures printed after it are not each followed by the bar drawn
+    again (in a log, a copy of the finished bar stood before every ``metric/...`` line)."""
+    from core.train import main
+
+    assert main([TOY, "--steps", "10", *TINY, "--out", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    figures = [line for line in out.splitlines() if line.startswith("  metric/")]
+    assert figures and "done at step 10/10" in out
+    assert err.count("10/10") <= 2, err  # (the bar's last refresh, and its close)
