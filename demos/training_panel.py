@@ -226,8 +226,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         with gr.Row():  # each page opens on a name of its own (fresh_run_name)
             run_name = gr.Textbox(value=f"my-{cls.name}", label="run name (saved in checkpoints/)", scale=3)
             token = gr.Textbox(label="admin token", type="password", visible=ctx.public, scale=2)
-            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train,
-                              elem_id=f"train-{cls.name}-start")
+            start = gr.Button("Train / resume", variant="primary", scale=1, interactive=ctx.allow_train, min_width=170,
+                              elem_id=f"train-{cls.name}-start")  # (on one line at 1024 px: it wrapped in two)
             pause = gr.Button("Pause", scale=1, elem_id=f"train-{cls.name}-pause")
             stop = gr.Button("Cancel", variant="stop", scale=1)
             since_train = gr.Number(-1, elem_classes="genlab-hidden")  # (ms since Train, measured in the page)
