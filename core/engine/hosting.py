@@ -67,9 +67,11 @@ def check_admin(public: bool, token: str | None, what: str) -> None:
     if expected is None:
         raise ValueError(f"{what} is off on this public server: its owner can switch it on by setting "
                          "GENLAB_ADMIN_TOKEN and typing that token in the admin token box")
-    if not token or not hmac.compare_digest(str(token).encode(), expected.encode()):
+    if not token:
         raise ValueError(f"{what} on this public server needs its admin token (set by the owner in "
-                         "GENLAB_ADMIN_TOKEN)")
+                         "GENLAB_ADMIN_TOKEN): type it in the admin token box")
+    if not hmac.compare_digest(str(token).encode(), expected.encode()):  # (a typo was told "needs its admin token")
+        raise ValueError(f"{what} on this public server: that admin token is not this server's (check it for a typo)")
 
 
 def scratch_file(suffix: str, prefix: str = "genlab-") -> Path:
