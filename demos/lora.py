@@ -127,7 +127,7 @@ def build(ctx: AppContext) -> None:
                 class_word = gr.Textbox("circle", label="class word", min_width=80)
                 method = Dropdown(list(METHODS), value="lora", label="method", min_width=120)
             with gr.Row():
-                steps = Slider(1, MAX_STEPS, value=300, step=1, label="steps")
+                steps = Slider(1, MAX_STEPS, value=300, step=1, label="steps", elem_id="lora-steps")
                 rank = Slider(1, 64, value=4, step=1, label="LoRA rank")
             with gr.Row():
                 prior = gr.Checkbox(False, label="prior preservation")
@@ -182,7 +182,7 @@ def build(ctx: AppContext) -> None:
                 share = gr.Button("Put on the shared list")
                 delete = gr.Button("Delete", variant="stop")
                 download = gr.Button("Download")
-            file_out = gr.File(label="adapter file", interactive=False, height=80)
+            file_out = gr.File(label="adapter file", interactive=False, height=80, elem_id="lora-adapter-file")
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
@@ -220,8 +220,8 @@ def build(ctx: AppContext) -> None:
     def delete_it(request: gr.Request, name):
         from core.lora.service import delete_adapter
 
-        delete_adapter(name, visitor_of(request))
-        return f"deleted {name}", gr.update(choices=list_adapters(visitor_of(request)), value=None)
+        delete_adapter(name, visitor_of(request))  # (its file leaves the download box too)
+        return f"deleted **{name}**", gr.update(choices=list_adapters(visitor_of(request)), value=None), None
 
     def download_it(request: gr.Request, name):
         from core.lora.service import LORA_FILE, TI_FILE, adapter_folder
@@ -294,10 +294,11 @@ def build(ctx: AppContext) -> None:
           queue=False)
 
     def picked(name):
-        """Another adapter: the last images (and their line, naming the old one) leave the screen."""
-        return None, None, f"{name}: press *Generate* to compare it with its base model" if name else ""
+        """Another adapter: the last images, their line (naming the old one) and its file leave the screen; none
+        picked (one deleted) leaves the line that says so (it was emptied at once)."""
+        return None, None, f"{name}: press *Generate* to compare it with its base model" if name else gr.skip(), None
 
-    adapter.change(picked, adapter, [before, after, line], api_visibility="private", queue=False)
+    adapter.change(picked, adapter, [before, after, line, file_out], api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     second.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)
     # a refused share, delete or download: one warning toast; the picker and the status line stay on screen (an
@@ -310,7 +311,7 @@ def build(ctx: AppContext) -> None:
         from core.lora.service import sweep_sessions  # a day after their last use
 
         Context.root_block.unload(sweep_sessions)
-    delete.click(warn_and_keep(2)(delete_it), adapter, [line, adapter], api_visibility="private")
+    delete.click(warn_and_keep(3)(delete_it), adapter, [line, adapter, file_out], api_visibility="private")
     download.click(warn_and_keep(1)(download_it), adapter, file_out, api_visibility="private")
 
 

@@ -231,6 +231,29 @@ def test_lora_cancel_pressed_right_after_train_stops_it_and_the_line_says_so(pag
     assert page.locator("#lora-adapter input").input_value() == before and page.errors == []
 
 
+def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
+    """A visitor's own adapter, trained, downloaded and deleted: the line says it was deleted and the download box
+    empties (the line was emptied at once, and the deleted adapter's file stayed offered)."""
+    page.get_by_role("tab", name="LoRA").click()
+    box = page.locator("#lora-steps input[type=number]")
+    box.fill("3")
+    box.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"saved sks-lora-\d+ \(3 steps")).wait_for(timeout=120_000)
+    name = page.locator("#lora-adapter input").input_value()
+    assert name.startswith("sks-lora-")
+    page.get_by_role("button", name="Download", exact=True).click()
+    page.locator("#lora-adapter-file a").first.wait_for(timeout=10_000)
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_text(f"deleted {name}").wait_for(timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text(f"deleted {name}").is_visible() and page.locator("#lora-adapter-file a").count() == 0
+    box.fill("300")
+    box.press("Enter")
+    pick_option(page, "#lora-adapter", "purple-circle-lora")  # (as the tests after expect it)
+    assert page.errors == []
+
+
 def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     """Another visitor's LoRA holds the one training slot: this page's Train waits, saying which run holds the slot;
     Train more pressed meanwhile is refused (it queued behind it); Cancel takes it out of the queue at once (spinners
