@@ -216,7 +216,8 @@ def build(ctx: AppContext) -> None:
                         gr.Markdown(palette_legend())
                         draw_btn = gr.Button("Translate the drawing", variant="primary")
                     with gr.Tab("Upload"):
-                        upload_p = ImageFile(label="an image (any size or mode)", elem_id="translation-pix2pix-upload")
+                        upload_p = ImageFile(label="an image (any size or mode)", height=170,  # (its label covered the icon)
+                                             elem_id="translation-pix2pix-upload")
                         upload_btn = gr.Button("Translate the upload", variant="primary")
                 with gr.Accordion("Advanced", open=False):
                     noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
@@ -269,13 +270,14 @@ def build(ctx: AppContext) -> None:
             with gr.Column(scale=2):
                 ckpt_c = checkpoint_picker(METHOD, value=DEFAULT_CYCLEGAN, elem_id="translation-cyclegan-checkpoint")
                 about_c = gr.Markdown(label="about")
-                direction = Radio(list(DIRECTIONS), value="AtoB", label="direction",
+                direction = Radio([(v.replace("to", " -> "), v) for v in DIRECTIONS], value="AtoB", label="direction",
                                   elem_id="translation-cyclegan-direction")
                 gr.Markdown("Held-out examples: click one")   # a label over the gallery covered its thumbnails
                 gallery_c = gr.Gallery(show_label=False, columns=3, height="auto", allow_preview=False,
                                        object_fit="contain", format="png", buttons=[],
                                        elem_id="translation-cyclegan-examples", elem_classes=GALLERY_FIT)
-                upload_c = ImageFile(label="or an image (any size or mode)", elem_id="translation-cyclegan-upload")
+                upload_c = ImageFile(label="or an image (any size or mode)", height=170,
+                                     elem_id="translation-cyclegan-upload")  # (its label covered the icon)
                 run_c_btn = gr.Button("Translate the upload", variant="primary")
             with gr.Column(scale=3, elem_classes="genlab-sticky"):
                 out_c = gr.Image(label="translation", type="pil", format="png", height=VIEW + 40, interactive=False,
@@ -305,11 +307,15 @@ def build(ctx: AppContext) -> None:
               [about_c, gallery_c], api_visibility="private")
 
         def follow_model(checkpoint, d):
-            """The direction offers what the model translates: B -> A only for a CycleGAN (two generators)."""
+            """The direction offers what the model translates (B -> A only for a CycleGAN: two generators), named by
+            its domains ("A -> B: black hair -> blonde hair"; they read "AtoB" and "BtoA" on a projector)."""
             directions = directions_of(checkpoint)
             if directions is None:
                 return gr.update()
-            return gr.update(choices=list(directions), value=direction_for(checkpoint, d))
+            t = _bundle(ctx, checkpoint).task
+            a, b = t.get("a", "A"), t.get("b", "B")
+            names = {"AtoB": f"A -> B: {a} -> {b}", "BtoA": f"B -> A: {b} -> {a}"}
+            return gr.update(choices=[(names[v], v) for v in directions], value=direction_for(checkpoint, d))
 
         gr.on([ckpt_c.change, *on_open], follow_model, [ckpt_c, direction], direction, api_visibility="private")
         gr.on([ckpt_c.change, direction.change, *on_open], shown_example(run_c, 4, with_direction=True),

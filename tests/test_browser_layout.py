@@ -151,8 +151,11 @@ CUT_CONTROLS = """() => [...document.querySelectorAll('.block')].filter(b => b.o
     const box = b.getBoundingClientRect(), name = b.querySelector('[data-testid="block-info"], label')?.innerText
                                                   || b.id;
     const max = b.querySelector('.max_value'), text = b.querySelector('.upload-container [data-testid="upload-text"]');
-    const grid = b.querySelector('.grid-wrap');
+    const grid = b.querySelector('.grid-wrap'), icon = b.querySelector('.upload-container [data-testid="upload-icon"]');
+    const label = b.querySelector(':scope > label[data-testid="block-label"]');
     const cut = (max && max.getBoundingClientRect().right > box.right + 0.5)
+        || (icon && label && (() => { const i = icon.getBoundingClientRect(), l = label.getBoundingClientRect();
+            return i.top < l.bottom - 0.5 && i.left < l.right && i.right > l.left; })())
         || (grid && grid.scrollHeight > grid.clientHeight + 1) || (text && (() => {
         const c = text.parentElement.getBoundingClientRect(), t = [...text.children, text].map(e => e.getBoundingClientRect());
         return Math.min(...t.map(r => r.top)) < c.top - 0.5 || text.getBoundingClientRect().bottom > c.bottom + 0.5; })());
@@ -161,7 +164,8 @@ CUT_CONTROLS = """() => [...document.querySelectorAll('.block')].filter(b => b.o
 
 def test_narrow_sliders_and_upload_boxes_show_their_labels_whole_at_1024(page):
     """At 1024x768 the VAE's latent sliders (four to a row beside the image) keep their max label inside their box,
-    the upload boxes given a height (Interpolate's two, LoRA's images) show their icon and "Click to Upload" whole
+    the upload boxes (Interpolate's two, LoRA's images, the translation tabs') show their icon clear of their label
+    (CycleGAN's label covered its icon) and "Click to Upload" whole
     (the slider's range kept 112 px and pushed "6" out; a 240 px text block was centred in a 90 px box), and the
     translation tabs' example galleries show all six examples (their second row was cut)."""
     page.set_viewport_size({"width": 1024, "height": 768})
@@ -176,6 +180,11 @@ def test_narrow_sliders_and_upload_boxes_show_their_labels_whole_at_1024(page):
                 page.locator(f"{gallery} img").nth(5).wait_for(state="attached", timeout=30_000)
             page.wait_for_timeout(500)
             assert page.evaluate(CUT_CONTROLS) == [], (tab, sub)
+        page.get_by_role("tab", name="pix2pix: draw or upload").first.click()
+        page.locator("[role=tabpanel]:visible").get_by_role("tab", name="Upload", exact=True).click()
+        page.wait_for_timeout(500)
+        assert page.evaluate(CUT_CONTROLS) == [], "pix2pix upload"
+        page.locator("[role=tabpanel]:visible").get_by_role("tab", name="Examples", exact=True).click()
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -75,17 +75,19 @@ def test_a_one_generator_model_picked_for_b_to_a_translates_a_to_b_with_no_error
     output = page.locator("#translation-cyclegan-output img")
     output.wait_for(timeout=30_000)
     direction = page.locator("#translation-cyclegan-direction")
-    direction.get_by_label("BtoA").check()
+    # named by the model's domains (they read "AtoB" and "BtoA")
+    direction.get_by_label("B -> A: blonde hair -> black hair").check()
     page.locator("#translation-cyclegan-cycle img").wait_for(timeout=30_000)
     page.evaluate(TAKE_TOASTS)
     before = output.get_attribute("src")
     pick_option(page, "#translation-cyclegan-checkpoint", "pix2pix-labels2face")
     wait_for_new_src(page, "#translation-cyclegan-output img", before, timeout=30_000)
     page.get_by_text("This model has one generator").wait_for(timeout=30_000)
-    assert direction.get_by_label("AtoB").is_checked() and direction.get_by_label("BtoA").count() == 0
+    assert direction.get_by_label("A -> B: label map -> face").is_checked()
+    assert direction.get_by_text("B -> A").count() == 0
     assert page.evaluate(TAKE_TOASTS) == [] and page.locator("[role=tabpanel]:visible .error").count() == 0
     pick_option(page, "#translation-cyclegan-checkpoint", "cyclegan-black2blonde-hair")
-    direction.get_by_label("BtoA").wait_for(timeout=10_000)
+    direction.get_by_label("B -> A: blonde hair -> black hair").wait_for(timeout=10_000)
     assert page.errors == []
 
 
