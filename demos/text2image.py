@@ -102,11 +102,15 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
 
     request = check_request(prompt, negative_prompt, steps, guidance, seed, sampler, num_images, init_image, strength)
     pipe = _load(ctx, model)
+    first = True
     for frame in generate_stream(pipe, request):
         if "preview" in frame:
             previews = [(to_pil(img, IMAGE_SIZE), f"predicted x0, step {frame['index'] + 1}") for img in frame["preview"]]
+            # the last image's readout and maps leave with the first preview (they stood beside the new image)
+            gone = ("", None) if first else (gr.skip(), gr.skip())
+            first = False
             yield (previews, f"step {frame['index'] + 1} / {frame['num_steps']} (preview: the decoded predicted "
-                   "clean latent z0-hat)", gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                   "clean latent z0-hat)", *gone, gr.skip(), gr.skip())
     r = frame["result"]
     ran = (f"{request.steps}" if request.init_image is None else
            f"from your image (strength {request.strength:g}): the last {r.info['num_steps']} of {request.steps}")

@@ -200,3 +200,17 @@ def test_the_tab_opens_on_the_image_generate_draws_with_the_settings_shown(app_c
     page = np.asarray(images[0][0])
     drawn = app_client.predict(guidance=card_guidance(DEFAULT_MODEL), api_name="/text_to_image")[0]
     assert np.array_equal(page, np.asarray(Image.open(drawn[0]["image"]).convert("RGB")))
+
+
+def test_the_last_images_readout_and_maps_leave_with_the_first_preview():
+    """While a new image forms, the readout and the cross-attention maps of the last one leave (the opening
+    picture's "red ✓ · circle ✓" stood beside a pink square taking shape); the finished image brings its own."""
+    from core.engine import AppContext
+    from demos.text2image import DEFAULT_MODEL, text_to_image_frames
+
+    frames = list(text_to_image_frames(AppContext(), "a large pink square", "", 4, 4.0, 0, "ddim", 1, DEFAULT_MODEL))
+    skip = {"__type__": "update"}
+    first, *between, last = frames
+    assert first[2] == "" and first[3] is None                       # readout and maps cleared at once
+    assert all(f[2] == skip and f[3] == skip for f in between)       # and left alone while it draws
+    assert "pink" in last[2] and last[3] is not None
