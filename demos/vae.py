@@ -37,11 +37,13 @@ al. 2017) replaces the Gaussian code with a grid of entries from a learned codeb
 
 MAP_MODES = ("decodes the point", "picks A, then B: walk between them")
 MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent size)
-VQ_SAMPLES_NOTE = ("  \nVQ-VAE: no latent vector to slide; the box holds held-out image 0's grid of code indices, "
+# (after the card's <details> block a blank line: without one the markdown after it showed its asterisks)
+VQ_SAMPLES_NOTE = ("\n\nVQ-VAE: no latent vector to slide; the box holds held-out image 0's grid of code indices, "
                    "row by row: change a few and press *Decode z* (its code map: *Compare*). *Sample* draws each "
                    "position's code on its own, as often as it is used: with no prior over the grid (van den Oord et "
                    "al. fit a PixelCNN) the samples are textures, not faces.")
 DEFAULT_MAP = "vae2d-digits"
+LATENT_LABEL = "latent z (comma-separated; |z| > 6 is clamped)"
 DEFAULT_DENSE = "vae16-faces"
 LERP_LABEL = "linear: (1 - t) z_A + t z_B"
 SLERP_LABEL = "spherical (slerp): along the great circle, keeps |z| typical of the prior"
@@ -95,7 +97,7 @@ def build(ctx: AppContext) -> None:
         with gr.Tab("Traverse & sample"):
             with gr.Row():
                 dense_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-dense-ckpt", scale=1)
-                dense_info = gr.Markdown(label="info", scale=2)
+                dense_info = gr.Markdown(label="info", scale=2, elem_id="vae-dense-info")
             with gr.Row():
                 with gr.Column(scale=3):
                     gr.Markdown("One slider per latent dimension (hidden beyond the model's latent size).")
@@ -107,7 +109,7 @@ def build(ctx: AppContext) -> None:
                 with gr.Column(scale=2, elem_classes="genlab-sticky"):  # stays on screen while sliders move
                     dense_img = gr.Image(label="decoded z", type="pil", format="png", interactive=False,
                                          elem_id="vae-decoded", elem_classes=PIXELS, height=260)
-                    latent_box = gr.Textbox(label="latent z (comma-separated; |z| > 6 is clamped)", value="",
+                    latent_box = gr.Textbox(label=LATENT_LABEL, value="",
                                             placeholder="empty: z = 0, the centre of the latent space",
                                             elem_id="vae-latent")
                     decode_btn = gr.Button("Decode z", variant="primary")
@@ -203,7 +205,7 @@ def build(ctx: AppContext) -> None:
         if not name:
             return ["No checkpoint yet: train one below.", None, *off, None, None, gr.update(interactive=False)]
         if is_vq(load_model(ctx, name)):
-            return [checkpoint_info(name) + "  \nA VQ-VAE has a grid of discrete codes, not a 2-D plane: the map, its "
+            return [checkpoint_info(name) + "\n\nA VQ-VAE has a grid of discrete codes, not a 2-D plane: the map, its "
                     "sliders and the manifold grid are off. *Compare AE / VAE / VQ-VAE* shows its codes.",
                     None, *off, None, None, gr.update(interactive=False)]
         view = views.map_view(ctx, name)
@@ -271,14 +273,17 @@ def build(ctx: AppContext) -> None:
             return ["No checkpoint yet.", None, "", None, None, gr.update()] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
         if is_vq(model):  # the codes of held-out image 0, decoded: edit them and press Decode
-            codes = views.held_out_codes(ctx, name)
-            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, decode(ctx, name, codes), codes, None, None, gr.update()]
+            codes = gr.update(value=views.held_out_codes(ctx, name), label=f"{model.grid_size} x {model.grid_size} "
+                              f"code indices, row by row (0-{model.num_codes - 1})")
+            return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, decode(ctx, name, codes["value"]), codes, None, None,
+                     gr.update()]
                     + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
-        note = "" if model.latent_dim <= MAX_DIMS else f"  \n(sliders for the first {MAX_DIMS} dims)"
+        note = "" if model.latent_dim <= MAX_DIMS else f"\n\n(sliders for the first {MAX_DIMS} dims)"
         # the traversed dim ranges over the model's dims (it offered 1-32 to a 2-D model, and refused 3)
         dim = gr.update(maximum=model.latent_dim, value=min(max(int(dim or 1), 1), model.latent_dim))
-        return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()), views.latent_text(z), None, None, dim]
+        return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()),
+                 gr.update(value=views.latent_text(z), label=LATENT_LABEL), None, None, dim]
                 + slider_updates(model, z, views.slider_limit(ctx, name)))
 
     gr.on([dense_ckpt.change, *page_open()], on_dense_checkpoint, inputs=[dense_ckpt, trav_dim],

@@ -398,4 +398,13 @@ def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warnin
     assert len(toasts) == 1 and toasts[0].startswith("warning: ") and "same image size" in toasts[0], toasts
     assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
     pick_option(page, "#vae-cmp-1", "vae16-faces")   # (as the tests after expect it)
+    # a VQ-VAE on Traverse & sample: its box holds code indices, said in its label, and its note's markdown renders
+    # (after the card's <details> block its asterisks showed)
+    page.get_by_role("tab", name="Traverse & sample").first.click()
+    pick_option(page, "#vae-dense-ckpt", "vqvae-faces")
+    expect(page.locator("#vae-latent")).to_contain_text("16 x 16 code indices", timeout=15_000)
+    assert "*" not in page.locator("#vae-dense-info").inner_text()
+    assert page.locator("#vae-dense-info em").count() >= 2
+    pick_option(page, "#vae-dense-ckpt", "vae16-faces")
+    expect(page.locator("#vae-latent")).to_contain_text("latent z (comma-separated", timeout=15_000)
     assert page.errors == []
