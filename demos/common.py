@@ -344,7 +344,8 @@ def run_standalone(build: Callable[[AppContext], None], title: str) -> None:
 
 from demos.training_panel import training_panel  # noqa: E402  (re-exported for tabs)
 
-__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile", "install_atomic_image_cache", "CSS", "APP_JS", "page_open", "opening_view",
-           "HELD_OUT_LAST", "PIXELS", "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext", "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "forget_on_switch", "refresh_pickers",
-           "remember_visitors", "visitor_of", "visitor_state",
-           "config_widget", "run_standalone", "training_panel"]
+__all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile",
+           "install_atomic_image_cache", "CSS", "APP_JS", "page_open", "opening_view", "HELD_OUT_LAST", "PIXELS",
+           "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext",
+           "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "forget_on_switch", "refresh_pickers",
+           "remember_visitors", "visitor_of", "visitor_state", "config_widget", "run_standalone", "training_panel"]

@@ -198,8 +198,9 @@ def build(ctx: AppContext) -> None:
         with training.its_turn(visitor_of(request)):
             yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
 
-    def lora_generate(request: gr.Request, adapter: str = DEFAULT_ADAPTER, prompt: str = DEFAULT_PROMPT, scale: float = 1.0,
-                      seed: int = 0, second_adapter: str = "", second_weight: float = 0.5, fuse: bool = False):
+    def lora_generate(request: gr.Request, adapter: str = DEFAULT_ADAPTER, prompt: str = DEFAULT_PROMPT,
+                      scale: float = 1.0, seed: int = 0, second_adapter: str = "", second_weight: float = 0.5,
+                      fuse: bool = False):
         return generate_frames(ctx, visitor_of(request), adapter, prompt, scale, seed, second_adapter, second_weight,
                                fuse)
 

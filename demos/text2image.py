@@ -10,7 +10,8 @@ import gradio as gr
 from core.engine import MAX_SEED
 from core.engine.hosting import gpu_task
 from demos.common import (GALLERY_FIT, AppContext, Dropdown, ImageUpload, Radio, Number, Slider, endpoint, opening_view,
-                          page_open, run_standalone, note_or_reason, seed_control, training_panel, ui_errors, warn_and_keep)
+                          page_open, run_standalone, note_or_reason, seed_control, training_panel, ui_errors,
+                          warn_and_keep)
 from demos.page import reveal_js, show_image_js
 
 TITLE = "Text-to-image"
@@ -267,8 +268,9 @@ def build(ctx: AppContext) -> None:
                              [gallery, status, readout, att_gallery, story, state],
                              api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
         generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
-        gr.on(page_open(), opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1])), outputs=[gallery, status, readout, att_gallery, story, state, att_step],
-              api_visibility="private", queue=False)
+        gr.on(page_open(), opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1])),
+              outputs=[gallery, status, readout, att_gallery, story, state, att_step], api_visibility="private",
+              queue=False)
         reuse.click(warn_and_keep(1)(first_image), state, init_image, api_visibility="private", concurrency_limit=None)
         # a file that is no image is said as it is dropped, and leaves the box (it showed a broken-image icon)
         init_image.upload(readable_or_none, init_image, init_image, api_visibility="private", concurrency_limit=None)

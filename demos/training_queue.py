@@ -134,16 +134,17 @@ def fresh_run_name(method: str) -> str:
     return f"my-{method}-{random.randint(10**5, 10**6 - 1)}"
 
 
-def opening_run(name: str, method: str, visitor):
-    """A panel's run name, status line and accordion as its page opens: the visitor's run stopped when its page was left
-    (reloaded or closed), saved, named with the way back (the page opened on a new name and a blank line: which run
-    had just stopped, and what it was called, was nowhere); else a name of its own (:func:`fresh_run_name`)."""
+def opening_run(kind: str, method: str, visitor):
+    """A panel's run name, status line and accordion as its page opens (``kind``: the method's checkpoints folder,
+    ``method``: as the panel names it): the visitor's run stopped when its page was left (reloaded or closed), saved,
+    named with the way back (the page opened on a new name and a blank line: which run had just stopped, and what it
+    was called, was nowhere); else a name of its own (:func:`fresh_run_name`)."""
     from core.engine.checkpoint import saved_step
 
     run = left_run(visitor, method)
     if run is None:
-        return fresh_run_name(name), gr.skip(), gr.skip()
-    step = saved_step(resolve_checkpoint(name, run, must_exist=False))
+        return fresh_run_name(kind), gr.skip(), gr.skip()
+    step = saved_step(resolve_checkpoint(kind, run, must_exist=False))
     return run, (f"**your run {run} stopped when its page was left** (reloaded or closed)"
                  + (f", saved at step {step:,}" if step else "") + ": press *Train / resume* to go on from there"), \
         gr.Accordion(open=True)  # (the panel opens with it)
@@ -260,4 +261,5 @@ def pause_button(method: str):
 
 
 __all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver",
-           "holding_the_slot", "page_run", "left_run", "fresh_run_name", "opening_run", "slot_wait_line", "refuse", "waiting_timer", "CANCELLING"]
+           "holding_the_slot", "page_run", "left_run", "fresh_run_name", "opening_run", "slot_wait_line", "refuse",
+           "waiting_timer", "CANCELLING"]

@@ -216,8 +216,8 @@ def build(ctx: AppContext) -> None:
                         gr.Markdown(palette_legend())
                         draw_btn = gr.Button("Translate the drawing", variant="primary")
                     with gr.Tab("Upload"):
-                        upload_p = ImageFile(label="an image (any size or mode)", height=170,  # (its label covered the icon)
-                                             elem_id="translation-pix2pix-upload")
+                        upload_p = ImageFile(label="an image (any size or mode)", height=170,
+                                             elem_id="translation-pix2pix-upload")  # (its label covered the icon)
                         upload_btn = gr.Button("Translate the upload", variant="primary")
                 with gr.Accordion("Advanced", open=False):
                     noise = gr.Checkbox(False, label="dropout noise (pix2pix's only randomness; off = deterministic)")
