@@ -193,6 +193,13 @@ def build(ctx: AppContext) -> None:
                                              rank, prior_preservation, seed, use_example, model, admin_token,
                                              train_text_encoder)
 
+    def lora_train_on_the_page(request: gr.Request, images, trigger, method, class_word, steps, *settings):
+        """``lora_train`` for the page: its loss chart's x axis spans the run (the training panels' reason)."""
+        from demos.training_panel import over_the_whole_run
+
+        for status, chart, *rest in lora_train(request, images, trigger, method, class_word, steps, *settings):
+            yield status, over_the_whole_run(chart, steps), *rest
+
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
                       admin_token: str | None = None):
         with training.its_turn(visitor_of(request)):
@@ -248,16 +255,19 @@ def build(ctx: AppContext) -> None:
         training.WAITING.add(session)
 
     def waiting_line():
-        """The status says which run holds the training slot, as the training panels' does (nothing when free)."""
+        """The status says which run holds the training slot, as the training panels' does, or that the run starts."""
         from demos.training_queue import slot_wait_line
 
-        return slot_wait_line() or gr.skip(), gr.Timer(active=True)  # (until it starts: the training panels' reason)
+        # (the timer runs until the run starts: the training panels' reason; the line said nothing while the base
+        # model loaded, 8 s on a cold server)
+        return slot_wait_line() or "starting: loading the base model and the images…", gr.Timer(active=True)
 
     timer = waiting_timer(status, lambda request: visitor_of(request) in training.WAITING)
     taught = endpoint(train.click, gpu_task(lora_train, duration=300),
                       [files, trigger, method, class_word, steps, rank, prior, seed_t, use_example, model, token,
                        text_lora], [status, plot, shots, adapter], api_name="lora_train", concurrency_limit=1,
-                      concurrency_id="train", check=waits, before=waiting_line, before_output=[status, timer])
+                      page_fn=gpu_task(lora_train_on_the_page, duration=300), concurrency_id="train", check=waits,
+                      before=waiting_line, before_output=[status, timer])
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
                            concurrency_id="train", check=waits, before=waiting_line, before_output=[status, timer])
