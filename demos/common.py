@@ -264,12 +264,6 @@ def checkpoint_picker(method: str, label: str = "Checkpoint", value: str | None 
     return picker
 
 
-def forget_on_switch(pickers, outputs) -> None:
-    """Another checkpoint in ``pickers``: the last one's ``outputs`` leave (they stayed under the new name)."""
-    gr.on([p.change for p in pickers], lambda: (None,) * len(outputs), outputs=outputs, api_visibility="private",
-          queue=False)
-
-
 def refresh_pickers(method: str, pickers: list):
     """An event function that refreshes checkpoint ``pickers`` of ``method``, each with its own ``only``."""
 
@@ -347,5 +341,5 @@ from demos.training_panel import training_panel  # noqa: E402  (re-exported for 
 __all__ = ["warn_and_keep", "endpoint", "check_number", "Slider", "Number", "ImageUpload", "ImageFile",
            "install_atomic_image_cache", "CSS", "APP_JS", "page_open", "opening_view", "HELD_OUT_LAST", "PIXELS",
            "PIXELS_LARGE", "STRIP", "GALLERY_FIT", "CRISP", "ONE_BUTTON", "large_images_switch", "AppContext",
-           "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "forget_on_switch", "refresh_pickers",
+           "ModelCache", "ui_errors", "seed_control", "checkpoint_picker", "refresh_pickers",
            "remember_visitors", "visitor_of", "visitor_state", "config_widget", "run_standalone", "training_panel"]

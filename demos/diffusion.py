@@ -15,8 +15,7 @@ from core.engine.hosting import gpu_task
 from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Dropdown, Radio, ImageUpload, Number, Slider,
                           checkpoint_picker, endpoint, note_or_reason, opening_view, run_standalone, page_open,
                           seed_control, session_of, training_panel, ui_errors, warn_and_keep)
-from demos.diffusion_frames import (METHOD, VIEW_SIZE, _bundle, replay_slider, replay_step, sample_frames,
-                                    sdedit_frames)
+from demos.diffusion_frames import METHOD, VIEW_SIZE, replay_slider, replay_step, sample_frames, sdedit_frames
 from demos.diffusion_forward import (WORLDS, dataset_image, forward_image, forward_x0, schedule_view,
                                      sdedit_model, sdedit_schedule_note)
 from demos.page_stop import PageStop
@@ -46,10 +45,14 @@ def warm_up(ctx: AppContext) -> None:
     """Load the default checkpoint before the first visitor asks (``python app.py`` does, in the background), and run
     the reverse process the page opens on: the Sample outputs for its opening settings (DDIM, 50 steps, seed 0, class
     0, w = 2), replay included, so that the tab opens on a finished run to scrub through (it opened on empty boxes)."""
-    _bundle(ctx, DEFAULT_CHECKPOINT)
     *_, (*views, status, replay) = sample_frames(ctx, DEFAULT_CHECKPOINT, "ddim", 50, 0.0, 0, "0", 2.0)
     ctx.openings[METHOD] = (*views, f"{status} · drawn when the app started, with the settings shown: press "
                             "**Sample** to watch it denoise", replay)
+
+
+def opened(ctx: AppContext):
+    """The Reverse process tab's page-open event function: the run drawn at warm-up, and its replay slider."""
+    return opening_view(ctx, METHOD, 7, lambda view: replay_slider(view[-1]))
 
 
 def class_choices(name: str):
@@ -276,9 +279,8 @@ def build(ctx: AppContext) -> None:
                            concurrency_id="diffusion_sample", check=STOP.ask, before=clear_and_wait_line,
                            before_output=[status, replay, scrub, strip, final])
         sampled.then(replay_slider, replay, scrub, api_visibility="private", queue=False)
-        gr.on(on_open, opening_view(ctx, METHOD, 7, lambda view: replay_slider(view[-1])),
-              outputs=[xt_view, eps_view, x0_view, final, strip, status, replay, scrub], api_visibility="private",
-              queue=False)
+        gr.on(on_open, opened(ctx), outputs=[xt_view, eps_view, x0_view, final, strip, status, replay, scrub],
+              api_visibility="private", queue=False)
         # Stop: a long run (DDPM's 1000 steps) ends after its step, its frames kept; one waiting for a sampler leaves
         STOP.bind(halt, sampled, status, "diffusion-sample-button")
         scrub.input(ui_errors(replay_step), [replay, scrub], [xt_view, eps_view, x0_view, status],

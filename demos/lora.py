@@ -193,11 +193,14 @@ def build(ctx: AppContext) -> None:
                                              rank, prior_preservation, seed, use_example, model, admin_token,
                                              train_text_encoder)
 
-    def lora_train_on_the_page(request: gr.Request, images, trigger, method, class_word, steps, *settings):
+    def lora_train_on_the_page(request: gr.Request, images, trigger, method, class_word, steps, rank,
+                               prior_preservation, seed, use_example, model, admin_token, train_text_encoder):
         """``lora_train`` for the page: its loss chart's x axis spans the run (the training panels' reason)."""
         from demos.training_panel import over_the_whole_run
 
-        for status, chart, *rest in lora_train(request, images, trigger, method, class_word, steps, *settings):
+        for status, chart, *rest in lora_train(request, images, trigger, method, class_word, steps, rank,
+                                               prior_preservation, seed, use_example, model, admin_token,
+                                               train_text_encoder):
             yield status, over_the_whole_run(chart, steps), *rest
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,

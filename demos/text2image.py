@@ -40,8 +40,7 @@ IMAGE_SIZE = 384
 
 def warm_up(ctx: AppContext) -> None:
     """Load the default model (3 s here) before the first visitor asks (``python app.py`` does, in the background),
-    and draw the image the page opens with."""
-    _load(ctx, DEFAULT_MODEL)
+    drawing the image the page opens with."""
     ctx.openings[METHOD] = opening_outputs(ctx)
 
 
@@ -55,6 +54,11 @@ def opening_outputs(ctx: AppContext) -> tuple:
                                                        "ddim", 1, DEFAULT_MODEL)
     return (images, f"{status} · drawn when the app started, with the settings shown: change the prompt and press "
             "**Generate**", *rest)
+
+
+def opened(ctx: AppContext):
+    """The page-open event function: :func:`opening_outputs` as drawn at warm-up, and the maps' step slider."""
+    return opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1]))
 
 
 def _load(ctx: AppContext, name: str):
@@ -268,9 +272,8 @@ def build(ctx: AppContext) -> None:
                              [gallery, status, readout, att_gallery, story, state],
                              api_name="text_to_image", concurrency_limit=2, js=SHOW_GALLERY)
         generated.success(attention_steps, state, att_step, api_visibility="private", queue=False)
-        gr.on(page_open(), opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1])),
-              outputs=[gallery, status, readout, att_gallery, story, state, att_step], api_visibility="private",
-              queue=False)
+        gr.on(page_open(), opened(ctx), outputs=[gallery, status, readout, att_gallery, story, state, att_step],
+              api_visibility="private", queue=False)
         reuse.click(warn_and_keep(1)(first_image), state, init_image, api_visibility="private", concurrency_limit=None)
         # a file that is no image is said as it is dropped, and leaves the box (it showed a broken-image icon)
         init_image.upload(readable_or_none, init_image, init_image, api_visibility="private", concurrency_limit=None)

@@ -16,7 +16,7 @@ from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
 from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider,
-                          checkpoint_picker, endpoint, forget_on_switch, page_open, run_standalone, seed_control,
+                          checkpoint_picker, endpoint, page_open, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 from demos.page import CRISP, fresh_sketch_js, show_image_js
 
@@ -374,18 +374,19 @@ def build(ctx: AppContext) -> None:
     own_ckpt.change(lambda name: gr.update(visible=views.has_map(name)), own_ckpt, own_map, api_visibility="private",
                     queue=False)
 
-    def interpolation_labels(name):  # a VQ-VAE interpolates its encoder's z_e and quantises it: no prior to keep
+    def interpolation_strips_for(name):
+        """Another checkpoint (or the page's first): the last one's strips leave (they stayed under the new name), and
+        the labels say what is interpolated: a VQ-VAE its encoder's z_e, re-quantised (no prior to keep |z| typical
+        of)."""
         if views.has_map(name):
-            return gr.update(label=LERP_LABEL), gr.update(label=SLERP_LABEL)
-        return (gr.update(label="linear: (1 - t) z_e,A + t z_e,B, each position re-quantised to its nearest code"),
-                gr.update(label="spherical (slerp) between z_e,A and z_e,B, re-quantised (a VQ-VAE has no prior)"))
+            return gr.update(value=None, label=LERP_LABEL), gr.update(value=None, label=SLERP_LABEL)
+        return (gr.update(value=None, label="linear: (1 - t) z_e,A + t z_e,B, each position re-quantised to its "
+                                            "nearest code"),
+                gr.update(value=None, label="spherical (slerp) between z_e,A and z_e,B, re-quantised (a VQ-VAE has "
+                                            "no prior)"))
 
-    gr.on([interp_ckpt.change, *page_open()], interpolation_labels, interp_ckpt, [lerp_img, slerp_img],
+    gr.on([interp_ckpt.change, *page_open()], interpolation_strips_for, interp_ckpt, [lerp_img, slerp_img],
           api_visibility="private", queue=False)
-
-    # another checkpoint: the last one's strips, comparison or codebook leave (they stayed under the new name)
-    forget_on_switch([interp_ckpt], [lerp_img, slerp_img])
-
 
 if __name__ == "__main__":
     run_standalone(build, TITLE)

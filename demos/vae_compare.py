@@ -7,7 +7,7 @@ import gradio as gr
 
 from core.vae import views
 from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Number, Slider, checkpoint_picker,
-                          forget_on_switch, seed_control, warn_and_keep)
+                          seed_control, warn_and_keep)
 
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
 
@@ -60,3 +60,9 @@ def build_compare(ctx: AppContext, pick) -> list:
     forget_on_switch(cmp_pickers, [cmp_note, cmp_rec, cmp_samples])
     forget_on_switch([vq_ckpt], [usage_plot, vq_input, vq_map, vq_rec, vq_note])
     return [*cmp_pickers, vq_ckpt]
+
+
+def forget_on_switch(pickers, outputs) -> None:
+    """Another checkpoint in ``pickers``: the last one's ``outputs`` leave (they stayed under the new name)."""
+    gr.on([p.change for p in pickers], lambda: (None,) * len(outputs), outputs=outputs, api_visibility="private",
+          queue=False)

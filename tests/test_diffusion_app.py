@@ -221,14 +221,13 @@ def test_the_reverse_process_opens_on_the_run_sample_makes_with_the_settings_sho
     for the page's opening settings, the same x_0 as /diffusion_sample with its defaults, and the replay slider over
     its 50 steps; without a warm-up a page load leaves the outputs as they are."""
     from core.engine import AppContext
-    from demos.common import opening_view
-    from demos.diffusion import DEFAULT_CHECKPOINT, METHOD, replay_slider, warm_up
+    from demos.diffusion import DEFAULT_CHECKPOINT, opened, warm_up
 
     ctx = AppContext()
-    opened = opening_view(ctx, METHOD, 7, lambda view: replay_slider(view[-1]))
-    assert all(out == {"__type__": "update"} for out in opened())
+    on_open = opened(ctx)  # (the tab's page-open event function)
+    assert all(out == {"__type__": "update"} for out in on_open())
     warm_up(ctx)
-    x_t, eps, x0, final, strip, status, replay, scrub = opened()
+    x_t, eps, x0, final, strip, status, replay, scrub = on_open()
     assert "drawn when the app started" in status and f"done ({DEFAULT_CHECKPOINT}, DDIM, class 0)" in status
     assert len(replay) == 50 and scrub["maximum"] == 50 and strip[-1][1] == "x_0 (final)"
     sampled = app_client.predict(api_name="/diffusion_sample")[3]

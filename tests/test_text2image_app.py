@@ -188,14 +188,13 @@ def test_the_tab_opens_on_the_image_generate_draws_with_the_settings_shown(app_c
     drawn. Without a warm-up a page load leaves the outputs as they are: it never waits for a model."""
     from core.engine import AppContext
     from core.text2image.service import card_guidance
-    from demos.common import opening_view
-    from demos.text2image import DEFAULT_MODEL, METHOD, attention_steps, warm_up
+    from demos.text2image import DEFAULT_MODEL, opened, warm_up
 
     ctx = AppContext()
-    opened = opening_view(ctx, METHOD, 6, lambda view: attention_steps(view[-1]))
-    assert all(out == {"__type__": "update"} for out in opened())  # gr.skip(): nothing drawn yet
+    on_open = opened(ctx)  # (the tab's page-open event function)
+    assert all(out == {"__type__": "update"} for out in on_open())  # gr.skip(): nothing drawn yet
     warm_up(ctx)
-    images, status, readout, maps, story, state, steps = opened()
+    images, status, readout, maps, story, state, steps = on_open()
     assert "drawn when the app started" in status and steps["maximum"] == 25 and maps is not None
     page = np.asarray(images[0][0])
     drawn = app_client.predict(guidance=card_guidance(DEFAULT_MODEL), api_name="/text_to_image")[0]
