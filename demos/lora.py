@@ -208,6 +208,15 @@ def build(ctx: AppContext) -> None:
         with training.its_turn(visitor_of(request)):
             yield from training.continue_frames(ctx, visitor_of(request), adapter, steps, admin_token)
 
+    def lora_continue_on_the_page(request: gr.Request, adapter, steps, admin_token):
+        """``lora_continue`` for the page: its loss chart's x axis spans the adapter's steps before and after the run
+        (fitted to the steps so far, it stretched at every frame)."""
+        from demos.training_panel import over_the_whole_run
+
+        end = training.steps_after(visitor_of(request), adapter, steps)
+        for status, chart, *rest in lora_continue(request, adapter, steps, admin_token):
+            yield status, chart if end is None else over_the_whole_run(chart, end), *rest
+
     def lora_generate(request: gr.Request, adapter: str = DEFAULT_ADAPTER, prompt: str = DEFAULT_PROMPT,
                       scale: float = 1.0, seed: int = 0, second_adapter: str = "", second_weight: float = 0.5,
                       fuse: bool = False):
@@ -273,7 +282,8 @@ def build(ctx: AppContext) -> None:
                       before=waiting_line, before_output=[status, timer])
     taught_more = endpoint(more.click, gpu_task(lora_continue, duration=300), [adapter, steps, token],
                            [status, plot, shots, adapter], api_name="lora_continue", concurrency_limit=1,
-                           concurrency_id="train", check=waits, before=waiting_line, before_output=[status, timer])
+                           page_fn=gpu_task(lora_continue_on_the_page, duration=300), concurrency_id="train",
+                           check=waits, before=waiting_line, before_output=[status, timer])
 
     def adapter_info(request: gr.Request, name):
         from core.lora.service import adapter_folder, adapter_note

@@ -99,6 +99,17 @@ def continue_frames(ctx, session, adapter, steps, admin_token=""):
     yield from _run(session, pipe, meta["base"], pixels, config, target, first, note, resume)
 
 
+def steps_after(session: str, adapter: str, steps) -> int | None:
+    """Adapter ``adapter``'s steps once it has trained ``steps`` more: the x extent of Train more's loss chart. None
+    when the adapter or the steps are not valid (the run itself says which)."""
+    from core.lora.service import adapter_folder, read_meta
+
+    try:
+        return int(read_meta(adapter_folder(adapter, session)).get("steps", 0)) + int(float(steps))
+    except (ValueError, TypeError):
+        return None
+
+
 @contextlib.contextmanager
 def its_turn(session: str):
     """A visitor's run from the moment it leaves the queue to its end: Cancel reaches it all along, while the model

@@ -37,6 +37,9 @@ al. 2017) replaces the Gaussian code with a grid of entries from a learned codeb
 
 MAP_MODES = ("decodes the point", "picks A, then B: walk between them")
 MAX_DIMS = views.MAX_SLIDERS  # latent sliders built (shown: the model's latent size)
+SLIDERS_NOTE = "One slider per latent dimension (hidden beyond the model's latent size)."
+VQ_SLIDERS_NOTE = ("A VQ-VAE has no latent dimensions to slide: edit the code indices on the right (one per cell "
+                   "of its grid) and press *Decode z*.")
 # (after the card's <details> block a blank line: without one the markdown after it showed its asterisks)
 VQ_SAMPLES_NOTE = ("\n\nVQ-VAE: no latent vector to slide; the box holds held-out image 0's grid of code indices, "
                    "row by row: change a few and press *Decode z* (its code map: *Compare*). *Sample* draws each "
@@ -100,7 +103,7 @@ def build(ctx: AppContext) -> None:
                 dense_info = gr.Markdown(label="info", scale=2, elem_id="vae-dense-info")
             with gr.Row():
                 with gr.Column(scale=3):
-                    gr.Markdown("One slider per latent dimension (hidden beyond the model's latent size).")
+                    slider_note = gr.Markdown(SLIDERS_NOTE, elem_id="vae-slider-note")
                     sliders = []
                     for first in range(0, MAX_DIMS, 4):  # four to a row: 16 dims fit beside the image
                         with gr.Row():
@@ -267,27 +270,27 @@ def build(ctx: AppContext) -> None:
         return [gr.update(visible=i < n, value=round(float(z[i]), 2) if i < n else 0.0, **(rng if i < n else {}))
                 for i in range(MAX_DIMS)]
 
-    @warn_and_keep(6 + MAX_DIMS)
+    @warn_and_keep(7 + MAX_DIMS)
     def on_dense_checkpoint(name, dim):  # the old model's traversal and samples go
         if not name:
-            return ["No checkpoint yet.", None, "", None, None, gr.update()] + [gr.update()] * MAX_DIMS
+            return ["No checkpoint yet.", None, "", None, None, gr.update(), gr.update()] + [gr.update()] * MAX_DIMS
         model = load_model(ctx, name)
         if is_vq(model):  # the codes of held-out image 0, decoded: edit them and press Decode
             codes = gr.update(value=views.held_out_codes(ctx, name), label=f"{model.grid_size} x {model.grid_size} "
                               f"code indices, row by row (0-{model.num_codes - 1})")
             return ([checkpoint_info(name) + VQ_SAMPLES_NOTE, decode(ctx, name, codes["value"]), codes, None, None,
-                     gr.update()]
+                     gr.update(), VQ_SLIDERS_NOTE]
                     + [gr.update(visible=False)] * MAX_DIMS)
         z = torch.zeros(model.latent_dim)
         note = "" if model.latent_dim <= MAX_DIMS else f"\n\n(sliders for the first {MAX_DIMS} dims)"
         # the traversed dim ranges over the model's dims (it offered 1-32 to a 2-D model, and refused 3)
         dim = gr.update(maximum=model.latent_dim, value=min(max(int(dim or 1), 1), model.latent_dim))
         return ([checkpoint_info(name) + note, decode(ctx, name, z.tolist()),
-                 gr.update(value=views.latent_text(z), label=LATENT_LABEL), None, None, dim]
+                 gr.update(value=views.latent_text(z), label=LATENT_LABEL), None, None, dim, SLIDERS_NOTE]
                 + slider_updates(model, z, views.slider_limit(ctx, name)))
 
     gr.on([dense_ckpt.change, *page_open()], on_dense_checkpoint, inputs=[dense_ckpt, trav_dim],
-          outputs=[dense_info, dense_img, latent_box, trav_img, samples_img, trav_dim, *sliders],
+          outputs=[dense_info, dense_img, latent_box, trav_img, samples_img, trav_dim, slider_note, *sliders],
           api_visibility="private")
 
     @ui_errors

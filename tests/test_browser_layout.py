@@ -405,6 +405,9 @@ def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warnin
     expect(page.locator("#vae-latent")).to_contain_text("16 x 16 code indices", timeout=15_000)
     assert "*" not in page.locator("#vae-dense-info").inner_text()
     assert page.locator("#vae-dense-info em").count() >= 2
+    # and the line above the (hidden) sliders says what to do instead ("One slider per latent dimension" stood alone)
+    expect(page.locator("#vae-slider-note")).to_contain_text("no latent dimensions to slide")
     pick_option(page, "#vae-dense-ckpt", "vae16-faces")
     expect(page.locator("#vae-latent")).to_contain_text("latent z (comma-separated", timeout=15_000)
+    expect(page.locator("#vae-slider-note")).to_contain_text("One slider per latent dimension")
     assert page.errors == []

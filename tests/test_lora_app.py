@@ -199,3 +199,19 @@ def test_a_lora_training_is_named_to_the_visitors_who_wait_for_the_slot():
         next(frames)  # step 10: the first status line
         assert _NOW[("visitor-1", "lora")][0].startswith("LoRA adapter zqx-lora-1, step 10 of 20, about")
     assert ("visitor-1", "lora") not in _NOW  # the slot is free again
+
+
+def test_train_mores_loss_chart_spans_the_adapters_steps_before_and_after_the_run():
+    """Train more's chart on the page ends at the adapter's steps plus the steps asked for (fitted to the steps so far,
+    its axis stretched at every frame); an unknown adapter or bad steps leave the chart to the run's own message."""
+    import json
+    from pathlib import Path
+
+    from demos.lora_training import steps_after
+
+    meta = json.loads(Path("checkpoints/lora/purple-circle-lora/adapter.json").read_text())
+    assert steps_after("visitor-1", "purple-circle-lora", 200) == meta["steps"] + 200
+    assert steps_after("visitor-1", "purple-circle-lora", "50") == meta["steps"] + 50
+    assert steps_after("visitor-1", "nope", 200) is None
+    assert steps_after("visitor-1", "purple-circle-lora", "many") is None
+    assert steps_after("visitor-1", None, 200) is None
