@@ -44,11 +44,12 @@ PSI_INFO = ("w' = w_avg + psi (w - w_avg). psi 1 = no truncation; psi 0 gives th
 
 # ---------------------------------------------------------------- the tab
 def readable_upload(image, _last):
-    """(the box, the last image read) after an upload: ValueError for a file that is no readable image."""
+    """(the box, the last image read, then the projection's input, image, mix, status and w, emptied: they were of
+    the last image) after an upload: ValueError for a file that is no readable image."""
     from core.data import open_image
 
     open_image(image, draft_size=256)
-    return gr.skip(), image
+    return gr.skip(), image, None, None, None, "", None
 
 
 def forget_the_last_model(ws):
@@ -184,8 +185,11 @@ def build(ctx: AppContext) -> None:
         # a file that is no image is refused as it is dropped, the box showing the last one read (it showed a broken
         # image until Project was pressed)
         last_upload = gr.State(None)
-        upload.upload(warn_and_keep(2, restore=lambda _image, last: (last, gr.skip()))(readable_upload),
-                      [upload, last_upload], [upload, last_upload], api_visibility="private")
+        upload.upload(warn_and_keep(7, restore=lambda _image, last: (last,) + (gr.skip(),) * 6)(readable_upload),
+                      [upload, last_upload], [upload, last_upload, proj_target, proj_image, proj_mix, proj_status,
+                                              proj_ws], api_visibility="private")
+        # a new projection's mix is made from it: the last one's leaves (a green mix stood beside a red projection)
+        proj_btn.click(lambda: None, None, proj_mix, api_visibility="private", queue=False)
         endpoint(proj_btn.click, gpu_task(functools.partial(project_stream, ctx)),
                  [picker, upload, proj_space, proj_steps], [proj_image, proj_target, proj_status, proj_ws],
                  api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)

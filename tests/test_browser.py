@@ -213,6 +213,21 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     page.wait_for_function(SOME_TOAST, timeout=10_000)
     assert page.evaluate(TAKE_TOASTS) == ["warning: project an image first"]
     pick_option(page, "#stylegan-checkpoint", "stylegan-faces64-wide")   # (as the tests after expect it)
+    # a new projection's mix is made from it: the last mix leaves as Project is pressed (a green mix stood beside a
+    # red projection); a new image takes the last one's projection away, a refused file keeps it
+    page.locator("#stylegan-project").click()
+    page.locator("#stylegan-projection img").wait_for(timeout=120_000)
+    page.locator("#stylegan-project-mix").click()
+    page.locator("#stylegan-projection-mix img").wait_for(timeout=30_000)
+    page.locator("#stylegan-project").click()
+    page.wait_for_function("() => !document.querySelector('#stylegan-projection-mix img')", timeout=3_000)
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=120_000)
+    box.locator("input[type=file]").set_input_files(str(tmp_path / "text.png"))
+    page.wait_for_function(SOME_TOAST, timeout=20_000)
+    assert page.locator("#stylegan-projection img").count() == 1
+    Image.new("RGB", (64, 64), (40, 160, 60)).save(tmp_path / "green.png")
+    box.locator("input[type=file]").set_input_files(str(tmp_path / "green.png"))
+    page.wait_for_function("() => !document.querySelector('#stylegan-projection img')", timeout=10_000)
     assert page.errors == []
 
 
