@@ -63,20 +63,24 @@ def _enlarge(image, side: int = VIEW):
     return image if scale == 1 else image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
-def pix2pix(ctx: AppContext, checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
-    """(input as the model sees it, translation) of one image through checkpoint's A -> B generator."""
+def pix2pix(ctx: AppContext, checkpoint: str, image, dropout_noise: bool = False, seed: int = 0,
+            native: bool = False):
+    """(input as the model sees it, translation) of one image through checkpoint's A -> B generator; ``native``:
+    at the model's resolution, enlarged with crisp pixels (the page's view: a drawing's 256 px canvas came back
+    as a bicubic blur of a 64 px result)."""
     from core.translation.service import translate
 
-    out = translate(_bundle(ctx, checkpoint), image, "AtoB", dropout_noise, seed)
+    out = translate(_bundle(ctx, checkpoint), image, "AtoB", dropout_noise, seed, native=native)
     return _enlarge(out["input"]), _enlarge(out["output"])
 
 
-def cyclegan(ctx: AppContext, checkpoint: str, image, direction: str = "AtoB"):
-    """(input as seen, translation, cycle reconstruction, one line with the cycle's L1 error)."""
+def cyclegan(ctx: AppContext, checkpoint: str, image, direction: str = "AtoB", native: bool = False):
+    """(input as seen, translation, cycle reconstruction, one line with the cycle's L1 error); ``native`` as in
+    :func:`pix2pix`."""
     from core.translation.service import translate
 
     bundle = _bundle(ctx, checkpoint)
-    out = translate(bundle, image, direction)
+    out = translate(bundle, image, direction, native=native)
     t = bundle.task
     src, dst = (t.get("a", "A"), t.get("b", "B")) if direction == "AtoB" else (t.get("b", "B"), t.get("a", "A"))
     if out["cycle"] is None:
@@ -230,9 +234,16 @@ def build(ctx: AppContext) -> None:
         def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
             return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
 
-        # an upload is translated as it arrives (it showed only its name until the button was pressed)
-        endpoint([upload_p.upload, upload_btn.click], run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p],
-                 api_name="pix2pix", concurrency_limit=4, concurrency_id="translate")
+        def show_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
+            """``run_p`` for the page: at the model's resolution, enlarged crisply."""
+            return pix2pix(ctx, checkpoint, image, dropout_noise, seed, native=True)
+
+        endpoint(upload_btn.click, run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p],
+                 api_name="pix2pix", concurrency_limit=4, concurrency_id="translate", page_fn=show_p)
+        # an upload is translated as it arrives (it showed only its name until the button was pressed); a file that
+        # is no image empties the views (the last image's translation stood under the new file's name)
+        upload_p.upload(warn_and_keep(2, restore=lambda *_: (None, None))(show_p), [ckpt_p, upload_p, noise, seed_p],
+                        [seen_p, out_p], api_visibility="private", concurrency_limit=4, concurrency_id="translate")
         def draw_p(checkpoint, drawing, dropout_noise, seed, blank_clears=False):
             """The drawing's translation; a canvas with no ink asks for a drawing, or (as it is cleared) empties both
             views quietly (it warned "no image was given" and kept the erased drawing's translation)."""
@@ -241,7 +252,7 @@ def build(ctx: AppContext) -> None:
                 if blank_clears:
                     return None, None
                 raise ValueError("draw something first (or use Upload)")
-            return run_p(checkpoint, drawing, dropout_noise, seed)
+            return show_p(checkpoint, drawing, dropout_noise, seed)
 
         for trigger, blank_clears in ((draw_btn.click, False), (sketch.change, True)):
             trigger(warn_and_keep(2)(functools.partial(draw_p, blank_clears=blank_clears)),
@@ -250,7 +261,7 @@ def build(ctx: AppContext) -> None:
                     js=fresh_sketch_js("translation-sketch", 1) if blank_clears else None)
 
         def pick_p(ckpt, dropout, seed, evt: gr.SelectData):
-            return run_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
+            return show_p(ckpt, example_images(ctx, ckpt, "AtoB")[evt.index], dropout, seed)
 
         # "always_last": a second pick while the first translates shows the second (the default "once" drops it)
         gallery_p.select(warn_and_keep(2)(pick_p), [ckpt_p, noise, seed_p], [seen_p, out_p], api_visibility="private",
@@ -262,7 +273,7 @@ def build(ctx: AppContext) -> None:
               ckpt_p, [about_p, gallery_p, sketch], api_visibility="private")
         # on page open and on a model switch the outputs show the highlighted example (the first on open) translated
         # by the model picked, never a stale one
-        gr.on([ckpt_p.change, *on_open], shown_example(run_p, 2), [ckpt_p, picked_p, noise, seed_p], [seen_p, out_p],
+        gr.on([ckpt_p.change, *on_open], shown_example(show_p, 2), [ckpt_p, picked_p, noise, seed_p], [seen_p, out_p],
               api_visibility="private")
 
     with gr.Tab("CycleGAN: A <-> B"):
@@ -291,12 +302,18 @@ def build(ctx: AppContext) -> None:
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
             return cyclegan(ctx, checkpoint, image, direction)
 
-        endpoint([upload_c.upload, run_c_btn.click], run_c, [ckpt_c, upload_c, direction],
-                 [seen_c, out_c, cycle_c, cycle_line], api_name="cyclegan", concurrency_limit=4,
-                 concurrency_id="translate")
+        def show_c(checkpoint: str, image, direction: str = "AtoB"):
+            """``run_c`` for the page: at the model's resolution, enlarged crisply."""
+            return cyclegan(ctx, checkpoint, image, direction, native=True)
+
+        endpoint(run_c_btn.click, run_c, [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
+                 api_name="cyclegan", concurrency_limit=4, concurrency_id="translate", page_fn=show_c)
+        upload_c.upload(warn_and_keep(4, restore=lambda *_: (None, None, None, ""))(show_c),  # (as pix2pix's upload)
+                        [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line], api_visibility="private",
+                        concurrency_limit=4, concurrency_id="translate")
 
         def pick_c(ckpt, d, evt: gr.SelectData):
-            return run_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
+            return show_c(ckpt, example_images(ctx, ckpt, d)[evt.index], d)
 
         gallery_c.select(warn_and_keep(4)(pick_c), [ckpt_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                          api_visibility="private", trigger_mode="always_last")
@@ -318,7 +335,7 @@ def build(ctx: AppContext) -> None:
             return gr.update(choices=[(names[v], v) for v in directions], value=direction_for(checkpoint, d))
 
         gr.on([ckpt_c.change, *on_open], follow_model, [ckpt_c, direction], direction, api_visibility="private")
-        gr.on([ckpt_c.change, direction.change, *on_open], shown_example(run_c, 4, with_direction=True),
+        gr.on([ckpt_c.change, direction.change, *on_open], shown_example(show_c, 4, with_direction=True),
               [ckpt_c, picked_c, direction], [seen_c, out_c, cycle_c, cycle_line], api_visibility="private")
 
     with gr.Tab("Compare losses"):

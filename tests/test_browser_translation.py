@@ -23,6 +23,11 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     drawn = shown_image(page, "#translation-pix2pix-seen img")
     assert drawn is not None, "the input as the model saw it never loaded"
     assert (drawn.mean(-1) < 200).mean() > 0.002                 # the stroke is there, not a blank canvas
+    # both views at the model's 64 px, enlarged 6x with crisp pixels, as the examples (the 256 px canvas came back
+    # as a bicubic blur of the 64 px result, and "as the model sees it" showed the canvas, not the model's input)
+    for view in (drawn, shown_image(page, "#translation-pix2pix-output img")):
+        assert view.shape[:2] == (384, 384)
+        assert (view.reshape(64, 6, 64, 6, 3).std(axis=(1, 3)) == 0).all()
     # the canvas cleared: both views empty, quietly (it warned "no image was given" and kept the translation);
     # Translate on the empty canvas asks for a drawing
     page.evaluate(TAKE_TOASTS)
@@ -40,7 +45,7 @@ def test_pix2pix_sketch_draws_at_once_and_translates(page):
     assert page.errors == []
 
 
-def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
+def test_a_refused_upload_warns_and_keeps_the_last_translation(page, tmp_path):
     """"Translate the upload" with no file: one warning, and the translation on screen stays (a refusal used to put
     an "Error" badge over both outputs and hide the image); the API endpoint behind it still refuses with an error
     (tests/test_readme_api.py, tests/test_bad_inputs.py)."""
@@ -63,6 +68,16 @@ def test_a_refused_upload_warns_and_keeps_the_last_translation(page):
     assert output.is_visible() and output.get_attribute("src") == before
     assert page.locator("#translation-pix2pix-output").get_by_text("Error", exact=True).count() == 0
     page.locator(".toast-body button").first.click()    # closed, as a user would
+    # a file that is no image, dropped: one warning, and the last translation leaves (it stood under the new file's
+    # name as if it were its translation)
+    (tmp_path / "notimg.png").write_text("not an image")
+    page.evaluate(TAKE_TOASTS)
+    page.locator("#translation-pix2pix-upload input[type=file]").set_input_files(str(tmp_path / "notimg.png"))
+    page.wait_for_function(SOME_TOAST, timeout=20_000)
+    page.wait_for_function("() => !document.querySelector('#translation-pix2pix-output img')", timeout=10_000)
+    toasts = page.evaluate(TAKE_TOASTS)
+    assert len(toasts) == 1 and "not a readable image" in toasts[0], toasts
+    assert page.locator("#translation-pix2pix-seen img").count() == 0
     assert page.errors == []
 
 

@@ -89,7 +89,8 @@ def test_official_state_dict_loads_and_translates_identically(tmp_path, net, arc
 
 
 def test_official_folder_with_two_generators_gives_a_cycle(tmp_path):
-    from core.translation.service import TranslatorBundle, translate
+    from core.data import to_pil
+    from core.translation.service import TranslatorBundle, prepare_input, translate
 
     for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
         _official_file(tmp_path, ResnetGenerator(3, 3, 4, "instance", False, 2), name)
@@ -102,6 +103,16 @@ def test_official_folder_with_two_generators_gives_a_cycle(tmp_path):
         out = translate(TranslatorBundle(translator, "t", 64, official=True), torch.rand(*shape), "AtoB")
         assert out["input"].size == out["output"].size == size            # a sliver comes back at 4:1 at most
     assert 0 <= out["cycle_l1"] <= 1
+    # native (the page's view, enlarged crisply there): the input exactly as the model saw it, the results at the
+    # model's resolution with the upload's aspect (a 256 px drawing came back as a bicubic blur of 64 px)
+    bundle = TranslatorBundle(translator, "t", 64, official=True)
+    for shape, size in (((3, 256, 256), (64, 64)), ((3, 300, 4000), (64, 16)), ((3, 50, 70), (64, 46))):
+        image = torch.rand(*shape)
+        out = translate(bundle, image, "AtoB", native=True)
+        assert out["input"].size == (64, 64) and out["output"].size == out["cycle"].size == size
+        x, _ = prepare_input(image, 64)
+        assert np.array_equal(np.asarray(out["input"]), np.asarray(to_pil(x)))
+        assert out["cycle_l1"] == translate(bundle, image, "AtoB")["cycle_l1"]
 
 
 def test_bad_official_files_are_refused_with_one_message(tmp_path):

@@ -129,24 +129,32 @@ def _resize(x: torch.Tensor, size: tuple[int, int]):
     return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
 
 
-def translate(bundle: TranslatorBundle, image, direction: str = "AtoB", dropout_noise: bool = False, seed=0) -> dict:
+def translate(bundle: TranslatorBundle, image, direction: str = "AtoB", dropout_noise: bool = False, seed=0,
+              native: bool = False) -> dict:
     """Translate one image; for a two-generator model also the cycle reconstruction and its L1 error.
 
     Args:
         image: anything ``core.data.load_user_image`` reads (path, bytes, PIL, numpy, Sketchpad dict).
         direction: "AtoB" or "BtoA" (two-generator models only).
         dropout_noise: run with dropout on (the reference's test-time default), seeded by ``seed``.
+        native: the results at the model's resolution (the input exactly as the model saw it, a ``side`` x ``side``
+            square; the output and cycle with the upload's aspect ratio, their longer side ``side``), for a view
+            that enlarges them with crisp pixels; otherwise all three at the upload's size (bicubic).
 
     Returns:
-        {"input": PIL (what the model saw, at the output size), "output": PIL, "cycle": PIL or None,
+        {"input": PIL (what the model saw), "output": PIL, "cycle": PIL or None,
          "cycle_l1": float in [0, 1] (mean |x - F(G(x))| at the working size) or None}.
     """
     direction = _check_direction(bundle, direction)
     dropout_noise = _check_bool(dropout_noise, "dropout_noise")
     generator = torch.Generator().manual_seed(check_seed(seed))
     x, size = prepare_input(image, bundle.side)
+    seen = (bundle.side, bundle.side) if native else size
+    if native:
+        k = bundle.side / max(size)
+        size = (max(1, round(size[0] * k)), max(1, round(size[1] * k)))
     y = translate_batch(bundle.translator, x[None], direction, dropout_noise, generator)[0].cpu()
-    out = {"input": _resize(x, size), "output": _resize(y, size), "cycle": None, "cycle_l1": None}
+    out = {"input": _resize(x, seen), "output": _resize(y, size), "cycle": None, "cycle_l1": None}
     if bundle.translator.G_BA is not None:
         back = "BtoA" if direction == "AtoB" else "AtoB"
         rec = translate_batch(bundle.translator, y[None], back, dropout_noise, generator)[0].cpu()
