@@ -78,6 +78,7 @@ def build(ctx: AppContext) -> None:
         picks.explain = explain_refused  # an MNIST run: why, not "not one of the choices"; an example of each world
     with gr.Row():
         num = Slider(*NUM_RANGE, value=500, step=100, precision=0, label="samples per model (N)", scale=3,
+                     elem_id="evaluate-n",
                      info="more: smaller error bars, slower (diffusion models: minutes on a CPU)")
         seed = Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="seed", scale=1)
         features = Radio(FEATURE_CHOICES, value="world", label="features", scale=2,
@@ -137,6 +138,11 @@ def build(ctx: AppContext) -> None:
     metric.change(ui_errors(lambda res, m: metric_chart(res, m)), inputs=[results, metric], outputs=bars,
                   api_visibility="private")
     gr.on([world.change, *page_open()], _choices, inputs=world, outputs=picks, api_visibility="private", queue=False)
+    # another world: the last world's results leave (its table, charts and samples stayed beside the new world's
+    # ticks, and its page would have been titled with the new world)
+    world.input(lambda: ("", None, None, None, None, None, "", {}, None), None,
+                [status, table, asked, bars, pr, samples, why, results, report_file], api_visibility="private",
+                queue=False)
     # a ninth tick goes back at once, with a warning (it stayed ticked until Measure refused the set)
     last_picks = gr.State(list(picks.value or []))
     picks.change(lambda ticked: list(ticked) if len(ticked or []) <= MOST else gr.skip(), picks, last_picks,

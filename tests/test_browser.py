@@ -325,3 +325,19 @@ def test_a_ninth_checkpoint_ticked_in_evaluate_goes_back_with_a_warning(page):
     page.wait_for_timeout(1000)
     assert page.evaluate(TAKE_TOASTS) == ["warning: at most 8 checkpoints at once: untick one to add another"]
     assert not ninth.is_checked() and len([b for b in boxes.all() if b.is_checked()]) == 8 and page.errors == []
+    # one model measured, then another world: the measurement leaves with its world (its table, charts and samples
+    # stayed beside the new world's ticks)
+    for box in boxes.all():
+        if box.is_checked():
+            box.uncheck()
+    page.get_by_label("gans/dcgan-digits", exact=True).check()
+    type_number(page, page.locator("#evaluate-n input[type=number]"), "100")
+    page.locator("#evaluate-go").click()
+    page.wait_for_function("/done/.test(document.querySelector('#evaluate-status').innerText)", timeout=120_000)
+    page.locator("#evaluate-samples img").wait_for(timeout=10_000)
+    assert "dcgan-digits" in page.locator("#evaluate-table").inner_text()
+    page.get_by_role("radio", name="faces").check()
+    page.wait_for_function("() => !document.querySelector('#evaluate-samples img, #evaluate-bars img')",
+                           timeout=10_000)
+    assert page.locator("#evaluate-status").inner_text().strip() == ""
+    assert "dcgan" not in page.locator("#evaluate-table").inner_text() and page.errors == []
