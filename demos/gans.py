@@ -23,6 +23,16 @@ TRY = """
 2. Pick a **cGAN** checkpoint and choose a **class**: the same seed now draws the digit you ask for.
 3. Open **Every variant side by side**: the same seeds through each loss, with the curves and the measured coverage.
 """
+# every column of the measurements and every abbreviation of the variants' names, said where they are read (a class
+# heard "class TV", "spread" and "MS" with no word on them)
+MEASUREMENTS_GLOSSARY = """**score**: the Inception-Score-style score in the digits classifier (real digits: 9.6; higher: sharper
+and more varied) · **FID**: the Fréchet distance to real digits in that classifier's features (lower is closer;
+comparable within GenLab only) · **precision**: fidelity, **recall**: diversity (k-NN manifolds) · **class TV**: how
+far the mix of digits drawn is from the real mix (total variation; 0 % = the same mix) · **rarest digit**: the share
+of the least-drawn digit (real: about 10 %; near 0 %: a digit the generator dropped, mode collapse) · **spread**: how
+different two samples of one digit are (real = 1) · **accuracy**: a cGAN's samples read as the digit asked for ·
+**minutes**: training wall time on the card's hardware. In the names: **SN** spectral normalisation, **FM** feature
+matching, **MS** mode seeking; concat / projection: how a cGAN's discriminator takes the class."""
 ABOUT = """**GAN variants: one network family, many losses.** A generator G maps noise z to an image and a
 discriminator D learns to tell G's images from real ones ([Goodfellow et al. 2014](https://arxiv.org/abs/1406.2661)).
 GenLab trains the same small convolutional G and D ([DCGAN, Radford et al. 2016](https://arxiv.org/abs/1511.06434))
@@ -130,19 +140,18 @@ def build(ctx: AppContext) -> None:
 
     with gr.Accordion("Every variant side by side", open=False):
         gr.Markdown("The same seeds through every finished checkpoint of the picked one's world (conditional ones "
-                    "draw digit = column); then each card's measurements, its training curves, and what they say "
-                    "about mode collapse.")
+                    "draw the digit written under each seed); then each card's measurements, its training curves, "
+                    "and what they say about mode collapse.")
         with gr.Row():
             compare_seeds = gr.Textbox(value="1, 2, 3, 4, 5, 6, 7, 8", label="seeds (columns, 1-8)", scale=3)
             compare_btn = gr.Button("Compare", variant="primary", scale=1, elem_id="gans-compare")
         compare = gr.Image(label="every variant, the same seeds", format="png", type="pil", interactive=False,
                            elem_id="gans-compare-grid")
-        table = gr.Dataframe(headers=MEASUREMENT_HEADERS, label="measured on 2,000 samples (the cards' figures; "
-                             "score: the Inception-Score-style score in the digits classifier, real digits 9.6; "
-                             "precision: fidelity, recall: diversity (k-NN manifolds); spread: how different two "
-                             "samples of one digit are, real = 1)", interactive=False, wrap=True,
+        table = gr.Dataframe(headers=MEASUREMENT_HEADERS, label="measured on 2,000 samples (the cards' figures)",
+                             interactive=False, wrap=True,
                              column_widths=word_fit_widths(MEASUREMENT_HEADERS, flexible=0),
                              elem_id="gans-measurements")
+        gr.Markdown(MEASUREMENTS_GLOSSARY, elem_id="gans-glossary")
         why = gr.Markdown(elem_id="gans-why", label="why")
         curve = Radio(list(CURVES), value="D loss", label="training curve")
         # a picture, not a gr.LinePlot: Gradio's puts the legend on one line under the chart, and eleven variants'

@@ -238,8 +238,9 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                            api_visibility="private", show_progress="hidden")
         status = gr.Markdown(label="status", elem_id=f"train-{cls.name}-status")
         with gr.Row():
-            plot = gr.LinePlot(x="step", y="value", color="loss", label="losses")  # no height: Gradio 6 fits a sized chart
-            # to the height without its legend and cuts the legend off
+            # "training curves", not "losses": a GAN's hold its discriminator's mean scores d_real and d_fake too.
+            # No height: Gradio 6 fits a sized chart to the height without its legend and cuts the legend off
+            plot = gr.LinePlot(x="step", y="value", color="loss", label="training curves")
             # one per row: the newest grid beside the chart as large as the column allows (two a row were 210 px
             # wide and their labels 6 px on a projector); the older ones below it, and in "samples over time"
             gallery = gr.Gallery(label="samples (newest first)", columns=1, height="auto", format="png",

@@ -44,6 +44,21 @@ def test_the_class_grid_lays_out_seeds_by_classes(ctx):
         service.class_grid(ctx, CONDITIONAL, "1 2 3 4 5 6 7 8 9")
 
 
+def test_the_side_by_side_names_the_digit_each_column_asks_a_cgan_for(ctx):
+    """With a conditional variant among the rows, each column's label has a second line, the class its cGANs draw
+    ("seed 1" stood over a cGAN's 0)."""
+    from core.data.labelled import labelled_grid
+
+    grid = service.compare_grid(ctx, "1, 2, 3")
+    rows = len(service.variants())
+    assert grid.size == (290 + 3 * (service.CELL + 6), 34 + 18 + rows * (service.CELL + 6))
+    header = np.asarray(grid.convert("L"))[:52, 290:]
+    assert (header[:26] < 128).any() and (header[26:] < 128).any()        # ink on both lines
+    one = np.asarray(labelled_grid([[service._cell(service.generate_image(ctx, UNCONDITIONAL, 1))]], [""],
+                                   ["seed 1"], left=290).convert("L"))
+    assert one.shape[0] == 34 + service.CELL + 6                          # one-line labels keep the 34 px margin
+
+
 @pytest.mark.parametrize("tau, ok", [(0, True), (4, True), (-0.1, False), (4.1, False), ("x", False)])
 def test_truncation_range(tau, ok):
     if ok:

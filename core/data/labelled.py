@@ -64,14 +64,20 @@ def label_lines(text: str, width: int, most: int) -> list[str]:
 
 def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[str], left: int = 170,
                   top: int = 34, pad: int = 6, font_size: int = 15) -> Image.Image:
-    """Rows x cols of equal-size PIL images; column labels above, row labels (wrapped) in a left margin
-    (about ``font_size`` * 8 / 15 px a character, lines ``font_size`` * 1.2 px apart)."""
+    """Rows x cols of equal-size PIL images; column labels above (a "\n" starts a second line: the margin grows to
+    hold it), row labels (wrapped) in a left margin (about ``font_size`` * 8 / 15 px a character, lines
+    ``font_size`` * 1.2 px apart)."""
     w, h = cells[0][0].size
     char, line_h = font_size * 8 / 15, round(font_size * 1.2)
+    lines = max((len(label.split("\n")) for label in cols), default=1)
+    top = max(top, top + (lines - 1) * line_h)
     grid = Image.new("RGB", (left + len(cols) * (w + pad), top + len(rows) * (h + pad)), "white")
     draw, face = ImageDraw.Draw(grid), font(font_size)
     for j, label in enumerate(cols):
-        draw.text((left + j * (w + pad) + w / 2, top / 2), clip_text(label, 22), fill="black", font=face, anchor="mm")
+        parts = label.split("\n")
+        for k, part in enumerate(parts):
+            y = top / 2 + (k - (len(parts) - 1) / 2) * line_h
+            draw.text((left + j * (w + pad) + w / 2, y), clip_text(part, 22), fill="black", font=face, anchor="mm")
     for i, label in enumerate(rows):
         y = top + i * (h + pad)
         for line_no, line in enumerate(label_lines(label, max(6, int((left - 12) / char)), max(1, h // line_h))):

@@ -183,20 +183,23 @@ def variant_label(name: str) -> str:
 
 def compare_grid(ctx, seeds="1, 2, 3, 4, 5, 6, 7, 8", truncation=0.0, world: str = "digits"):
     """Every finished variant of ``world`` on the same seeds: a row per checkpoint (conditional ones draw class =
-    column % K)."""
+    column % K, said under each column's seed)."""
     from core.data.labelled import labelled_grid
 
     seeds = parse_seeds(seeds, MAX_SEEDS)
     names = variants(world)
     if not names:
         raise ValueError(f"no finished GAN checkpoint of {world!r} is installed: train one in the Train panel")
-    rows = []
+    rows, classes = [], 0
     for name in names:
         G = _generator(ctx, name)
         zs = torch.cat([latent(G, s, truncation) for s in seeds])
         labels = [j % G.num_classes for j in range(len(seeds))] if G.num_classes else [None] * len(seeds)
         rows.append([_cell(img) for img in render(G, zs, labels)])
-    return labelled_grid(rows, [variant_label(n) for n in names], [f"seed {s}" for s in seeds], left=290)
+        classes = classes or G.num_classes
+    # the class each column asks a conditional model for, under its seed ("seed 1" over a cGAN's 0 misled)
+    cols = [f"seed {s}" + (f"\ncGAN: {j % classes}" if classes else "") for j, s in enumerate(seeds)]
+    return labelled_grid(rows, [variant_label(n) for n in names], cols, left=290)
 
 
 def measurements(world: str = "digits") -> list[list]:
