@@ -135,6 +135,18 @@ def test_checkpoint_note_reports_what_training_measured(ctx, tmp_path):
     lead, details = parts(checkpoint_note("tiny", "middle"))  # the chosen preset's numbers; the lead still names the best
     assert "**middle** it shows B's background 30 % and keeps A's pose 100 %, head shape 90 %" in details
     assert "cleanest split of A's shapes from B's colours is **8 px and up**" in lead
+    # a model whose best split is poor says so (a thin model's 30 % was called its "cleanest split", over a mix that
+    # showed B wearing A's glasses)
+    poor = json.loads((folder / "metrics.json").read_text())
+    poor["mixing_transfer"]["8 px and up"]["background"] = {"B": 0.4, "A": 0.5}
+    poor["mixing_transfer"]["8 px and up"]["shirt_colour"] = {"B": 0.3, "A": 0.6}
+    (folder / "metrics.json").write_text(json.dumps(poor))   # 8 px and up: min(0.725, 0.467); middle: 0.35
+    lead, _ = parts(checkpoint_note("tiny"))
+    assert "cleanest" not in lead and "do not split A's shapes from B's colours cleanly" in lead
+    assert "with the best preset, **8 px and up**, the mix keeps A's shapes, or takes B's colours, in only about 47 %" \
+        in lead
+    (folder / "metrics.json").write_text(json.dumps({"fid": 812.4, "fid_real_train_vs_test": 23.2,
+                                                     "mixing_pairs": 500, "mixing_transfer": transfer}))
     from core.stylegan.service import crossover_markdown
 
     assert crossover_markdown("tiny").startswith("Not measured")

@@ -343,9 +343,10 @@ def disagreements(results: dict) -> str:
     for key, r in results.items():
         v, floor = r["values"], r["floor"]
         if v["precision"] >= 0.6 and v["recall"] < 0.5 * floor["recall"]:
-            lines.append(f"- **{key}**: precision {v['precision']:.2f} but recall {v['recall']:.2f}: what it draws "
-                         "looks like real data, yet it covers a small part of it (few kinds of image, or blurred averages). "
-                         "FID alone mixes both; look at the samples row.")
+            lines.append(f"- **{key}**: precision {v['precision']:.2f} but recall {v['recall']:.2f}: in the "
+                         "features measured, what it draws lies near real data, yet it covers a small part of it (few "
+                         "kinds of image, or blurred averages that the features read as ordinary ones). FID alone "
+                         "mixes both; look at the samples row.")
         elif v["recall"] >= 0.6 and v["precision"] < 0.5 * floor["precision"]:
             lines.append(f"- **{key}**: recall {v['recall']:.2f} but precision {v['precision']:.2f}: it spreads over "
                          "the data's variety but many samples fall off the data (artefacts).")
