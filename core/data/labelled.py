@@ -70,7 +70,7 @@ def labelled_grid(cells: list[list[Image.Image]], rows: list[str], cols: list[st
     w, h = cells[0][0].size
     char, line_h = font_size * 8 / 15, round(font_size * 1.2)
     lines = max((len(label.split("\n")) for label in cols), default=1)
-    top = max(top, top + (lines - 1) * line_h)
+    top += (lines - 1) * line_h
     grid = Image.new("RGB", (left + len(cols) * (w + pad), top + len(rows) * (h + pad)), "white")
     draw, face = ImageDraw.Draw(grid), font(font_size)
     for j, label in enumerate(cols):

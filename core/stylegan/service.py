@@ -100,7 +100,7 @@ def checkpoint_note(name, preset=None) -> str:
     lead = f"**{name}**: a StyleGAN2 trained {trained} steps" + (f" on {data}." if data else ".")
     if best and split_score(transfer[best]) >= 0.5:
         lead += f" Its cleanest split of A's shapes from B's colours is **{best}**."
-    elif best:  # (a thin model's best, 30 %, was called its "cleanest split" over a mix showing B with A's glasses)
+    elif best:  # (a thin model's best, 45 %, was called its "cleanest split" over a mix showing B with A's glasses)
         lead += (f" Its layers do not split A's shapes from B's colours cleanly: with the best preset, **{best}**, "
                  f"the mix keeps A's shapes, or takes B's colours, in only about "
                  f"{100 * split_score(transfer[best]):.0f} % of the measured pairs.")
