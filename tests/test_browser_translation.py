@@ -122,8 +122,10 @@ def test_a_model_switch_translates_the_highlighted_example(page):
              "pix2pix-labels2face")):
         if "cyclegan" in gallery:
             page.get_by_role("tab", name="CycleGAN: A <-> B").click()
-        page.locator(seen).wait_for(timeout=30_000)
-        before = page.locator(seen).get_attribute("src")
+        page.locator(f"{gallery} img").nth(2).wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # (the tab's opening translation, if any, has arrived)
+        # (the views may be empty: the test before ends on a refused upload, which empties them)
+        before = page.locator(seen).get_attribute("src") if page.locator(seen).count() else None
         page.locator(f"{gallery} img").nth(2).click()
         wait_for_new_src(page, seen, before, timeout=30_000)
         before = page.locator(seen).get_attribute("src")
