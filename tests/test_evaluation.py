@@ -283,3 +283,20 @@ def test_cancel_stops_only_the_measurement_of_the_visitor_who_pressed_it(app_url
             time.sleep(0.2)
         status = job.result(timeout=300)[0]
         assert status.startswith(expected), status
+
+
+def test_a_world_whose_real_sets_lie_far_apart_reads_each_fid_against_its_floor():
+    """Faces' classifier features put two real sets ~400 apart in FID (digits': ~1): the "why" then reads each model's
+    FID as a multiple of the floor row (faces' 2.63k beside digits' 2 looked like a catastrophe, without a word);
+    a world with a small floor, and a CycleGAN's own domain floor, get no such line."""
+    from core.evaluation.service import disagreements
+
+    def result(fid, floor_fid, reference=None):
+        values = {"fid": fid, "kid": 0.0, "precision": 0.7, "recall": 0.7, "score": 1.0}
+        floor = {"fid": floor_fid, "kid": 0.0, "precision": 0.7, "recall": 0.7, "score": 5.0}
+        return {"values": values, "std": {"fid": 1.0}, "floor": floor, "reference": reference}
+
+    why = disagreements({"vae/a": result(2630.0, 395.0), "stylegan/b": result(1095.0, 395.0)})
+    assert "row R reads FID 395" in why and "**vae/a** 6.7x, **stylegan/b** 2.8x" in why
+    assert "row R" not in disagreements({"gans/c": result(2.1, 0.9)})
+    assert "row R" not in disagreements({"translation/d": result(900.0, 300.0, reference="B")})

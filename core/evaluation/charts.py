@@ -74,12 +74,12 @@ def pr_plot(names: list[str], precision: list[float], recall: list[float], floor
     x_of = lambda r: left + r * plot
     y_of = lambda p: top + (1 - p) * plot
     draw.rectangle((x_of(0), y_of(1), x_of(1), y_of(0)), outline="black")
-    for t in (0.0, 0.25, 0.5, 0.75, 1.0):
-        draw.text((x_of(t), y_of(0) + 14), f"{t:g}", fill="black", font=face, anchor="mm")
-        draw.text((left - 8, y_of(t)), f"{t:g}", fill="black", font=face, anchor="rm")
+    for t in (0.0, 0.25, 0.5, 0.75, 1.0):  # the tick labels clear of a dot on the edge (radius 11: precision 0.99 hid "1")
+        draw.text((x_of(t), y_of(0) + 22), f"{t:g}", fill="black", font=face, anchor="mm")
+        draw.text((left - 15, y_of(t)), f"{t:g}", fill="black", font=face, anchor="rm")
         draw.line((x_of(t), y_of(0), x_of(t), y_of(1)), fill=(225, 225, 225))
         draw.line((x_of(0), y_of(t), x_of(1), y_of(t)), fill=(225, 225, 225))
-    draw.text((x_of(0.5), y_of(0) + 40), "recall (diversity)", fill="black", font=face, anchor="mm")
+    draw.text((x_of(0.5), y_of(0) + 44), "recall (diversity)", fill="black", font=face, anchor="mm")
     draw.text((left - 40, 10), "precision (fidelity)", fill="black", font=face)
     points = [(floor[1], floor[0], (200, 0, 0), "R", "real vs real (the floor)")]
     points += [(r, p, COLOURS[i % len(COLOURS)], str(i + 1), n)

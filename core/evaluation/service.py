@@ -339,7 +339,7 @@ def samples_sheet(results: dict):
 def disagreements(results: dict) -> str:
     """Where a number and the eye part ways, read from the results: fidelity without diversity (mode collapse or
     blur), or the reverse; and when a gap is inside the error bars."""
-    lines = []
+    lines = _scale_note(results)
     for key, r in results.items():
         v, floor = r["values"], r["floor"]
         if v["precision"] >= 0.6 and v["recall"] < 0.5 * floor["recall"]:
@@ -359,6 +359,22 @@ def disagreements(results: dict) -> str:
                       key=lambda k: results[k]["values"]["fid"])
         lines += _too_close(results, keys)
     return "\n".join(lines) or "The metrics agree with each other here: no model trades fidelity for diversity."
+
+
+LARGE_FLOOR_FID = 50  # a world whose real-vs-real FID reaches this has features of a large scale (faces: ~400)
+
+
+def _scale_note(results: dict) -> list[str]:
+    """Where the world's own real-vs-real FID is large: read each FID as a multiple of it (faces' "2.63k" beside
+    digits' "2" read as a catastrophe, and nothing said why the scales differ)."""
+    own = {k: r for k, r in results.items() if not r.get("reference")}
+    if not own or _world_floor(results)["fid"] < LARGE_FLOOR_FID:
+        return []
+    floor = _world_floor(results)["fid"]
+    ratios = ", ".join(f"**{k}** {r['values']['fid'] / floor:.1f}x" for k, r in own.items())
+    return [f"- This world's classifier features put even two sets of real images far apart: row R reads FID "
+            f"{number(floor)} at this sample size. Read each model's FID as a multiple of R's ({ratios}; real data: "
+            "1x), not against another world's figures (the digits' run near 1)."]
 
 
 def _too_close(results: dict, keys: list[str]) -> list[str]:
