@@ -22,7 +22,7 @@ from core.engine.checkpoint import is_finished, read_json
 from core.engine.hosting import check_tab_budget, gpu_task, online
 from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
-from demos.page import since_click_js
+from demos.page import reveal_js, since_click_js
 from demos.samples_over_time import samples_over_time
 from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, fresh_run_name, holding_the_slot,
                                   opening_run, overtaken_cancel, page_run, pause_button, queue_leaver, refuse,
@@ -240,7 +240,8 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
         with gr.Row():
             # "training curves", not "losses": a GAN's hold its discriminator's mean scores d_real and d_fake too.
             # No height: Gradio 6 fits a sized chart to the height without its legend and cuts the legend off
-            plot = gr.LinePlot(x="step", y="value", color="loss", label="training curves")
+            plot = gr.LinePlot(x="step", y="value", color="loss", label="training curves",
+                               elem_id=f"train-{cls.name}-chart")
             # one per row: the newest grid beside the chart as large as the column allows (two a row were 210 px
             # wide and their labels 6 px on a projector); the older ones below it, and in "samples over time"
             gallery = gr.Gallery(label="samples (newest first)", columns=1, height="auto", format="png",
@@ -347,7 +348,11 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     functools.update_wrapper(train_on_the_page, train)  # its signature: the endpoint's named parameters
     gr.Button(visible=False).click(ui_errors(gpu_task(train, duration=600)), inputs, outputs,
                                    api_name=f"train_{cls.name}", **queue)  # the endpoint: a refusal is an error
-    clicked_train = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None)
+    # at the click the page scrolls the run's chart on screen under the button (only the status line showed at 1024 x
+    # 768, the chart and samples forming below the fold); 330 px: the chart's height once it draws
+    clicked_train = start.click(wait_in_queue, inputs, api_visibility="private", concurrency_limit=None,
+                                js=reveal_js(f"train-{cls.name}-start", f"train-{cls.name}-chart",
+                                             "b.getBoundingClientRect().top + 330"))
     clicked_train.failure(refused_line, outputs=status, api_visibility="private", queue=False)
     timer = waiting_timer(status, lambda request: _flag("waiting", session_of(request), method).is_set(),
                           remark=pause_remark)

@@ -41,6 +41,26 @@ def test_the_live_loss_chart_draws_its_lines(page, tmp_path, monkeypatch):
         assert {"loss"} <= {name for name, _ in shown}
 
 
+def test_train_brings_the_runs_chart_on_screen_under_the_button(page, tmp_path, monkeypatch):
+    """Train pressed at the bottom of the screen: the page scrolls the chart on screen under the button (at 1024 x
+    768 the GANs tab showed the status line only, the chart and samples forming below the fold)."""
+    with toy_training_page(page, tmp_path, monkeypatch) as (_, tab):
+        tab.set_viewport_size({"width": 1024, "height": 600})
+        type_number(tab, tab.get_by_label("steps").first, "300")
+        button = tab.get_by_role("button", name="Train / resume")
+        tab.evaluate("() => { document.body.style.paddingTop = '900px'; }")  # the panel low on a long page
+        tab.evaluate("(sel) => document.querySelector(sel).scrollIntoView({block: 'end'})", "#train-toy-start")
+        tab.wait_for_timeout(500)
+        chart = tab.locator("#train-toy-chart")
+        assert chart.bounding_box()["y"] > 600                       # below the fold before the click
+        button.click()
+        tab.get_by_text("done at step").wait_for(timeout=120_000)
+        tab.wait_for_timeout(1000)
+        box, start = chart.bounding_box(), button.bounding_box()
+        assert start["y"] >= 0 and box["y"] + 300 <= 600, (start, box)
+        assert page.errors == []
+
+
 def test_a_training_setting_out_of_range_is_refused_and_a_paused_run_is_not_queued_behind(page, tmp_path, monkeypatch):
     """On the page a setting out of its range is refused with its range before the run queues, and no output gets an
     "Error" badge (the value is not moved to a bound: a learning rate of 0 trained nothing); Train pressed while the
