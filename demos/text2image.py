@@ -119,7 +119,8 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
     r = frame["result"]
     ran = (f"{request.steps}" if request.init_image is None else
            f"from your image (strength {request.strength:g}): the last {r.info['num_steps']} of {request.steps}")
-    status = (f"{str(model).strip()}, {ran} {request.sampler} steps, w = {request.guidance:g}, "  # the model:
+    status = (f"{str(model).strip()}, {ran} {request.sampler} step{'' if request.steps == 1 else 's'}, "
+              f"w = {request.guidance:g}, "  # the model:
               f"seed {request.seed}: {r.info['elapsed']:.2f} s")  # another may be picked while this one draws
     for what, cut in (("prompt", r.truncated), ("negative prompt", r.info["negative_truncated"])):
         if cut:

@@ -300,3 +300,36 @@ def test_a_row_label_longer_than_its_row_ends_with_an_ellipsis():
     assert lines[:2] == wrap_text(label, 20)[:2] and lines[2].endswith("…") and len(lines[2]) <= 20
     assert label_lines("a red circle", 20, 3) == ["a red circle"]
     assert label_lines("abcdefghij " * 3, 10, 2) == ["abcdefghij", "abcdefghi…"]
+
+
+def test_the_readout_ticks_a_word_only_when_the_classifier_reads_the_scene_asked_for(monkeypatch):
+    """Noise read as 3 objects in 5 colours got "blue ✓ · star ✓" for "a small blue star": a reading of another number
+    of objects, or of more shapes or colours than the prompt names objects, ticks no word; a one-object reading is
+    ticked word by word, and counts are singular or plural as they should be."""
+    import core.metrics
+    from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
+    from core.engine import list_checkpoints
+    from core.text2image.views import asked_attributes, classifier_readout
+
+    if "shapes" not in list_checkpoints("classifier"):
+        pytest.skip("the bundled shapes classifier is missing")
+
+    def reading(shapes, colours, count):
+        p = torch.zeros(17)
+        for s in shapes:
+            p[SHAPES.index(s)] = 1
+        for c in colours:
+            p[8 + COLOUR_NAMES.index(c)] = 1
+        p[16] = count - 1
+        return p
+
+    readings = [reading(["star", "cross", "diamond"], ["yellow", "green", "blue", "purple", "pink"], 3),
+                reading(["star"], ["blue"], 1), reading(["circle"], ["blue"], 1)]
+    monkeypatch.setattr(core.metrics, "load_classifier", lambda *a, **k: None)
+    monkeypatch.setattr(core.metrics, "predict", lambda images, classifier=None: torch.stack(readings))
+    lines = classifier_readout(torch.zeros(3, 3, 8, 8), "a small blue star").splitlines()
+    assert lines[1].startswith("- image 1: 3 objects;") and "✓" not in lines[1]
+    assert "asked for 1 object: it reads another scene" in lines[1]
+    assert lines[2].startswith("- image 2: 1 object;") and lines[2].endswith("asked: blue ✓ · star ✓")
+    assert lines[3].endswith("asked: blue ✓ · star ✗")
+    assert asked_attributes("a red circle to the left of a blue circle")["objects"] == 2

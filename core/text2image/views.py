@@ -91,13 +91,14 @@ def labelled_grid(images: list[list[torch.Tensor]], rows: list[str], cols: list[
     return _labelled_grid([[to_pil(img, cell) for img in row] for row in images], rows, cols)
 
 
-def asked_attributes(prompt: str) -> dict[str, list[str]]:
-    """Shape and colour words of the world found in ``prompt`` (lower case)."""
+def asked_attributes(prompt: str) -> dict:
+    """Shape and colour words of the world found in ``prompt`` (lower case), and how many objects it names."""
     from core.data.worlds.shapes import COLOUR_NAMES, SHAPES
 
     words = [w.strip(".,;:!?").rstrip("s") if w.strip(".,;:!?") not in SHAPES else w.strip(".,;:!?")
              for w in prompt.lower().split()]
-    return {"shapes": [s for s in SHAPES if s in words], "colours": [c for c in COLOUR_NAMES if c in words]}
+    return {"shapes": [s for s in SHAPES if s in words], "colours": [c for c in COLOUR_NAMES if c in words],
+            "objects": sum(w in SHAPES for w in words)}  # the world's captions name each object by one shape word
 
 
 @torch.no_grad()
@@ -111,15 +112,29 @@ def classifier_readout(images: torch.Tensor, prompt: str) -> str:
         return "No shapes classifier installed (checkpoints/classifier/shapes): no reading."
     pred = predict(images.float().cpu(), classifier=load_classifier("shapes", None, "cpu"))
     asked = asked_attributes(prompt)
-    lines = [f"**What the shapes classifier sees** (asked: {', '.join(asked['colours'] + asked['shapes']) or 'no shape or colour word'}; "
-             "its count, shapes and colours are separate outputs, which can disagree: 1 object, two shapes)"]
+    words = ", ".join(asked["colours"] + asked["shapes"]) or "no shape or colour word"
+    lines = [f"**What the shapes classifier sees** (asked: {words}; it reads the number of objects, their shapes "
+             "and their colours separately, so the three can disagree: one object, but two shapes)"]
+    n = asked["objects"]
     for i, p in enumerate(pred):
         shapes = [SHAPES[k] for k in range(8) if p[k] == 1]
         colours = [COLOUR_NAMES[k] for k in range(8) if p[8 + k] == 1]
-        marks = [f"{w} {'✓' if w in shapes + colours else '✗'}" for w in asked["colours"] + asked["shapes"]]
-        lines.append(f"- image {i + 1}: {int(p[16]) + 1} object(s); shapes: {', '.join(shapes) or 'none'}; colours: "
-                     f"{', '.join(colours) or 'none'}" + (f" · asked: {' · '.join(marks)}" if marks else ""))
+        count = int(p[16]) + 1
+        if n and (count != n or len(shapes) > n or len(colours) > n):
+            # another scene than the one asked for: no word is ticked (noise read as 3 objects in 5 colours got
+            # "blue ✓ · star ✓" for "a small blue star")
+            verdict = f" · asked for {plural(n, 'object')}: it reads another scene, no word is matched"
+        else:
+            marks = [f"{w} {'✓' if w in shapes + colours else '✗'}" for w in asked["colours"] + asked["shapes"]]
+            verdict = f" · asked: {' · '.join(marks)}" if marks else ""
+        lines.append(f"- image {i + 1}: {plural(count, 'object')}; shapes: {', '.join(shapes) or 'none'}; colours: "
+                     f"{', '.join(colours) or 'none'}" + verdict)
     return "\n".join(lines)
+
+
+def plural(n: int, noun: str) -> str:
+    """ "1 object", "3 objects"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def md_escape(text: str) -> str:
