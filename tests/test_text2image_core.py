@@ -333,3 +333,17 @@ def test_the_readout_ticks_a_word_only_when_the_classifier_reads_the_scene_asked
     assert lines[2].startswith("- image 2: 1 object;") and lines[2].endswith("asked: blue ✓ · star ✓")
     assert lines[3].endswith("asked: blue ✓ · star ✗")
     assert asked_attributes("a red circle to the left of a blue circle")["objects"] == 2
+
+
+def test_a_small_image_is_enlarged_with_crisp_pixels():
+    """64 px shown 384 px wide: 6 x 6 blocks of one colour (bicubic looked out of focus on a projector); a size that
+    is not a whole multiple is resampled smoothly."""
+    import numpy as np
+
+    from core.text2image.views import to_pil
+
+    image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    big = np.asarray(to_pil(image, 384)).astype(int)
+    assert big.shape == (384, 384, 3) and (big.reshape(64, 6, 64, 6, 3).std(axis=(1, 3)) == 0).all()
+    assert np.array_equal(big[::6, ::6], np.asarray(to_pil(image, 64)))
+    assert np.asarray(to_pil(image, 160)).reshape(-1, 3).std(0).min() > 0 and to_pil(image, 160).size == (160, 160)
