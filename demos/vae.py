@@ -350,9 +350,12 @@ def build(ctx: AppContext) -> None:
 
     # on the page a refused input (no file, a broken one) is one warning and the outputs stay (with the map's cross)
     own_outputs = [seen_img, rec_img, latent_json, own_map]
-    # a file is encoded as it arrives (it waited for the button, below the fold on a projector); the button again
-    endpoint([upload.upload, upload_btn.click], vae_reconstruct, [own_ckpt, upload], [seen_img, rec_img, latent_json],
+    endpoint(upload_btn.click, vae_reconstruct, [own_ckpt, upload], [seen_img, rec_img, latent_json],
              api_name="vae_reconstruct", page_fn=functools.partial(views.encode_own, ctx), page_outputs=own_outputs)
+    # a file is encoded as it arrives (it waited for the button, below the fold on a projector); a file that is no
+    # image empties the outputs (the last image's reconstruction stood under the new file's name)
+    upload.upload(warn_and_keep(len(own_outputs), restore=lambda *_: (None,) * len(own_outputs))(
+        functools.partial(views.encode_own, ctx)), [own_ckpt, upload], own_outputs, api_visibility="private")
     own = warn_and_keep(len(own_outputs))(functools.partial(views.encode_own, ctx))
     sketch_btn.click(own, inputs=[own_ckpt, sketch], outputs=own_outputs, api_visibility="private",
                      trigger_mode="always_last", show_progress="hidden")

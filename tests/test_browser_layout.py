@@ -3,7 +3,7 @@ clear of pixels and buttons, table headers and captions whole."""
 
 from __future__ import annotations
 
-from tests.browser import draw_stroke, open_sketch_canvas, pick_option, wait_for_new_src
+from tests.browser import TAKE_TOASTS, draw_stroke, open_sketch_canvas, pick_option, wait_for_new_src
 
 
 def test_text_to_image_shows_its_image_whole_on_a_projector(page):
@@ -311,6 +311,21 @@ def test_the_vae_sketchpad_label_is_clear_of_its_toolbar_and_encodes_each_stroke
         digit = Path(__file__).resolve().parents[1] / "core" / "data" / "handwritten" / "digit_00.png"
         page.locator("#vae-upload input[type=file]").set_input_files(str(digit))
         wait_for_new_src(page, "#vae-own-seen img", before, timeout=40_000)
+        # then a file that is no image: one warning, and the digit's input and reconstruction leave (they stood
+        # under the new file's name)
+        import tempfile
+
+        page.evaluate(TAKE_TOASTS)
+        with tempfile.TemporaryDirectory() as folder:
+            fake = Path(folder) / "notimage.png"
+            fake.write_text("not an image")
+            page.locator("#vae-upload button[aria-label='Clear']").click()   # (as a user: the file box holds one)
+            page.locator("#vae-upload input[type=file]").set_input_files(str(fake))
+            page.wait_for_function("() => !document.querySelector('#vae-own-seen img, #vae-own-rec img')",
+                                   timeout=20_000)
+        page.wait_for_timeout(1500)
+        toasts = page.evaluate(TAKE_TOASTS)
+        assert len(toasts) == 1 and "not a readable image" in toasts[0], toasts
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
