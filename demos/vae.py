@@ -75,8 +75,9 @@ def build(ctx: AppContext) -> None:
                 map_img = gr.Image(label="latent map: held-out images, colour = class",
                                    type="pil", format="png", interactive=False, elem_id="vae-map")
                 with gr.Column():
-                    point_img = gr.Image(label="decoded under the mouse or the click", type="pil", format="png",
-                                         interactive=False, elem_id="vae-point", height=320)
+                    # (hovering moved the picture while the cross and z1, z2 stayed: a click fixes them)
+                    point_img = gr.Image(label="decoded under the mouse (a click fixes z1, z2 and the cross)",
+                                         type="pil", format="png", interactive=False, elem_id="vae-point", height=320)
                     segment_img = gr.Image(label="from A to B along the line on the map", type="pil",
                                            format="png", interactive=False, elem_id="vae-segment", visible=False)
                     click_mode = Radio(list(MAP_MODES), value=MAP_MODES[0], label="a click on the map",
