@@ -181,7 +181,7 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 share = gr.Button("Put on the shared list")
                 delete = gr.Button("Delete", variant="stop")
-                download = gr.Button("Download")
+                download = gr.Button("Download", elem_id="lora-download")
             file_out = gr.File(label="adapter file", interactive=False, height=80, elem_id="lora-adapter-file")
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
@@ -295,9 +295,24 @@ def build(ctx: AppContext) -> None:
         except Exception as exc:  # an unknown or unreadable adapter: one line, nothing else changes
             return f"{exc}"
 
+    def show_what_it_learnt(request: gr.Request, name, said, scale, seed):
+        """Once a run has saved its adapter, the comparison draws it with its own prompt ("a sks circle"), set in the
+        prompt box (the two images were emptied, the line saying to press Generate: in class the pictures seemed to
+        vanish); nothing when the run saved nothing."""
+        from core.lora.service import adapter_folder, read_meta
+
+        if not name or "saved" not in str(said or ""):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        meta = read_meta(adapter_folder(name, visitor_of(request)))
+        asked = f"a {meta['token']} {meta['class_word']}"
+        return *lora_generate(request, name, asked, scale, seed), asked
+
     for event in (taught, taught_more):  # the note too: an adapter trained further keeps its name (no change event)
         event.then(choices, outputs=[adapter, second], api_visibility="private").then(
             adapter_info, adapter, note, api_visibility="private", queue=False)
+        event.then(warn_and_keep(4)(gpu_task(show_what_it_learnt)), [adapter, status, scale, seed],
+                   [before, after, line, prompt], api_visibility="private", concurrency_limit=2,
+                   concurrency_id="lora_generate")
     model.focus(lambda: gr.update(choices=list_models()), outputs=model, api_visibility="private", queue=False)
     # the box follows the uploads: ticked when there are none (the example is what it learns), cleared when there are
     files.change(lambda f: not f, files, use_example, api_visibility="private", queue=False)

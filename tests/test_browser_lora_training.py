@@ -23,8 +23,8 @@ def test_lora_cancel_pressed_right_after_train_stops_it_and_the_line_says_so(pag
 
 
 def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
-    """A visitor's own adapter, trained, downloaded and deleted: the line says it was deleted and the download box
-    empties (the line was emptied at once, and the deleted adapter's file stayed offered)."""
+    """A visitor's own adapter, trained, shown beside its base, downloaded and deleted: the line says it was deleted
+    and the download box empties (the line was emptied at once, and the deleted adapter's file stayed offered)."""
     page.get_by_role("tab", name="LoRA").click()
     box = page.locator("#lora-steps input[type=number]")
     box.fill("3")
@@ -33,7 +33,12 @@ def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
     page.get_by_text(re.compile(r"saved sks-lora-\d+ \(3 steps")).wait_for(timeout=120_000)
     name = page.locator("#lora-adapter input").input_value()
     assert name.startswith("sks-lora-")
-    page.get_by_role("button", name="Download", exact=True).click()
+    # what it learnt is drawn at once, with its own prompt (the two images were emptied, the line said to press
+    # Generate: the pictures seemed to vanish)
+    page.locator("#lora-personalised img").wait_for(timeout=60_000)
+    page.get_by_text(f"{name} on ").first.wait_for(timeout=10_000)
+    assert page.locator("#lora-base img").count() == 1
+    page.locator("#lora-download").click()
     page.locator("#lora-adapter-file a").first.wait_for(timeout=10_000)
     page.get_by_role("button", name="Delete").click()
     page.get_by_text(f"deleted {name}").wait_for(timeout=10_000)
@@ -85,8 +90,9 @@ def test_lora_cancel_takes_a_waiting_run_out_of_the_queue(page, app_url):
     page.get_by_text("your adapter is training: wait for it, or Cancel it").wait_for(timeout=10_000)
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text(re.compile(r"cancelled at step \d+ of 300")).wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
-    assert page.locator(".progress-text").count() == 0 and page.errors == []
+    page.locator("#lora-personalised img").wait_for(timeout=60_000)   # what it learnt before the Cancel, drawn
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=30_000)
+    assert page.errors == []
     # what it learnt stays with the browser: after a reload (F5) the adapter is still in the picker (the page's
     # session ended and its folder was deleted)
     mine = page.locator("#lora-adapter input").input_value()
