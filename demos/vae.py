@@ -91,7 +91,7 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("For models with more than 2 latent dims the map shows the first two principal axes "
                         "(PC1, PC2) of the encoded held-out set, and a point decodes z = mean + x PC1 + y PC2.")
             with gr.Row():
-                grid_n = Slider(5, 30, value=20, step=1, label="manifold grid size")
+                grid_n = Slider(5, 30, value=20, step=1, label="manifold grid size", elem_id="vae-grid-n")
                 grid_btn = gr.Button("Decode the latent plane (manifold)")
             grid_img = gr.Image(label="decoded grid over the latent plane (rows: z2 high -> low; columns: z1 low -> high)",
                                 type="pil", format="png", interactive=False,
@@ -203,22 +203,23 @@ def build(ctx: AppContext) -> None:
 
     # ============================================================================ events
     # ---- latent map: a VQ-VAE (no 2-D plane) turns the sliders and the grid button off, with a line saying why
-    @warn_and_keep(7)
+    @warn_and_keep(9)
     def on_map_checkpoint(name):
         off = [gr.update(interactive=False)] * 2
-        if not name:
-            return ["No checkpoint yet: train one below.", None, *off, None, None, gr.update(interactive=False)]
+        if not name:  # (the grid button, the grid's size and the click mode off too, as for a VQ-VAE)
+            return ["No checkpoint yet: train one below.", None, *off, None, None, *[gr.update(interactive=False)] * 3]
         if is_vq(load_model(ctx, name)):
             return [checkpoint_info(name) + "\n\nA VQ-VAE has a grid of discrete codes, not a 2-D plane: the map, its "
                     "sliders and the manifold grid are off. *Compare AE / VAE / VQ-VAE* shows its codes.",
-                    None, *off, None, None, gr.update(interactive=False)]
+                    None, *off, None, None, *[gr.update(interactive=False)] * 3]
         view = views.map_view(ctx, name)
         upd = dict(minimum=view.low, maximum=view.high, value=0.0, interactive=True)
         return [view.info, view.image, gr.update(label=view.axes[0], **upd), gr.update(label=view.axes[1], **upd),
-                view.point, None, gr.update(interactive=True)]  # None: the old model's manifold grid goes
+                view.point, None, *[gr.update(interactive=True)] * 3]  # None: the old model's manifold grid goes
 
-    gr.on(triggers=None, fn=on_map_checkpoint, inputs=map_ckpt,
-          outputs=[map_info, map_img, z1, z2, point_img, grid_img, grid_btn], api_visibility="private")  # load + change
+    gr.on(triggers=None, fn=on_map_checkpoint, inputs=map_ckpt,  # load + change
+          outputs=[map_info, map_img, z1, z2, point_img, grid_img, grid_btn, grid_n, click_mode],
+          api_visibility="private")
     map_ckpt.change(lambda: gr.update(visible=False, value=None), None, segment_img,
                     api_visibility="private", queue=False)  # the old model's walk goes
     for slider in (z1, z2):
@@ -254,6 +255,10 @@ def build(ctx: AppContext) -> None:
 
     @ui_errors
     def on_map_hover(name, position):
+        """The point under the mouse, decoded; nothing for a model with no map (a VQ-VAE: the mouse resting where the
+        picker's list had been answered an error, a console 500, as the map was switched off)."""
+        if not views.has_map(name):
+            return gr.skip()
         px, py = (float(v) for v in position.split(","))
         return views.point_image(ctx, name, *views.map_click(ctx, name, px, py))
 

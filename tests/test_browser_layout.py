@@ -425,4 +425,13 @@ def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warnin
     pick_option(page, "#vae-dense-ckpt", "vae16-faces")
     expect(page.locator("#vae-latent")).to_contain_text("latent z (comma-separated", timeout=15_000)
     expect(page.locator("#vae-slider-note")).to_contain_text("One slider per latent dimension")
+    # the latent map of a VQ-VAE: every control of the plane is off, the grid's size and the click mode too (they
+    # stayed active over no map)
+    page.get_by_role("tab", name="Latent map").first.click()
+    pick_option(page, "#vae-map-ckpt", "vqvae-faces")
+    expect(page.locator("#vae-map-mode input").first).to_be_disabled(timeout=15_000)
+    expect(page.locator("#vae-grid-n input[type=range]")).to_be_disabled()
+    pick_option(page, "#vae-map-ckpt", "vae2d-digits")
+    expect(page.locator("#vae-map-mode input").first).to_be_enabled(timeout=15_000)
+    expect(page.locator("#vae-grid-n input[type=range]")).to_be_enabled()
     assert page.errors == []
