@@ -216,7 +216,7 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     # a new projection's mix is made from it: the last mix leaves as Project is pressed (a green mix stood beside a
     # red projection); a new image takes the last one's projection away, a refused file keeps it
     page.locator("#stylegan-project").click()
-    page.locator("#stylegan-projection img").wait_for(timeout=120_000)
+    page.locator("#stylegan-projection-status").get_by_text("· done").wait_for(timeout=120_000)  # (its w is kept)
     page.locator("#stylegan-project-mix").click()
     page.locator("#stylegan-projection-mix img").wait_for(timeout=30_000)
     page.locator("#stylegan-project").click()
