@@ -120,7 +120,8 @@ def build(ctx: AppContext) -> None:
                                     elem_id="diffusion-x0", elem_classes=PIXELS)
                 with gr.Row():
                     world = Dropdown(list(WORLDS), value="digits", label="dataset", scale=2)
-                    index = Number(0, label="held-out image #", precision=0, minimum=0, maximum=HELD_OUT_LAST, scale=2)
+                    index = Number(0, label="held-out image #", precision=0, minimum=0, maximum=HELD_OUT_LAST, scale=2,
+                                   elem_id="diffusion-x0-index")
                     pick = gr.Button("Use it", scale=1)
                 schedule_f = Dropdown(list(SCHEDULES), value="linear", label="noise schedule",
                                       elem_id="diffusion-forward-schedule")
@@ -194,6 +195,10 @@ def build(ctx: AppContext) -> None:
             with sampling_slot():
                 yield from sdedit_frames(ctx, image, t, seed, checkpoint, class_label, guidance, steps)
 
+        # a new x_0 or t: the last denoising leaves (a 6 denoised from t = 500 stood beside a newly picked 4, the line
+        # saying t = 500 beside t = 100)
+        gr.on([x0_in.change, t.release], lambda: (None, ""), outputs=[sde_out, sde_status], api_visibility="private",
+              queue=False)
         endpoint(sde_go.click, gpu_task(diffusion_sdedit), [x0_in, t, noise_seed, sde_ckpt, sde_label, sde_w, sde_steps],
                  [sde_out, sde_status], api_name="diffusion_sdedit", concurrency_limit=SAMPLERS_AT_ONCE,
                  concurrency_id="diffusion_sample", before=sampling_wait_line, before_output=sde_status)

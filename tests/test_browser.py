@@ -69,6 +69,22 @@ def test_a_broken_x0_upload_warns_once_and_a_good_one_is_noised(page, tmp_path):
     assert page.locator(".toast-body").count() == 0 and page.errors == []
 
 
+def test_sdedits_result_leaves_when_x0_changes(page):
+    """SDEdit's result belongs to its x_0 and t: another held-out image picked takes it away (a 6 denoised from
+    t = 500 stood beside a newly picked 4)."""
+    page.get_by_role("tab", name="DDPM / DDIM").click()
+    page.get_by_role("tab", name="Forward process").first.click()
+    page.get_by_role("button", name="Use it").click()
+    page.wait_for_timeout(1500)
+    page.locator("#diffusion-sdedit-button").click()
+    page.locator("#diffusion-sdedit img").wait_for(timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=60_000)
+    page.locator("#diffusion-x0-index input").fill("5")
+    page.get_by_role("button", name="Use it").click()
+    page.wait_for_function("() => !document.querySelector('#diffusion-sdedit img')", timeout=10_000)
+    assert page.errors == []
+
+
 def test_a_seed_typed_key_by_key_redraws_once_it_is_whole_with_no_error(page):
     """The GANs seed redraws on change: its half-typed values ("" after a Backspace, "-", "-7") are held back until
     the box is left, then -7 becomes 0 (each had sent a request and got an "Error" toast)."""
