@@ -58,9 +58,9 @@ def warm_up(ctx: AppContext) -> None:
 
 def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, second_weight, fuse=False):
     """(base image, personalised image, line) for one prompt and seed; ``fuse`` merges LoRA into the weights."""
-    from core.lora.service import adapter_folder, generate_pair, read_meta
+    from core.lora.service import adapter_folder, base_prompt, generate_pair, read_meta
     from core.text2image.text_encoders import tokens_beyond_limit
-    from core.text2image.views import to_pil
+    from core.text2image.views import md_escape, to_pil
 
     if not adapter:
         raise ValueError("choose an adapter (train one on the left, or pick a shared one)")
@@ -92,6 +92,11 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     elif len(adapters) > 1:
         line += (f", combined with {second_adapter}, a textual-inversion adapter: its new word is used whole "
                  "(the weight does not apply)")
+    plain = base_prompt(str(prompt or ""), [meta] + ([second_meta] if len(adapters) > 1 else []))
+    if len(adapters) > 1 and second_meta["method"] != "lora" and plain != str(prompt or ""):
+        # (a second, textual-inversion adapter changed the base image, unexplained; a first one says so in `how`)
+        line += (f" · the base image reads \"{md_escape(plain)}\": a textual-inversion word is new to the base "
+                 "model, which reads its class word there")
     if not str(prompt or "").strip():
         line += f" · **the prompt is empty**: write the trigger word '{meta['trigger']}' in it for the adapter to act"
     elif not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt, re.IGNORECASE):

@@ -97,8 +97,12 @@ def test_generate_says_what_it_could_not_do(app_client):
         _, personal, line = app_client.predict(adapter="purple-circle-lora", second_adapter="purple-circle-ti",
                                                second_weight=weight, api_name="/lora_generate")
         assert "a textual-inversion adapter: its new word is used whole (the weight does not apply)" in line
+        # and the base image's prompt, changed by it, is said (the base image changed without a word)
+        assert 'the base image reads "a circle circle": a textual-inversion word is new to the base model' in line
         images.append(open(personal, "rb").read())
     assert images[0] == images[1]
+    line = app_client.predict(adapter="purple-circle-lora", api_name="/lora_generate")[2]
+    assert "the base image reads" not in line
 
 
 def test_the_compare_side_opens_on_the_pair_generate_draws_with_the_settings_shown(app_client):

@@ -270,6 +270,19 @@ def share_adapter(name: str, session: str) -> str:
 
 
 @torch.no_grad()
+def _trigger_pattern(meta: dict) -> str:
+    return rf"{re.escape(meta['token'])}|\b{re.escape(meta['trigger'])}\b"
+
+
+def base_prompt(prompt: str, metas: list[dict]) -> str:
+    """The prompt the base image is drawn from: each textual-inversion adapter's word ("sks" or "<sks>") read as its
+    class word (a word new to the base model), a LoRA's trigger left as written (``metas``: adapter.json contents)."""
+    for m in metas:
+        if m["method"] == "textual_inversion":
+            prompt = re.sub(_trigger_pattern(m), m["class_word"], prompt, flags=re.IGNORECASE)
+    return prompt
+
+
 def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: str, seed, steps=25, guidance=4.0,
                   fuse: bool = False):
     """(base image, personalised image), each (3, H, W) in [0, 1], same prompt, seed and sampler.
@@ -289,12 +302,10 @@ def generate_pair(pipe, base: str, adapters: list[tuple[Path, float]], prompt: s
     request = check_request(prompt, "", steps, guidance, seed, "ddim", 1)
     with pipe_lock(pipe):
         metas = [apply_adapter(pipe, folder, base) for folder, _ in adapters]
-        personal, plain = request.prompt, request.prompt
-        for m in metas:  # the trigger ("sks", "SKS" or "<sks>") is the adapter's token; the base reads the class word
+        personal, plain = request.prompt, base_prompt(request.prompt, metas)
+        for m in metas:  # the trigger ("sks", "SKS" or "<sks>") is the adapter's token
             if m["method"] == "textual_inversion":
-                word = rf"{re.escape(m['token'])}|\b{re.escape(m['trigger'])}\b"
-                personal = re.sub(word, m["loaded_name"], personal, flags=re.IGNORECASE)
-                plain = re.sub(word, m["class_word"], plain, flags=re.IGNORECASE)
+                personal = re.sub(_trigger_pattern(m), m["loaded_name"], personal, flags=re.IGNORECASE)
         loras = [(m["loaded_name"], float(w)) for (_, w), m in zip(adapters, metas) if m["method"] == "lora"]
         base_request = check_request(plain, "", steps, guidance, seed, "ddim", 1)
         request = check_request(personal, "", steps, guidance, seed, "ddim", 1)
