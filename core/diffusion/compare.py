@@ -58,7 +58,7 @@ def run_comparison(bundle, seed: int = 0, num: int = 50, guidance: float = 2.0, 
             ref = reference_images(world, 2 * num, resolution=bundle.resolution)
             real, real2 = ref[:num], ref[num:]
             extractor = load_feature_extractor(world)
-            yield {"setting": "held-out images (floor)", "steps": 0, "seconds_per_image": None,
+            yield {"setting": "real vs real (two held-out sets of N)", "steps": 0, "seconds_per_image": None,
                    "class_accuracy": None, "fid": frechet_distance(real, real2, extractor=extractor), "image": None}
         except Exception as exc:  # no bundled classifier: times and images only
             metrics_ok = False
