@@ -130,7 +130,7 @@ def build(ctx: AppContext) -> None:
                 x_t_out = gr.Image(type="pil", format="png", label="x_t ~ q(x_t | x_0)", height=224,
                                    elem_id="diffusion-xt", elem_classes=PIXELS, interactive=False)
                 # under x_t: the tab's first view at 1024x768 shows x_0, x_t and the t that mixes them
-                t = Slider(0, T_FORWARD, value=250, step=1, label="t (0 = clean, T = pure noise)",
+                t = Slider(0, T_FORWARD, value=250, step=1, label=f"t (0 = clean, T = {T_FORWARD}: pure noise)",
                            elem_id="diffusion-t")
                 t_info = gr.Markdown(label="about t")
             with gr.Column(scale=2):

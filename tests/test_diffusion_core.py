@@ -323,3 +323,16 @@ def test_schedule_chart_draws_the_marker_at_t_and_refuses_unknown_names():
         draw_schedule_chart("gamma", 10, "cosine")
     with pytest.raises(ValueError, match="valid schedules"):
         draw_schedule_chart("beta", 10, "quadratic")
+
+
+def test_a_tiny_alpha_bar_is_written_with_its_digits():
+    """At t = T alpha-bar_t is below 0.001: written 0.0000 beside sqrt(alpha-bar_t) = 0.006 it looked wrong."""
+    import math
+
+    from core.diffusion.schedules import alphas_cumprod
+    from core.diffusion.service import describe_t
+
+    ab = float(alphas_cumprod("linear", 1000)[-1])
+    line = describe_t(1000, "linear")
+    assert ab < 1e-3 and f"alpha-bar_t = {ab:.1e}," in line and f"**{math.sqrt(ab):.3f}** x_0" in line
+    assert "alpha-bar_t = 0.0000" not in line and "alpha-bar_t = 0.5" not in describe_t(1, "linear")

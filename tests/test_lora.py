@@ -190,6 +190,13 @@ def test_adapters_are_private_to_their_session_until_shared(tmp_path, monkeypatc
         service.delete_adapter("mine", "bob")
     service.delete_adapter("mine", "alice")
     assert service.list_adapters("alice") == ["mine"]            # the shared copy stays
+    # sharing a shared adapter says it is shared (it said the list "already has an adapter named" it: a clash)
+    with pytest.raises(ValueError, match="mine is on the shared list already"):
+        service.share_adapter("mine", "alice")
+    (service.session_root("bob") / "mine").mkdir(parents=True)
+    (service.session_root("bob") / "mine" / "adapter.json").write_text("{}")
+    with pytest.raises(ValueError, match="already has an adapter named 'mine': rename yours"):
+        service.share_adapter("mine", "bob")
     with pytest.raises(ValueError, match="not allowed"):
         service.adapter_folder("../../etc", "alice")
 

@@ -67,7 +67,8 @@ def describe_t(t: int, schedule: str, num_train_timesteps: int = T_FORWARD) -> s
     if t == 0:
         return "t = 0: the clean image x_0."
     ab = float(alphas_cumprod(schedule, num_train_timesteps)[t - 1])
-    return (f"t = {t} ({schedule}): alpha-bar_t = {ab:.4f}, x_t = **{math.sqrt(ab):.3f}** x_0 + "
+    shown = f"{ab:.4f}" if ab >= 1e-3 or ab == 0 else f"{ab:.1e}"  # (0.0000 beside sqrt = 0.006 looked wrong)
+    return (f"t = {t} ({schedule}): alpha-bar_t = {shown}, x_t = **{math.sqrt(ab):.3f}** x_0 + "
             f"**{math.sqrt(1 - ab):.3f}** eps, SNR = {ab / (1 - ab):.3g}")
 
 

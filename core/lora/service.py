@@ -263,8 +263,11 @@ def share_adapter(name: str, session: str) -> str:
     """Copy one of the visitor's adapters to the shared list (``checkpoints/lora/``)."""
     folder = adapter_folder(name, session)
     target = shared_root() / name
+    if folder == target:  # (a shared adapter picked: "already has an adapter named" read as a clash of names)
+        raise ValueError(f"{name} is on the shared list already")
     if target.exists():
-        raise ValueError(f"the shared list already has an adapter named {name!r}")
+        raise ValueError(f"the shared list already has an adapter named {name!r}: rename yours (train it again under "
+                         "another trigger) to share it")
     shutil.copytree(folder, target)
     return name
 
