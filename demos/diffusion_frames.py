@@ -117,8 +117,12 @@ def sdedit_frames(ctx: AppContext, image, t, seed, checkpoint, class_label, guid
         origin = f"t = {start}" if start == int(t) else f"t = {start}, the sampling step nearest below t = {int(t)}"
         status = (f"SDEdit from {origin}: sampling step {frame['index'] + 1} / {frame['num_steps']} "
                   f"(t = {paper_t(frame)})")
-        if "image" in frame:
-            yield _enlarge(_pil(frame["image"])), status + f" · done in {frame['elapsed']:.2f} s"
+        if "image" in frame:  # (its last step read "step 12 / 12 (t = 20)", though it ends at 0)
+            unguided = class_label in (None, "", "none") and bundle.num_classes
+            said = (" · class none: unconditional, so w does not act (pick a class to guide it)" if unguided else
+                    f" · class {class_label}, w = {float(guidance):g}" if bundle.num_classes else "")
+            yield (_enlarge(_pil(frame["image"])), f"SDEdit from {origin}: {frame['num_steps']} sampling steps down to "
+                   f"t = 0{said} · done in {frame['elapsed']:.2f} s")
             return
         now = time.perf_counter()
         if now - last_sent >= 1 / MAX_FPS:

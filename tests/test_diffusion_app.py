@@ -248,6 +248,11 @@ def test_sampling_and_sdedit_count_t_as_the_forward_view_does(tmp_path):
     edited = [s for _, s in sdedit_frames(ctx, str(_digit_png(tmp_path)), 1000, 0, _checkpoint(), "none", 2.0, 5)]
     assert re.search(r"\(t = (\d+)\)", edited[0]).group(1) == str(sampled[0])
     assert sampled == sorted(sampled, reverse=True) and sampled[-1] >= 1 and sampled[0] <= 1000
+    # its last line: down to t = 0 (it read "step 5 / 5 (t = 200)"), and whether w acted (w = 0 and 20 gave the
+    # same image with class none, without a word)
+    assert "5 sampling steps down to t = 0" in edited[-1] and "unconditional, so w does not act" in edited[-1]
+    guided = [s for _, s in sdedit_frames(ctx, str(_digit_png(tmp_path)), 1000, 0, _checkpoint(), "3", 2.0, 5)]
+    assert "class 3, w = 2 ·" in guided[-1] and "does not act" not in guided[-1]
 
 
 def test_t_has_one_listener_chain_so_a_held_thumb_sends_nothing():
