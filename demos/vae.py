@@ -147,7 +147,8 @@ def build(ctx: AppContext) -> None:
                 interp_ckpt = checkpoint_picker("vae", value=pick(DEFAULT_DENSE), elem_id="vae-interp-ckpt", scale=3)
                 index_a = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image A #")
                 index_b = Number(value=3, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image B #")
-                interp_steps = Slider(2, 16, value=10, step=1, label="steps")
+                interp_steps = Slider(2, 16, value=10, step=1,
+                                      label="steps between A and B (A and B added at the ends)")
             with gr.Row():
                 upload_a = ImageFile(label="or upload A", height=120)
                 upload_b = ImageFile(label="or upload B", height=120)

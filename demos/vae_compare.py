@@ -25,7 +25,8 @@ def build_compare(ctx: AppContext, pick) -> list:
     cmp_note = gr.Markdown(label="note")
     cmp_rec = gr.Image(label="held-out images (top row), then each model's reconstruction", type="pil",
                        format="png", interactive=False, elem_id="vae-cmp-rec")
-    cmp_samples = gr.Image(label="prior samples, one row per model (an AE has no prior: N(0, I) misses its codes)",
+    cmp_samples = gr.Image(label="prior samples, one row per model (an AE has no prior: N(0, I) misses its codes; a "
+                                 "VQ-VAE draws each code on its own, with no prior over the grid: textures, not faces)",
                            type="pil", format="png", interactive=False)
     gr.Markdown("### VQ-VAE codebook")
     with gr.Row():
