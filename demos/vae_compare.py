@@ -8,6 +8,7 @@ import gradio as gr
 from core.vae import views
 from demos.common import (HELD_OUT_LAST, ONE_BUTTON, PIXELS, AppContext, Number, Slider, checkpoint_picker,
                           seed_control, warn_and_keep)
+from demos.page import reveal_js
 
 COMPARE = ("ae16-faces", "vae16-faces", "vqvae-faces")
 
@@ -33,7 +34,7 @@ def build_compare(ctx: AppContext, pick) -> list:
         vq_ckpt = checkpoint_picker("vae", label="VQ-VAE checkpoint", value=pick(COMPARE[2]),
                                     only=views.is_vq_checkpoint, elem_id="vae-vq-ckpt")  # (VQ-VAEs only)
         vq_index = Number(value=0, precision=0, minimum=0, maximum=HELD_OUT_LAST, label="held-out image #")
-        vq_btn = gr.Button("Codebook usage and code map")
+        vq_btn = gr.Button("Codebook usage and code map", elem_id="vae-vq-go")
     # the chart over the page's width, the image, its codes and their decoding side by side under it (the
     # three were stacked in a column beside the chart: 1,200 px down)
     usage_plot = gr.BarPlot(x="rank", y="count", tooltip=["code", "count"], x_title="codes, most used first",
@@ -44,7 +45,7 @@ def build_compare(ctx: AppContext, pick) -> list:
                         elem_classes=[PIXELS, ONE_BUTTON])  # (three buttons wrapped the labels)
         vq_input = gr.Image(label="image", **vq_image)
         vq_map = gr.Image(label="its codes (a colour each)", **vq_image)
-        vq_rec = gr.Image(label="decoded from the codes", **vq_image)
+        vq_rec = gr.Image(label="decoded from the codes", elem_id="vae-vq-rec", **vq_image)
     vq_note = gr.Markdown(label="note")
 
     # a refusal, such as models of unlike sizes, is a warning and the outputs stay (it was red badges)
@@ -56,8 +57,11 @@ def build_compare(ctx: AppContext, pick) -> list:
         table, *rest = views.codebook_view(ctx, name, index)
         return gr.update(value=table, x_lim=[0, len(table) + 1]), *rest
 
+    # at the click the page scrolls the chart and the three images on screen under the button (they formed below a
+    # projector's fold, nothing changing in view for seconds); + 40 px: the chart grows as it fills
     vq_btn.click(warn_and_keep(5)(codebook), inputs=[vq_ckpt, vq_index],
-                 outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note], api_visibility="private")
+                 outputs=[usage_plot, vq_input, vq_map, vq_rec, vq_note], api_visibility="private",
+                 js=reveal_js("vae-vq-go", "vae-vq-rec", "b.getBoundingClientRect().bottom + 40"))
     forget_on_switch(cmp_pickers, [cmp_note, cmp_rec, cmp_samples])
     forget_on_switch([vq_ckpt], [usage_plot, vq_input, vq_map, vq_rec, vq_note])
     return [*cmp_pickers, vq_ckpt]

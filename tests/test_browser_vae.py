@@ -134,3 +134,23 @@ def test_vae_outputs_of_another_model_leave_and_a_refused_comparison_is_a_warnin
     expect(page.locator("#vae-map-mode input").first).to_be_enabled(timeout=15_000)
     expect(page.locator("#vae-grid-n input[type=range]")).to_be_enabled()
     assert page.errors == []
+
+
+def test_the_codebook_comes_on_screen_under_its_button_at_1024(page):
+    """Codebook usage pressed at the bottom of a projector's screen: the chart and the three images come on screen
+    under the button (they formed below the fold, nothing changing in view for seconds)."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.get_by_role("tab", name="VAE explorer").first.click()
+        page.get_by_role("tab", name="Compare AE / VAE / VQ-VAE").first.click()
+        page.evaluate("(sel) => document.querySelector(sel).scrollIntoView({block: 'end'})", "#vae-vq-go")
+        page.wait_for_timeout(500)
+        assert page.locator("#vae-vq-rec").bounding_box()["y"] > 768
+        page.locator("#vae-vq-go").click()
+        page.locator("#vae-vq-rec img").wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        go, rec = page.locator("#vae-vq-go").bounding_box(), page.locator("#vae-vq-rec").bounding_box()
+        assert go["y"] >= 0 and rec["y"] + rec["height"] <= 768, (go, rec)
+        assert page.errors == []
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
