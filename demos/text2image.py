@@ -225,8 +225,8 @@ def build(ctx: AppContext) -> None:
                 with gr.Accordion("Start from an image (image-to-image)", open=False, elem_id="t2i-img2img"):
                     gr.Markdown("The image is encoded, noised part of the way and denoised towards the prompt "
                                 "(SDEdit): a small strength keeps more of it, 1 almost nothing. Try it on an image "
-                                "of the model's world: take image 1, change a colour word of the prompt (*red* to *blue*) "
-                                "and generate at 0.4-0.6 (on held-out scenes, 0.4 recolours the object and keeps its "
+                                "of the model's world: take image 1, change a colour word of the prompt (*red* to "
+                                "*blue*) and generate at 0.4-0.6 (on held-out scenes, 0.4 recolours the object and keeps its "
                                 "place in about 4 of 5: the model's card). Clear the box to start from noise again.")
                     reuse = gr.Button("take image 1 as the start image", size="sm", elem_id="t2i-reuse")
                     # the box above the slider, as wide as the column (beside it, its label wrapped and its drop
