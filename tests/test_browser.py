@@ -233,8 +233,12 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     # red projection); a new image takes the last one's projection away, a refused file keeps it
     page.locator("#stylegan-project").click()
     page.locator("#stylegan-projection-status").get_by_text("· done").wait_for(timeout=120_000)  # (its w is kept)
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=60_000)
+    page.evaluate(TAKE_TOASTS)
     page.locator("#stylegan-project-mix").click()
-    page.locator("#stylegan-projection-mix img").wait_for(timeout=30_000)
+    page.wait_for_function(f"() => document.querySelector('#stylegan-projection-mix img') || ({SOME_TOAST})()",
+                           timeout=60_000)
+    assert page.evaluate(TAKE_TOASTS) == [] and page.locator("#stylegan-projection-mix img").count() == 1
     page.locator("#stylegan-project").click()
     page.wait_for_function("() => !document.querySelector('#stylegan-projection-mix img')", timeout=3_000)
     page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=120_000)

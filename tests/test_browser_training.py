@@ -304,12 +304,15 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     page.get_by_text(re.compile(r"step 10 / 10 .* · done")).wait_for(timeout=60_000)
     # another checkpoint picked while a run goes on: the run's frames, filmstrip and x_0 all stay; picked with nothing
     # running, all leave (x_t and "done (ddpm-digits ...)" stayed under the new name beside an emptied x_0)
-    steps.fill("400")
+    # (1000 steps: with 400, a loaded CI machine once picked after the run had ended, and the pick rightly cleared
+    # the x_0 the test then waited for)
+    steps.fill("1000")
     steps.press("Enter")
     page.locator("#diffusion-sample-button").click()
-    page.get_by_text(re.compile(r"step \d+ / 400")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"step \d+ / 1000")).wait_for(timeout=60_000)
     pick_option(page, "#diffusion-checkpoint", "ddpm-faces32")
-    page.get_by_text(re.compile(r"step 400 / 400 .* · done \(ddpm-digits")).wait_for(timeout=120_000)
+    assert page.locator("#diffusion-status").get_by_text(re.compile(r"· done")).count() == 0  # (picked mid-run)
+    page.get_by_text(re.compile(r"step 1000 / 1000 .* · done \(ddpm-digits")).wait_for(timeout=180_000)
     page.locator("#diffusion-final img").wait_for(timeout=10_000)
     assert page.locator("#diffusion-replay").is_visible()
     pick_option(page, "#diffusion-checkpoint", "ddpm-digits")
