@@ -92,11 +92,12 @@ def generate_frames(ctx, session, adapter, prompt, scale, seed, second_adapter, 
     elif len(adapters) > 1:
         line += (f", combined with {second_adapter}, a textual-inversion adapter: its new word is used whole "
                  "(the weight does not apply)")
-    plain = base_prompt(str(prompt or ""), [meta] + ([second_meta] if len(adapters) > 1 else []))
-    if len(adapters) > 1 and second_meta["method"] != "lora" and plain != str(prompt or ""):
+    if len(adapters) > 1 and second_meta["method"] != "lora":
         # (a second, textual-inversion adapter changed the base image, unexplained; a first one says so in `how`)
-        line += (f" · the base image reads \"{md_escape(plain)}\": a textual-inversion word is new to the base "
-                 "model, which reads its class word there")
+        plain = base_prompt(str(prompt or ""), [meta, second_meta])
+        if plain != str(prompt or ""):
+            line += (f" · the base image reads \"{md_escape(plain)}\": a textual-inversion word is new to the base "
+                     "model, which reads its class word there")
     if not str(prompt or "").strip():
         line += f" · **the prompt is empty**: write the trigger word '{meta['trigger']}' in it for the adapter to act"
     elif not re.search(rf"\b{re.escape(meta['trigger'])}\b|{re.escape(meta['token'])}", prompt, re.IGNORECASE):
@@ -306,7 +307,7 @@ def build(ctx: AppContext) -> None:
         vanish); nothing when the run saved nothing."""
         from core.lora.service import adapter_folder, read_meta
 
-        if not name or "saved" not in str(said or ""):
+        if not name or f"saved **{name}**" not in str(said or ""):  # ("nothing was saved" names no adapter)
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         meta = read_meta(adapter_folder(name, visitor_of(request)))
         asked = f"a {meta['token']} {meta['class_word']}"

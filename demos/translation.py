@@ -234,9 +234,7 @@ def build(ctx: AppContext) -> None:
         def run_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
             return pix2pix(ctx, checkpoint, image, dropout_noise, seed)
 
-        def show_p(checkpoint: str, image, dropout_noise: bool = False, seed: int = 0):
-            """``run_p`` for the page: at the model's resolution, enlarged crisply."""
-            return pix2pix(ctx, checkpoint, image, dropout_noise, seed, native=True)
+        show_p = functools.partial(pix2pix, ctx, native=True)  # ``run_p`` for the page: the model's pixels, enlarged
 
         endpoint(upload_btn.click, run_p, [ckpt_p, upload_p, noise, seed_p], [seen_p, out_p],
                  api_name="pix2pix", concurrency_limit=4, concurrency_id="translate", page_fn=show_p)
@@ -302,9 +300,7 @@ def build(ctx: AppContext) -> None:
         def run_c(checkpoint: str, image, direction: str = "AtoB"):
             return cyclegan(ctx, checkpoint, image, direction)
 
-        def show_c(checkpoint: str, image, direction: str = "AtoB"):
-            """``run_c`` for the page: at the model's resolution, enlarged crisply."""
-            return cyclegan(ctx, checkpoint, image, direction, native=True)
+        show_c = functools.partial(cyclegan, ctx, native=True)  # (as show_p)
 
         endpoint(run_c_btn.click, run_c, [ckpt_c, upload_c, direction], [seen_c, out_c, cycle_c, cycle_line],
                  api_name="cyclegan", concurrency_limit=4, concurrency_id="translate", page_fn=show_c)

@@ -15,7 +15,7 @@ import torch
 from core.engine import list_checkpoints
 from core.vae import views
 from core.vae.service import checkpoint_info, decode, is_vq, latent_values, load_model, reconstruct
-from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, AppContext, ImageFile, Radio, Number, Slider,
+from demos.common import (HELD_OUT_LAST, PIXELS, STRIP, USER_ERRORS, AppContext, ImageFile, Radio, Number, Slider,
                           checkpoint_picker, endpoint, page_open, run_standalone, seed_control,
                           training_panel, ui_errors, warn_and_keep)
 from demos.page import CRISP, fresh_sketch_js, show_image_js
@@ -256,12 +256,13 @@ def build(ctx: AppContext) -> None:
 
     @ui_errors
     def on_map_hover(name, position):
-        """The point under the mouse, decoded; nothing for a model with no map (a VQ-VAE: the mouse resting where the
-        picker's list had been answered an error, a console 500, as the map was switched off)."""
-        if not views.has_map(name):
+        """The point under the mouse, decoded; a passing mouse says nothing where there is nothing to decode (over a
+        VQ-VAE's switched-off map it answered an error, a console 500)."""
+        try:
+            px, py = (float(v) for v in position.split(","))
+            return views.point_image(ctx, name, *views.map_click(ctx, name, px, py))
+        except USER_ERRORS:
             return gr.skip()
-        px, py = (float(v) for v in position.split(","))
-        return views.point_image(ctx, name, *views.map_click(ctx, name, px, py))
 
     hover.change(on_map_hover, inputs=[map_ckpt, hover], outputs=point_img, api_visibility="private",
                 trigger_mode="always_last", show_progress="hidden", queue=False)

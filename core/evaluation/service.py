@@ -368,9 +368,9 @@ def _scale_note(results: dict) -> list[str]:
     """Where the world's own real-vs-real FID is large: read each FID as a multiple of it (faces' "2.63k" beside
     digits' "2" read as a catastrophe, and nothing said why the scales differ)."""
     own = {k: r for k, r in results.items() if not r.get("reference")}
-    if not own or _world_floor(results)["fid"] < LARGE_FLOOR_FID:
+    floor = _world_floor(results)["fid"] if own else 0.0
+    if floor < LARGE_FLOOR_FID:
         return []
-    floor = _world_floor(results)["fid"]
     ratios = ", ".join(f"**{k}** {r['values']['fid'] / floor:.1f}x" for k, r in own.items())
     return [f"- This world's classifier features put even two sets of real images far apart: row R reads FID "
             f"{number(floor)} at this sample size. Read each model's FID as a multiple of R's ({ratios}; real data: "
