@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from PIL import ImageFilter
 
 from core.data import get_dataset
 from core.data.worlds import digits as digits_world
-from core.data.worlds.digit_glyphs import FONTS, GLYPH_HEIGHT, build, draw_glyph, glyphs
+from core.data.worlds.digit_glyphs import FONTS, GLYPH_HEIGHT, build, draw_glyph, glyphs, pen
 
 
 def white_core(images: np.ndarray) -> np.ndarray:
@@ -35,13 +36,18 @@ def test_an_identity_warp_redraws_the_glyph_and_the_pen_weight_moves_its_ink():
     def same(xy):
         return xy
 
-    drawn = np.asarray(draw_glyph(glyph, size, to_unit, same, weight=0), np.float32)
+    canvas = draw_glyph(glyph, size, to_unit, same)
+    drawn = np.asarray(canvas, np.float32)
     top, left = (size - h) // 2, int(round(size / 2.0 - w / 2.0))
     inner = drawn[top:top + h, left:left + w]
     assert np.abs(inner - np.asarray(glyph, np.float32)).mean() < 3  # bilinear resampling on the same grid
     assert abs(drawn.sum() - inner.sum()) < 0.01 * drawn.sum()  # nothing drawn outside the glyph's box
-    mass = [float(np.asarray(draw_glyph(glyph, size, to_unit, same, k), np.float32).sum()) for k in (-1, 0, 1, 2)]
+    mass = [float(np.asarray(pen(canvas, k), np.float32).sum()) for k in (-1, 0, 1, 2)]
     assert mass == sorted(mass) and mass[0] < 0.9 * mass[1] and mass[3] > 1.3 * mass[1]
+    whole = canvas.filter(ImageFilter.MaxFilter(5))  # the pen filters around the ink only, to the same pixels
+    assert np.array_equal(np.asarray(pen(canvas, 2)), np.asarray(whole))
+    far = draw_glyph(glyph, size, lambda px: (px - size / 2.0) / h + 5.0, same)  # the glyph off the canvas
+    assert far.getbbox() is None and pen(far, 2).getbbox() is None
 
 
 def test_font_items_are_framed_like_mnist_and_read_as_their_digit(monkeypatch):

@@ -56,7 +56,7 @@ def glyphs() -> dict[int, list[Image.Image]]:
     return out
 
 
-def draw_glyph(glyph: Image.Image, size: int, to_unit, from_unit, weight: int) -> Image.Image:
+def draw_glyph(glyph: Image.Image, size: int, to_unit, from_unit) -> Image.Image:
     """The glyph drawn on a black ``size`` x ``size`` canvas through a smooth map.
 
     Args:
@@ -65,26 +65,39 @@ def draw_glyph(glyph: Image.Image, size: int, to_unit, from_unit, weight: int) -
         size: canvas side, px.
         to_unit: canvas px (N, 2) -> digit units (N, 2), before the bend (the inverse of the frame).
         from_unit: digit units (N, 2) -> the points the bend moves them from (the inverse warp).
-        weight: pen change, -1 thinner (a 3x3 minimum), 0 as drawn, 1 or 2 bolder (3x3, 5x5 maximum).
     Returns:
-        "L" canvas.
+        "L" canvas: the map is exact at the corners of a ``MESH`` x ``MESH`` grid of cells and bilinear
+        inside each (PIL's mesh transform); cells that see none of the glyph stay black.
     """
     h, w = glyph.height, glyph.width
     edges = np.round(np.linspace(0, size, MESH + 1)).astype(int)  # whole px: a cell's box and its quad agree
     gx, gy = np.meshgrid(edges.astype(float), edges.astype(float))
     unit = from_unit(to_unit(np.stack([gx.ravel(), gy.ravel()], 1)))
     src = (unit * h + np.array([w / 2.0, h / 2.0])).reshape(MESH + 1, MESH + 1, 2)  # glyph px
-    mesh = []
-    for i in range(MESH):
-        for j in range(MESH):
-            box = (int(edges[j]), int(edges[i]), int(edges[j + 1]), int(edges[i + 1]))
-            quad = np.concatenate([src[i, j], src[i + 1, j], src[i + 1, j + 1], src[i, j + 1]])
-            mesh.append((box, tuple(quad.tolist())))
-    canvas = glyph.transform((size, size), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
-    if weight:
-        bent = canvas.filter(ImageFilter.MinFilter(3) if weight < 0 else ImageFilter.MaxFilter(1 + 2 * weight))
-        canvas = bent if bent.getbbox() else canvas  # a hairline font stays drawn
-    return canvas
+    quads = np.concatenate([src[:-1, :-1], src[1:, :-1], src[1:, 1:], src[:-1, 1:]], axis=2)  # (MESH, MESH, 8)
+    xs, ys = quads[..., 0::2], quads[..., 1::2]
+    seen = (xs.max(-1) > -2) & (xs.min(-1) < w + 2) & (ys.max(-1) > -2) & (ys.min(-1) < h + 2)
+    mesh = [((int(edges[j]), int(edges[i]), int(edges[j + 1]), int(edges[i + 1])), tuple(quads[i, j].tolist()))
+            for i, j in zip(*np.nonzero(seen))]
+    if not mesh:
+        return Image.new("L", (size, size), 0)
+    return glyph.transform((size, size), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
+
+
+def pen(canvas: Image.Image, weight: int) -> Image.Image:
+    """The drawing with a thinner (``weight`` -1: a 3x3 minimum) or bolder pen (1, 2: a 3x3, 5x5 maximum);
+    0 returns it. A thinning that would erase a hairline leaves it as drawn. Filters only around the ink."""
+    if not weight or canvas.getbbox() is None:
+        return canvas
+    x0, y0, x1, y1 = canvas.getbbox()
+    m = 3  # > the filters' radius: the black margin makes the crop's edges behave like the canvas's
+    box = (max(0, x0 - m), max(0, y0 - m), min(canvas.width, x1 + m), min(canvas.height, y1 + m))
+    part = canvas.crop(box).filter(ImageFilter.MinFilter(3) if weight < 0 else ImageFilter.MaxFilter(1 + 2 * weight))
+    if part.getbbox() is None:  # a hairline font stays drawn
+        return canvas
+    out = Image.new("L", canvas.size, 0)
+    out.paste(part, box[:2])
+    return out
 
 
 def build(font_dir: Path, out: Path = GLYPHS_PATH, point: int = 160) -> int:
