@@ -181,7 +181,8 @@ def test_a_run_stopped_early_is_noted_with_the_steps_it_trained(tmp_path, monkey
     shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "checkpoints", "vae", "vae2d-digits"), folder)
     state = json.loads((folder / "trainer_state.json").read_text())
     (folder / "trainer_state.json").write_text(json.dumps(state | {"step": 583}))
-    assert "trained 583 of 3,000 steps" in checkpoint_info("stopped")
+    planned = json.loads((folder / "train_config.json").read_text())["steps"]
+    assert f"trained 583 of {planned:,} steps" in checkpoint_info("stopped")
 
 
 # each tab's loader of a checkpoint, and the function it calls to load one: (module, loader, module, load function)

@@ -53,14 +53,14 @@ def test_a_tiny_training_run_lowers_the_loss_and_saves_a_checkpoint(tmp_path, mo
 
 def test_held_out_reconstruction_is_closer_to_its_input_than_to_other_images(tmp_path):
     torch.manual_seed(0)
-    _run(tmp_path, model_type="ae", latent_dim=16, steps=150, channels=16)
+    _run(tmp_path, model_type="ae", latent_dim=16, steps=250, channels=16)
     model = load_vae(tmp_path / "run")
     test = VAEMethod(VAEConfig(**TINY)).build_dataset("test")
     x = test.get_batch(list(range(40)))["image"]
     rec = model.reconstruct(x)
     d = torch.cdist(rec.flatten(1), x.flatten(1))  # (40, 40): row i = reconstruction i vs every input
     own, others = d.diagonal(), (d.sum(1) - d.diagonal()) / 39
-    assert (own < 0.9 * others).float().mean() >= 0.95  # after 150 tiny steps: much nearer than to a typical digit
+    assert (own < 0.9 * others).float().mean() >= 0.95  # after 250 tiny steps: much nearer than to a typical digit
     untrained = VAEMethod(VAEConfig(**{**TINY, "model_type": "ae", "latent_dim": 16, "channels": 16})).build_model()
     d0 = torch.cdist(untrained.eval().reconstruct(x).flatten(1), x.flatten(1))
     assert (d0.diagonal() < 0.9 * (d0.sum(1) - d0.diagonal()) / 39).float().mean() < 0.5  # the test can fail
