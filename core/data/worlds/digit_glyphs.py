@@ -87,9 +87,10 @@ def draw_glyph(glyph: Image.Image, size: int, to_unit, from_unit) -> Image.Image
 def pen(canvas: Image.Image, weight: int) -> Image.Image:
     """The drawing with a thinner (``weight`` -1: a 3x3 minimum) or bolder pen (1, 2: a 3x3, 5x5 maximum);
     0 returns it. A thinning that would erase a hairline leaves it as drawn. Filters only around the ink."""
-    if not weight or canvas.getbbox() is None:
+    bbox = canvas.getbbox()
+    if not weight or bbox is None:
         return canvas
-    x0, y0, x1, y1 = canvas.getbbox()
+    x0, y0, x1, y1 = bbox
     m = 3  # > the filters' radius: the black margin makes the crop's edges behave like the canvas's
     box = (max(0, x0 - m), max(0, y0 - m), min(canvas.width, x1 + m), min(canvas.height, y1 + m))
     part = canvas.crop(box).filter(ImageFilter.MinFilter(3) if weight < 0 else ImageFilter.MaxFilter(1 + 2 * weight))
