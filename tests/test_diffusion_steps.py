@@ -2,8 +2,8 @@
 
 For each count of 1..1000 steps the first timestep is the noisiest one (T - 1), timesteps strictly decrease
 without repeats, and sampling never raises, also for a diffusers pipeline folder with Stable Diffusion's
-``steps_offset: 1`` (``shared/cases/pipelines/ddim-steps-offset-1``); and that x0-hat is clipped only below
-``CLIP_BELOW_ALPHA_BAR``. The quality half of the property (class
+``steps_offset: 1`` (``tests/cases/pipelines/ddim-steps-offset-1``, a copy of the shared case); and that x0-hat is
+clipped only below ``CLIP_BELOW_ALPHA_BAR``. The quality half of the property (class
 accuracy does not fall as steps grow) is measured on the bundled model behind GENLAB_SLOW=1.
 """
 
@@ -22,7 +22,7 @@ from core.diffusion.schedules import SAMPLERS, make_scheduler, scheduler_from_co
 from tests.test_diffusion_core import tiny_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT.parent / "shared" / "cases" / "pipelines" / "ddim-steps-offset-1"
+CASE = ROOT / "tests" / "cases" / "pipelines" / "ddim-steps-offset-1"  # a copy of the shared case
 STEP_COUNTS = (1, 2, 3, 5, 10, 20, 50, 100, 250, 500, 999, 1000)
 
 
@@ -64,7 +64,6 @@ def test_sampling_never_raises_and_stays_finite(sampler, steps):
     assert last.index == steps - 1 and torch.isfinite(last.prev).all()
 
 
-@pytest.mark.skipif(not CASE.is_dir(), reason="shared case folder not present")
 def test_pipeline_with_steps_offset_1_samples_at_1000_steps(tmp_path):
     folder = tmp_path / "ddim-steps-offset-1"
     shutil.copytree(CASE, folder)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT.parent / "shared" / "cases" / "uploads" / "transparent_rgba.png"
+CASE = ROOT / "tests" / "cases" / "uploads" / "transparent_rgba.png"  # a copy of the shared case
 
 
 def test_convert_cli_prints_one_line_for_a_refused_file(tmp_path):
@@ -85,7 +85,6 @@ def test_diffusion_sample_has_named_parameters(app_client):
                      "guidance_type"]
 
 
-@pytest.mark.skipif(not CASE.is_file(), reason="shared case not present")
 def test_transparent_upload_is_on_white_in_the_stylegan_projection(app_client):
     from gradio_client import handle_file
 
@@ -109,7 +108,6 @@ def test_vae_decode_works_with_its_own_defaults(app_client):
     assert Image.open(app_client.predict("vqvae-faces", rows, api_name="/vae_decode")).size[0] > 1
 
 
-@pytest.mark.skipif(not CASE.is_file(), reason="shared case not present")
 def test_the_same_transparent_upload_comes_out_on_white_through_every_image_endpoint(app_client):
     """One loader for every image input: the shared case's transparent pixels are white in what each model sees
     (the VAE's grey digit models are the documented exception: white-on-black data, so dark-on-light inverts)."""
