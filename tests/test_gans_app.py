@@ -22,7 +22,7 @@ def generate(client, checkpoint=UNCONDITIONAL, **kw) -> np.ndarray:
 def test_generate_by_keyword_with_its_defaults(app_client):
     a = generate(app_client)
     assert a.shape == (32, 32) and a.dtype == np.uint8
-    assert np.array_equal(generate(app_client, seed=1), a)  # the default seed (the tab's: 1); deterministic
+    assert np.array_equal(generate(app_client, seed=7), a)  # the default seed (the tab's: 7); deterministic
     assert not np.array_equal(generate(app_client, seed=2), a)
     assert generate(app_client, seed=4294967295, truncation=4.0).shape == (32, 32)  # the ends of both ranges
 
