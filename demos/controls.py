@@ -87,7 +87,8 @@ def check_number(payload, label: str | None, minimum=None, maximum=None, integer
             raise gr.Error(f"{name}: {payload[:40]!r} is not a number; give {kind}{bounds}",
                            print_exception=False) from None
     if payload is None or isinstance(payload, bool) or not isinstance(payload, (int, float)):
-        raise gr.Error(f"{name}: no number was given (got {payload!r}); give {kind}{bounds}", print_exception=False)
+        what = "no number was given" if payload is None else f"{type(payload).__name__} {payload!r} is not a number"
+        raise gr.Error(f"{name}: {what}; give {kind}{bounds}", print_exception=False)
     try:
         finite = math.isfinite(payload)
     except OverflowError:  # an integer too large for a float (10**400): out of any range

@@ -92,7 +92,8 @@ def build(ctx: AppContext) -> None:
                          "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
                          "noisy at small N",
                          interactive=False, wrap=True, elem_id="evaluate-table",
-                         column_widths=word_fit_widths(HEADERS, flexible=1, min_chars=6))  # "± 0.02" whole
+                         column_widths=word_fit_widths(HEADERS, flexible=1, min_chars=6,  # "± 0.02" whole
+                                                       wider={"KID x 100": 7}))  # a KID below 0: "-0.0645"
     asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
                          "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,

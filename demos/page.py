@@ -222,14 +222,16 @@ def since_click_js(button_ids, position: int) -> str:
             f"args[{position}] = at ? Date.now() - at : -1; return args; }}")
 
 
-def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936) -> list[str]:
+def word_fit_widths(headers: list[str], flexible: int, min_chars: int = 5, table_px: int = 936,
+                    wider: dict[str, int] | None = None) -> list[str]:
     """``gr.Dataframe`` column widths (percent) in which each header's longest word fits whole at 1024x768 (the
     table is then about ``table_px`` wide; evenly split columns broke "precision" into "precis / ion"); column
     ``flexible`` (a long label) takes what is left. Words are counted at the table's monospace 14 px (8.5 px a
     character) plus the cell's padding; a column is at least ``min_chars`` wide, for its numbers (a row-number
-    column "#", two)."""
-    need = [max(min_chars if len(h) > 1 else 2, *(len(w) for w in h.replace("-", "- ").split())) * 8.5 + 18
-            for h in headers]   # a one-character header ("#") numbers the rows: two characters wide
+    column "#", two), or ``wider[header]`` for a column whose numbers are longer (a negative "-0.0645")."""
+    wider = wider or {}
+    need = [max(wider.get(h, min_chars if len(h) > 1 else 2), *(len(w) for w in h.replace("-", "- ").split())) * 8.5
+            + 18 for h in headers]   # a one-character header ("#") numbers the rows: two characters wide
     need[flexible] = 0
     widths = [100 * n / table_px for n in need]
     widths[flexible] = 100 - sum(widths)

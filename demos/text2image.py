@@ -132,6 +132,9 @@ def text_to_image_frames(ctx: AppContext, prompt, negative_prompt, steps, guidan
                    "(see How it works)")
     if not request.prompt.strip():
         status += " · empty prompt: the unconditional model"
+    if request.init_image is not None and request.strength * request.steps < 1:  # (diffusers refuses such a run)
+        status += (f" · strength x steps = {request.strength * request.steps:.2g} is under one step, so one ran, "
+                   "as at any strength: more steps give a finer strength")
     images = [(to_pil(img, IMAGE_SIZE), f"image {i + 1}") for i, img in enumerate(r.images)]
     state = {"image": r.images[0], "maps": r.attention, "tokens": r.tokens}
     yield (images, status, classifier_readout(r.images, request.prompt),

@@ -144,8 +144,8 @@ def test_an_identical_image_output_never_rewrites_a_file_being_downloaded(tmp_pa
 
 @pytest.mark.parametrize("value, message", [
     (None, "no number"), ("abc", "not a number"), (float("nan"), "not a finite"), (math.inf, "not a finite"),
-    (1e30, "out of range"), (-1, "out of range"), (2.5, "not a whole number"), (True, "no number"),
-    (2**63, "9223372036854775808 is out of range"),
+    (1e30, "out of range"), (-1, "out of range"), (2.5, "not a whole number"), (True, "bool True is not a number"),
+    ([3], r"list \[3\] is not a number"), (2**63, "9223372036854775808 is out of range"),
 ])
 def test_a_number_a_widget_cannot_take_gets_one_line_naming_the_control(value, message):
     import gradio as gr

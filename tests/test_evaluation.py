@@ -62,6 +62,9 @@ def test_measure_through_the_running_app(app_client):
     # the conditional GAN alone is asked whether its digits are the classes it was given
     assert [(r[1], r[3]) for r in asked["data"]] == [("gans/cgan-digits", "condition accuracy")]
     assert bars is not None
+    twice = app_client.predict("digits", ["vae/vae2d-digits"] * 2, 100, 1, "FID", "world", api_name="/evaluate")
+    assert [r[1] for r in twice[1]["data"]][1:] == ["vae/vae2d-digits"]  # measured (here: cached) once, and said
+    assert "done: 1 checkpoint(s) (measured once each: 1 repeated name left out)" in twice[0], twice[0]
     with pytest.raises(Exception, match="trained on 'faces'"):
         app_client.predict("digits", ["vae/vae16-faces"], 100, 1, "FID", "world", api_name="/evaluate")
     n = r"samples per model \(N\) \(API: num\)"      # the label, and the parameter the client sent

@@ -90,6 +90,13 @@ def test_readme_example_runs_against_the_app(app_client, tmp_path, monkeypatch):
     assert len(scope["images"]) == 2 and "25 ddim steps" in scope["status"] and Image.open(scope["maps"]).size == (6 * 156 - 6, 2 * 182 - 6)
     assert len(scope["edited"]) == 1 and "from your image (strength 0.6): the last 15 of 25 ddim steps" in \
         scope["edit_status"]
+    from gradio_client import handle_file
+
+    for steps, strength, rounded_up in ((1, 0.05, True), (2, 0.3, True), (2, 0.5, False), (4, 0.25, False)):
+        status = app_client.predict(prompt="a large blue circle", init_image=handle_file("start.png"), steps=steps,
+                                    strength=strength, api_name="/text_to_image")[1]
+        assert f"the last 1 of {steps} ddim step" in status, status
+        assert ("is under one step, so one ran" in status) == rounded_up, status  # said when strength cannot apply
 
 
 def test_the_model_note_names_every_attribute_measured_on_one_object_prompts():

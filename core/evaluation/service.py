@@ -93,15 +93,20 @@ def _store(key: str, num: int, seed: int, result: dict, features: str = "world")
     tmp.replace(path)
 
 
+def listed(checkpoints) -> list:
+    """The checkpoint keys as asked: a list of them, or one comma-separated string."""
+    if isinstance(checkpoints, str):
+        return [c.strip() for c in checkpoints.split(",") if c.strip()]
+    return list(checkpoints or [])
+
+
 def check_request(world, checkpoints, num, seed) -> tuple[str, list[str], int, int]:
     """Validated (world, checkpoints, N, seed); ValueError names what is wrong."""
     from core.engine import check_seed
 
     if world not in WORLDS:
         raise ValueError(f"world must be one of {list(WORLDS)}, got {world!r}")
-    if isinstance(checkpoints, str):
-        checkpoints = [c.strip() for c in checkpoints.split(",") if c.strip()]
-    checkpoints = list(dict.fromkeys(checkpoints or []))
+    checkpoints = list(dict.fromkeys(listed(checkpoints)))  # each once
     if not 1 <= len(checkpoints) <= MOST:
         raise ValueError(f"choose 1 to {MOST} checkpoints, got {len(checkpoints)}")
     for key in checkpoints:
@@ -182,8 +187,10 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
     ``progress(fraction, text)``, if given, follows the generation batch by batch; ``cancel`` (an Event) stops it
     between two batches, or two sampling steps of a diffusion model (a batch of 500 was seconds). Visitors measure
     one at a time (a lock around the generation), while results already measured come back without waiting."""
+    asked = checkpoints
     world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
     features = check_features(features, world)
+    repeats = len(listed(asked)) - len(checkpoints)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
     description = judge_for(ctx, world, num, features=features).description
@@ -226,7 +233,8 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
              "and prefer 1,000 or more") if num < SMALL_N else ""
     short = [f"{k}: {r['images']}" for k, r in results.items() if r["images"] < num]
     each = f"{num} samples each" + (f" ({', '.join(short)})" if short else "")
-    yield f"done: {len(checkpoints)} checkpoint(s), {each}, seed {seed}, in {description}{small}", results
+    once = f" (measured once each: {repeats} repeated name{'s' * (repeats > 1)} left out)" if repeats else ""
+    yield f"done: {len(checkpoints)} checkpoint(s){once}, {each}, seed {seed}, in {description}{small}", results
 
 
 class Cancelled(Exception):
