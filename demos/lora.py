@@ -22,6 +22,8 @@ from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
 DEFAULT_PROMPT = "a sks circle"
+SHARE = "Put on the shared list"
+NOT_YOURS = "Delete (yours only)"  # the button's label on a shared adapter, which the app does not delete
 TRY = """
 1. Tick **use the built-in example** (purple circles: the base model has never seen one) and press **Train**.
 2. When it finishes, **Generate base and personalised** with the trigger word in the prompt.
@@ -185,10 +187,11 @@ def build(ctx: AppContext) -> None:
                                             "products per layer; taken out again afterwards", elem_id="lora-fuse")
             line = gr.Markdown(label="status")
             with gr.Row():
-                share = gr.Button("Put on the shared list")
-                delete = gr.Button("Delete", variant="stop")
+                share = gr.Button(SHARE, interactive=False, elem_id="lora-share")  # (the first view: a shared one)
+                delete = gr.Button(NOT_YOURS, variant="stop", interactive=False, elem_id="lora-delete")
                 download = gr.Button("Download", elem_id="lora-download")
-            file_out = gr.File(label="adapter file", interactive=False, height=80, elem_id="lora-adapter-file")
+            file_out = gr.File(label="adapter file", interactive=False, height=80, elem_id="lora-adapter-file",
+                               visible=False)  # shown with a file (empty, it was a 250 px drop area)
 
     def lora_train(request: gr.Request, images: list | None = None, trigger: str = "sks",
                    method: str = "lora", class_word: str = "circle", steps: int = 300, rank: int = 4,
@@ -247,13 +250,15 @@ def build(ctx: AppContext) -> None:
         from core.lora.service import delete_adapter
 
         delete_adapter(name, visitor_of(request))  # (its file leaves the download box too)
-        return f"deleted **{name}**", gr.update(choices=list_adapters(visitor_of(request)), value=None), None
+        return (f"deleted **{name}**", gr.update(choices=list_adapters(visitor_of(request)), value=None),
+                gr.update(value=None, visible=False))
 
     def download_it(request: gr.Request, name):
         from core.lora.service import LORA_FILE, TI_FILE, adapter_folder
 
         folder = adapter_folder(name, visitor_of(request))
-        return next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file())
+        return gr.update(value=next(str(folder / f) for f in (LORA_FILE, TI_FILE) if (folder / f).is_file()),
+                         visible=True)
 
     def waits(request: gr.Request):
         """At the click, before the queue (no outputs: a refusal put a red "Error" badge on them): a visitor whose
@@ -338,10 +343,25 @@ def build(ctx: AppContext) -> None:
     gr.on(page_open(), opening_view(ctx, METHOD, 3), outputs=[before, after, line], api_visibility="private",
           queue=False)
 
+    def own_controls(request: gr.Request, name):
+        """Delete and Put on the shared list apply to the visitor's own adapters only: off, and saying so, on a
+        shared one (a click gave a warning after the fact)."""
+        from core.lora.service import adapter_folder, session_root
+
+        try:
+            own = bool(name) and session_root(visitor_of(request)) in adapter_folder(name, visitor_of(request)).parents
+        except ValueError:  # (a name typed that is no adapter: Generate says so)
+            own = False
+        return gr.update(interactive=own), gr.update(value="Delete" if own else NOT_YOURS, interactive=own)
+
+    gr.on([adapter.change, *page_open()], own_controls, adapter, [share, delete], api_visibility="private",
+          queue=False)
+
     def picked(name):
         """Another adapter: the last images, their line (naming the old one) and its file leave the screen; none
         picked (one deleted) leaves the line that says so (it was emptied at once)."""
-        return None, None, f"{name}: press *Generate* to compare it with its base model" if name else gr.skip(), None
+        return (None, None, f"{name}: press *Generate* to compare it with its base model" if name else gr.skip(),
+                gr.update(value=None, visible=False))
 
     adapter.change(picked, adapter, [before, after, line, file_out], api_visibility="private", queue=False)
     adapter.focus(choices, outputs=[adapter, second], api_visibility="private", queue=False)

@@ -26,6 +26,9 @@ def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
     """A visitor's own adapter, trained, shown beside its base, downloaded and deleted: the line says it was deleted
     and the download box empties (the line was emptied at once, and the deleted adapter's file stayed offered)."""
     page.get_by_role("tab", name="LoRA").click()
+    # a shared adapter is not the visitor's to delete or share: both buttons are off, and the label says why
+    assert page.locator("#lora-delete").is_disabled() and page.locator("#lora-share").is_disabled()
+    assert page.locator("#lora-delete").inner_text() == "Delete (yours only)"
     box = page.locator("#lora-steps input[type=number]")
     box.fill("3")
     box.press("Enter")
@@ -33,6 +36,8 @@ def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
     page.get_by_text(re.compile(r"saved sks-lora-\d+ \(3 steps")).wait_for(timeout=120_000)
     name = page.locator("#lora-adapter input").input_value()
     assert name.startswith("sks-lora-")
+    page.wait_for_function("!document.querySelector('#lora-delete').disabled", timeout=10_000)  # one's own: on
+    assert page.locator("#lora-share").is_enabled()
     # what it learnt is drawn at once, with its own prompt (the two images were emptied, the line said to press
     # Generate: the pictures seemed to vanish)
     page.locator("#lora-personalised img").wait_for(timeout=60_000)
@@ -47,6 +52,7 @@ def test_lora_deleting_ones_own_adapter_says_so_and_its_file_leaves(page):
     box.fill("300")
     box.press("Enter")
     pick_option(page, "#lora-adapter", "purple-circle-lora")  # (as the tests after expect it)
+    page.wait_for_function("document.querySelector('#lora-delete').disabled", timeout=10_000)
     assert page.errors == []
 
 
