@@ -63,6 +63,12 @@ def explain_refused(key) -> str:
             f"example {examples})")
 
 
+def table_widths() -> list[str]:
+    """The measurements table's column widths: numbers of six characters ("± 0.02") whole, seven in the KID
+    column (a floor below 0: "-0.0645")."""
+    return word_fit_widths(HEADERS, flexible=1, min_chars=6, wider={"KID x 100": 7})
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("Pick a world and up to eight of its checkpoints. Each is sampled with its own sampler and a recorded "
                 "seed, then measured against the world's held-out images in the world classifier's features. "
@@ -92,8 +98,7 @@ def build(ctx: AppContext) -> None:
                          "give); row R: real vs real. KID is unbiased: near 0, or below it, when two sets match; "
                          "noisy at small N",
                          interactive=False, wrap=True, elem_id="evaluate-table",
-                         column_widths=word_fit_widths(HEADERS, flexible=1, min_chars=6,  # "± 0.02" whole
-                                                       wider={"KID x 100": 7}))  # a KID below 0: "-0.0645"
+                         column_widths=table_widths())
     asked = gr.Dataframe(headers=CONDITIONAL_HEADERS, label="conditional models: does each image follow what it was "
                          "asked for? (value ± std over the same subsets; the floor is the same reading of real data)",
                          interactive=False, wrap=True, elem_id="evaluate-conditional", visible=False,

@@ -22,7 +22,6 @@ from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
 DEFAULT_PROMPT = "a sks circle"
-SHARE = "Put on the shared list"
 NOT_YOURS = "Delete (yours only)"  # the button's label on a shared adapter, which the app does not delete
 TRY = """
 1. Tick **use the built-in example** (purple circles: the base model has never seen one) and press **Train**.
@@ -187,7 +186,8 @@ def build(ctx: AppContext) -> None:
                                             "products per layer; taken out again afterwards", elem_id="lora-fuse")
             line = gr.Markdown(label="status")
             with gr.Row():
-                share = gr.Button(SHARE, interactive=False, elem_id="lora-share")  # (the first view: a shared one)
+                # off until one's own adapter is picked (the first view shows a shared one)
+                share = gr.Button("Put on the shared list", interactive=False, elem_id="lora-share")
                 delete = gr.Button(NOT_YOURS, variant="stop", interactive=False, elem_id="lora-delete")
                 download = gr.Button("Download", elem_id="lora-download")
             file_out = gr.File(label="adapter file", interactive=False, height=80, elem_id="lora-adapter-file",

@@ -97,11 +97,9 @@ def test_warm_up_loads_each_tab_default_models_into_the_shared_cache():
 def test_table_columns_fit_their_longest_number_whole():
     """The Evaluate table's KID column holds a negative floor ("-0.0645", seven characters: at six it broke as
     "-0.064" over "5"); the other numeric columns keep six, the checkpoint column takes what is left."""
-    from demos.evaluate import HEADERS
-    from demos.page import word_fit_widths
+    from demos.evaluate import HEADERS, table_widths
 
-    px = [float(w[:-1]) * 936 / 100 for w in word_fit_widths(HEADERS, flexible=1, min_chars=6,
-                                                             wider={"KID x 100": 7})]
+    px = [float(w[:-1]) * 936 / 100 for w in table_widths()]
     chars = [(p - 18) / 8.5 for p in px]  # the table's 8.5 px monospace characters inside an 18 px padding
     assert abs(chars[HEADERS.index("KID x 100")] - 7) < 0.1 and abs(chars[HEADERS.index("FID")] - 6) < 0.1  # (%: 0.1)
     assert abs(sum(px) - 936) < 10 and px[1] > 140  # the whole table (each width rounded); names keep room
