@@ -346,10 +346,10 @@ def build(ctx: AppContext) -> None:
     def own_controls(request: gr.Request, name):
         """Delete and Put on the shared list apply to the visitor's own adapters only: off, and saying so, on a
         shared one (a click gave a warning after the fact)."""
-        from core.lora.service import adapter_folder, session_root
+        from core.lora.service import adapter_folder, is_own
 
         try:
-            own = bool(name) and session_root(visitor_of(request)) in adapter_folder(name, visitor_of(request)).parents
+            own = bool(name) and is_own(adapter_folder(name, visitor_of(request)), visitor_of(request))
         except ValueError:  # (a name typed that is no adapter: Generate says so)
             own = False
         return gr.update(interactive=own), gr.update(value="Delete" if own else NOT_YOURS, interactive=own)

@@ -77,7 +77,7 @@ def continue_frames(ctx, session, adapter, steps, admin_token=""):
     its own images and settings (its optimizer's state too, when saved with it). The visitor's own adapter is
     replaced; a shared one's continuation is a new adapter of the visitor's own."""
     from core.engine.hosting import check_may_train
-    from core.lora.service import adapter_folder, read_meta, session_root
+    from core.lora.service import adapter_folder, is_own, read_meta, session_root
     from core.text2image.sampling import image_side
     from core.lora.train_more import continue_settings, read_resume, taught_images
 
@@ -90,7 +90,7 @@ def continue_frames(ctx, session, adapter, steps, admin_token=""):
     config = continue_settings(folder, steps)
     resume = read_resume(folder, config)
     pixels = taught_images(folder, image_side(pipe))
-    own = session_root(session) in folder.parents
+    own = is_own(folder, session)
     target = folder if own else session_root(session) / _new_name(adapter, session)
     note = "" if resume.optimizer_state is not None else \
         " · its optimizer's state was not saved with it: Adam's moments start afresh"

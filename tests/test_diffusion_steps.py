@@ -65,8 +65,14 @@ def test_sampling_never_raises_and_stays_finite(sampler, steps):
 
 
 def test_pipeline_with_steps_offset_1_samples_at_1000_steps(tmp_path):
+    """The shared case's pipeline folder: its configs as they came, its (randomly initialised) UNet weights drawn
+    here from its config, seeded, rather than kept as a file."""
+    from diffusers import UNet2DModel
+
     folder = tmp_path / "ddim-steps-offset-1"
     shutil.copytree(CASE, folder)
+    torch.manual_seed(0)
+    UNet2DModel.from_config(UNet2DModel.load_config(folder / "unet")).save_pretrained(folder / "unet")
     bundle = load_bundle(folder)
     for sampler in SAMPLERS:
         frames = list(reverse_steps(bundle, 1, sampler=sampler, steps=1000, generator=torch.Generator().manual_seed(0)))

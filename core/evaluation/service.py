@@ -187,10 +187,10 @@ def evaluate_stream(ctx, world="digits", checkpoints=("gans/dcgan-digits",), num
     ``progress(fraction, text)``, if given, follows the generation batch by batch; ``cancel`` (an Event) stops it
     between two batches, or two sampling steps of a diffusion model (a batch of 500 was seconds). Visitors measure
     one at a time (a lock around the generation), while results already measured come back without waiting."""
-    asked = checkpoints
-    world, checkpoints, num, seed = check_request(world, checkpoints, num, seed)
+    asked = listed(checkpoints)
+    world, checkpoints, num, seed = check_request(world, asked, num, seed)
     features = check_features(features, world)
-    repeats = len(listed(asked)) - len(checkpoints)
+    repeats = len(asked) - len(checkpoints)
     results: dict[str, dict] = {}
     yield f"loading the {world} classifier and {num} held-out images…", results
     description = judge_for(ctx, world, num, features=features).description

@@ -86,6 +86,11 @@ def adapter_folder(name: str, session: str = "") -> Path:
     raise ValueError(f"unknown adapter {name!r}; available: {', '.join(list_adapters(session)) or 'none yet: train one'}")
 
 
+def is_own(folder: Path, session: str) -> bool:
+    """Whether the adapter in ``folder`` (from :func:`adapter_folder`) is one of the visitor's own, not a shared one."""
+    return session_root(session) in folder.parents
+
+
 def _short(value, limit: int = 40) -> str:
     """``repr`` of a user's value, cut at ``limit`` characters (a 10,000-character word is not echoed whole)."""
     text = str(value)
@@ -253,7 +258,7 @@ def save_adapter(folder: Path, result, config: PersonalizeConfig, base: str, ima
 def delete_adapter(name: str, session: str) -> None:
     """Delete one of the visitor's own adapters (shared ones are not deleted from the app)."""
     folder = adapter_folder(name, session)
-    if session_root(session) not in folder.parents:
+    if not is_own(folder, session):
         raise ValueError(f"{name} is on the shared list and stays: the app deletes only your own adapters (a shared "
                          "one is removed by whoever runs the server, from checkpoints/lora/)")
     shutil.rmtree(folder)
