@@ -7,6 +7,7 @@ A view over ``core.stylegan.service``; it loads no model until used.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import gradio as gr
 
@@ -17,7 +18,8 @@ from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, 
 from core.engine import resolve_checkpoint
 from core.engine.hosting import gpu_task
 from demos.common import (AppContext, Radio, ImageUpload, Number, PIXELS, Slider, checkpoint_picker, endpoint,
-                          note_or_reason, page_open, run_standalone, seed_control, training_panel, ui_errors, warn_and_keep)
+                          note_or_reason, page_open, run_standalone, seed_control, session_of, training_panel, ui_errors,
+                          warn_and_keep)
 
 TITLE = "StyleGAN"
 TRY = """
@@ -43,20 +45,67 @@ PSI_INFO = ("w' = w_avg + psi (w - w_avg). psi 1 = no truncation; psi 0 gives th
 
 
 # ---------------------------------------------------------------- the tab
-def readable_upload(image, _last):
-    """(the box, the last image read, then the projection's input, image, mix, status and w, emptied: they were of
-    the last image) after an upload: ValueError for a file that is no readable image."""
+# per page session: how many dropped files were read as images (the newest last): a projection under way stops at
+# its next step once it changes (the step of the last image's projection came in beside a new image)
+IMAGES_READ: dict[str, int] = {}
+SESSIONS_KEPT = 10_000
+
+
+def readable_upload(request: gr.Request, image, _last):
+    """(the box, the last image read, then the projection's input, image, mix, status, w and checkpoint, emptied: they
+    were of the last image) after an upload: ValueError for a file that is no readable image."""
     from core.data import open_image
 
     open_image(image, draft_size=256)
-    return gr.skip(), image, None, None, None, "", None
+    session = session_of(request)
+    IMAGES_READ[session] = IMAGES_READ.pop(session, 0) + 1
+    while len(IMAGES_READ) > SESSIONS_KEPT:
+        IMAGES_READ.pop(next(iter(IMAGES_READ)))
+    return gr.skip(), image, None, None, None, "", None, None
 
 
-def forget_the_last_model(ws):
-    """At a checkpoint switch: empty grid, grid note, GIF, projection, mix, and the projection's w; the status says
-    why when there was a projection (its w belongs to the last generator)."""
+def projection_on_the_page(project):
+    """``project`` (``project_stream`` bound to the app) for the page: each step's views, w and checkpoint, until the
+    page reads another image (:data:`IMAGES_READ`); then outputs left as they are."""
+
+    def project_on_the_page(request: gr.Request, checkpoint, image, space, steps):
+        session = session_of(request)
+        read = IMAGES_READ.get(session)
+        for outputs in project(checkpoint, image, space, steps):
+            if IMAGES_READ.get(session) != read:  # (the run's last message repeats its last outputs: none)
+                yield (gr.skip(),) * 5
+                return
+            yield *outputs, checkpoint
+
+    return project_on_the_page
+
+
+def made_with(fn):
+    """``fn`` (its first argument a checkpoint) returning its outputs and, last, that checkpoint: what
+    :func:`forget_the_last_model` compares with the one picked."""
+
+    def made(checkpoint, *args):
+        outputs = fn(checkpoint, *args)
+        return *(outputs if isinstance(outputs, tuple) else (outputs,)), checkpoint
+
+    made.__name__ = getattr(getattr(fn, "func", fn), "__name__", "made")  # (a partial: its function's, for the log)
+    made.__signature__ = inspect.signature(fn)
+    return made
+
+
+def forget_the_last_model(checkpoint, grid_of, gif_of, projection_of, ws):
+    """At a checkpoint switch: empty the views made with another checkpoint (``*_of``: the one each was made with):
+    the grid and its note, the GIF, the projection with its mix and w, and what each was made with; the status says
+    why when there was a projection (its w belongs to that generator). A view made with the checkpoint now picked
+    stays: a switch's handlers reach the server one after another, so under load this one came after a Project
+    clicked just after the switch and emptied the new checkpoint's projection as if it were the last one's."""
+    keep = gr.skip()
+    grid = (keep,) * 3 if grid_of == checkpoint else (None, "", None)  # the grid, its note, its checkpoint
+    gif = (keep,) * 2 if gif_of == checkpoint else (None, None)
+    if projection_of == checkpoint:  # the projection, its mix, status, w and checkpoint
+        return *grid, *gif, *(keep,) * 5
     said = "" if ws is None else "the projection was made with the last checkpoint: press *Project* for this one"
-    return None, "", None, None, None, said, None
+    return *grid, *gif, None, None, said, None, None
 
 
 def build(ctx: AppContext) -> None:
@@ -145,8 +194,11 @@ def build(ctx: AppContext) -> None:
             grid_btn = gr.Button("Draw grid", variant="primary")
         grid = gr.Image(label="mixing grid", format="png", type="pil", interactive=False)
         grid_note = gr.Markdown(label="grid note")
-        endpoint(grid_btn.click, functools.partial(grid_image, ctx), [picker, row_seeds, col_seeds, layers_api, *common],
-                 [grid, grid_note], api_name="stylegan_grid", api_visibility="undocumented")
+        grid_of = gr.State(None)  # the checkpoint the grid was made with
+        grid_fn = functools.partial(grid_image, ctx)
+        endpoint(grid_btn.click, grid_fn, [picker, row_seeds, col_seeds, layers_api, *common], [grid, grid_note],
+                 api_name="stylegan_grid", api_visibility="undocumented", page_fn=made_with(grid_fn),
+                 page_outputs=[grid, grid_note, grid_of])
 
     with gr.Accordion("Interpolation (animated GIF)", open=False):
         with gr.Row():
@@ -157,9 +209,12 @@ def build(ctx: AppContext) -> None:
             frames = Slider(4, 60, value=24, step=1, label="frames")
             interp_btn = gr.Button("Make GIF A -> B", variant="primary")
         gif = gr.Image(label="A -> B -> A", type="filepath", interactive=False, height=280)
-        endpoint(interp_btn.click, functools.partial(interpolation_gif, ctx),
+        gif_of = gr.State(None)  # the checkpoint the GIF was made with
+        gif_fn = functools.partial(interpolation_gif, ctx)
+        endpoint(interp_btn.click, gif_fn,
                  [picker, seed_a, seed_b, space, method, frames, psi, noise_mode, noise_seed, cutoff], gif,
-                 api_name="stylegan_interpolate", api_visibility="undocumented")
+                 api_name="stylegan_interpolate", api_visibility="undocumented", page_fn=made_with(gif_fn),
+                 page_outputs=[gif, gif_of])
 
     with gr.Accordion("Project your own image", open=False):
         gr.Markdown("Optimises w (one for all layers) or w+ (one per layer) so that the generator reproduces "
@@ -182,23 +237,29 @@ def build(ctx: AppContext) -> None:
             proj_mix_btn = gr.Button("Mix projection with seed B", elem_id="stylegan-project-mix")
         proj_status = gr.Markdown(label="status", elem_id="stylegan-projection-status")
         proj_ws = gr.State(None)
-        # a file that is no image is refused as it is dropped, the box showing the last one read (it showed a broken
-        # image until Project was pressed)
-        last_upload = gr.State(None)
-        upload.upload(warn_and_keep(7, restore=lambda _image, last: (last,) + (gr.skip(),) * 6)(readable_upload),
-                      [upload, last_upload], [upload, last_upload, proj_target, proj_image, proj_mix, proj_status,
-                                              proj_ws], api_visibility="private")
+        proj_of = gr.State(None)  # the checkpoint the projection was made with
         # a new projection's mix is made from it: the last one's leaves (a green mix stood beside a red projection)
         proj_btn.click(lambda: None, None, proj_mix, api_visibility="private", queue=False)
-        endpoint(proj_btn.click, gpu_task(functools.partial(project_stream, ctx)),
-                 [picker, upload, proj_space, proj_steps], [proj_image, proj_target, proj_status, proj_ws],
-                 api_name="stylegan_project", api_visibility="undocumented", concurrency_limit=1)
+        project = gpu_task(functools.partial(project_stream, ctx))
+        endpoint(proj_btn.click, project, [picker, upload, proj_space, proj_steps],
+                 [proj_image, proj_target, proj_status, proj_ws], api_name="stylegan_project",
+                 api_visibility="undocumented", concurrency_limit=1, page_fn=projection_on_the_page(project),
+                 page_outputs=[proj_image, proj_target, proj_status, proj_ws, proj_of])
+        # a file that is no image is refused as it is dropped, the box showing the last one read (it showed a broken
+        # image until Project was pressed); a new image stops a projection under way (Gradio's cancels= left red
+        # "Error" badges over the projection's views under load)
+        last_upload = gr.State(None)
+        upload.upload(warn_and_keep(8, restore=lambda _request, _image, last: (last,) + (gr.skip(),) * 7)(
+                      readable_upload), [upload, last_upload], [upload, last_upload, proj_target, proj_image,
+                                                                 proj_mix, proj_status, proj_ws, proj_of],
+                      api_visibility="private")
         proj_mix_btn.click(warn_and_keep(1)(functools.partial(mix_projection, ctx)),
                            inputs=[picker, proj_ws, seed_b, layers, psi, noise_mode, noise_seed], outputs=proj_mix,
                            api_visibility="private")
     # another checkpoint: the grid, the GIF and the projection of the last one leave (they stayed under its name,
     # and the projection's w went into the new generator as a "mix" of colour blobs)
-    picker.change(forget_the_last_model, proj_ws, [grid, grid_note, gif, proj_image, proj_mix, proj_status, proj_ws],
+    picker.change(forget_the_last_model, [picker, grid_of, gif_of, proj_of, proj_ws],
+                  [grid, grid_note, grid_of, gif, gif_of, proj_image, proj_mix, proj_status, proj_ws, proj_of],
                   api_visibility="private", queue=False)
 
     training_panel(ctx, METHOD, ["dataset", "steps", "batch_size", "lr"],

@@ -239,15 +239,22 @@ def test_a_file_that_is_no_image_is_refused_as_it_is_dropped_for_projection(page
     page.wait_for_function(f"() => document.querySelector('#stylegan-projection-mix img') || ({SOME_TOAST})()",
                            timeout=60_000)
     assert page.evaluate(TAKE_TOASTS) == [] and page.locator("#stylegan-projection-mix img").count() == 1
-    page.locator("#stylegan-project").click()
-    page.wait_for_function("() => !document.querySelector('#stylegan-projection-mix img')", timeout=3_000)
-    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=120_000)
+    # a refused file keeps the projection; a new image takes it away and stops a projection under way (one that
+    # ended after the new image was dropped came in beside it)
     box.locator("input[type=file]").set_input_files(str(tmp_path / "text.png"))
     page.wait_for_function(SOME_TOAST, timeout=20_000)
     assert page.locator("#stylegan-projection img").count() == 1
+    type_number(page, page.locator("#stylegan-projection-steps input[type=number]"), "500")
+    page.locator("#stylegan-project").click()
+    page.wait_for_function("() => !document.querySelector('#stylegan-projection-mix img')", timeout=3_000)
+    status = page.locator("#stylegan-projection-status")
+    status.get_by_text("/ 500").wait_for(timeout=60_000)
     Image.new("RGB", (64, 64), (40, 160, 60)).save(tmp_path / "green.png")
     box.locator("input[type=file]").set_input_files(str(tmp_path / "green.png"))
     page.wait_for_function("() => !document.querySelector('#stylegan-projection img')", timeout=10_000)
+    page.wait_for_timeout(3_000)  # (500 steps take far longer: a projection not stopped shows its next step)
+    assert page.locator("#stylegan-projection img").count() == 0 and "/ 500" not in status.inner_text()
+    assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
     assert page.errors == []
 
 

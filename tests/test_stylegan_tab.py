@@ -183,3 +183,62 @@ def test_a_layer_ticked_by_hand_selects_the_preset_it_equals_or_none():
         assert preset_layers(name, preset_of_layers(name, layers)) == layers
         assert preset_of_layers(name, [f"{i}: label" for i in layers]) is not None  # checkbox labels work too
     assert preset_of_layers(name, [0, 5]) is None
+
+
+def test_a_checkpoint_switch_empties_only_the_views_of_another_checkpoint():
+    """A switch's handlers reach the server one after another: the one emptying the views came, under load, after a
+    Project clicked just after the switch. Views made with the checkpoint now picked stay; the others leave, with
+    what they were made with, and the status says why only when there was a projection."""
+    import gradio as gr
+
+    from demos.stylegan import forget_the_last_model
+
+    ws = torch.zeros(1, 4, 8)
+    stays = forget_the_last_model("b", "b", "b", "b", ws)
+    assert len(stays) == 10 and all(isinstance(v, type(gr.skip())) for v in stays)
+    gone = forget_the_last_model("b", "a", "a", "a", ws)
+    assert gone[:3] == (None, "", None) and gone[3:5] == (None, None)
+    assert gone[5:7] == (None, None) and "made with the last checkpoint" in gone[7] and gone[8:] == (None, None)
+    mixed = forget_the_last_model("b", "b", None, None, None)   # a grid of b; no GIF, no projection
+    assert all(isinstance(v, type(gr.skip())) for v in mixed[:3]) and mixed[3:] == (None,) * 4 + ("", None, None)
+
+
+def test_made_with_returns_the_views_and_the_checkpoint_they_were_made_with():
+    import functools
+    import inspect
+
+    from demos.stylegan import made_with
+
+    def views(ctx, checkpoint, seed):
+        return f"{checkpoint}:{seed}", "note"
+
+    made = made_with(functools.partial(views, None))
+    assert made("b", 3) == ("b:3", "note", "b") and list(inspect.signature(made).parameters) == ["checkpoint", "seed"]
+    assert made_with(lambda checkpoint: "gif")("c") == ("gif", "c")
+
+
+def test_a_projection_on_the_page_stops_once_the_page_reads_another_image(tmp_path):
+    """Its next step came in beside the new image: the page's projection ends at the first step after another image
+    is read for the same page (a refused file changes nothing; another page's image neither)."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from demos import stylegan
+
+    def project(checkpoint, image, space, steps):
+        for step in range(steps):
+            yield f"step {step}", "target", "status", "w"
+
+    page, other = SimpleNamespace(session_hash="page"), SimpleNamespace(session_hash="other")
+    Image.new("RGB", (8, 8)).save(tmp_path / "new.png")
+    (tmp_path / "text.png").write_text("not an image")
+    run = stylegan.projection_on_the_page(project)(page, "tiny", "old.png", "w+", 5)
+    assert next(run) == ("step 0", "target", "status", "w", "tiny")
+    with pytest.raises(ValueError, match="not a readable image"):
+        stylegan.readable_upload(page, str(tmp_path / "text.png"), None)
+    stylegan.readable_upload(other, str(tmp_path / "new.png"), None)
+    assert next(run)[0] == "step 1"
+    stylegan.readable_upload(page, str(tmp_path / "new.png"), None)
+    rest = list(run)   # (one message that leaves every output as it is: a stream's last repeats at its end)
+    assert len(rest) == 1 and len(rest[0]) == 5 and all(isinstance(v, type(gr.skip())) for v in rest[0])
