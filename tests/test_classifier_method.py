@@ -143,3 +143,29 @@ def test_fgsm_moves_each_pixel_at_most_eps_towards_a_higher_loss_and_trains(tmp_
     assert losses[-1] < 0.8 * losses[0]
     with pytest.raises(ValueError):
         ClassifierConfig(**{**TINY, "adversarial_eps": 0.9}).validate()
+
+
+def test_distillation_is_zero_on_the_teachers_own_logits_and_trains_a_student_towards_them(tmp_path):
+    """Hinton et al.'s soft-target loss: T^2 KL(p_t || softmax(z_s / T)) is 0 when the student's logits are a
+    teacher's (one teacher) and positive otherwise; a run with two teachers trains, its loss falling; a teacher with
+    other heads is refused."""
+    run(tmp_path / "t1", dataset="digits", steps=40, log_every=40)
+    run(tmp_path / "t2", dataset="digits", steps=40, log_every=40, seed=1)
+    teacher = load_pretrained(ConvClassifier, tmp_path / "t1" / "run").eval()
+    ds = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "digits"})).test_dataset()
+    x = ds.get_batch(list(range(16)))["image"]
+    method = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "digits", "teachers": (str(tmp_path / "t1" / "run"),),
+                                                  "distill_temperature": 3.0}))
+    with torch.no_grad():
+        assert float(method.distillation_loss(teacher, teacher(x), x)) == pytest.approx(0.0, abs=1e-5)
+        assert float(method.distillation_loss(teacher, torch.zeros(16, 10), x)) > 0.01
+    both = (str(tmp_path / "t1" / "run"), str(tmp_path / "t2" / "run"))
+    _, events = run(tmp_path / "s", dataset="digits", steps=120, log_every=20, teachers=both, distill_weight=0.7)
+    losses = [e.losses["loss"] for e in events if e.kind == "step"]
+    assert losses[-1] < 0.8 * losses[0]
+    faces = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "faces", "channels": (4, 8), "teachers": both}))
+    net = faces.build_model()
+    with pytest.raises(ValueError, match="no classifier checkpoint in nowhere"):
+        ClassifierConfig(**{**TINY, "dataset": "digits", "teachers": ("nowhere",)}).validate()
+    with pytest.raises(ValueError, match="teacher heads"):
+        faces.distillation_loss(net, net(torch.rand(2, 3, 32, 32)), torch.rand(2, 3, 32, 32))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,12 @@ class ClassifierConfig(TrainConfig):
             direction that raises the loss, delta = clip(u + 1.25 eps sign(grad_x L(x + u)), -eps, eps) with
             u ~ U(-eps, eps); 0 turns it off. Each step costs about 2.5 plain ones (the digits card's notes give
             what it changed on real handwriting).
+        teachers: classifier checkpoint folders (comma separated on the CLI; the same world and heads) to distil (Hinton et al. 2015, "Distilling
+            the knowledge in a neural network"): the loss becomes (1 - a) CE(y, z_s) + a T^2 KL(p_t || softmax(z_s / T))
+            per head, p_t the teachers' mean of softmax(z_t / T) on the same augmented batch; empty: plain
+            cross-entropy. Seeds of one recipe make an ensemble that errs less than each of them.
+        distill_weight: a above, in [0, 1].
+        distill_temperature: T above (> 0): higher softens the teachers' probabilities.
         eval_images: held-out test images measured by ``evaluate`` at the end of training.
     """
 
@@ -67,6 +74,9 @@ class ClassifierConfig(TrainConfig):
     elastic_sigma: float = number(4.0, 0.5, 20.0, help="augment: elastic field smoothness, px at 28x28")
     label_smoothing: float = number(0.0, 0.0, 0.5)
     adversarial_eps: float = number(0.0, 0.0, 0.5, help="FGSM adversarial training: largest change per pixel (0: off)")
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = number(0.5, 0.0, 1.0, help="with teachers: weight of their soft targets")
+    distill_temperature: float = number(2.0, 0.1, 20.0, help="with teachers: softmax temperature T")
     eval_images: int = number(2000, 10, 100_000, help="held-out images measured at the end")
     # engine defaults suited to a small classifier
     steps: int = number(1500, 1, 10_000_000)
@@ -79,6 +89,9 @@ class ClassifierConfig(TrainConfig):
         super().validate()
         if len(self.channels) < 2 or any(int(c) < 1 or int(c) > 1024 for c in self.channels):
             raise ValueError(f"channels={self.channels!r} needs 2+ widths, each in [1, 1024]")
+        missing = [t for t in self.teachers if not (Path(t) / "config.json").is_file()]
+        if missing:
+            raise ValueError(f"teachers: no classifier checkpoint in {', '.join(missing)}")
         return self
 
 
@@ -201,6 +214,7 @@ class ClassifierMethod(Method):
         super().__init__(config)
         self.key = resolve_target(config.dataset, config.target)
         self._test = None
+        self._teachers = None  # loaded at the first distillation step
 
     # ------------------------------------------------------------------ engine hooks
     def build_model(self) -> ConvClassifier:
@@ -229,12 +243,33 @@ class ClassifierMethod(Method):
         logits = model(x)  # (B, sum(head_sizes))
         raw = ctx.accelerator.unwrap_model(model)
         loss = raw.loss(logits, y, self.config.label_smoothing)
+        if self.config.teachers:
+            a = self.config.distill_weight
+            loss = (1 - a) * loss + a * self.distillation_loss(raw, logits, x)
         if self.config.adversarial_eps:
             loss = (loss + raw.loss(model(fgsm(model, raw, x, y, self.config.adversarial_eps)), y)) / 2
         with torch.no_grad():
             pred = torch.stack([z.argmax(1) for z in raw.split_logits(logits)], 1)
             acc = (pred == y).float().mean()
         return {"loss": loss, "train_accuracy": acc}
+
+    def distillation_loss(self, raw: ConvClassifier, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """T^2 KL(p_t || softmax(z_s / T)) summed over heads, batch-mean: ``logits`` z_s (B, sum(head_sizes)) of the
+        student ``raw`` on ``x``, p_t the mean of the :attr:`config.teachers`' softmax(z_t / T) on ``x``."""
+        from core.engine import load_pretrained
+
+        if self._teachers is None:
+            self._teachers = [load_pretrained(ConvClassifier, path).to(x.device).eval()
+                              for path in self.config.teachers]
+            for teacher in self._teachers:
+                if tuple(teacher.head_sizes) != tuple(raw.head_sizes):
+                    raise ValueError(f"teacher heads {teacher.head_sizes} are not the student's {raw.head_sizes}")
+        t = self.config.distill_temperature
+        with torch.no_grad():
+            targets = [torch.stack(heads).mean(0) for heads in zip(*(
+                [z.div(t).softmax(1) for z in teacher.split_logits(teacher(x))] for teacher in self._teachers))]
+        return t * t * sum(F.kl_div(z.div(t).log_softmax(1), p, reduction="batchmean")
+                           for z, p in zip(raw.split_logits(logits), targets))
 
     @torch.no_grad()
     def sample(self, module: ConvClassifier, num: int, generator: torch.Generator) -> torch.Tensor:
