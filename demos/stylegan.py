@@ -10,6 +10,7 @@ import functools
 import inspect
 
 import gradio as gr
+from gradio.context import Context
 
 from core.stylegan.service import (METHOD, PRESETS, all_views, checkpoint_note, crossover_markdown, generate_image,
                                    grid_image, interpolation_gif, layer_layout, mix_image, mix_projection,
@@ -45,10 +46,9 @@ PSI_INFO = ("w' = w_avg + psi (w - w_avg). psi 1 = no truncation; psi 0 gives th
 
 
 # ---------------------------------------------------------------- the tab
-# per page session: how many dropped files were read as images (the newest last): a projection under way stops at
-# its next step once it changes (the step of the last image's projection came in beside a new image)
+# per open page session: how many dropped files were read as images: a projection under way stops at its next step
+# once it changes (the step of the last image's projection came in beside a new image); forgotten as the page closes
 IMAGES_READ: dict[str, int] = {}
-SESSIONS_KEPT = 10_000
 
 
 def readable_upload(request: gr.Request, image, _last):
@@ -58,10 +58,13 @@ def readable_upload(request: gr.Request, image, _last):
 
     open_image(image, draft_size=256)
     session = session_of(request)
-    IMAGES_READ[session] = IMAGES_READ.pop(session, 0) + 1
-    while len(IMAGES_READ) > SESSIONS_KEPT:
-        IMAGES_READ.pop(next(iter(IMAGES_READ)))
+    IMAGES_READ[session] = IMAGES_READ.get(session, 0) + 1
     return gr.skip(), image, None, None, None, "", None, None
+
+
+def forget_images_read(request: gr.Request) -> None:
+    """As a page closes: its count in :data:`IMAGES_READ` goes."""
+    IMAGES_READ.pop(session_of(request), None)
 
 
 def projection_on_the_page(project):
@@ -249,6 +252,7 @@ def build(ctx: AppContext) -> None:
         # image until Project was pressed); a new image stops a projection under way (Gradio's cancels= left red
         # "Error" badges over the projection's views under load)
         last_upload = gr.State(None)
+        Context.root_block.unload(forget_images_read)
         upload.upload(warn_and_keep(8, restore=lambda _request, _image, last: (last,) + (gr.skip(),) * 7)(
                       readable_upload), [upload, last_upload], [upload, last_upload, proj_target, proj_image,
                                                                  proj_mix, proj_status, proj_ws, proj_of],

@@ -242,3 +242,5 @@ def test_a_projection_on_the_page_stops_once_the_page_reads_another_image(tmp_pa
     stylegan.readable_upload(page, str(tmp_path / "new.png"), None)
     rest = list(run)   # (one message that leaves every output as it is: a stream's last repeats at its end)
     assert len(rest) == 1 and len(rest[0]) == 5 and all(isinstance(v, type(gr.skip())) for v in rest[0])
+    stylegan.forget_images_read(page)   # the page closed: its count goes, another page's stays
+    assert "page" not in stylegan.IMAGES_READ and "other" in stylegan.IMAGES_READ

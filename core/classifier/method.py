@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from core.engine import Method, TrainConfig, choice, number
+from core.engine import Method, TrainConfig, choice, load_pretrained, number
 
 from .annotate import annotate, captions_fit
 from .evaluate import held_out_accuracy, real_digit_accuracy
@@ -256,8 +256,6 @@ class ClassifierMethod(Method):
     def distillation_loss(self, raw: ConvClassifier, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """T^2 KL(p_t || softmax(z_s / T)) summed over heads, batch-mean: ``logits`` z_s (B, sum(head_sizes)) of the
         student ``raw`` on ``x``, p_t the mean of the :attr:`config.teachers`' softmax(z_t / T) on ``x``."""
-        from core.engine import load_pretrained
-
         if self._teachers is None:
             self._teachers = [load_pretrained(ConvClassifier, path).to(x.device).eval()
                               for path in self.config.teachers]
