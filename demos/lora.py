@@ -17,7 +17,7 @@ from demos import lora_training as training
 from demos.common import (AppContext, Dropdown, ImageFile, Number, Slider, endpoint, opening_view, page_open,
                           run_standalone, seed_control, visitor_of, warn_and_keep)
 from demos.page import reveal_js, since_click_js
-from demos.training_queue import overtaken_cancel, queue_leaver, waiting_timer
+from demos.training_queue import LastLine, overtaken_cancel, queue_leaver, waiting_timer
 
 TITLE = "LoRA"
 DEFAULT_ADAPTER = "purple-circle-lora"
@@ -202,14 +202,16 @@ def build(ctx: AppContext) -> None:
                                              rank, prior_preservation, seed, use_example, model, admin_token,
                                              train_text_encoder)
 
+    last_line = LastLine()  # (a Cancel's answer reached the page after the run's last line under load)
+
     def lora_train_on_the_page(request: gr.Request, images, trigger, method, class_word, steps, rank,
                                prior_preservation, seed, use_example, model, admin_token, train_text_encoder):
         """``lora_train`` for the page: its loss chart's x axis spans the run (the training panels' reason)."""
         from demos.training_panel import over_the_whole_run
 
-        for status, chart, *rest in lora_train(request, images, trigger, method, class_word, steps, rank,
-                                               prior_preservation, seed, use_example, model, admin_token,
-                                               train_text_encoder):
+        for status, chart, *rest in last_line.follow(request, lora_train(
+                request, images, trigger, method, class_word, steps, rank, prior_preservation, seed, use_example, model,
+                admin_token, train_text_encoder)):
             yield status, over_the_whole_run(chart, steps), *rest
 
     def lora_continue(request: gr.Request, adapter: str = DEFAULT_ADAPTER, steps: int = 300,
@@ -223,7 +225,7 @@ def build(ctx: AppContext) -> None:
         from demos.training_panel import over_the_whole_run
 
         end = training.steps_after(visitor_of(request), adapter, steps)
-        for status, chart, *rest in lora_continue(request, adapter, steps, admin_token):
+        for status, chart, *rest in last_line.follow(request, lora_continue(request, adapter, steps, admin_token)):
             yield status, chart if end is None else over_the_whole_run(chart, end), *rest
 
     def lora_generate(request: gr.Request, adapter: str = DEFAULT_ADAPTER, prompt: str = DEFAULT_PROMPT,
@@ -319,6 +321,7 @@ def build(ctx: AppContext) -> None:
         return *lora_generate(request, name, asked, scale, seed), asked
 
     for event in (taught, taught_more):  # the note too: an adapter trained further keeps its name (no change event)
+        event.then(last_line.put_back, outputs=status, api_visibility="private", queue=False)
         event.then(choices, outputs=[adapter, second], api_visibility="private").then(
             adapter_info, adapter, note, api_visibility="private", queue=False)
         event.then(warn_and_keep(4)(gpu_task(show_what_it_learnt)), [adapter, status, scale, seed],

@@ -24,9 +24,9 @@ from core.engine.sample_history import STRIP_ROWS, load_history, save_history
 from core.methods import get_method_class
 from demos.page import reveal_js, since_click_js
 from demos.samples_over_time import samples_over_time
-from demos.training_queue import (CANCELLING, _cancel_flag, _flag, cancel_button, fresh_run_name, holding_the_slot,
-                                  opening_run, overtaken_cancel, page_run, pause_button, queue_leaver, refuse,
-                                  slot_wait_line, waiting_timer)
+from demos.training_queue import (CANCELLING, LastLine, _cancel_flag, _flag, cancel_button, fresh_run_name,
+                                  holding_the_slot, opening_run, overtaken_cancel, page_run, pause_button, queue_leaver,
+                                  refuse, slot_wait_line, waiting_timer)
 
 
 def rough_duration(seconds: float) -> str:
@@ -282,15 +282,21 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
             cancel.clear()
             paused.clear()
 
+    last_line = LastLine()
+
     def train_on_the_page(request: gr.Request, name, *values):
         """``train`` for the page: a refused setting is a warning and a status line that stays; the charts stay."""
         steps = dict(zip(fields, values)).get("steps")
-        try:
-            for status, chart, *rest in train(request, name, *values):
-                yield status, over_the_whole_run(chart, steps), *rest
-        except USER_ERRORS as exc:
-            gr.Warning(str(exc))
-            yield f"**not started**: {exc}", *[gr.skip()] * 3
+
+        def frames():
+            try:
+                for status, chart, *rest in train(request, name, *values):
+                    yield status, over_the_whole_run(chart, steps), *rest
+            except USER_ERRORS as exc:
+                gr.Warning(str(exc))
+                yield f"**not started**: {exc}", *[gr.skip()] * 3
+
+        yield from last_line.follow(request, frames())
 
     def wait_in_queue(request: gr.Request, name, *values):
         """At the click, before the queue (no outputs: a refusal is a toast, and the outputs keep their last run). The
@@ -354,8 +360,11 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
                                 js=reveal_js(f"train-{cls.name}-start", f"train-{cls.name}-chart",
                                              "b.getBoundingClientRect().top + 330"))
     clicked_train.failure(refused_line, outputs=status, api_visibility="private", queue=False)
-    timer = waiting_timer(status, lambda request: _flag("waiting", session_of(request), method).is_set(),
-                          remark=pause_remark)
+    def still_waits(request: gr.Request) -> bool:  # (not once cancelled: a tick read before the Cancel's queue-leaving
+        session = session_of(request)              # step wrote "waiting for the slot" back over its answer)
+        return _flag("waiting", session, method).is_set() and not _cancel_flag(session, method).is_set()
+
+    timer = waiting_timer(status, still_waits, remark=pause_remark)
     event = clicked_train.success(waiting_line, outputs=[status, timer], api_visibility="private", queue=False).success(
         ui_errors(gpu_task(train_on_the_page, duration=600)), inputs, outputs, api_visibility="private",
         show_progress_on=outputs[1:], **queue)  # (not on the status: it says why the run waits)
@@ -365,7 +374,10 @@ def training_panel(ctx, method: str, fields: list[str], defaults: dict | None = 
     else:
         gr.on(page_open(), functools.partial(opening_run, cls.name, method), visitor_box, [run_name, status, panel],
               api_visibility="private", queue=False)
-    event.then(lambda: gr.update(value="Pause"), outputs=pause, api_visibility="private", queue=False)
+    def run_ended(request: gr.Request):
+        return gr.update(value="Pause"), last_line.put_back(request)
+
+    event.then(run_ended, outputs=[pause, status], api_visibility="private", queue=False)
     if pickers:
         from demos.common import refresh_pickers
 

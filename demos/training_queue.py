@@ -43,6 +43,32 @@ def _cancel_flag(session: str, method: str) -> threading.Event:
 
 CANCELLING = "cancelling after the current step, then saving…"
 
+
+class LastLine:
+    """The status line each page session's run streamed last, put back once its stream ends (``put_back``, in the
+    run's ``.then``): a Cancel answers "cancelling…" at once, before the run's own last line, and under load that
+    answer reached the page after it and stayed ("cancelling…" under a run that had ended and saved)."""
+
+    def __init__(self):
+        self.lines: dict[str, object] = {}
+
+    def follow(self, request: gr.Request, frames):
+        """The run's ``frames`` (tuples, the status line first), each passed on as it comes and its line kept."""
+        session = getattr(request, "session_hash", None)
+        self.lines.pop(session, None)
+        try:
+            for frame in frames:
+                self.lines[session] = frame[0]
+                yield frame
+        except GeneratorExit:  # the page went away: nothing to put back
+            self.lines.pop(session, None)
+            raise
+
+    def put_back(self, request: gr.Request):
+        """The line the session's run ended on (``gr.skip()`` when it streamed none: refused before it began)."""
+        line = self.lines.pop(getattr(request, "session_hash", None), None)
+        return gr.skip() if line is None else line
+
 # A run's click goes through Gradio's queue (its pre-event), a Cancel or Stop does not: under load a Cancel pressed
 # right after Train reached the server first, found nothing and was lost (the whole run trained and saved). A Cancel
 # that finds nothing is kept this long for a click it may have overtaken.
@@ -262,4 +288,4 @@ def pause_button(method: str):
 
 __all__ = ["in_the_queue", "cancel_button", "pause_button", "cancelled_too_early", "overtaken_cancel", "queue_leaver",
            "holding_the_slot", "page_run", "left_run", "fresh_run_name", "opening_run", "slot_wait_line", "refuse",
-           "waiting_timer", "CANCELLING"]
+           "waiting_timer", "CANCELLING", "LastLine"]

@@ -286,9 +286,13 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     assert page.locator("#diffusion-status").inner_text().strip().count("stopped") == 1
     # Stop is the run's own flag: no red badge over the frames or the line (Gradio's cancels= left some under load)
     assert page.locator("[role=tabpanel]:visible .block").get_by_text("Error", exact=True).count() == 0
-    # Sample pressed twice: the second is refused in a warning, with no red badge over the line (one stayed there
-    # until the run ended)
+    # Sample pressed again while its run goes on: refused in a warning, with no red badge over the line (one stayed
+    # there until the run ended). (Once it runs: a second click while the first one's check is still on its way is
+    # dropped by the page itself, Gradio's trigger_mode "once", which under load made a double click say nothing.)
     page.locator("#diffusion-sample-button").click()
+    page.wait_for_function("() => /step \\d+ \\/ 1000/.test(document.querySelector('#diffusion-status').innerText)"
+                           " && !document.querySelector('#diffusion-status').innerText.includes('stopped')",
+                           timeout=60_000)
     page.locator("#diffusion-sample-button").click()
     page.get_by_text("your sample is running: wait for it, or Stop it, then press again").first.wait_for(timeout=10_000)
     page.wait_for_timeout(1000)

@@ -401,3 +401,25 @@ def test_a_cancel_that_overtakes_its_click_still_stops_that_run(monkeypatch):
     page.ask(me)  # a later click runs
     with page.running(me) as stop:
         assert stop is not None and not stop.is_set()
+
+
+def test_a_runs_last_line_is_put_back_once_its_stream_ends():
+    """A Cancel answers "cancelling…" at once, before the run's own last line; under load that answer reached the page
+    after it and stayed. The run's chain puts back the line its stream ended on: the page's own (not another page's),
+    once, nothing for a run that streamed none (refused before it began), nothing after a page went away."""
+    from types import SimpleNamespace
+
+    from demos.training_queue import LastLine
+
+    me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
+    last = LastLine()
+    frames = [("step 1 / 9", 1), ("cancelled at step 2/9; saved", 2)]
+    assert list(last.follow(me, iter(frames))) == frames
+    assert list(last.follow(other, iter([("theirs", 0)]))) == [("theirs", 0)]
+    assert last.put_back(me) == "cancelled at step 2/9; saved"
+    assert not isinstance(last.put_back(me), str)  # (once: gr.skip())
+    assert list(last.follow(me, iter([]))) == [] and not isinstance(last.put_back(me), str)
+    stream = last.follow(me, iter(frames))
+    next(stream)
+    stream.close()  # the page closed mid-run
+    assert not isinstance(last.put_back(me), str) and last.put_back(other) == "theirs"
