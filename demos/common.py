@@ -164,7 +164,8 @@ def endpoint(triggers, fn, inputs, outputs, api_name: str, api_visibility: str =
         line = before_output or (page_outputs[0] if many else page_outputs)
         bind = bind(before, outputs=line, api_visibility="private", concurrency_limit=None).success
         lines = line if isinstance(line, (list, tuple)) else [line]
-        others = [o for o in (page_outputs if many else [page_outputs]) if all(o is not x for x in lines)]
+        others = [o for o in (page_outputs if many else [page_outputs])  # (a State shows no overlay)
+                  if all(o is not x for x in lines) and not isinstance(o, gr.State)]
         if others:  # the queue's overlay on the other outputs: the line saying why the run waits stays readable
             event.setdefault("show_progress_on", others)
     return bind(warn_and_keep(len(page_outputs) if many else 1)(page_fn or fn), inputs, page_outputs,

@@ -257,29 +257,34 @@ def build(ctx: AppContext) -> None:
 
         # another checkpoint: the last run's views, status, filmstrip, x_0 and replay leave, all of them (its x_t
         # views and "done (ddpm-digits ...)" stayed under the new name beside an emptied filmstrip and x_0), unless
-        # this page's run still runs or waits: then all stay, its status naming its model. (A new run clears them in
-        # its own chain: clear_and_wait_line.)
-        def forget_unless_running(request: gr.Request):
-            if session_of(request) in STOP.asked:
-                return (gr.skip(),) * 8
-            return None, None, None, None, [], "", [], gr.update(visible=False)
+        # this page's run still runs or waits, or was made with the checkpoint now picked: then all stay, its status
+        # naming its model. (A switch's events reach the server one after another: under load this one came after a
+        # Sample clicked just after the switch. A new run clears them in its own chain: clear_and_wait_line.)
+        sampled_with = gr.State(None)
 
-        forget = dict(fn=forget_unless_running, api_visibility="private", queue=False,
-                      outputs=[xt_view, eps_view, x0_view, final, strip, status, replay, scrub])
+        def forget_unless_running(request: gr.Request, checkpoint, made_with):
+            if session_of(request) in STOP.asked or made_with == checkpoint:
+                return (gr.skip(),) * 9
+            return None, None, None, None, [], "", [], gr.update(visible=False), None
+
+        forget = dict(fn=forget_unless_running, inputs=[ckpt, sampled_with], api_visibility="private", queue=False,
+                      outputs=[xt_view, eps_view, x0_view, final, strip, status, replay, scrub, sampled_with])
 
         def sample_on_the_page(request: gr.Request, checkpoint, sampler, steps, eta, seed, class_label, guidance,
                                schedule, guidance_type):
             """``diffusion_sample`` on the page: its Stop ends it between two frames (``STOP``)."""
             with STOP.running(request) as stop, sampling_slot():
                 if stop is None:  # (Stop pressed as it left the queue)
-                    yield *[gr.skip()] * 5, "stopped before it started", gr.skip()
+                    yield *[gr.skip()] * 5, "stopped before it started", gr.skip(), gr.skip()
                     return
-                yield from sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance, schedule,
-                                         guidance_type, stop=stop)
+                for frame in sample_frames(ctx, checkpoint, sampler, steps, eta, seed, class_label, guidance,
+                                           schedule, guidance_type, stop=stop):
+                    yield *frame, checkpoint
 
+        run_views = [xt_view, eps_view, x0_view, final, strip, status, replay]
         sampled = endpoint(go.click, gpu_task(diffusion_sample),
                            [ckpt, sampler, steps, eta, seed, label, guidance, schedule_r, guidance_type],
-                           [xt_view, eps_view, x0_view, final, strip, status, replay], api_name="diffusion_sample",
+                           run_views, page_outputs=[*run_views, sampled_with], api_name="diffusion_sample",
                            page_fn=gpu_task(sample_on_the_page), concurrency_limit=SAMPLERS_AT_ONCE,
                            concurrency_id="diffusion_sample", check=STOP.ask, before=clear_and_wait_line,
                            before_output=[status, replay, scrub, strip, final])
