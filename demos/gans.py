@@ -25,7 +25,7 @@ TRY = """
 """
 # every column of the measurements and every abbreviation of the variants' names, said where they are read (a class
 # heard "class TV", "spread" and "MS" with no word on them)
-MEASUREMENTS_GLOSSARY = """**score**: the Inception-Score-style score in the digits classifier (real digits: 9.6; higher: sharper
+MEASUREMENTS_GLOSSARY = """**score**: the Inception-Score-style score in the digits classifier (real digits: 9.5; higher: sharper
 and more varied) · **FID**: the Fréchet distance to real digits in that classifier's features (lower is closer;
 comparable within GenLab only) · **precision**: fidelity, **recall**: diversity (k-NN manifolds) · **class TV**: how
 far the mix of digits drawn is from the real mix (total variation; 0 % = the same mix) · **rarest digit**: the share
