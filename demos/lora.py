@@ -202,7 +202,7 @@ def build(ctx: AppContext) -> None:
                                              rank, prior_preservation, seed, use_example, model, admin_token,
                                              train_text_encoder)
 
-    last_line = LastLine()  # (a Cancel's answer reached the page after the run's last line under load)
+    last_line = LastLine()  # (a Cancel's answer can reach the page after the run's last line under load)
 
     def lora_train_on_the_page(request: gr.Request, images, trigger, method, class_word, steps, rank,
                                prior_preservation, seed, use_example, model, admin_token, train_text_encoder):

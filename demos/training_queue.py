@@ -46,8 +46,9 @@ CANCELLING = "cancelling after the current step, then saving…"
 
 class LastLine:
     """The status line each page session's run streamed last, put back once its stream ends (``put_back``, in the
-    run's ``.then``): a Cancel answers "cancelling…" at once, before the run's own last line, and under load that
-    answer reached the page after it and stayed ("cancelling…" under a run that had ended and saved)."""
+    run's ``.then``): a Cancel answers "cancelling…" at once, before the run's own last line, but in another request,
+    so under load that answer can reach the page after it and stay ("cancelling…" under a run that has ended and
+    saved; a paused run ends within 0.1 s of Cancel)."""
 
     def __init__(self):
         self.lines: dict[str, object] = {}
