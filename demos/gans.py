@@ -150,6 +150,7 @@ def build(ctx: AppContext) -> None:
         table = gr.Dataframe(headers=MEASUREMENT_HEADERS, label="measured on 2,000 samples (the cards' figures)",
                              interactive=False, wrap=True,
                              column_widths=word_fit_widths(MEASUREMENT_HEADERS, flexible=0),
+                             max_height=760,  # every variant's row at 1024 x 768 (500 px cut one in half)
                              elem_id="gans-measurements")
         gr.Markdown(MEASUREMENTS_GLOSSARY, elem_id="gans-glossary")
         why = gr.Markdown(elem_id="gans-why", label="why")
