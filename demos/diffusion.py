@@ -235,11 +235,12 @@ def build(ctx: AppContext) -> None:
                     x0_view = gr.Image(label="predicted x_0", elem_id="diffusion-live-x0", **live)
                 status = gr.Markdown(label="status", elem_id="diffusion-status")
                 replay = gr.State([])
-                scrub = gr.Slider(1, 2, value=1, step=1, label="replay the finished run: step", visible=False,
+                scrub = gr.Slider(1, 2, value=1, step=1, label="replay the run: step", visible=False,
                                   elem_id="diffusion-replay")
                 with gr.Row():
+                    # every frame and its caption whole, no scrolling
                     strip = gr.Gallery(label="filmstrip: x_t at chosen steps", columns=5, height="auto",
-                                       format="png", scale=3)  # every frame and its caption whole, no scrolling
+                                       format="png", scale=3, elem_id="diffusion-filmstrip")
                     final = gr.Image(type="pil", format="png", label="x_0", height=170, scale=1,
                                      min_width=170, elem_id="diffusion-final", elem_classes=PIXELS,
                                      buttons=["download"])  # the exact PNG; a label that fits its column

@@ -42,7 +42,8 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
     Up to EVERY_STEP_UP_TO steps every step is sent; longer runs (DDPM's 1000) send at most MAX_FPS frames
     per second (every step is still computed; the status names the step shown). Every step is kept at its own
     size for the replay slider, sent once at the end (a ``gr.State``: not part of the API's outputs). ``stop`` set
-    (the page's Stop): the stream ends after the step that runs, with that step's views and "… · stopped".
+    (the page's Stop): the stream ends after the step that runs, with that step's views and "… · stopped", the
+    filmstrip up to that step and the replay of the steps run (no x_0: the run did not reach it).
     """
     from core.diffusion.service import filmstrip_indices, sample_stream
 
@@ -66,8 +67,10 @@ def sample_frames(ctx: AppContext, checkpoint, sampler, steps, eta, seed, class_
             drawn = f"{checkpoint}, {sampler.upper()}" + ("" if index is None else f", class {names[index]}")
             yield *[_enlarge(v) for v in views], final, strip, f"{status} · done ({drawn})", replay
             return
-        if stop is not None and stop.is_set():
-            yield *[_enlarge(v) for v in views], gr.skip(), gr.skip(), f"{status} · stopped", gr.skip()
+        if stop is not None and stop.is_set():  # the steps so far stay: in the filmstrip (to the step it stopped
+            if frame["index"] not in keep:       # at) and in the replay (a class stopping at step 150 replays those)
+                strip.append((_enlarge(views[0]), f"t = {paper_t(frame)} (stopped)"))
+            yield *[_enlarge(v) for v in views], gr.skip(), strip, f"{status} · stopped", replay
             return
         now = time.perf_counter()
         if frame["num_steps"] <= EVERY_STEP_UP_TO or now - last_sent >= 1 / MAX_FPS:
@@ -85,7 +88,7 @@ def step_status(frame) -> str:
 
 
 def replay_slider(replay):
-    """The replay slider after a finished run: one position per reverse step, at the last; none for a 1-step run
+    """The replay slider after a finished or stopped run: one position per reverse step run, at the last; none for a 1-step run
     (nothing to replay, and a slider from 1 to 1 failed in Gradio: "Slider minimum must be less than maximum")."""
     if not replay or len(replay) < 2:
         return gr.update(visible=False)

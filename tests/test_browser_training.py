@@ -268,6 +268,9 @@ def test_a_sample_waiting_for_a_free_sampler_says_so_and_stop_ends_a_run_or_a_wa
     page.get_by_text(re.compile(r"step \d+ / 1000 .* · stopped")).wait_for(timeout=10_000)
     page.wait_for_timeout(2000)   # nothing more arrives
     assert re.search(r"step \d+ / 1000 .* · stopped$", page.locator("#diffusion-status").inner_text().strip())
+    # the steps run stay to be looked at: the filmstrip to the step it stopped at, and the replay slider
+    assert page.locator("#diffusion-replay").is_visible() and page.locator("#diffusion-final img").count() == 0
+    assert page.locator("#diffusion-filmstrip img").count() >= 1
     steps.fill("10")
     steps.press("Enter")
     page.locator("#diffusion-sample-button").click()

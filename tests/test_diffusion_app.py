@@ -288,7 +288,8 @@ def test_sdedit_says_when_it_starts_from_another_schedule_than_the_view():
 
 def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_it_starts(monkeypatch):
     """Stop is a flag the page's run reads between two frames (Gradio's cancels= left red "Error" badges over the
-    outputs under load): a running reverse process ends after its step with that step's views and "· stopped"; a
+    outputs under load): a running reverse process ends after its step with that step's views and "· stopped", its
+    steps so far kept in the filmstrip and the replay; a
     comparison with "stopped at" its last line, its rows kept; a second click while the page's own run goes on is
     refused; a Stop with nothing of the page's running leaves the line alone."""
     import threading
@@ -307,7 +308,16 @@ def test_stop_ends_a_running_stream_with_its_own_line_and_a_waiting_one_before_i
     *views, final, strip, line, replay = next(frames)
     assert lines[-1].startswith("step 3 / 20 · ") and re.fullmatch(r"step 4 / 20 · t = 850 · .* s · stopped", line)
     assert all(v.size == views[0].size for v in views) and not isinstance(final, str)
+    # the steps run stay: the filmstrip to the step it stopped at, and all four in the replay
+    assert [caption for _, caption in strip][-1].startswith("t = 850") and len(replay) == 4
+    assert replay[-1][0] == line.removesuffix(" · stopped")
     assert list(frames) == []
+    stop.clear()  # stopped at step 5, between two filmstrip frames (steps 1, 4, 6, ...): that step ends the strip
+    frames = diffusion.sample_frames(AppContext(), "tiny", "ddim", 20, 0.0, 0, "0", 1.0, stop=stop)
+    [next(frames) for _ in range(4)]
+    stop.set()
+    *_, strip, line, replay = next(frames)
+    assert [c for _, c in strip] == ["t = 1000", "t = 850", "t = 800 (stopped)"] and len(replay) == 5, strip
 
     from demos import page_stop
 
