@@ -88,8 +88,9 @@ def step_status(frame) -> str:
 
 
 def replay_slider(replay):
-    """The replay slider after a finished or stopped run: one position per reverse step run, at the last; none for a 1-step run
-    (nothing to replay, and a slider from 1 to 1 failed in Gradio: "Slider minimum must be less than maximum")."""
+    """The replay slider after a finished or stopped run: one position per reverse step run, at the last; none for
+    a 1-step run (nothing to replay, and a slider from 1 to 1 failed in Gradio: "Slider minimum must be less than
+    maximum")."""
     if not replay or len(replay) < 2:
         return gr.update(visible=False)
     return gr.update(visible=True, minimum=1, maximum=len(replay), value=len(replay), interactive=True)

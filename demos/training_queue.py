@@ -55,7 +55,9 @@ class LastLine:
 
     def follow(self, request: gr.Request, frames):
         """The run's ``frames`` (tuples, the status line first), each passed on as it comes and its line kept."""
-        session = getattr(request, "session_hash", None)
+        from demos.common import session_of
+
+        session = session_of(request)
         self.lines.pop(session, None)
         try:
             for frame in frames:
@@ -67,7 +69,9 @@ class LastLine:
 
     def put_back(self, request: gr.Request):
         """The line the session's run ended on (``gr.skip()`` when it streamed none: refused before it began)."""
-        line = self.lines.pop(getattr(request, "session_hash", None), None)
+        from demos.common import session_of
+
+        line = self.lines.pop(session_of(request), None)
         return gr.skip() if line is None else line
 
 # A run's click goes through Gradio's queue (its pre-event), a Cancel or Stop does not: under load a Cancel pressed
